@@ -1,0 +1,1 @@
+"""Platform adapters (console, Discord, Slack); arrive with the bot issue."""

@@ -1,0 +1,1 @@
+"""Platform-neutral bot core (events, commands, conversations); arrives with the bot issue."""

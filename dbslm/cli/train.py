@@ -1,0 +1,59 @@
+"""``dbslm train``: add text files to a model (or retrain it with --reset)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from dbslm.cli.common import add_database_options, add_text_options, positive_int, token_count
+from dbslm.errors import DbslmError
+from dbslm.store import open_store
+from dbslm.text.corpus import find_files, read_lines
+from dbslm.text.tokenize import TOKENIZERS, get_tokenizer
+from dbslm.training import DEFAULT_HEAD_SIZE, check_order, resolve_model, train
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train", help="train a model on text files (one sentence per line)",
+        description="Count n-grams in the given text, merge them with the model's counts and "
+                    "rebuild it; the new model goes live only when it is complete.")
+    parser.add_argument("inputs", nargs="+", metavar="PATH", help="text files or folders of .txt files")
+    add_database_options(parser)
+    parser.add_argument("--order", "--ngram-order", dest="order", type=int, metavar="N",
+                        help="n-gram order of a new model, 1 to 6 (default: 3, or the model's)")
+    parser.add_argument("--tokenizer", choices=TOKENIZERS,
+                        help="regex for chat text, whitespace for pre-tokenized corpora (default: regex)")
+    parser.add_argument("--reset", action="store_true", help="retrain the model from this text alone")
+    parser.add_argument("--recursive", action="store_true", help="search folders recursively")
+    parser.add_argument("--head-size", type=positive_int, default=DEFAULT_HEAD_SIZE, metavar="K",
+                        help=f"words kept per context for sampling (default: {DEFAULT_HEAD_SIZE})")
+    add_text_options(parser)
+    parser.set_defaults(run=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    if args.order is not None:
+        check_order(args.order)
+    files = find_files(args.inputs, args.recursive)
+    texts = [(path, await asyncio.to_thread(read_lines, path, args.encoding, args.max_line_chars))
+             for path in files]
+    async with await open_store(args.db) as store:
+        model = await resolve_model(store, args.model, args.order, args.tokenizer, args.reset)
+        tokenize = get_tokenizer(model.tokenizer).tokenize
+        sentences: list[list[str]] = []
+        for path, lines in texts:
+            found = await asyncio.to_thread(lambda: [t for t in map(tokenize, lines) if t])
+            tokens = token_count(found)
+            if tokens < model.order:
+                print(f"skipping {path}: {tokens} tokens, fewer than the order {model.order}")
+                continue
+            print(f"{path}: {len(found):,} sentences, {tokens:,} tokens")
+            sentences += found
+        if not sentences:
+            raise DbslmError(f"nothing to train: no input has at least {model.order} tokens")
+        report = await train(store, model, sentences, reset=args.reset, head_size=args.head_size)
+    grams = ", ".join(f"{n}-grams {c:,}" for n, c in report.ngrams.items())
+    print(f"model {report.model!r} (build {report.build}): {report.sentences:,} sentences, "
+          f"{report.tokens:,} tokens added; {grams}; {report.seconds:.2f} s")
+    return 0

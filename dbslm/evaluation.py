@@ -1,0 +1,66 @@
+"""Perplexity of a text under a stored model, with KenLM ``query``'s definitions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import numpy as np
+
+from dbslm.errors import DbslmError
+from dbslm.ngram import hashing, scoring
+from dbslm.store import ModelInfo, Store
+
+
+async def trained_model(store: Store, name: str) -> ModelInfo:
+    """The named model, which must have an active build."""
+    model = await store.level1.model(name)
+    if model is None:
+        raise DbslmError(f"no model named {name!r} in {store.db.description}")
+    if model.active_build is None:
+        raise DbslmError(f"model {name!r} has not been trained yet")
+    return model
+
+
+async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]], *,
+                   order: int | None = None, quantized: bool = False) -> scoring.Perplexity:
+    """Perplexity of ``sentences`` (token lists) under ``model``.
+
+    ``order`` below the model's scores with shorter contexts only (a truncated model, not
+    the model one would train at that order). ``quantized`` reads the 8-bit codes instead
+    of the full-precision log-probabilities.
+    """
+    build = model.active_build
+    if order is None:
+        order = model.order
+    if not 1 <= order <= model.order:
+        raise DbslmError(f"order {order} is out of range for model {model.name!r}: choose 1 to {model.order}")
+    vocab = (await store.level1.vocabulary(model)).restricted(await store.level1.unigram_words(build))
+    ids = await asyncio.to_thread(vocab.encode, sentences, grow=False)
+    if len(ids) == 0:
+        raise DbslmError("nothing to evaluate: the text has no tokens")
+    q = scoring.queries(ids, order)
+    found, logp, backoff = await _lookup(store, build, q, quantized)
+    scores = scoring.log10_probs(q, found, logp, backoff)
+    return scoring.perplexity(ids, scores)
+
+
+async def _lookup(store: Store, build: int, q: scoring.Queries,
+                  quantized: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Look each distinct n-gram of ``q`` up once; returns whether it exists, its log10 p
+    and its backoff (0 where absent), each shaped (order, positions)."""
+    ctx = np.stack(q.ctx)
+    own = np.stack([hashing.extend_array(c, q.ids) for c in q.ctx])
+    valid = np.stack([q.valid(n) for n in range(1, q.order + 1)])
+    _, first = np.unique(own[valid], return_index=True)
+    orders, positions = (axis[first] for axis in np.nonzero(valid))
+    rows = await store.level1.lookup(build, orders + 1, ctx[orders, positions], q.ids[positions])
+    logp = rows.logp
+    if quantized:
+        luts = await store.level1.quant_tables(build)
+        logp = logp.copy()
+        for n, lut in luts.items():
+            logp[rows.n == n] = lut[rows.code[rows.n == n]]
+    at, found = hashing.locate(hashing.extend_array(rows.ctx, rows.word), own)
+    found &= valid
+    return found, np.where(found, logp[at], 0.0), np.where(found, rows.backoff[at], 0.0)

@@ -1,0 +1,89 @@
+"""Moving models in and out as ARPA files, so the engine serves models built elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import TextIO
+
+import numpy as np
+
+from dbslm.errors import DbslmError
+from dbslm.ngram import hashing
+from dbslm.ngram.arpa import ArpaOrder, read_arpa, write_arpa
+from dbslm.ngram.heads import top_k
+from dbslm.ngram.quantize import quantize
+from dbslm.ngram.tables import ModelTables, OrderTable, parent_rows
+from dbslm.store import ModelInfo, Store
+from dbslm.store.level1 import VocabUpdate
+from dbslm.text.vocab import Vocabulary
+
+MISSING_UNK_LOGP = -100.0  # what KenLM assumes when an ARPA file has no <unk>
+
+
+async def export_arpa(store: Store, model: ModelInfo, out: TextIO) -> dict[int, int]:
+    """Write the model's active build to ``out``; returns the n-gram count per order."""
+    rows = [await store.level1.order_rows(model.active_build, n) for n in range(1, model.order + 1)]
+    vocab = await store.level1.vocabulary(model)
+
+    def work() -> None:
+        words = np.array(vocab.texts, dtype=object)
+        parents = parent_rows([r.ctx for r in rows], [r.word for r in rows])
+        orders = []
+        texts = words[rows[0].word]
+        for i, r in enumerate(rows):
+            if i:
+                texts = texts[parents[i]] + " " + words[r.word]
+            orders.append((texts.tolist(), r.logp, r.backoff if i < len(rows) - 1 else None))
+        write_arpa(out, orders)
+
+    await asyncio.to_thread(work)
+    return {i + 1: len(r.word) for i, r in enumerate(rows)}
+
+
+async def import_arpa(store: Store, model: ModelInfo, lines: Iterable[str], source: str,
+                      head_size: int) -> int:
+    """Replace ``model``'s build with the ARPA model in ``lines``; returns the new build id."""
+    def work() -> tuple[ModelTables, Vocabulary]:
+        return arpa_tables(read_arpa(lines, source), head_size, source)
+
+    tables, vocab = await asyncio.to_thread(work)
+    update = VocabUpdate(list(range(len(vocab))), vocab.texts, [0] * len(vocab))
+    info = ModelInfo(model.id, model.name, tables.order, model.tokenizer, model.active_build)
+    return await store.level1.write_build(info, tables, update, replace_vocab=True, source="arpa",
+                                          sentences=0, tokens=0)
+
+
+def arpa_tables(orders: list[ArpaOrder], head_size: int, source: str) -> tuple[ModelTables, Vocabulary]:
+    """The build rows for a parsed ARPA model (no counts: ARPA files carry none)."""
+    unigrams = orders[0]
+    if ["<unk>"] not in unigrams.words:
+        unigrams.words.append(["<unk>"])
+        unigrams.logp = np.append(unigrams.logp, MISSING_UNK_LOGP)
+        unigrams.backoff = np.append(unigrams.backoff, 0.0)
+    vocab = Vocabulary()
+    for (word,) in unigrams.words:
+        if word not in vocab.index:
+            vocab.index[word] = len(vocab.texts)
+            vocab.texts.append(word)
+    tables, heads = [], []
+    for order in orders:
+        try:
+            ids = np.array([[vocab.index[w] for w in words] for words in order.words],
+                           dtype=np.int64).reshape(-1, order.n)
+        except KeyError as exc:
+            raise DbslmError(f"{source}: the {order.n}-gram section uses {exc.args[0]!r}, "
+                             "which is not among the unigrams") from None
+        ctx = np.full(len(ids), hashing.EMPTY_KEY, dtype=np.int64)
+        for column in range(order.n - 1):
+            ctx = hashing.extend_array(ctx, ids[:, column])
+        word = ids[:, -1]
+        if len(np.unique(hashing.extend_array(ctx, word))) != len(word):
+            raise DbslmError(f"{source}: the {order.n}-gram section lists an n-gram twice")
+        codes, lut = quantize(order.logp)
+        backoff = order.backoff if order.n < len(orders) else None
+        tables.append(OrderTable(order.n, ctx, word, np.zeros(len(word), dtype=np.int64), order.logp,
+                                 backoff, codes, lut))
+        heads.append(top_k(order.n, ctx, ctx, word, order.logp, codes, head_size))
+    return ModelTables(tables, heads, []), vocab
+

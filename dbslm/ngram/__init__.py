@@ -1,0 +1,1 @@
+"""Level 1: n-gram counting, Modified Kneser-Ney, quantization, heads, ARPA, perplexity."""

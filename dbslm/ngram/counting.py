@@ -1,0 +1,83 @@
+"""Counting n-grams in bulk and merging count sets.
+
+An order's n-grams are held as sorted unique int64 keys ``(parent << 32) | word``, where
+``parent`` is the row of the n-gram's first n-1 words in the previous order (0 for unigrams,
+whose key is the word id). Sorting by key is then lexicographic order, each order is one
+``np.unique`` over packed keys, and merging two count sets is a union per order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dbslm.text.vocab import EOS
+
+SHIFT = np.int64(32)
+WORD_MASK = np.int64((1 << 32) - 1)
+
+
+@dataclass
+class OrderCounts:
+    """Raw counts of one order: sorted unique keys and their counts."""
+
+    keys: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def parents(self) -> np.ndarray:
+        return self.keys >> SHIFT
+
+    @property
+    def words(self) -> np.ndarray:
+        return self.keys & WORD_MASK
+
+
+def count_ngrams(ids: np.ndarray, order: int) -> list[OrderCounts]:
+    """Raw counts of orders 1..``order`` in ``ids``: sentences ``<s> .. </s>`` back to back.
+
+    N-grams never cross a sentence end.
+    """
+    positions = np.arange(len(ids), dtype=np.int64)
+    ends = np.flatnonzero(ids == EOS)
+    room = ends[np.searchsorted(ends, positions)] - positions  # tokens left in the sentence
+    keys, rows, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    orders = [OrderCounts(keys.astype(np.int64), counts.astype(np.int64))]
+    for n in range(2, order + 1):
+        fits = room[positions] >= n - 1
+        positions, rows = positions[fits], rows[fits]
+        packed = (rows.astype(np.int64) << SHIFT) | ids[positions + n - 1]
+        keys, rows, counts = np.unique(packed, return_inverse=True, return_counts=True)
+        orders.append(OrderCounts(keys, counts.astype(np.int64)))
+    return orders
+
+
+def merge_counts(a: list[OrderCounts], b: list[OrderCounts]) -> list[OrderCounts]:
+    """The sum of two count sets of the same order; rows whose sum is 0 are dropped.
+
+    Counts may be negative in ``b`` (subtracting what a text contributed).
+    """
+    if len(a) != len(b):
+        raise ValueError(f"cannot merge counts of order {len(a)} and {len(b)}")
+    merged: list[OrderCounts] = []
+    map_a = map_b = None
+    for oa, ob in zip(a, b):
+        ka = oa.keys if map_a is None else _reparent(oa.keys, map_a)
+        kb = ob.keys if map_b is None else _reparent(ob.keys, map_b)
+        keys, rows = np.unique(np.concatenate((ka, kb)), return_inverse=True)
+        counts = np.bincount(rows, weights=np.concatenate((oa.counts, ob.counts)), minlength=len(keys))
+        counts = np.rint(counts).astype(np.int64)
+        if (counts < 0).any():
+            raise ValueError("merged counts went negative: subtracted text was never added")
+        keep = counts > 0
+        new_row = np.cumsum(keep) - 1
+        new_row[~keep] = -1
+        map_a, map_b = new_row[rows[: len(ka)]], new_row[rows[len(ka):]]
+        merged.append(OrderCounts(keys[keep], counts[keep]))
+    return merged
+
+
+def _reparent(keys: np.ndarray, parent_map: np.ndarray) -> np.ndarray:
+    parents = parent_map[keys >> SHIFT]
+    return (parents << SHIFT) | (keys & WORD_MASK)

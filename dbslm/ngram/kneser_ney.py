@@ -1,0 +1,137 @@
+"""Interpolated Modified Kneser-Ney, computed the way KenLM's ``lmplz`` does.
+
+Three stages, as in lmplz: adjusted (continuation) counts, discounts from their
+counts-of-counts, then interpolated probabilities and backoffs. Everything is vectorized
+over the sorted key layout of :mod:`dbslm.ngram.counting`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dbslm.ngram.counting import SHIFT, OrderCounts
+from dbslm.text.vocab import BOS, UNK
+
+FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
+
+
+@dataclass
+class Discount:
+    """One order's counts-of-counts t1..t4 and discounts D1, D2, D3+."""
+
+    n: int
+    t: tuple[int, int, int, int]
+    d: tuple[float, float, float]
+    fallback: bool
+
+
+@dataclass
+class Estimate:
+    """log10 probabilities per order, log10 backoffs per order below the top, discounts."""
+
+    logp: list[np.ndarray]
+    backoff: list[np.ndarray]
+    discounts: list[Discount]
+
+
+def with_unk(counts: list[OrderCounts]) -> list[OrderCounts]:
+    """Counts with ``<unk>`` among the unigrams (count 0) as KenLM always has it."""
+    if counts[0].keys[0] == UNK:
+        return counts
+    uni = OrderCounts(np.insert(counts[0].keys, 0, UNK), np.insert(counts[0].counts, 0, 0))
+    shifted = [OrderCounts(counts[1].keys + (np.int64(1) << SHIFT), counts[1].counts)] if len(counts) > 1 else []
+    return [uni, *shifted, *counts[2:]]
+
+
+def suffix_rows(counts: list[OrderCounts]) -> list[np.ndarray]:
+    """For each order n >= 2, the row in order n-1 of each n-gram minus its first word."""
+    suffixes: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    for i in range(1, len(counts)):
+        words = counts[i].words
+        if i == 1:
+            keys = words
+        else:
+            keys = (suffixes[i - 1][counts[i].parents] << SHIFT) | words
+        rows = np.searchsorted(counts[i - 1].keys, keys)
+        suffixes.append(rows)
+    return suffixes
+
+
+def adjusted_counts(counts: list[OrderCounts], suffixes: list[np.ndarray]) -> list[np.ndarray]:
+    """Raw counts at the top order; below it, the number of distinct words preceding each
+    n-gram, except n-grams that begin with ``<s>``, which keep raw counts. The unigrams
+    ``<s>`` and ``<unk>`` get 0."""
+    top = len(counts) - 1
+    adjusted: list[np.ndarray] = [np.empty(0)] * len(counts)
+    for i in range(top, -1, -1):
+        if i == top:
+            a = counts[i].counts.copy()
+        else:
+            a = np.bincount(suffixes[i + 1], minlength=len(counts[i].keys)).astype(np.int64)
+            starts_bos = _first_words(counts, i) == BOS
+            a[starts_bos] = counts[i].counts[starts_bos]
+        adjusted[i] = a
+    uni_words = counts[0].words
+    adjusted[0][(uni_words == BOS) | (uni_words == UNK)] = 0
+    return adjusted
+
+
+def _first_words(counts: list[OrderCounts], i: int) -> np.ndarray:
+    first = counts[0].words
+    for j in range(1, i + 1):
+        first = first[counts[j].parents]
+    return first
+
+
+def discounts(adjusted: list[np.ndarray]) -> list[Discount]:
+    """Chen & Goodman's discounts per order (eq. 26), lmplz's fallback where they fail."""
+    result = []
+    for i, a in enumerate(adjusted):
+        t = np.bincount(np.minimum(a, 5), minlength=6)[1:5]
+        t1, t2, t3, t4 = (int(x) for x in t)
+        d: tuple[float, ...] = FALLBACK_DISCOUNTS
+        fallback = True
+        if t1 and t2 and t3:
+            y = t1 / (t1 + 2 * t2)
+            d = tuple(k - (k + 1) * y * t[k] / t[k - 1] for k in (1, 2, 3))
+            fallback = not all(0.0 <= d[k - 1] <= k for k in (1, 2, 3))
+            if fallback:
+                d = FALLBACK_DISCOUNTS
+        result.append(Discount(i + 1, (t1, t2, t3, t4), (d[0], d[1], d[2]), fallback))
+    return result
+
+
+def estimate(counts: list[OrderCounts]) -> Estimate:
+    """Interpolated MKN for ``counts`` (which must include ``<unk>``; see :func:`with_unk`).
+
+    p(w|h) = (a(hw) - D(a(hw))) / sum_x a(hx) + gamma(h) p(w|h'), with unigrams interpolated
+    with the uniform 1/(|V| - 1) (``<s>`` excluded). lmplz's conventions: log10 p(``<s>``)
+    is written as 0 and a context with no extensions has backoff 0.
+    """
+    suffixes = suffix_rows(counts)
+    adjusted = adjusted_counts(counts, suffixes)
+    discs = discounts(adjusted)
+    logps: list[np.ndarray] = []
+    backoffs: list[np.ndarray] = []
+    lower = np.zeros(0)
+    for i, a in enumerate(adjusted):
+        table = np.array((0.0, *discs[i].d))
+        d = table[np.minimum(a, 3)]
+        parents = counts[i].parents
+        n_contexts = 1 if i == 0 else len(counts[i - 1].keys)
+        total = np.bincount(parents, weights=a, minlength=n_contexts)
+        gamma_num = np.bincount(parents, weights=d, minlength=n_contexts)
+        has_ext = total > 0
+        gamma = np.divide(gamma_num, total, out=np.ones(n_contexts), where=has_ext)
+        p = (a - d) / total[parents]
+        if i == 0:
+            p += gamma[0] / (len(a) - 1)
+        else:
+            p += gamma[parents] * lower[suffixes[i]]
+            backoffs.append(np.log10(gamma))
+        lower = p
+        logps.append(np.log10(p))
+    logps[0][counts[0].words == BOS] = 0.0
+    return Estimate(logps, backoffs, discs)

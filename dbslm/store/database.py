@@ -1,0 +1,90 @@
+"""The async protocol every backend implements: reads, and write transactions.
+
+Reads see the last committed state (a model being built is invisible until its switch
+commits). Writes happen inside ``async with db.transaction() as tx``: all or nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import numpy as np
+
+from dbslm.store.dialect import Dialect
+
+Row = tuple[Any, ...]
+
+
+class Transaction(ABC):
+    """Statements inside one write transaction."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the id of an inserted row, where there is one."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each parameter row."""
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows of a query, seeing this transaction's own writes."""
+
+    async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any]) -> None:
+        """Bulk insert: ``values`` holds one array or list per column, all of one length.
+
+        Rows go in as multi-row statements (hundreds of rows each); values stay bound
+        parameters. Rows are best given in primary-key order.
+        """
+        count = len(values[0])
+        if count == 0:
+            return
+        width = len(columns)
+        grid = np.empty((count, width), dtype=object)
+        for j, column in enumerate(values):
+            grid[:, j] = column.tolist() if isinstance(column, np.ndarray) else column
+        per_statement = self.dialect.rows_per_statement(width)
+        one_row = "(" + ", ".join("?" for _ in columns) + ")"
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        full = count - count % per_statement
+        if full:
+            sql = head + ", ".join([one_row] * per_statement)
+            await self.executemany(sql, grid[:full].reshape(-1, per_statement * width).tolist())
+        if full < count:
+            await self.execute(head + ", ".join([one_row] * (count - full)), grid[full:].ravel().tolist())
+
+
+class Database(ABC):
+    """One database, SQLite file or MariaDB server."""
+
+    dialect: Dialect
+    description: str
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows of a read-only query against the last committed state."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A write transaction, committed when the block ends without an exception."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close every connection."""
+
+    @abstractmethod
+    async def table_exists(self, name: str) -> bool:
+        """Whether a table called ``name`` exists."""
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def iterate(self, sql: str, params: Sequence[Any] = (), batch: int = 50000) -> AsyncIterator[list[Row]]:
+        """Rows of a query in batches, so large tables stream (the default reads them all)."""
+        yield await self.fetchall(sql, params)

@@ -1,0 +1,63 @@
+"""What differs between SQL dialects: column types, DDL, upserts and statement size limits.
+
+SQL elsewhere in the store is written once with ``?`` placeholders; a backend whose driver
+wants another style translates them.
+"""
+
+from __future__ import annotations
+
+from dbslm.store.schema import Table
+
+
+class Dialect:
+    """Renders the logical schema and the few statements whose syntax differs."""
+
+    name = ""
+    types: dict[str, str] = {}
+    max_params = 30000
+
+    def create_table(self, table: Table) -> str:
+        raise NotImplementedError
+
+    def upsert(self, table: str, columns: tuple[str, ...], keys: tuple[str, ...],
+               add: tuple[str, ...] = ()) -> str:
+        """INSERT one row of ``columns``; on a key clash set the other columns, or add to
+        the columns named in ``add``."""
+        raise NotImplementedError
+
+    def rows_per_statement(self, columns: int) -> int:
+        return max(1, min(500, self.max_params // columns))
+
+    def _column_defs(self, table: Table) -> list[str]:
+        defs = []
+        for name, logical in table.columns:
+            nullable = logical.endswith("?")
+            base = logical.rstrip("?")
+            sql_type = self.types[base]
+            defs.append(f"{name} {sql_type}" + ("" if nullable or base == "serial" else " NOT NULL"))
+        return defs
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    types = {"serial": "INTEGER", "int": "INTEGER", "key": "INTEGER", "real": "REAL", "name": "TEXT",
+             "token": "TEXT", "text": "TEXT", "blob": "BLOB"}
+    max_params = 32000
+
+    def create_table(self, table: Table) -> str:
+        defs = self._column_defs(table)
+        serial = [c for c, t in table.columns if t == "serial"]
+        if serial:
+            defs = [d + " PRIMARY KEY" if d.split()[0] == serial[0] else d for d in defs]
+        else:
+            defs.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
+        defs += [f"UNIQUE ({', '.join(u)})" for u in table.unique]
+        suffix = "" if serial else " WITHOUT ROWID"
+        return f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}){suffix}"
+
+    def upsert(self, table, columns, keys, add=()):
+        marks = ", ".join("?" for _ in columns)
+        sets = [f"{c} = {c} + excluded.{c}" if c in add else f"{c} = excluded.{c}"
+                for c in columns if c not in keys]
+        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}")

@@ -1,0 +1,206 @@
+"""Level 1 rows: models, builds, the vocabulary and the n-gram tables.
+
+A model's n-gram statistics live in one build at a time. A new build is written beside the
+active one and switched to in the same transaction, so readers always see a whole model; the
+previous build's rows are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from dbslm.ngram.kneser_ney import Discount
+from dbslm.ngram.tables import ModelTables
+from dbslm.store.database import Database, Transaction
+from dbslm.store.schema import BUILD_TABLES
+from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
+
+LOOKUP_CHUNK = 900
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model's identity and settings, and the build it currently serves."""
+
+    id: int | None  # None until the model's first build is written
+    name: str
+    order: int
+    tokenizer: str
+    active_build: int | None = None
+    source: str | None = None  # how the active build was made: "text" or "arpa"
+
+
+@dataclass
+class NgramRows:
+    """Columns of n-gram rows as read back (``backoff`` 0 where NULL)."""
+
+    n: np.ndarray
+    ctx: np.ndarray
+    word: np.ndarray
+    count: np.ndarray
+    logp: np.ndarray
+    backoff: np.ndarray
+    code: np.ndarray
+
+
+@dataclass
+class VocabUpdate:
+    """Vocabulary rows to insert or whose frequency changed."""
+
+    ids: list[int]
+    texts: list[str]
+    freqs: list[int]
+
+
+class Level1Store:
+    """Reads and writes the Level 1 tables of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def model(self, name: str) -> ModelInfo | None:
+        row = await self.db.fetchone(
+            "SELECT m.id, m.name, m.ngram_order, m.tokenizer, m.active_build, b.source "
+            "FROM models m LEFT JOIN builds b ON b.id = m.active_build WHERE m.name = ?", (name,))
+        return ModelInfo(*row) if row else None
+
+    async def drop_model(self, model: ModelInfo) -> None:
+        """Delete a model with every row that belongs to it."""
+        async with self.db.transaction() as tx:
+            builds = [r[0] for r in await tx.fetchall("SELECT id FROM builds WHERE model_id = ?", (model.id,))]
+            await _delete_builds(tx, builds)
+            await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model.id,))
+            await tx.execute("DELETE FROM models WHERE id = ?", (model.id,))
+
+    async def vocabulary(self, model: ModelInfo) -> Vocabulary:
+        if model.id is None:
+            return Vocabulary()
+        rows = await self.db.fetchall("SELECT text FROM vocab WHERE model_id = ? ORDER BY id", (model.id,))
+        return Vocabulary(r[0] for r in rows)
+
+    async def unigram_words(self, build: int) -> np.ndarray:
+        """Ids of the words the build knows (its unigrams)."""
+        rows = await self.db.fetchall("SELECT word FROM ngrams WHERE build = ? AND n = 1", (build,))
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    async def order_rows(self, build: int, n: int) -> NgramRows:
+        """Every row of one order of a build."""
+        parts = []
+        async for batch in self.db.iterate(
+                "SELECT ctx, word, count, logp, COALESCE(backoff, 0), q FROM ngrams "
+                "WHERE build = ? AND n = ?", (build, n)):
+            parts.append(np.array(batch, dtype=object))
+        grid = np.concatenate(parts) if parts else np.empty((0, 6), dtype=object)
+        return NgramRows(np.full(len(grid), n), grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64),
+                         grid[:, 2].astype(np.int64), grid[:, 3].astype(np.float64),
+                         grid[:, 4].astype(np.float64), grid[:, 5].astype(np.uint8))
+
+    async def lookup(self, build: int, n: np.ndarray, ctx: np.ndarray, word: np.ndarray) -> NgramRows:
+        """The rows among the keys (n, ctx, word) that exist in a build (any order)."""
+        found: list[tuple] = []
+        keys = np.stack((n, ctx, word), axis=1).tolist()
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start:start + LOOKUP_CHUNK]
+            values = ", ".join("(?, ?, ?)" for _ in chunk)
+            params = [v for key in chunk for v in key]
+            params.append(build)
+            found += await self.db.fetchall(
+                f"WITH k (n, ctx, word) AS (VALUES {values}) "
+                "SELECT g.n, g.ctx, g.word, g.count, g.logp, COALESCE(g.backoff, 0), g.q "
+                "FROM k JOIN ngrams g ON g.n = k.n AND g.ctx = k.ctx AND g.word = k.word "
+                "AND g.build = ?", params)
+        grid = np.array(found, dtype=object).reshape(-1, 7)
+        return NgramRows(grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64),
+                         grid[:, 2].astype(np.int64), grid[:, 3].astype(np.int64),
+                         grid[:, 4].astype(np.float64), grid[:, 5].astype(np.float64),
+                         grid[:, 6].astype(np.uint8))
+
+    async def quant_tables(self, build: int) -> dict[int, np.ndarray]:
+        """Per order, the look-up table from 8-bit code to log10 probability."""
+        rows = await self.db.fetchall("SELECT n, code, logp FROM quant WHERE build = ? ORDER BY n, code", (build,))
+        tables: dict[int, list[float]] = {}
+        for n, _, logp in rows:
+            tables.setdefault(n, []).append(logp)
+        return {n: np.array(v) for n, v in tables.items()}
+
+    async def discounts(self, build: int) -> list[Discount]:
+        rows = await self.db.fetchall(
+            "SELECT n, t1, t2, t3, t4, d1, d2, d3, fallback FROM discounts WHERE build = ? ORDER BY n", (build,))
+        return [Discount(r[0], tuple(r[1:5]), tuple(r[5:8]), bool(r[8])) for r in rows]
+
+    async def build_counts(self, build: int) -> dict[int, int]:
+        """Number of n-grams per order in a build."""
+        rows = await self.db.fetchall("SELECT n, COUNT(*) FROM ngrams WHERE build = ? GROUP BY n", (build,))
+        return {n: c for n, c in rows}
+
+    async def write_build(self, model: ModelInfo, tables: ModelTables, vocab: VocabUpdate, *,
+                          replace_vocab: bool, source: str, sentences: int, tokens: int) -> int:
+        """Write a complete new build and make it the model's active one, atomically.
+
+        A model not stored yet is created in the same transaction. The model's order and
+        tokenizer are set from ``model``; with ``replace_vocab`` the vocabulary is replaced
+        by ``vocab`` rather than updated.
+        """
+        async with self.db.transaction() as tx:
+            model_id = model.id
+            if model_id is None:
+                model_id = await tx.execute(
+                    "INSERT INTO models (name, ngram_order, tokenizer, active_build, created_at) "
+                    "VALUES (?, ?, ?, NULL, ?)", (model.name, tables.order, model.tokenizer, time.time()))
+            build = await tx.execute(
+                "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at) "
+                "VALUES (?, 'building', ?, ?, ?, ?, ?)",
+                (model_id, source, tables.order, sentences, tokens, time.time()))
+            if replace_vocab:
+                await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
+            await tx.executemany(
+                tx.dialect.upsert("vocab", ("model_id", "id", "text", "control", "freq"), ("model_id", "id")),
+                [(model_id, i, t, int(i < len(CONTROL_TOKENS)), f)
+                 for i, t, f in zip(vocab.ids, vocab.texts, vocab.freqs)])
+            for table in tables.orders:
+                rows = np.lexsort((table.word, table.ctx))
+                size = len(rows)
+                columns = ["build", "n", "ctx", "word", "count", "logp", "q"]
+                values = [[build] * size, [table.n] * size, table.ctx[rows], table.word[rows],
+                          table.count[rows], table.logp[rows], table.code[rows]]
+                if table.backoff is not None:
+                    columns.append("backoff")
+                    values.append(table.backoff[rows])
+                await tx.insert_rows("ngrams", columns, values)
+                await tx.insert_rows("quant", ("build", "n", "code", "logp"),
+                                     [[build] * len(table.lut), [table.n] * len(table.lut),
+                                      list(range(len(table.lut))), table.lut])
+            for heads in tables.heads:
+                rows = np.argsort(heads.ctx)
+                await tx.insert_rows("heads", ("build", "n", "ctx", "words", "codes"),
+                                     [[build] * len(rows), [heads.n] * len(rows), heads.ctx[rows],
+                                      [heads.words[i] for i in rows], [heads.codes[i] for i in rows]])
+            await tx.executemany(
+                "INSERT INTO discounts (build, n, t1, t2, t3, t4, d1, d2, d3, fallback) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(build, d.n, *d.t, *(float(x) for x in d.d), int(d.fallback)) for d in tables.discounts])
+            await tx.execute("UPDATE builds SET status = 'retired' WHERE model_id = ? AND status = 'active'",
+                             (model_id,))
+            await tx.execute("UPDATE builds SET status = 'active', finished_at = ? WHERE id = ?",
+                             (time.time(), build))
+            await tx.execute("UPDATE models SET active_build = ?, ngram_order = ?, tokenizer = ? WHERE id = ?",
+                             (build, tables.order, model.tokenizer, model_id))
+        await self.purge_retired(model_id)
+        return build
+
+    async def purge_retired(self, model_id: int) -> None:
+        """Delete the rows of a model's builds that are no longer active."""
+        async with self.db.transaction() as tx:
+            builds = [r[0] for r in await tx.fetchall(
+                "SELECT id FROM builds WHERE model_id = ? AND status = 'retired'", (model_id,))]
+            await _delete_builds(tx, builds)
+
+
+async def _delete_builds(tx: Transaction, builds: list[int]) -> None:
+    for build in builds:
+        for table in BUILD_TABLES:
+            await tx.execute(f"DELETE FROM {table} WHERE build = ?", (build,))
+        await tx.execute("DELETE FROM builds WHERE id = ?", (build,))

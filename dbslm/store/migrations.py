@@ -1,0 +1,30 @@
+"""Creating and upgrading the schema, recorded in the ``meta`` table."""
+
+from __future__ import annotations
+
+from dbslm.errors import DbslmError
+from dbslm.store.database import Database
+from dbslm.store.schema import SCHEMA_VERSION, TABLES
+
+
+async def migrate(db: Database) -> None:
+    """Bring ``db`` to :data:`SCHEMA_VERSION` (version 1 creates every table)."""
+    version = await schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise DbslmError(f"database {db.description} has schema version {version}; "
+                         f"this dbslm knows up to {SCHEMA_VERSION}: upgrade dbslm")
+    if version == SCHEMA_VERSION:
+        return
+    async with db.transaction() as tx:
+        for table in TABLES:
+            await tx.execute(db.dialect.create_table(table))
+        await tx.execute(db.dialect.upsert("meta", ("name", "value"), ("name",)),
+                         ("schema_version", str(SCHEMA_VERSION)))
+
+
+async def schema_version(db: Database) -> int:
+    """The schema version recorded in ``db`` (0 for an empty database)."""
+    if not await db.table_exists("meta"):
+        return 0
+    row = await db.fetchone("SELECT value FROM meta WHERE name = ?", ("schema_version",))
+    return int(row[0]) if row else 0

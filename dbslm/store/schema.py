@@ -1,0 +1,78 @@
+"""The logical schema: every table once, rendered to DDL by each dialect.
+
+Every row belongs to a model: Level 1 rows through their build (a build is one generation of
+one model), everything else through a ``model_id`` column. Column types are logical:
+
+- ``serial``: auto-assigned integer id; ``int``: 64-bit integer; ``key``: a 64-bit context key;
+- ``real``: double; ``name``: short text (names, statuses); ``token``: a vocabulary entry;
+- ``text``: unbounded text; ``blob``: bytes. A trailing ``?`` makes the column nullable.
+
+``family`` selects the storage engine where a dialect has several (MariaDB): ``slab`` for the
+bulk Level 1/3 tables, ``meta`` for the small transactional ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    primary_key: tuple[str, ...]
+    family: str = "meta"
+    unique: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.columns)
+
+
+TABLES: tuple[Table, ...] = (
+    Table("meta", (("name", "name"), ("value", "text")), ("name",)),
+    Table(
+        "models",
+        (("id", "serial"), ("name", "name"), ("ngram_order", "int"), ("tokenizer", "name"),
+         ("active_build", "int?"), ("created_at", "real")),
+        ("id",), unique=(("name",),),
+    ),
+    Table(
+        "builds",
+        (("id", "serial"), ("model_id", "int"), ("status", "name"), ("source", "name"),
+         ("ngram_order", "int"), ("sentences", "int"), ("tokens", "int"),
+         ("created_at", "real"), ("finished_at", "real?")),
+        ("id",),
+    ),
+    Table(
+        "vocab",
+        (("model_id", "int"), ("id", "int"), ("text", "token"), ("control", "int"), ("freq", "int")),
+        ("model_id", "id"), family="slab", unique=(("model_id", "text"),),
+    ),
+    Table(
+        "ngrams",
+        (("build", "int"), ("n", "int"), ("ctx", "key"), ("word", "int"), ("count", "int"),
+         ("logp", "real"), ("backoff", "real?"), ("q", "int")),
+        ("build", "n", "ctx", "word"), family="slab",
+    ),
+    Table(
+        "heads",
+        (("build", "int"), ("n", "int"), ("ctx", "key"), ("words", "blob"), ("codes", "blob")),
+        ("build", "n", "ctx"), family="slab",
+    ),
+    Table(
+        "quant",
+        (("build", "int"), ("n", "int"), ("code", "int"), ("logp", "real")),
+        ("build", "n", "code"), family="slab",
+    ),
+    Table(
+        "discounts",
+        (("build", "int"), ("n", "int"), ("t1", "int"), ("t2", "int"), ("t3", "int"), ("t4", "int"),
+         ("d1", "real"), ("d2", "real"), ("d3", "real"), ("fallback", "int")),
+        ("build", "n"),
+    ),
+)
+
+BUILD_TABLES = tuple(t.name for t in TABLES if "build" in t.column_names and t.name != "builds")

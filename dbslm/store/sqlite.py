@@ -1,0 +1,112 @@
+"""The embedded backend: one SQLite file through aiosqlite.
+
+WAL journal and ``synchronous=NORMAL``; one writer connection (writes serialized by a lock,
+each in an explicit transaction) and one reader connection that sees committed data only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from dbslm.errors import DbslmError
+from dbslm.store.database import Database, Row, Transaction
+from dbslm.store.dialect import SQLiteDialect
+
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000",
+           "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY")
+
+
+class SQLiteTransaction(Transaction):
+    dialect = SQLiteDialect()
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = await self._conn.execute(sql, params)
+        return cursor.lastrowid or 0
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+
+class SQLiteDatabase(Database):
+    dialect = SQLiteDialect()
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self.description = str(path)
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path) -> "SQLiteDatabase":
+        """Open (creating it and its folder if needed) the SQLite file at ``path``."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise DbslmError(f"cannot open database {path}: {_reason(exc)}") from None
+        try:
+            for pragma in PRAGMAS:
+                await writer.execute(pragma)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            for pragma in PRAGMAS[2:]:
+                await reader.execute(pragma)
+        except sqlite3.Error as exc:
+            await writer.close()
+            raise DbslmError(f"cannot use database {path}: {_reason(exc)}") from None
+        return cls(path, writer, reader)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(await self._reader.execute_fetchall(sql, params))
+
+    async def table_exists(self, name: str) -> bool:
+        row = await self.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return row is not None
+
+    async def iterate(self, sql: str, params: Sequence[Any] = (), batch: int = 50000) -> AsyncIterator[list[Row]]:
+        cursor = await self._reader.execute(sql, params)
+        try:
+            while rows := await cursor.fetchmany(batch):
+                yield list(rows)
+        finally:
+            await cursor.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._write_lock:
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise DbslmError(f"cannot write to database {self.path}: {_reason(exc)}") from None
+            try:
+                yield SQLiteTransaction(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            try:
+                await self._writer.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._writer.execute("ROLLBACK")
+                raise DbslmError(f"cannot write to database {self.path}: {_reason(exc)}") from None
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,136 @@
+"""Tokenizers that turn chat lines into model tokens, and ``detokenize`` to undo them.
+
+``RegexTokenizer`` is a Unicode-aware splitter for raw chat text;
+``WhitespaceTokenizer`` is plain ``str.split`` for corpora that are already
+tokenized (keeps parity with tools such as KenLM).
+
+``RegexTokenizer`` drops control/format characters (except ZWJ and tag
+characters inside emoji sequences), then applies NFKC, then splits into:
+URLs, Discord ``<@123>``/``<#123>``/``<:name:123>``, ``@mentions``/``#channels``,
+free-standing emoticons (``:)``, ``<3``), words (letters/marks/digits/``_`` with
+inner ``'``, ``’``, ``-``, ``.``, and ``,``/``:``/``/`` between digits, so
+``don't``, ``e-mail``, ``e.g``, ``3.14``, ``1,000``, ``10:30``, ``24/7`` are one
+token), emoji grapheme clusters, punctuation runs (``...``, ``?!``, ``--``) and
+single other characters.  Scripts written without spaces (Han, Hiragana, Thai,
+Lao, Khmer, Myanmar) give one token per grapheme cluster; Katakana runs (with
+``ー``) stay one token because they usually spell one loanword.  Case is kept.
+
+``detokenize(tokenize(s)) == s`` holds for ordinary English chat, but not for:
+
+* text NFKC changes (``…`` -> ``...``, full-width forms -> ASCII, ligatures,
+  super/subscripts) or dropped control/format characters (ZWSP, ZWNJ, bidi marks);
+* non-canonical spacing: runs of whitespace become one space, spaces before
+  closing marks or between unspaced-script characters are removed, and a space
+  appears between CJK and a following Latin word (``日本語でOK`` -> ``日本語で OK``);
+* punctuation glued to words where the rules guess wrong: ``wait...what`` ->
+  ``wait... what``, ``and/or`` -> ``and / or``, ``-5`` -> ``- 5``, ``5€`` ->
+  ``5 €``, ``.NET`` -> ``. NET``, ``dogs'`` -> ``dogs '`` (a lone straight ``'``
+  is always spaced), ``a😂`` -> ``a 😂`` (consecutive emoji are joined), and
+  trailing ``.,;:!?'()[]{}`` is cut off URLs.
+"""
+
+import unicodedata
+
+import regex
+
+TOKENIZERS = ("regex", "whitespace")
+
+# Scripts written without spaces between words, plus the prolonged sound mark.
+_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\u30fc"
+_WORD = r"[[\p{L}\p{M}\p{N}_]--[" + _UNSPACED + r"]]"
+_URL_END = r"""[^\s<>"'.,;:!?()\[\]{}]"""
+
+# Emoji sequences (whose ZWJ and tag characters must survive) or a control/format char.
+_CLEAN = regex.compile(
+    r"(\p{Extended_Pictographic}"
+    r"(?:[\p{M}\p{Emoji_Modifier}\U000E0020-\U000E007F]|\u200d\p{Extended_Pictographic})*)"
+    r"|(?!\s)[\p{Cc}\p{Cf}\p{Cs}]"
+)
+
+_TOKEN = regex.compile(
+    r"(?:https?|ftp)://[^\s<>\"]*" + _URL_END
+    + r"|www\.[^\s<>\"]*" + _URL_END
+    + r"|<(?:[@#][!&]?\d+|a?:\w+:\d+)>"  # Discord mention, channel, custom emoji
+    + r"|[#*0-9]\ufe0f?\u20e3"  # keycap emoji
+    + r"|[@#]\w+(?:[.\-]\w+)*"  # @mention, #channel
+    + r"|(?<!\S)(?:[:;=]-?[()\[\]DPpOo/\\|]+|<3+)(?!\S)"  # emoticon standing alone
+    + r"|" + _WORD + r"+(?:(?:['’.\-]|(?<=\d)[,:/](?=\d))" + _WORD + r"+)*"
+    + r"|\p{Katakana}[\p{Katakana}\u30fc\p{M}]*"
+    + r"|(?=[" + _UNSPACED + r"\p{Extended_Pictographic}\p{Regional_Indicator}])\X"
+    + r"|[.!?]{2,}|-{2,}"
+    + r"|\S",
+    regex.V1,
+)
+
+_OPENING = frozenset("([{¿¡“‘«「『【〔〈《")
+_CLOSING = regex.compile(r"[.!?]+|[,;:)\]}%…،؛؟।”’»。、」』】〕〉》]")
+_CJK = regex.compile(r"[" + _UNSPACED + r"\u3000-\u303f\u30fb]")
+_EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}]")
+_CURRENCY = regex.compile(r"\p{Sc}")
+
+
+class RegexTokenizer:
+    """Unicode-aware tokenizer for raw chat text (see the module docstring)."""
+
+    name = "regex"
+
+    def tokenize(self, line: str) -> list[str]:
+        """Split ``line`` into tokens; never raises, ``[]`` for blank input."""
+        if not line.isprintable():
+            line = _CLEAN.sub(r"\1", line)
+        return _TOKEN.findall(unicodedata.normalize("NFKC", line))
+
+
+class WhitespaceTokenizer:
+    """``str.split`` for pre-tokenized corpora; no normalisation at all."""
+
+    name = "whitespace"
+
+    def tokenize(self, line: str) -> list[str]:
+        """Split ``line`` on whitespace."""
+        return line.split()
+
+
+def get_tokenizer(name: str) -> RegexTokenizer | WhitespaceTokenizer:
+    """Return a new tokenizer by name (one of ``TOKENIZERS``)."""
+    if name == "regex":
+        return RegexTokenizer()
+    if name == "whitespace":
+        return WhitespaceTokenizer()
+    raise ValueError(f"unknown tokenizer {name!r}; choose regex or whitespace")
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Join tokens into normally spaced text (inverse of ``RegexTokenizer.tokenize``).
+
+    Words are separated by a space, except: before closing punctuation, after
+    opening brackets and a currency sign before a number, inside straight
+    double quotes (which alternate opening/closing), between characters of
+    unspaced scripts (also across punctuation that follows them), and between
+    consecutive emoji.
+    """
+    parts: list[str] = []
+    glue_next = quote_open = in_cjk = prev_emoji = prev_currency = False
+    for tok in tokens:
+        closes = _CLOSING.fullmatch(tok) is not None
+        if tok == '"':
+            closes = quote_open
+            quote_open = not quote_open
+        is_cjk = _CJK.match(tok) is not None
+        is_emoji = _EMOJI.match(tok) is not None
+        glued = (
+            glue_next
+            or closes
+            or (is_cjk and in_cjk)
+            or (is_emoji and prev_emoji)
+            or (prev_currency and tok[:1].isdigit())
+        )
+        if parts and not glued:
+            parts.append(" ")
+        parts.append(tok)
+        glue_next = tok in _OPENING or (tok == '"' and quote_open)
+        prev_currency = _CURRENCY.fullmatch(tok) is not None
+        prev_emoji = is_emoji
+        if not closes:
+            in_cjk = is_cjk
+    return "".join(parts)

@@ -1,0 +1,118 @@
+"""Training a model: tokens -> counts merged with the active build's -> MKN -> a new build.
+
+The CPU-bound part runs in a worker thread, so an event loop keeps serving while a model
+trains; the new build goes live in one transaction when it is complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from dbslm.errors import DbslmError
+from dbslm.ngram.counting import count_ngrams, merge_counts
+from dbslm.ngram.tables import ModelTables, build_tables, counts_from_rows
+from dbslm.store import ModelInfo, Store
+from dbslm.store.level1 import NgramRows, VocabUpdate
+from dbslm.text.tokenize import TOKENIZERS
+from dbslm.text.vocab import BOS, Vocabulary
+
+MAX_ORDER = 6
+DEFAULT_HEAD_SIZE = 32
+DEFAULT_ORDER = 3
+DEFAULT_TOKENIZER = "regex"
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+@dataclass
+class TrainReport:
+    """What one training run did."""
+
+    model: str
+    build: int
+    sentences: int
+    tokens: int
+    ngrams: dict[int, int]
+    seconds: float
+
+
+def check_model_name(name: str) -> str:
+    if not MODEL_NAME.fullmatch(name or ""):
+        raise DbslmError(f"invalid model name {name!r}: use 1-64 letters, digits, '_', '.', ':' or '-'")
+    return name
+
+
+def check_order(order: int) -> int:
+    if not 1 <= order <= MAX_ORDER:
+        raise DbslmError(f"order {order} is out of range: choose 1 to {MAX_ORDER}")
+    return order
+
+
+async def resolve_model(store: Store, name: str, order: int | None, tokenizer: str | None,
+                        reset: bool) -> ModelInfo:
+    """The model to train, created if new; a trained model keeps its order and tokenizer
+    unless ``reset``."""
+    check_model_name(name)
+    if tokenizer is not None and tokenizer not in TOKENIZERS:
+        raise DbslmError(f"unknown tokenizer {tokenizer!r}: choose {' or '.join(TOKENIZERS)}")
+    if order is not None:
+        check_order(order)
+    model = await store.level1.model(name)
+    if model is None:
+        return ModelInfo(None, name, order or DEFAULT_ORDER, tokenizer or DEFAULT_TOKENIZER)
+    if reset:
+        return ModelInfo(model.id, name, order or model.order, tokenizer or model.tokenizer, model.active_build)
+    if model.source == "arpa":
+        raise DbslmError(f"model {name!r} was imported from an ARPA file, which has no counts to add to; "
+                         "pass --reset to train it from text instead")
+    if order is not None and order != model.order:
+        raise DbslmError(f"model {name!r} has order {model.order}; pass --reset to retrain it at order {order}")
+    if tokenizer is not None and tokenizer != model.tokenizer:
+        raise DbslmError(f"model {name!r} uses the {model.tokenizer} tokenizer; pass --reset to change it")
+    return model
+
+
+async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]], *, reset: bool = False,
+                head_size: int = DEFAULT_HEAD_SIZE) -> TrainReport:
+    """Add ``sentences`` (token lists) to ``model`` and switch it to the rebuilt build.
+
+    The new counts merge with the active build's, so training on A then B gives the model
+    of A+B. With ``reset`` the model starts from nothing (the old build serves until the
+    new one is complete).
+    """
+    started = time.perf_counter()
+    level1 = store.level1
+    whole_vocab = reset or model.id is None
+    vocab = Vocabulary() if reset else await level1.vocabulary(model)
+    old_rows = None
+    if model.active_build is not None and not reset:
+        old_rows = [await level1.order_rows(model.active_build, n) for n in range(1, model.order + 1)]
+    tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, old_rows, whole_vocab, head_size)
+    sentences = int((ids == BOS).sum())
+    build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
+                                     sentences=sentences, tokens=len(ids) - sentences)
+    return TrainReport(model.name, build, sentences, len(ids) - 2 * sentences,
+                       {t.n: len(t.word) for t in tables.orders}, time.perf_counter() - started)
+
+
+def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
+           old_rows: list[NgramRows] | None, whole_vocab: bool,
+           head_size: int) -> tuple[ModelTables, np.ndarray, VocabUpdate]:
+    ids = vocab.encode(sentences, grow=True)
+    if len(ids) == 0:
+        raise DbslmError("nothing to train: the input has no tokens")
+    counts = count_ngrams(ids, model.order)
+    if old_rows is not None:
+        counts = merge_counts(counts_from_rows([(r.ctx, r.word, r.count) for r in old_rows]), counts)
+    tables = build_tables(counts, head_size)
+    changed = np.arange(len(vocab)) if whole_vocab else np.unique(ids)
+    unigrams = counts[0]
+    at = np.minimum(np.searchsorted(unigrams.words, changed), len(unigrams.words) - 1)
+    freqs = np.where(unigrams.words[at] == changed, unigrams.counts[at], 0)
+    update = VocabUpdate(changed.tolist(), [vocab.texts[i] for i in changed], freqs.tolist())
+    return tables, ids, update
