@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,10 @@ DEFAULT_HEAD_SIZE = 32
 DEFAULT_ORDER = 3
 DEFAULT_TOKENIZER = "regex"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+def _quiet(stage: str) -> None:
+    """The default progress listener: says nothing."""
 
 
 @dataclass
@@ -78,12 +82,12 @@ async def resolve_model(store: Store, name: str, order: int | None, tokenizer: s
 
 
 async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]], *, reset: bool = False,
-                head_size: int = DEFAULT_HEAD_SIZE) -> TrainReport:
+                head_size: int = DEFAULT_HEAD_SIZE, progress: Callable[[str], None] = _quiet) -> TrainReport:
     """Add ``sentences`` (token lists) to ``model`` and switch it to the rebuilt build.
 
     The new counts merge with the active build's, so training on A then B gives the model
     of A+B. With ``reset`` the model starts from nothing (the old build serves until the
-    new one is complete).
+    new one is complete). ``progress`` hears the start of each stage.
     """
     started = time.perf_counter()
     level1 = store.level1
@@ -91,9 +95,12 @@ async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]], 
     vocab = Vocabulary() if reset else await level1.vocabulary(model)
     old_rows = None
     if model.active_build is not None and not reset:
+        progress("reading the current counts")
         old_rows = [await level1.order_rows(model.active_build, n) for n in range(1, model.order + 1)]
+    progress("counting and estimating")
     tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, old_rows, whole_vocab, head_size)
     sentences = int((ids == BOS).sum())
+    progress(f"writing {sum(len(t.word) for t in tables.orders):,} n-grams")
     build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
                                      sentences=sentences, tokens=len(ids) - sentences)
     return TrainReport(model.name, build, sentences, len(ids) - 2 * sentences,

@@ -39,7 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 async def run_export(args: argparse.Namespace) -> int:
-    async with await open_store(args.db) as store:
+    async with await open_store(args.db, create=False) as store:
         model = await trained_model(store, args.model)
         if args.output == "-":
             counts = await export_arpa(store, model, sys.stdout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from dbslm.cli.common import add_database_options, add_text_options, positive_int, token_count
 from dbslm.errors import DbslmError
@@ -52,7 +53,8 @@ async def run(args: argparse.Namespace) -> int:
             sentences += found
         if not sentences:
             raise DbslmError(f"nothing to train: no input has at least {model.order} tokens")
-        report = await train(store, model, sentences, reset=args.reset, head_size=args.head_size)
+        report = await train(store, model, sentences, reset=args.reset, head_size=args.head_size,
+                             progress=lambda stage: print(f"{stage} ...", file=sys.stderr, flush=True))
     grams = ", ".join(f"{n}-grams {c:,}" for n, c in report.ngrams.items())
     print(f"model {report.model!r} (build {report.build}): {report.sentences:,} sentences, "
           f"{report.tokens:,} tokens added; {grams}; {report.seconds:.2f} s")

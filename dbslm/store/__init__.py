@@ -33,9 +33,9 @@ class Store:
         await self.close()
 
 
-async def open_store(target: str) -> Store:
-    """Open and migrate the database named by ``target``."""
-    db = await _open_database(target)
+async def open_store(target: str, create: bool = True) -> Store:
+    """Open and migrate the database named by ``target``; without ``create`` it must exist."""
+    db = await _open_database(target, create)
     try:
         await migrate(db)
     except BaseException:
@@ -44,11 +44,11 @@ async def open_store(target: str) -> Store:
     return Store(db, Level1Store(db))
 
 
-async def _open_database(target: str) -> Database:
+async def _open_database(target: str, create: bool) -> Database:
     if not target or not target.strip():
         raise DbslmError("no database given: pass --db PATH or set DBSLM_SQLITE_PATH")
     if target.startswith(("mariadb://", "mysql://")):
         raise DbslmError("the MariaDB backend is not available yet; use a SQLite path")
     from dbslm.store.sqlite import SQLiteDatabase
 
-    return await SQLiteDatabase.open(target.removeprefix("sqlite:///").removeprefix("sqlite://"))
+    return await SQLiteDatabase.open(target.removeprefix("sqlite:///").removeprefix("sqlite://"), create)

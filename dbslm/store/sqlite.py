@@ -51,13 +51,20 @@ class SQLiteDatabase(Database):
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: str | Path) -> "SQLiteDatabase":
-        """Open (creating it and its folder if needed) the SQLite file at ``path``."""
+    async def open(cls, path: str | Path, create: bool = True) -> "SQLiteDatabase":
+        """Open the SQLite file at ``path``, creating it and its folder if ``create``."""
         path = Path(path)
+        if not create and not path.is_file():
+            raise DbslmError(f"no database at {path}")
         try:
+            for folder in (path.parent, *path.parent.parents):
+                if folder.exists() and not folder.is_dir():
+                    raise DbslmError(f"cannot open database {path}: {folder} is a file, not a folder")
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = await aiosqlite.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
+            raise DbslmError(f"cannot open database {path}: {exc.strerror or exc}") from None
+        except sqlite3.Error as exc:
             raise DbslmError(f"cannot open database {path}: {_reason(exc)}") from None
         try:
             for pragma in PRAGMAS:

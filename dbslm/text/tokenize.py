@@ -25,8 +25,9 @@ Lao, Khmer, Myanmar) give one token per grapheme cluster; Katakana runs (with
 * punctuation glued to words where the rules guess wrong: ``wait...what`` ->
   ``wait... what``, ``and/or`` -> ``and / or``, ``-5`` -> ``- 5``, ``5€`` ->
   ``5 €``, ``.NET`` -> ``. NET``, ``dogs'`` -> ``dogs '`` (a lone straight ``'``
-  is always spaced), ``a😂`` -> ``a 😂`` (consecutive emoji are joined), and
-  trailing ``.,;:!?'()[]{}`` is cut off URLs.
+  is always spaced), ``a😂`` -> ``a 😂`` and ``😂 😂`` -> ``😂😂`` (emoji are
+  spaced from words but not from each other); trailing ``.,;:!?'()[]{}`` is
+  split off URLs.
 """
 
 import unicodedata
@@ -65,7 +66,7 @@ _TOKEN = regex.compile(
 _OPENING = frozenset("([{¿¡“‘«「『【〔〈《")
 _CLOSING = regex.compile(r"[.!?]+|[,;:)\]}%…،؛؟।”’»。、」』】〕〉》]")
 _CJK = regex.compile(r"[" + _UNSPACED + r"\u3000-\u303f\u30fb]")
-_EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}]")
+_EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}]|[#*0-9]\ufe0f?\u20e3")
 _CURRENCY = regex.compile(r"\p{Sc}")
 
 

@@ -1,0 +1,98 @@
+"""Unit checks of the pure Level 1 pieces against brute force."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dbslm.ngram import hashing
+from dbslm.ngram.counting import count_ngrams, merge_counts
+from dbslm.ngram.quantize import quantize
+from dbslm.ngram.tables import context_keys, counts_from_rows
+from dbslm.text.vocab import BOS, EOS, Vocabulary
+
+sentences_strategy = st.lists(st.lists(st.sampled_from("abcde"), min_size=1, max_size=8), min_size=1, max_size=12)
+
+
+def brute_counts(sentences: list[list[str]], order: int, vocab: Vocabulary) -> list[Counter]:
+    result = [Counter() for _ in range(order)]
+    for s in sentences:
+        ids = [BOS] + [vocab.index[w] for w in s] + [EOS]
+        for n in range(1, order + 1):
+            for i in range(len(ids) - n + 1):
+                result[n - 1][tuple(ids[i:i + n])] += 1
+    return result
+
+
+def as_tuples(counts) -> list[Counter]:
+    tuples: list[list[tuple]] = []
+    out = []
+    for i, oc in enumerate(counts):
+        words = oc.words.tolist()
+        if i == 0:
+            grams = [(w,) for w in words]
+        else:
+            grams = [tuples[i - 1][p] + (w,) for p, w in zip(oc.parents.tolist(), words)]
+        tuples.append(grams)
+        out.append(Counter(dict(zip(grams, oc.counts.tolist()))))
+    return out
+
+
+@given(sentences_strategy, st.integers(1, 5))
+@settings(max_examples=60, deadline=None)
+def test_counting_equals_brute_force(sentences, order):
+    vocab = Vocabulary()
+    ids = vocab.encode(sentences, grow=True)
+    assert as_tuples(count_ngrams(ids, order)) == brute_counts(sentences, order, vocab)
+
+
+@given(sentences_strategy, sentences_strategy)
+@settings(max_examples=40, deadline=None)
+def test_merge_adds_and_subtracts(a, b):
+    vocab = Vocabulary()
+    ids_a, ids_b = vocab.encode(a, grow=True), vocab.encode(b, grow=True)
+    ca, cb = count_ngrams(ids_a, 3), count_ngrams(ids_b, 3)
+    both = merge_counts(ca, cb)
+    assert as_tuples(both) == as_tuples(count_ngrams(np.concatenate((ids_a, ids_b)), 3))
+    negative_b = [type(o)(o.keys, -o.counts) for o in cb]
+    assert as_tuples(merge_counts(both, negative_b)) == as_tuples(ca)
+
+
+@given(sentences_strategy)
+@settings(max_examples=30, deadline=None)
+def test_counts_survive_the_round_trip_through_rows(sentences):
+    counts = count_ngrams(Vocabulary().encode(sentences, grow=True), 4)
+    ctx, _ = context_keys(counts)
+    rows = [(c[::-1], o.words[::-1], o.counts[::-1]) for c, o in zip(ctx, counts)]  # any row order
+    assert as_tuples(counts_from_rows(rows)) == as_tuples(counts)
+
+
+def test_python_and_numpy_hashes_agree():
+    rng = np.random.default_rng(1)
+    seqs = rng.integers(0, 2**31, size=(50, 4))
+    keys = np.full(50, hashing.EMPTY_KEY, dtype=np.int64)
+    for column in range(4):
+        keys = hashing.extend_array(keys, seqs[:, column])
+    assert keys.tolist() == [hashing.context_key(s) for s in seqs.tolist()]
+    assert hashing.context_key([1, 2]) != hashing.context_key([2, 1])
+    assert hashing.context_key([]) == hashing.EMPTY_KEY
+
+
+def test_quantize_is_exact_for_few_values_and_close_for_many():
+    few = np.array([-1.0, -2.0, -1.0, -3.5])
+    codes, lut = quantize(few)
+    assert lut[codes].tolist() == few.tolist()
+    many = -np.random.default_rng(0).gamma(2.0, 1.5, size=100_000)
+    codes, lut = quantize(many)
+    assert codes.dtype == np.uint8 and len(lut) == 256
+    assert np.abs(lut[codes] - many).mean() < 0.02
+
+
+def test_vocabulary_drops_forged_control_tokens_and_maps_unknowns():
+    vocab = Vocabulary()
+    ids = vocab.encode([["a", "</s>", "b"], ["<s>"], []], grow=True)
+    assert ids.tolist() == [BOS, 3, 4, EOS]
+    assert vocab.encode([["a", "zzz"]], grow=False).tolist() == [BOS, 3, 0, EOS]

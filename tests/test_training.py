@@ -1,0 +1,84 @@
+"""Incremental training, atomic switching and surviving a killed run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import table_rows
+
+ROWS = "SELECT n, ctx, word, count, logp, COALESCE(backoff, 0), q FROM ngrams g " \
+       "JOIN models m ON m.active_build = g.build ORDER BY n, ctx, word"
+
+
+def test_train_a_then_b_equals_train_a_plus_b(cli, tmp_path, kjv):
+    lines = (kjv / "train.txt").read_text().splitlines()
+    half = len(lines) // 2
+    a, b, ab = (tmp_path / n for n in ("a.txt", "b.txt", "ab.txt"))
+    a.write_text("\n".join(lines[:half]) + "\n")
+    b.write_text("\n".join(lines[half:]) + "\n")
+    ab.write_text("\n".join(lines) + "\n")
+    steps, once = str(tmp_path / "steps.sqlite3"), str(tmp_path / "once.sqlite3")
+    for args in ((a, "--db", steps), (b, "--db", steps), (ab, "--db", once)):
+        assert cli("train", *args, "--order", 4, "--tokenizer", "whitespace").code == 0
+    stepwise, whole = table_rows(steps, ROWS), table_rows(once, ROWS)
+    assert len(stepwise) == len(whole)
+    for x, y in zip(stepwise, whole):
+        assert x[:4] == y[:4]
+        assert x[4] == pytest.approx(y[4], abs=1e-9) and x[5] == pytest.approx(y[5], abs=1e-9)
+    assert table_rows(steps, "SELECT id, text, freq FROM vocab") == table_rows(once, "SELECT id, text, freq FROM vocab")
+
+
+def test_old_builds_are_purged_and_reset_replaces_the_model(cli, db, kjv):
+    cli("train", kjv / "test.txt", "--db", db, "--tokenizer", "whitespace")
+    cli("train", kjv / "test.txt", "--db", db)
+    assert table_rows(db, "SELECT COUNT(DISTINCT build) FROM ngrams") == [(1,)]
+    assert table_rows(db, "SELECT status FROM builds") == [("active",)]
+    doubled = table_rows(db, "SELECT MAX(count) FROM ngrams WHERE n = 1")[0][0]
+    cli("train", kjv / "test.txt", "--db", db, "--reset", "--order", 2)
+    assert table_rows(db, "SELECT MAX(count) FROM ngrams WHERE n = 1")[0][0] * 2 == doubled
+    assert table_rows(db, "SELECT ngram_order FROM models") == [(2,)]
+
+
+def test_training_other_order_needs_reset(cli, db, kjv):
+    cli("train", kjv / "test.txt", "--db", db, "--tokenizer", "whitespace")
+    result = cli("train", kjv / "test.txt", "--db", db, "--order", 4)
+    assert result.code == 1 and "--reset" in result.err
+
+
+def test_models_are_separate(cli, db, kjv, tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_text("zebras graze quietly on the savanna\n")
+    cli("train", kjv / "test.txt", "--db", db, "--tokenizer", "whitespace")
+    before = table_rows(db, ROWS)
+    assert cli("train", other, "--db", db, "--model", "zoo").code == 0
+    assert table_rows(db, "SELECT COUNT(*) FROM vocab v JOIN models m ON m.id = v.model_id "
+                          "WHERE m.name = 'base' AND v.text = 'zebras'") == [(0,)]
+    assert cli("eval", kjv / "test.txt", "--db", db, "--json").code == 0
+    assert table_rows(db, ROWS.replace("ORDER BY", "AND m.name = 'base' ORDER BY")) == before
+
+
+def test_sigkill_during_training_leaves_previous_model(cli, db, kjv, tmp_path):
+    assert cli("train", kjv / "test.txt", "--db", db, "--tokenizer", "whitespace").code == 0
+    before = cli("eval", kjv / "test.txt", "--db", db, "--json").json()
+    lines = (kjv / "train.txt").read_text().splitlines()
+    big = tmp_path / "big.txt"  # three texts with distinct n-grams: a long write
+    big.write_text("\n".join(lines + [" ".join(x.split()[::-1]) for x in lines] + [x.upper() for x in lines]))
+    proc = subprocess.Popen([sys.executable, "-m", "dbslm", "train", str(big), "--db", db],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("writing"):
+            break
+    time.sleep(0.1)
+    assert proc.poll() is None, "training finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    after = cli("eval", kjv / "test.txt", "--db", db, "--json").json()
+    assert after == before
+    assert table_rows(db, "PRAGMA integrity_check") == [("ok",)]
+    assert cli("train", kjv / "test.txt", "--db", db).code == 0
