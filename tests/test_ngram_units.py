@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dbslm.ngram import hashing
 from dbslm.ngram.counting import count_ngrams, merge_counts
 from dbslm.ngram.quantize import quantize
-from dbslm.ngram.tables import context_keys, counts_from_rows
+from dbslm.ngram.tables import build_tables, context_keys, counts_from_rows
 from dbslm.text.vocab import BOS, EOS, Vocabulary
 
 sentences_strategy = st.lists(st.lists(st.sampled_from("abcde"), min_size=1, max_size=8), min_size=1, max_size=12)
@@ -96,3 +97,21 @@ def test_vocabulary_drops_forged_control_tokens_and_maps_unknowns():
     ids = vocab.encode([["a", "</s>", "b"], ["<s>"], []], grow=True)
     assert ids.tolist() == [BOS, 3, 4, EOS]
     assert vocab.encode([["a", "zzz"]], grow=False).tolist() == [BOS, 3, 0, EOS]
+
+
+@given(sentences_strategy)
+@settings(max_examples=60, deadline=None)
+def test_probabilities_sum_to_one_in_every_context(sentences):
+    """Unigrams, and each bigram context with back-off to the unigrams, are distributions
+    over the vocabulary without <s> - also on tiny corpora with fallback discounts."""
+    tables = build_tables(count_ngrams(Vocabulary().encode(sentences, grow=True), 2), head_size=2)
+    uni, bi = tables.orders
+    predictable = uni.word != BOS
+    p_uni = dict(zip(uni.word.tolist(), (10 ** uni.logp).tolist()))
+    assert sum(p for w, p in p_uni.items() if w != BOS) == pytest.approx(1.0)
+    own = dict(zip(hashing.extend_array(uni.ctx, uni.word).tolist(), 10 ** uni.backoff))
+    for ctx in set(bi.ctx.tolist()):
+        rows = bi.ctx == ctx
+        seen = dict(zip(bi.word[rows].tolist(), (10 ** bi.logp[rows]).tolist()))
+        total = sum(seen.get(w, own[ctx] * p_uni[w]) for w in uni.word[predictable].tolist())
+        assert total == pytest.approx(1.0)

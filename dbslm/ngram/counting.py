@@ -42,15 +42,28 @@ def count_ngrams(ids: np.ndarray, order: int) -> list[OrderCounts]:
     positions = np.arange(len(ids), dtype=np.int64)
     ends = np.flatnonzero(ids == EOS)
     room = ends[np.searchsorted(ends, positions)] - positions  # tokens left in the sentence
-    keys, rows, counts = np.unique(ids, return_inverse=True, return_counts=True)
-    orders = [OrderCounts(keys.astype(np.int64), counts.astype(np.int64))]
+    counts = np.bincount(ids)
+    keys = np.flatnonzero(counts)
+    rows = (np.cumsum(counts > 0) - 1)[ids]
+    orders = [OrderCounts(keys.astype(np.int64), counts[keys].astype(np.int64))]
     for n in range(2, order + 1):
         fits = room[positions] >= n - 1
         positions, rows = positions[fits], rows[fits]
         packed = (rows.astype(np.int64) << SHIFT) | ids[positions + n - 1]
-        keys, rows, counts = np.unique(packed, return_inverse=True, return_counts=True)
-        orders.append(OrderCounts(keys, counts.astype(np.int64)))
+        keys, rows, counts = _unique(packed)
+        orders.append(OrderCounts(keys, counts))
     return orders
+
+
+def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True, return_counts=True)``, about twice as fast."""
+    order = np.argsort(values)
+    ranked = values[order]
+    first = np.r_[True, ranked[1:] != ranked[:-1]][: len(values)]
+    inverse = np.empty(len(values), dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    return ranked[starts], inverse, np.diff(np.r_[starts, len(values)])
 
 
 def merge_counts(a: list[OrderCounts], b: list[OrderCounts]) -> list[OrderCounts]:

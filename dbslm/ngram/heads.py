@@ -1,4 +1,9 @@
-"""Top-K heads: for each context, its K most probable next words, for fast sampling."""
+"""Top-K heads: a context's K most probable next words, for fast sampling.
+
+Only contexts with more than K continuations get a stored head: a smaller context's rows in
+the n-gram table, read by their primary-key prefix, are already its whole head. So every
+context's head is one indexed read, and the table holds only what saves work.
+"""
 
 from __future__ import annotations
 
@@ -21,19 +26,27 @@ class Heads:
 
 def top_k(n: int, ctx_of_row: np.ndarray, parents: np.ndarray, words: np.ndarray,
           logp: np.ndarray, codes: np.ndarray, k: int) -> Heads:
-    """The ``k`` best rows of each context (grouped by ``parents``), best first.
-
-    ``<s>`` and ``<unk>`` are never candidates.
+    """The ``k`` best rows, best first, of each context (rows grouped by equal ``parents``)
+    that has more than ``k`` candidates. ``<s>`` and ``<unk>`` are never candidates.
     """
-    eligible = (words != BOS) & (words != UNK)
-    rows = np.flatnonzero(eligible)
-    rows = rows[np.lexsort((-logp[rows], parents[rows]))]
-    group_parent = parents[rows]
-    starts = np.flatnonzero(np.r_[True, group_parent[1:] != group_parent[:-1]])
-    rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    eligible = np.flatnonzero((words != BOS) & (words != UNK))
+    eligible = eligible[np.argsort(parents[eligible], kind="stable")]
+    starts, ends = _groups(parents[eligible])
+    big = ends - starts > k
+    eligible = eligible[np.repeat(big, ends - starts)]
+    rows = eligible[np.lexsort((-logp[eligible], parents[eligible]))]
+    starts, ends = _groups(parents[rows])
+    rank = np.arange(len(rows)) - np.repeat(starts, ends - starts)
     rows = rows[rank < k]
-    bounds = np.flatnonzero(np.r_[True, parents[rows][1:] != parents[rows][:-1]])
-    split_at = bounds[1:]
-    word_blobs = [a.tobytes() for a in np.split(words[rows].astype("<i4"), split_at)]
-    code_blobs = [a.tobytes() for a in np.split(codes[rows].astype(np.uint8), split_at)]
-    return Heads(n, ctx_of_row[rows[bounds]], word_blobs, code_blobs)
+    starts, ends = _groups(parents[rows])
+    word_bytes = words[rows].astype("<i4").tobytes()
+    code_bytes = codes[rows].astype(np.uint8).tobytes()
+    bounds = list(zip(starts.tolist(), ends.tolist()))
+    return Heads(n, ctx_of_row[rows[starts]], [word_bytes[4 * a:4 * b] for a, b in bounds],
+                 [code_bytes[a:b] for a, b in bounds])
+
+
+def _groups(sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each run of equal values."""
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]][: len(sorted_ids)])
+    return starts, np.r_[starts[1:], len(sorted_ids)]

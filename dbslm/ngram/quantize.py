@@ -16,12 +16,14 @@ def quantize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes (uint8, aligned with ``values``) and the look-up table (code -> value)."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.uint8), np.zeros(0)
-    distinct, inverse = np.unique(values, return_inverse=True)
-    if len(distinct) <= LEVELS:
-        return inverse.astype(np.uint8), distinct
     order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    new_value = np.r_[True, ranked[1:] != ranked[:-1]]
     codes = np.empty(len(values), dtype=np.uint8)
-    codes[order] = (np.arange(len(values)) * LEVELS // len(values)).astype(np.uint8)
+    if new_value.sum() <= LEVELS:
+        codes[order] = np.cumsum(new_value) - 1
+        return codes, ranked[new_value]
+    codes[order] = np.arange(len(values)) * LEVELS // len(values)
     sums = np.bincount(codes, weights=values, minlength=LEVELS)
     sizes = np.bincount(codes, minlength=LEVELS)
     return codes, sums / sizes

@@ -55,10 +55,11 @@ _TOKEN = regex.compile(
     + r"|[#*0-9]\ufe0f?\u20e3"  # keycap emoji
     + r"|[@#]\w+(?:[.\-]\w+)*"  # @mention, #channel
     + r"|(?<!\S)(?:[:;=]-?[()\[\]DPpOo/\\|]+|<3+)(?!\S)"  # emoticon standing alone
-    + r"|" + _WORD + r"+(?:(?:['’.\-]|(?<=\d)[,:/](?=\d))" + _WORD + r"+)*"
-    + r"|\p{Katakana}[\p{Katakana}\u30fc\p{M}]*"
+    + r"|" + _WORD + r"+(?:(?:['’.\-]|(?<=\d)[,:/](?=\d))" + _WORD + r"+)*"  # word, number
+    + r"|\p{Katakana}[\p{Katakana}\u30fc\p{M}]*"  # Katakana run
+    # one grapheme of an unspaced script, or one emoji
     + r"|(?=[" + _UNSPACED + r"\p{Extended_Pictographic}\p{Regional_Indicator}])\X"
-    + r"|[.!?]{2,}|-{2,}"
+    + r"|[.!?]{2,}|-{2,}"  # punctuation run
     + r"|\S",
     regex.V1,
 )
