@@ -1,0 +1,108 @@
+"""Training benchmark: text file to a queryable model, dbslm next to KenLM's lmplz.
+
+    python3 bench/train_bench.py [--order 3] [--record]
+
+Runs ``dbslm train`` (SQLite, whitespace tokenizer) on the pentateuch corpus and on the
+~800k-token corpus of bench/corpus.py, and ``lmplz -o N -S 1G`` on the same files when it is
+found (``KENLM_BIN`` folder, or the PATH). Reports wall time, tokens per second, peak RSS and
+where dbslm's time goes (stage boundaries from its progress lines). ``--record`` appends the
+table to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.corpus import PENTATEUCH, write_corpus  # noqa: E402
+
+RUNS = 3
+
+
+def run_measured(cmd: list[str], stdin: Path | None = None, stdout=subprocess.DEVNULL) -> tuple[float, int, dict]:
+    """Wall seconds, peak RSS in MB and stage start times (seconds) of one command."""
+    started = time.perf_counter()
+    with open(stdin or os.devnull, "rb") as inp:
+        proc = subprocess.Popen(cmd, stdin=inp, stdout=stdout, stderr=subprocess.PIPE, text=True)
+        stages = {}
+        for line in proc.stderr:
+            stages[line.strip().rstrip(" .")] = time.perf_counter() - started
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{cmd[0]} failed with status {status}")
+    return wall, usage.ru_maxrss // 1024, stages
+
+
+def lmplz_path() -> str | None:
+    folder = os.environ.get("KENLM_BIN")
+    if folder and (Path(folder) / "lmplz").exists():
+        return str(Path(folder) / "lmplz")
+    return shutil.which("lmplz")
+
+
+def best_of(runs: list[tuple[float, int, dict]]) -> tuple[float, int, dict]:
+    return min(runs, key=lambda r: r[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--order", type=int, default=3)
+    parser.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
+    args = parser.parse_args()
+    lmplz = lmplz_path()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "pentateuch-x5.txt"
+        corpora = [("pentateuch", PENTATEUCH, sum(len(x.split()) for x in PENTATEUCH.open())),
+                   ("pentateuch x5 variants", big, write_corpus(big))]
+        for name, path, tokens in corpora:
+            ours = []
+            for i in range(RUNS):
+                db = Path(tmp) / f"bench{i}.sqlite3"
+                ours.append(run_measured([sys.executable, "-m", "dbslm", "train", str(path), "--db", str(db),
+                                          "--order", str(args.order), "--tokenizer", "whitespace"]))
+                check = subprocess.run([sys.executable, "-m", "dbslm", "eval", str(path), "--db", str(db),
+                                        "--json"], capture_output=True, text=True)
+                assert check.returncode == 0, check.stderr  # the database answers queries
+            wall, rss, stages = best_of(ours)
+            theirs = None
+            if lmplz:
+                theirs = best_of([run_measured([lmplz, "-o", str(args.order), "-S", "1G", "--discount_fallback"],
+                                               stdin=path) for _ in range(RUNS)])
+            rows.append((name, tokens, wall, rss, stages, theirs))
+    lines = [f"### Training, order {args.order}: {date.today()} on {platform.node() or 'this machine'} "
+             f"({os.cpu_count()} cores, Python {platform.python_version()}, SQLite)",
+             "", f"Command: `python3 bench/train_bench.py --order {args.order}` (best of {RUNS})", "",
+             "| corpus | tokens | dbslm wall | tokens/s | peak RSS | lmplz wall | lmplz RSS | ratio | "
+             "dbslm stages: start+read+tokenize / count+MKN / write+commit |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, tokens, wall, rss, stages, theirs in rows:
+        counting = stages.get("counting and estimating", 0.0)
+        writing = next((t for s, t in stages.items() if s.startswith("writing")), wall)
+        split = f"{counting:.2f} / {writing - counting:.2f} / {wall - writing:.2f} s"
+        if theirs:
+            their = f"{theirs[0]:.2f} s | {theirs[1]} MB | {wall / theirs[0]:.1f}x"
+        else:
+            their = "absent | - | -"
+        lines.append(f"| {name} | {tokens:,} | {wall:.2f} s | {tokens / wall:,.0f} | {rss} MB | {their} | {split} |")
+    if not lmplz:
+        lines += ["", "lmplz was not found (set KENLM_BIN to the folder holding it): no ratio this run."]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.record:
+        with open(Path(__file__).parent / "RESULTS.md", "a", encoding="utf-8") as out:
+            out.write("\n" + report)
+
+
+if __name__ == "__main__":
+    main()
