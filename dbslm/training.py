@@ -10,7 +10,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -69,7 +69,7 @@ async def resolve_model(store: Store, name: str, order: int | None, tokenizer: s
     model = await store.level1.model(name)
     if model is None:
         return ModelInfo(None, name, order or DEFAULT_ORDER, tokenizer or DEFAULT_TOKENIZER)
-    if reset:
+    if reset or model.active_build is None:
         return ModelInfo(model.id, name, order or model.order, tokenizer or model.tokenizer, model.active_build)
     if model.source == "arpa":
         raise DbslmError(f"model {name!r} was imported from an ARPA file, which has no counts to add to; "
@@ -91,18 +91,24 @@ async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]], 
     """
     started = time.perf_counter()
     level1 = store.level1
-    whole_vocab = reset or model.id is None
-    vocab = Vocabulary() if reset else await level1.vocabulary(model)
-    old_rows = None
-    if model.active_build is not None and not reset:
-        progress("reading the current counts")
-        old_rows = [await level1.order_rows(model.active_build, n) for n in range(1, model.order + 1)]
-    progress("counting and estimating")
-    tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, old_rows, whole_vocab, head_size)
-    sentences = int((ids == BOS).sum())
-    progress(f"writing {sum(len(t.word) for t in tables.orders):,} n-grams")
-    build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
-                                     sentences=sentences, tokens=len(ids) - sentences)
+    async with store.db.lock(f"train:{model.name}"):
+        current = await level1.model(model.name)
+        if current is not None:
+            model = replace(model, id=current.id)
+        active = current.active_build if current else None
+        whole_vocab = reset or active is None
+        vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model)
+        old_rows = None
+        if not whole_vocab:
+            progress("reading the current counts")
+            old_rows = [await level1.order_rows(active, n) for n in range(1, model.order + 1)]
+        progress("counting and estimating")
+        tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, old_rows, whole_vocab,
+                                                      head_size)
+        sentences = int((ids == BOS).sum())
+        progress(f"writing {sum(len(t.word) for t in tables.orders):,} n-grams")
+        build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
+                                         sentences=sentences, tokens=len(ids) - sentences)
     return TrainReport(model.name, build, sentences, len(ids) - 2 * sentences,
                        {t.n: len(t.word) for t in tables.orders}, time.perf_counter() - started)
 

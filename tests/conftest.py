@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pymysql
 import pytest
 
 from dbslm.cli import main
+from dbslm.store.mariadb import parse_url
 
 DATA = Path(__file__).parent / "data"
 KJV = DATA / "kjv-pentateuch"
@@ -35,9 +40,42 @@ def reference() -> dict:
     return json.loads((KJV / "reference.json").read_text())
 
 
+MARIADB_URL = os.environ.get("DBSLM_TEST_MARIADB_URL", "")
+REQUIRE_MARIADB = os.environ.get("DBSLM_REQUIRE_MARIADB") == "1"
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "model.sqlite3")
+def mariadb_url() -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test, dropped afterwards."""
+    if not MARIADB_URL:
+        if REQUIRE_MARIADB:
+            pytest.fail("DBSLM_REQUIRE_MARIADB=1 but DBSLM_TEST_MARIADB_URL is not set")
+        pytest.skip("set DBSLM_TEST_MARIADB_URL to run the MariaDB tests")
+    target = parse_url(MARIADB_URL)
+    name = f"dbslm_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = pymysql.connect(host=target.host, port=target.port, user=target.user,
+                                password=target.password, autocommit=True)
+    except pymysql.Error as exc:
+        if REQUIRE_MARIADB:
+            pytest.fail(f"MariaDB is required but unreachable: {exc}")
+        pytest.skip(f"MariaDB unreachable: {exc}")
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    try:
+        yield MARIADB_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database to use, once per backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "model.sqlite3")
+    return request.getfixturevalue("mariadb_url")
 
 
 @pytest.fixture
@@ -51,7 +89,20 @@ def cli(capsys: pytest.CaptureFixture[str]):
     return run
 
 
-def table_rows(path: str, sql: str) -> list[tuple]:
-    """Rows of a query on a SQLite file, read with the standard library."""
-    with sqlite3.connect(path) as conn:
+def table_rows(db: str, sql: str) -> list[tuple]:
+    """Rows of a query, read with the plain drivers (sqlite3, PyMySQL) outside dbslm."""
+    if db.startswith("mariadb://"):
+        t = parse_url(db)
+        conn = pymysql.connect(host=t.host, port=t.port, user=t.user, password=t.password, database=t.database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return [tuple(row) for row in cur.fetchall()]
+        finally:
+            conn.close()
+    with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
+
+
+def is_sqlite(db: str) -> bool:
+    return not db.startswith("mariadb://")

@@ -9,20 +9,20 @@ import time
 
 import pytest
 
-from tests.conftest import table_rows
+from tests.conftest import is_sqlite, table_rows
 
 ROWS = "SELECT n, ctx, word, count, logp, COALESCE(backoff, 0), q FROM ngrams g " \
        "JOIN models m ON m.active_build = g.build ORDER BY n, ctx, word"
 
 
-def test_train_a_then_b_equals_train_a_plus_b(cli, tmp_path, kjv):
+def test_train_a_then_b_equals_train_a_plus_b(cli, tmp_path, kjv, mariadb_url):
     lines = (kjv / "train.txt").read_text().splitlines()
     half = len(lines) // 2
     a, b, ab = (tmp_path / n for n in ("a.txt", "b.txt", "ab.txt"))
     a.write_text("\n".join(lines[:half]) + "\n")
     b.write_text("\n".join(lines[half:]) + "\n")
     ab.write_text("\n".join(lines) + "\n")
-    steps, once = str(tmp_path / "steps.sqlite3"), str(tmp_path / "once.sqlite3")
+    steps, once = mariadb_url, str(tmp_path / "once.sqlite3")  # and SQLite equals MariaDB
     for args in ((a, "--db", steps), (b, "--db", steps), (ab, "--db", once)):
         assert cli("train", *args, "--order", 4, "--tokenizer", "whitespace").code == 0
     stepwise, whole = table_rows(steps, ROWS), table_rows(once, ROWS)
@@ -37,7 +37,7 @@ def test_old_builds_are_purged_and_reset_replaces_the_model(cli, db, kjv):
     cli("train", kjv / "test.txt", "--db", db, "--tokenizer", "whitespace")
     cli("train", kjv / "test.txt", "--db", db)
     assert table_rows(db, "SELECT COUNT(DISTINCT build) FROM ngrams") == [(1,)]
-    assert table_rows(db, "SELECT status FROM builds") == [("active",)]
+    assert table_rows(db, "SELECT status FROM builds") == [("active",)]  # nothing half-written left
     doubled = table_rows(db, "SELECT MAX(count) FROM ngrams WHERE n = 1")[0][0]
     cli("train", kjv / "test.txt", "--db", db, "--reset", "--order", 2)
     assert table_rows(db, "SELECT MAX(count) FROM ngrams WHERE n = 1")[0][0] * 2 == doubled
@@ -80,5 +80,6 @@ def test_sigkill_during_training_leaves_previous_model(cli, db, kjv, tmp_path):
     proc.stderr.close()
     after = cli("eval", kjv / "test.txt", "--db", db, "--json").json()
     assert after == before
-    assert table_rows(db, "PRAGMA integrity_check") == [("ok",)]
+    if is_sqlite(db):
+        assert table_rows(db, "PRAGMA integrity_check") == [("ok",)]
     assert cli("train", kjv / "test.txt", "--db", db).code == 0

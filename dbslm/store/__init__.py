@@ -48,7 +48,9 @@ async def _open_database(target: str, create: bool) -> Database:
     if not target or not target.strip():
         raise DbslmError("no database given: pass --db PATH or set DBSLM_SQLITE_PATH")
     if target.startswith(("mariadb://", "mysql://")):
-        raise DbslmError("the MariaDB backend is not available yet; use a SQLite path")
+        from dbslm.store.mariadb import MariaDBDatabase
+
+        return await MariaDBDatabase.open(target)
     from dbslm.store.sqlite import SQLiteDatabase
 
     return await SQLiteDatabase.open(target.removeprefix("sqlite:///").removeprefix("sqlite://"), create)

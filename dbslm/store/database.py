@@ -74,6 +74,10 @@ class Database(ABC):
         """A write transaction, committed when the block ends without an exception."""
 
     @abstractmethod
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """An exclusive lock on ``name`` among every process using this database."""
+
+    @abstractmethod
     async def close(self) -> None:
         """Close every connection."""
 

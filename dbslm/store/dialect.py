@@ -61,3 +61,30 @@ class SQLiteDialect(Dialect):
                 for c in columns if c not in keys]
         return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
                 f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}")
+
+
+class MariaDBDialect(Dialect):
+    name = "mariadb"
+    types = {"serial": "BIGINT AUTO_INCREMENT", "int": "BIGINT", "key": "BIGINT", "real": "DOUBLE",
+             "name": "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+             "token": "VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+             "text": "MEDIUMTEXT CHARACTER SET utf8mb4", "blob": "MEDIUMBLOB"}
+    max_params = 60000
+
+    def __init__(self, engines: dict[str, str] | None = None) -> None:
+        self.engines = {"slab": "Aria", "meta": "InnoDB", **(engines or {})}
+
+    def create_table(self, table: Table) -> str:
+        defs = self._column_defs(table)
+        defs.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
+        defs += [f"UNIQUE KEY ({', '.join(u)})" for u in table.unique]
+        engine = self.engines[table.family]
+        return (f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}) "
+                f"ENGINE={engine} DEFAULT CHARSET=utf8mb4")
+
+    def upsert(self, table, columns, keys, add=()):
+        marks = ", ".join("?" for _ in columns)
+        sets = [f"{c} = {c} + VALUES({c})" if c in add else f"{c} = VALUES({c})"
+                for c in columns if c not in keys]
+        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+                f"ON DUPLICATE KEY UPDATE {', '.join(sets)}")

@@ -138,11 +138,12 @@ class Level1Store:
 
     async def write_build(self, model: ModelInfo, tables: ModelTables, vocab: VocabUpdate, *,
                           replace_vocab: bool, source: str, sentences: int, tokens: int) -> int:
-        """Write a complete new build and make it the model's active one, atomically.
+        """Write a complete new build and make it the model's active one.
 
-        A model not stored yet is created in the same transaction. The model's order and
-        tokenizer are set from ``model``; with ``replace_vocab`` the vocabulary is replaced
-        by ``vocab`` rather than updated.
+        Three steps: claim a build id (creating the model row if needed); write the build's
+        rows, which nobody reads until the switch; then, in one transaction, update the
+        vocabulary and switch. Interrupted anywhere, the previous build keeps serving and
+        the leftovers are purged by the next run. The caller holds the model's training lock.
         """
         async with self.db.transaction() as tx:
             model_id = model.id
@@ -154,49 +155,57 @@ class Level1Store:
                 "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at) "
                 "VALUES (?, 'building', ?, ?, ?, ?, ?)",
                 (model_id, source, tables.order, sentences, tokens, time.time()))
+        async with self.db.transaction() as tx:
+            await _write_rows(tx, build, tables)
+        async with self.db.transaction() as tx:
             if replace_vocab:
                 await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
             await tx.executemany(
                 tx.dialect.upsert("vocab", ("model_id", "id", "text", "control", "freq"), ("model_id", "id")),
                 [(model_id, i, t, int(i < len(CONTROL_TOKENS)), f)
                  for i, t, f in zip(vocab.ids, vocab.texts, vocab.freqs)])
-            for table in tables.orders:
-                rows = np.lexsort((table.word, table.ctx))
-                size = len(rows)
-                columns = ["build", "n", "ctx", "word", "count", "logp", "q"]
-                values = [[build] * size, [table.n] * size, table.ctx[rows], table.word[rows],
-                          table.count[rows], table.logp[rows], table.code[rows]]
-                if table.backoff is not None:
-                    columns.append("backoff")
-                    values.append(table.backoff[rows])
-                await tx.insert_rows("ngrams", columns, values)
-                await tx.insert_rows("quant", ("build", "n", "code", "logp"),
-                                     [[build] * len(table.lut), [table.n] * len(table.lut),
-                                      list(range(len(table.lut))), table.lut])
-            for heads in tables.heads:
-                rows = np.argsort(heads.ctx)
-                await tx.insert_rows("heads", ("build", "n", "ctx", "words", "codes"),
-                                     [[build] * len(rows), [heads.n] * len(rows), heads.ctx[rows],
-                                      [heads.words[i] for i in rows], [heads.codes[i] for i in rows]])
-            await tx.executemany(
-                "INSERT INTO discounts (build, n, t1, t2, t3, t4, d1, d2, d3, fallback) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(build, d.n, *d.t, *(float(x) for x in d.d), int(d.fallback)) for d in tables.discounts])
             await tx.execute("UPDATE builds SET status = 'retired' WHERE model_id = ? AND status = 'active'",
                              (model_id,))
             await tx.execute("UPDATE builds SET status = 'active', finished_at = ? WHERE id = ?",
                              (time.time(), build))
             await tx.execute("UPDATE models SET active_build = ?, ngram_order = ?, tokenizer = ? WHERE id = ?",
                              (build, tables.order, model.tokenizer, model_id))
-        await self.purge_retired(model_id)
+        await self.purge_inactive(model_id)
         return build
 
-    async def purge_retired(self, model_id: int) -> None:
-        """Delete the rows of a model's builds that are no longer active."""
+    async def purge_inactive(self, model_id: int) -> None:
+        """Delete the rows of a model's retired builds and of builds left half-written."""
         async with self.db.transaction() as tx:
             builds = [r[0] for r in await tx.fetchall(
-                "SELECT id FROM builds WHERE model_id = ? AND status = 'retired'", (model_id,))]
+                "SELECT b.id FROM builds b JOIN models m ON m.id = b.model_id "
+                "WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1)", (model_id,))]
             await _delete_builds(tx, builds)
+
+
+async def _write_rows(tx: Transaction, build: int, tables: ModelTables) -> None:
+    """Insert every row of a build, each table in primary-key order."""
+    for table in tables.orders:
+        rows = np.lexsort((table.word, table.ctx))
+        size = len(rows)
+        columns = ["build", "n", "ctx", "word", "count", "logp", "q"]
+        values = [[build] * size, [table.n] * size, table.ctx[rows], table.word[rows],
+                  table.count[rows], table.logp[rows], table.code[rows]]
+        if table.backoff is not None:
+            columns.append("backoff")
+            values.append(table.backoff[rows])
+        await tx.insert_rows("ngrams", columns, values)
+        await tx.insert_rows("quant", ("build", "n", "code", "logp"),
+                             [[build] * len(table.lut), [table.n] * len(table.lut),
+                              list(range(len(table.lut))), table.lut])
+    for heads in tables.heads:
+        rows = np.argsort(heads.ctx)
+        await tx.insert_rows("heads", ("build", "n", "ctx", "words", "codes"),
+                             [[build] * len(rows), [heads.n] * len(rows), heads.ctx[rows],
+                              [heads.words[i] for i in rows], [heads.codes[i] for i in rows]])
+    await tx.executemany(
+        "INSERT INTO discounts (build, n, t1, t2, t3, t4, d1, d2, d3, fallback) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(build, d.n, *d.t, *(float(x) for x in d.d), int(d.fallback)) for d in tables.discounts])
 
 
 async def _delete_builds(tx: Transaction, builds: list[int]) -> None:

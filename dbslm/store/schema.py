@@ -49,7 +49,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "vocab",
         (("model_id", "int"), ("id", "int"), ("text", "token"), ("control", "int"), ("freq", "int")),
-        ("model_id", "id"), family="slab", unique=(("model_id", "text"),),
+        ("model_id", "id"), unique=(("model_id", "text"),),
     ),
     Table(
         "ngrams",

@@ -49,6 +49,7 @@ class SQLiteDatabase(Database):
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._named_locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
     async def open(cls, path: str | Path, create: bool = True) -> "SQLiteDatabase":
@@ -109,6 +110,12 @@ class SQLiteDatabase(Database):
             except sqlite3.Error as exc:
                 await self._writer.execute("ROLLBACK")
                 raise DbslmError(f"cannot write to database {self.path}: {_reason(exc)}") from None
+
+    @asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        """A lock within this process: a SQLite file has one writing process at a time."""
+        async with self._named_locks.setdefault(name, asyncio.Lock()):
+            yield
 
     async def close(self) -> None:
         await self._reader.close()
