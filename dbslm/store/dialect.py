@@ -23,6 +23,18 @@ class Dialect:
                add: tuple[str, ...] = ()) -> str:
         """INSERT one row of ``columns``; on a key clash set the other columns, or add to
         the columns named in ``add``."""
+        marks = ", ".join("?" for _ in columns)
+        sets = [f"{c} = {c} + {self.incoming(c)}" if c in add else f"{c} = {self.incoming(c)}"
+                for c in columns if c not in keys]
+        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+                f"{self.on_conflict(keys)} {', '.join(sets)}")
+
+    def on_conflict(self, keys: tuple[str, ...]) -> str:
+        """The clause that turns an INSERT into an update when ``keys`` clash."""
+        raise NotImplementedError
+
+    def incoming(self, column: str) -> str:
+        """How an upsert's update refers to the value the INSERT tried to write."""
         raise NotImplementedError
 
     def rows_per_statement(self, columns: int) -> int:
@@ -55,12 +67,11 @@ class SQLiteDialect(Dialect):
         suffix = "" if serial else " WITHOUT ROWID"
         return f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}){suffix}"
 
-    def upsert(self, table, columns, keys, add=()):
-        marks = ", ".join("?" for _ in columns)
-        sets = [f"{c} = {c} + excluded.{c}" if c in add else f"{c} = excluded.{c}"
-                for c in columns if c not in keys]
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}")
+    def on_conflict(self, keys):
+        return f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET"
+
+    def incoming(self, column):
+        return f"excluded.{column}"
 
 
 class MariaDBDialect(Dialect):
@@ -82,9 +93,8 @@ class MariaDBDialect(Dialect):
         return (f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}) "
                 f"ENGINE={engine} DEFAULT CHARSET=utf8mb4")
 
-    def upsert(self, table, columns, keys, add=()):
-        marks = ", ".join("?" for _ in columns)
-        sets = [f"{c} = {c} + VALUES({c})" if c in add else f"{c} = VALUES({c})"
-                for c in columns if c not in keys]
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-                f"ON DUPLICATE KEY UPDATE {', '.join(sets)}")
+    def on_conflict(self, keys):
+        return "ON DUPLICATE KEY UPDATE"
+
+    def incoming(self, column):
+        return f"VALUES({column})"
