@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from dotenv import find_dotenv, load_dotenv
+
+from dbslm.errors import DbslmError
 
 DEFAULT_SQLITE_PATH = "var/dbslm.sqlite3"
 DEFAULT_MODEL = "base"
@@ -16,19 +19,43 @@ class Settings:
     backend: str
     sqlite_path: str
     model: str
+    mariadb_host: str = "127.0.0.1"
+    mariadb_port: int = 3306
+    mariadb_user: str = "root"
+    mariadb_password: str = field(default="", repr=False)
+    mariadb_database: str = "dbslm"
+
+    @property
+    def mariadb_url(self) -> str:
+        """The configured MariaDB database as a URL (it holds the password: never print it)."""
+        auth = quote(self.mariadb_user, safe="")
+        if self.mariadb_password:
+            auth += ":" + quote(self.mariadb_password, safe="")
+        return f"mariadb://{auth}@{self.mariadb_host}:{self.mariadb_port}/{quote(self.mariadb_database, safe='')}"
 
     @property
     def database(self) -> str:
-        """The database to open when none is named: the SQLite path for now."""
-        return self.sqlite_path
+        """The database to open when none is named, from ``DBSLM_BACKEND``."""
+        return self.mariadb_url if self.backend == "mariadb" else self.sqlite_path
 
 
 def load_settings() -> Settings:
     """Settings from the process environment, then ``.env`` in or above the working folder."""
     load_dotenv(find_dotenv(usecwd=True), override=False)
     env = os.environ.get
+    backend = env("DBSLM_BACKEND", "sqlite").strip().lower()
+    if backend not in ("sqlite", "mariadb"):
+        raise DbslmError(f"DBSLM_BACKEND must be sqlite or mariadb, not {backend!r}")
+    port = env("DBSLM_MARIADB_PORT", "3306")
+    if not port.isdigit():
+        raise DbslmError(f"DBSLM_MARIADB_PORT must be a port number, not {port!r}")
     return Settings(
-        backend=env("DBSLM_BACKEND", "sqlite"),
+        backend=backend,
         sqlite_path=env("DBSLM_SQLITE_PATH", DEFAULT_SQLITE_PATH),
         model=env("DBSLM_MODEL", DEFAULT_MODEL),
+        mariadb_host=env("DBSLM_MARIADB_HOST", "127.0.0.1"),
+        mariadb_port=int(port),
+        mariadb_user=env("DBSLM_MARIADB_USER", "root"),
+        mariadb_password=env("DBSLM_MARIADB_PASSWORD", ""),
+        mariadb_database=env("DBSLM_MARIADB_DATABASE", "dbslm"),
     )

@@ -11,6 +11,8 @@ from dbslm.errors import DbslmError
 from dbslm.ngram import hashing, scoring
 from dbslm.store import ModelInfo, Store
 
+MAX_ATTEMPTS = 5
+
 
 async def trained_model(store: Store, name: str) -> ModelInfo:
     """The named model, which must have an active build."""
@@ -29,12 +31,25 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
     ``order`` below the model's scores with shorter contexts only (a truncated model, not
     the model one would train at that order). ``quantized`` reads the 8-bit codes instead
     of the full-precision log-probabilities.
+
+    If another process switches the model to a new build while this one reads, the old
+    build's rows may vanish mid-read; the model is then scored again on the new build.
     """
+    sentences = list(sentences)
+    for _ in range(MAX_ATTEMPTS):
+        if order is not None and not 1 <= order <= model.order:
+            raise DbslmError(f"order {order} is out of range for model {model.name!r}: choose 1 to {model.order}")
+        result = await _score(store, model, sentences, order or model.order, quantized)
+        current = await trained_model(store, model.name)
+        if current.active_build == model.active_build:
+            return result
+        model = current
+    raise DbslmError(f"model {model.name!r} kept changing while it was being scored; try again")
+
+
+async def _score(store: Store, model: ModelInfo, sentences: list[list[str]], order: int,
+                 quantized: bool) -> scoring.Perplexity:
     build = model.active_build
-    if order is None:
-        order = model.order
-    if not 1 <= order <= model.order:
-        raise DbslmError(f"order {order} is out of range for model {model.name!r}: choose 1 to {model.order}")
     vocab = (await store.level1.vocabulary(model)).restricted(await store.level1.unigram_words(build))
     ids = await asyncio.to_thread(vocab.encode, sentences, grow=False)
     if len(ids) == 0:

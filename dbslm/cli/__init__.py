@@ -11,6 +11,7 @@ import traceback
 
 from dbslm import __version__
 from dbslm.cli import arpa, evaluate, quickstart, train
+from dbslm.cli.common import resolve_defaults
 from dbslm.errors import DbslmError
 
 COMMANDS = (quickstart, train, evaluate, arpa)
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        resolve_defaults(args)
         return asyncio.run(args.run(args)) or 0
     except DbslmError as exc:
         return _fail(f"error: {exc}", EXIT_ERROR)

@@ -10,11 +10,20 @@ from dbslm.text.corpus import DEFAULT_MAX_LINE_CHARS
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
-    settings = load_settings()
-    parser.add_argument("--db", default=settings.database, metavar="DB",
-                        help=f"SQLite file (created with its folder) (default: {settings.database})")
-    parser.add_argument("--model", default=settings.model, metavar="NAME",
-                        help=f"model to use (default: {settings.model})")
+    parser.add_argument("--db", metavar="DB",
+                        help="a SQLite file (created with its folder) or mariadb://user:password@host:port/name "
+                             "(default: from DBSLM_BACKEND with DBSLM_SQLITE_PATH or DBSLM_MARIADB_*)")
+    parser.add_argument("--model", metavar="NAME", help="model to use (default: DBSLM_MODEL or base)")
+
+
+def resolve_defaults(args: argparse.Namespace) -> None:
+    """Fill ``--db`` and ``--model`` from the settings where the command line left them out."""
+    if getattr(args, "db", "") is None or getattr(args, "model", "") is None:
+        settings = load_settings()
+        if args.db is None:
+            args.db = settings.database
+        if args.model is None:
+            args.model = settings.model
 
 
 def add_text_options(parser: argparse.ArgumentParser) -> None:

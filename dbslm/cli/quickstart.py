@@ -40,7 +40,7 @@ async def run(args: argparse.Namespace) -> int:
     async with await open_store(args.db) as store:
         model = await store.level1.model(args.model)
         if model is None:
-            print(f"training the starter model {args.model!r} in {args.db} ...")
+            print(f"training the starter model {args.model!r} in {store.db.description} ...")
             fresh = await resolve_model(store, args.model, DEFAULT_ORDER, DEFAULT_TOKENIZER, reset=False)
             report = await train(store, fresh, train_part)
             print(f"trained on {report.sentences:,} lines ({report.tokens:,} tokens) in {report.seconds:.2f} s")

@@ -1,0 +1,75 @@
+"""MariaDB as the shared backend: bad servers, dropped connections, two processes at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pymysql
+
+from dbslm.store.mariadb import parse_url
+from tests.conftest import table_rows
+from tests.test_bad_input import assert_refused
+
+SECRET = "s3cr3t-Pa55word"
+
+
+def test_unreachable_wrong_password_and_missing_database(cli, kjv, mariadb_url):
+    t = parse_url(mariadb_url)
+    cases = [
+        (f"mariadb://root:{SECRET}@127.0.0.1:1/x", "127.0.0.1:1", "cannot connect"),
+        (f"mariadb://{t.user}:{SECRET}@{t.host}:{t.port}/{t.database}", f"{t.host}:{t.port}", "access denied"),
+        (f"mariadb://{t.user}@{t.host}:{t.port}/dbslm_no_such_db", f"{t.host}:{t.port}", "does not exist"),
+    ]
+    for url, place, reason in cases:
+        for command in (("train", kjv / "test.txt"), ("eval", kjv / "test.txt")):
+            result = cli(*command, "--db", url)
+            assert_refused(result, place, reason)
+            assert SECRET not in result.err + result.out
+
+
+def big_text(kjv, tmp_path):
+    lines = (kjv / "train.txt").read_text().splitlines()
+    path = tmp_path / "big.txt"
+    path.write_text("\n".join(lines + [" ".join(x.split()[::-1]) for x in lines] + [x.upper() for x in lines]))
+    return path
+
+
+def test_connection_dropped_mid_train_leaves_previous_model(cli, kjv, tmp_path, mariadb_url):
+    assert cli("train", kjv / "test.txt", "--db", mariadb_url, "--tokenizer", "whitespace").code == 0
+    before = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()
+    proc = subprocess.Popen([sys.executable, "-m", "dbslm", "train", str(big_text(kjv, tmp_path)), "--db",
+                             mariadb_url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("writing"):
+            break
+    t = parse_url(mariadb_url)
+    admin = pymysql.connect(host=t.host, port=t.port, user=t.user, password=t.password, autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()",
+                    (t.database,))
+        for (conn_id,) in cur.fetchall():
+            cur.execute(f"KILL {int(conn_id)}")
+    admin.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1, err
+    assert f"{t.host}:{t.port}" in err and "Traceback" not in err
+    assert cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json() == before
+    assert cli("train", kjv / "test.txt", "--db", mariadb_url).code == 0
+    assert table_rows(mariadb_url, "SELECT COUNT(*) FROM builds") == [(1,)]
+
+
+def test_one_process_trains_while_another_answers(cli, kjv, tmp_path, mariadb_url):
+    cli("train", kjv / "test.txt", "--db", mariadb_url, "--tokenizer", "whitespace")
+    before = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()["log10_prob"]
+    trainer = subprocess.Popen([sys.executable, "-m", "dbslm", "train", str(big_text(kjv, tmp_path)),
+                                "--db", mariadb_url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = []
+    while trainer.poll() is None:
+        result = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json")
+        assert result.code == 0, result.err
+        seen.append(result.json()["log10_prob"])
+    assert trainer.returncode == 0
+    after = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()["log10_prob"]
+    assert after != before and len(seen) >= 3
+    assert set(seen) <= {before, after}, "a reader saw a half-built model"
