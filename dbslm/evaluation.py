@@ -41,14 +41,15 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
             raise DbslmError(f"order {order} is out of range for model {model.name!r}: choose 1 to {model.order}")
         result = await _score(store, model, sentences, order or model.order, quantized)
         current = await trained_model(store, model.name)
-        if current.active_build == model.active_build:
+        if result is not None and current.active_build == model.active_build:
             return result
         model = current
     raise DbslmError(f"model {model.name!r} kept changing while it was being scored; try again")
 
 
 async def _score(store: Store, model: ModelInfo, sentences: list[list[str]], order: int,
-                 quantized: bool) -> scoring.Perplexity:
+                 quantized: bool) -> scoring.Perplexity | None:
+    """The perplexity, or None when the build lost rows while being read (it was replaced)."""
     build = model.active_build
     vocab = (await store.level1.vocabulary(model)).restricted(await store.level1.unigram_words(build))
     ids = await asyncio.to_thread(vocab.encode, sentences, grow=False)
@@ -56,6 +57,8 @@ async def _score(store: Store, model: ModelInfo, sentences: list[list[str]], ord
         raise DbslmError("nothing to evaluate: the text has no tokens")
     q = scoring.queries(ids, order)
     found, logp, backoff = await _lookup(store, build, q, quantized)
+    if not found[0].all():
+        return None
     scores = scoring.log10_probs(q, found, logp, backoff)
     return scoring.perplexity(ids, scores)
 
@@ -70,6 +73,8 @@ async def _lookup(store: Store, build: int, q: scoring.Queries,
     _, first = np.unique(own[valid], return_index=True)
     orders, positions = (axis[first] for axis in np.nonzero(valid))
     rows = await store.level1.lookup(build, orders + 1, ctx[orders, positions], q.ids[positions])
+    if len(rows.word) == 0:  # the build is gone
+        return np.zeros(own.shape, dtype=bool), np.zeros(own.shape), np.zeros(own.shape)
     logp = rows.logp
     if quantized:
         luts = await store.level1.quant_tables(build)

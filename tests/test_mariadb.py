@@ -40,17 +40,18 @@ def test_connection_dropped_mid_train_leaves_previous_model(cli, kjv, tmp_path, 
     before = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()
     proc = subprocess.Popen([sys.executable, "-m", "dbslm", "train", str(big_text(kjv, tmp_path)), "--db",
                              mariadb_url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr:
-        if line.startswith("writing"):
-            break
     t = parse_url(mariadb_url)
     admin = pymysql.connect(host=t.host, port=t.port, user=t.user, password=t.password, autocommit=True)
+    killed = 0
     with admin.cursor() as cur:
-        cur.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()",
-                    (t.database,))
-        for (conn_id,) in cur.fetchall():
-            cur.execute(f"KILL {int(conn_id)}")
+        while not killed and proc.poll() is None:  # wait until the n-grams are being written
+            cur.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND "
+                        "(info LIKE 'LOAD DATA%%ngrams%%' OR info LIKE 'INSERT INTO ngrams%%')", (t.database,))
+            for (conn_id,) in cur.fetchall():
+                cur.execute(f"KILL {int(conn_id)}")
+                killed += 1
     admin.close()
+    assert killed, "training finished before its connection could be dropped"
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 1, err
     assert f"{t.host}:{t.port}" in err and "Traceback" not in err

@@ -9,6 +9,8 @@ import sqlite3
 import sys
 import traceback
 
+import pymysql
+
 from dbslm import __version__
 from dbslm.cli import arpa, evaluate, quickstart, train
 from dbslm.cli.common import resolve_defaults
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"error: {exc}", EXIT_ERROR)
     except KeyboardInterrupt:
         return _fail("interrupted; the active model is unchanged", EXIT_INTERRUPTED)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, pymysql.Error) as exc:
         return _fail(f"database error: {exc}", EXIT_ERROR)
     except MemoryError:
         return _fail("out of memory; try a smaller input or a lower order", EXIT_ERROR)

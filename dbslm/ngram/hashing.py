@@ -58,6 +58,8 @@ def extend_array(keys: np.ndarray, words: np.ndarray) -> np.ndarray:
 
 def locate(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each of ``wanted``, a row of ``keys`` and whether that row holds it."""
+    if len(keys) == 0:
+        return np.zeros(wanted.shape, dtype=np.int64), np.zeros(wanted.shape, dtype=bool)
     sorter = np.argsort(keys, kind="stable")
     at = sorter[np.minimum(np.searchsorted(keys, wanted, sorter=sorter), len(keys) - 1)]
     return at, keys[at] == wanted

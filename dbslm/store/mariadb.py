@@ -187,7 +187,10 @@ class MariaDBDatabase(Database):
             try:
                 yield
             finally:
-                await cur.execute("SELECT RELEASE_LOCK(%s)", (f"dbslm:{name}"[:64],))
+                try:
+                    await cur.execute("SELECT RELEASE_LOCK(%s)", (f"dbslm:{name}"[:64],))
+                except (pymysql.Error, OSError):
+                    conn.close()  # a lost connection has released the lock server-side
 
     async def close(self) -> None:
         self._pool.close()
