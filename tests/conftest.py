@@ -7,6 +7,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,13 @@ REQUIRE_MARIADB = os.environ.get("DBSLM_REQUIRE_MARIADB") == "1"
 @pytest.fixture
 def mariadb_url() -> Iterator[str]:
     """A fresh, empty MariaDB database for one test, dropped afterwards."""
+    with fresh_mariadb() as url:
+        yield url
+
+
+@contextmanager
+def fresh_mariadb() -> Iterator[str]:
+    """Create an empty MariaDB database and drop it afterwards (skip or fail if unavailable)."""
     if not MARIADB_URL:
         if REQUIRE_MARIADB:
             pytest.fail("DBSLM_REQUIRE_MARIADB=1 but DBSLM_TEST_MARIADB_URL is not set")

@@ -18,12 +18,11 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
 
 def resolve_defaults(args: argparse.Namespace) -> None:
     """Fill ``--db`` and ``--model`` from the settings where the command line left them out."""
-    if getattr(args, "db", "") is None or getattr(args, "model", "") is None:
-        settings = load_settings()
-        if args.db is None:
-            args.db = settings.database
-        if args.model is None:
-            args.model = settings.model
+    settings = None
+    for option, setting in (("db", "database"), ("model", "model")):
+        if option in vars(args) and getattr(args, option) is None:
+            settings = settings or load_settings()
+            setattr(args, option, getattr(settings, setting))
 
 
 def add_text_options(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from dbslm.store.database import Database
 from dbslm.store.level1 import Level1Store, ModelInfo
 from dbslm.store.migrations import migrate
 
-__all__ = ["Store", "ModelInfo", "open_store"]
+__all__ = ["Store", "ModelInfo", "open_database", "open_store"]
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Store:
 
 async def open_store(target: str, create: bool = True) -> Store:
     """Open and migrate the database named by ``target``; without ``create`` it must exist."""
-    db = await _open_database(target, create)
+    db = await open_database(target, create)
     try:
         await migrate(db)
     except BaseException:
@@ -44,7 +44,8 @@ async def open_store(target: str, create: bool = True) -> Store:
     return Store(db, Level1Store(db))
 
 
-async def _open_database(target: str, create: bool) -> Database:
+async def open_database(target: str, create: bool = True) -> Database:
+    """The database named by ``target``, connected but not migrated."""
     if not target or not target.strip():
         raise DbslmError("no database given: pass --db PATH or set DBSLM_SQLITE_PATH")
     if target.startswith(("mariadb://", "mysql://")):

@@ -35,11 +35,13 @@ class Transaction(ABC):
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Rows of a query, seeing this transaction's own writes."""
 
-    async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any]) -> None:
+    async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
+                          update_on: Sequence[str] = ()) -> None:
         """Bulk insert: ``values`` holds one array or list per column, all of one length.
 
         Rows go in as multi-row statements (hundreds of rows each); values stay bound
-        parameters. Rows are best given in primary-key order.
+        parameters. Rows are best given in primary-key order. With ``update_on`` (the key
+        columns) a row whose key exists updates it instead.
         """
         count = len(values[0])
         if count == 0:
@@ -51,12 +53,13 @@ class Transaction(ABC):
         per_statement = self.dialect.rows_per_statement(width)
         one_row = "(" + ", ".join("?" for _ in columns) + ")"
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        tail = self.dialect.update_clause(columns, update_on) if update_on else ""
         full = count - count % per_statement
         if full:
-            sql = head + ", ".join([one_row] * per_statement)
+            sql = head + ", ".join([one_row] * per_statement) + tail
             await self.executemany(sql, grid[:full].reshape(-1, per_statement * width).tolist())
         if full < count:
-            await self.execute(head + ", ".join([one_row] * (count - full)), grid[full:].ravel().tolist())
+            await self.execute(head + ", ".join([one_row] * (count - full)) + tail, grid[full:].ravel().tolist())
 
 
 class Database(ABC):

@@ -24,10 +24,13 @@ class Dialect:
         """INSERT one row of ``columns``; on a key clash set the other columns, or add to
         the columns named in ``add``."""
         marks = ", ".join("?" for _ in columns)
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})" + self.update_clause(columns, keys, add)
+
+    def update_clause(self, columns: tuple[str, ...], keys: tuple[str, ...], add: tuple[str, ...] = ()) -> str:
+        """The tail of an INSERT that updates the non-key columns of rows whose key exists."""
         sets = [f"{c} = {c} + {self.incoming(c)}" if c in add else f"{c} = {self.incoming(c)}"
                 for c in columns if c not in keys]
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-                f"{self.on_conflict(keys)} {', '.join(sets)}")
+        return f" {self.on_conflict(keys)} {', '.join(sets)}"
 
     def on_conflict(self, keys: tuple[str, ...]) -> str:
         """The clause that turns an INSERT into an update when ``keys`` clash."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ STATEMENT_TIMEOUT = 600
 LOCK_TIMEOUT = 3600
 LOAD_DATA_MIN_ROWS = 2000
 _LOST = {2006, 2013, 2055}  # server gone away, lost connection, lost at handshake
+
+# Server notes such as "table already exists" (CREATE TABLE IF NOT EXISTS) are not problems.
+warnings.filterwarnings("ignore", category=pymysql.Warning)
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,13 @@ class MariaDBTransaction(Transaction):
             await self._db.guard(cur.execute(_format(sql), tuple(params)))
             return list(await cur.fetchall())
 
-    async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any]) -> None:
-        """Numeric bulk rows through LOAD DATA LOCAL INFILE; small or binary ones as INSERTs."""
-        if len(values[0]) < LOAD_DATA_MIN_ROWS or any(
-                isinstance(v, list) and v and isinstance(v[0], (bytes, str)) for v in values):
-            await super().insert_rows(table, columns, values)
+    async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
+                          update_on: Sequence[str] = ()) -> None:
+        """Numeric bulk rows through LOAD DATA LOCAL INFILE; small, binary or text rows and
+        upserts as multi-row INSERTs."""
+        if update_on or len(values[0]) < LOAD_DATA_MIN_ROWS or any(
+                not isinstance(v, np.ndarray) and any(isinstance(x, (bytes, str)) for x in v[:1]) for v in values):
+            await super().insert_rows(table, columns, values, update_on)
             return
         text = await asyncio.to_thread(_tab_separated, values)
         handle, path = tempfile.mkstemp(prefix="dbslm-", suffix=".tsv")
@@ -208,7 +214,7 @@ def _tab_separated(values: Sequence[Any]) -> str:
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":
             columns.append([repr(x) for x in v.tolist()])
         else:
-            columns.append([str(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v)])
+            columns.append(["\\N" if x is None else str(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v)])
     return "\n".join(map("\t".join, zip(*columns))) + "\n"
 
 

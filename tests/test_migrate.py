@@ -1,0 +1,58 @@
+"""Migration SQLite -> MariaDB, through a SQL file and straight into the server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from dbslm.store.mariadb import parse_url
+from dbslm.store.schema import TABLES
+from tests.conftest import fresh_mariadb, table_rows
+from tests.test_bad_input import assert_refused
+
+
+def everything(db: str) -> dict[str, list[tuple]]:
+    return {t.name: sorted(table_rows(db, f"SELECT * FROM {t.name}")) for t in TABLES}
+
+
+@pytest.fixture
+def source(cli, tmp_path, kjv) -> str:
+    path = str(tmp_path / "source.sqlite3")
+    assert cli("train", kjv / "train.txt", "--db", path, "--tokenizer", "whitespace").code == 0
+    assert cli("train", kjv / "test.txt", "--db", path, "--model", "other").code == 0
+    return path
+
+
+def test_apply_evaluates_identically_and_incremental_is_idempotent(cli, source, kjv, mariadb_url):
+    expected = cli("eval", kjv / "test.txt", "--db", source, "--json").json()
+    assert cli("migrate", "--sqlite", source, "--apply", "--to", mariadb_url).code == 0
+    assert cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json() == expected
+    assert everything(mariadb_url) == everything(source)
+    assert_refused(cli("migrate", "--sqlite", source, "--apply", "--to", mariadb_url), "--incremental")
+    for _ in range(2):
+        assert cli("migrate", "--sqlite", source, "--apply", "--to", mariadb_url, "--incremental").code == 0
+        assert everything(mariadb_url) == everything(source)
+
+
+def test_sql_file_replays_to_the_same_model(cli, source, kjv, tmp_path):
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        pytest.skip("no mariadb command-line client")
+    expected = cli("eval", kjv / "test.txt", "--db", source, "--json").json()
+    dump = tmp_path / "model.sql"
+    assert cli("migrate", "--sqlite", source, "--output", dump, "--drop-existing").code == 0
+    with fresh_mariadb() as url:
+        t = parse_url(url)
+        with dump.open("rb") as sql:
+            subprocess.run([client, "-h", t.host, "-P", str(t.port), "-u", t.user, t.database],
+                           stdin=sql, check=True)
+        assert cli("eval", kjv / "test.txt", "--db", url, "--json").json() == expected
+        assert everything(url) == everything(source)
+
+
+def test_migrate_refusals(cli, tmp_path):
+    assert_refused(cli("migrate", "--sqlite", tmp_path / "missing.sqlite3", "--output", tmp_path / "x.sql"),
+                   "no database")
+    assert_refused(cli("migrate", "--sqlite", tmp_path / "x.sqlite3"), "--output")
