@@ -24,6 +24,8 @@ class Settings:
     mariadb_user: str = "root"
     mariadb_password: str = field(default="", repr=False)
     mariadb_database: str = "dbslm"
+    flush_threshold_mb: float = 1024.0
+    flush_batch: int = 500
 
     @property
     def mariadb_url(self) -> str:
@@ -46,16 +48,26 @@ def load_settings() -> Settings:
     backend = env("DBSLM_BACKEND", "sqlite").strip().lower()
     if backend not in ("sqlite", "mariadb"):
         raise DbslmError(f"DBSLM_BACKEND must be sqlite or mariadb, not {backend!r}")
-    port = env("DBSLM_MARIADB_PORT", "3306")
-    if not port.isdigit():
-        raise DbslmError(f"DBSLM_MARIADB_PORT must be a port number, not {port!r}")
     return Settings(
         backend=backend,
         sqlite_path=env("DBSLM_SQLITE_PATH", DEFAULT_SQLITE_PATH),
         model=env("DBSLM_MODEL", DEFAULT_MODEL),
         mariadb_host=env("DBSLM_MARIADB_HOST", "127.0.0.1"),
-        mariadb_port=int(port),
+        mariadb_port=_number("DBSLM_MARIADB_PORT", "3306", int),
         mariadb_user=env("DBSLM_MARIADB_USER", "root"),
         mariadb_password=env("DBSLM_MARIADB_PASSWORD", ""),
         mariadb_database=env("DBSLM_MARIADB_DATABASE", "dbslm"),
+        flush_threshold_mb=_number("DBSLM_SQLITE_FLUSH_THRESHOLD_MB", "1024", float),
+        flush_batch=_number("DBSLM_SQLITE_FLUSH_BATCH", "500", int),
     )
+
+
+def _number(name: str, default: str, kind: type) -> float | int:
+    text = os.environ.get(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        raise DbslmError(f"{name} must be a number, not {text!r}") from None
+    if value <= 0:
+        raise DbslmError(f"{name} must be positive, not {text!r}")
+    return value

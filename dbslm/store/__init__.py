@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dbslm.config import load_settings
 from dbslm.errors import DbslmError
+from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database
 from dbslm.store.level1 import Level1Store, ModelInfo
 from dbslm.store.migrations import migrate
@@ -18,12 +20,15 @@ __all__ = ["Store", "ModelInfo", "open_database", "open_store"]
 
 @dataclass
 class Store:
-    """A migrated database and the repositories that speak to it."""
+    """A migrated database, its cold tier if it has one, and the repositories that use them."""
 
     db: Database
     level1: Level1Store
+    cold: ColdStorage | None = None
 
     async def close(self) -> None:
+        if self.cold is not None:
+            await self.cold.remote.close()
         await self.db.close()
 
     async def __aenter__(self) -> "Store":
@@ -33,15 +38,27 @@ class Store:
         await self.close()
 
 
-async def open_store(target: str, create: bool = True) -> Store:
-    """Open and migrate the database named by ``target``; without ``create`` it must exist."""
+async def open_store(target: str, create: bool = True, cold_url: str | None = None) -> Store:
+    """Open and migrate the database named by ``target``; without ``create`` it must exist.
+
+    A SQLite database gets its MariaDB cold tier attached when it has flushed contexts, or
+    when ``cold_url`` names one (``DBSLM_MARIADB_*`` otherwise).
+    """
     db = await open_database(target, create)
     try:
         await migrate(db)
+        cold = None
+        if db.dialect.name == "sqlite" and (cold_url or await db.fetchone("SELECT 1 FROM flushed LIMIT 1")):
+            remote = await open_database(cold_url or load_settings().mariadb_url)
+            try:
+                cold = await ColdStorage.attach(db, remote)
+            except BaseException:
+                await remote.close()
+                raise
     except BaseException:
         await db.close()
         raise
-    return Store(db, Level1Store(db))
+    return Store(db, Level1Store(db, cold), cold)
 
 
 async def open_database(target: str, create: bool = True) -> Database:

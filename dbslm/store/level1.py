@@ -14,11 +14,12 @@ import numpy as np
 
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.ngram.tables import ModelTables
-from dbslm.store.database import Database, Transaction
+from dbslm.store.cold import ColdStorage
+from dbslm.store.database import Database, Transaction, fetch_keyed
 from dbslm.store.schema import BUILD_TABLES
 from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
 
-LOOKUP_CHUNK = 900
+ROW_VALUES = "g.count, g.logp, COALESCE(g.backoff, 0), g.q"  # what a look-up returns per n-gram
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,9 @@ class VocabUpdate:
 class Level1Store:
     """Reads and writes the Level 1 tables of one database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cold: ColdStorage | None = None) -> None:
         self.db = db
+        self.cold = cold
 
     async def model(self, name: str) -> ModelInfo | None:
         row = await self.db.fetchone(
@@ -71,6 +73,8 @@ class Level1Store:
         """Delete a model with every row that belongs to it."""
         async with self.db.transaction() as tx:
             builds = [r[0] for r in await tx.fetchall("SELECT id FROM builds WHERE model_id = ?", (model.id,))]
+            if self.cold is not None:
+                await self.cold.purge(builds)
             await _delete_builds(tx, builds)
             await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model.id,))
             await tx.execute("DELETE FROM models WHERE id = ?", (model.id,))
@@ -89,29 +93,25 @@ class Level1Store:
     async def order_rows(self, build: int, n: int) -> NgramRows:
         """Every row of one order of a build."""
         parts = []
-        async for batch in self.db.iterate(
-                "SELECT ctx, word, count, logp, COALESCE(backoff, 0), q FROM ngrams "
-                "WHERE build = ? AND n = ?", (build, n)):
+        async for batch in self.db.iterate(f"SELECT g.ctx, g.word, {ROW_VALUES} FROM ngrams g "
+                                           "WHERE g.build = ? AND g.n = ?", (build, n)):
             parts.append(np.array(batch, dtype=object))
+        if self.cold is not None:
+            parts.append(np.array(await self.cold.order_rows(build, n), dtype=object).reshape(-1, 6))
         grid = np.concatenate(parts) if parts else np.empty((0, 6), dtype=object)
         return NgramRows(np.full(len(grid), n), grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64),
                          grid[:, 2].astype(np.int64), grid[:, 3].astype(np.float64),
                          grid[:, 4].astype(np.float64), grid[:, 5].astype(np.uint8))
 
     async def lookup(self, build: int, n: np.ndarray, ctx: np.ndarray, word: np.ndarray) -> NgramRows:
-        """The rows among the keys (n, ctx, word) that exist in a build (any order)."""
-        found: list[tuple] = []
+        """The rows among the keys (n, ctx, word) that exist in a build (any order),
+        following flushed contexts to cold storage."""
         keys = np.stack((n, ctx, word), axis=1).tolist()
-        for start in range(0, len(keys), LOOKUP_CHUNK):
-            chunk = keys[start:start + LOOKUP_CHUNK]
-            values = ", ".join("(?, ?, ?)" for _ in chunk)
-            params = [v for key in chunk for v in key]
-            params.append(build)
-            found += await self.db.fetchall(
-                f"WITH k (n, ctx, word) AS (VALUES {values}) "
-                "SELECT g.n, g.ctx, g.word, g.count, g.logp, COALESCE(g.backoff, 0), g.q "
-                "FROM k JOIN ngrams g ON g.n = k.n AND g.ctx = k.ctx AND g.word = k.word "
-                "AND g.build = ?", params)
+        found = await fetch_keyed(self.db, f"g.n, g.ctx, g.word, {ROW_VALUES}", "ngrams", ("n", "ctx", "word"),
+                                  keys, "g.build = ?", (build,))
+        if self.cold is not None and len(found) < len(keys):
+            here = {tuple(r[:3]) for r in found}
+            found += await self.cold.lookup(build, [k for k in keys if tuple(k) not in here])
         grid = np.array(found, dtype=object).reshape(-1, 7)
         return NgramRows(grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64),
                          grid[:, 2].astype(np.int64), grid[:, 3].astype(np.int64),
@@ -179,6 +179,8 @@ class Level1Store:
             builds = [r[0] for r in await tx.fetchall(
                 "SELECT b.id FROM builds b JOIN models m ON m.id = b.model_id "
                 "WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1)", (model_id,))]
+            if self.cold is not None:
+                await self.cold.purge(builds)
             await _delete_builds(tx, builds)
 
 

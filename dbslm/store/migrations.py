@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from dbslm.errors import DbslmError
 from dbslm.store.database import Database
 from dbslm.store.schema import SCHEMA_VERSION, TABLES
@@ -20,6 +22,8 @@ async def migrate(db: Database) -> None:
             await tx.execute(db.dialect.create_table(table))
         await tx.execute(db.dialect.upsert("meta", ("name", "value"), ("name",)),
                          ("schema_version", str(SCHEMA_VERSION)))
+        if not await tx.fetchall("SELECT value FROM meta WHERE name = 'database_id'"):
+            await tx.execute("INSERT INTO meta (name, value) VALUES ('database_id', ?)", (uuid.uuid4().hex,))
 
 
 async def schema_version(db: Database) -> int:

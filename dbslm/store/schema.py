@@ -73,6 +73,28 @@ TABLES: tuple[Table, ...] = (
          ("d1", "real"), ("d2", "real"), ("d3", "real"), ("fallback", "int")),
         ("build", "n"),
     ),
+    Table(
+        "flushed",  # contexts of a SQLite build whose rows moved to MariaDB cold storage
+        (("build", "int"), ("n", "int"), ("ctx", "key"), ("rows_moved", "int"), ("flushed_at", "real")),
+        ("build", "n", "ctx"),
+    ),
+)
+
+# The cold tier, in the MariaDB database that a SQLite file flushes to: the same rows as
+# ``ngrams`` and ``heads``, keyed by the ``database_id`` of the SQLite file they came from.
+COLD_TABLES: tuple[Table, ...] = (
+    Table(
+        "cold_ngrams",
+        (("source", "name"), ("build", "int"), ("n", "int"), ("ctx", "key"), ("word", "int"),
+         ("count", "int"), ("logp", "real"), ("backoff", "real?"), ("q", "int")),
+        ("source", "build", "n", "ctx", "word"), family="slab",
+    ),
+    Table(
+        "cold_heads",
+        (("source", "name"), ("build", "int"), ("n", "int"), ("ctx", "key"), ("words", "blob"),
+         ("codes", "blob")),
+        ("source", "build", "n", "ctx"), family="slab",
+    ),
 )
 
 BUILD_TABLES = tuple(t.name for t in TABLES if "build" in t.column_names and t.name != "builds")

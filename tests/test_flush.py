@@ -1,0 +1,83 @@
+"""Cold storage: flushing contexts to MariaDB changes no answer, loses and doubles nothing."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import fresh_mariadb, table_rows
+from tests.test_bad_input import assert_refused
+
+NGRAM = "n, ctx, word, count, logp, backoff, q"
+
+
+def state(sqlite: str, cold: str) -> tuple[list, list, list]:
+    local = sorted(table_rows(sqlite, f"SELECT build, {NGRAM} FROM ngrams"))
+    remote = sorted(table_rows(cold, f"SELECT build, {NGRAM} FROM cold_ngrams"))
+    flushed = sorted(table_rows(sqlite, "SELECT build, n, ctx, rows_moved FROM flushed"))
+    return local, remote, flushed
+
+
+@pytest.fixture
+def trained(cli, tmp_path, kjv) -> str:
+    path = str(tmp_path / "local.sqlite3")
+    assert cli("train", kjv / "train.txt", "--db", path, "--tokenizer", "whitespace").code == 0
+    return path
+
+
+def test_flush_moves_rows_and_answers_stay_the_same(cli, trained, kjv, mariadb_url, monkeypatch):
+    before = cli("eval", kjv / "test.txt", "--db", trained, "--json").json()
+    rows_before = sorted(table_rows(trained, f"SELECT build, {NGRAM} FROM ngrams"))
+    assert cli("flush", "--db", trained, "--to", mariadb_url).out.count("nothing to flush") == 1
+    result = cli("flush", "--db", trained, "--to", mariadb_url, "--force", "--batch", 5000)
+    assert result.code == 0 and "moved 5,000 contexts" in result.out
+    local, remote, flushed = state(trained, mariadb_url)
+    assert len(flushed) == 5000 and remote and not set(local) & set(remote)
+    assert sorted(local + remote) == rows_before
+    monkeypatch.setenv("DBSLM_MARIADB_DATABASE", mariadb_url.rsplit("/", 1)[1])
+    assert cli("eval", kjv / "test.txt", "--db", trained, "--json").json() == before
+    assert cli("eval", kjv / "test.txt", "--db", trained, "--json", "--quantized").code == 0
+
+
+@pytest.mark.parametrize("stage,delay", [("copying", 0.05), ("verified", 0.0)])
+def test_flush_killed_midway_and_rerun_ends_in_the_same_state(cli, trained, tmp_path, mariadb_url, stage, delay):
+    reference = str(tmp_path / "reference.sqlite3")
+    shutil.copy(trained, reference)
+    with fresh_mariadb() as reference_cold:
+        assert cli("flush", "--db", reference, "--to", reference_cold, "--force", "--batch", 20000).code == 0
+        expected = state(reference, reference_cold)
+    proc = subprocess.Popen([sys.executable, "-m", "dbslm", "flush", "--db", trained, "--to", mariadb_url,
+                             "--force", "--batch", "20000"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    for line in proc.stderr:
+        if line.startswith(stage):
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert cli("flush", "--db", trained, "--to", mariadb_url, "--force", "--batch", 20000).code == 0
+    assert state(trained, mariadb_url) == expected
+
+
+def test_training_after_a_flush_brings_the_model_home(cli, trained, kjv, mariadb_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DBSLM_MARIADB_DATABASE", mariadb_url.rsplit("/", 1)[1])
+    plain = str(tmp_path / "plain.sqlite3")
+    shutil.copy(trained, plain)
+    assert cli("flush", "--db", trained, "--to", mariadb_url, "--force", "--batch", 3000).code == 0
+    for db in (trained, plain):
+        assert cli("train", kjv / "test.txt", "--db", db).code == 0
+    assert cli("eval", kjv / "test.txt", "--db", trained, "--json").json() == \
+        cli("eval", kjv / "test.txt", "--db", plain, "--json").json()
+    assert table_rows(mariadb_url, "SELECT COUNT(*) FROM cold_ngrams") == [(0,)]
+    assert table_rows(trained, "SELECT COUNT(*) FROM flushed") == [(0,)]
+
+
+def test_flush_refusals(cli, trained, tmp_path):
+    assert_refused(cli("flush", "--db", tmp_path / "none.sqlite3", "--force"), "no database")
+    assert_refused(cli("flush", "--db", "mariadb://root@127.0.0.1/x"), "SQLite")
+    assert_refused(cli("flush", "--db", trained, "--force", "--to", "mariadb://root@127.0.0.1:1/x"), "127.0.0.1:1")
