@@ -13,34 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import PENTATEUCH, write_corpus  # noqa: E402
+from bench.measure import machine_line, record, run_measured  # noqa: E402
 
 RUNS = 3
-
-
-def run_measured(cmd: list[str], stdin: Path | None = None, stdout=subprocess.DEVNULL) -> tuple[float, int, dict]:
-    """Wall seconds, peak RSS in MB and stage start times (seconds) of one command."""
-    started = time.perf_counter()
-    with open(stdin or os.devnull, "rb") as inp:
-        proc = subprocess.Popen(cmd, stdin=inp, stdout=stdout, stderr=subprocess.PIPE, text=True)
-        stages = {}
-        for line in proc.stderr:
-            stages[line.strip().rstrip(" .")] = time.perf_counter() - started
-        _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{cmd[0]} failed with status {status}")
-    return wall, usage.ru_maxrss // 1024, stages
 
 
 def lmplz_path() -> str | None:
@@ -80,8 +63,7 @@ def main() -> None:
                 theirs = best_of([run_measured([lmplz, "-o", str(args.order), "-S", "1G", "--discount_fallback"],
                                                stdin=path) for _ in range(RUNS)])
             rows.append((name, tokens, wall, rss, stages, theirs))
-    lines = [f"### Training, order {args.order}: {date.today()} on {platform.node() or 'this machine'} "
-             f"({os.cpu_count()} cores, Python {platform.python_version()}, SQLite)",
+    lines = [machine_line(f"Training, order {args.order}, SQLite"),
              "", f"Command: `python3 bench/train_bench.py --order {args.order}` (best of {RUNS})", "",
              "| corpus | tokens | dbslm wall | tokens/s | peak RSS | lmplz wall | lmplz RSS | ratio | "
              "dbslm stages: start+read+tokenize / count+MKN / write+commit |",
@@ -100,8 +82,7 @@ def main() -> None:
     report = "\n".join(lines) + "\n"
     print(report)
     if args.record:
-        with open(Path(__file__).parent / "RESULTS.md", "a", encoding="utf-8") as out:
-            out.write("\n" + report)
+        record(report)
 
 
 if __name__ == "__main__":

@@ -74,3 +74,16 @@ def test_one_process_trains_while_another_answers(cli, kjv, tmp_path, mariadb_ur
     after = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()["log10_prob"]
     assert after != before and len(seen) >= 3
     assert set(seen) <= {before, after}, "a reader saw a half-built model"
+
+
+def test_a_large_model_trains_the_same_on_both_backends(cli, tmp_path, kjv, mariadb_url):
+    """~800k tokens: bulk files larger than the server's default 16 MB packet limit."""
+    from bench.corpus import write_corpus
+
+    corpus = tmp_path / "corpus.txt"
+    write_corpus(corpus)
+    sqlite = str(tmp_path / "big.sqlite3")
+    for db in (sqlite, mariadb_url):
+        assert cli("train", corpus, "--db", db, "--tokenizer", "whitespace").code == 0
+    assert cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json() == \
+        cli("eval", kjv / "test.txt", "--db", sqlite, "--json").json()

@@ -17,7 +17,7 @@ from dbslm.ngram.tables import ModelTables
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database, Transaction, fetch_keyed
 from dbslm.store.schema import BUILD_TABLES
-from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
+from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary
 
 ROW_VALUES = "g.count, g.logp, COALESCE(g.backoff, 0), g.q"  # what a look-up returns per n-gram
 
@@ -117,6 +117,21 @@ class Level1Store:
                          grid[:, 2].astype(np.int64), grid[:, 3].astype(np.int64),
                          grid[:, 4].astype(np.float64), grid[:, 5].astype(np.float64),
                          grid[:, 6].astype(np.uint8))
+
+    async def head(self, build: int, n: int, ctx: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` next words of a context (int32 ids) and their 8-bit codes, best first.
+
+        Contexts with more than ``k`` candidates have a stored head; a smaller one's rows are
+        its head already.
+        """
+        row = await self.db.fetchone("SELECT words, codes FROM heads WHERE build = ? AND n = ? AND ctx = ?",
+                                     (build, n, ctx))
+        if row is not None:
+            return np.frombuffer(row[0], dtype="<i4")[:k], np.frombuffer(row[1], dtype=np.uint8)[:k]
+        rows = await self.db.fetchall(
+            "SELECT word, q FROM ngrams WHERE build = ? AND n = ? AND ctx = ? AND word <> ? AND word <> ? "
+            "ORDER BY logp DESC LIMIT ?", (build, n, ctx, UNK, BOS, k))
+        return np.array([r[0] for r in rows], dtype=np.int32), np.array([r[1] for r in rows], dtype=np.uint8)
 
     async def quant_tables(self, build: int) -> dict[int, np.ndarray]:
         """Per order, the look-up table from 8-bit code to log10 probability."""

@@ -29,6 +29,9 @@ CONNECT_TIMEOUT = 10
 STATEMENT_TIMEOUT = 600
 LOCK_TIMEOUT = 3600
 LOAD_DATA_MIN_ROWS = 2000
+# aiomysql sends a local file in packets of up to 16 MB, which a server with the default
+# max_allowed_packet (16 MB) refuses; files of this many rows stay well below that.
+LOAD_DATA_ROWS = 100_000
 _LOST = {2006, 2013, 2055}  # server gone away, lost connection, lost at handshake
 
 # Server notes such as "table already exists" (CREATE TABLE IF NOT EXISTS) are not problems.
@@ -99,15 +102,17 @@ class MariaDBTransaction(Transaction):
                 not isinstance(v, np.ndarray) and any(isinstance(x, (bytes, str)) for x in v[:1]) for v in values):
             await super().insert_rows(table, columns, values, update_on)
             return
-        text = await asyncio.to_thread(_tab_separated, values)
-        handle, path = tempfile.mkstemp(prefix="dbslm-", suffix=".tsv")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            await self.execute(f"LOAD DATA LOCAL INFILE ? INTO TABLE {table} "
-                               f"FIELDS TERMINATED BY '\\t' ({', '.join(columns)})", (path,))
-        finally:
-            os.unlink(path)
+        for start in range(0, len(values[0]), LOAD_DATA_ROWS):
+            part = [v[start:start + LOAD_DATA_ROWS] for v in values]
+            text = await asyncio.to_thread(_tab_separated, part)
+            handle, path = tempfile.mkstemp(prefix="dbslm-", suffix=".tsv")
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(text)
+                await self.execute(f"LOAD DATA LOCAL INFILE ? INTO TABLE {table} "
+                                   f"FIELDS TERMINATED BY '\\t' ({', '.join(columns)})", (path,))
+            finally:
+                os.unlink(path)
 
 
 class MariaDBDatabase(Database):
