@@ -81,9 +81,12 @@ async def resolve_model(store: Store, name: str, order: int | None, tokenizer: s
     return model
 
 
-async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]], *, reset: bool = False,
+async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]] = (), *,
+                dialog: Iterable[tuple[list[str], list[str]]] = (), reset: bool = False,
                 head_size: int = DEFAULT_HEAD_SIZE, progress: Callable[[str], None] = _quiet) -> TrainReport:
-    """Add ``sentences`` (token lists) to ``model`` and switch it to the rebuilt build.
+    """Add ``sentences`` (token lists) and ``dialog`` (prompt and response token lists, each
+    pair one sequence ``<s> prompt <sep> response </s>``) to ``model`` and switch it to the
+    rebuilt build.
 
     The new counts merge with the active build's, so training on A then B gives the model
     of A+B. With ``reset`` the model starts from nothing (the old build serves until the
@@ -103,7 +106,7 @@ async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]], 
             progress("reading the current counts")
             old_rows = [await level1.order_rows(active, n) for n in range(1, model.order + 1)]
         progress("counting and estimating")
-        tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, old_rows, whole_vocab,
+        tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, dialog, old_rows, whole_vocab,
                                                       head_size)
         sentences = int((ids == BOS).sum())
         progress(f"writing {sum(len(t.word) for t in tables.orders):,} n-grams")
@@ -114,9 +117,9 @@ async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]], 
 
 
 def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
-           old_rows: list[NgramRows] | None, whole_vocab: bool,
+           dialog: Iterable[tuple[list[str], list[str]]], old_rows: list[NgramRows] | None, whole_vocab: bool,
            head_size: int) -> tuple[ModelTables, np.ndarray, VocabUpdate]:
-    ids = vocab.encode(sentences, grow=True)
+    ids = np.concatenate((vocab.encode(sentences, grow=True), vocab.encode_dialog(dialog, grow=True)))
     if len(ids) == 0:
         raise DbslmError("nothing to train: the input has no tokens")
     counts = count_ngrams(ids, model.order)

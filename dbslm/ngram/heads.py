@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dbslm.text.vocab import BOS, UNK
+from dbslm.text.vocab import NEVER_SAMPLED
 
 
 @dataclass
@@ -27,9 +27,9 @@ class Heads:
 def top_k(n: int, ctx_of_row: np.ndarray, parents: np.ndarray, words: np.ndarray,
           logp: np.ndarray, codes: np.ndarray, k: int) -> Heads:
     """The ``k`` best rows, best first, of each context (rows grouped by equal ``parents``)
-    that has more than ``k`` candidates. ``<s>`` and ``<unk>`` are never candidates.
+    that has more than ``k`` candidates. Control tokens other than ``</s>`` are never candidates.
     """
-    eligible = np.flatnonzero((words != BOS) & (words != UNK))
+    eligible = np.flatnonzero(~np.isin(words, NEVER_SAMPLED))
     eligible = eligible[np.argsort(parents[eligible], kind="stable")]
     starts, ends = _groups(parents[eligible])
     big = ends - starts > k

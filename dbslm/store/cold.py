@@ -45,7 +45,8 @@ class ColdStorage:
         async with remote.transaction() as tx:
             for table in COLD_TABLES:
                 if not await remote.table_exists(table.name):
-                    await tx.execute(remote.dialect.create_table(table))
+                    for statement in remote.dialect.create_table(table):
+                        await tx.execute(statement)
         return cls(local, remote, row[0])
 
     async def lookup(self, build: int, keys: Sequence[Sequence[int]]) -> list[Row]:

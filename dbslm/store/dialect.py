@@ -16,7 +16,20 @@ class Dialect:
     types: dict[str, str] = {}
     max_params = 30000
 
-    def create_table(self, table: Table) -> str:
+    def create_table(self, table: Table) -> list[str]:
+        """The statements that create ``table`` with its indexes."""
+        raise NotImplementedError
+
+    def search(self, table: Table, where: str) -> str:
+        """A full-text search over ``table``'s search column (alias ``g``): ``SELECT id,
+        score``, best first; bind :meth:`search_params`."""
+        raise NotImplementedError
+
+    def search_params(self, query: str, params: tuple, limit: int) -> tuple:
+        return (query, *params, limit)
+
+    def search_query(self, words: list[str]) -> str:
+        """A full-text query matching any of ``words``."""
         raise NotImplementedError
 
     def upsert(self, table: str, columns: tuple[str, ...], keys: tuple[str, ...],
@@ -59,7 +72,7 @@ class SQLiteDialect(Dialect):
              "token": "TEXT", "text": "TEXT", "blob": "BLOB"}
     max_params = 32000
 
-    def create_table(self, table: Table) -> str:
+    def create_table(self, table: Table) -> list[str]:
         defs = self._column_defs(table)
         serial = [c for c, t in table.columns if t == "serial"]
         if serial:
@@ -68,7 +81,28 @@ class SQLiteDialect(Dialect):
             defs.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
         defs += [f"UNIQUE ({', '.join(u)})" for u in table.unique]
         suffix = "" if serial else " WITHOUT ROWID"
-        return f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}){suffix}"
+        statements = [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}){suffix}"]
+        statements += [f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(ix)} ON {table.name} ({', '.join(ix)})"
+                       for ix in table.indexes]
+        if table.search:
+            fts, col = f"{table.name}_fts", table.search
+            statements += [
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({col}, content='{table.name}', "
+                f"content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+                f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table.name} BEGIN "
+                f"INSERT INTO {fts} (rowid, {col}) VALUES (new.id, new.{col}); END",
+                f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table.name} BEGIN "
+                f"INSERT INTO {fts} ({fts}, rowid, {col}) VALUES ('delete', old.id, old.{col}); END",
+            ]
+        return statements
+
+    def search_query(self, words):
+        return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+    def search(self, table: Table, where: str) -> str:
+        fts = f"{table.name}_fts"
+        return (f"SELECT g.id, -bm25({fts}) AS score FROM {fts} JOIN {table.name} g ON g.id = {fts}.rowid "
+                f"WHERE {fts} MATCH ? AND {where} ORDER BY bm25({fts}), g.id LIMIT ?")
 
     def on_conflict(self, keys):
         return f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET"
@@ -88,13 +122,27 @@ class MariaDBDialect(Dialect):
     def __init__(self, engines: dict[str, str] | None = None) -> None:
         self.engines = {"slab": "Aria", "meta": "InnoDB", **(engines or {})}
 
-    def create_table(self, table: Table) -> str:
+    def create_table(self, table: Table) -> list[str]:
         defs = self._column_defs(table)
         defs.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
         defs += [f"UNIQUE KEY ({', '.join(u)})" for u in table.unique]
-        engine = self.engines[table.family]
-        return (f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}) "
-                f"ENGINE={engine} DEFAULT CHARSET=utf8mb4")
+        defs += [f"KEY ({', '.join(ix)})" for ix in table.indexes]
+        if table.search:
+            defs.append(f"FULLTEXT KEY ({table.search})")
+        engine = "InnoDB" if table.search else self.engines[table.family]
+        return [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}) "
+                f"ENGINE={engine} DEFAULT CHARSET=utf8mb4"]
+
+    def search(self, table: Table, where: str) -> str:
+        match = f"MATCH (g.{table.search}) AGAINST (? IN NATURAL LANGUAGE MODE)"
+        return (f"SELECT g.id, {match} AS score FROM {table.name} g WHERE {match} AND {where} "
+                f"ORDER BY score DESC, g.id LIMIT ?")
+
+    def search_params(self, query: str, params: tuple, limit: int) -> tuple:
+        return (query, query, *params, limit)
+
+    def search_query(self, words):
+        return " ".join(w.replace('"', " ") for w in words)
 
     def on_conflict(self, keys):
         return "ON DUPLICATE KEY UPDATE"

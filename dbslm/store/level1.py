@@ -17,7 +17,7 @@ from dbslm.ngram.tables import ModelTables
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database, Transaction, fetch_keyed
 from dbslm.store.schema import BUILD_TABLES
-from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary
+from dbslm.text.vocab import CONTROL_TOKENS, NEVER_SAMPLED, Vocabulary
 
 ROW_VALUES = "g.count, g.logp, COALESCE(g.backoff, 0), g.q"  # what a look-up returns per n-gram
 
@@ -129,8 +129,8 @@ class Level1Store:
         if row is not None:
             return np.frombuffer(row[0], dtype="<i4")[:k], np.frombuffer(row[1], dtype=np.uint8)[:k]
         rows = await self.db.fetchall(
-            "SELECT word, q FROM ngrams WHERE build = ? AND n = ? AND ctx = ? AND word <> ? AND word <> ? "
-            "ORDER BY logp DESC LIMIT ?", (build, n, ctx, UNK, BOS, k))
+            "SELECT word, q FROM ngrams WHERE build = ? AND n = ? AND ctx = ? AND word NOT IN (?, ?, ?) "
+            "ORDER BY logp DESC LIMIT ?", (build, n, ctx, *NEVER_SAMPLED, k))
         return np.array([r[0] for r in rows], dtype=np.int32), np.array([r[1] for r in rows], dtype=np.uint8)
 
     async def quant_tables(self, build: int) -> dict[int, np.ndarray]:

@@ -19,7 +19,8 @@ async def migrate(db: Database) -> None:
         return
     async with db.transaction() as tx:
         for table in TABLES:
-            await tx.execute(db.dialect.create_table(table))
+            for statement in db.dialect.create_table(table):
+                await tx.execute(statement)
         await tx.execute(db.dialect.upsert("meta", ("name", "value"), ("name",)),
                          ("schema_version", str(SCHEMA_VERSION)))
         if not await tx.fetchall("SELECT value FROM meta WHERE name = 'database_id'"):

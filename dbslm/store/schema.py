@@ -25,6 +25,8 @@ class Table:
     primary_key: tuple[str, ...]
     family: str = "meta"
     unique: tuple[tuple[str, ...], ...] = field(default=())
+    indexes: tuple[tuple[str, ...], ...] = field(default=())
+    search: str | None = None  # a text column with a full-text index
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -72,6 +74,45 @@ TABLES: tuple[Table, ...] = (
         (("build", "int"), ("n", "int"), ("t1", "int"), ("t2", "int"), ("t3", "int"), ("t4", "int"),
          ("d1", "real"), ("d2", "real"), ("d3", "real"), ("fallback", "int")),
         ("build", "n"),
+    ),
+    # Level 2: conversations and what people taught the bot in them.
+    Table(
+        "conversations",
+        (("id", "serial"), ("model_id", "int"), ("user_id", "name"), ("agent", "name"),
+         ("channel_key", "name?"), ("created_at", "real")),
+        ("id",), indexes=(("model_id", "channel_key"), ("user_id",)),
+    ),
+    Table(
+        "messages",
+        (("id", "serial"), ("conversation_id", "int"), ("role", "name"), ("user_id", "name"),
+         ("text", "text"), ("concept", "name?"), ("created_at", "real")),
+        ("id",), indexes=(("conversation_id", "id"), ("user_id",)),
+    ),
+    Table(
+        "corrections",
+        (("id", "serial"), ("conversation_id", "int"), ("reply_id", "int?"), ("user_id", "name"),
+         ("prompt", "text"), ("corrected", "text"), ("scope", "name"), ("created_at", "real")),
+        ("id",), indexes=(("conversation_id",), ("user_id",)),
+    ),
+    Table(
+        "biases",  # a span of tokens to favour after a prompt like ``prompt``
+        (("id", "serial"), ("model_id", "int"), ("conversation_id", "int?"), ("correction_id", "int?"),
+         ("user_id", "name"), ("prompt", "text"), ("span", "text"), ("strength", "real"),
+         ("expires_at", "real?"), ("created_at", "real")),
+        ("id",), indexes=(("model_id", "conversation_id"), ("user_id",)),
+    ),
+    Table(
+        "pairs",  # prompt/response pairs the model learned from, searched to fill the cache
+        (("id", "serial"), ("model_id", "int"), ("prompt", "text"), ("response", "text"),
+         ("source", "name"), ("user_id", "name?")),
+        ("id",), indexes=(("model_id",),), search="prompt",
+    ),
+    Table(
+        "decode_profiles",
+        (("model_id", "int"), ("name", "name"), ("temperature", "real"), ("top_k", "int"), ("top_p", "real"),
+         ("cache_weight", "real"), ("cache_decay", "real"), ("presence_penalty", "real"),
+         ("frequency_penalty", "real"), ("max_tokens", "int")),
+        ("model_id", "name"),
     ),
     Table(
         "flushed",  # contexts of a SQLite build whose rows moved to MariaDB cold storage

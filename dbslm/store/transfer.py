@@ -44,7 +44,8 @@ async def copy_database(source: Database, target: Database, mode: str,
             if exists and mode == "drop":
                 await tx.execute(f"DROP TABLE {table.name}")
             if not exists or mode == "drop":
-                await tx.execute(target.dialect.create_table(table))
+                for statement in target.dialect.create_table(table):
+                    await tx.execute(statement)
     copied: dict[str, int] = {}
     for table in TABLES:
         copied[table.name] = 0
@@ -66,7 +67,7 @@ async def dump_database(source: Database, out: TextIO, mode: str, dialect: Maria
     for table in TABLES:
         if mode == "drop":
             out.write(f"DROP TABLE IF EXISTS {table.name};\n")
-        out.write(dialect.create_table(table) + ";\n")
+        out.writelines(statement + ";\n" for statement in dialect.create_table(table))
     written: dict[str, int] = {}
     for table in TABLES:
         written[table.name] = 0

@@ -6,17 +6,18 @@ from collections.abc import Iterable
 
 import numpy as np
 
-UNK, BOS, EOS = 0, 1, 2
-CONTROL_TOKENS = ("<unk>", "<s>", "</s>")
+UNK, BOS, EOS, SEP = 0, 1, 2, 3
+CONTROL_TOKENS = ("<unk>", "<s>", "</s>", "<sep>")  # <sep> ends a prompt and starts its reply
+NEVER_SAMPLED = (UNK, BOS, SEP)  # </s> is sampled: it ends a reply
 
 
 class Vocabulary:
-    """Token ids in order of first appearance; ids 0-2 are ``<unk>``, ``<s>``, ``</s>``."""
+    """Token ids in order of first appearance after the control tokens (ids 0-3)."""
 
     def __init__(self, texts: Iterable[str] = CONTROL_TOKENS) -> None:
         self.texts: list[str] = list(texts)
-        if tuple(self.texts[:3]) != CONTROL_TOKENS:
-            raise ValueError("a vocabulary must start with <unk>, <s>, </s>")
+        if tuple(self.texts[:len(CONTROL_TOKENS)]) != CONTROL_TOKENS:
+            raise ValueError("a vocabulary must start with " + ", ".join(CONTROL_TOKENS))
         self.index: dict[str, int] = {t: i for i, t in enumerate(self.texts)}
 
     def __len__(self) -> int:
@@ -28,29 +29,38 @@ class Vocabulary:
         With ``grow`` unseen tokens get new ids; without, they map to ``<unk>``.
         Control-token spellings inside text are dropped: text cannot forge a boundary.
         """
-        index = self.index
-        texts = self.texts
         out: list[int] = []
         for tokens in sentences:
-            if not tokens:
-                continue
-            out.append(BOS)
-            for tok in tokens:
-                i = index.get(tok)
-                if i is None:
-                    if not grow:
-                        out.append(UNK)
-                        continue
-                    i = index[tok] = len(texts)
-                    texts.append(tok)
-                elif i < 3:
-                    continue
-                out.append(i)
-            if out[-1] == BOS:
-                out.pop()
-            else:
-                out.append(EOS)
+            ids = self.ids(tokens, grow=grow)
+            if ids:
+                out += (BOS, *ids, EOS)
         return np.asarray(out, dtype=np.int64)
+
+    def encode_dialog(self, pairs: Iterable[tuple[list[str], list[str]]], *, grow: bool) -> np.ndarray:
+        """Ids of ``<s> prompt <sep> response </s>`` for each pair with a non-empty response."""
+        out: list[int] = []
+        for prompt, response in pairs:
+            reply = self.ids(response, grow=grow)
+            if reply:
+                out += (BOS, *self.ids(prompt, grow=grow), SEP, *reply, EOS)
+        return np.asarray(out, dtype=np.int64)
+
+    def ids(self, tokens: Iterable[str], *, grow: bool) -> list[int]:
+        """The ids of ``tokens`` (control spellings dropped; see :meth:`encode`)."""
+        index, texts = self.index, self.texts
+        out = []
+        for tok in tokens:
+            i = index.get(tok)
+            if i is None:
+                if not grow:
+                    out.append(UNK)
+                    continue
+                i = index[tok] = len(texts)
+                texts.append(tok)
+            elif i < len(CONTROL_TOKENS):
+                continue
+            out.append(i)
+        return out
 
     def restricted(self, known_ids: np.ndarray) -> "Vocabulary":
         """A copy that knows only ``known_ids`` (plus controls); other words become ``<unk>``."""

@@ -1,0 +1,251 @@
+"""DBSLMEngine: the async facade the bot talks to.
+
+train text and dialogs, start conversations, respond, take corrections, show history, forget
+a user, report statistics. Replies are generated token by token from the model's tables; the
+pointer cache holds responses to similar earlier prompts and the conversation's recent turns,
+and corrections in force for the conversation become span biases.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dbslm.decoder import DecodeSettings, choose
+from dbslm.errors import DbslmError
+from dbslm.memory.cache import CachedSequence, PointerCache
+from dbslm.memory.retrieval import similarity, words_of
+from dbslm.ngram.reader import ModelReader
+from dbslm.store import ModelInfo, Store, open_store
+from dbslm.store.level2 import Bias, Level2Store, Message
+from dbslm.text.tokenize import detokenize, get_tokenizer
+from dbslm.text.vocab import EOS, SEP, UNK, Vocabulary
+from dbslm.training import TrainReport, resolve_model, train
+
+MAX_INPUT_CHARS = 4000
+RETRIEVED = 3
+SESSION_TURNS = 6
+SESSION_WEIGHT = 0.05
+BIAS_STRENGTH = 12.0  # natural-log boost of a correction's next token
+BIAS_MATCH = 0.8  # prompt similarity at which a correction applies
+UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or run dbslm quickstart)."
+
+
+@dataclass(frozen=True)
+class Reply:
+    id: int  # the logged message
+    text: str
+    tokens: list[str]
+    concept: str | None
+    latency_ms: float
+
+
+@dataclass
+class _Loaded:
+    model: ModelInfo
+    reader: ModelReader
+    vocab: Vocabulary
+
+
+class DBSLMEngine:
+    """One model of one database, for conversations."""
+
+    def __init__(self, store: Store, model: str = "base", settings: DecodeSettings | None = None) -> None:
+        self.store = store
+        self.model_name = model
+        self.settings = settings or DecodeSettings()
+        self.level2 = Level2Store(store.db)
+        self._loaded: _Loaded | None = None
+
+    @classmethod
+    async def open(cls, db: str, model: str = "base") -> "DBSLMEngine":
+        return cls(await open_store(db), model)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    # -- training ---------------------------------------------------------------------------
+
+    async def train_text(self, lines: Iterable[str], *, order: int | None = None,
+                         tokenizer: str | None = None) -> TrainReport:
+        """Learn plain text, one sentence per line."""
+        model = await resolve_model(self.store, self.model_name, order, tokenizer, reset=False)
+        tokenize = get_tokenizer(model.tokenizer).tokenize
+        return await train(self.store, model, [t for t in map(tokenize, lines) if t])
+
+    async def train_dialog(self, pairs: Iterable[tuple[str, str]], *, order: int | None = None,
+                           source: str = "dialog", user_id: str | None = None) -> TrainReport:
+        """Learn prompt/response pairs: the n-grams of each reply after its prompt, and the
+        pair itself for retrieval."""
+        pairs = [(p, r) for p, r in pairs if r.strip()]
+        model = await resolve_model(self.store, self.model_name, order, None, reset=False)
+        tokenize = get_tokenizer(model.tokenizer).tokenize
+        report = await train(self.store, model, dialog=[(tokenize(p), tokenize(r)) for p, r in pairs])
+        trained = await self.store.level1.model(self.model_name)
+        await self.level2.add_pairs(trained.id, pairs, source, user_id)
+        return report
+
+    # -- conversations ----------------------------------------------------------------------
+
+    async def start_conversation(self, user_id: str, agent: str = "dbslm", channel_key: str | None = None) -> int:
+        loaded = await self._load()
+        if loaded is None:
+            model = await self.store.level1.model(self.model_name)
+            model_id = model.id if model else None
+        else:
+            model_id = loaded.model.id
+        return await self.level2.start_conversation(model_id or 0, user_id, agent, channel_key)
+
+    async def history(self, conversation_id: int, n: int = 20) -> list[Message]:
+        return await self.level2.history(conversation_id, n)
+
+    async def respond(self, conversation_id: int, text: str, *, seed: int | None = None,
+                      user_id: str | None = None) -> Reply:
+        """Log ``text``, answer it and log the answer."""
+        started = time.perf_counter()
+        conversation = await self.level2.conversation(conversation_id)
+        if conversation is None:
+            raise DbslmError(f"no conversation {conversation_id}")
+        speaker = user_id or conversation.user_id
+        recent = await self.level2.history(conversation_id, SESSION_TURNS)
+        await self.level2.log(conversation_id, "user", speaker, text)
+        concept, reply_text, tokens = await self._answer(conversation.id, text, recent, seed)
+        reply_id = await self.level2.log(conversation_id, "bot", conversation.agent, reply_text, concept)
+        return Reply(reply_id, reply_text, tokens, concept, (time.perf_counter() - started) * 1000)
+
+    async def record_correction(self, conversation_id: int, corrected_text: str, reply_id: int | None = None,
+                                user_id: str | None = None) -> int:
+        """Tie a better answer to a reply (default: the conversation's last); from now on
+        the same prompt in this conversation is answered with it."""
+        corrected = corrected_text.strip()
+        if not corrected:
+            raise DbslmError("a correction needs the better answer: /correct <better answer>")
+        conversation = await self.level2.conversation(conversation_id)
+        if conversation is None:
+            raise DbslmError(f"no conversation {conversation_id}")
+        messages = await self.level2.history(conversation_id, 200)
+        bot_turns = [i for i, m in enumerate(messages) if m.role == "bot" and (reply_id is None or m.id == reply_id)]
+        if not bot_turns:
+            raise DbslmError("there is no reply of mine to correct in this conversation yet")
+        at = bot_turns[-1]
+        prompt = next((m.text for m in reversed(messages[:at]) if m.role == "user"), "")
+        model = await self.store.level1.model(self.model_name)
+        return await self.level2.record_correction(model.id if model else 0, conversation_id, messages[at].id,
+                                                   user_id or conversation.user_id, prompt, corrected,
+                                                   BIAS_STRENGTH)
+
+    async def approve_correction(self, correction_id: int) -> bool:
+        """Make a correction apply in every conversation of the model (admins only)."""
+        return await self.level2.approve_correction(correction_id)
+
+    async def forget_user(self, user_id: str) -> dict[str, int]:
+        """Delete the user's conversations, messages, corrections, biases and pairs."""
+        return await self.level2.forget_user(user_id)
+
+    async def stats(self) -> dict[str, object]:
+        model = await self.store.level1.model(self.model_name)
+        if model is None or model.active_build is None:
+            return {"model": self.model_name, "trained": False}
+        return {"model": model.name, "trained": True, "order": model.order, "tokenizer": model.tokenizer,
+                "build": model.active_build, "ngrams": await self.store.level1.build_counts(model.active_build)}
+
+    # -- generation -------------------------------------------------------------------------
+
+    async def _load(self) -> _Loaded | None:
+        model = await self.store.level1.model(self.model_name)
+        if model is None or model.active_build is None:
+            return None
+        if self._loaded is None or self._loaded.model.active_build != model.active_build:
+            reader = await ModelReader.open(self.store.level1, model)
+            self._loaded = _Loaded(model, reader, await self.store.level1.vocabulary(model))
+        return self._loaded
+
+    async def _answer(self, conversation_id: int, text: str, recent: list[Message],
+                      seed: int | None) -> tuple[str | None, str, list[str]]:
+        if len(text) > MAX_INPUT_CHARS:
+            return "refusal", (f"That message is too long for me: {len(text):,} characters, "
+                               f"and I read up to {MAX_INPUT_CHARS:,}."), []
+        loaded = await self._load()
+        if loaded is None:
+            return "untrained", UNTRAINED_REPLY, []
+        tokenize = get_tokenizer(loaded.model.tokenizer).tokenize
+        prompt = tokenize(text)
+        vocab = loaded.vocab
+        overlay: dict[int, str] = {}
+        spans = [self._span_ids(b.span, tokenize, vocab, overlay)
+                 for b in await self._biases_for(loaded.model, conversation_id, prompt, tokenize)]
+        cache = PointerCache(await self._cache_sequences(loaded, prompt, recent, tokenize))
+        rng = random.Random(seed)
+        history = [*vocab.ids(prompt, grow=False)[-(loaded.model.order - 1):], SEP]
+        reply: list[int] = []
+        for attempt in range(3):  # an empty reply is drawn again with the same generator
+            reply = await self._generate(loaded.reader, history, cache, spans, rng)
+            if reply:
+                break
+        tokens = [overlay.get(i) or vocab.texts[i] for i in reply]
+        if not tokens:
+            return "no_answer", "I don't know what to say to that.", []
+        return ("correction" if spans else None), detokenize(tokens), tokens
+
+    async def _generate(self, reader: ModelReader, history: list[int], cache: PointerCache,
+                        spans: list[list[int]], rng: random.Random) -> list[int]:
+        reply: list[int] = []
+        generated: Counter = Counter()
+        for _ in range(self.settings.max_tokens):
+            words, log10p = await reader.candidates(history + reply)
+            proposal, confidence = cache.proposal([SEP, *reply])
+            word = choose(words, log10p, proposal, confidence, _span_boosts(spans, reply), generated, frozenset(),
+                          self.settings, rng)
+            if word is None or word == EOS:
+                break
+            reply.append(word)
+            generated[word] += 1
+        return reply
+
+    async def _biases_for(self, model: ModelInfo, conversation_id: int, prompt: list[str], tokenize) -> list[Bias]:
+        biases = await self.level2.biases(model.id, conversation_id)
+        key = words_of(prompt)
+        chosen = [b for b in biases
+                  if words_of(tokenize(b.prompt)) == key or similarity(tokenize(b.prompt), prompt) >= BIAS_MATCH]
+        return chosen[-1:]  # the newest correction wins
+
+    @staticmethod
+    def _span_ids(span: str, tokenize, vocab: Vocabulary, overlay: dict[int, str]) -> list[int]:
+        ids = []
+        for token in tokenize(span):
+            i = vocab.index.get(token, UNK)
+            if i == UNK or i < 4:  # unknown to the model: a reply-local id
+                i = -1 - len(overlay)
+                overlay[i] = token
+            ids.append(i)
+        return ids
+
+    async def _cache_sequences(self, loaded: _Loaded, prompt: list[str], recent: list[Message],
+                               tokenize) -> list[CachedSequence]:
+        vocab = loaded.vocab
+        sequences = []
+        words = words_of(prompt)
+        if words:
+            hits = await self.level2.search_pairs(loaded.model.id, sorted(set(words)), 20)
+            ranked = sorted(hits, key=lambda h: -similarity(tokenize(h[1]), prompt))[:RETRIEVED]
+            for _, earlier, response, _ in ranked:
+                weight = max(similarity(tokenize(earlier), prompt), 0.0) ** 2
+                sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight))
+        user_turns = [m for m in reversed(recent) if m.role == "user"]
+        for age, message in enumerate(user_turns):  # the session: words the user has been using
+            weight = SESSION_WEIGHT * self.settings.cache_decay ** age
+            sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(message.text), grow=False), EOS), weight))
+        return sequences
+
+
+def _span_boosts(spans: list[list[int]], reply: list[int]) -> dict[int, float]:
+    """The next token of each bias span the reply is following (``</s>`` once it is whole)."""
+    boosts: dict[int, float] = {}
+    for span in spans:
+        if reply == span[:len(reply)]:
+            nxt = span[len(reply)] if len(reply) < len(span) else EOS
+            boosts[nxt] = max(boosts.get(nxt, 0.0), BIAS_STRENGTH)
+    return boosts

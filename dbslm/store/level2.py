@@ -1,0 +1,178 @@
+"""Level 2 rows: conversations, messages, corrections, biases, dialog pairs, decode profiles."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dbslm.store.database import Database
+from dbslm.store.schema import TABLES
+
+PAIRS = next(t for t in TABLES if t.name == "pairs")
+LIKE_WORDS = 4
+PROFILE_COLUMNS = ("temperature", "top_k", "top_p", "cache_weight", "cache_decay", "presence_penalty",
+                   "frequency_penalty", "max_tokens")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    model_id: int
+    user_id: str
+    agent: str
+    channel_key: str | None
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    role: str
+    user_id: str
+    text: str
+    concept: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Bias:
+    id: int
+    conversation_id: int | None
+    prompt: str
+    span: str
+    strength: float
+
+
+class Level2Store:
+    """Reads and writes the Level 2 tables of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def start_conversation(self, model_id: int, user_id: str, agent: str, channel_key: str | None) -> int:
+        async with self.db.transaction() as tx:
+            return await tx.execute(
+                "INSERT INTO conversations (model_id, user_id, agent, channel_key, created_at) VALUES (?, ?, ?, ?, ?)",
+                (model_id, user_id, agent, channel_key, time.time()))
+
+    async def conversation(self, conversation_id: int) -> Conversation | None:
+        row = await self.db.fetchone(
+            "SELECT id, model_id, user_id, agent, channel_key FROM conversations WHERE id = ?", (conversation_id,))
+        return Conversation(*row) if row else None
+
+    async def conversation_for_channel(self, model_id: int, channel_key: str) -> Conversation | None:
+        row = await self.db.fetchone(
+            "SELECT id, model_id, user_id, agent, channel_key FROM conversations "
+            "WHERE model_id = ? AND channel_key = ? ORDER BY id DESC LIMIT 1", (model_id, channel_key))
+        return Conversation(*row) if row else None
+
+    async def log(self, conversation_id: int, role: str, user_id: str, text: str, concept: str | None = None) -> int:
+        """Append a message; returns its id."""
+        async with self.db.transaction() as tx:
+            return await tx.execute(
+                "INSERT INTO messages (conversation_id, role, user_id, text, concept, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (conversation_id, role, user_id, text, concept, time.time()))
+
+    async def history(self, conversation_id: int, limit: int) -> list[Message]:
+        """The last ``limit`` messages of a conversation, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT id, role, user_id, text, concept, created_at FROM messages WHERE conversation_id = ? "
+            "ORDER BY id DESC LIMIT ?", (conversation_id, limit))
+        return [Message(*r) for r in reversed(rows)]
+
+    async def message(self, message_id: int) -> Message | None:
+        row = await self.db.fetchone(
+            "SELECT id, role, user_id, text, concept, created_at FROM messages WHERE id = ?", (message_id,))
+        return Message(*row) if row else None
+
+    async def record_correction(self, model_id: int, conversation_id: int, reply_id: int | None, user_id: str,
+                                prompt: str, corrected: str, strength: float) -> int:
+        """A correction digest and its span bias for this conversation, in one transaction."""
+        now = time.time()
+        async with self.db.transaction() as tx:
+            correction = await tx.execute(
+                "INSERT INTO corrections (conversation_id, reply_id, user_id, prompt, corrected, scope, created_at) "
+                "VALUES (?, ?, ?, ?, ?, 'conversation', ?)", (conversation_id, reply_id, user_id, prompt, corrected, now))
+            await tx.execute(
+                "INSERT INTO biases (model_id, conversation_id, correction_id, user_id, prompt, span, strength, "
+                "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                (model_id, conversation_id, correction, user_id, prompt, corrected, strength, now))
+        return correction
+
+    async def approve_correction(self, correction_id: int) -> bool:
+        """Make a correction's bias global for its model (an admin's decision)."""
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall("SELECT id FROM corrections WHERE id = ?", (correction_id,))
+            if not rows:
+                return False
+            await tx.execute("UPDATE corrections SET scope = 'global' WHERE id = ?", (correction_id,))
+            await tx.execute("UPDATE biases SET conversation_id = NULL WHERE correction_id = ?", (correction_id,))
+        return True
+
+    async def biases(self, model_id: int, conversation_id: int) -> list[Bias]:
+        """Biases in force for a conversation: its own and the model's global ones."""
+        rows = await self.db.fetchall(
+            "SELECT id, conversation_id, prompt, span, strength FROM biases WHERE model_id = ? "
+            "AND (conversation_id = ? OR conversation_id IS NULL) AND (expires_at IS NULL OR expires_at > ?) "
+            "ORDER BY id", (model_id, conversation_id, time.time()))
+        return [Bias(*r) for r in rows]
+
+    async def add_pairs(self, model_id: int, pairs: Sequence[tuple[str, str]], source: str,
+                        user_id: str | None = None) -> None:
+        async with self.db.transaction() as tx:
+            await tx.insert_rows("pairs", ("model_id", "prompt", "response", "source", "user_id"),
+                                 [[model_id] * len(pairs), [p for p, _ in pairs], [r for _, r in pairs],
+                                  [source] * len(pairs), [user_id] * len(pairs)])
+
+    async def search_pairs(self, model_id: int, words: list[str], limit: int) -> list[tuple[int, str, str, float]]:
+        """Pairs whose prompt shares words with ``words``, best first: the full-text index,
+        then, when it finds nothing (MariaDB ignores words under 3 letters and stopwords), a
+        substring match on the longest words."""
+        dialect = self.db.dialect
+        sql = dialect.search(PAIRS, "g.model_id = ?")
+        hits = await self.db.fetchall(sql, dialect.search_params(dialect.search_query(words), (model_id,), limit))
+        if not hits:
+            longest = sorted(words, key=lambda w: (-len(w), w))[:LIKE_WORDS]
+            likes = " OR ".join("LOWER(prompt) LIKE ? ESCAPE '!'" for _ in longest)
+            patterns = ["%" + w.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for w in longest]
+            hits = await self.db.fetchall(f"SELECT id, 0 FROM pairs WHERE model_id = ? AND ({likes}) "
+                                          "ORDER BY id LIMIT ?", (model_id, *patterns, limit))
+        if not hits:
+            return []
+        scores = {h[0]: float(h[1]) for h in hits}
+        marks = ", ".join("?" for _ in hits)
+        rows = await self.db.fetchall(f"SELECT id, prompt, response FROM pairs WHERE id IN ({marks})", list(scores))
+        return sorted(((r[0], r[1], r[2], scores[r[0]]) for r in rows), key=lambda r: -r[3])
+
+    async def profile(self, model_id: int, name: str) -> dict[str, float] | None:
+        row = await self.db.fetchone(f"SELECT {', '.join(PROFILE_COLUMNS)} FROM decode_profiles "
+                                     "WHERE model_id = ? AND name = ?", (model_id, name))
+        return dict(zip(PROFILE_COLUMNS, row)) if row else None
+
+    async def save_profile(self, model_id: int, name: str, values: dict[str, float]) -> None:
+        columns = ("model_id", "name", *PROFILE_COLUMNS)
+        async with self.db.transaction() as tx:
+            await tx.execute(self.db.dialect.upsert("decode_profiles", columns, ("model_id", "name")),
+                             (model_id, name, *(values[c] for c in PROFILE_COLUMNS)))
+
+    async def forget_user(self, user_id: str) -> dict[str, int]:
+        """Delete everything tied to a user: their conversations (with every message in them),
+        their other messages, corrections, biases and learned pairs. Returns rows removed per table."""
+        removed: dict[str, int] = {}
+        async with self.db.transaction() as tx:
+            own = [r[0] for r in await tx.fetchall("SELECT id FROM conversations WHERE user_id = ?", (user_id,))]
+            for table in ("biases", "corrections", "messages"):
+                where = "user_id = ?"
+                params: list = [user_id]
+                if own:
+                    where += f" OR conversation_id IN ({', '.join('?' for _ in own)})"
+                    params += own
+                count = await tx.fetchall(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)
+                removed[table] = int(count[0][0])
+                await tx.execute(f"DELETE FROM {table} WHERE {where}", params)
+            count = await tx.fetchall("SELECT COUNT(*) FROM pairs WHERE user_id = ?", (user_id,))
+            removed["pairs"] = int(count[0][0])
+            await tx.execute("DELETE FROM pairs WHERE user_id = ?", (user_id,))
+            removed["conversations"] = len(own)
+            await tx.execute("DELETE FROM conversations WHERE user_id = ?", (user_id,))
+        return removed

@@ -1,0 +1,124 @@
+"""The conversation engine: replies, determinism, corrections, forgetting, hostile input."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
+from dbslm.starter import starter_conversations
+from tests.conftest import table_rows
+
+HOSTILE = ["", "   \t\n ", "🎉🔥👩‍💻🇫🇷", "x" * 100_000, "a\x00b\x07c\x1b[31m", "مرحبا שלום hello",
+           "今日はいい天気ですね。", "'; DROP TABLE messages; --", "Robert'); DELETE FROM pairs;--", "\u202eevil"]
+
+
+def split_pairs() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    pairs = [p for c in starter_conversations() for p in zip(c, c[1:])]
+    return [p for i, p in enumerate(pairs) if i % 10], [p for i, p in enumerate(pairs) if i % 10 == 0]
+
+
+@pytest.fixture
+async def engine(db):
+    eng = await DBSLMEngine.open(db)
+    await eng.train_dialog(split_pairs()[0])
+    yield eng
+    await eng.close()
+
+
+async def test_untrained_model_says_so(tmp_path):
+    eng = await DBSLMEngine.open(str(tmp_path / "empty.sqlite3"))
+    conv = await eng.start_conversation("u1")
+    reply = await eng.respond(conv, "hello?")
+    assert reply.text == UNTRAINED_REPLY and reply.concept == "untrained"
+    assert [m.text for m in await eng.history(conv)] == ["hello?", UNTRAINED_REPLY]
+    await eng.close()
+
+
+async def test_same_seed_same_reply_and_seeds_vary(engine):
+    replies = []
+    for seed in range(12):
+        first = await engine.respond(await engine.start_conversation("a"), "Tell me about yourself", seed=seed)
+        again = await engine.respond(await engine.start_conversation("b"), "Tell me about yourself", seed=seed)
+        assert first.text == again.text and first.text
+        replies.append(first.text)
+    assert len(set(replies)) > 1
+
+
+async def test_answers_known_prompts_from_what_it_learned(engine):
+    conv = await engine.start_conversation("u1")
+    learned = {r for p, r in split_pairs()[0] if p == "What is AI?"}
+    replies = {(await engine.respond(conv, "What is AI?", seed=seed)).text for seed in range(5)}
+    assert replies & learned, replies  # retrieval and cache bring back what it was taught
+
+
+async def test_corrections_apply_to_their_conversation_until_approved(engine):
+    held_out = list(dict.fromkeys(p for p, _ in split_pairs()[1]))[:20]
+    corrected = 0
+    for i, prompt in enumerate(held_out):
+        conv = await engine.start_conversation(f"user{i}")
+        await engine.respond(conv, prompt, seed=i)
+        answer = f"The answer number {i} is zebra{i}."
+        correction = await engine.record_correction(conv, answer)
+        if answer in (await engine.respond(conv, prompt, seed=100 + i)).text:
+            corrected += 1
+        other = await engine.start_conversation(f"other{i}")
+        assert f"zebra{i}" not in (await engine.respond(other, prompt, seed=i)).text
+        if i < 3:
+            assert await engine.approve_correction(correction)
+            later = await engine.start_conversation(f"later{i}")
+            assert answer in (await engine.respond(later, prompt, seed=i)).text
+    print(f"corrections followed: {corrected}/{len(held_out)}")
+    assert corrected >= 18
+
+
+async def test_forget_user_removes_their_rows_and_nothing_else(engine, db):
+    tables = ("conversations", "messages", "corrections", "biases", "pairs")
+    for user in ("alice", "bob"):
+        conv = await engine.start_conversation(user)
+        await engine.respond(conv, f"hello from {user}", seed=1)
+        await engine.record_correction(conv, f"hi {user}, nice to meet you")
+    before = {t: table_rows(db, f"SELECT * FROM {t} ORDER BY id") for t in tables}
+    removed = await engine.forget_user("alice")
+    assert removed["conversations"] == 1 and removed["messages"] == 2 and removed["corrections"] == 1
+    after = {t: table_rows(db, f"SELECT * FROM {t} ORDER BY id") for t in tables}
+    for table in tables:
+        gone = set(before[table]) - set(after[table])
+        assert len(gone) == removed[table]
+        assert not set(after[table]) - set(before[table])
+        assert not any("alice" in str(row) for row in after[table])
+    assert any("bob" in str(row) for row in after["messages"])
+
+
+async def test_hostile_inputs_are_logged_verbatim_and_answered(engine):
+    conv = await engine.start_conversation("mallory")
+    for text in HOSTILE:
+        reply = await engine.respond(conv, text, seed=5)
+        assert reply.text.strip()
+        logged = (await engine.history(conv, 2))[0]
+        assert logged.role == "user" and logged.text == text
+    conv2 = await engine.start_conversation("mallory")
+    long_reply = await engine.respond(conv2, HOSTILE[3])
+    assert long_reply.concept == "refusal" and "100,000 characters" in long_reply.text
+
+
+@pytest.fixture(scope="module")
+def sync_engine(tmp_path_factory):
+    loop = asyncio.new_event_loop()
+    eng = loop.run_until_complete(DBSLMEngine.open(str(tmp_path_factory.mktemp("h") / "h.sqlite3")))
+    loop.run_until_complete(eng.train_dialog(split_pairs()[0][:500]))
+    conv = loop.run_until_complete(eng.start_conversation("h"))
+    yield loop, eng, conv
+    loop.run_until_complete(eng.close())
+    loop.close()
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_unicode_gets_an_answer(sync_engine, text):
+    loop, eng, conv = sync_engine
+    reply = loop.run_until_complete(eng.respond(conv, text, seed=0))
+    assert isinstance(reply.text, str) and reply.text.strip()
