@@ -27,11 +27,12 @@ from dbslm.training import TrainReport, resolve_model, train
 
 MAX_INPUT_CHARS = 4000
 RETRIEVED = 3
+RETRIEVAL_SHARPNESS = 6  # weight = similarity ** this: a near-identical prompt dominates
 SESSION_TURNS = 6
 SESSION_WEIGHT = 0.05
 BIAS_STRENGTH = 12.0  # natural-log boost of a correction's next token
 BIAS_MATCH = 0.8  # prompt similarity at which a correction applies
-UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or run dbslm quickstart)."
+UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or dbslm train)."
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ class DBSLMEngine:
             hits = await self.level2.search_pairs(loaded.model.id, sorted(set(words)), 20)
             ranked = sorted(hits, key=lambda h: -similarity(tokenize(h[1]), prompt))[:RETRIEVED]
             for _, earlier, response, _ in ranked:
-                weight = max(similarity(tokenize(earlier), prompt), 0.0) ** 2
+                weight = max(similarity(tokenize(earlier), prompt), 0.0) ** RETRIEVAL_SHARPNESS
                 sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight))
         user_turns = [m for m in reversed(recent) if m.role == "user"]
         for age, message in enumerate(user_turns):  # the session: words the user has been using

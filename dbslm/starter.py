@@ -30,3 +30,8 @@ def starter_conversations(language: str = "english") -> list[list[str]]:
     if not conversations:
         raise DbslmError(f"the starter corpus has no {language} conversations in {folder}")
     return conversations
+
+
+def starter_pairs(language: str = "english") -> list[tuple[str, str]]:
+    """Prompt/response pairs: each line of a conversation and the line that answers it."""
+    return [pair for lines in starter_conversations(language) for pair in zip(lines, lines[1:])]

@@ -1,0 +1,94 @@
+"""``dbslm chat`` (alias ``run``): talk to a model in the terminal.
+
+Lines starting with ``:`` are REPL commands (``:history``, ``:exit``, ``:quit``); ``/correct
+<better answer>`` corrects the last reply, as in Discord and Slack. A model that was never
+trained is first trained on the starter corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from dbslm.cli.common import add_database_options, positive_int
+from dbslm.engine import DBSLMEngine
+from dbslm.errors import DbslmError
+from dbslm.starter import starter_pairs
+from dbslm.store import open_store
+
+HELP = "commands: :history  :exit  :quit  /correct <better answer>  (Ctrl-D leaves)"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    for name in ("chat", "run"):
+        parser = commands.add_parser(name, help="chat with a model in the terminal" if name == "chat" else
+                                     "alias of chat", description=__doc__.splitlines()[0])
+        add_database_options(parser)
+        parser.add_argument("--conversation", type=positive_int, metavar="ID", help="resume a logged conversation")
+        parser.add_argument("--user", default="console", help="user id written to the log (default: console)")
+        parser.add_argument("--agent", default="dbslm", help="the bot's name in the log (default: dbslm)")
+        parser.add_argument("--max-turns", type=positive_int, metavar="N", help="leave after N replies")
+        parser.add_argument("--prompt", metavar="TEXT", help="answer TEXT once and exit")
+        parser.add_argument("--seed", type=int, help="seed replies (the same seed gives the same reply)")
+        parser.add_argument("--no-starter", action="store_true",
+                            help="do not train the starter corpus into an untrained model")
+        parser.set_defaults(run=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    engine = DBSLMEngine(await open_store(args.db), args.model)
+    try:
+        if not (await engine.stats())["trained"] and not args.no_starter:
+            print(f"model {args.model!r} has not been trained: training it on the starter corpus ...", file=sys.stderr)
+            report = await engine.train_dialog(starter_pairs(), source="starter")
+            print(f"trained on {report.sentences:,} prompt/response pairs in {report.seconds:.2f} s", file=sys.stderr)
+        conversation = await _conversation(engine, args)
+        if args.prompt is not None:
+            print((await engine.respond(conversation, args.prompt, seed=args.seed, user_id=args.user)).text)
+            return 0
+        print(f"conversation {conversation} with model {args.model!r}; {HELP}")
+        await _repl(engine, conversation, args)
+    finally:
+        await engine.close()
+    return 0
+
+
+async def _conversation(engine: DBSLMEngine, args: argparse.Namespace) -> int:
+    if args.conversation is None:
+        return await engine.start_conversation(args.user, args.agent)
+    if not await engine.history(args.conversation, 1) and await engine.level2.conversation(args.conversation) is None:
+        raise DbslmError(f"no conversation {args.conversation} in {engine.store.db.description}")
+    return args.conversation
+
+
+async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace) -> None:
+    turns = 0
+    seed = args.seed
+    while args.max_turns is None or turns < args.max_turns:
+        try:
+            line = await asyncio.to_thread(input, "you> " if sys.stdin.isatty() else "")
+        except EOFError:
+            print()
+            return
+        text = line.strip()
+        if text in (":exit", ":quit"):
+            return
+        if text == ":history":
+            for message in await engine.history(conversation, 20):
+                print(f"  [{message.role}] {message.text}")
+            continue
+        if text.startswith(":"):
+            print(HELP)
+            continue
+        if text.startswith("/correct"):
+            try:
+                await engine.record_correction(conversation, text[len("/correct"):], user_id=args.user)
+                print("bot> Thanks, I will answer that way from now on in this conversation.")
+            except DbslmError as exc:
+                print(f"bot> {exc}")
+            continue
+        reply = await engine.respond(conversation, line, seed=seed, user_id=args.user)
+        print(f"bot> {reply.text}")
+        turns += 1
+        seed = None if seed is None else seed + 1
