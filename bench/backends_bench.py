@@ -44,7 +44,7 @@ async def head_latencies(db: str) -> tuple[float, float]:
             i = rng.randrange(len(rows[n].word))
             ctx = hashing.extend(int(rows[n].ctx[i]), int(rows[n].word[i]))
             started = time.perf_counter()
-            await store.level1.head(build, n + 1, ctx, 32)
+            await store.level1.heads(build, [(n + 1, ctx)])
             times.append((time.perf_counter() - started) * 1000)
     times.sort()
     return times[len(times) // 2], times[int(len(times) * 0.95)]

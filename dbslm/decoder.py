@@ -18,7 +18,7 @@ from dbslm.text.vocab import NEVER_SAMPLED
 class DecodeSettings:
     """One decode profile (a row of ``decode_profiles``)."""
 
-    temperature: float = 0.7
+    temperature: float = 0.5
     top_k: int = 40
     top_p: float = 0.95
     cache_weight: float = 0.9

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from dbslm.decoder import DecodeSettings, choose
 from dbslm.errors import DbslmError
 from dbslm.memory.cache import CachedSequence, PointerCache
-from dbslm.memory.retrieval import similarity, words_of
+from dbslm.memory.retrieval import hashed_vector, similarity, words_of
 from dbslm.ngram.reader import ModelReader
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.level2 import Bias, Level2Store, Message
 from dbslm.text.tokenize import detokenize, get_tokenizer
-from dbslm.text.vocab import EOS, SEP, UNK, Vocabulary
+from dbslm.text.vocab import BOS, EOS, SEP, UNK, Vocabulary
 from dbslm.training import TrainReport, resolve_model, train
 
 MAX_INPUT_CHARS = 4000
@@ -180,7 +180,9 @@ class DBSLMEngine:
                  for b in await self._biases_for(loaded.model, conversation_id, prompt, tokenize)]
         cache = PointerCache(await self._cache_sequences(loaded, prompt, recent, tokenize))
         rng = random.Random(seed)
-        history = [*vocab.ids(prompt, grow=False)[-(loaded.model.order - 1):], SEP]
+        history = [BOS, *vocab.ids(prompt, grow=False), SEP]
+        likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
+        await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
         reply: list[int] = []
         for attempt in range(3):  # an empty reply is drawn again with the same generator
             reply = await self._generate(loaded.reader, history, cache, spans, rng)
@@ -231,15 +233,25 @@ class DBSLMEngine:
         words = words_of(prompt)
         if words:
             hits = await self.level2.search_pairs(loaded.model.id, sorted(set(words)), 20)
-            ranked = sorted(hits, key=lambda h: -similarity(tokenize(h[1]), prompt))[:RETRIEVED]
-            for _, earlier, response, _ in ranked:
-                weight = max(similarity(tokenize(earlier), prompt), 0.0) ** RETRIEVAL_SHARPNESS
+            wanted = hashed_vector(prompt)
+            scored = [(_match(hashed_vector(tokenize(earlier)) @ wanted, score), response)
+                      for _, earlier, response, score in hits]
+            scored.sort(key=lambda s: -s[0])
+            best = scored[0][0] if scored else 0.0
+            for match, response in scored[:RETRIEVED]:  # the best match leads, weaker ones fade
+                weight = (match / best) ** RETRIEVAL_SHARPNESS if best > 0 else 0.0
                 sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight))
         user_turns = [m for m in reversed(recent) if m.role == "user"]
         for age, message in enumerate(user_turns):  # the session: words the user has been using
             weight = SESSION_WEIGHT * self.settings.cache_decay ** age
             sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(message.text), grow=False), EOS), weight))
         return sequences
+
+
+def _match(cosine: float, score: float) -> float:
+    """How well an earlier prompt matches: the index's rank score (which weighs rare words
+    more) times the cosine of the word vectors (which also sees words the index skipped)."""
+    return max(score, 1e-3) * (0.5 + 0.5 * max(float(cosine), 0.0))
 
 
 def _span_boosts(spans: list[list[int]], reply: list[int]) -> dict[int, float]:

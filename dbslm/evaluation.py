@@ -10,6 +10,7 @@ import numpy as np
 from dbslm.errors import DbslmError
 from dbslm.ngram import hashing, scoring
 from dbslm.store import ModelInfo, Store
+from dbslm.text.vocab import Vocabulary
 
 MAX_ATTEMPTS = 5
 
@@ -50,17 +51,29 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
 async def _score(store: Store, model: ModelInfo, sentences: list[list[str]], order: int,
                  quantized: bool) -> scoring.Perplexity | None:
     """The perplexity, or None when the build lost rows while being read (it was replaced)."""
-    build = model.active_build
-    vocab = (await store.level1.vocabulary(model)).restricted(await store.level1.unigram_words(build))
+    vocab = await known_vocabulary(store, model)
     ids = await asyncio.to_thread(vocab.encode, sentences, grow=False)
     if len(ids) == 0:
         raise DbslmError("nothing to evaluate: the text has no tokens")
-    q = scoring.queries(ids, order)
-    found, logp, backoff = await _lookup(store, build, q, quantized)
+    scores = await token_scores(store, model, ids, order, quantized)
+    return None if scores is None else scoring.perplexity(ids, scores)
+
+
+async def known_vocabulary(store: Store, model: ModelInfo) -> Vocabulary:
+    """The model's vocabulary, knowing only the words of its active build (others are <unk>)."""
+    vocab = await store.level1.vocabulary(model)
+    return vocab.restricted(await store.level1.unigram_words(model.active_build))
+
+
+async def token_scores(store: Store, model: ModelInfo, ids: np.ndarray, order: int | None = None,
+                       quantized: bool = False) -> np.ndarray | None:
+    """log10 p of every token of ``ids`` (sequences from ``<s>``; NaN at ``<s>``), or None
+    when the build lost rows while being read."""
+    q = scoring.queries(ids, order or model.order)
+    found, logp, backoff = await _lookup(store, model.active_build, q, quantized)
     if not found[0].all():
         return None
-    scores = scoring.log10_probs(q, found, logp, backoff)
-    return scoring.perplexity(ids, scores)
+    return scoring.log10_probs(q, found, logp, backoff)
 
 
 async def _lookup(store: Store, build: int, q: scoring.Queries,

@@ -3,12 +3,14 @@
 The candidates after a history are the top-K heads of its context and of every shorter
 context; each keeps the probability of the longest context whose head holds it, times the
 backoffs of the longer contexts (the back-off form, restricted to the heads). Heads and
-backoffs are cached, so a conversation's common contexts cost no query after the first.
+backoffs are cached, and :meth:`ModelReader.prefetch` loads what a set of likely histories
+will need in a few queries, so a reply that follows its cache costs no query per token.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from dbslm.ngram import hashing
 from dbslm.store.level1 import Level1Store, ModelInfo
 
 CACHE_ENTRIES = 200_000
+Key = tuple[int, int]  # (n, context key): the n-grams that follow one context
 
 
 class ModelReader:
@@ -26,7 +29,7 @@ class ModelReader:
         self.model = model
         self.luts = luts
         self.head_size = head_size
-        self._heads: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._heads: OrderedDict[Key, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._backoffs: OrderedDict[tuple[int, ...], float] = OrderedDict()
 
     @classmethod
@@ -35,52 +38,53 @@ class ModelReader:
 
     async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Candidate next words and their log10 probabilities after ``history``."""
-        context = history[-(self.model.order - 1):] if self.model.order > 1 else []
-        backoffs = await self._context_backoffs(context)
+        await self.prefetch([history])
+        context = self._context(history)
         words: dict[int, float] = {}
         carried = 0.0
         for k in range(len(context), -1, -1):
             suffix = context[len(context) - k:]
-            head_words, head_logp = await self._head(suffix)
+            head_words, head_logp = self._heads[(k + 1, hashing.context_key(suffix))]
             for w, lp in zip(head_words.tolist(), head_logp.tolist()):
                 if w not in words:
                     words[w] = carried + lp
             if k:
-                carried += backoffs[k - 1]
+                carried += self._backoffs[tuple(suffix)]
         return np.fromiter(words.keys(), dtype=np.int64, count=len(words)), \
             np.fromiter(words.values(), dtype=np.float64, count=len(words))
 
-    async def _head(self, context: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        n = len(context) + 1
-        key = (n, hashing.context_key(context))
-        cached = self._heads.get(key)
-        if cached is None:
-            words, codes = await self.level1.head(self.model.active_build, n, key[1], self.head_size)
-            cached = (words.astype(np.int64), self.luts[n][codes] if len(codes) else np.zeros(0))
-            _remember(self._heads, key, cached)
-        return cached
+    async def prefetch(self, histories: Iterable[list[int]]) -> None:
+        """Load the heads and backoffs that :meth:`candidates` needs for ``histories``."""
+        heads: set[Key] = set()
+        backoffs: set[tuple[int, ...]] = set()
+        for history in histories:
+            context = self._context(history)
+            for k in range(len(context), -1, -1):
+                suffix = tuple(context[len(context) - k:])
+                key = (k + 1, hashing.context_key(suffix))
+                if key not in self._heads:
+                    heads.add(key)
+                if k and suffix not in self._backoffs:
+                    backoffs.add(suffix)
+        if heads:
+            for key, (words, codes) in (await self.level1.heads(self.model.active_build, sorted(heads))).items():
+                logp = self.luts[key[0]][codes] if len(codes) else np.zeros(0)
+                _remember(self._heads, key, (words[:self.head_size].astype(np.int64), logp[:self.head_size]))
+        if backoffs:
+            await self._load_backoffs(sorted(backoffs))
 
-    async def _context_backoffs(self, context: list[int]) -> list[float]:
-        """log10 backoff of each suffix of ``context`` (length 1..len), 0 where not in the model."""
-        result = []
-        missing = []
-        for k in range(1, len(context) + 1):
-            suffix = tuple(context[len(context) - k:])
-            value = self._backoffs.get(suffix)
-            if value is None:
-                missing.append(suffix)
-            result.append(value)
-        if missing:
-            n = np.array([len(s) for s in missing])
-            ctx = np.array([hashing.context_key(s[:-1]) for s in missing], dtype=np.int64)
-            word = np.array([s[-1] for s in missing], dtype=np.int64)
-            rows = await self.level1.lookup(self.model.active_build, n, ctx, word)
-            found = {(int(a), int(b), int(c)): float(d) for a, b, c, d in
-                     zip(rows.n, rows.ctx, rows.word, rows.backoff)}
-            for s, c in zip(missing, ctx.tolist()):
-                _remember(self._backoffs, s, found.get((len(s), c, s[-1]), 0.0))
-            result = [self._backoffs[tuple(context[len(context) - k:])] for k in range(1, len(context) + 1)]
-        return result
+    def _context(self, history: list[int]) -> list[int]:
+        return history[-(self.model.order - 1):] if self.model.order > 1 else []
+
+    async def _load_backoffs(self, contexts: list[tuple[int, ...]]) -> None:
+        """log10 backoff of each context (0 for a context not in the model)."""
+        n = np.array([len(c) for c in contexts])
+        ctx = np.array([hashing.context_key(c[:-1]) for c in contexts], dtype=np.int64)
+        word = np.array([c[-1] for c in contexts], dtype=np.int64)
+        rows = await self.level1.lookup(self.model.active_build, n, ctx, word)
+        found = {(int(a), int(b), int(c)): float(d) for a, b, c, d in zip(rows.n, rows.ctx, rows.word, rows.backoff)}
+        for context, key in zip(contexts, ctx.tolist()):
+            _remember(self._backoffs, context, found.get((len(context), key, context[-1]), 0.0))
 
 
 def _remember(cache: OrderedDict, key, value) -> None:

@@ -118,20 +118,28 @@ class Level1Store:
                          grid[:, 4].astype(np.float64), grid[:, 5].astype(np.float64),
                          grid[:, 6].astype(np.uint8))
 
-    async def head(self, build: int, n: int, ctx: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The best ``k`` next words of a context (int32 ids) and their 8-bit codes, best first.
+    async def heads(self, build: int, contexts: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
+        """For each context (n, key): its best next words (int32 ids) and their 8-bit codes.
 
-        Contexts with more than ``k`` candidates have a stored head; a smaller one's rows are
-        its head already.
+        Contexts with more than K candidates have a stored head, best first; a smaller
+        context's rows are its whole head already (in code order, best first). Two queries
+        for any number of contexts.
         """
-        row = await self.db.fetchone("SELECT words, codes FROM heads WHERE build = ? AND n = ? AND ctx = ?",
-                                     (build, n, ctx))
-        if row is not None:
-            return np.frombuffer(row[0], dtype="<i4")[:k], np.frombuffer(row[1], dtype=np.uint8)[:k]
-        rows = await self.db.fetchall(
-            "SELECT word, q FROM ngrams WHERE build = ? AND n = ? AND ctx = ? AND word NOT IN (?, ?, ?) "
-            "ORDER BY logp DESC LIMIT ?", (build, n, ctx, *NEVER_SAMPLED, k))
-        return np.array([r[0] for r in rows], dtype=np.int32), np.array([r[1] for r in rows], dtype=np.uint8)
+        result = {}
+        for n, ctx, words, codes in await fetch_keyed(self.db, "g.n, g.ctx, g.words, g.codes", "heads",
+                                                      ("n", "ctx"), contexts, "g.build = ?", (build,)):
+            result[(n, ctx)] = (np.frombuffer(words, dtype="<i4"), np.frombuffer(codes, dtype=np.uint8))
+        small = [c for c in contexts if c not in result]
+        rows: dict[tuple[int, int], list[tuple[int, int]]] = {c: [] for c in small}
+        for n, ctx, word, code in await fetch_keyed(
+                self.db, "g.n, g.ctx, g.word, g.q", "ngrams", ("n", "ctx"), small,
+                "g.build = ? AND g.word NOT IN (?, ?, ?)", (build, *NEVER_SAMPLED)):
+            rows[(n, ctx)].append((code, word))
+        for context, entries in rows.items():
+            entries.sort(key=lambda e: (-e[0], e[1]))
+            result[context] = (np.array([w for _, w in entries], dtype=np.int32),
+                               np.array([c for c, _ in entries], dtype=np.uint8))
+        return result
 
     async def quant_tables(self, build: int) -> dict[int, np.ndarray]:
         """Per order, the look-up table from 8-bit code to log10 probability."""

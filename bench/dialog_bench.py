@@ -1,0 +1,169 @@
+"""Dialog quality and reply latency: dbslm next to a nearest-prompt retrieval baseline.
+
+    python3 bench/dialog_bench.py [--record]
+
+Two fixed splits of the chatterbot-corpus English pairs: every 10th pair held out (many test
+prompts also occur in training), and every 10th distinct prompt held out (no test prompt seen
+in training). For each: ROUGE-L F1 and lexical overlap against the held-out responses,
+distinct-2, the shares of empty, repeated and prompt-echoing replies, and the perplexity of the
+reference replies under the model with and without their prompt. Then respond() latency on the
+~800k-token model (bench/corpus.py) for up to 40 generated tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.corpus import write_corpus  # noqa: E402
+from bench.measure import machine_line, record  # noqa: E402
+from dbslm import metrics  # noqa: E402
+from dbslm.engine import DBSLMEngine  # noqa: E402
+from dbslm.evaluation import known_vocabulary, token_scores  # noqa: E402
+from dbslm.starter import starter_pairs  # noqa: E402
+from dbslm.text.tokenize import get_tokenizer  # noqa: E402
+from dbslm.text.vocab import BOS, EOS, SEP  # noqa: E402
+
+Pair = tuple[str, str]
+
+
+def splits(pairs: list[Pair]) -> dict[str, tuple[list[Pair], list[Pair]]]:
+    every_tenth = ([p for i, p in enumerate(pairs) if i % 10], [p for i, p in enumerate(pairs) if i % 10 == 0])
+    prompts = sorted({normal(p) for p, _ in pairs})
+    held = {p for i, p in enumerate(prompts) if i % 10 == 0}
+    unseen = ([p for p in pairs if normal(p[0]) not in held], [p for p in pairs if normal(p[0]) in held])
+    return {"every 10th pair": every_tenth, "unseen prompts": unseen}
+
+
+def normal(text: str) -> str:
+    return " ".join(metrics.words(text))
+
+
+class Retrieval:
+    """TF-IDF nearest prompt; answers with that prompt's response."""
+
+    def __init__(self, train: list[Pair]) -> None:
+        self.responses = [r for _, r in train]
+        docs = [Counter(metrics.words(p)) for p, _ in train]
+        df = Counter(w for d in docs for w in d)
+        self.idf = {w: math.log((1 + len(docs)) / (1 + c)) + 1 for w, c in df.items()}
+        self.vectors = [self._vector(d) for d in docs]
+
+    def _vector(self, counts: Counter) -> dict[str, float]:
+        v = {w: c * self.idf.get(w, 0.0) for w, c in counts.items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {w: x / norm for w, x in v.items()}
+
+    def reply(self, prompt: str) -> str:
+        q = self._vector(Counter(metrics.words(prompt)))
+        scores = [sum(x * v.get(w, 0.0) for w, x in q.items()) for v in self.vectors]
+        return self.responses[int(np.argmax(scores))] if scores else ""
+
+
+def summarize(replies: list[str], tests: list[Pair]) -> dict[str, float]:
+    n = len(tests)
+    normal_replies = [normal(r) for r in replies]
+    counts = Counter(normal_replies)
+    return {
+        "ROUGE-L F1": sum(metrics.rouge_l_f1(r, ref) for r, (_, ref) in zip(replies, tests)) / n,
+        "lexical overlap": sum(metrics.lexical_overlap(r, ref) for r, (_, ref) in zip(replies, tests)) / n,
+        "distinct-2": metrics.distinct_n(replies, 2),
+        "repeated": sum(counts[r] > 1 for r in normal_replies if r) / n,
+        "echo": sum(r == normal(p) for r, (p, _) in zip(normal_replies, tests) if r) / n,
+        "empty": sum(not r for r in normal_replies) / n,
+    }
+
+
+async def reference_perplexity(engine: DBSLMEngine, tests: list[Pair]) -> tuple[float, float]:
+    """Perplexity of the reference replies (and their </s>) after ``<s> prompt <sep>``, and
+    after ``<s> <sep>`` alone."""
+    model = await engine.store.level1.model(engine.model_name)
+    vocab = await known_vocabulary(engine.store, model)
+    tokenize = get_tokenizer(model.tokenizer).tokenize
+    results = []
+    for with_prompt in (True, False):
+        ids, scored = [], []
+        for prompt, reference in tests:
+            head = [BOS, *(vocab.ids(tokenize(prompt), grow=False) if with_prompt else []), SEP]
+            body = [*vocab.ids(tokenize(reference), grow=False), EOS]
+            ids += head + body
+            scored += [False] * len(head) + [True] * len(body)
+        scores = await token_scores(engine.store, model, np.array(ids, dtype=np.int64))
+        results.append(float(10 ** (-np.nansum(scores[np.array(scored)]) / sum(scored))))
+    return results[0], results[1]
+
+
+async def quality(tmp: Path) -> list[str]:
+    rows = []
+    for name, (train, tests) in splits(starter_pairs()).items():
+        engine = await DBSLMEngine.open(str(tmp / f"dialog-{len(rows)}.sqlite3"))
+        await engine.train_dialog(train)
+        replies = []
+        for i, (prompt, _) in enumerate(tests):
+            conversation = await engine.start_conversation(f"bench{i}")
+            reply = await engine.respond(conversation, prompt, seed=i)
+            replies.append("" if reply.concept == "no_answer" else reply.text)
+        ours = summarize(replies, tests)
+        with_prompt, without = await reference_perplexity(engine, tests)
+        await engine.close()
+        baseline = Retrieval(train)
+        theirs = summarize([baseline.reply(p) for p, _ in tests], tests)
+        seen = len({normal(p) for p, _ in train} & {normal(p) for p, _ in tests})
+        rows.append(f"| {name} ({len(train):,} train / {len(tests):,} test, {seen} test prompts seen) | dbslm | "
+                    + " | ".join(f"{v:.3f}" for v in ours.values())
+                    + f" | {with_prompt:.1f} / {without:.1f} |")
+        rows.append("| | TF-IDF retrieval | " + " | ".join(f"{v:.3f}" for v in theirs.values()) + " | - |")
+    return rows
+
+
+async def latency(tmp: Path) -> tuple[float, float, int]:
+    corpus = tmp / "corpus.txt"
+    write_corpus(corpus)
+    engine = await DBSLMEngine.open(str(tmp / "latency.sqlite3"))
+    await engine.train_text(corpus.read_text().splitlines(), tokenizer="whitespace")
+    await engine.train_dialog(splits(starter_pairs())["every 10th pair"][0])
+    prompts = [p for p, _ in splits(starter_pairs())["every 10th pair"][1]]
+    conversation = await engine.start_conversation("latency")
+    await engine.respond(conversation, "warm up", seed=0)
+    times = []
+    for i, prompt in enumerate(prompts):
+        started = time.perf_counter()
+        await engine.respond(conversation, prompt, seed=i)
+        times.append((time.perf_counter() - started) * 1000)
+    await engine.close()
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.95)], len(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = asyncio.run(quality(Path(tmp)))
+        p50, p95, count = asyncio.run(latency(Path(tmp)))
+    lines = [machine_line("Dialog quality and latency, SQLite"), "",
+             "Command: `python3 bench/dialog_bench.py`; chatterbot-corpus English pairs (consecutive lines), "
+             "one conversation and one seed per test prompt.", "",
+             "| split | system | ROUGE-L F1 | lexical overlap | distinct-2 | repeated | echo | empty | "
+             "reference perplexity with / without prompt |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|", *rows, "",
+             f"respond() latency on the ~800k-token model plus the dialog pairs, {count} prompts, "
+             f"up to 40 tokens: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p95 < 15 ms)."]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.record:
+        record(report)
+
+
+if __name__ == "__main__":
+    main()
