@@ -22,7 +22,7 @@ import pymysql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import PENTATEUCH, write_corpus  # noqa: E402
-from bench.measure import machine_line, record, run_measured  # noqa: E402
+from bench.measure import machine_line, publish, run_measured  # noqa: E402
 from dbslm.ngram import hashing  # noqa: E402
 from dbslm.store import open_store  # noqa: E402
 from dbslm.store.mariadb import parse_url  # noqa: E402
@@ -84,10 +84,7 @@ def main() -> None:
     for label, train_wall, rss, eval_wall, p50, p95 in results:
         lines.append(f"| {label} | {train_wall:.2f} s | {rss} MB | {eval_wall:.2f} s | {p50:.3f} ms | {p95:.3f} ms |")
     lines.append(f"\nMariaDB training is {results[1][1] / results[0][1]:.1f}x SQLite's (target: within 3x).")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.record:
-        record(report)
+    publish(lines, args.record)
 
 
 if __name__ == "__main__":

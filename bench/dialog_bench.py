@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import write_corpus  # noqa: E402
-from bench.measure import machine_line, record  # noqa: E402
+from bench.measure import machine_line, publish  # noqa: E402
 from dbslm import metrics  # noqa: E402
 from dbslm.engine import DBSLMEngine  # noqa: E402
 from dbslm.evaluation import known_vocabulary, token_scores  # noqa: E402
@@ -159,10 +159,7 @@ def main() -> None:
              "|---|---|---:|---:|---:|---:|---:|---:|---:|", *rows, "",
              f"respond() latency on the ~800k-token model plus the dialog pairs, {count} prompts, "
              f"up to 40 tokens: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p95 < 15 ms)."]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.record:
-        record(report)
+    publish(lines, args.record)
 
 
 if __name__ == "__main__":

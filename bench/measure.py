@@ -32,7 +32,10 @@ def machine_line(title: str) -> str:
             f"({os.cpu_count()} cores, Python {platform.python_version()})")
 
 
-def record(report: str) -> None:
-    """Append a section to bench/RESULTS.md."""
-    with open(Path(__file__).parent / "RESULTS.md", "a", encoding="utf-8") as out:
-        out.write("\n" + report)
+def publish(lines: list[str], record: bool) -> None:
+    """Print a results section and, with ``record``, append it to bench/RESULTS.md."""
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if record:
+        with open(Path(__file__).parent / "RESULTS.md", "a", encoding="utf-8") as out:
+            out.write("\n" + report)

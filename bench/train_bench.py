@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import PENTATEUCH, write_corpus  # noqa: E402
-from bench.measure import machine_line, record, run_measured  # noqa: E402
+from bench.measure import machine_line, publish, run_measured  # noqa: E402
 
 RUNS = 3
 
@@ -79,10 +79,7 @@ def main() -> None:
         lines.append(f"| {name} | {tokens:,} | {wall:.2f} s | {tokens / wall:,.0f} | {rss} MB | {their} | {split} |")
     if not lmplz:
         lines += ["", "lmplz was not found (set KENLM_BIN to the folder holding it): no ratio this run."]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.record:
-        record(report)
+    publish(lines, args.record)
 
 
 if __name__ == "__main__":
