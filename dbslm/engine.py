@@ -12,7 +12,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from dbslm.decoder import DecodeSettings, choose
 from dbslm.errors import DbslmError
@@ -54,10 +54,11 @@ class _Loaded:
 class DBSLMEngine:
     """One model of one database, for conversations."""
 
-    def __init__(self, store: Store, model: str = "base", settings: DecodeSettings | None = None) -> None:
+    def __init__(self, store: Store, model: str = "base", profile: str = "default") -> None:
         self.store = store
         self.model_name = model
-        self.settings = settings or DecodeSettings()
+        self.profile = profile
+        self.settings = DecodeSettings()
         self.level2 = Level2Store(store.db)
         self._loaded: _Loaded | None = None
 
@@ -162,7 +163,17 @@ class DBSLMEngine:
         if self._loaded is None or self._loaded.model.active_build != model.active_build:
             reader = await ModelReader.open(self.store.level1, model)
             self._loaded = _Loaded(model, reader, await self.store.level1.vocabulary(model))
+            self.settings = await self._decode_settings(model)
         return self._loaded
+
+    async def _decode_settings(self, model: ModelInfo) -> DecodeSettings:
+        """The decode profile from the ``decode_profiles`` table, written there with the
+        defaults the first time, so it can be read and tuned with SQL."""
+        values = await self.level2.profile(model.id, self.profile)
+        if values is None:
+            values = asdict(DecodeSettings())
+            await self.level2.save_profile(model.id, self.profile, values)
+        return DecodeSettings(**{k: type(getattr(DecodeSettings, k))(v) for k, v in values.items()})
 
     async def _answer(self, conversation_id: int, text: str, recent: list[Message],
                       seed: int | None) -> tuple[str | None, str, list[str]]:

@@ -101,7 +101,8 @@ def table_rows(db: str, sql: str) -> list[tuple]:
     """Rows of a query, read with the plain drivers (sqlite3, PyMySQL) outside dbslm."""
     if db.startswith("mariadb://"):
         t = parse_url(db)
-        conn = pymysql.connect(host=t.host, port=t.port, user=t.user, password=t.password, database=t.database)
+        conn = pymysql.connect(host=t.host, port=t.port, user=t.user, password=t.password, database=t.database,
+                               autocommit=True)
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)
@@ -110,6 +111,11 @@ def table_rows(db: str, sql: str) -> list[tuple]:
             conn.close()
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
+
+
+def execute(db: str, sql: str) -> None:
+    """Run one statement outside dbslm, as a user with an SQL shell would."""
+    table_rows(db, sql)
 
 
 def is_sqlite(db: str) -> bool:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
 from dbslm.starter import starter_conversations
-from tests.conftest import table_rows
+from tests.conftest import execute, table_rows
 
 HOSTILE = ["", "   \t\n ", "🎉🔥👩‍💻🇫🇷", "x" * 100_000, "a\x00b\x07c\x1b[31m", "مرحبا שלום hello",
            "今日はいい天気ですね。", "'; DROP TABLE messages; --", "Robert'); DELETE FROM pairs;--", "\u202eevil"]
@@ -122,3 +122,13 @@ def test_any_unicode_gets_an_answer(sync_engine, text):
     loop, eng, conv = sync_engine
     reply = loop.run_until_complete(eng.respond(conv, text, seed=0))
     assert isinstance(reply.text, str) and reply.text.strip()
+
+
+async def test_decode_profile_lives_in_a_table(engine, db):
+    conv = await engine.start_conversation("p")
+    await engine.respond(conv, "Hello", seed=1)
+    assert table_rows(db, "SELECT name, temperature, max_tokens FROM decode_profiles") == [("default", 0.5, 40)]
+    execute(db, "UPDATE decode_profiles SET max_tokens = 2, temperature = 0")
+    fresh = DBSLMEngine(engine.store)
+    reply = await fresh.respond(await fresh.start_conversation("p2"), "What is AI?", seed=1)
+    assert len(reply.tokens) <= 2
