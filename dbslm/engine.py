@@ -14,13 +14,16 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from dbslm.concepts.catalog import DEFAULTS, choose_concept
+from dbslm.concepts.payloads import PAYLOADS
 from dbslm.decoder import DecodeSettings, choose
 from dbslm.errors import DbslmError
 from dbslm.memory.cache import CachedSequence, PointerCache
 from dbslm.memory.retrieval import hashed_vector, similarity, words_of
 from dbslm.ngram.reader import ModelReader
 from dbslm.store import ModelInfo, Store, open_store
-from dbslm.store.level2 import Bias, Level2Store, Message
+from dbslm.store.level2 import Bias, Conversation, Level2Store, Message
+from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.vocab import BOS, EOS, SEP, UNK, Vocabulary
 from dbslm.training import TrainReport, resolve_model, train
@@ -29,6 +32,8 @@ MAX_INPUT_CHARS = 4000
 RETRIEVED = 3
 RETRIEVAL_SHARPNESS = 6  # weight = similarity ** this: a near-identical prompt dominates
 SESSION_TURNS = 6
+CONVERSATION_WINDOW = 50  # messages a reply may look back on (the session cache, summaries)
+SENTENCE_ENDS = (".", "!", "?", "...")
 SESSION_WEIGHT = 0.05
 BIAS_STRENGTH = 12.0  # natural-log boost of a correction's next token
 BIAS_MATCH = 0.8  # prompt similarity at which a correction applies
@@ -60,6 +65,7 @@ class DBSLMEngine:
         self.profile = profile
         self.settings = DecodeSettings()
         self.level2 = Level2Store(store.db)
+        self.level3 = Level3Store(store.db)
         self._loaded: _Loaded | None = None
 
     @classmethod
@@ -111,11 +117,15 @@ class DBSLMEngine:
         conversation = await self.level2.conversation(conversation_id)
         if conversation is None:
             raise DbslmError(f"no conversation {conversation_id}")
-        speaker = user_id or conversation.user_id
-        recent = await self.level2.history(conversation_id, SESSION_TURNS)
-        await self.level2.log(conversation_id, "user", speaker, text)
-        concept, reply_text, tokens = await self._answer(conversation.id, text, recent, seed)
-        reply_id = await self.level2.log(conversation_id, "bot", conversation.agent, reply_text, concept)
+        recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
+        await self.level2.log(conversation_id, "user", user_id or conversation.user_id, text)
+        return await self._reply_with(conversation, text, recent, started, seed)
+
+    async def _reply_with(self, conversation: Conversation, text: str, recent: list[Message], started: float,
+                          seed: int | None = None, **values: str) -> Reply:
+        """Answer ``text`` after the messages ``recent`` (which do not include it) and log it."""
+        concept, reply_text, tokens = await self._answer(conversation.id, text, recent, seed, values)
+        reply_id = await self.level2.log(conversation.id, "bot", conversation.agent, reply_text, concept)
         return Reply(reply_id, reply_text, tokens, concept, (time.perf_counter() - started) * 1000)
 
     async def record_correction(self, conversation_id: int, corrected_text: str, reply_id: int | None = None,
@@ -138,6 +148,16 @@ class DBSLMEngine:
         return await self.level2.record_correction(model.id if model else 0, conversation_id, messages[at].id,
                                                    user_id or conversation.user_id, prompt, corrected,
                                                    BIAS_STRENGTH)
+
+    async def acknowledge(self, conversation_id: int, answer: str) -> Reply:
+        """The bot's acknowledgement of a correction (the ``acknowledge`` concept), logged."""
+        started = time.perf_counter()
+        conversation = await self.level2.conversation(conversation_id)
+        if conversation is None:
+            raise DbslmError(f"no conversation {conversation_id}")
+        await self.level3.signal(conversation_id, "acknowledge")
+        recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
+        return await self._reply_with(conversation, "", recent, started, answer=answer.strip())
 
     async def approve_correction(self, correction_id: int) -> bool:
         """Make a correction apply in every conversation of the model (admins only)."""
@@ -175,8 +195,8 @@ class DBSLMEngine:
             await self.level2.save_profile(model.id, self.profile, values)
         return DecodeSettings(**{k: type(getattr(DecodeSettings, k))(v) for k, v in values.items()})
 
-    async def _answer(self, conversation_id: int, text: str, recent: list[Message],
-                      seed: int | None) -> tuple[str | None, str, list[str]]:
+    async def _answer(self, conversation_id: int, text: str, recent: list[Message], seed: int | None,
+                      values: dict[str, str]) -> tuple[str | None, str, list[str]]:
         if len(text) > MAX_INPUT_CHARS:
             return "refusal", (f"That message is too long for me: {len(text):,} characters, "
                                f"and I read up to {MAX_INPUT_CHARS:,}."), []
@@ -189,26 +209,48 @@ class DBSLMEngine:
         overlay: dict[int, str] = {}
         spans = [self._span_ids(b.span, tokenize, vocab, overlay)
                  for b in await self._biases_for(loaded.model, conversation_id, prompt, tokenize)]
-        cache = PointerCache(await self._cache_sequences(loaded, prompt, recent, tokenize))
-        rng = random.Random(seed)
+        concept, start = await self._concept_span(loaded.model, conversation_id, prompt, recent, values, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
-        likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
-        await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
-        reply: list[int] = []
-        for attempt in range(3):  # an empty reply is drawn again with the same generator
-            reply = await self._generate(loaded.reader, history, cache, spans, rng)
-            if reply:
-                break
+        if concept is not None and tokenize(concept.template)[-1:] in ([t] for t in SENTENCE_ENDS):
+            reply = start  # a complete sentence: Level 1 has nothing to add
+        else:
+            cache = PointerCache(await self._cache_sequences(loaded, prompt, recent[-SESSION_TURNS:], tokenize))
+            likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
+            await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
+            rng = random.Random(seed)
+            for attempt in range(3):  # an empty reply is drawn again with the same generator
+                reply = await self._generate(loaded.reader, history, cache, spans, rng, start)
+                if reply:
+                    break
         tokens = [overlay.get(i) or vocab.texts[i] for i in reply]
         if not tokens:
             return "no_answer", "I don't know what to say to that.", []
-        return ("correction" if spans else None), detokenize(tokens), tokens
+        name = concept.name if concept else "correction" if spans else None
+        return name, detokenize(tokens), tokens
+
+    async def _concept_span(self, model: ModelInfo, conversation_id: int, prompt: list[str], recent: list[Message],
+                            values: dict[str, str], overlay: dict[int, str]) -> tuple[Concept | None, list[int]]:
+        """The concept this reply calls for (a signal, or a prompt like its examples) and the
+        span it emits; (None, []) when none applies or its payload has nothing to say."""
+        concepts = await self.level3.concepts(model.id)
+        if not concepts:
+            for concept in DEFAULTS:
+                await self.level3.add_concept(SHARED_MODEL_ID, concept)
+            concepts = list(DEFAULTS)
+        concept = choose_concept(concepts, prompt, await self.level3.take_signal(conversation_id))
+        if concept is None:
+            return None, []
+        filled = PAYLOADS[concept.payload](recent, **values) if concept.payload in PAYLOADS else {}
+        if filled is None:
+            return None, []
+        tokenize = get_tokenizer(model.tokenizer).tokenize
+        return concept, self._span_ids(concept.template.format(**filled), tokenize, self._loaded.vocab, overlay)
 
     async def _generate(self, reader: ModelReader, history: list[int], cache: PointerCache,
-                        spans: list[list[int]], rng: random.Random) -> list[int]:
-        reply: list[int] = []
-        generated: Counter = Counter()
-        for _ in range(self.settings.max_tokens):
+                        spans: list[list[int]], rng: random.Random, start: list[int]) -> list[int]:
+        reply = list(start)
+        generated: Counter = Counter(reply)
+        for _ in range(self.settings.max_tokens - len(reply)):
             words, log10p = await reader.candidates(history + reply)
             proposal, confidence = cache.proposal([SEP, *reply])
             word = choose(words, log10p, proposal, confidence, _span_boosts(spans, reply), generated, frozenset(),

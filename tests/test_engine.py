@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
 from dbslm.starter import starter_conversations
+from dbslm.store.level3 import Concept
 from tests.conftest import execute, table_rows
 
 HOSTILE = ["", "   \t\n ", "🎉🔥👩‍💻🇫🇷", "x" * 100_000, "a\x00b\x07c\x1b[31m", "مرحبا שלום hello",
@@ -132,3 +133,19 @@ async def test_decode_profile_lives_in_a_table(engine, db):
     fresh = DBSLMEngine(engine.store)
     reply = await fresh.respond(await fresh.start_conversation("p2"), "What is AI?", seed=1)
     assert len(reply.tokens) <= 2
+
+
+async def test_concepts_summary_acknowledgement_and_continuation(engine):
+    conv = await engine.start_conversation("c")
+    for text in ("I love astronomy and telescopes", "Which telescopes are good for astronomy?", "Galaxies! Galaxies too"):
+        await engine.respond(conv, text, seed=1)
+    summary = await engine.respond(conv, "What did we discuss?", seed=1)
+    assert summary.concept == "summary" and summary.text == "We talked about astronomy, telescopes and galaxies."
+    ack = await engine.acknowledge(conv, "Saturn has rings.")
+    assert ack.concept == "acknowledge" and ack.text.endswith("Saturn has rings.")
+    fresh = await engine.start_conversation("d")
+    assert (await engine.respond(fresh, "what did we discuss", seed=1)).concept != "summary"  # nothing yet
+    model = await engine.store.level1.model("base")
+    await engine.level3.add_concept(model.id, Concept("muse", ["give me a thought"], "Here is a thought:", None, 0.9))
+    muse = await engine.respond(fresh, "Give me a thought", seed=2)
+    assert muse.concept == "muse" and muse.text.startswith("Here is a thought:") and len(muse.tokens) > 4

@@ -82,9 +82,10 @@ async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace
             print(HELP)
             continue
         if text.startswith("/correct"):
+            answer = text[len("/correct"):]
             try:
-                await engine.record_correction(conversation, text[len("/correct"):], user_id=args.user)
-                print("bot> Thanks, I will answer that way from now on in this conversation.")
+                await engine.record_correction(conversation, answer, user_id=args.user)
+                print(f"bot> {(await engine.acknowledge(conversation, answer)).text}")
             except DbslmError as exc:
                 print(f"bot> {exc}")
             continue

@@ -114,6 +114,18 @@ TABLES: tuple[Table, ...] = (
          ("frequency_penalty", "real"), ("max_tokens", "int")),
         ("model_id", "name"),
     ),
+    # Level 3: concepts that emit a span of text before Level 1 continues.
+    Table(
+        "concepts",
+        (("model_id", "int"), ("name", "name"), ("examples", "text"), ("template", "text"),
+         ("payload", "name?"), ("threshold", "real")),
+        ("model_id", "name"),
+    ),
+    Table(
+        "concept_signals",  # a concept forced for a conversation's next reply
+        (("id", "serial"), ("conversation_id", "int"), ("concept", "name"), ("created_at", "real")),
+        ("id",), indexes=(("conversation_id",),),
+    ),
     Table(
         "flushed",  # contexts of a SQLite build whose rows moved to MariaDB cold storage
         (("build", "int"), ("n", "int"), ("ctx", "key"), ("rows_moved", "int"), ("flushed_at", "real")),

@@ -1,0 +1,34 @@
+"""Payload functions: what fills a concept template's placeholders.
+
+Each takes the conversation's messages (oldest first) and the call's keyword values, and
+returns the placeholder values, or None when the concept has nothing to say.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from dbslm.metrics import words
+from dbslm.store.level2 import Message
+
+MIN_TOPIC_LETTERS = 4
+COMMON = frozenset("that this what with have about your from they there would could should which when "
+                   "where will just like know think were been tell them then than does did".split())
+
+
+def topics(messages: list[Message], **_: str) -> dict[str, str] | None:
+    """The user's three most frequent content words in the conversation."""
+    counts = Counter(w for m in messages if m.role == "user" for w in words(m.text)
+                     if len(w) >= MIN_TOPIC_LETTERS and w not in COMMON)
+    top = [w for w, _ in counts.most_common(3)]
+    if not top:
+        return None
+    return {"topics": top[0] if len(top) == 1 else ", ".join(top[:-1]) + " and " + top[-1]}
+
+
+def answer(messages: list[Message], **values: str) -> dict[str, str] | None:
+    return {"answer": values["answer"]} if values.get("answer") else None
+
+
+PAYLOADS: dict[str, Callable[..., dict[str, str] | None]] = {"topics": topics, "answer": answer}
