@@ -59,7 +59,7 @@ def test_missing_paths_and_empty_folder(cli, trained, tmp_path):
     assert_refused(cli("train", tmp_path / "nope.txt", "--db", trained), "no such file")
     (tmp_path / "empty_dir").mkdir()
     (tmp_path / "empty_dir" / "notes.md").write_text("not a txt file")
-    assert_refused(cli("train", tmp_path / "empty_dir", "--db", trained), "no .txt files")
+    assert_refused(cli("train", tmp_path / "empty_dir", "--db", trained), "no .txt/.json")
 
 
 @pytest.mark.parametrize("order", ["0", "7", "-1"])
@@ -109,3 +109,21 @@ def test_unknown_flag_is_a_usage_error_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "dbslm", "train", "--no-such-flag", "x.txt"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "unrecognized arguments" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_dialog_files_train_and_bad_rows_name_their_line(cli, db, tmp_path):
+    good = make(tmp_path, "d.ndjson", '{"prompt": "what is your name?", "response": "My name is Quill.", '
+                                      '"emotion": "happy"}\n\n{"prompt": "who made you?", "response": "A team."}\n')
+    yml = make(tmp_path, "c.yml", "conversations:\n- - Hello there\n  - General Kenobi\n  - You are a bold one\n")
+    listing = make(tmp_path, "l.json", '[{"prompt": "ping", "response": "pong pong"}]')
+    result = cli("train", good, yml, listing, "--db", db)
+    assert result.code == 0 and "2 prompt/response pairs" in result.out and "c.yml: 2 prompt" in result.out
+    assert table_rows(db, "SELECT COUNT(*) FROM pairs") == [(5,)]
+    before = snapshot(db)
+    cases = [("bad.ndjson", '{"prompt": "a", "response": "b"}\n{"prompt": "x"\n', "bad.ndjson:2"),
+             ("missing.ndjson", '{"prompt": "a"}\n', "missing.ndjson:1"),
+             ("bad.yml", "conversations: [[", "bad.yml:1"),
+             ("flat.json", '{"prompt": "a"}', "flat.json")]
+    for name, text, where in cases:
+        assert_refused(cli("train", make(tmp_path, name, text), "--db", db), where)
+    assert snapshot(db) == before

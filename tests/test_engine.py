@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
-from dbslm.starter import starter_conversations
+from dbslm.starter import starter_pairs
 from dbslm.store.level3 import Concept
 from tests.conftest import execute, table_rows
 
@@ -18,7 +18,7 @@ HOSTILE = ["", "   \t\n ", "🎉🔥👩‍💻🇫🇷", "x" * 100_000, "a\x00b
 
 
 def split_pairs() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    pairs = [p for c in starter_conversations() for p in zip(c, c[1:])]
+    pairs = starter_pairs()
     return [p for i, p in enumerate(pairs) if i % 10], [p for i, p in enumerate(pairs) if i % 10 == 0]
 
 

@@ -119,10 +119,16 @@ class Level2Store:
 
     async def add_pairs(self, model_id: int, pairs: Sequence[tuple[str, str]], source: str,
                         user_id: str | None = None) -> None:
+        if not pairs:
+            return
         async with self.db.transaction() as tx:
             await tx.insert_rows("pairs", ("model_id", "prompt", "response", "source", "user_id"),
                                  [[model_id] * len(pairs), [p for p, _ in pairs], [r for _, r in pairs],
                                   [source] * len(pairs), [user_id] * len(pairs)])
+
+    async def clear_pairs(self, model_id: int) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM pairs WHERE model_id = ?", (model_id,))
 
     async def search_pairs(self, model_id: int, words: list[str], limit: int) -> list[tuple[int, str, str, float]]:
         """Pairs whose prompt shares words with ``words``, best first: the full-text index,

@@ -12,20 +12,22 @@ from pathlib import Path
 from dbslm.errors import DbslmError
 
 TEXT_SUFFIXES = (".txt",)
+DIALOG_SUFFIXES = (".json", ".ndjson", ".jsonl", ".yml", ".yaml")  # read by dbslm.text.dialogs
 DEFAULT_MAX_LINE_CHARS = 1_000_000
 
 
-def find_files(inputs: Iterable[str], recursive: bool = False) -> list[Path]:
-    """The text files named by ``inputs`` (files, or folders searched for .txt files)."""
+def find_files(inputs: Iterable[str], recursive: bool = False,
+               suffixes: tuple[str, ...] = TEXT_SUFFIXES) -> list[Path]:
+    """The files named by ``inputs``: files, or folders searched for files with ``suffixes``."""
     files: list[Path] = []
     for name in inputs:
         path = Path(name)
         if path.is_dir():
             pattern = "**/*" if recursive else "*"
-            found = sorted(p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+            found = sorted(p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in suffixes)
             if not found:
                 hint = "" if recursive else " (--recursive searches subfolders)"
-                raise DbslmError(f"{path}: no {'/'.join(TEXT_SUFFIXES)} files in this folder{hint}")
+                raise DbslmError(f"{path}: no {'/'.join(suffixes)} files in this folder{hint}")
             files += found
         elif path.is_file():
             files.append(path)
