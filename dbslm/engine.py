@@ -304,7 +304,7 @@ class DBSLMEngine:
 def _match(cosine: float, score: float) -> float:
     """How well an earlier prompt matches: the index's rank score (which weighs rare words
     more) times the cosine of the word vectors (which also sees words the index skipped)."""
-    return max(score, 1e-3) * (0.5 + 0.5 * max(float(cosine), 0.0))
+    return max(score, 1e-3) * max(float(cosine), 0.0)
 
 
 def _span_boosts(spans: list[list[int]], reply: list[int]) -> dict[int, float]:
