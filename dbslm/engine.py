@@ -54,15 +54,18 @@ class _Loaded:
     model: ModelInfo
     reader: ModelReader
     vocab: Vocabulary
+    banned: frozenset[int]  # ids of the banned words
 
 
 class DBSLMEngine:
     """One model of one database, for conversations."""
 
-    def __init__(self, store: Store, model: str = "base", profile: str = "default") -> None:
+    def __init__(self, store: Store, model: str = "base", profile: str = "default",
+                 banned_words: Iterable[str] = ()) -> None:
         self.store = store
         self.model_name = model
         self.profile = profile
+        self.banned_words = frozenset(banned_words)
         self.settings = DecodeSettings()
         self.level2 = Level2Store(store.db)
         self.level3 = Level3Store(store.db)
@@ -182,7 +185,9 @@ class DBSLMEngine:
             return None
         if self._loaded is None or self._loaded.model.active_build != model.active_build:
             reader = await ModelReader.open(self.store.level1, model)
-            self._loaded = _Loaded(model, reader, await self.store.level1.vocabulary(model))
+            vocab = await self.store.level1.vocabulary(model)
+            banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
+            self._loaded = _Loaded(model, reader, vocab, banned)
             self.settings = await self._decode_settings(model)
         return self._loaded
 
@@ -219,7 +224,7 @@ class DBSLMEngine:
             await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
             rng = random.Random(seed)
             for attempt in range(3):  # an empty reply is drawn again with the same generator
-                reply = await self._generate(loaded.reader, history, cache, spans, rng, start)
+                reply = await self._generate(loaded, history, cache, spans, rng, start)
                 if reply:
                     break
         tokens = [overlay.get(i) or vocab.texts[i] for i in reply]
@@ -246,14 +251,14 @@ class DBSLMEngine:
         tokenize = get_tokenizer(model.tokenizer).tokenize
         return concept, self._span_ids(concept.template.format(**filled), tokenize, self._loaded.vocab, overlay)
 
-    async def _generate(self, reader: ModelReader, history: list[int], cache: PointerCache,
+    async def _generate(self, loaded: _Loaded, history: list[int], cache: PointerCache,
                         spans: list[list[int]], rng: random.Random, start: list[int]) -> list[int]:
         reply = list(start)
         generated: Counter = Counter(reply)
         for _ in range(self.settings.max_tokens - len(reply)):
-            words, log10p = await reader.candidates(history + reply)
+            words, log10p = await loaded.reader.candidates(history + reply)
             proposal, confidence = cache.proposal([SEP, *reply])
-            word = choose(words, log10p, proposal, confidence, _span_boosts(spans, reply), generated, frozenset(),
+            word = choose(words, log10p, proposal, confidence, _span_boosts(spans, reply), generated, loaded.banned,
                           self.settings, rng)
             if word is None or word == EOS:
                 break

@@ -149,3 +149,10 @@ async def test_concepts_summary_acknowledgement_and_continuation(engine):
     await engine.level3.add_concept(model.id, Concept("muse", ["give me a thought"], "Here is a thought:", None, 0.9))
     muse = await engine.respond(fresh, "Give me a thought", seed=2)
     assert muse.concept == "muse" and muse.text.startswith("Here is a thought:") and len(muse.tokens) > 4
+
+
+async def test_banned_words_are_never_generated(engine):
+    banned = DBSLMEngine(engine.store, banned_words={"Hi", "Hello", "Good", "Fine"})
+    for seed in range(10):
+        reply = await banned.respond(await banned.start_conversation("b"), "Hello", seed=seed)
+        assert not {"Hi", "Hello", "Good", "Fine"} & set(reply.tokens), reply.text
