@@ -110,6 +110,15 @@ class DBSLMEngine:
             model_id = loaded.model.id
         return await self.level2.start_conversation(model_id or 0, user_id, agent, channel_key)
 
+    async def conversation_for_channel(self, channel_key: str, user_id: str, agent: str = "dbslm") -> int:
+        """The conversation logged for a channel (or thread, or DM), started on first use."""
+        model = await self.store.level1.model(self.model_name)
+        model_id = model.id if model and model.id else 0
+        found = await self.level2.conversation_for_channel(model_id, channel_key)
+        if found is not None:
+            return found.id
+        return await self.level2.start_conversation(model_id, user_id, agent, channel_key)
+
     async def history(self, conversation_id: int, n: int = 20) -> list[Message]:
         return await self.level2.history(conversation_id, n)
 

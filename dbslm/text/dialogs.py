@@ -15,7 +15,7 @@ import yaml
 from dbslm.errors import DbslmError
 from dbslm.text.corpus import DIALOG_SUFFIXES, decode_lines
 
-__all__ = ["DIALOG_SUFFIXES", "read_pairs"]
+__all__ = ["DIALOG_SUFFIXES", "parse_pairs", "read_pairs"]
 Pair = tuple[str, str]
 
 
@@ -25,6 +25,11 @@ def read_pairs(path: Path, encoding: str = "utf-8", max_line_chars: int = 1_000_
         data = path.read_bytes()
     except OSError as exc:
         raise DbslmError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_pairs(data, path, encoding, max_line_chars)
+
+
+def parse_pairs(data: bytes, path: Path, encoding: str = "utf-8", max_line_chars: int = 1_000_000) -> list[Pair]:
+    """The prompt/response pairs in ``data``, a dialog file named ``path`` (its suffix says which kind)."""
     lines = decode_lines(data, str(path), encoding, max_line_chars)
     suffix = path.suffix.lower()
     if suffix in (".ndjson", ".jsonl"):

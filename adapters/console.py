@@ -1,0 +1,57 @@
+"""The console adapter: the bot in a terminal, and a scriptable harness for tests.
+
+Each line is a message in one DM-like channel; ``/train PATH`` attaches the file at PATH.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from bot.core import BotCore
+from bot.events import Attachment, Message
+
+PLATFORM = "console"
+
+
+class ConsoleAdapter:
+    def __init__(self, core: BotCore, user: str = "operator", admin: bool = True,
+                 write: Callable[[str], None] = print) -> None:
+        self.core = core
+        self.user = user
+        self.admin = admin
+        self.write = write
+
+    async def handle_line(self, line: str) -> None:
+        """Treat one typed line as a message and print what the bot answers."""
+        attachments: tuple[Attachment, ...] = ()
+        text = line.rstrip("\n")
+        if text.startswith("/train ") and Path(text[7:].strip()).is_file():
+            path = Path(text[7:].strip())
+            attachments = (Attachment(path.name, await asyncio.to_thread(path.read_bytes)),)
+            text = "/train"
+        message = Message(PLATFORM, "local", "console", self.user, text, is_dm=True, is_admin=self.admin,
+                          attachments=attachments)
+
+        async def send(reply: str) -> None:
+            self.write(f"bot> {reply}")
+
+        await self.core.handle(message, send, limit=4000)
+
+    async def run(self, lines: AsyncIterator[str] | None = None) -> None:
+        """Read lines (standard input by default) until they end."""
+        async for line in lines or _stdin_lines():
+            if line.strip():
+                await self.handle_line(line)
+        await self.core.commands.wait_for_training()
+
+
+async def _stdin_lines() -> AsyncIterator[str]:
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            yield await asyncio.to_thread(input, "you> " if interactive else "")
+        except EOFError:
+            return

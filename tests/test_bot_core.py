@@ -1,0 +1,106 @@
+"""The bot core through the console adapter and plain events: routing, commands, limits, restarts."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.console import ConsoleAdapter
+from bot.core import SLOW_DOWN, BotCore, split_message
+from bot.events import Attachment, Message
+from bot.settings import BotSettings
+from dbslm.engine import DBSLMEngine
+from tests.test_engine import split_pairs
+
+SETTINGS = BotSettings(admins=frozenset({"test:boss"}), user_rate=3, channel_rate=100, rate_window=60,
+                       max_upload_mb=1)
+
+
+@pytest.fixture
+async def core(tmp_path):
+    engine = await DBSLMEngine.open(str(tmp_path / "bot.sqlite3"))
+    await engine.train_dialog(split_pairs()[0])
+    yield BotCore(engine, SETTINGS)
+    await engine.close()
+
+
+async def ask(core: BotCore, text: str, channel: str = "c1", user: str = "ann", **flags) -> list[str]:
+    out: list[str] = []
+
+    async def send(reply: str) -> None:
+        out.append(reply)
+
+    flags.setdefault("is_dm", True)
+    await core.handle(Message("test", "w1", channel, user, text, **flags), send)
+    return out
+
+
+async def test_what_gets_answered(core):
+    assert await ask(core, "Hello")
+    assert await ask(core, "Hello", is_dm=False, mentions_bot=True)
+    assert not await ask(core, "Hello", is_dm=False)
+    assert not await ask(core, "Hello", from_bot=True)
+
+
+async def test_correct_changes_the_next_answer_in_that_channel_only(core):
+    await ask(core, "What is AI?", channel="left", user="boss")
+    ack = await ask(core, "/correct AI means a database that talks.", channel="left", user="boss")
+    assert ack and "database that talks" in ack[0]
+    assert await ask(core, "What is AI?", channel="left", user="boss") == ["AI means a database that talks."]
+    assert "database that talks" not in (await ask(core, "What is AI?", channel="right", user="boss"))[0]
+
+
+async def test_train_needs_an_admin_and_reports_bad_lines(core):
+    upload = (Attachment("facts.ndjson", b'{"prompt": "favourite colour?", "response": "Teal, always."}\n'),)
+    refused = await ask(core, "/train", user="ann", attachments=upload)
+    assert refused == ["Only admins can train me."]
+    started = await ask(core, "/train", user="boss", attachments=upload)
+    assert "background" in started[0]
+    await core.commands.wait_for_training()
+    assert (await ask(core, "favourite colour?", user="boss"))[0] == "Teal, always."
+    out: list[str] = []
+
+    async def send(reply: str) -> None:
+        out.append(reply)
+
+    bad = (Attachment("bad.ndjson", b'{"prompt": "a", "response": "b"}\n{oops\n'),)
+    await core.handle(Message("test", "w1", "c1", "boss", "/train", is_dm=True, attachments=bad), send)
+    await core.commands.wait_for_training()
+    assert out[-1].startswith("Training failed, nothing changed: bad.ndjson:2: malformed JSON")
+    assert "can't train" in (await ask(core, "/train", user="boss", attachments=(Attachment("x.exe", b"MZ"),)))[0]
+
+
+async def test_rate_limit_and_forget_confirmation(core):
+    replies = [await ask(core, f"hello {i}", user="fast") for i in range(4)]
+    assert replies[-1] == [SLOW_DOWN] and all(r != [SLOW_DOWN] for r in replies[:3])
+    assert "confirm" in (await ask(core, "/forget", user="boss"))[0]
+    assert (await ask(core, "/forget confirm", user="boss"))[0].startswith("Done: I deleted")
+
+
+async def test_channels_are_conversations_that_survive_a_restart(core, tmp_path):
+    await ask(core, "Hello from the left", channel="left")
+    await ask(core, "Hello from the right", channel="right")
+    left = await core.conversation_for(Message("test", "w1", "left", "ann", ""))
+    assert left != await core.conversation_for(Message("test", "w1", "right", "ann", ""))
+    restarted = BotCore(await DBSLMEngine.open(str(tmp_path / "bot.sqlite3")), SETTINGS)
+    assert await restarted.conversation_for(Message("test", "w1", "left", "ann", "")) == left
+    await restarted.engine.close()
+
+
+async def test_console_adapter_script(core, tmp_path):
+    lines = []
+    adapter = ConsoleAdapter(core, write=lines.append)
+    (tmp_path / "learn.txt").write_text("the zanzibar archipelago has spice farms\n")
+
+    async def script():
+        for line in ("Hello", f"/train {tmp_path / 'learn.txt'}", "/stats"):
+            yield line
+
+    await adapter.run(script())
+    assert lines[0].startswith("bot> ") and any("Trained on learn.txt" in line for line in lines)
+
+
+def test_split_message():
+    text = "word " * 1000
+    parts = split_message(text, 2000)
+    assert all(len(p) <= 2000 for p in parts) and " ".join(parts).split() == text.split()
+    assert split_message("x" * 4500, 2000) == ["x" * 2000, "x" * 2000, "x" * 500]
