@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -40,18 +41,38 @@ class ConsoleAdapter:
 
         await self.core.handle(message, send, limit=4000)
 
-    async def run(self, lines: AsyncIterator[str] | None = None) -> None:
-        """Read lines (standard input by default) until they end."""
-        async for line in lines or _stdin_lines():
+    async def run(self, lines: AsyncIterator[str] | None = None, stop: asyncio.Event | None = None) -> None:
+        """Answer lines (standard input by default) until they end or ``stop`` is set; a reply
+        in progress is finished, and so are trainings."""
+        stop = stop or asyncio.Event()
+        pending = (lines or _stdin_lines()).__aiter__()
+        while not stop.is_set():
+            next_line = asyncio.ensure_future(pending.__anext__())
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({next_line, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not next_line.done():
+                next_line.cancel()
+                break
+            try:
+                line = next_line.result()
+            except StopAsyncIteration:
+                break
             if line.strip():
                 await self.handle_line(line)
         await self.core.commands.wait_for_training()
 
 
 async def _stdin_lines() -> AsyncIterator[str]:
-    interactive = sys.stdin.isatty()
-    while True:
-        try:
-            yield await asyncio.to_thread(input, "you> " if interactive else "")
-        except EOFError:
-            return
+    """Standard input, read by a daemon thread so that a stop never waits for the next line."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=read, daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
 import sys
 
@@ -35,7 +36,10 @@ async def main() -> int:
         if configured:
             print(f"{', '.join(configured)} set, but the Discord and Slack adapters are not part of this "
                   "version; starting the console.", file=sys.stderr)
-        await ConsoleAdapter(BotCore(engine, load_bot_settings())).run()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        print("the bot is listening on the console (Ctrl-D or SIGTERM stops it)", file=sys.stderr)
+        await ConsoleAdapter(BotCore(engine, load_bot_settings())).run(stop=stop)
     finally:
         await engine.close()
     return 0

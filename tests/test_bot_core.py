@@ -104,3 +104,22 @@ def test_split_message():
     parts = split_message(text, 2000)
     assert all(len(p) <= 2000 for p in parts) and " ".join(parts).split() == text.split()
     assert split_message("x" * 4500, 2000) == ["x" * 2000, "x" * 2000, "x" * 500]
+
+
+def test_python_m_bot_answers_and_stops_cleanly_on_sigterm(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DBSLM_SQLITE_PATH": str(tmp_path / "run.sqlite3"), "DISCORD_TOKEN": "t0ps3cret"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    proc.stdin.write("Hello\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().startswith("bot> ")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    err = proc.stderr.read()
+    assert "t0ps3cret" not in err and "DISCORD_TOKEN" in err and "Traceback" not in err
+    assert not os.path.exists(tmp_path / "run.sqlite3-wal")  # the database was closed
