@@ -83,3 +83,18 @@ def test_sigkill_during_training_leaves_previous_model(cli, db, kjv, tmp_path):
     if is_sqlite(db):
         assert table_rows(db, "PRAGMA integrity_check") == [("ok",)]
     assert cli("train", kjv / "test.txt", "--db", db).code == 0
+
+
+def test_two_processes_training_one_sqlite_model_lose_nothing(cli, tmp_path, kjv):
+    db = str(tmp_path / "shared.sqlite3")
+    lines = (kjv / "train.txt").read_text().splitlines()
+    parts = [tmp_path / "p1.txt", tmp_path / "p2.txt"]
+    parts[0].write_text("\n".join(lines[::2]))
+    parts[1].write_text("\n".join(lines[1::2]))
+    runs = [subprocess.Popen([sys.executable, "-m", "dbslm", "train", str(p), "--db", db, "--tokenizer", "whitespace"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for p in parts]
+    assert [r.wait(timeout=120) for r in runs] == [0, 0]
+    once = str(tmp_path / "once.sqlite3")
+    assert cli("train", kjv / "train.txt", "--db", once, "--tokenizer", "whitespace").code == 0
+    total = "SELECT n, SUM(count) FROM ngrams g JOIN models m ON m.active_build = g.build GROUP BY n"
+    assert table_rows(db, total) == table_rows(once, total)

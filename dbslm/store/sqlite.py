@@ -7,6 +7,7 @@ each in an explicit transaction) and one reader connection that sees committed d
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -113,9 +114,15 @@ class SQLiteDatabase(Database):
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
-        """A lock within this process: a SQLite file has one writing process at a time."""
+        """A lock among this file's users: an asyncio lock within the process, an exclusive
+        ``flock`` on ``<file>.lock`` across processes (released by the kernel if one dies)."""
         async with self._named_locks.setdefault(name, asyncio.Lock()):
-            yield
+            with open(f"{self.path}.lock", "a+b") as handle:
+                await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     async def close(self) -> None:
         await self._reader.close()
