@@ -16,37 +16,13 @@ import pymysql
 
 from adapters.console import ConsoleAdapter
 from bot.core import BotCore
+from bot.errors import BotError
 from bot.settings import load_bot_settings
 from dbslm.config import load_settings
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.starter import starter_pairs
 
-
-
-async def run_slack(core: BotCore, stop: asyncio.Event) -> None:
-    """Serve Slack's signed requests until ``stop``; the token is verified first."""
-    from aiohttp import web
-    from slack_sdk.errors import SlackApiError
-
-    from adapters.slack import SlackAdapter
-
-    adapter = SlackAdapter(core, os.environ["SLACK_BOT_TOKEN"], os.environ["SLACK_SIGNING_SECRET"],
-                           os.environ.get("SLACK_API_URL") or None)
-    try:
-        await adapter.app.client.auth_test()
-    except SlackApiError as exc:
-        raise DbslmError(f"SLACK_BOT_TOKEN was refused by Slack ({exc.response.get('error', 'error')})") from None
-    except OSError as exc:
-        raise DbslmError(f"cannot reach Slack to check SLACK_BOT_TOKEN: {type(exc).__name__}") from None
-    runner = web.AppRunner(adapter.web_app())
-    await runner.setup()
-    port = int(os.environ.get("BOT_SLACK_PORT", "3000"))
-    await web.TCPSite(runner, os.environ.get("BOT_SLACK_HOST", "127.0.0.1"), port).start()
-    print(f"the bot is listening for Slack on port {port} (SIGTERM stops it)", file=sys.stderr)
-    await stop.wait()
-    await runner.cleanup()
-    await core.commands.wait_for_training()
 
 
 async def main() -> int:
@@ -62,7 +38,11 @@ async def main() -> int:
         if os.environ.get("DISCORD_TOKEN"):
             print("DISCORD_TOKEN is set, but the Discord adapter is not part of this version.", file=sys.stderr)
         if os.environ.get("SLACK_BOT_TOKEN") and os.environ.get("SLACK_SIGNING_SECRET"):
-            await run_slack(core, stop)
+            from adapters.slack import serve
+
+            await serve(core, stop, os.environ["SLACK_BOT_TOKEN"], os.environ["SLACK_SIGNING_SECRET"],
+                        os.environ.get("SLACK_API_URL") or None, os.environ.get("BOT_SLACK_HOST", "127.0.0.1"),
+                        int(os.environ.get("BOT_SLACK_PORT", "3000")))
         else:
             print("the bot is listening on the console (Ctrl-D or SIGTERM stops it)", file=sys.stderr)
             await ConsoleAdapter(core).run(stop=stop)
@@ -74,7 +54,7 @@ async def main() -> int:
 if __name__ == "__main__":
     try:
         sys.exit(asyncio.run(main()))
-    except (DbslmError, sqlite3.Error, pymysql.Error) as exc:
+    except (BotError, DbslmError, sqlite3.Error, pymysql.Error) as exc:
         print(f"bot: error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -7,15 +7,19 @@ Web API. Socket Mode is not built yet.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import BotCore
 from bot.events import Message
+from bot.errors import BotError
 
 PLATFORM = "slack"
 MESSAGE_LIMIT = 40000
@@ -74,3 +78,22 @@ class SlackAdapter:
             return False
         info = await client.users_info(user=user)
         return bool(info.get("user", {}).get("is_admin"))
+
+
+async def serve(core: BotCore, stop: asyncio.Event, bot_token: str, signing_secret: str, api_url: str | None,
+                host: str, port: int) -> None:
+    """Check the token, then serve Slack's signed requests until ``stop``."""
+    adapter = SlackAdapter(core, bot_token, signing_secret, api_url)
+    try:
+        await adapter.app.client.auth_test()
+    except SlackApiError as exc:
+        raise BotError(f"SLACK_BOT_TOKEN was refused by Slack ({exc.response.get('error', 'error')})") from None
+    except OSError as exc:
+        raise BotError(f"cannot reach Slack to check SLACK_BOT_TOKEN: {type(exc).__name__}") from None
+    runner = web.AppRunner(adapter.web_app())
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    print(f"the bot is listening for Slack on {host}:{port} (SIGTERM stops it)", file=sys.stderr)
+    await stop.wait()
+    await runner.cleanup()
+    await core.commands.wait_for_training()
