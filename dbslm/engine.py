@@ -102,22 +102,26 @@ class DBSLMEngine:
     # -- conversations ----------------------------------------------------------------------
 
     async def start_conversation(self, user_id: str, agent: str = "dbslm", channel_key: str | None = None) -> int:
-        loaded = await self._load()
-        if loaded is None:
-            model = await self.store.level1.model(self.model_name)
-            model_id = model.id if model else None
-        else:
-            model_id = loaded.model.id
-        return await self.level2.start_conversation(model_id or 0, user_id, agent, channel_key)
+        return await self.level2.start_conversation(await self._model_id(), user_id, agent, channel_key)
 
     async def conversation_for_channel(self, channel_key: str, user_id: str, agent: str = "dbslm") -> int:
         """The conversation logged for a channel (or thread, or DM), started on first use."""
-        model = await self.store.level1.model(self.model_name)
-        model_id = model.id if model and model.id else 0
+        model_id = await self._model_id()
         found = await self.level2.conversation_for_channel(model_id, channel_key)
         if found is not None:
             return found.id
         return await self.level2.start_conversation(model_id, user_id, agent, channel_key)
+
+    async def _conversation(self, conversation_id: int) -> Conversation:
+        conversation = await self.level2.conversation(conversation_id)
+        if conversation is None:
+            raise DbslmError(f"no conversation {conversation_id}")
+        return conversation
+
+    async def _model_id(self) -> int:
+        """The model's id (0 before its first training: conversations can start earlier)."""
+        model = await self.store.level1.model(self.model_name)
+        return model.id if model is not None and model.id is not None else 0
 
     async def history(self, conversation_id: int, n: int = 20) -> list[Message]:
         return await self.level2.history(conversation_id, n)
@@ -126,9 +130,7 @@ class DBSLMEngine:
                       user_id: str | None = None) -> Reply:
         """Log ``text``, answer it and log the answer."""
         started = time.perf_counter()
-        conversation = await self.level2.conversation(conversation_id)
-        if conversation is None:
-            raise DbslmError(f"no conversation {conversation_id}")
+        conversation = await self._conversation(conversation_id)
         recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
         await self.level2.log(conversation_id, "user", user_id or conversation.user_id, text)
         return await self._reply_with(conversation, text, recent, started, seed)
@@ -147,26 +149,22 @@ class DBSLMEngine:
         corrected = corrected_text.strip()
         if not corrected:
             raise DbslmError("a correction needs the better answer: /correct <better answer>")
-        conversation = await self.level2.conversation(conversation_id)
-        if conversation is None:
-            raise DbslmError(f"no conversation {conversation_id}")
+        conversation = await self._conversation(conversation_id)
         messages = await self.level2.history(conversation_id, 200)
-        bot_turns = [i for i, m in enumerate(messages) if m.role == "bot" and (reply_id is None or m.id == reply_id)]
+        bot_turns = [i for i, m in enumerate(messages) if m.role == "bot" and m.concept != "acknowledge"
+                     and (reply_id is None or m.id == reply_id)]
         if not bot_turns:
             raise DbslmError("there is no reply of mine to correct in this conversation yet")
         at = bot_turns[-1]
         prompt = next((m.text for m in reversed(messages[:at]) if m.role == "user"), "")
-        model = await self.store.level1.model(self.model_name)
-        return await self.level2.record_correction(model.id if model else 0, conversation_id, messages[at].id,
+        return await self.level2.record_correction(await self._model_id(), conversation_id, messages[at].id,
                                                    user_id or conversation.user_id, prompt, corrected,
                                                    BIAS_STRENGTH)
 
     async def acknowledge(self, conversation_id: int, answer: str) -> Reply:
         """The bot's acknowledgement of a correction (the ``acknowledge`` concept), logged."""
         started = time.perf_counter()
-        conversation = await self.level2.conversation(conversation_id)
-        if conversation is None:
-            raise DbslmError(f"no conversation {conversation_id}")
+        conversation = await self._conversation(conversation_id)
         await self.level3.signal(conversation_id, "acknowledge")
         recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
         return await self._reply_with(conversation, "", recent, started, answer=answer.strip())
