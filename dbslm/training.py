@@ -20,7 +20,7 @@ from dbslm.ngram.tables import ModelTables, build_tables, counts_from_rows
 from dbslm.store import ModelInfo, Store
 from dbslm.store.level1 import NgramRows, VocabUpdate
 from dbslm.text.tokenize import TOKENIZERS
-from dbslm.text.vocab import BOS, Vocabulary
+from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary
 
 MAX_ORDER = 6
 DEFAULT_HEAD_SIZE = 32
@@ -108,12 +108,13 @@ async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]] =
         progress("counting and estimating")
         tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, dialog, old_rows, whole_vocab,
                                                       head_size)
-        sentences = int((ids == BOS).sum())
+        sequences = int((ids == BOS).sum())
+        words = int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())
         progress(f"writing {sum(len(t.word) for t in tables.orders):,} n-grams")
         build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
-                                         sentences=sentences, tokens=len(ids) - sentences)
-    return TrainReport(model.name, build, sentences, len(ids) - 2 * sentences,
-                       {t.n: len(t.word) for t in tables.orders}, time.perf_counter() - started)
+                                         sentences=sequences, tokens=words)
+    return TrainReport(model.name, build, sequences, words, {t.n: len(t.word) for t in tables.orders},
+                       time.perf_counter() - started)
 
 
 def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
