@@ -12,11 +12,11 @@ import traceback
 import pymysql
 
 from dbslm import __version__
-from dbslm.cli import arpa, chat, evaluate, flush, migrate, train
+from dbslm.cli import arpa, chat, eval_dialog, evaluate, flush, migrate, train
 from dbslm.cli.common import resolve_defaults
 from dbslm.errors import DbslmError
 
-COMMANDS = (chat, train, evaluate, arpa, migrate, flush)
+COMMANDS = (chat, train, evaluate, eval_dialog, arpa, migrate, flush)
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
 
 

@@ -11,7 +11,7 @@ from dbslm.cli.common import add_database_options, add_text_options, positive_in
 from dbslm.errors import DbslmError
 from dbslm.store import open_store
 from dbslm.store.level2 import Level2Store
-from dbslm.text.corpus import TEXT_SUFFIXES, find_files, read_lines
+from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files, read_lines
 from dbslm.text.dialogs import DIALOG_SUFFIXES, read_pairs
 from dbslm.text.tokenize import TOKENIZERS, get_tokenizer
 from dbslm.training import DEFAULT_HEAD_SIZE, check_order, resolve_model, train
@@ -22,7 +22,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "train", help="train a model on text files (one sentence per line)",
         description="Count n-grams in the given text, merge them with the model's counts and "
                     "rebuild it; the new model goes live only when it is complete.")
-    parser.add_argument("inputs", nargs="+", metavar="PATH",
+    parser.add_argument("inputs", nargs="*", metavar="PATH",
                         help="text files (.txt, one sentence per line), dialog files (.json/.ndjson rows with "
                              "prompt and response, .yml conversations) or folders of them")
     add_database_options(parser)
@@ -32,6 +32,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="regex for chat text, whitespace for pre-tokenized corpora (default: regex)")
     parser.add_argument("--reset", action="store_true", help="retrain the model from this text alone")
     parser.add_argument("--recursive", action="store_true", help="search folders recursively")
+    parser.add_argument("--stdin", action="store_true", help="also train on text from standard input")
+    parser.add_argument("--max-json-lines", type=positive_int, metavar="N",
+                        help="use at most N prompt/response rows of each dialog file")
     parser.add_argument("--head-size", type=positive_int, default=DEFAULT_HEAD_SIZE, metavar="K",
                         help=f"words kept per context for sampling (default: {DEFAULT_HEAD_SIZE})")
     add_text_options(parser)
@@ -41,8 +44,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace) -> int:
     if args.order is not None:
         check_order(args.order)
+    if not args.inputs and not args.stdin:
+        raise DbslmError("nothing to train: name files or folders, or pass --stdin")
     files = find_files(args.inputs, args.recursive, TEXT_SUFFIXES + DIALOG_SUFFIXES)
     inputs = [(path, await asyncio.to_thread(_read, path, args)) for path in files]
+    if args.stdin:
+        data = await asyncio.to_thread(sys.stdin.buffer.read)
+        inputs.append((Path("<stdin>"), decode_lines(data, "<stdin>", args.encoding, args.max_line_chars)))
     async with await open_store(args.db) as store:
         model = await resolve_model(store, args.model, args.order, args.tokenizer, args.reset)
         tokenize = get_tokenizer(model.tokenizer).tokenize
@@ -85,5 +93,5 @@ async def run(args: argparse.Namespace) -> int:
 def _read(path: Path, args: argparse.Namespace) -> list:
     """A text file's lines, or a dialog file's prompt/response pairs."""
     if path.suffix.lower() in DIALOG_SUFFIXES:
-        return read_pairs(path, args.encoding, args.max_line_chars)
+        return read_pairs(path, args.encoding, args.max_line_chars)[:args.max_json_lines]
     return read_lines(path, args.encoding, args.max_line_chars)

@@ -1,0 +1,38 @@
+"""More of the dbslm command: --stdin, --max-json-lines, eval-dialog."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import table_rows
+
+
+def test_stdin_and_max_json_lines(tmp_path):
+    db = str(tmp_path / "m.sqlite3")
+    rows = tmp_path / "rows.ndjson"
+    rows.write_text("".join(json.dumps({"prompt": f"question {i}?", "response": f"answer {i}."}) + "\n"
+                            for i in range(500)))
+    run = subprocess.run([sys.executable, "-m", "dbslm", "train", str(rows), "--stdin", "--db", db,
+                          "--max-json-lines", "200"], input="piped words arrive here\n", capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    assert "200 prompt/response pairs" in run.stdout and "<stdin>: 1 sentences" in run.stdout
+    assert table_rows(db, "SELECT COUNT(*) FROM pairs") == [(200,)]
+    assert table_rows(db, "SELECT COUNT(*) FROM vocab WHERE text IN ('piped', '199', '200')") == [(2,)]
+    nothing = subprocess.run([sys.executable, "-m", "dbslm", "train", "--db", db], capture_output=True, text=True)
+    assert nothing.returncode == 1 and "--stdin" in nothing.stderr
+
+
+def test_eval_dialog_reports_honest_metrics(cli, tmp_path):
+    db = str(tmp_path / "d.sqlite3")
+    data = tmp_path / "d.ndjson"
+    data.write_text('{"prompt": "what is your name?", "response": "My name is Quill."}\n'
+                    '{"prompt": "who made you?", "response": "A small team."}\n')
+    assert cli("train", data, "--db", db).code == 0
+    result = cli("eval-dialog", data, "--db", db, "--json").json()
+    assert result["pairs"] == 2 and result["rouge_l_f1"] == 1.0 and result["empty"] == 0.0
+    unseen = tmp_path / "u.ndjson"
+    unseen.write_text('{"prompt": "tell me about quantum gravity", "response": "It is unsolved."}\n')
+    assert cli("eval-dialog", unseen, "--db", db, "--json").json()["rouge_l_f1"] < 1.0
