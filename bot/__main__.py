@@ -1,7 +1,8 @@
 """``python -m bot``: run the bot on the configured database with the configured adapters.
 
-Slack runs in HTTP mode when ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET`` are set; the
-console runs when no platform is configured. Tokens are checked at start and never printed.
+Discord runs when ``DISCORD_TOKEN`` is set, else Slack in HTTP mode when ``SLACK_BOT_TOKEN``
+and ``SLACK_SIGNING_SECRET`` are, else the console. Tokens are checked at start and never
+printed. (Running Discord and Slack in one process is not built yet.)
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ async def main() -> int:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         if os.environ.get("DISCORD_TOKEN"):
-            print("DISCORD_TOKEN is set, but the Discord adapter is not part of this version.", file=sys.stderr)
-        if os.environ.get("SLACK_BOT_TOKEN") and os.environ.get("SLACK_SIGNING_SECRET"):
+            from adapters.discord import serve
+
+            await serve(core, stop, os.environ["DISCORD_TOKEN"])
+        elif os.environ.get("SLACK_BOT_TOKEN") and os.environ.get("SLACK_SIGNING_SECRET"):
             from adapters.slack import serve
 
             await serve(core, stop, os.environ["SLACK_BOT_TOKEN"], os.environ["SLACK_SIGNING_SECRET"],
