@@ -9,6 +9,8 @@ import zlib
 
 from aiohttp import WSMsgType, web
 
+from tests.recorder import Recorder
+
 BOT = {"id": "1000", "username": "dbslm", "discriminator": "0", "global_name": None, "avatar": None, "bot": True}
 
 
@@ -18,8 +20,7 @@ def user(uid: str, name: str, bot: bool = False) -> dict:
 
 class FakeDiscord:
     def __init__(self) -> None:
-        self.sent: list[dict] = []
-        self._new = asyncio.Event()
+        self.sent = Recorder()
         self._socket: web.WebSocketResponse | None = None
         self._compressor = zlib.compressobj()
         self._sequence = 0
@@ -45,8 +46,7 @@ class FakeDiscord:
     async def _create_message(self, request: web.Request) -> web.Response:
         body = await request.json()
         channel = request.match_info["channel"]
-        self.sent.append({"channel": channel, "content": body.get("content", "")})
-        self._new.set()
+        self.sent.add({"channel": channel, "content": body.get("content", "")})
         return _json(self.message(f"9{len(self.sent)}", channel, BOT, body.get("content", "")))
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
@@ -86,13 +86,8 @@ class FakeDiscord:
             data["guild_id"] = guild
         return data
 
-    async def wait_for_messages(self, count: int, timeout: float = 10) -> list[dict]:
-        async def enough() -> None:
-            while len(self.sent) < count:
-                self._new.clear()
-                await self._new.wait()
-        await asyncio.wait_for(enough(), timeout)
-        return self.sent
+    async def wait_for_messages(self, count: int) -> list[dict]:
+        return await self.sent.wait_for(count)
 
 
 def _json(data: dict) -> web.Response:

@@ -5,17 +5,16 @@ Written from Slack's public API documentation for the methods the adapter calls.
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
+
+from tests.recorder import Recorder
 
 ADMIN = "UADMIN"
 
 
 class FakeSlackAPI:
     def __init__(self) -> None:
-        self.posted: list[dict[str, str]] = []
-        self._new_post = asyncio.Event()
+        self.posted = Recorder()
         self.app = web.Application()
         self.app.router.add_route("*", "/api/{method}", self._call)
 
@@ -31,15 +30,9 @@ class FakeSlackAPI:
         if method == "users.info":
             return web.json_response({"ok": True, "user": {"id": form["user"], "is_admin": form["user"] == ADMIN}})
         if method == "chat.postMessage":
-            self.posted.append({k: str(v) for k, v in form.items()})
-            self._new_post.set()
+            self.posted.add({k: str(v) for k, v in form.items()})
             return web.json_response({"ok": True, "channel": form["channel"], "ts": "1.0"})
         return web.json_response({"ok": False, "error": "unknown_method"})
 
-    async def wait_for_posts(self, count: int, timeout: float = 10) -> list[dict[str, str]]:
-        async def enough() -> None:
-            while len(self.posted) < count:
-                self._new_post.clear()
-                await self._new_post.wait()
-        await asyncio.wait_for(enough(), timeout)
-        return self.posted
+    async def wait_for_posts(self, count: int) -> list[dict[str, str]]:
+        return await self.posted.wait_for(count)
