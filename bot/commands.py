@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import PurePath
@@ -15,6 +16,7 @@ from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines
 from dbslm.text.dialogs import DIALOG_SUFFIXES, parse_pairs
 
 Send = Callable[[str], Awaitable[None]]
+log = logging.getLogger(__name__)
 FORGET_CONFIRM_SECONDS = 120
 HELP = ("I learn from text and from your corrections. Commands: /correct <better answer> (fix my last "
         "reply here), /history [n], /stats, /forget (delete everything you told me), /help; admins: "
@@ -114,6 +116,9 @@ class Commands:
                            f"({report.seconds:.1f} s).")
         except DbslmError as exc:
             await send(f"Training failed, nothing changed: {exc}")
+        except Exception:  # a background task: report it here, or nobody sees it
+            log.exception("training from an upload failed")
+            await send("Training failed with an internal error; nothing changed. The bot's log has the details.")
 
     async def wait_for_training(self) -> None:
         """Let background trainings finish (shutdown)."""

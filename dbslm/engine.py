@@ -25,7 +25,7 @@ from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.level2 import Bias, Conversation, Level2Store, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.text.tokenize import detokenize, get_tokenizer
-from dbslm.text.vocab import BOS, EOS, SEP, UNK, Vocabulary
+from dbslm.text.vocab import BOS, CONTROL_TOKENS, EOS, SEP, UNK, Vocabulary
 from dbslm.training import TrainReport, resolve_model, train
 
 MAX_INPUT_CHARS = 4000
@@ -285,7 +285,7 @@ class DBSLMEngine:
         ids = []
         for token in tokenize(span):
             i = vocab.index.get(token, UNK)
-            if i == UNK or i < 4:  # unknown to the model: a reply-local id
+            if i < len(CONTROL_TOKENS):  # unknown to the model (or a control spelling): a reply-local id
                 i = -1 - len(overlay)
                 overlay[i] = token
             ids.append(i)
