@@ -81,3 +81,38 @@ def test_flush_refusals(cli, trained, tmp_path):
     assert_refused(cli("flush", "--db", tmp_path / "none.sqlite3", "--force"), "no database")
     assert_refused(cli("flush", "--db", "mariadb://root@127.0.0.1/x"), "SQLite")
     assert_refused(cli("flush", "--db", trained, "--force", "--to", "mariadb://root@127.0.0.1:1/x"), "127.0.0.1:1")
+
+
+async def test_replies_and_candidates_are_the_same_after_a_flush(tmp_path, mariadb_url):
+    from dbslm.engine import DBSLMEngine
+    from dbslm.ngram.reader import ModelReader
+    from dbslm.store import open_store
+    from tests.test_engine import split_pairs
+
+    path = str(tmp_path / "chat.sqlite3")
+    engine = await DBSLMEngine.open(path)
+    await engine.train_dialog(split_pairs()[0])
+    prompts = ["What is AI?", "Tell me a joke", "Do you like movies?", "who are you", "Hello"]
+
+    async def replies(eng: DBSLMEngine) -> list[str]:
+        return [(await eng.respond(await eng.start_conversation("f"), p, seed=i)).text for i, p in enumerate(prompts)]
+
+    async def candidates(store) -> list[tuple]:
+        model = await store.level1.model("base")
+        reader = await ModelReader.open(store.level1, model)
+        histories = [[1, *ids] for ids in (list(range(4, 60)), list(range(200, 230)), list(range(900, 905)))]
+        out = []
+        for history in histories:
+            for end in range(1, len(history) + 1):
+                words, logp = await reader.candidates(history[:end])
+                out.append((words.tolist(), logp.round(12).tolist()))
+        return out
+
+    before = await replies(engine), await candidates(engine.store)
+    model = await engine.store.level1.model("base")
+    await engine.close()
+    store = await open_store(path, cold_url=mariadb_url)
+    report = await store.cold.flush(model.active_build, 100_000, lambda stage: None)
+    assert report.contexts > 1000
+    assert (await replies(DBSLMEngine(store)), await candidates(store)) == before
+    await store.close()

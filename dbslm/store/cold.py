@@ -16,6 +16,7 @@ from typing import Any
 
 from dbslm.errors import DbslmError
 from dbslm.store.database import Database, Row, fetch_keyed
+from dbslm.store.heads import Head, read_heads
 from dbslm.store.schema import COLD_TABLES
 
 NGRAM_COLUMNS = ("n", "ctx", "word", "count", "logp", "backoff", "q")
@@ -51,9 +52,7 @@ class ColdStorage:
 
     async def lookup(self, build: int, keys: Sequence[Sequence[int]]) -> list[Row]:
         """Rows (n, ctx, word, count, logp, backoff, q) of ``keys`` whose context is flushed."""
-        contexts = sorted({(k[0], k[1]) for k in keys})
-        flushed = {tuple(r) for r in await fetch_keyed(
-            self.local, "g.n, g.ctx", "flushed", ("n", "ctx"), contexts, "g.build = ?", (build,))}
+        flushed = set(await self._flushed(build, sorted({(k[0], k[1]) for k in keys})))
         wanted = [k for k in keys if (k[0], k[1]) in flushed]
         if not wanted:
             return []
@@ -62,10 +61,23 @@ class ColdStorage:
                                  (self.source, build))
 
     async def order_rows(self, build: int, n: int) -> list[Row]:
-        """Every flushed row (ctx, word, count, logp, backoff, q) of one order of a build."""
+        """Every flushed row (n, ctx, word, count, logp, backoff, q) of one order of a build."""
         return await self.remote.fetchall(
-            "SELECT ctx, word, count, logp, COALESCE(backoff, 0), q FROM cold_ngrams "
+            "SELECT n, ctx, word, count, logp, COALESCE(backoff, 0), q FROM cold_ngrams "
             "WHERE source = ? AND build = ? AND n = ?", (self.source, build, n))
+
+    async def heads(self, build: int, contexts: list[tuple[int, int]]) -> dict[tuple[int, int], Head]:
+        """The heads of those ``contexts`` that were flushed."""
+        flushed = await self._flushed(build, contexts)
+        if not flushed:
+            return {}
+        return await read_heads(self.remote, "cold_heads", "cold_ngrams", flushed,
+                                "g.source = ? AND g.build = ?", (self.source, build))
+
+    async def _flushed(self, build: int, contexts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Those of ``contexts`` whose rows are in the cold tier."""
+        return [(n, ctx) for n, ctx in await fetch_keyed(
+            self.local, "g.n, g.ctx", "flushed", ("n", "ctx"), contexts, "g.build = ?", (build,))]
 
     async def purge(self, builds: Sequence[int]) -> None:
         """Delete the cold rows of builds that are gone."""

@@ -16,8 +16,9 @@ from dbslm.ngram.kneser_ney import Discount
 from dbslm.ngram.tables import ModelTables
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database, Transaction, fetch_keyed
+from dbslm.store.heads import Head, read_heads
 from dbslm.store.schema import BUILD_TABLES
-from dbslm.text.vocab import CONTROL_TOKENS, NEVER_SAMPLED, Vocabulary
+from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
 
 ROW_VALUES = "g.count, g.logp, COALESCE(g.backoff, 0), g.q"  # what a look-up returns per n-gram
 
@@ -93,15 +94,12 @@ class Level1Store:
     async def order_rows(self, build: int, n: int) -> NgramRows:
         """Every row of one order of a build."""
         parts = []
-        async for batch in self.db.iterate(f"SELECT g.ctx, g.word, {ROW_VALUES} FROM ngrams g "
+        async for batch in self.db.iterate(f"SELECT g.n, g.ctx, g.word, {ROW_VALUES} FROM ngrams g "
                                            "WHERE g.build = ? AND g.n = ?", (build, n)):
-            parts.append(np.array(batch, dtype=object))
+            parts += batch
         if self.cold is not None:
-            parts.append(np.array(await self.cold.order_rows(build, n), dtype=object).reshape(-1, 6))
-        grid = np.concatenate(parts) if parts else np.empty((0, 6), dtype=object)
-        return NgramRows(np.full(len(grid), n), grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64),
-                         grid[:, 2].astype(np.int64), grid[:, 3].astype(np.float64),
-                         grid[:, 4].astype(np.float64), grid[:, 5].astype(np.uint8))
+            parts += await self.cold.order_rows(build, n)
+        return _ngram_rows(parts)
 
     async def lookup(self, build: int, n: np.ndarray, ctx: np.ndarray, word: np.ndarray) -> NgramRows:
         """The rows among the keys (n, ctx, word) that exist in a build (any order),
@@ -112,33 +110,16 @@ class Level1Store:
         if self.cold is not None and len(found) < len(keys):
             here = {tuple(r[:3]) for r in found}
             found += await self.cold.lookup(build, [k for k in keys if tuple(k) not in here])
-        grid = np.array(found, dtype=object).reshape(-1, 7)
-        return NgramRows(grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64),
-                         grid[:, 2].astype(np.int64), grid[:, 3].astype(np.int64),
-                         grid[:, 4].astype(np.float64), grid[:, 5].astype(np.float64),
-                         grid[:, 6].astype(np.uint8))
+        return _ngram_rows(found)
 
-    async def heads(self, build: int, contexts: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
-        """For each context (n, key): its best next words (int32 ids) and their 8-bit codes.
-
-        Contexts with more than K candidates have a stored head, best first; a smaller
-        context's rows are its whole head already (in code order, best first). Two queries
-        for any number of contexts.
-        """
-        result = {}
-        for n, ctx, words, codes in await fetch_keyed(self.db, "g.n, g.ctx, g.words, g.codes", "heads",
-                                                      ("n", "ctx"), contexts, "g.build = ?", (build,)):
-            result[(n, ctx)] = (np.frombuffer(words, dtype="<i4"), np.frombuffer(codes, dtype=np.uint8))
-        small = [c for c in contexts if c not in result]
-        rows: dict[tuple[int, int], list[tuple[int, int]]] = {c: [] for c in small}
-        for n, ctx, word, code in await fetch_keyed(
-                self.db, "g.n, g.ctx, g.word, g.q", "ngrams", ("n", "ctx"), small,
-                "g.build = ? AND g.word NOT IN (?, ?, ?)", (build, *NEVER_SAMPLED)):
-            rows[(n, ctx)].append((code, word))
-        for context, entries in rows.items():
-            entries.sort(key=lambda e: (-e[0], e[1]))
-            result[context] = (np.array([w for _, w in entries], dtype=np.int32),
-                               np.array([c for c, _ in entries], dtype=np.uint8))
+    async def heads(self, build: int, contexts: list[tuple[int, int]]) -> dict[tuple[int, int], Head]:
+        """For each context (n, key): its best next words and their 8-bit codes (see
+        :func:`read_heads`), following flushed contexts to cold storage."""
+        result = await read_heads(self.db, "heads", "ngrams", contexts, "g.build = ?", (build,))
+        if self.cold is not None:
+            empty = [c for c, (words, _) in result.items() if len(words) == 0]
+            if empty:
+                result.update(await self.cold.heads(build, empty))
         return result
 
     async def quant_tables(self, build: int) -> dict[int, np.ndarray]:
@@ -205,6 +186,14 @@ class Level1Store:
             if self.cold is not None:
                 await self.cold.purge(builds)
             await _delete_builds(tx, builds)
+
+
+def _ngram_rows(rows: list[tuple]) -> NgramRows:
+    """Rows (n, ctx, word, count, logp, backoff, q) as columns."""
+    grid = np.array(rows, dtype=object).reshape(-1, 7)
+    return NgramRows(grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64), grid[:, 2].astype(np.int64),
+                     grid[:, 3].astype(np.int64), grid[:, 4].astype(np.float64), grid[:, 5].astype(np.float64),
+                     grid[:, 6].astype(np.uint8))
 
 
 async def _write_rows(tx: Transaction, build: int, tables: ModelTables) -> None:
