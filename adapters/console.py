@@ -36,7 +36,7 @@ class ConsoleAdapter:
         message = Message(PLATFORM, "local", "console", self.user, text, is_dm=True, is_admin=self.admin,
                           attachments=attachments)
 
-        async def send(reply: str) -> None:
+        async def send(reply: str, *, private: bool = False) -> None:
             self.write(f"bot> {reply}")
 
         await self.core.handle(message, send, limit=4000)

@@ -1,4 +1,8 @@
-"""The commands, the same on every platform: /help /correct /history /stats /forget /train."""
+"""The commands, the same on every platform: /help /correct /history /stats /forget /train /flush.
+
+Refusals and errors are sent with ``private=True``: platforms that can show a reply to its
+caller alone (Discord's ephemeral interaction responses) do so.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import PurePath
+from typing import Protocol
 
 from bot.events import Attachment, Message
 from bot.settings import BotSettings
@@ -15,12 +20,21 @@ from dbslm.errors import DbslmError
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines
 from dbslm.text.dialogs import DIALOG_SUFFIXES, parse_pairs
 
-Send = Callable[[str], Awaitable[None]]
+
+
+class Send(Protocol):
+    """Post a reply where the command or message came from (to its caller alone if private)."""
+
+    async def __call__(self, text: str, *, private: bool = False) -> None: ...
+
+
 log = logging.getLogger(__name__)
 FORGET_CONFIRM_SECONDS = 120
 HELP = ("I learn from text and from your corrections. Commands: /correct <better answer> (fix my last "
         "reply here), /history [n], /stats, /forget (delete everything you told me), /help; admins: "
-        "/train with a .txt, .json, .ndjson or .yml file (or text after the command).")
+        "/train with a .txt, .json, .ndjson or .yml file (or text after the command), /flush [n] "
+        "(move up to n cold contexts to MariaDB).")
+ADMIN_COMMANDS = frozenset({"/train", "/flush"})
 
 
 class Commands:
@@ -37,15 +51,19 @@ class Commands:
 
     async def run(self, message: Message, send: Send) -> None:
         name, _, rest = message.text.strip().partition(" ")
+        name = name.lower()
         handler = {"/help": self.help, "/correct": self.correct, "/history": self.history, "/stats": self.stats,
-                   "/forget": self.forget, "/train": self.train}.get(name.lower())
+                   "/forget": self.forget, "/train": self.train, "/flush": self.flush}.get(name)
         if handler is None:
-            await send(f"I don't know the command {name[:40]}. {HELP}")
+            await send(f"I don't know the command {name[:40]}. {HELP}", private=True)
+            return
+        if name in ADMIN_COMMANDS and not self.is_admin(message):
+            await send(f"Only admins can use {name}.", private=True)
             return
         try:
             await handler(message, rest.strip(), send)
         except DbslmError as exc:
-            await send(str(exc))
+            await send(str(exc), private=True)
 
     async def help(self, message: Message, rest: str, send: Send) -> None:
         await send(HELP)
@@ -79,22 +97,22 @@ class Commands:
         await send("Done: I deleted " + ", ".join(f"{n} {table}" for table, n in removed.items()) + ".")
 
     async def train(self, message: Message, rest: str, send: Send) -> None:
-        if not self.is_admin(message):
-            await send("Only admins can train me.")
-            return
         uploads = list(message.attachments)
         if rest:
             uploads.append(Attachment("message.txt", rest.encode("utf-8")))
         if not uploads:
-            await send("Attach a .txt, .json, .ndjson or .yml file to /train, or put the text after it.")
+            await send("Attach a .txt, .json, .ndjson or .yml file to /train, or put the text after it.",
+                       private=True)
             return
         limit = int(self.settings.max_upload_mb * 2**20)
         for upload in uploads:
             if len(upload.data) > limit:
-                await send(f"{upload.name} is larger than the {self.settings.max_upload_mb:g} MB limit.")
+                await send(f"{upload.name} is larger than the {self.settings.max_upload_mb:g} MB limit.",
+                           private=True)
                 return
             if PurePath(upload.name).suffix.lower() not in TEXT_SUFFIXES + DIALOG_SUFFIXES:
-                await send(f"I can't train on {upload.name}: send .txt, .json, .ndjson or .yml files.")
+                await send(f"I can't train on {upload.name}: send .txt, .json, .ndjson or .yml files.",
+                           private=True)
                 return
         task = asyncio.create_task(self._train(uploads, message.user_key, send))
         self._training.add(task)
@@ -119,6 +137,18 @@ class Commands:
         except Exception:  # a background task: report it here, or nobody sees it
             log.exception("training from an upload failed")
             await send("Training failed with an internal error; nothing changed. The bot's log has the details.")
+
+    async def flush(self, message: Message, rest: str, send: Send) -> None:
+        if self.settings.cold_url is None:
+            await send("No MariaDB is configured for cold storage: set DBSLM_MARIADB_HOST (and its user, "
+                       "password and database) to use /flush.", private=True)
+            return
+        if rest and not (rest.isdigit() and int(rest) > 0):
+            await send("Usage: /flush [n], n a positive number of contexts.", private=True)
+            return
+        report = await self.engine.flush(self.settings.cold_url, int(rest) if rest else self.settings.flush_batch)
+        await send(f"Moved {report.contexts:,} cold contexts ({report.rows:,} n-grams) to MariaDB; "
+                   "I answer from them as before.")
 
     async def wait_for_training(self) -> None:
         """Let background trainings finish (shutdown)."""

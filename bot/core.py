@@ -33,14 +33,14 @@ class BotCore:
         if message.from_bot or not (message.is_dm or message.mentions_bot or message.text.startswith("/")):
             return
 
-        async def send_parts(text: str) -> None:
+        async def send_parts(text: str, *, private: bool = False) -> None:
             for part in split_message(text, limit):
-                await send(part)
+                await send(part, private=private)
 
         async with self._locks.setdefault(message.channel_key, asyncio.Lock()):
             if not self.commands.is_admin(message) and not (
                     self._users.allow(message.user_key) and self._channels.allow(message.channel_key)):
-                await send_parts(SLOW_DOWN)
+                await send_parts(SLOW_DOWN, private=True)
                 return
             if message.text.lstrip().startswith("/"):
                 await self.commands.run(message, send_parts)

@@ -26,6 +26,7 @@ class Settings:
     mariadb_database: str = "dbslm"
     flush_threshold_mb: float = 1024.0
     flush_batch: int = 500
+    mariadb_configured: bool = False  # DBSLM_MARIADB_HOST is set: a cold tier for flushes exists
 
     @property
     def mariadb_url(self) -> str:
@@ -34,6 +35,11 @@ class Settings:
         if self.mariadb_password:
             auth += ":" + quote(self.mariadb_password, safe="")
         return f"mariadb://{auth}@{self.mariadb_host}:{self.mariadb_port}/{quote(self.mariadb_database, safe='')}"
+
+    @property
+    def cold_url(self) -> str | None:
+        """Where ``/flush`` moves cold contexts: the configured MariaDB, if any."""
+        return self.mariadb_url if self.mariadb_configured else None
 
     @property
     def database(self) -> str:
@@ -59,6 +65,7 @@ def load_settings() -> Settings:
         mariadb_database=env("DBSLM_MARIADB_DATABASE", "dbslm"),
         flush_threshold_mb=_number("DBSLM_SQLITE_FLUSH_THRESHOLD_MB", "1024", float),
         flush_batch=_number("DBSLM_SQLITE_FLUSH_BATCH", "500", int),
+        mariadb_configured=bool(env("DBSLM_MARIADB_HOST", "").strip()),
     )
 
 

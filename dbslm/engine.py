@@ -22,6 +22,7 @@ from dbslm.memory.cache import CachedSequence, PointerCache
 from dbslm.memory.retrieval import hashed_vector, similarity, words_of
 from dbslm.ngram.reader import ModelReader
 from dbslm.store import ModelInfo, Store, open_store
+from dbslm.store.cold import FlushReport
 from dbslm.store.level2 import Bias, Conversation, Level2Store, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.text.tokenize import detokenize, get_tokenizer
@@ -183,6 +184,16 @@ class DBSLMEngine:
             return {"model": self.model_name, "trained": False}
         return {"model": model.name, "trained": True, "order": model.order, "tokenizer": model.tokenizer,
                 "build": model.active_build, "ngrams": await self.store.level1.build_counts(model.active_build)}
+
+    async def flush(self, cold_url: str, batch: int) -> FlushReport:
+        """Move up to ``batch`` of the model's coldest contexts to the MariaDB at ``cold_url``."""
+        if self.store.db.dialect.name != "sqlite":
+            raise DbslmError("the model already lives in MariaDB: there is nothing to flush")
+        model = await self.store.level1.model(self.model_name)
+        if model is None or model.active_build is None:
+            raise DbslmError(f"model {self.model_name!r} has not been trained yet: there is nothing to flush")
+        cold = await self.store.attach_cold(cold_url)
+        return await cold.flush(model.active_build, batch, lambda _stage: None)
 
     # -- generation -------------------------------------------------------------------------
 

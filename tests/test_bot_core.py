@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from adapters.console import ConsoleAdapter
@@ -9,6 +11,7 @@ from bot.core import SLOW_DOWN, BotCore, split_message
 from bot.events import Attachment, Message
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
+from tests.conftest import table_rows
 from tests.test_engine import split_pairs
 
 SETTINGS = BotSettings(admins=frozenset({"test:boss"}), user_rate=3, channel_rate=100, rate_window=60,
@@ -26,7 +29,7 @@ async def core(tmp_path):
 async def ask(core: BotCore, text: str, channel: str = "c1", user: str = "ann", **flags) -> list[str]:
     out: list[str] = []
 
-    async def send(reply: str) -> None:
+    async def send(reply: str, *, private: bool = False) -> None:
         out.append(reply)
 
     flags.setdefault("is_dm", True)
@@ -52,14 +55,14 @@ async def test_correct_changes_the_next_answer_in_that_channel_only(core):
 async def test_train_needs_an_admin_and_reports_bad_lines(core):
     upload = (Attachment("facts.ndjson", b'{"prompt": "favourite colour?", "response": "Teal, always."}\n'),)
     refused = await ask(core, "/train", user="ann", attachments=upload)
-    assert refused == ["Only admins can train me."]
+    assert refused == ["Only admins can use /train."]
     started = await ask(core, "/train", user="boss", attachments=upload)
     assert "background" in started[0]
     await core.commands.wait_for_training()
     assert (await ask(core, "favourite colour?", user="boss"))[0] == "Teal, always."
     out: list[str] = []
 
-    async def send(reply: str) -> None:
+    async def send(reply: str, *, private: bool = False) -> None:
         out.append(reply)
 
     bad = (Attachment("bad.ndjson", b'{"prompt": "a", "response": "b"}\n{oops\n'),)
@@ -67,6 +70,21 @@ async def test_train_needs_an_admin_and_reports_bad_lines(core):
     await core.commands.wait_for_training()
     assert out[-1].startswith("Training failed, nothing changed: bad.ndjson:2: malformed JSON")
     assert "can't train" in (await ask(core, "/train", user="boss", attachments=(Attachment("x.exe", b"MZ"),)))[0]
+
+
+async def test_flush_needs_an_admin_and_a_mariadb(core, mariadb_url):
+    assert await ask(core, "/flush", user="ann") == ["Only admins can use /flush."]
+    assert "No MariaDB is configured" in (await ask(core, "/flush", user="boss"))[0]
+    core.commands.settings = replace(SETTINGS, cold_url=mariadb_url)
+    assert "Usage" in (await ask(core, "/flush lots", user="boss"))[0]
+    engine = core.engine
+    before = [(await engine.respond(await engine.start_conversation("u"), "What is AI?", seed=s)).text
+              for s in range(5)]
+    moved = (await ask(core, "/flush 40", user="boss"))[0]
+    assert moved.startswith("Moved 40 cold contexts (") and "password" not in moved
+    assert len(table_rows(mariadb_url, "SELECT DISTINCT n, ctx FROM cold_ngrams")) == 40
+    assert before == [(await engine.respond(await engine.start_conversation("u"), "What is AI?", seed=s)).text
+                      for s in range(5)]
 
 
 async def test_rate_limit_and_forget_confirmation(core):

@@ -42,7 +42,7 @@ class DiscordAdapter:
                         mentions_bot=any(u.id == me.id for u in message.mentions), from_bot=message.author.bot,
                         is_admin=bool(member and member.guild_permissions.manage_guild), attachments=attachments)
 
-        async def send(text: str) -> None:
+        async def send(text: str, *, private: bool = False) -> None:
             await message.channel.send(text)
 
         async with message.channel.typing():

@@ -56,7 +56,7 @@ class SlackAdapter:
                           mentions_bot=mentions_bot, from_bot=bool(event.get("bot_id")),
                           is_admin=await self._is_admin(client, event.get("user")))
 
-        async def send(text: str) -> None:
+        async def send(text: str, *, private: bool = False) -> None:
             await client.chat_postMessage(channel=event["channel"], text=text, thread_ts=thread)
 
         await self.core.handle(message, send, MESSAGE_LIMIT)
@@ -67,7 +67,7 @@ class SlackAdapter:
                           f"{command['command']} {command.get('text', '')}".strip(), is_dm=True,
                           is_admin=await self._is_admin(client, command["user_id"]))
 
-        async def send(text: str) -> None:
+        async def send(text: str, *, private: bool = False) -> None:
             await client.chat_postMessage(channel=command["channel_id"], text=text)
 
         await self.core.handle(message, send, MESSAGE_LIMIT)

@@ -26,6 +26,18 @@ class Store:
     level1: Level1Store
     cold: ColdStorage | None = None
 
+    async def attach_cold(self, url: str) -> ColdStorage:
+        """The MariaDB cold tier at ``url``, connected on first use."""
+        if self.cold is None:
+            remote = await open_database(url)
+            try:
+                self.cold = await ColdStorage.attach(self.db, remote)
+            except BaseException:
+                await remote.close()
+                raise
+            self.level1.cold = self.cold
+        return self.cold
+
     async def close(self) -> None:
         if self.cold is not None:
             await self.cold.remote.close()
@@ -45,20 +57,15 @@ async def open_store(target: str, create: bool = True, cold_url: str | None = No
     when ``cold_url`` names one (``DBSLM_MARIADB_*`` otherwise).
     """
     db = await open_database(target, create)
+    store = Store(db, Level1Store(db))
     try:
         await migrate(db)
-        cold = None
         if db.dialect.name == "sqlite" and (cold_url or await db.fetchone("SELECT 1 FROM flushed LIMIT 1")):
-            remote = await open_database(cold_url or load_settings().mariadb_url)
-            try:
-                cold = await ColdStorage.attach(db, remote)
-            except BaseException:
-                await remote.close()
-                raise
+            await store.attach_cold(cold_url or load_settings().mariadb_url)
     except BaseException:
         await db.close()
         raise
-    return Store(db, Level1Store(db, cold), cold)
+    return store
 
 
 async def open_database(target: str, create: bool = True) -> Database:

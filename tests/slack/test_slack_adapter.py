@@ -100,7 +100,7 @@ async def test_slash_commands_correct_and_train(slack):
     await post(url, event("app_mention", "<@UBOT> What is AI?", channel="C9"), "application/json")
     assert (await api.wait_for_posts(4))[3]["text"] != "AI is a talking database."
     await post(url, command("/train", "zebras sing at dawn", user="U1"), form)
-    assert (await api.wait_for_posts(5))[4]["text"] == "Only admins can train me."
+    assert (await api.wait_for_posts(5))[4]["text"] == "Only admins can use /train."
     await post(url, command("/train", "zebras sing at dawn", user=ADMIN), form)
     texts = [p["text"] for p in await api.wait_for_posts(7)]
     assert any(t.startswith("Trained on message.txt") for t in texts)
