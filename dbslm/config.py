@@ -26,6 +26,8 @@ class Settings:
     mariadb_database: str = "dbslm"
     flush_threshold_mb: float = 1024.0
     flush_batch: int = 500
+    dataset_path: str = ""  # prompt/response rows for the probes of `dbslm train --eval-interval`
+    embedder_model: str | None = None  # a sentence-transformers model for retrieval (the extra)
     mariadb_configured: bool = False  # DBSLM_MARIADB_HOST is set: a cold tier for flushes exists
 
     @property
@@ -65,7 +67,9 @@ def load_settings() -> Settings:
         mariadb_database=env("DBSLM_MARIADB_DATABASE", "dbslm"),
         flush_threshold_mb=_number("DBSLM_SQLITE_FLUSH_THRESHOLD_MB", "1024", float),
         flush_batch=_number("DBSLM_SQLITE_FLUSH_BATCH", "500", int),
+        embedder_model=env("DBSLM_EMBEDDER_MODEL", "").strip() or None,
         mariadb_configured=bool(env("DBSLM_MARIADB_HOST", "").strip()),
+        dataset_path=env("DBSLM_DATASET_PATH", ""),
     )
 
 

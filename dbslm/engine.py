@@ -8,6 +8,7 @@ and corrections in force for the conversation become span biases.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
@@ -19,7 +20,9 @@ from dbslm.concepts.payloads import PAYLOADS
 from dbslm.decoder import DecodeSettings, choose
 from dbslm.errors import DbslmError
 from dbslm.memory.cache import CachedSequence, PointerCache
-from dbslm.memory.retrieval import hashed_vector, similarity, words_of
+from dbslm.memory.embedding import Embedder, load_embedder
+from dbslm.memory.recall import Recall
+from dbslm.memory.retrieval import similarity, words_of
 from dbslm.ngram.reader import ModelReader
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.cold import FlushReport
@@ -30,8 +33,6 @@ from dbslm.text.vocab import BOS, CONTROL_TOKENS, EOS, SEP, UNK, Vocabulary
 from dbslm.training import TrainReport, resolve_model, train
 
 MAX_INPUT_CHARS = 4000
-RETRIEVED = 3
-RETRIEVAL_SHARPNESS = 6  # weight = similarity ** this: a near-identical prompt dominates
 SESSION_TURNS = 6
 CONVERSATION_WINDOW = 50  # messages a reply may look back on (the session cache, summaries)
 SENTENCE_ENDS = (".", "!", "?", "...")
@@ -56,13 +57,15 @@ class _Loaded:
     reader: ModelReader
     vocab: Vocabulary
     banned: frozenset[int]  # ids of the banned words
+    recall: Recall
 
 
 class DBSLMEngine:
     """One model of one database, for conversations."""
 
     def __init__(self, store: Store, model: str = "base", profile: str = "default",
-                 banned_words: Iterable[str] = ()) -> None:
+                 banned_words: Iterable[str] = (), embedder: str | None = None) -> None:
+        """``embedder`` names a sentence-transformers model for retrieval (hashed vectors if None)."""
         self.store = store
         self.model_name = model
         self.profile = profile
@@ -70,11 +73,13 @@ class DBSLMEngine:
         self.settings = DecodeSettings()
         self.level2 = Level2Store(store.db)
         self.level3 = Level3Store(store.db)
+        self.embedder_model = embedder
+        self._embedder: Embedder | None = None
         self._loaded: _Loaded | None = None
 
     @classmethod
-    async def open(cls, db: str, model: str = "base") -> "DBSLMEngine":
-        return cls(await open_store(db), model)
+    async def open(cls, db: str, model: str = "base", embedder: str | None = None) -> "DBSLMEngine":
+        return cls(await open_store(db), model, embedder=embedder)
 
     async def close(self) -> None:
         await self.store.close()
@@ -205,7 +210,10 @@ class DBSLMEngine:
             reader = await ModelReader.open(self.store.level1, model)
             vocab = await self.store.level1.vocabulary(model)
             banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
-            self._loaded = _Loaded(model, reader, vocab, banned)
+            if self._embedder is None:  # a sentence model takes seconds to load
+                tokenize = get_tokenizer(model.tokenizer).tokenize
+                self._embedder = await asyncio.to_thread(load_embedder, self.embedder_model, tokenize)
+            self._loaded = _Loaded(model, reader, vocab, banned, Recall(self.level2, self._embedder))
             self.settings = await self._decode_settings(model)
         return self._loaded
 
@@ -237,7 +245,8 @@ class DBSLMEngine:
         if concept is not None and tokenize(concept.template)[-1:] in ([t] for t in SENTENCE_ENDS):
             reply = start  # a complete sentence: Level 1 has nothing to add
         else:
-            cache = PointerCache(await self._cache_sequences(loaded, prompt, recent[-SESSION_TURNS:], tokenize))
+            cache = PointerCache(await self._cache_sequences(loaded, text, prompt, recent[-SESSION_TURNS:],
+                                                                tokenize))
             likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
             await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
             rng = random.Random(seed)
@@ -302,32 +311,16 @@ class DBSLMEngine:
             ids.append(i)
         return ids
 
-    async def _cache_sequences(self, loaded: _Loaded, prompt: list[str], recent: list[Message],
+    async def _cache_sequences(self, loaded: _Loaded, text: str, prompt: list[str], recent: list[Message],
                                tokenize) -> list[CachedSequence]:
         vocab = loaded.vocab
-        sequences = []
-        words = words_of(prompt)
-        if words:
-            hits = await self.level2.search_pairs(loaded.model.id, sorted(set(words)), 20)
-            wanted = hashed_vector(prompt)
-            scored = [(_match(hashed_vector(tokenize(earlier)) @ wanted, score), response)
-                      for _, earlier, response, score in hits]
-            scored.sort(key=lambda s: -s[0])
-            best = scored[0][0] if scored else 0.0
-            for match, response in scored[:RETRIEVED]:  # the best match leads, weaker ones fade
-                weight = (match / best) ** RETRIEVAL_SHARPNESS if best > 0 else 0.0
-                sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight))
+        sequences = [CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight)
+                     for response, weight in await loaded.recall.responses(loaded.model.id, text, prompt)]
         user_turns = [m for m in reversed(recent) if m.role == "user"]
         for age, message in enumerate(user_turns):  # the session: words the user has been using
             weight = SESSION_WEIGHT * self.settings.cache_decay ** age
             sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(message.text), grow=False), EOS), weight))
         return sequences
-
-
-def _match(cosine: float, score: float) -> float:
-    """How well an earlier prompt matches: the index's rank score (which weighs rare words
-    more) times the cosine of the word vectors (which also sees words the index skipped)."""
-    return max(score, 1e-3) * max(float(cosine), 0.0)
 
 
 def _span_boosts(spans: list[list[int]], reply: list[int]) -> dict[int, float]:

@@ -56,3 +56,20 @@ def test_migrate_refusals(cli, tmp_path):
     assert_refused(cli("migrate", "--sqlite", tmp_path / "missing.sqlite3", "--output", tmp_path / "x.sql"),
                    "no database")
     assert_refused(cli("migrate", "--sqlite", tmp_path / "x.sqlite3"), "--output")
+
+
+async def test_a_version_1_database_is_upgraded_in_place(db):
+    from dbslm.engine import DBSLMEngine
+    from tests.conftest import execute
+
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog([("hello there", "hi, nice to meet you")])
+    await engine.close()
+    execute(db, "DROP TABLE pair_vectors")
+    execute(db, "UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+    engine = await DBSLMEngine.open(db)
+    reply = await engine.respond(await engine.start_conversation("ann"), "hello there", seed=1)
+    await engine.close()
+    assert reply.text == "hi, nice to meet you"
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("2",)]
+    assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]

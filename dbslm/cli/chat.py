@@ -12,6 +12,7 @@ import asyncio
 import sys
 
 from dbslm.cli.common import add_database_options, positive_int
+from dbslm.config import load_settings
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.starter import starter_pairs
@@ -37,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    engine = DBSLMEngine(await open_store(args.db), args.model)
+    engine = DBSLMEngine(await open_store(args.db), args.model, embedder=load_settings().embedder_model)
     try:
         if not (await engine.stats())["trained"] and not args.no_starter:
             print(f"model {args.model!r} has not been trained: training it on the starter corpus ...", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dbslm import metrics
 from dbslm.cli.common import add_database_options, add_text_options
+from dbslm.config import load_settings
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.evaluation import trained_model
@@ -35,7 +36,7 @@ async def run(args: argparse.Namespace) -> int:
     if not pairs:
         raise DbslmError(f"{args.dataset}: no prompt/response pairs")
     store = await open_store(args.db, create=False)
-    engine = DBSLMEngine(store, args.model)
+    engine = DBSLMEngine(store, args.model, embedder=load_settings().embedder_model)
     try:
         await trained_model(store, args.model)
         replies = []

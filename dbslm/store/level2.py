@@ -128,7 +128,26 @@ class Level2Store:
 
     async def clear_pairs(self, model_id: int) -> None:
         async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE model_id = ?)",
+                             (model_id,))
             await tx.execute("DELETE FROM pairs WHERE model_id = ?", (model_id,))
+
+    async def pair_vectors(self, embedder: str, pair_ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored vectors of those pairs' prompts that ``embedder`` made."""
+        if not pair_ids:
+            return {}
+        marks = ", ".join("?" for _ in pair_ids)
+        rows = await self.db.fetchall(f"SELECT pair_id, vector FROM pair_vectors WHERE embedder = ? "
+                                      f"AND pair_id IN ({marks})", (embedder, *pair_ids))
+        return {int(r[0]): bytes(r[1]) for r in rows}
+
+    async def save_pair_vectors(self, embedder: str, vectors: dict[int, bytes]) -> None:
+        if not vectors:
+            return
+        async with self.db.transaction() as tx:
+            await tx.insert_rows("pair_vectors", ("pair_id", "embedder", "vector"),
+                                 [list(vectors), [embedder] * len(vectors), list(vectors.values())],
+                                 update_on=("pair_id", "embedder"))
 
     async def search_pairs(self, model_id: int, words: list[str], limit: int) -> list[tuple[int, str, str, float]]:
         """Pairs whose prompt shares words with ``words``, best first: the full-text index,
@@ -176,6 +195,11 @@ class Level2Store:
                 count = await tx.fetchall(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)
                 removed[table] = int(count[0][0])
                 await tx.execute(f"DELETE FROM {table} WHERE {where}", params)
+            count = await tx.fetchall("SELECT COUNT(*) FROM pair_vectors WHERE pair_id IN "
+                                      "(SELECT id FROM pairs WHERE user_id = ?)", (user_id,))
+            removed["pair_vectors"] = int(count[0][0])
+            await tx.execute("DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE user_id = ?)",
+                             (user_id,))
             count = await tx.fetchall("SELECT COUNT(*) FROM pairs WHERE user_id = ?", (user_id,))
             removed["pairs"] = int(count[0][0])
             await tx.execute("DELETE FROM pairs WHERE user_id = ?", (user_id,))

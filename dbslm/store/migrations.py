@@ -10,15 +10,17 @@ from dbslm.store.schema import SCHEMA_VERSION, TABLES
 
 
 async def migrate(db: Database) -> None:
-    """Bring ``db`` to :data:`SCHEMA_VERSION` (version 1 creates every table)."""
+    """Bring ``db`` to :data:`SCHEMA_VERSION`: every step so far only adds tables, so creating
+    the missing ones upgrades any earlier version (1: every table; 2: ``pair_vectors``)."""
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
         raise DbslmError(f"database {db.description} has schema version {version}; "
                          f"this dbslm knows up to {SCHEMA_VERSION}: upgrade dbslm")
     if version == SCHEMA_VERSION:
         return
+    missing = [t for t in TABLES if not await db.table_exists(t.name)]
     async with db.transaction() as tx:
-        for table in TABLES:
+        for table in missing:
             for statement in db.dialect.create_table(table):
                 await tx.execute(statement)
         await tx.execute(db.dialect.upsert("meta", ("name", "value"), ("name",)),

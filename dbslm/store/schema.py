@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: pair_vectors
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,11 @@ TABLES: tuple[Table, ...] = (
         (("id", "serial"), ("model_id", "int"), ("prompt", "text"), ("response", "text"),
          ("source", "name"), ("user_id", "name?")),
         ("id",), indexes=(("model_id",),), search="prompt",
+    ),
+    Table(
+        "pair_vectors",  # sentence vectors of pair prompts, by the embedder that made them
+        (("pair_id", "int"), ("embedder", "name"), ("vector", "blob")),
+        ("pair_id", "embedder"),
     ),
     Table(
         "decode_profiles",

@@ -1,0 +1,59 @@
+"""Recall: the responses to earlier prompts like the current one, weighted for the cache.
+
+The full-text index finds candidate pairs; each is scored by the index's rank score (which
+weighs rare words more) times the cosine of the prompts' sentence vectors (which also sees
+words the index skipped). The best match leads and weaker ones fade quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from dbslm.memory.embedding import Embedder, from_blob, to_blob
+from dbslm.memory.retrieval import words_of
+from dbslm.store.level2 import Level2Store
+
+CANDIDATES = 20  # pairs the index returns
+RETRIEVED = 3  # responses that enter the cache
+SHARPNESS = 6  # weight = (match / best match) ** this: a near-identical prompt dominates
+
+
+class Recall:
+    def __init__(self, level2: Level2Store, embedder: Embedder) -> None:
+        self.level2 = level2
+        self.embedder = embedder
+
+    async def responses(self, model_id: int, prompt: str, tokens: list[str]) -> list[tuple[str, float]]:
+        """Up to RETRIEVED (response, weight) of the best-matching earlier prompts."""
+        words = words_of(tokens)
+        if not words:
+            return []
+        hits = await self.level2.search_pairs(model_id, sorted(set(words)), CANDIDATES)
+        if not hits:
+            return []
+        query = (await self._encode([prompt]))[0]
+        cosines = await self._prompt_vectors(hits) @ query
+        scored = sorted(((max(score, 1e-3) * max(float(cosine), 0.0), response)
+                         for cosine, (_, _, response, score) in zip(cosines, hits)), key=lambda s: -s[0])
+        best = scored[0][0]
+        return [(response, (match / best) ** SHARPNESS if best > 0 else 0.0) for match, response in scored[:RETRIEVED]]
+
+    async def _prompt_vectors(self, hits: list[tuple[int, str, str, float]]) -> np.ndarray:
+        """The hits' prompt vectors; a costly embedder's are stored on first use."""
+        if not self.embedder.costly:
+            return self.embedder.encode([prompt for _, prompt, _, _ in hits])
+        stored = await self.level2.pair_vectors(self.embedder.name, [h[0] for h in hits])
+        missing = [h for h in hits if h[0] not in stored]
+        if missing:
+            made = await self._encode([prompt for _, prompt, _, _ in missing])
+            fresh = {h[0]: to_blob(v) for h, v in zip(missing, made)}
+            await self.level2.save_pair_vectors(self.embedder.name, fresh)
+            stored.update(fresh)
+        return np.stack([from_blob(stored[h[0]]) for h in hits])
+
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        if self.embedder.costly:
+            return await asyncio.to_thread(self.embedder.encode, texts)
+        return self.embedder.encode(texts)

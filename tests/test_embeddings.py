@@ -1,0 +1,60 @@
+"""Retrieval vectors: hashed by default (nothing stored), a sentence model with the extra."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from dbslm.engine import DBSLMEngine
+from dbslm.errors import DbslmError
+from dbslm.memory.embedding import BUNDLED
+from tests.conftest import table_rows
+
+PAIRS = [("How old are you?", "I was built this year."), ("What is your favourite colour?", "Teal, always."),
+         ("Where do you live?", "In a database file.")]
+
+
+async def test_hashed_vectors_are_not_stored(tmp_path):
+    path = str(tmp_path / "hashed.sqlite3")
+    engine = await DBSLMEngine.open(path)
+    await engine.train_dialog(PAIRS)
+    reply = await engine.respond(await engine.start_conversation("ann"), "How old are you?", seed=1)
+    await engine.close()
+    assert reply.text == "I was built this year."
+    assert table_rows(path, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
+
+
+async def test_a_missing_extra_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if the extra were not installed
+    engine = await DBSLMEngine.open(str(tmp_path / "missing.sqlite3"), embedder=BUNDLED)
+    await engine.train_dialog(PAIRS)
+    with pytest.raises(DbslmError, match=r"pip install 'dbslm\[embeddings\]'"):
+        await engine.respond(await engine.start_conversation("ann"), "hello", seed=1)
+    await engine.close()
+
+
+async def test_sentence_vectors_are_stored_once_and_forgotten_with_their_pairs(tmp_path):
+    pytest.importorskip("sentence_transformers", reason="the embeddings extra is not installed")
+    path = str(tmp_path / "sentences.sqlite3")
+    engine = await DBSLMEngine.open(path, embedder=BUNDLED)
+    await engine.train_dialog(PAIRS, user_id="test:ann")
+    conversation = await engine.start_conversation("ann")
+    assert (await engine.respond(conversation, "What is your favourite colour?", seed=1)).text == "Teal, always."
+    stored = table_rows(path, "SELECT pair_id, embedder, LENGTH(vector) FROM pair_vectors")
+    assert stored and all(e == BUNDLED and size == 384 * 4 for _, e, size in stored)
+    await engine.respond(conversation, "What is your favourite colour?", seed=2)
+    assert table_rows(path, "SELECT pair_id, embedder, LENGTH(vector) FROM pair_vectors") == stored
+    removed = await engine.forget_user("test:ann")
+    await engine.close()
+    assert removed["pair_vectors"] == len(stored) and removed["pairs"] == len(PAIRS)
+    assert table_rows(path, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
+
+
+async def test_an_unknown_sentence_model_is_a_clear_error(tmp_path):
+    pytest.importorskip("sentence_transformers", reason="the embeddings extra is not installed")
+    engine = await DBSLMEngine.open(str(tmp_path / "unknown.sqlite3"), embedder=str(tmp_path / "no-model"))
+    await engine.train_dialog(PAIRS)
+    with pytest.raises(DbslmError, match="cannot load the sentence model"):
+        await engine.respond(await engine.start_conversation("ann"), "hello", seed=1)
+    await engine.close()
