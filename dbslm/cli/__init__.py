@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except DbslmError as exc:
         return _fail(f"error: {exc}", EXIT_ERROR)
     except KeyboardInterrupt:
-        return _fail("interrupted; the active model is unchanged", EXIT_INTERRUPTED)
+        return _fail("interrupted; no half-written build went live", EXIT_INTERRUPTED)
     except (sqlite3.Error, pymysql.Error) as exc:
         return _fail(f"database error: {exc}", EXIT_ERROR)
     except MemoryError:

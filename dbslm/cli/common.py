@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from typing import NoReturn
 
 from dbslm.config import load_settings
 from dbslm.text.corpus import DEFAULT_MAX_LINE_CHARS
@@ -39,6 +40,24 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number")
     return value
+
+
+def percentage(text: str) -> float:
+    """An argparse type: a share in percent, from 0 up to (not including) 100."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 100:
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage from 0 to below 100")
+    return value
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Have ``parser`` refuse a bad option in one ``dbslm: error:`` line (exit 2), without the usage."""
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"dbslm: error: {message} ({parser.prog} --help lists every flag)\n")
+    parser.error = error  # type: ignore[method-assign]
 
 
 def token_count(sentences: Iterable[list[str]]) -> int:

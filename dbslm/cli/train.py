@@ -1,30 +1,53 @@
-"""``dbslm train``: add text files to a model (or retrain it with --reset)."""
+"""``dbslm train``: add text files to a model (or retrain it with --reset).
+
+Every input is read and checked before anything is trained, so a bad file (undecodable
+bytes, a malformed JSON row anywhere in it) refuses the whole run and the model is
+untouched. Without --json-chunk-size the whole input becomes one new build. With it, each
+text input and each chunk of dialog rows becomes a build of its own, each going live
+atomically, and dialog files are streamed (memory stays flat whatever their size). Probes
+(--eval-interval, --chunk-eval-percent) answer prompts through respond() and score each reply
+against its reference: lexical overlap and ROUGE-L F1 (an empty reply scores 0) and the
+reference's perplexity under the model of that moment, as dbslm eval computes it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from dbslm.cli.common import add_database_options, add_text_options, positive_int, token_count
+from dbslm.cli.common import (add_database_options, add_text_options, one_line_errors, percentage,
+                              positive_int, token_count)
+from dbslm.cli.ingest import Chunk, Reading, Source, chunks, is_dialog, scan
+from dbslm.cli.probes import Probe, Prober, describe, probe_prompts
+from dbslm.cli.profile import profile_line
+from dbslm.cli.progress import Progress
+from dbslm.config import load_settings
 from dbslm.errors import DbslmError
-from dbslm.store import open_store
+from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.level2 import Level2Store
-from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files, read_lines
-from dbslm.text.dialogs import DIALOG_SUFFIXES, read_pairs
+from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files
+from dbslm.text.dialogs import DIALOG_SUFFIXES
 from dbslm.text.tokenize import TOKENIZERS, get_tokenizer
-from dbslm.training import DEFAULT_HEAD_SIZE, check_order, resolve_model, train
+from dbslm.training import DEFAULT_HEAD_SIZE, TrainReport, check_order, resolve_model, train
+
+DEFAULT_EVAL_SAMPLES = 8
+DEFAULT_EVAL_POOL = 256
+METRICS_FOLDER = Path("var/eval_logs")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "train", help="train a model on text files (one sentence per line)",
-        description="Count n-grams in the given text, merge them with the model's counts and "
-                    "rebuild it; the new model goes live only when it is complete.")
+        "train", help="train a model on text files (one sentence per line) and dialog files",
+        description=__doc__.split("\n\n", 1)[1].replace("\n", " "))
+    one_line_errors(parser)
     parser.add_argument("inputs", nargs="*", metavar="PATH",
-                        help="text files (.txt, one sentence per line), dialog files (.json/.ndjson rows with "
-                             "prompt and response, .yml conversations) or folders of them")
+                        help="text files (.txt, one sentence per line), dialog files (.json/.ndjson/.jsonl rows "
+                             "with prompt and response, .yml conversations) or folders of them")
     add_database_options(parser)
     parser.add_argument("--order", "--ngram-order", dest="order", type=int, metavar="N",
                         help="n-gram order of a new model, 1 to 6 (default: 3, or the model's)")
@@ -34,7 +57,29 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--recursive", action="store_true", help="search folders recursively")
     parser.add_argument("--stdin", action="store_true", help="also train on text from standard input")
     parser.add_argument("--max-json-lines", type=positive_int, metavar="N",
-                        help="use at most N prompt/response rows of each dialog file")
+                        help="use at most N prompt/response rows of each dialog file (rows after them are not read)")
+    parser.add_argument("--json-chunk-size", type=positive_int, metavar="N",
+                        help="train dialog files N rows at a time, each chunk its own build that goes live "
+                             "atomically (text inputs: one build each); default: the whole input in one build")
+    parser.add_argument("--chunk-eval-percent", type=percentage, default=0.0, metavar="P",
+                        help="hold out P%% of every dialog chunk (the whole file without --json-chunk-size; 0 to "
+                             "below 100): never trained, replayed "
+                             "through respond() and scored right after the chunk's build (default: 0)")
+    parser.add_argument("--eval-interval", type=positive_int, metavar="TOKENS",
+                        help="probe the model after every TOKENS trained tokens (at the end of a build)")
+    parser.add_argument("--eval-samples", type=positive_int, metavar="N",
+                        help=f"prompts per probe (default: {DEFAULT_EVAL_SAMPLES})")
+    parser.add_argument("--eval-dataset", metavar="FILE",
+                        help="prompt/response rows (NDJSON or any dialog file) for the probes "
+                             "(default: DBSLM_DATASET_PATH)")
+    parser.add_argument("--eval-pool-size", type=positive_int, metavar="N",
+                        help="the probes draw their prompts, with a fixed seed, from the dataset's first N rows "
+                             f"(default: {DEFAULT_EVAL_POOL})")
+    parser.add_argument("--metrics-export", metavar="PATH",
+                        help="write the probes' timeline and averages as JSON (default when probes ran: "
+                             f"{METRICS_FOLDER}/train-<timestamp>.json; - writes none)")
+    parser.add_argument("--profile-ingest", action="store_true",
+                        help="print each input's latency and resident memory (current and peak)")
     parser.add_argument("--head-size", type=positive_int, default=DEFAULT_HEAD_SIZE, metavar="K",
                         help=f"words kept per context for sampling (default: {DEFAULT_HEAD_SIZE})")
     add_text_options(parser)
@@ -46,52 +91,195 @@ async def run(args: argparse.Namespace) -> int:
         check_order(args.order)
     if not args.inputs and not args.stdin:
         raise DbslmError("nothing to train: name files or folders, or pass --stdin")
+    dataset = _probe_dataset(args)
+    _check_export(args.metrics_export)
+    reading = Reading(args.encoding, args.max_line_chars, args.max_json_lines, args.json_chunk_size,
+                      args.chunk_eval_percent)
     files = find_files(args.inputs, args.recursive, TEXT_SUFFIXES + DIALOG_SUFFIXES)
-    inputs = [(path, await asyncio.to_thread(_read, path, args)) for path in files]
+    sources = [await asyncio.to_thread(scan, path, reading) for path in files]
     if args.stdin:
         data = await asyncio.to_thread(sys.stdin.buffer.read)
-        inputs.append((Path("<stdin>"), decode_lines(data, "<stdin>", args.encoding, args.max_line_chars)))
+        lines = await asyncio.to_thread(decode_lines, data, "<stdin>", args.encoding, args.max_line_chars)
+        sources.append(Source(Path("<stdin>"), len(lines), lines))
+    prompts = await asyncio.to_thread(probe_prompts, dataset, args.eval_pool_size or DEFAULT_EVAL_POOL,
+                                      args.eval_samples or DEFAULT_EVAL_SAMPLES, args.encoding,
+                                      args.max_line_chars) if dataset else []
+    progress = Progress(sum(s.rows for s in sources))
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
     async with await open_store(args.db) as store:
         model = await resolve_model(store, args.model, args.order, args.tokenizer, args.reset)
-        tokenize = get_tokenizer(model.tokenizer).tokenize
-        sentences: list[list[str]] = []
-        dialog: list[tuple[list[str], list[str]]] = []
-        pairs: list[tuple[str, str]] = []
-        for path, content in inputs:
-            if path.suffix.lower() in DIALOG_SUFFIXES:
-                found = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for p, r in content])
-                tokens = sum(len(p) + len(r) for p, r in found)
-                what = f"{len(found):,} prompt/response pairs"
-            else:
-                found = await asyncio.to_thread(lambda: [t for t in map(tokenize, content) if t])
-                tokens = token_count(found)
-                what = f"{len(found):,} sentences"
-            if tokens < model.order:
-                print(f"skipping {path}: {tokens} tokens, fewer than the order {model.order}")
-                continue
-            print(f"{path}: {what}, {tokens:,} tokens")
-            if path.suffix.lower() in DIALOG_SUFFIXES:
-                dialog += found
-                pairs += content
-            else:
-                sentences += found
-        if not sentences and not dialog:
-            raise DbslmError(f"nothing to train: no input has at least {model.order} tokens")
-        report = await train(store, model, sentences, dialog=dialog, reset=args.reset, head_size=args.head_size,
-                             progress=lambda stage: print(f"{stage} ...", file=sys.stderr, flush=True))
-        level2 = Level2Store(store.db)
-        trained = await store.level1.model(model.name)
-        if args.reset:
-            await level2.clear_pairs(trained.id)
-        await level2.add_pairs(trained.id, pairs, source="train")
-    grams = ", ".join(f"{n}-grams {c:,}" for n, c in report.ngrams.items())
-    print(f"model {report.model!r} (build {report.build}): {report.sentences:,} sentences, "
-          f"{report.tokens:,} tokens added; {grams}; {report.seconds:.2f} s")
+        session = _Session(store, model, args, reading, progress, (str(dataset), prompts))
+        try:
+            for source in sources:
+                await session.ingest(source)
+            await session.commit()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if session.reports:
+                progress.log(f"stopped: {len(session.reports)} chunk builds went live; build "
+                             f"{session.reports[-1].build} serves")
+            raise
+        finally:
+            progress.close()
+    reports = session.reports
+    if not reports:
+        raise DbslmError(f"nothing to train: no input has at least {model.order} tokens")
+    last = reports[-1]
+    grams = ", ".join(f"{n}-grams {c:,}" for n, c in last.ngrams.items())
+    builds = f" in {len(reports)} builds" if len(reports) > 1 else ""
+    print(f"model {last.model!r} (build {last.build}): {sum(r.sentences for r in reports):,} sentences, "
+          f"{sum(r.tokens for r in reports):,} tokens added{builds}; {grams}; "
+          f"{sum(r.seconds for r in reports):.2f} s")
+    _report_probes(session.prober, args, started)
     return 0
 
 
-def _read(path: Path, args: argparse.Namespace) -> list:
-    """A text file's lines, or a dialog file's prompt/response pairs."""
-    if path.suffix.lower() in DIALOG_SUFFIXES:
-        return read_pairs(path, args.encoding, args.max_line_chars)[:args.max_json_lines]
-    return read_lines(path, args.encoding, args.max_line_chars)
+def _probe_dataset(args: argparse.Namespace) -> Path | None:
+    """The dataset of the interval probes, refusing probe options that would do nothing."""
+    if args.eval_interval is None:
+        given = [flag for flag, value in (("--eval-samples", args.eval_samples), ("--eval-dataset", args.eval_dataset),
+                                          ("--eval-pool-size", args.eval_pool_size)) if value is not None]
+        if given:
+            raise DbslmError(f"{', '.join(given)}: probes need --eval-interval TOKENS")
+        return None
+    name = args.eval_dataset or load_settings().dataset_path
+    if not name:
+        raise DbslmError("--eval-interval needs prompts: pass --eval-dataset FILE or set DBSLM_DATASET_PATH")
+    path = Path(name)
+    if not path.is_file():
+        raise DbslmError(f"{path}: no such file (the probe dataset)")
+    return path
+
+
+def _check_export(name: str | None) -> None:
+    """Refuse, before training, a --metrics-export file that could not be written."""
+    if name in (None, "-"):
+        return
+    folder = Path(name).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DbslmError(f"{name}: cannot write the metrics: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK) or Path(name).is_dir():
+        raise DbslmError(f"{name}: cannot write the metrics there")
+
+
+def _report_probes(prober: Prober, args: argparse.Namespace, started: str) -> None:
+    """The run-level averages, and the timeline written where --metrics-export says."""
+    if prober.probes:
+        print(f"probes: {len(prober.probes)}; run averages: {describe(prober.summary())}")
+    if args.metrics_export == "-" or (args.metrics_export is None and not prober.probes):
+        return
+    path = Path(args.metrics_export or METRICS_FOLDER / f"train-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    settings = {k: v for k, v in vars(args).items() if k not in ("run", "db", "command")}
+    prober.export(path, {"command": "dbslm train", "model": args.model, "started": started,
+                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "settings": settings})
+    print(f"wrote the probe metrics to {path}")
+
+
+class _Session:
+    """One run's builds: chunks gather into a batch that is trained as one build (at every
+    chunk with --json-chunk-size, else once at the end), and probes follow the builds."""
+
+    def __init__(self, store: Store, model: ModelInfo, args: argparse.Namespace, reading: Reading,
+                 progress: Progress, probe_set: tuple[str, list[tuple[str, str]]]) -> None:
+        self.store, self.model, self.args, self.reading, self.progress = store, model, args, reading, progress
+        self.tokenize = get_tokenizer(model.tokenizer).tokenize
+        self.prober = Prober(store, model.name)
+        self.dataset, self.prompts = probe_set  # the interval probes' dataset and prompts
+        self.reports: list[TrainReport] = []
+        self.tokens = 0  # trained in this run
+        self.probed_at = 0
+        self.probe_seconds = 0.0
+        self.batch = _Batch()
+
+    async def ingest(self, source: Source) -> None:
+        """Read, tokenize and (in chunked runs) train one source, with its summary line."""
+        started, probing = time.perf_counter(), self.probe_seconds
+        stream = chunks(source, self.reading)
+        items = held = tokens = 0
+        while (chunk := await asyncio.to_thread(next, stream, None)) is not None:
+            sentences, dialog = await asyncio.to_thread(self._tokenize, chunk)
+            found = token_count(sentences) + sum(len(p) + len(r) for p, r in dialog)
+            self.batch.rows += chunk.rows
+            if found < self.model.order:
+                self.progress.echo(f"skipping {chunk.label}: {found} tokens, fewer than the order {self.model.order}")
+                continue
+            self.batch.take(chunk, sentences, dialog)
+            items += len(dialog) or len(sentences)
+            held += len(chunk.held_out)
+            tokens += found
+            if self.reading.chunk_rows is not None:
+                await self.commit()
+        if tokens:
+            what = "prompt/response pairs" if is_dialog(source.path) else "sentences"
+            aside = f" ({held:,} held out for evaluation)" if held else ""
+            self.progress.echo(f"{source.path}: {items:,} {what}{aside}, {tokens:,} tokens")
+        if self.args.profile_ingest:
+            seconds = source.seconds + time.perf_counter() - started - (self.probe_seconds - probing)
+            self.progress.echo(profile_line(str(source.path), seconds, source.rows, tokens))
+
+    def _tokenize(self, chunk: Chunk) -> tuple[list[list[str]], list[tuple[list[str], list[str]]]]:
+        """The token lists of a chunk's text lines and of its pairs to train."""
+        return ([t for t in map(self.tokenize, chunk.lines) if t],
+                [(self.tokenize(p), self.tokenize(r)) for p, r in chunk.pairs])
+
+    async def commit(self) -> None:
+        """Train the pending batch as one build (the first one resets with --reset), keep its
+        pairs for retrieval, then probe."""
+        if not self.batch.sentences and not self.batch.dialog:
+            return
+        batch, self.batch = self.batch, _Batch()
+        started = time.perf_counter()
+        first = not self.reports
+        report = await train(self.store, self.model, batch.sentences, dialog=batch.dialog,
+                             reset=self.args.reset and first, head_size=self.args.head_size,
+                             progress=self.progress.stage)
+        level2 = Level2Store(self.store.db)
+        trained = await self.store.level1.model(self.model.name)
+        if self.args.reset and first:
+            await level2.clear_pairs(trained.id)
+        await level2.add_pairs(trained.id, batch.pairs, source="train")
+        self.reports.append(report)
+        self.tokens += report.tokens
+        self.progress.advance(batch.rows, report.tokens)
+        if self.args.profile_ingest and self.reading.chunk_rows is None:
+            self.progress.echo(profile_line(f"build {report.build}", time.perf_counter() - started, batch.rows,
+                                            report.tokens))
+        await self._probe(batch)
+
+    async def _probe(self, batch: _Batch) -> None:
+        started = time.perf_counter()
+        if batch.held_out:
+            self._show(await self.prober.probe("held-out", batch.held_out, self.tokens, batch.label))
+        if self.prompts and self.tokens - self.probed_at >= self.args.eval_interval:
+            self.probed_at = self.tokens
+            self._show(await self.prober.probe("interval", self.prompts, self.tokens, self.dataset))
+        self.probe_seconds += time.perf_counter() - started
+
+    def _show(self, probe: Probe) -> None:
+        self.progress.echo(f"probe {probe.index} ({probe.kind}, {probe.source}, build {probe.build}, "
+                           f"after {probe.tokens:,} tokens): {describe(probe.as_json()['averages'])}")
+
+
+@dataclass
+class _Batch:
+    """What the next build trains: token lists, the pairs to keep, rows held out."""
+
+    rows: int = 0  # input rows read since the last build (trained, held out or skipped)
+    sentences: list[list[str]] = field(default_factory=list)
+    dialog: list[tuple[list[str], list[str]]] = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    held_out: list[tuple[str, str]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.labels[0] if len(self.labels) == 1 else f"{len(self.labels)} inputs"
+
+    def take(self, chunk: Chunk, sentences: list[list[str]], dialog: list[tuple[list[str], list[str]]]) -> None:
+        """Add a chunk: its token lists, its pairs and its held-out rows."""
+        self.sentences += sentences
+        self.dialog += dialog
+        self.pairs += chunk.pairs
+        self.held_out += chunk.held_out
+        self.labels.append(chunk.label)

@@ -7,7 +7,9 @@ file and, for NDJSON, the line.
 
 from __future__ import annotations
 
+import codecs
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -15,8 +17,10 @@ import yaml
 from dbslm.errors import DbslmError
 from dbslm.text.corpus import DIALOG_SUFFIXES, decode_lines
 
-__all__ = ["DIALOG_SUFFIXES", "parse_pairs", "read_pairs"]
+__all__ = ["DIALOG_SUFFIXES", "STREAMED_SUFFIXES", "parse_pairs", "read_pairs", "stream_pairs"]
 Pair = tuple[str, str]
+STREAMED_SUFFIXES = (".ndjson", ".jsonl")  # one row a line: read a line at a time
+READ_BYTES = 1 << 16  # the most bytes read at once from a streamed file
 
 
 def read_pairs(path: Path, encoding: str = "utf-8", max_line_chars: int = 1_000_000) -> list[Pair]:
@@ -32,7 +36,7 @@ def parse_pairs(data: bytes, path: Path, encoding: str = "utf-8", max_line_chars
     """The prompt/response pairs in ``data``, a dialog file named ``path`` (its suffix says which kind)."""
     lines = decode_lines(data, str(path), encoding, max_line_chars)
     suffix = path.suffix.lower()
-    if suffix in (".ndjson", ".jsonl"):
+    if suffix in STREAMED_SUFFIXES:
         return [_row(_json(line, f"{path}:{number}"), f"{path}:{number}")
                 for number, line in enumerate(lines, 1) if line.strip()]
     if suffix == ".json":
@@ -43,6 +47,62 @@ def parse_pairs(data: bytes, path: Path, encoding: str = "utf-8", max_line_chars
             raise DbslmError(f"{path}: expected a list of {{\"prompt\": ..., \"response\": ...}} rows")
         return [_row(row, f"{path}: row {i}") for i, row in enumerate(rows, 1)]
     return _yaml_pairs("\n".join(lines), path)
+
+
+def stream_pairs(path: Path, encoding: str = "utf-8", max_line_chars: int = 1_000_000,
+                 limit: int | None = None) -> Iterator[Pair]:
+    """The first ``limit`` (default: all) prompt/response pairs of a dialog file, one at a time.
+
+    NDJSON/JSONL files are read a line at a time, so memory stays flat whatever their size and
+    nothing after the ``limit``-th row is read; whole-document formats (.json, .yml) are parsed
+    at once by :func:`read_pairs`. The refusals are those of :func:`read_pairs`.
+    """
+    if path.suffix.lower() not in STREAMED_SUFFIXES:
+        yield from read_pairs(path, encoding, max_line_chars)[:limit]
+        return
+    rows = 0
+    for number, line in enumerate(_stream_lines(path, encoding, max_line_chars), 1):
+        if line.strip():
+            yield _row(_json(line, f"{path}:{number}"), f"{path}:{number}")
+            rows += 1
+            if rows == limit:
+                return
+
+
+def _stream_lines(path: Path, encoding: str, max_line_chars: int) -> Iterator[str]:
+    """The lines of a file read piece by piece, refusing NUL bytes, bad bytes and over-long
+    lines with the file and line named."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        raise DbslmError(f"unknown encoding {encoding!r}") from None
+    nul_is_text = encoding.lower().replace("-", "").startswith("utf16")
+    number, pending = 1, ""
+    try:
+        with path.open("rb") as stream:
+            for piece in iter(lambda: stream.readline(READ_BYTES), b""):
+                if b"\x00" in piece and not nul_is_text:
+                    raise DbslmError(f"{path}: looks like a binary file (it contains NUL bytes), not text")
+                try:
+                    *lines, pending = (pending + decoder.decode(piece)).split("\n")
+                except UnicodeDecodeError as exc:
+                    raise DbslmError(f"{path}:{number}: byte 0x{exc.object[exc.start]:02x} is not valid "
+                                     f"{encoding} (is --encoding right?)") from None
+                for line in lines:
+                    if len(line) > max_line_chars:
+                        raise _too_long(path, number, max_line_chars)
+                    yield line.rstrip("\r")
+                    number += 1
+                if len(pending) > max_line_chars:
+                    raise _too_long(path, number, max_line_chars)
+            yield pending + decoder.decode(b"", final=True)
+    except OSError as exc:
+        raise DbslmError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _too_long(path: Path, number: int, max_line_chars: int) -> DbslmError:
+    return DbslmError(f"{path}:{number}: line is longer than the limit of {max_line_chars:,} characters; "
+                      "a dialog file has one row a line")
 
 
 def _json(text: str, where: str) -> object:
