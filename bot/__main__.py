@@ -1,8 +1,10 @@
 """``python -m bot``: run the bot on the configured database with the configured adapters.
 
-Discord runs when ``DISCORD_TOKEN`` is set, else Slack in HTTP mode when ``SLACK_BOT_TOKEN``
-and ``SLACK_SIGNING_SECRET`` are, else the console. Tokens are checked at start and never
-printed. (Running Discord and Slack in one process is not built yet.)
+Every platform whose credentials are set runs, side by side in one process: Discord when
+``DISCORD_TOKEN`` is set, Slack when ``SLACK_BOT_TOKEN`` is (Socket Mode with
+``SLACK_APP_TOKEN``, else HTTP mode with ``SLACK_SIGNING_SECRET``); the console when neither
+is. Tokens are checked at start and never printed. SIGTERM (or Ctrl-C) stops taking messages,
+finishes the replies and trainings in flight and closes the database.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import signal
 import sqlite3
 import sys
+from collections.abc import Awaitable, Callable, Mapping
 
 import pymysql
 
@@ -24,6 +27,39 @@ from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.starter import starter_pairs
 
+Serve = Callable[[BotCore, asyncio.Event, Mapping[str, str]], Awaitable[None]]
+
+
+def platforms(env: Mapping[str, str]) -> dict[str, Serve]:
+    """The adapters whose credentials ``env`` holds."""
+    found: dict[str, Serve] = {}
+    if env.get("DISCORD_TOKEN"):
+        from adapters.discord import serve as serve_discord
+
+        found["discord"] = serve_discord
+    if env.get("SLACK_BOT_TOKEN"):
+        from adapters.slack import serve as serve_slack
+
+        found["slack"] = serve_slack
+    return found
+
+
+async def run_platforms(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> None:
+    """Serve every configured platform until ``stop``; one failing stops the others, then its
+    error is raised."""
+    found = platforms(env)
+    if not found:
+        print("the bot is listening on the console (Ctrl-D or SIGTERM stops it)", file=sys.stderr)
+        await ConsoleAdapter(core).run(stop=stop)
+        return
+    tasks = [asyncio.create_task(serve(core, stop, env), name=name) for name, serve in found.items()]
+    for finished in asyncio.as_completed(tasks):
+        try:
+            await finished
+        except BaseException:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
 
 async def main() -> int:
@@ -35,20 +71,9 @@ async def main() -> int:
             await engine.train_dialog(starter_pairs(), source="starter")
         core = BotCore(engine, load_bot_settings())
         stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        if os.environ.get("DISCORD_TOKEN"):
-            from adapters.discord import serve
-
-            await serve(core, stop, os.environ["DISCORD_TOKEN"])
-        elif os.environ.get("SLACK_BOT_TOKEN") and os.environ.get("SLACK_SIGNING_SECRET"):
-            from adapters.slack import serve
-
-            await serve(core, stop, os.environ["SLACK_BOT_TOKEN"], os.environ["SLACK_SIGNING_SECRET"],
-                        os.environ.get("SLACK_API_URL") or None, os.environ.get("BOT_SLACK_HOST", "127.0.0.1"),
-                        int(os.environ.get("BOT_SLACK_PORT", "3000")))
-        else:
-            print("the bot is listening on the console (Ctrl-D or SIGTERM stops it)", file=sys.stderr)
-            await ConsoleAdapter(core).run(stop=stop)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await run_platforms(core, stop, dict(os.environ))
     finally:
         await engine.close()
     return 0
@@ -60,5 +85,3 @@ if __name__ == "__main__":
     except (BotError, DbslmError, sqlite3.Error, pymysql.Error) as exc:
         print(f"bot: error: {exc}", file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)

@@ -1,99 +1,97 @@
-"""The Slack adapter: slack-bolt's async app, HTTP mode with request-signature verification.
+"""The Slack adapter: slack-bolt's async app in Socket Mode (the default) or HTTP mode.
 
-Mentions and direct messages become bot messages; the slash commands (/correct, /history,
-/stats, /forget, /train, /help) are acknowledged at once and answered afterwards through the
-Web API. Socket Mode is not built yet.
+With an app-level token (``SLACK_APP_TOKEN``, ``xapp-...``) the bot connects out to Slack over a
+websocket and needs no public address; with only a signing secret it serves Slack's signed
+requests at /slack/events. Either way the same :class:`SlackAdapter` answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
-from typing import Any
+from collections.abc import Awaitable, Mapping
 
+import aiohttp
 from aiohttp import web
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from adapters.slack.adapter import SlackAdapter
 from bot.core import BotCore
-from bot.events import Message
 from bot.errors import BotError
 
-PLATFORM = "slack"
-MESSAGE_LIMIT = 40000
-COMMANDS = ("/correct", "/history", "/stats", "/forget", "/train", "/help")
-MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
+__all__ = ["SlackAdapter", "serve"]
 
 
-class SlackAdapter:
-    def __init__(self, core: BotCore, bot_token: str, signing_secret: str, api_url: str | None = None) -> None:
-        self.core = core
-        client = AsyncWebClient(token=bot_token, **({"base_url": api_url} if api_url else {}))
-        self.app = AsyncApp(token=bot_token, signing_secret=signing_secret, client=client)
-        self.app.event("app_mention")(self._on_mention)
-        self.app.event("message")(self._on_message)
-        for name in COMMANDS:
-            self.app.command(name)(self._on_command)
+async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> None:
+    """Answer on Slack until ``stop``: Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode.
 
-    def web_app(self) -> web.Application:
-        """The aiohttp application that receives Slack's signed requests at /slack/events."""
-        return self.app.web_app(path="/slack/events")
-
-    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        await self._dispatch(event, body, client, mentions_bot=True, is_dm=False)
-
-    async def _on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        if event.get("channel_type") == "im" and not event.get("subtype"):
-            await self._dispatch(event, body, client, mentions_bot=False, is_dm=True)
-
-    async def _dispatch(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, *,
-                        mentions_bot: bool, is_dm: bool) -> None:
-        thread = event.get("thread_ts")
-        message = Message(PLATFORM, body.get("team_id", ""), event["channel"], event.get("user", ""),
-                          MENTION.sub("", event.get("text", "")).strip(), thread=thread, is_dm=is_dm,
-                          mentions_bot=mentions_bot, from_bot=bool(event.get("bot_id")),
-                          is_admin=await self._is_admin(client, event.get("user")))
-
-        async def send(text: str, *, private: bool = False) -> None:
-            await client.chat_postMessage(channel=event["channel"], text=text, thread_ts=thread)
-
-        await self.core.handle(message, send, MESSAGE_LIMIT)
-
-    async def _on_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()  # within Slack's 3 seconds; the answer follows
-        message = Message(PLATFORM, command.get("team_id", ""), command["channel_id"], command["user_id"],
-                          f"{command['command']} {command.get('text', '')}".strip(), is_dm=True,
-                          is_admin=await self._is_admin(client, command["user_id"]))
-
-        async def send(text: str, *, private: bool = False) -> None:
-            await client.chat_postMessage(channel=command["channel_id"], text=text)
-
-        await self.core.handle(message, send, MESSAGE_LIMIT)
-
-    @staticmethod
-    async def _is_admin(client: AsyncWebClient, user: str | None) -> bool:
-        if not user:
-            return False
-        info = await client.users_info(user=user)
-        return bool(info.get("user", {}).get("is_admin"))
-
-
-async def serve(core: BotCore, stop: asyncio.Event, bot_token: str, signing_secret: str, api_url: str | None,
-                host: str, port: int) -> None:
-    """Check the token, then serve Slack's signed requests until ``stop``."""
-    adapter = SlackAdapter(core, bot_token, signing_secret, api_url)
+    Reads SLACK_BOT_TOKEN (required), SLACK_APP_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL (another
+    Web API base URL, such as a test's fake Slack), and BOT_SLACK_HOST and BOT_SLACK_PORT (HTTP mode;
+    127.0.0.1 and 3000 by default) from ``env``. The tokens are checked with Slack first; a missing
+    or refused one raises :class:`BotError` naming the variable, never its value.
+    """
+    bot_token, app_token = env.get("SLACK_BOT_TOKEN"), env.get("SLACK_APP_TOKEN")
+    signing_secret = env.get("SLACK_SIGNING_SECRET")
+    if not bot_token:
+        raise BotError("SLACK_BOT_TOKEN is not set")
+    if not (app_token or signing_secret):
+        raise BotError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) to serve Slack")
+    adapter = SlackAdapter(core, bot_token, "" if app_token else signing_secret, env.get("SLACK_API_URL") or None)
+    await _checked(adapter.app.client.auth_test(), "SLACK_BOT_TOKEN")
     try:
-        await adapter.app.client.auth_test()
+        if app_token:
+            opened = await _checked(adapter.app.client.apps_connections_open(app_token=app_token), "SLACK_APP_TOKEN")
+            await _socket_mode(adapter, app_token, opened["url"], stop)
+        else:
+            await _http_mode(adapter, env.get("BOT_SLACK_HOST", "127.0.0.1"), _port(env), stop)
+    finally:
+        await core.commands.wait_for_training()
+
+
+async def _checked(call: Awaitable[AsyncSlackResponse], variable: str) -> AsyncSlackResponse:
+    """The response of a Web API call made with the token in ``variable``, or a BotError naming it."""
+    try:
+        return await call
     except SlackApiError as exc:
-        raise BotError(f"SLACK_BOT_TOKEN was refused by Slack ({exc.response.get('error', 'error')})") from None
-    except OSError as exc:
-        raise BotError(f"cannot reach Slack to check SLACK_BOT_TOKEN: {type(exc).__name__}") from None
+        raise BotError(f"{variable} was refused by Slack ({exc.response.get('error', 'error')})") from None
+    except (OSError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise BotError(f"cannot reach Slack to check {variable}: {type(exc).__name__}") from None
+
+
+async def _socket_mode(adapter: SlackAdapter, app_token: str, url: str, stop: asyncio.Event) -> None:
+    handler = adapter.socket_mode(app_token)
+    handler.client.wss_uri = url  # the URL that checked the token; reconnections ask for new ones
+    connecting = asyncio.create_task(handler.connect_async())  # retries (and logs) until it connects
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if connecting.done():
+            print("the bot is connected to Slack in Socket Mode (SIGTERM stops it)", file=sys.stderr)
+        await stopping
+    finally:
+        connecting.cancel()
+        stopping.cancel()
+        await handler.close_async()
+
+
+async def _http_mode(adapter: SlackAdapter, host: str, port: int, stop: asyncio.Event) -> None:
     runner = web.AppRunner(adapter.web_app())
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    print(f"the bot is listening for Slack on {host}:{port} (SIGTERM stops it)", file=sys.stderr)
-    await stop.wait()
-    await runner.cleanup()
-    await core.commands.wait_for_training()
+    try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            raise BotError(f"cannot listen for Slack on {host}:{port} (BOT_SLACK_HOST, BOT_SLACK_PORT): "
+                           f"{exc.strerror}") from None
+        print(f"the bot is listening for Slack on {host}:{port} (SIGTERM stops it)", file=sys.stderr)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _port(env: Mapping[str, str]) -> int:
+    try:
+        return int(env.get("BOT_SLACK_PORT", "3000"))
+    except ValueError:
+        raise BotError("BOT_SLACK_PORT must be a port number") from None
