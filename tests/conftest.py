@@ -120,3 +120,15 @@ def execute(db: str, sql: str) -> None:
 
 def is_sqlite(db: str) -> bool:
     return not db.startswith("mariadb://")
+
+
+@pytest.fixture
+async def dialog_engine(tmp_path: Path):
+    """An engine on a fresh SQLite file, trained on nine tenths of the starter dialogs."""
+    from dbslm.engine import DBSLMEngine
+    from tests.test_engine import split_pairs
+
+    engine = await DBSLMEngine.open(str(tmp_path / "dialogs.sqlite3"))
+    await engine.train_dialog(split_pairs()[0])
+    yield engine
+    await engine.close()

@@ -12,18 +12,14 @@ from bot.events import Attachment, Message
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from tests.conftest import table_rows
-from tests.test_engine import split_pairs
 
 SETTINGS = BotSettings(admins=frozenset({"test:boss"}), user_rate=3, channel_rate=100, rate_window=60,
                        max_upload_mb=1)
 
 
 @pytest.fixture
-async def core(tmp_path):
-    engine = await DBSLMEngine.open(str(tmp_path / "bot.sqlite3"))
-    await engine.train_dialog(split_pairs()[0])
-    yield BotCore(engine, SETTINGS)
-    await engine.close()
+def core(dialog_engine):
+    return BotCore(dialog_engine, SETTINGS)
 
 
 async def ask(core: BotCore, text: str, channel: str = "c1", user: str = "ann", **flags) -> list[str]:
@@ -99,7 +95,7 @@ async def test_channels_are_conversations_that_survive_a_restart(core, tmp_path)
     await ask(core, "Hello from the right", channel="right")
     left = await core.conversation_for(Message("test", "w1", "left", "ann", ""))
     assert left != await core.conversation_for(Message("test", "w1", "right", "ann", ""))
-    restarted = BotCore(await DBSLMEngine.open(str(tmp_path / "bot.sqlite3")), SETTINGS)
+    restarted = BotCore(await DBSLMEngine.open(str(tmp_path / "dialogs.sqlite3")), SETTINGS)
     assert await restarted.conversation_for(Message("test", "w1", "left", "ann", "")) == left
     await restarted.engine.close()
 

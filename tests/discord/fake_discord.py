@@ -1,5 +1,7 @@
-"""A small fake of Discord on 127.0.0.1: the REST calls the adapter makes and a gateway that
-speaks zlib-stream compressed JSON. Written from Discord's public API documentation."""
+"""A small fake of Discord on 127.0.0.1: the REST calls the adapter makes, a gateway that
+speaks zlib-stream compressed JSON (READY, then GUILD_CREATE with one server), application
+commands and their interactions, and a CDN for attachments. Written from Discord's public API
+documentation."""
 
 from __future__ import annotations
 
@@ -12,6 +14,13 @@ from aiohttp import WSMsgType, web
 from tests.recorder import Recorder
 
 BOT = {"id": "1000", "username": "dbslm", "discriminator": "0", "global_name": None, "avatar": None, "bot": True}
+GUILD = "600"  # the one server: channels 60 and 61, a role that may Manage Server
+CHANNELS = ("60", "61")
+ADMIN_ROLE = "601"
+MANAGE_GUILD = 1 << 5
+EPHEMERAL = 1 << 6
+ROLES = {GUILD: 0, ADMIN_ROLE: MANAGE_GUILD}  # @everyone has the server's id
+OPTION_TYPES = {bool: 5, int: 4, str: 3}  # application command option types (11 is an attachment)
 
 
 def user(uid: str, name: str, bot: bool = False) -> dict:
@@ -19,18 +28,53 @@ def user(uid: str, name: str, bot: bool = False) -> dict:
 
 
 class FakeDiscord:
+    """Records channel messages in ``sent``, the synced commands in ``commands``, interaction
+    callbacks in ``callbacks``, follow-ups in ``followups`` and attachment downloads in ``downloads``.
+
+    A follow-up records the flags it was sent with and whether Discord shows it to its caller
+    alone: the first follow-up to a deferred response fills that response and keeps its
+    visibility, whatever flags it carries, unless the response was deleted first.
+    """
+
     def __init__(self) -> None:
         self.sent = Recorder()
+        self.commands = Recorder()
+        self.callbacks = Recorder()
+        self.followups = Recorder()
+        self.downloads = Recorder()
+        self.url = ""
+        self._files: dict[str, bytes] = {}
+        self._deferred: dict[str, int] = {}  # interaction token -> flags of its unfilled deferred response
+        self._channels: dict[str, str] = {}  # interaction token -> its channel
         self._socket: web.WebSocketResponse | None = None
-        self._compressor = zlib.compressobj()
+        self._compressor = zlib.compressobj()  # one zlib stream per gateway connection
         self._sequence = 0
+        self._runner: web.AppRunner | None = None
         self.ready = asyncio.Event()
         self.app = web.Application()
-        self.app.router.add_get("/api/v10/users/@me", self._me)
-        self.app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
-        self.app.router.add_post("/api/v10/channels/{channel}/messages", self._create_message)
-        self.app.router.add_post("/api/v10/channels/{channel}/typing", self._typing)
+        api = "/api/v10"
+        self.app.router.add_get(f"{api}/users/@me", self._me)
+        self.app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
+        self.app.router.add_post(api + "/channels/{channel}/messages", self._create_message)
+        self.app.router.add_post(api + "/channels/{channel}/typing", self._typing)
+        self.app.router.add_put(api + "/applications/{application}/commands", self._sync_commands)
+        self.app.router.add_post(api + "/interactions/{interaction}/{token}/callback", self._callback)
+        self.app.router.add_post(api + "/webhooks/{application}/{token}", self._followup)
+        self.app.router.add_delete(api + "/webhooks/{application}/{token}/messages/@original", self._delete_original)
+        self.app.router.add_get("/cdn/{path:.+}", self._cdn)
         self.app.router.add_get("/", self._gateway)
+
+    async def start(self) -> str:
+        """Listen on a free loopback port; the base URL."""
+        self._runner = web.AppRunner(self.app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        return self.url
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
 
     async def _me(self, request: web.Request) -> web.Response:
         return _json(BOT)
@@ -49,19 +93,58 @@ class FakeDiscord:
         self.sent.add({"channel": channel, "content": body.get("content", "")})
         return _json(self.message(f"9{len(self.sent)}", channel, BOT, body.get("content", "")))
 
+    async def _sync_commands(self, request: web.Request) -> web.Response:
+        """Store the commands as Discord returns them: with ids, and permissions as a string."""
+        commands = [{**command, "id": f"70{number}", "application_id": request.match_info["application"],
+                     "version": "1", "default_member_permissions": _string(command.get("default_member_permissions"))}
+                    for number, command in enumerate(await request.json())]
+        self.commands.add(commands)
+        return _json(commands)
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        flags = (body.get("data") or {}).get("flags", 0)
+        token, interaction = request.match_info["token"], request.match_info["interaction"]
+        self.callbacks.add({"interaction": interaction, "type": body["type"], "flags": flags})
+        if body["type"] == 5:  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+            self._deferred[token] = flags
+        return _json({"interaction": {"id": interaction, "type": 2, "response_message_loading": True,
+                                      "response_message_ephemeral": bool(flags & EPHEMERAL)},
+                      "resource": {"type": body["type"]}})
+
+    async def _delete_original(self, request: web.Request) -> web.Response:
+        self.callbacks.add({"deleted": request.match_info["token"]})
+        self._deferred.pop(request.match_info["token"], None)
+        return web.Response(status=204)
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        token, flags = request.match_info["token"], body.get("flags", 0)
+        shown = self._deferred.pop(token, flags)
+        self.followups.add({"token": token, "content": body.get("content", ""), "flags": flags,
+                            "ephemeral": bool(shown & EPHEMERAL)})
+        return _json({**self.message(f"8{len(self.followups)}", self._channels[token], BOT, body.get("content", "")),
+                      "webhook_id": request.match_info["application"], "flags": shown})
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        data = self._files.get(request.match_info["path"])
+        self.downloads.add({"path": request.match_info["path"]})
+        return web.Response(body=data) if data is not None else web.Response(status=404)
+
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        self._socket = socket
+        self._socket, self._compressor = socket, zlib.compressobj()
         await self._send({"op": 10, "d": {"heartbeat_interval": 45000}})
         async for frame in socket:
             if frame.type != WSMsgType.TEXT:
                 continue
             payload = json.loads(frame.data)
             if payload["op"] == 2:  # IDENTIFY
-                await self.dispatch("READY", {"v": 10, "user": BOT, "guilds": [], "session_id": "fake",
-                                              "resume_gateway_url": str(request.url), "private_channels": [],
-                                              "application": {"id": "1000", "flags": 0}})
+                await self.dispatch("READY", {"v": 10, "user": BOT, "guilds": [{"id": GUILD, "unavailable": True}],
+                                              "session_id": "fake", "resume_gateway_url": str(request.url),
+                                              "private_channels": [], "application": {"id": BOT["id"], "flags": 0}})
+                await self.dispatch("GUILD_CREATE", guild())
                 self.ready.set()
             elif payload["op"] == 1:  # heartbeat
                 await self._send({"op": 11})
@@ -77,19 +160,74 @@ class FakeDiscord:
 
     @staticmethod
     def message(mid: str, channel: str, author: dict, content: str, guild: str | None = None,
-                mentions: list[dict] = ()) -> dict:
+                mentions: list[dict] = (), roles: tuple[str, ...] = ()) -> dict:
+        """A message object; in a guild, with its author's member object (``roles``)."""
         data = {"id": mid, "channel_id": channel, "author": author, "content": content, "timestamp":
                 "2026-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False, "mention_everyone": False,
                 "mentions": list(mentions), "mention_roles": [], "attachments": [], "embeds": [], "pinned": False,
                 "type": 0, "flags": 0}
         if guild:
             data["guild_id"] = guild
+            data["member"] = member(roles)
         return data
+
+    async def slash(self, name: str, author: dict, roles: tuple[str, ...] = (), channel: str = "60",
+                    file: tuple[str, bytes] | None = None, **options: object) -> str:
+        """Run ``/name`` in ``channel`` of the server as ``author`` with ``roles``: an APPLICATION_COMMAND
+        interaction with ``options`` and ``file`` (served by the CDN) as its attachment option ``file``.
+        The interaction's token."""
+        number = len(self._channels) + 1
+        data: dict = {"id": "701", "name": name, "type": 1,  # a global command
+                      "options": [{"name": key, "type": OPTION_TYPES[type(value)], "value": value}
+                                  for key, value in options.items()]}
+        if file is not None:
+            filename, content = file
+            path = f"attachments/{channel}/{number}/{filename}"
+            self._files[path] = content
+            url = f"{self.url}/cdn/{path}"
+            attachment = {"id": f"50{number}", "filename": filename, "size": len(content), "url": url,
+                          "proxy_url": url}
+            data["options"].append({"name": "file", "type": 11, "value": attachment["id"]})
+            data["resolved"] = {"attachments": {attachment["id"]: attachment}}
+        permissions = 0
+        for role in (GUILD, *roles):
+            permissions |= ROLES[role]
+        token = f"token-{number}"
+        self._channels[token] = channel
+        await self.dispatch("INTERACTION_CREATE", {
+            "id": f"40{number}", "application_id": BOT["id"], "type": 2, "data": data, "guild_id": GUILD,
+            "channel_id": channel, "channel": {"id": channel, "type": 0, "guild_id": GUILD, "name": f"c{channel}"},
+            "member": {**member(roles), "user": author, "permissions": str(permissions)}, "token": token,
+            "version": 1, "app_permissions": "0", "locale": "en-US", "attachment_size_limit": 10 << 20})
+        return token
 
     async def wait_for_messages(self, count: int) -> list[dict]:
         return await self.sent.wait_for(count)
 
 
-def _json(data: dict) -> web.Response:
+def member(roles: tuple[str, ...]) -> dict:
+    """A guild member object without its user."""
+    return {"roles": list(roles), "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0}
+
+
+def guild() -> dict:
+    """The GUILD_CREATE payload of the one server: its roles and two text channels."""
+    return {"id": GUILD, "name": "fake server", "owner_id": "1", "unavailable": False, "member_count": 3,
+            "large": False, "features": [], "emojis": [], "stickers": [], "members": [], "voice_states": [],
+            "presences": [], "threads": [], "stage_instances": [], "guild_scheduled_events": [],
+            "joined_at": "2025-01-01T00:00:00+00:00",
+            "roles": [{"id": role, "name": "@everyone" if role == GUILD else "admins", "permissions": str(value),
+                       "position": position, "color": 0, "hoist": False, "managed": False, "mentionable": False,
+                       "flags": 0} for position, (role, value) in enumerate(ROLES.items())],
+            "channels": [{"id": channel, "type": 0, "name": f"c{channel}", "position": position, "guild_id": GUILD,
+                          "permission_overwrites": [], "nsfw": False, "parent_id": None}
+                         for position, channel in enumerate(CHANNELS)]}
+
+
+def _string(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _json(data: dict | list) -> web.Response:
     """JSON with exactly the content type Discord sends (discord.py compares it as a string)."""
     return web.Response(body=json.dumps(data).encode(), headers={"Content-Type": "application/json"})

@@ -4,42 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import discord
 import pytest
-import yarl
 from aiohttp import web
 
-from adapters.discord import DiscordAdapter
-from bot.core import BotCore
-from bot.settings import BotSettings
-from dbslm.engine import DBSLMEngine
-from tests.discord.fake_discord import BOT, FakeDiscord, user
-from tests.test_engine import split_pairs
-
-SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
-
-
-@pytest.fixture
-async def discord_bot(tmp_path, monkeypatch):
-    engine = await DBSLMEngine.open(str(tmp_path / "discord.sqlite3"))
-    await engine.train_dialog(split_pairs()[0])
-    fake = FakeDiscord()
-    runner = web.AppRunner(fake.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{port}/"))
-    adapter = DiscordAdapter(BotCore(engine, SETTINGS))
-    task = asyncio.create_task(adapter.client.start("fake-token"))
-    await asyncio.wait_for(fake.ready.wait(), 10)
-    await asyncio.wait_for(adapter.client.wait_until_ready(), 10)
-    yield fake
-    await adapter.client.close()
-    task.cancel()
-    await runner.cleanup()
-    await engine.close()
+from adapters.discord import serve
+from bot.errors import BotError
+from tests.discord.fake_discord import ADMIN_ROLE, BOT, GUILD, user
 
 
 async def test_dms_are_answered_and_own_messages_are_not(discord_bot):
@@ -95,3 +65,39 @@ async def test_python_m_bot_names_a_refused_discord_token_without_printing_it(tm
     text = (out + err).decode()
     assert proc.returncode == 1 and "DISCORD_TOKEN was refused by Discord" in text, text
     assert "s3cr3t" not in text and "Traceback" not in text
+
+
+async def test_guild_mentions_are_answered_and_other_guild_messages_are_not(discord_bot):
+    fake = discord_bot
+    ann = user("7", "ann")
+    await fake.dispatch("MESSAGE_CREATE", fake.message("1", "60", ann, "<@1000> Hello", GUILD, [BOT]))
+    assert (await fake.wait_for_messages(1))[0]["channel"] == "60"
+    await fake.dispatch("MESSAGE_CREATE", fake.message("2", "60", ann, "What is AI?", GUILD))
+    await fake.dispatch("MESSAGE_CREATE", fake.message("3", "60", BOT, "<@1000> talking to myself", GUILD, [BOT]))
+    await fake.dispatch("MESSAGE_CREATE", fake.message("4", "61", ann, "<@1000> What is AI?", GUILD, [BOT]))
+    sent = await fake.wait_for_messages(2)
+    await asyncio.sleep(0.3)
+    assert len(fake.sent) == 2 and sent[1]["channel"] == "61"
+
+
+async def test_typed_train_needs_manage_server_from_a_role(discord_bot):
+    fake = discord_bot
+    command = "/train The zorblax hums at dawn."
+    await fake.dispatch("MESSAGE_CREATE", fake.message("1", "60", user("7", "ann"), command, GUILD))
+    assert (await fake.wait_for_messages(1))[0]["content"] == "Only admins can use /train."
+    await fake.dispatch("MESSAGE_CREATE", fake.message("2", "60", user("9", "boss"), command, GUILD,
+                                                       roles=(ADMIN_ROLE,)))
+    sent = await fake.wait_for_messages(3)
+    assert "background" in sent[1]["content"] and sent[2]["content"].startswith("Trained on message.txt")
+
+
+async def test_serve_answers_until_stopped_and_names_a_missing_token(fake_discord, core):
+    stop = asyncio.Event()
+    with pytest.raises(BotError, match="^DISCORD_TOKEN is not set$"):
+        await serve(core, stop, {"DISCORD_TOKEN": " "})
+    serving = asyncio.create_task(serve(core, stop, {"DISCORD_TOKEN": "fake-token"}))
+    await asyncio.wait_for(fake_discord.ready.wait(), 10)
+    await fake_discord.dispatch("MESSAGE_CREATE", fake_discord.message("1", "50", user("7", "ann"), "Hello"))
+    assert (await fake_discord.wait_for_messages(1))[0]["content"]
+    stop.set()
+    await asyncio.wait_for(serving, 10)

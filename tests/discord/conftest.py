@@ -1,0 +1,46 @@
+"""The Discord adapter on the real discord.py client, connected to a fake Discord on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import discord
+import pytest
+import yarl
+
+from adapters.discord import DiscordAdapter
+from bot.core import BotCore
+from bot.settings import BotSettings
+from tests.discord.fake_discord import FakeDiscord
+
+SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
+
+
+@pytest.fixture
+async def fake_discord(monkeypatch):
+    """A fake Discord on loopback that discord.py's REST and gateway clients talk to."""
+    fake = FakeDiscord()
+    url = await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", f"{url}/api/v10")
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(url.replace("http", "ws", 1)))
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+def core(dialog_engine):
+    """The bot core on a SQLite model trained on the starter dialogs."""
+    return BotCore(dialog_engine, SETTINGS)
+
+
+@pytest.fixture
+async def discord_bot(fake_discord, core):
+    """The fake, once the bot has logged in, synced its commands and seen the server."""
+    adapter = DiscordAdapter(core)
+    await asyncio.wait_for(adapter.client.login("fake-token"), 10)
+    available = asyncio.create_task(adapter.client.wait_for("guild_available", timeout=10))
+    task = asyncio.create_task(adapter.client.connect())
+    await available
+    yield fake_discord
+    await adapter.client.close()
+    task.cancel()
