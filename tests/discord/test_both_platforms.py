@@ -10,7 +10,6 @@ from bot.__main__ import run_platforms
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.settings import BotSettings
-from tests.discord.conftest import fake_discord  # noqa: F401 - the fixture
 from tests.discord.fake_discord import user
 from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, event_body
 
@@ -25,7 +24,7 @@ async def fake_slack():
     await api.close()
 
 
-async def test_discord_and_slack_answer_from_one_core(fake_discord, fake_slack, dialog_engine):  # noqa: F811
+async def test_discord_and_slack_answer_from_one_core(fake_discord, fake_slack, dialog_engine):
     env = {"DISCORD_TOKEN": "fake-token", "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
            "SLACK_API_URL": fake_slack.url}
     core, stop = BotCore(dialog_engine, SETTINGS), asyncio.Event()
