@@ -23,6 +23,7 @@ from dbslm.memory.cache import CachedSequence, PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
 from dbslm.memory.recall import Recall
 from dbslm.memory.retrieval import similarity, words_of
+from dbslm.ngram.mixture import MixedReader, combined_vocabulary
 from dbslm.ngram.reader import ModelReader
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.cold import FlushReport
@@ -30,7 +31,7 @@ from dbslm.store.level2 import Bias, Conversation, Level2Store, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.vocab import BOS, CONTROL_TOKENS, EOS, SEP, UNK, Vocabulary
-from dbslm.training import TrainReport, resolve_model, train
+from dbslm.training import DEFAULT_ORDER, DEFAULT_TOKENIZER, TrainReport, resolve_model, train
 
 MAX_INPUT_CHARS = 4000
 SESSION_TURNS = 6
@@ -39,6 +40,7 @@ SENTENCE_ENDS = (".", "!", "?", "...")
 SESSION_WEIGHT = 0.05
 BIAS_STRENGTH = 12.0  # natural-log boost of a correction's next token
 BIAS_MATCH = 0.8  # prompt similarity at which a correction applies
+DEFAULT_BASE_WEIGHT = 0.3  # the base model's share in a community model's replies
 UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or dbslm train)."
 
 
@@ -53,8 +55,9 @@ class Reply:
 
 @dataclass
 class _Loaded:
-    model: ModelInfo
-    reader: ModelReader
+    model: ModelInfo  # this engine's model (it may have no build yet when a base answers)
+    builds: tuple[int | None, int | None]  # the own and the base build this was loaded from
+    reader: ModelReader | MixedReader
     vocab: Vocabulary
     banned: frozenset[int]  # ids of the banned words
     recall: Recall
@@ -64,10 +67,15 @@ class DBSLMEngine:
     """One model of one database, for conversations."""
 
     def __init__(self, store: Store, model: str = "base", profile: str = "default",
-                 banned_words: Iterable[str] = (), embedder: str | None = None) -> None:
-        """``embedder`` names a sentence-transformers model for retrieval (hashed vectors if None)."""
+                 banned_words: Iterable[str] = (), embedder: str | None = None,
+                 base: "DBSLMEngine | None" = None, base_weight: float = DEFAULT_BASE_WEIGHT) -> None:
+        """``embedder`` names a sentence-transformers model for retrieval (hashed vectors if None).
+        With a ``base`` engine (of the same store) the model answers from its own distribution
+        interpolated with the base model's, ``base_weight`` the base's share; it never trains it."""
         self.store = store
         self.model_name = model
+        self.base = base
+        self.base_weight = base_weight
         self.profile = profile
         self.banned_words = frozenset(banned_words)
         self.settings = DecodeSettings()
@@ -125,9 +133,17 @@ class DBSLMEngine:
         return conversation
 
     async def _model_id(self) -> int:
-        """The model's id (0 before its first training: conversations can start earlier)."""
-        model = await self.store.level1.model(self.model_name)
-        return model.id if model is not None and model.id is not None else 0
+        """The model's id; a model is created (without a build) on first use, with its base's
+        order and tokenizer."""
+        return (await self._model()).id
+
+    async def _model(self) -> ModelInfo:
+        found = await self.store.level1.model(self.model_name)
+        if found is not None:
+            return found
+        like = await self.base._model() if self.base is not None else None
+        return await self.store.level1.ensure_model(self.model_name, like.order if like else DEFAULT_ORDER,
+                                                    like.tokenizer if like else DEFAULT_TOKENIZER)
 
     async def history(self, conversation_id: int, n: int = 20) -> list[Message]:
         return await self.level2.history(conversation_id, n)
@@ -203,17 +219,27 @@ class DBSLMEngine:
     # -- generation -------------------------------------------------------------------------
 
     async def _load(self) -> _Loaded | None:
-        model = await self.store.level1.model(self.model_name)
-        if model is None or model.active_build is None:
+        """The model's reader and vocabulary (mixed with the base's when there is a base),
+        reloaded when a build changes; None when nothing is trained."""
+        model = await self._model()
+        base = await self.base._load() if self.base is not None else None
+        if model.active_build is None and base is None:
             return None
-        if self._loaded is None or self._loaded.model.active_build != model.active_build:
-            reader = await ModelReader.open(self.store.level1, model)
-            vocab = await self.store.level1.vocabulary(model)
+        builds = (model.active_build, base.model.active_build if base else None)
+        if self._loaded is None or self._loaded.builds != builds:
+            own = await ModelReader.open(self.store.level1, model) if model.active_build is not None else None
+            vocab = await self.store.level1.vocabulary(model) if own is not None else Vocabulary()
+            reader: ModelReader | MixedReader | None = own
+            if base is not None:
+                own_size = len(vocab)
+                vocab, to_base, from_base = combined_vocabulary(vocab, base.vocab)
+                reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
             banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
             if self._embedder is None:  # a sentence model takes seconds to load
                 tokenize = get_tokenizer(model.tokenizer).tokenize
                 self._embedder = await asyncio.to_thread(load_embedder, self.embedder_model, tokenize)
-            self._loaded = _Loaded(model, reader, vocab, banned, Recall(self.level2, self._embedder))
+            searched = (model.id,) + ((base.model.id,) if base is not None else ())
+            self._loaded = _Loaded(model, builds, reader, vocab, banned, Recall(self.level2, self._embedder, searched))
             self.settings = await self._decode_settings(model)
         return self._loaded
 
@@ -315,7 +341,7 @@ class DBSLMEngine:
                                tokenize) -> list[CachedSequence]:
         vocab = loaded.vocab
         sequences = [CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight)
-                     for response, weight in await loaded.recall.responses(loaded.model.id, text, prompt)]
+                     for response, weight in await loaded.recall.responses(text, prompt)]
         user_turns = [m for m in reversed(recent) if m.role == "user"]
         for age, message in enumerate(user_turns):  # the session: words the user has been using
             weight = SESSION_WEIGHT * self.settings.cache_decay ** age

@@ -21,16 +21,18 @@ SHARPNESS = 6  # weight = (match / best match) ** this: a near-identical prompt 
 
 
 class Recall:
-    def __init__(self, level2: Level2Store, embedder: Embedder) -> None:
+    def __init__(self, level2: Level2Store, embedder: Embedder, model_ids: tuple[int, ...]) -> None:
+        """Recall from the pairs of the models ``model_ids`` (a community's and its base's)."""
         self.level2 = level2
         self.embedder = embedder
+        self.model_ids = model_ids
 
-    async def responses(self, model_id: int, prompt: str, tokens: list[str]) -> list[tuple[str, float]]:
+    async def responses(self, prompt: str, tokens: list[str]) -> list[tuple[str, float]]:
         """Up to RETRIEVED (response, weight) of the best-matching earlier prompts."""
         words = words_of(tokens)
         if not words:
             return []
-        hits = await self.level2.search_pairs(model_id, sorted(set(words)), CANDIDATES)
+        hits = await self.level2.search_pairs(self.model_ids, sorted(set(words)), CANDIDATES)
         if not hits:
             return []
         query = (await self._encode([prompt]))[0]

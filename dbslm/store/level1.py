@@ -70,6 +70,16 @@ class Level1Store:
             "FROM models m LEFT JOIN builds b ON b.id = m.active_build WHERE m.name = ?", (name,))
         return ModelInfo(*row) if row else None
 
+    async def ensure_model(self, name: str, order: int, tokenizer: str) -> ModelInfo:
+        """The model named ``name``, created without a build (with ``order`` and ``tokenizer``)
+        when it does not exist yet, so that rows can belong to it before its first training."""
+        async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO models (name, ngram_order, tokenizer, active_build, created_at) "
+                             "SELECT ?, ?, ?, NULL, ? FROM (SELECT 1 AS one) AS single "
+                             "WHERE NOT EXISTS (SELECT 1 FROM models WHERE name = ?)",
+                             (name, order, tokenizer, time.time(), name))
+        return await self.model(name)
+
     async def drop_model(self, model: ModelInfo) -> None:
         """Delete a model with every row that belongs to it."""
         async with self.db.transaction() as tx:
@@ -80,11 +90,17 @@ class Level1Store:
             await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model.id,))
             await tx.execute("DELETE FROM models WHERE id = ?", (model.id,))
 
-    async def vocabulary(self, model: ModelInfo) -> Vocabulary:
+    async def vocabulary(self, model: ModelInfo, *, every_word: bool = False) -> Vocabulary:
+        """The model's vocabulary. Ids are stable, but only the active build's unigrams are
+        known: a word whose count went to 0 (untrained) reads as ``<unk>``, like a word the
+        model never saw. ``every_word`` knows every row (training reuses their ids)."""
         if model.id is None:
             return Vocabulary()
         rows = await self.db.fetchall("SELECT text FROM vocab WHERE model_id = ? ORDER BY id", (model.id,))
-        return Vocabulary(r[0] for r in rows)
+        vocab = Vocabulary(r[0] for r in rows)
+        if every_word or model.active_build is None:
+            return vocab
+        return vocab.restricted(await self.unigram_words(model.active_build))
 
     async def unigram_words(self, build: int) -> np.ndarray:
         """Ids of the words the build knows (its unigrams)."""
@@ -140,27 +156,30 @@ class Level1Store:
         rows = await self.db.fetchall("SELECT n, COUNT(*) FROM ngrams WHERE build = ? GROUP BY n", (build,))
         return {n: c for n, c in rows}
 
-    async def write_build(self, model: ModelInfo, tables: ModelTables, vocab: VocabUpdate, *,
-                          replace_vocab: bool, source: str, sentences: int, tokens: int) -> int:
+    async def write_build(self, model: ModelInfo, tables: ModelTables | None, vocab: VocabUpdate, *,
+                          replace_vocab: bool, source: str, sentences: int, tokens: int) -> int | None:
         """Write a complete new build and make it the model's active one.
 
         Three steps: claim a build id (creating the model row if needed); write the build's
         rows, which nobody reads until the switch; then, in one transaction, update the
         vocabulary and switch. Interrupted anywhere, the previous build keeps serving and
         the leftovers are purged by the next run. The caller holds the model's training lock.
+        With ``tables`` None (an existing model left without n-grams) no build is written:
+        the switch retires the active build and the model has none (untrained).
         """
-        async with self.db.transaction() as tx:
-            model_id = model.id
-            if model_id is None:
-                model_id = await tx.execute(
-                    "INSERT INTO models (name, ngram_order, tokenizer, active_build, created_at) "
-                    "VALUES (?, ?, ?, NULL, ?)", (model.name, tables.order, model.tokenizer, time.time()))
-            build = await tx.execute(
-                "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at) "
-                "VALUES (?, 'building', ?, ?, ?, ?, ?)",
-                (model_id, source, tables.order, sentences, tokens, time.time()))
-        async with self.db.transaction() as tx:
-            await _write_rows(tx, build, tables)
+        model_id, build, order = model.id, None, model.order
+        if tables is not None:
+            order = tables.order
+            async with self.db.transaction() as tx:
+                if model_id is None:
+                    model_id = await tx.execute(
+                        "INSERT INTO models (name, ngram_order, tokenizer, active_build, created_at) "
+                        "VALUES (?, ?, ?, NULL, ?)", (model.name, order, model.tokenizer, time.time()))
+                build = await tx.execute(
+                    "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at) "
+                    "VALUES (?, 'building', ?, ?, ?, ?, ?)", (model_id, source, order, sentences, tokens, time.time()))
+            async with self.db.transaction() as tx:
+                await _write_rows(tx, build, tables)
         async with self.db.transaction() as tx:
             if replace_vocab:
                 await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
@@ -173,7 +192,7 @@ class Level1Store:
             await tx.execute("UPDATE builds SET status = 'active', finished_at = ? WHERE id = ?",
                              (time.time(), build))
             await tx.execute("UPDATE models SET active_build = ?, ngram_order = ?, tokenizer = ? WHERE id = ?",
-                             (build, tables.order, model.tokenizer, model_id))
+                             (build, order, model.tokenizer, model_id))
         await self.purge_inactive(model_id)
         return build
 

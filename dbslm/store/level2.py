@@ -149,19 +149,21 @@ class Level2Store:
                                  [list(vectors), [embedder] * len(vectors), list(vectors.values())],
                                  update_on=("pair_id", "embedder"))
 
-    async def search_pairs(self, model_id: int, words: list[str], limit: int) -> list[tuple[int, str, str, float]]:
-        """Pairs whose prompt shares words with ``words``, best first: the full-text index,
-        then, when it finds nothing (MariaDB ignores words under 3 letters and stopwords), a
-        substring match on the longest words."""
+    async def search_pairs(self, model_ids: Sequence[int], words: list[str],
+                           limit: int) -> list[tuple[int, str, str, float]]:
+        """Pairs of the models ``model_ids`` whose prompt shares words with ``words``, best
+        first: the full-text index, then, when it finds nothing (MariaDB ignores words under
+        3 letters and stopwords), a substring match on the longest words."""
         dialect = self.db.dialect
-        sql = dialect.search(PAIRS, "g.model_id = ?")
-        hits = await self.db.fetchall(sql, dialect.search_params(dialect.search_query(words), (model_id,), limit))
+        models = f"g.model_id IN ({', '.join('?' for _ in model_ids)})"
+        sql = dialect.search(PAIRS, models)
+        hits = await self.db.fetchall(sql, dialect.search_params(dialect.search_query(words), tuple(model_ids), limit))
         if not hits:
             longest = sorted(words, key=lambda w: (-len(w), w))[:LIKE_WORDS]
-            likes = " OR ".join("LOWER(prompt) LIKE ? ESCAPE '!'" for _ in longest)
+            likes = " OR ".join("LOWER(g.prompt) LIKE ? ESCAPE '!'" for _ in longest)
             patterns = ["%" + w.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for w in longest]
-            hits = await self.db.fetchall(f"SELECT id, 0 FROM pairs WHERE model_id = ? AND ({likes}) "
-                                          "ORDER BY id LIMIT ?", (model_id, *patterns, limit))
+            hits = await self.db.fetchall(f"SELECT g.id, 0 FROM pairs g WHERE {models} AND ({likes}) "
+                                          "ORDER BY g.id LIMIT ?", (*model_ids, *patterns, limit))
         if not hits:
             return []
         scores = {h[0]: float(h[1]) for h in hits}

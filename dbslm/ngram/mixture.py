@@ -1,0 +1,61 @@
+"""A community model over the shared base model: P = (1 - w) P_own + w P_base.
+
+Each model keeps its own vocabulary; the mixture speaks a combined one, the own model's ids
+first and then the base's words the own model lacks, and translates histories and candidates
+between the id spaces. A community without a build yet answers from the base alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from dbslm.ngram.reader import ModelReader
+from dbslm.text.vocab import UNK, Vocabulary
+
+
+def combined_vocabulary(own: Vocabulary, base: Vocabulary) -> tuple[Vocabulary, np.ndarray, np.ndarray]:
+    """The combined vocabulary, combined id -> base id (UNK where the base lacks the word),
+    and base id -> combined id."""
+    texts = list(own.texts) + [t for t in base.texts if t not in own.index]
+    combined = Vocabulary(texts)
+    to_base = np.array([base.index.get(t, UNK) for t in texts], dtype=np.int64)
+    from_base = np.array([combined.index[t] for t in base.texts], dtype=np.int64)
+    return combined, to_base, from_base
+
+
+class MixedReader:
+    """Next-word candidates of two models, interpolated linearly with base weight ``weight``."""
+
+    def __init__(self, own: ModelReader | None, own_size: int, base: ModelReader, to_base: np.ndarray,
+                 from_base: np.ndarray, weight: float) -> None:
+        self.own, self.own_size, self.base = own, own_size, base
+        self.to_base, self.from_base = to_base, from_base
+        self.weight = weight if own is not None else 1.0
+
+    async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate next words (combined ids) and their mixed log10 probabilities."""
+        words, logp = await self.base.candidates(self._base_history(history))
+        words, prob = self.from_base[words], self.weight * 10.0 ** logp
+        if self.own is not None:
+            own_words, own_logp = await self.own.candidates(self._own_history(history))
+            words = np.concatenate((own_words, words))
+            prob = np.concatenate(((1.0 - self.weight) * 10.0 ** own_logp, prob))
+        unique, rows = np.unique(words, return_inverse=True)
+        return unique, np.log10(np.bincount(rows, weights=prob, minlength=len(unique)))
+
+    async def prefetch(self, histories: Iterable[list[int]]) -> None:
+        histories = list(histories)
+        await self.base.prefetch(self._base_history(h) for h in histories)
+        if self.own is not None:
+            await self.own.prefetch(self._own_history(h) for h in histories)
+
+    def _base_history(self, history: list[int]) -> list[int]:
+        """In base ids; reply-local (negative) ids and words the base lacks become UNK."""
+        ids = np.asarray(history, dtype=np.int64)
+        inside = (ids >= 0) & (ids < len(self.to_base))
+        return np.where(inside, self.to_base[np.where(inside, ids, 0)], UNK).tolist()
+
+    def _own_history(self, history: list[int]) -> list[int]:
+        return [i if 0 <= i < self.own_size else UNK for i in history]

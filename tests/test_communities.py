@@ -1,0 +1,65 @@
+"""Community models over a shared base: their own counts, the base's distribution underneath,
+and nothing of one community in another's tables or replies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
+from tests.conftest import table_rows
+
+ZORBLAX = ["the zorblax festival starts at dawn", "we paint the zorblax lanterns blue",
+           "everyone sings the zorblax song"] * 3
+
+
+@pytest.fixture
+async def base(db):
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog([("hello", "hi there, how are you?"), ("what is the festival?", "A day of songs.")])
+    yield engine
+    await engine.close()
+
+
+async def test_a_new_community_answers_from_the_base(base):
+    community = DBSLMEngine(base.store, "discord:1", base=base)
+    reply = await community.respond(await community.start_conversation("ann"), "hello", seed=1)
+    assert reply.text != UNTRAINED_REPLY and reply.text
+    assert (await base.store.level1.model("discord:1")).active_build is None  # nothing trained into it
+
+
+async def test_community_words_stay_in_their_community(base, db):
+    a = DBSLMEngine(base.store, "discord:1", base=base)
+    b = DBSLMEngine(base.store, "discord:2", base=base)
+    await a.train_dialog([("what is on this week?", line) for line in ZORBLAX])
+    await b.train_dialog([("what is on this week?", "the harvest market opens on friday")] * 3)
+    replies_a = [(await a.respond(await a.start_conversation("ann"), "what is on this week?", seed=s)).text
+                 for s in range(5)]
+    replies_b = [(await b.respond(await b.start_conversation("bob"), "what is on this week?", seed=s)).text
+                 for s in range(10)]
+    assert any("zorblax" in r for r in replies_a)
+    assert not any("zorblax" in r for r in replies_b) and any("harvest" in r for r in replies_b)
+    owners = {name: model_id for model_id, name in table_rows(db, "SELECT id, name FROM models")}
+    zorblax_vocab = {m for (m,) in table_rows(db, "SELECT model_id FROM vocab WHERE text = 'zorblax'")}
+    assert zorblax_vocab == {owners["discord:1"]}
+
+
+async def test_the_mixture_interpolates_both_models(base):
+    community = DBSLMEngine(base.store, "discord:1", base=base, base_weight=0.25)
+    await community.train_text(ZORBLAX + ["hi there friend"])
+    loaded = await community._load()
+    own, base_loaded = loaded.reader.own, await base._load()
+    history = [1, loaded.vocab.index["hi"], loaded.vocab.index["there"]]
+    words, logp = await loaded.reader.candidates(history)
+    own_words, own_logp = await own.candidates(history)  # the community vocabulary's ids come first
+    base_words, base_logp = await base_loaded.reader.candidates(
+        [1, base_loaded.vocab.index["hi"], base_loaded.vocab.index["there"]])
+    expected: dict[str, float] = {}
+    for w, lp in zip(own_words, own_logp):
+        expected[loaded.vocab.texts[w]] = 0.75 * 10 ** lp
+    for w, lp in zip(base_words, base_logp):
+        text = base_loaded.vocab.texts[w]
+        expected[text] = expected.get(text, 0.0) + 0.25 * 10 ** lp
+    got = {loaded.vocab.texts[w]: 10 ** lp for w, lp in zip(words, logp)}
+    assert got.keys() == expected.keys()
+    assert np.allclose([got[k] for k in expected], list(expected.values()), rtol=1e-12)
