@@ -60,16 +60,24 @@ def test_migrate_refusals(cli, tmp_path):
 
 async def test_a_version_1_database_is_upgraded_in_place(db):
     from dbslm.engine import DBSLMEngine
-    from tests.conftest import execute
+    from tests.conftest import execute, is_sqlite
 
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello there", "hi, nice to meet you")])
     await engine.close()
-    execute(db, "DROP TABLE pair_vectors")
+    for table in ("pair_vectors", "channels", "optouts", "banned_words", "learned"):
+        execute(db, f"DROP TABLE {table}")
+    if not is_sqlite(db):  # version 1's channel keys were VARCHAR(64)
+        execute(db, "ALTER TABLE conversations MODIFY channel_key VARCHAR(64) CHARACTER SET utf8mb4 "
+                    "COLLATE utf8mb4_bin NULL")
     execute(db, "UPDATE meta SET value = '1' WHERE name = 'schema_version'")
     engine = await DBSLMEngine.open(db)
     reply = await engine.respond(await engine.start_conversation("ann"), "hello there", seed=1)
+    thread = "discord:" + ":".join(["123456789012345678901"] * 4)  # a guild, channel and thread: 95 characters
+    await engine.conversation_for_channel(thread, "ann")
     await engine.close()
     assert reply.text == "hi, nice to meet you"
     assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("2",)]
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
+    assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?".replace(
+        "?", f"'{thread}'")) == [(1,)]

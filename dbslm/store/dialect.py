@@ -57,19 +57,22 @@ class Dialect:
         return max(1, min(500, self.max_params // columns))
 
     def _column_defs(self, table: Table) -> list[str]:
-        defs = []
-        for name, logical in table.columns:
-            nullable = logical.endswith("?")
-            base = logical.rstrip("?")
-            sql_type = self.types[base]
-            defs.append(f"{name} {sql_type}" + ("" if nullable or base == "serial" else " NOT NULL"))
-        return defs
+        return [self.column_def(name, logical) for name, logical in table.columns]
+
+    def column_def(self, name: str, logical: str) -> str:
+        base = logical.rstrip("?")
+        return f"{name} {self.types[base]}" + ("" if logical.endswith("?") or base == "serial" else " NOT NULL")
+
+    def retype(self, table: Table, column: str) -> list[str]:
+        """The statements that give an existing ``column`` its type in ``table`` (none where
+        the dialect's storage type did not change)."""
+        return []
 
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
     types = {"serial": "INTEGER", "int": "INTEGER", "key": "INTEGER", "real": "REAL", "name": "TEXT",
-             "token": "TEXT", "text": "TEXT", "blob": "BLOB"}
+             "ref": "TEXT", "token": "TEXT", "text": "TEXT", "blob": "BLOB"}
     max_params = 32000
 
     def create_table(self, table: Table) -> list[str]:
@@ -115,12 +118,16 @@ class MariaDBDialect(Dialect):
     name = "mariadb"
     types = {"serial": "BIGINT AUTO_INCREMENT", "int": "BIGINT", "key": "BIGINT", "real": "DOUBLE",
              "name": "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+             "ref": "VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
              "token": "VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
              "text": "MEDIUMTEXT CHARACTER SET utf8mb4", "blob": "MEDIUMBLOB"}
     max_params = 60000
 
     def __init__(self, engines: dict[str, str] | None = None) -> None:
         self.engines = {"slab": "Aria", "meta": "InnoDB", **(engines or {})}
+
+    def retype(self, table, column):
+        return [f"ALTER TABLE {table.name} MODIFY {self.column_def(column, dict(table.columns)[column])}"]
 
     def create_table(self, table: Table) -> list[str]:
         defs = self._column_defs(table)

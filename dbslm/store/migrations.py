@@ -6,12 +6,13 @@ import uuid
 
 from dbslm.errors import DbslmError
 from dbslm.store.database import Database
-from dbslm.store.schema import SCHEMA_VERSION, TABLES
+from dbslm.store.schema import RETYPED, SCHEMA_VERSION, TABLES
 
 
 async def migrate(db: Database) -> None:
-    """Bring ``db`` to :data:`SCHEMA_VERSION`: every step so far only adds tables, so creating
-    the missing ones upgrades any earlier version (1: every table; 2: ``pair_vectors``)."""
+    """Bring ``db`` to :data:`SCHEMA_VERSION`: create the tables it lacks (version 1 creates
+    every table; 2 adds ``pair_vectors`` and the community tables), then give the columns a
+    later version retyped their new type."""
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
         raise DbslmError(f"database {db.description} has schema version {version}; "
@@ -23,6 +24,11 @@ async def migrate(db: Database) -> None:
         for table in missing:
             for statement in db.dialect.create_table(table):
                 await tx.execute(statement)
+        if version:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for name, column in RETYPED.get(step, ()):
+                    for statement in db.dialect.retype(next(t for t in TABLES if t.name == name), column):
+                        await tx.execute(statement)
         await tx.execute(db.dialect.upsert("meta", ("name", "value"), ("name",)),
                          ("schema_version", str(SCHEMA_VERSION)))
         if not await tx.fetchall("SELECT value FROM meta WHERE name = 'database_id'"):

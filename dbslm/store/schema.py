@@ -5,7 +5,8 @@ one model), everything else through a ``model_id`` column. Column types are logi
 
 - ``serial``: auto-assigned integer id; ``int``: 64-bit integer; ``key``: a 64-bit context key;
 - ``real``: double; ``name``: short text (names, statuses); ``token``: a vocabulary entry;
-- ``text``: unbounded text; ``blob``: bytes. A trailing ``?`` makes the column nullable.
+- ``ref``: a longer identifier (channel and message keys); ``text``: unbounded text; ``blob``:
+bytes. A trailing ``?`` makes the column nullable.
 
 ``family`` selects the storage engine where a dialect has several (MariaDB): ``slab`` for the
 bulk Level 1/3 tables, ``meta`` for the small transactional ones.
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 2  # 2: pair_vectors
+SCHEMA_VERSION = 2  # 2: pair_vectors and the community tables; longer channel keys
+RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "conversations",
         (("id", "serial"), ("model_id", "int"), ("user_id", "name"), ("agent", "name"),
-         ("channel_key", "name?"), ("created_at", "real")),
+         ("channel_key", "ref?"), ("created_at", "real")),
         ("id",), indexes=(("model_id", "channel_key"), ("user_id",)),
     ),
     Table(
@@ -111,6 +113,21 @@ TABLES: tuple[Table, ...] = (
         "pair_vectors",  # sentence vectors of pair prompts, by the embedder that made them
         (("pair_id", "int"), ("embedder", "name"), ("vector", "blob")),
         ("pair_id", "embedder"),
+    ),
+    # Communities: per channel listening and reply chance, opt-outs, bans, learned messages.
+    Table(
+        "channels",
+        (("model_id", "int"), ("channel_key", "ref"), ("listening", "int"), ("chance", "real"),
+         ("backfill_cursor", "text?"), ("updated_at", "real")),
+        ("model_id", "channel_key"),
+    ),
+    Table("optouts", (("model_id", "int"), ("user_id", "name"), ("created_at", "real")), ("model_id", "user_id")),
+    Table("banned_words", (("model_id", "int"), ("word", "name")), ("model_id", "word")),
+    Table(
+        "learned",  # each message learned from a channel (or waiting for its batch), for exact forgetting
+        (("model_id", "int"), ("message_key", "ref"), ("user_id", "name"), ("channel_key", "ref"),
+         ("text", "text"), ("status", "name"), ("created_at", "real")),
+        ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",)),
     ),
     Table(
         "decode_profiles",
