@@ -28,7 +28,7 @@ from bench.corpus import write_corpus  # noqa: E402
 from bench.measure import machine_line, publish  # noqa: E402
 from dbslm import metrics  # noqa: E402
 from dbslm.engine import DBSLMEngine  # noqa: E402
-from dbslm.evaluation import known_vocabulary, token_scores  # noqa: E402
+from dbslm.evaluation import token_scores  # noqa: E402
 from dbslm.starter import starter_pairs  # noqa: E402
 from dbslm.text.tokenize import get_tokenizer  # noqa: E402
 from dbslm.text.vocab import BOS, EOS, SEP  # noqa: E402
@@ -87,7 +87,7 @@ async def reference_perplexity(engine: DBSLMEngine, tests: list[Pair]) -> tuple[
     """Perplexity of the reference replies (and their </s>) after ``<s> prompt <sep>``, and
     after ``<s> <sep>`` alone."""
     model = await engine.store.level1.model(engine.model_name)
-    vocab = await known_vocabulary(engine.store, model)
+    vocab = await engine.store.level1.vocabulary(model)
     tokenize = get_tokenizer(model.tokenizer).tokenize
     results = []
     for with_prompt in (True, False):

@@ -10,7 +10,6 @@ import numpy as np
 from dbslm.errors import DbslmError
 from dbslm.ngram import hashing, scoring
 from dbslm.store import ModelInfo, Store
-from dbslm.text.vocab import Vocabulary
 
 MAX_ATTEMPTS = 5
 
@@ -51,18 +50,12 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
 async def _score(store: Store, model: ModelInfo, sentences: list[list[str]], order: int,
                  quantized: bool) -> scoring.Perplexity | None:
     """The perplexity, or None when the build lost rows while being read (it was replaced)."""
-    vocab = await known_vocabulary(store, model)
+    vocab = await store.level1.vocabulary(model)  # words of the active build; others are <unk>
     ids = await asyncio.to_thread(vocab.encode, sentences, grow=False)
     if len(ids) == 0:
         raise DbslmError("nothing to evaluate: the text has no tokens")
     scores = await token_scores(store, model, ids, order, quantized)
     return None if scores is None else scoring.perplexity(ids, scores)
-
-
-async def known_vocabulary(store: Store, model: ModelInfo) -> Vocabulary:
-    """The model's vocabulary, knowing only the words of its active build (others are <unk>)."""
-    vocab = await store.level1.vocabulary(model)
-    return vocab.restricted(await store.level1.unigram_words(model.active_build))
 
 
 async def token_scores(store: Store, model: ModelInfo, ids: np.ndarray, order: int | None = None,

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dbslm.errors import DbslmError
-from dbslm.ngram.counting import count_ngrams, merge_counts
+from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_counts
 from dbslm.ngram.tables import ModelTables, build_tables, counts_from_rows
 from dbslm.store import ModelInfo, Store
-from dbslm.store.level1 import NgramRows, VocabUpdate
+from dbslm.store.level1 import NgramRows, OnSwitch, VocabUpdate
 from dbslm.text.tokenize import TOKENIZERS
 from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary
 
@@ -35,10 +35,12 @@ def _quiet(stage: str) -> None:
 
 @dataclass
 class TrainReport:
-    """What one training run did."""
+    """What one training (or untraining) run did: the build now serving (None when
+    untraining left no n-grams), the sentences and tokens of the run's text, and the new
+    build's n-grams per order."""
 
     model: str
-    build: int
+    build: int | None
     sentences: int
     tokens: int
     ngrams: dict[int, int]
@@ -83,53 +85,108 @@ async def resolve_model(store: Store, name: str, order: int | None, tokenizer: s
 
 async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]] = (), *,
                 dialog: Iterable[tuple[list[str], list[str]]] = (), reset: bool = False,
-                head_size: int = DEFAULT_HEAD_SIZE, progress: Callable[[str], None] = _quiet) -> TrainReport:
+                head_size: int = DEFAULT_HEAD_SIZE, progress: Callable[[str], None] = _quiet,
+                on_switch: OnSwitch | None = None) -> TrainReport:
     """Add ``sentences`` (token lists) and ``dialog`` (prompt and response token lists, each
     pair one sequence ``<s> prompt <sep> response </s>``) to ``model`` and switch it to the
     rebuilt build.
 
     The new counts merge with the active build's, so training on A then B gives the model
     of A+B. With ``reset`` the model starts from nothing (the old build serves until the
-    new one is complete). ``progress`` hears the start of each stage.
+    new one is complete). ``progress`` hears the start of each stage; ``on_switch`` runs in
+    the transaction that switches to the new build.
     """
+    return await _rebuild(store, model, sentences, dialog, 1, reset, head_size, progress, on_switch)
+
+
+async def untrain(store: Store, model: ModelInfo, sentences: Iterable[list[str]] = (), *,
+                  dialog: Iterable[tuple[list[str], list[str]]] = (), head_size: int = DEFAULT_HEAD_SIZE,
+                  progress: Callable[[str], None] = _quiet, on_switch: OnSwitch | None = None) -> TrainReport:
+    """Forget ``sentences`` and ``dialog`` (encoded as :func:`train` encodes them): subtract
+    their counts from the active build's and switch the model named by ``model`` (its stored
+    order and vocabulary apply) to the rebuilt build.
+
+    Training A and B then untraining B gives the model of A alone, n-gram for n-gram; words
+    only B had keep their vocabulary row (ids stay stable) with frequency 0 and read as
+    ``<unk>`` everywhere. Text the model never learned (an unknown word, or more occurrences
+    of an n-gram than it counts) raises :class:`DbslmError` and changes nothing. Forgetting
+    everything leaves no n-grams: the model returns to untrained (no active build, report
+    ``build`` None) and its next training starts a fresh vocabulary. The report counts the
+    sentences and tokens removed. ``on_switch`` is as for :func:`train`.
+    """
+    return await _rebuild(store, model, sentences, dialog, -1, False, head_size, progress, on_switch)
+
+
+async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]],
+                   dialog: Iterable[tuple[list[str], list[str]]], sign: int, reset: bool, head_size: int,
+                   progress: Callable[[str], None], on_switch: OnSwitch | None) -> TrainReport:
+    """Add (``sign`` 1) or subtract (``sign`` -1) the counts of a text and switch to the result."""
     started = time.perf_counter()
     level1 = store.level1
     async with store.db.lock(f"train:{model.name}"):
         current = await level1.model(model.name)
-        if current is not None:
+        if sign < 0:
+            model = _forgettable(current, model.name)
+        elif current is not None:
             model = replace(model, id=current.id)
         active = current.active_build if current else None
         whole_vocab = reset or active is None
-        vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model)
+        vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model, every_word=True)
         old_rows = None
         if not whole_vocab:
             progress("reading the current counts")
             old_rows = [await level1.order_rows(active, n) for n in range(1, model.order + 1)]
         progress("counting and estimating")
-        tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, dialog, old_rows, whole_vocab,
+        tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, dialog, old_rows, sign,
                                                       head_size)
         sequences = int((ids == BOS).sum())
         words = int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())
-        progress(f"writing {sum(len(t.word) for t in tables.orders):,} n-grams")
+        orders = tables.orders if tables is not None else []
+        progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
         build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
-                                         sentences=sequences, tokens=words)
-    return TrainReport(model.name, build, sequences, words, {t.n: len(t.word) for t in tables.orders},
+                                         sentences=sequences, tokens=words, on_switch=on_switch)
+    return TrainReport(model.name, build, sequences, words, {t.n: len(t.word) for t in orders},
                        time.perf_counter() - started)
 
 
+def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
+    """The stored model to untrain from, which must have counts."""
+    if model is None or model.active_build is None:
+        raise DbslmError(f"model {name!r} has not been trained: there is nothing to untrain")
+    if model.source == "arpa":
+        raise DbslmError(f"model {name!r} was imported from an ARPA file, which has no counts to untrain")
+    return model
+
+
 def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
-           dialog: Iterable[tuple[list[str], list[str]]], old_rows: list[NgramRows] | None, whole_vocab: bool,
-           head_size: int) -> tuple[ModelTables, np.ndarray, VocabUpdate]:
+           dialog: Iterable[tuple[list[str], list[str]]], old_rows: list[NgramRows] | None, sign: int,
+           head_size: int) -> tuple[ModelTables | None, np.ndarray, VocabUpdate]:
+    """The tables of the old counts plus ``sign`` times the text's (None when no n-gram is
+    left), the text's ids and the vocabulary rows to write."""
+    learned = len(vocab)
     ids = np.concatenate((vocab.encode(sentences, grow=True), vocab.encode_dialog(dialog, grow=True)))
     if len(ids) == 0:
-        raise DbslmError("nothing to train: the input has no tokens")
+        raise DbslmError(f"nothing to {'train' if sign > 0 else 'untrain'}: the input has no tokens")
+    if sign < 0 and (ids >= learned).any():
+        raise DbslmError(f"cannot untrain: model {model.name!r} never learned the word "
+                         f"{vocab.texts[int(ids[ids >= learned].min())]!r}; nothing was changed")
     counts = count_ngrams(ids, model.order)
     if old_rows is not None:
-        counts = merge_counts(counts_from_rows([(r.ctx, r.word, r.count) for r in old_rows]), counts)
-    tables = build_tables(counts, head_size)
-    changed = np.arange(len(vocab)) if whole_vocab else np.unique(ids)
-    unigrams = counts[0]
-    at = np.minimum(np.searchsorted(unigrams.words, changed), len(unigrams.words) - 1)
-    freqs = np.where(unigrams.words[at] == changed, unigrams.counts[at], 0)
-    update = VocabUpdate(changed.tolist(), [vocab.texts[i] for i in changed], freqs.tolist())
+        old = counts_from_rows([(r.ctx, r.word, r.count) for r in old_rows])
+        try:
+            counts = merge_counts(old, [OrderCounts(c.keys, sign * c.counts) for c in counts])
+        except ValueError:
+            raise DbslmError(f"cannot untrain: model {model.name!r} never learned this text (it has n-grams the "
+                             "model does not count that often, or words it has forgotten); nothing was changed"
+                             ) from None
+    tables = build_tables(counts, head_size) if len(counts[0].keys) else None
+    changed = np.unique(ids) if old_rows is not None else np.arange(len(vocab))
+    update = VocabUpdate(changed.tolist(), [vocab.texts[i] for i in changed], _frequencies(counts[0], changed))
     return tables, ids, update
+
+
+def _frequencies(unigrams: OrderCounts, ids: np.ndarray) -> list[int]:
+    """The unigram count of each of ``ids`` (0 for a word without one)."""
+    words = np.append(unigrams.words, -1)  # a sentinel no id matches
+    at = np.searchsorted(unigrams.words, ids)
+    return np.where(words[at] == ids, np.append(unigrams.counts, 0)[at], 0).tolist()

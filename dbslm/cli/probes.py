@@ -20,7 +20,7 @@ import numpy as np
 from dbslm import metrics
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
-from dbslm.evaluation import MAX_ATTEMPTS, known_vocabulary, token_scores, trained_model
+from dbslm.evaluation import MAX_ATTEMPTS, token_scores, trained_model
 from dbslm.ngram.scoring import Perplexity, perplexity
 from dbslm.store import Store
 from dbslm.text.dialogs import Pair, stream_pairs
@@ -141,7 +141,7 @@ class Prober:
         for _ in range(MAX_ATTEMPTS):
             model = await trained_model(self.store, self.engine.model_name)
             tokenize = get_tokenizer(model.tokenizer).tokenize
-            vocab = await known_vocabulary(self.store, model)
+            vocab = await self.store.level1.vocabulary(model)
             parts = await asyncio.to_thread(lambda: [vocab.encode([tokenize(r)], grow=False) for r in references])
             ids = np.concatenate([np.zeros(0, dtype=np.int64), *parts])
             scores = await token_scores(self.store, model, ids) if len(ids) else ids

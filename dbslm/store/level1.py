@@ -8,6 +8,7 @@ previous build's rows are deleted afterwards.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from dbslm.store.heads import Head, read_heads
 from dbslm.store.schema import BUILD_TABLES
 from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
 
+OnSwitch = Callable[[Transaction, int], Awaitable[None]]
 ROW_VALUES = "g.count, g.logp, COALESCE(g.backoff, 0), g.q"  # what a look-up returns per n-gram
 
 
@@ -156,8 +158,16 @@ class Level1Store:
         rows = await self.db.fetchall("SELECT n, COUNT(*) FROM ngrams WHERE build = ? GROUP BY n", (build,))
         return {n: c for n, c in rows}
 
+    async def build_summary(self, model: ModelInfo) -> tuple[int, float | None]:
+        """The tokens the model's counts hold and when its active build went live."""
+        tokens = await self.db.fetchone("SELECT COALESCE(SUM(freq), 0) FROM vocab WHERE model_id = ? AND control = 0",
+                                        (model.id,))
+        built = await self.db.fetchone("SELECT finished_at FROM builds WHERE id = ?", (model.active_build,))
+        return int(tokens[0]), (float(built[0]) if built and built[0] is not None else None)
+
     async def write_build(self, model: ModelInfo, tables: ModelTables | None, vocab: VocabUpdate, *,
-                          replace_vocab: bool, source: str, sentences: int, tokens: int) -> int | None:
+                          replace_vocab: bool, source: str, sentences: int, tokens: int,
+                          on_switch: OnSwitch | None = None) -> int | None:
         """Write a complete new build and make it the model's active one.
 
         Three steps: claim a build id (creating the model row if needed); write the build's
@@ -165,7 +175,9 @@ class Level1Store:
         vocabulary and switch. Interrupted anywhere, the previous build keeps serving and
         the leftovers are purged by the next run. The caller holds the model's training lock.
         With ``tables`` None (an existing model left without n-grams) no build is written:
-        the switch retires the active build and the model has none (untrained).
+        the switch retires the active build and the model has none (untrained). ``on_switch``
+        runs inside the switch transaction (with it and the model id): rows that must change
+        exactly when the model does.
         """
         model_id, build, order = model.id, None, model.order
         if tables is not None:
@@ -193,6 +205,8 @@ class Level1Store:
                              (time.time(), build))
             await tx.execute("UPDATE models SET active_build = ?, ngram_order = ?, tokenizer = ? WHERE id = ?",
                              (build, order, model.tokenizer, model_id))
+            if on_switch is not None:
+                await on_switch(tx, model_id)
         await self.purge_inactive(model_id)
         return build
 
