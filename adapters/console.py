@@ -60,7 +60,7 @@ class ConsoleAdapter:
                 break
             if line.strip():
                 await self.handle_line(line)
-        await self.core.commands.wait_for_training()
+        await self.core.close()
 
 
 async def _stdin_lines() -> AsyncIterator[str]:

@@ -1,11 +1,15 @@
-"""The bot core: which messages to answer, in which conversation, in what order, how often."""
+"""The bot core: which messages to answer (and learn), in which community and conversation,
+in what order, how often."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 
-from bot.commands import Commands, Send
-from bot.events import Message
+from bot.commands import Commands
+from bot.communities import Communities
+from bot.events import Message, Send
+from bot.learner import Learner, learnable
 from bot.limits import RateLimiter
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
@@ -14,23 +18,41 @@ SLOW_DOWN = "You are sending messages faster than I can answer; please wait a mo
 
 
 class BotCore:
-    """Routes platform-neutral messages to commands or to the engine.
+    """Routes platform-neutral messages to commands or to their community's engine.
 
-    Replies run concurrently across channels and in order within one; each channel, thread
-    and DM is its own conversation, found again after a restart. Admins are not rate-limited.
+    Answers DMs, mentions and commands always, other channel messages with the channel's
+    reply chance; learns the messages of listened channels. Replies run concurrently across
+    channels and in order within one; each channel, thread and DM is its own conversation,
+    found again after a restart. Admins are not rate-limited.
     """
 
     def __init__(self, engine: DBSLMEngine, settings: BotSettings) -> None:
+        """``engine`` is the base model's: communities get their own engines over it."""
         self.engine = engine
         self.settings = settings
-        self.commands = Commands(engine, settings, self.conversation_for)
+        self.communities = Communities(engine, settings)
+        self.learner = Learner(settings.listen_batch, settings.listen_seconds)
+        self.commands = Commands(self.communities, settings, self.conversation_for)
+        self._chance = random.Random(settings.chance_seed)
         self._locks: dict[str, asyncio.Lock] = {}
         self._users = RateLimiter(settings.user_rate, settings.rate_window)
         self._channels = RateLimiter(settings.channel_rate, settings.rate_window)
 
     async def handle(self, message: Message, send: Send, limit: int = 2000) -> None:
         """Answer ``message`` through ``send``, split into parts of at most ``limit`` characters."""
-        if message.from_bot or not (message.is_dm or message.mentions_bot or message.text.startswith("/")):
+        if message.from_bot:
+            return
+        command = message.text.lstrip().startswith("/")
+        addressed = message.is_dm or message.mentions_bot or command
+        if not message.is_dm:
+            engine = await self.communities.engine(message)
+            state = await self.communities.channel(engine, message)
+            if state.listening and not command and learnable(
+                    message, await self.communities.rows.opted_out(await engine.model_id()), engine.banned_words):
+                await self.learner.add(engine, message)
+            if not addressed and not (state.chance and self._chance.random() < state.chance):
+                return
+        elif not addressed:
             return
 
         async def send_parts(text: str, *, private: bool = False) -> None:
@@ -42,16 +64,23 @@ class BotCore:
                     self._users.allow(message.user_key) and self._channels.allow(message.channel_key)):
                 await send_parts(SLOW_DOWN, private=True)
                 return
-            if message.text.lstrip().startswith("/"):
+            if command:
                 await self.commands.run(message, send_parts)
                 return
+            engine = await self.communities.engine(message)
             conversation = await self.conversation_for(message)
-            reply = await self.engine.respond(conversation, message.text, user_id=message.user_key)
+            reply = await engine.respond(conversation, message.text, user_id=message.user_key)
             await send_parts(reply.text)
 
     async def conversation_for(self, message: Message) -> int:
         """The conversation of the message's channel (thread, DM), started on first use."""
-        return await self.engine.conversation_for_channel(message.channel_key, message.user_key)
+        engine = await self.communities.engine(message)
+        return await engine.conversation_for_channel(message.channel_key, message.user_key)
+
+    async def close(self) -> None:
+        """Finish trainings and learn the messages still waiting (shutdown)."""
+        await self.commands.wait_for_training()
+        await self.learner.close()
 
 
 def split_message(text: str, limit: int) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Message:
     from_bot: bool = False  # the bot itself or another bot
     is_admin: bool = False  # the platform says so (Manage Server, workspace admin)
     attachments: tuple[Attachment, ...] = field(default=())
+    message_id: str | None = None  # the platform's id of the message (to unlearn it when deleted)
 
     @property
     def user_key(self) -> str:
@@ -36,3 +38,9 @@ class Message:
     def channel_key(self) -> str:
         """The conversation this message belongs to: a channel, a thread, or a DM."""
         return ":".join((self.platform, self.workspace, self.channel, self.thread or ""))
+
+
+class Send(Protocol):
+    """Post a reply where the command or message came from (to its caller alone if private)."""
+
+    async def __call__(self, text: str, *, private: bool = False) -> None: ...

@@ -1,4 +1,4 @@
-"""The bot's settings (admins, limits) from the environment and .env."""
+"""The bot's settings (admins, limits, communities) from the environment and .env."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 
 from dotenv import find_dotenv, load_dotenv
 
+from bot.errors import BotError
 from dbslm.config import load_settings
+
+SCOPES = ("server", "global", "channel")
+# Never learned from a channel and never said: slurs and the commonest obscenities. Admins
+# extend or trim a community's list with /ban; BOT_BANNED_WORDS replaces this default.
+DEFAULT_BANNED = frozenset({
+    "fuck", "fucking", "motherfucker", "shit", "cunt", "bitch", "asshole", "bastard", "dick", "cock",
+    "pussy", "slut", "whore", "fag", "faggot", "nigger", "nigga", "retard", "kike", "spic", "chink", "tranny",
+})
 
 
 @dataclass(frozen=True)
@@ -19,18 +28,51 @@ class BotSettings:
     max_upload_mb: float
     cold_url: str | None = field(default=None, repr=False)  # MariaDB for /flush (holds a password)
     flush_batch: int = 500  # contexts one /flush moves at most
+    model_scope: str = "server"  # a model per server (guild, workspace), one for all, or per channel
+    base_model: str = "base"  # the shared model under every community's
+    base_weight: float = 0.3  # the base model's share in a community's replies
+    listen_batch: int = 50  # listened messages learned together ...
+    listen_seconds: float = 30.0  # ... or after this long, whichever comes first
+    banned_words: frozenset[str] = DEFAULT_BANNED
+    chance_seed: int | None = None  # seeds the unprompted-reply draws (tests); None: random
 
 
 def load_bot_settings() -> BotSettings:
+    """The settings, each checked: a bad value is a one-line error naming the variable."""
     load_dotenv(find_dotenv(usecwd=True), override=False)
     env = os.environ.get
     storage = load_settings()
+    scope = env("BOT_MODEL_SCOPE", "server").strip().lower()
+    if scope not in SCOPES:
+        raise BotError(f"BOT_MODEL_SCOPE must be one of {', '.join(SCOPES)}, not {scope!r}")
+    banned = env("BOT_BANNED_WORDS")
+    seed = env("BOT_CHANCE_SEED", "").strip()
     return BotSettings(
         admins=frozenset(a.strip() for a in env("BOT_ADMINS", "").split(",") if a.strip()),
-        user_rate=int(env("BOT_USER_RATE", "8")),
-        channel_rate=int(env("BOT_CHANNEL_RATE", "30")),
-        rate_window=float(env("BOT_RATE_WINDOW", "60")),
-        max_upload_mb=float(env("BOT_MAX_UPLOAD_MB", "10")),
+        user_rate=int(_number("BOT_USER_RATE", "8", 1)),
+        channel_rate=int(_number("BOT_CHANNEL_RATE", "30", 1)),
+        rate_window=_number("BOT_RATE_WINDOW", "60", 0.001),
+        max_upload_mb=_number("BOT_MAX_UPLOAD_MB", "10", 0.001),
         cold_url=storage.cold_url,
         flush_batch=storage.flush_batch,
+        model_scope=scope,
+        base_model=storage.model,
+        base_weight=_number("BOT_BASE_WEIGHT", "0.3", 0.0, 1.0),
+        listen_batch=int(_number("BOT_LISTEN_BATCH", "50", 1)),
+        listen_seconds=_number("BOT_LISTEN_SECONDS", "30", 0.001),
+        banned_words=DEFAULT_BANNED if banned is None else frozenset(
+            w.strip().lower() for w in banned.split(",") if w.strip()),
+        chance_seed=int(_number("BOT_CHANCE_SEED", seed, 0)) if seed else None,
     )
+
+
+def _number(name: str, default: str, low: float, high: float | None = None) -> float:
+    text = os.environ.get(name, default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise BotError(f"{name} must be a number, not {text!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise BotError(f"{name} must be {bounds}, not {text!r}")
+    return value

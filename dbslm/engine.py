@@ -19,6 +19,7 @@ from dbslm.concepts.catalog import DEFAULTS, choose_concept
 from dbslm.concepts.payloads import PAYLOADS
 from dbslm.decoder import DecodeSettings, choose
 from dbslm.errors import DbslmError
+from dbslm.learning import ChannelLearning
 from dbslm.memory.cache import CachedSequence, PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
 from dbslm.memory.recall import Recall
@@ -81,6 +82,7 @@ class DBSLMEngine:
         self.settings = DecodeSettings()
         self.level2 = Level2Store(store.db)
         self.level3 = Level3Store(store.db)
+        self.learning = ChannelLearning(store, model)
         self.embedder_model = embedder
         self._embedder: Embedder | None = None
         self._loaded: _Loaded | None = None
@@ -116,11 +118,11 @@ class DBSLMEngine:
     # -- conversations ----------------------------------------------------------------------
 
     async def start_conversation(self, user_id: str, agent: str = "dbslm", channel_key: str | None = None) -> int:
-        return await self.level2.start_conversation(await self._model_id(), user_id, agent, channel_key)
+        return await self.level2.start_conversation(await self.model_id(), user_id, agent, channel_key)
 
     async def conversation_for_channel(self, channel_key: str, user_id: str, agent: str = "dbslm") -> int:
         """The conversation logged for a channel (or thread, or DM), started on first use."""
-        model_id = await self._model_id()
+        model_id = await self.model_id()
         found = await self.level2.conversation_for_channel(model_id, channel_key)
         if found is not None:
             return found.id
@@ -132,10 +134,15 @@ class DBSLMEngine:
             raise DbslmError(f"no conversation {conversation_id}")
         return conversation
 
-    async def _model_id(self) -> int:
+    async def model_id(self) -> int:
         """The model's id; a model is created (without a build) on first use, with its base's
         order and tokenizer."""
         return (await self._model()).id
+
+    def set_banned(self, words: Iterable[str]) -> None:
+        """Never say these words (from the next reply on)."""
+        self.banned_words = frozenset(words)
+        self._loaded = None
 
     async def _model(self) -> ModelInfo:
         found = await self.store.level1.model(self.model_name)
@@ -179,7 +186,7 @@ class DBSLMEngine:
             raise DbslmError("there is no reply of mine to correct in this conversation yet")
         at = bot_turns[-1]
         prompt = next((m.text for m in reversed(messages[:at]) if m.role == "user"), "")
-        return await self.level2.record_correction(await self._model_id(), conversation_id, messages[at].id,
+        return await self.level2.record_correction(await self.model_id(), conversation_id, messages[at].id,
                                                    user_id or conversation.user_id, prompt, corrected,
                                                    BIAS_STRENGTH)
 
@@ -195,16 +202,26 @@ class DBSLMEngine:
         """Make a correction apply in every conversation of the model (admins only)."""
         return await self.level2.approve_correction(correction_id)
 
-    async def forget_user(self, user_id: str) -> dict[str, int]:
-        """Delete the user's conversations, messages, corrections, biases and pairs."""
-        return await self.level2.forget_user(user_id)
+    async def forget_user(self, user_id: str, only_this_model: bool = False) -> dict[str, int]:
+        """Delete the user's conversations, messages, corrections, biases and pairs (of this
+        model only, if asked), and subtract what this model learned from their channel
+        messages: it becomes exactly the model trained without them. Returns the rows
+        removed per table."""
+        model_id = await self.model_id()
+        removed = await self.level2.forget_user(user_id, model_id if only_this_model else None)
+        learned = await self.learning.rows.messages(model_id, user_id=user_id)
+        await self.learning.forget(model_id, learned)
+        removed["learned"] = len(learned)
+        return removed
 
     async def stats(self) -> dict[str, object]:
         model = await self.store.level1.model(self.model_name)
         if model is None or model.active_build is None:
             return {"model": self.model_name, "trained": False}
+        tokens, built_at = await self.store.level1.build_summary(model)
         return {"model": model.name, "trained": True, "order": model.order, "tokenizer": model.tokenizer,
-                "build": model.active_build, "ngrams": await self.store.level1.build_counts(model.active_build)}
+                "build": model.active_build, "ngrams": await self.store.level1.build_counts(model.active_build),
+                "tokens": tokens, "built_at": built_at}
 
     async def flush(self, cold_url: str, batch: int) -> FlushReport:
         """Move up to ``batch`` of the model's coldest contexts to the MariaDB at ``cold_url``."""

@@ -138,4 +138,4 @@ async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> N
                            "Developer Portal") from None
     finally:
         await client.close()
-        await core.commands.wait_for_training()
+        await core.close()

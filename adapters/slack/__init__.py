@@ -46,7 +46,7 @@ async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> N
         else:
             await _http_mode(adapter, env.get("BOT_SLACK_HOST", "127.0.0.1"), _port(env), stop)
     finally:
-        await core.commands.wait_for_training()
+        await core.close()
 
 
 async def _checked(call: Awaitable[AsyncSlackResponse], variable: str) -> AsyncSlackResponse:

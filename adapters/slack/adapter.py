@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import UploadRefused, fetch_files
-from bot.commands import Send
+from bot.events import Send
 from bot.core import BotCore
 from bot.events import Message
 

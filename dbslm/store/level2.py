@@ -182,29 +182,30 @@ class Level2Store:
             await tx.execute(self.db.dialect.upsert("decode_profiles", columns, ("model_id", "name")),
                              (model_id, name, *(values[c] for c in PROFILE_COLUMNS)))
 
-    async def forget_user(self, user_id: str) -> dict[str, int]:
-        """Delete everything tied to a user: their conversations (with every message in them),
-        their other messages, corrections, biases and learned pairs. Returns rows removed per table."""
+    async def forget_user(self, user_id: str, model_id: int | None = None) -> dict[str, int]:
+        """Delete everything tied to a user (in one model's rows when ``model_id`` is given):
+        their conversations (with every message in them), their other messages, corrections,
+        biases and learned pairs. Returns rows removed per table."""
+        in_conversation = " AND conversation_id IN (SELECT id FROM conversations WHERE model_id = ?)"
+        scope = {table: ("", ()) if model_id is None else (clause, (model_id,)) for table, clause in (
+            ("biases", " AND model_id = ?"), ("corrections", in_conversation), ("messages", in_conversation),
+            ("pairs", " AND model_id = ?"), ("conversations", " AND model_id = ?"))}
         removed: dict[str, int] = {}
         async with self.db.transaction() as tx:
-            own = [r[0] for r in await tx.fetchall("SELECT id FROM conversations WHERE user_id = ?", (user_id,))]
-            for table in ("biases", "corrections", "messages"):
-                where = "user_id = ?"
-                params: list = [user_id]
-                if own:
-                    where += f" OR conversation_id IN ({', '.join('?' for _ in own)})"
-                    params += own
+            clause, extra = scope["conversations"]
+            own = [r[0] for r in await tx.fetchall(f"SELECT id FROM conversations WHERE user_id = ?{clause}",
+                                                   (user_id, *extra))]
+            for table in ("biases", "corrections", "messages", "pair_vectors", "pairs", "conversations"):
+                if table == "pair_vectors":
+                    clause, extra = scope["pairs"]
+                    where, params = f"pair_id IN (SELECT id FROM pairs WHERE user_id = ?{clause})", [user_id, *extra]
+                else:
+                    clause, extra = scope[table]
+                    where, params = f"(user_id = ?{clause})", [user_id, *extra]
+                    if own and table in ("biases", "corrections", "messages"):
+                        where += f" OR conversation_id IN ({', '.join('?' for _ in own)})"
+                        params += own
                 count = await tx.fetchall(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)
                 removed[table] = int(count[0][0])
                 await tx.execute(f"DELETE FROM {table} WHERE {where}", params)
-            count = await tx.fetchall("SELECT COUNT(*) FROM pair_vectors WHERE pair_id IN "
-                                      "(SELECT id FROM pairs WHERE user_id = ?)", (user_id,))
-            removed["pair_vectors"] = int(count[0][0])
-            await tx.execute("DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE user_id = ?)",
-                             (user_id,))
-            count = await tx.fetchall("SELECT COUNT(*) FROM pairs WHERE user_id = ?", (user_id,))
-            removed["pairs"] = int(count[0][0])
-            await tx.execute("DELETE FROM pairs WHERE user_id = ?", (user_id,))
-            removed["conversations"] = len(own)
-            await tx.execute("DELETE FROM conversations WHERE user_id = ?", (user_id,))
         return removed

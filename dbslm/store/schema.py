@@ -122,7 +122,8 @@ TABLES: tuple[Table, ...] = (
         ("model_id", "channel_key"),
     ),
     Table("optouts", (("model_id", "int"), ("user_id", "name"), ("created_at", "real")), ("model_id", "user_id")),
-    Table("banned_words", (("model_id", "int"), ("word", "name")), ("model_id", "word")),
+    Table("banned_words",  # a community's decisions over the default list: banned 1 adds, 0 lifts
+          (("model_id", "int"), ("word", "name"), ("banned", "int")), ("model_id", "word")),
     Table(
         "learned",  # each message learned from a channel (or waiting for its batch), for exact forgetting
         (("model_id", "int"), ("message_key", "ref"), ("user_id", "name"), ("channel_key", "ref"),

@@ -65,7 +65,7 @@ async def test_slash_commands_are_acked_at_once_and_answered_afterwards(slack):
     ack = (await slack.acks.wait_for(1, timeout=0.5))[0]
     assert ack["envelope_id"] == pushed and ack["posts_before"] == 0 and "payload" not in ack
     answer = (await slack.posted.wait_for(1, timeout=3))[0]
-    assert answer["method"] == "chat.postMessage" and answer["text"].startswith("Model 'base'")
+    assert answer["method"] == "chat.postMessage" and answer["text"].startswith("Model 'slack:T1'")
     slack.stall.clear()
     await slack.push("slash_commands", command_body("/flush", "", user="U1"))
     refused = (await slack.posted.wait_for(2))[1]

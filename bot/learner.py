@@ -1,0 +1,87 @@
+"""Listening: messages in listened channels, learned in batches in the background.
+
+A message is queued in the database at once (so a restart loses none) and learned with its
+batch: when a community has ``batch`` messages waiting, or ``seconds`` after the first one
+came. One build per batch, never per message, and never in the way of a reply. What is never
+learned: bots (the bot itself included), commands, users who opted out, banned words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+
+from bot.events import Message
+from dbslm.engine import DBSLMEngine
+from dbslm.store.community import LearnedMessage
+
+log = logging.getLogger(__name__)
+WORDS = re.compile(r"\w+")
+
+
+def learnable(message: Message, opted_out: frozenset[str], banned: frozenset[str]) -> bool:
+    """Whether a message in a listened channel may be learned."""
+    text = message.text.strip()
+    return bool(text) and not message.from_bot and not text.startswith("/") \
+        and message.user_key not in opted_out and not banned & set(WORDS.findall(text.lower()))
+
+
+@dataclass
+class _Community:
+    engine: DBSLMEngine
+    waiting: int = 0
+    timer: asyncio.TimerHandle | None = None
+    task: asyncio.Task | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Learner:
+    def __init__(self, batch: int, seconds: float) -> None:
+        self.batch = batch
+        self.seconds = seconds
+        self._communities: dict[str, _Community] = {}
+
+    async def add(self, engine: DBSLMEngine, message: Message) -> None:
+        """Queue a listened message of ``engine``'s community; its batch is learned soon."""
+        if message.message_id is None:
+            return  # nothing to find it by when it is deleted: never learned
+        row = LearnedMessage(message_key(message), message.user_key, message.channel_key, message.text.strip())
+        community = self._communities.setdefault(engine.model_name, _Community(engine))
+        community.waiting += await engine.learning.queue(await engine.model_id(), [row])
+        if community.waiting >= self.batch:
+            self._learn(community)
+        elif community.waiting and community.timer is None:
+            community.timer = asyncio.get_running_loop().call_later(self.seconds, self._learn, community)
+
+    def _learn(self, community: _Community) -> None:
+        if community.timer is not None:
+            community.timer.cancel()
+            community.timer = None
+        community.waiting = 0
+        community.task = asyncio.create_task(self._run(community))
+
+    async def _run(self, community: _Community) -> None:
+        async with community.lock:  # one build at a time per community
+            engine = community.engine
+            try:
+                report = await engine.learning.learn_pending(await engine.model_id())
+            except Exception:  # a background task: log it; the messages stay queued for the next batch
+                log.exception("learning a batch of %s failed", engine.model_name)
+                return
+            if report is not None:
+                log.info("learned %s sentences (%s tokens) into %s in %.2f s", report.sentences, report.tokens,
+                         engine.model_name, report.seconds)
+
+    async def close(self) -> None:
+        """Learn what is waiting and let running batches finish (shutdown)."""
+        for community in self._communities.values():
+            if community.waiting:
+                self._learn(community)
+        await asyncio.gather(*(c.task for c in self._communities.values() if c.task), return_exceptions=True)
+
+
+def message_key(message: Message) -> str:
+    """How the learned table names a platform message."""
+    return ":".join((message.platform, message.workspace, message.channel, message.message_id or ""))

@@ -1,0 +1,119 @@
+"""Community rows: each channel's listening switch and reply chance, opt-outs, banned words,
+and the messages learned from channels (kept so that forgetting can subtract them exactly)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dbslm.store.database import Database
+
+PENDING, LEARNED = "pending", "learned"
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    listening: bool = False
+    chance: float = 0.0  # the share of unprompted messages answered, 0..1
+    backfill_cursor: str | None = None  # where a history backfill stopped
+
+
+@dataclass(frozen=True)
+class LearnedMessage:
+    message_key: str  # the platform's message, e.g. discord:<channel>:<message id>
+    user_id: str
+    channel_key: str
+    text: str
+    status: str = PENDING
+
+
+class CommunityStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def channel(self, model_id: int, channel_key: str) -> ChannelState:
+        row = await self.db.fetchone("SELECT listening, chance, backfill_cursor FROM channels "
+                                     "WHERE model_id = ? AND channel_key = ?", (model_id, channel_key))
+        return ChannelState(bool(row[0]), float(row[1]), row[2]) if row else ChannelState()
+
+    async def save_channel(self, model_id: int, channel_key: str, state: ChannelState) -> None:
+        columns = ("model_id", "channel_key", "listening", "chance", "backfill_cursor", "updated_at")
+        async with self.db.transaction() as tx:
+            await tx.execute(self.db.dialect.upsert("channels", columns, ("model_id", "channel_key")),
+                             (model_id, channel_key, int(state.listening), state.chance, state.backfill_cursor,
+                              time.time()))
+
+    async def listened_channels(self, model_id: int) -> int:
+        row = await self.db.fetchone("SELECT COUNT(*) FROM channels WHERE model_id = ? AND listening = 1", (model_id,))
+        return int(row[0])
+
+    async def set_opted_out(self, model_id: int, user_id: str, out: bool) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM optouts WHERE model_id = ? AND user_id = ?", (model_id, user_id))
+            if out:
+                await tx.execute("INSERT INTO optouts (model_id, user_id, created_at) VALUES (?, ?, ?)",
+                                 (model_id, user_id, time.time()))
+
+    async def opted_out(self, model_id: int) -> frozenset[str]:
+        rows = await self.db.fetchall("SELECT user_id FROM optouts WHERE model_id = ?", (model_id,))
+        return frozenset(r[0] for r in rows)
+
+    async def banned_words(self, model_id: int, defaults: frozenset[str]) -> frozenset[str]:
+        """``defaults`` with the model's own bans added and its lifted ones removed."""
+        rows = await self.db.fetchall("SELECT word, banned FROM banned_words WHERE model_id = ?", (model_id,))
+        return (defaults | {w for w, b in rows if b}) - {w for w, b in rows if not b}
+
+    async def set_banned(self, model_id: int, words: Sequence[str], banned: bool) -> None:
+        async with self.db.transaction() as tx:
+            await tx.executemany(self.db.dialect.upsert("banned_words", ("model_id", "word", "banned"),
+                                                        ("model_id", "word")),
+                                 [(model_id, w, int(banned)) for w in words])
+
+    async def add_pending(self, model_id: int, messages: Sequence[LearnedMessage]) -> int:
+        """Queue messages for learning; a message already queued or learned is skipped.
+        Returns how many were new."""
+        keys = [m.message_key for m in messages]
+        if not keys:
+            return 0
+        known = {r[0] for r in await self.db.fetchall(
+            f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN ({', '.join('?' for _ in keys)})",
+            (model_id, *keys))}
+        fresh = list({m.message_key: m for m in messages if m.message_key not in known}.values())
+        if fresh:
+            now = time.time()
+            async with self.db.transaction() as tx:
+                await tx.insert_rows("learned", ("model_id", "message_key", "user_id", "channel_key", "text",
+                                                 "status", "created_at"),
+                                     [[model_id] * len(fresh), [m.message_key for m in fresh],
+                                      [m.user_id for m in fresh], [m.channel_key for m in fresh],
+                                      [m.text for m in fresh], [PENDING] * len(fresh), [now] * len(fresh)])
+        return len(fresh)
+
+    async def messages(self, model_id: int, *, status: str | None = None, user_id: str | None = None,
+                       message_key: str | None = None) -> list[LearnedMessage]:
+        """The model's learned (or pending) messages, oldest first, filtered as given."""
+        where, params = ["model_id = ?"], [model_id]
+        for column, value in (("status", status), ("user_id", user_id), ("message_key", message_key)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        rows = await self.db.fetchall("SELECT message_key, user_id, channel_key, text, status FROM learned "
+                                      f"WHERE {' AND '.join(where)} ORDER BY created_at, message_key", params)
+        return [LearnedMessage(*r) for r in rows]
+
+    async def models_learned_from(self, user_id: str) -> list[str]:
+        """The names of the models that learned (or will learn) messages of ``user_id``."""
+        rows = await self.db.fetchall("SELECT DISTINCT m.name FROM learned g JOIN models m ON m.id = g.model_id "
+                                      "WHERE g.user_id = ? ORDER BY m.name", (user_id,))
+        return [r[0] for r in rows]
+
+    async def mark_learned(self, tx, model_id: int, keys: Sequence[str]) -> None:
+        """Inside the transaction ``tx`` that switches to the build holding these messages."""
+        await tx.executemany("UPDATE learned SET status = ? WHERE model_id = ? AND message_key = ?",
+                             [(LEARNED, model_id, k) for k in keys])
+
+    async def remove(self, tx, model_id: int, keys: Sequence[str]) -> None:
+        """Inside the transaction ``tx`` that switches to the build without these messages."""
+        await tx.executemany("DELETE FROM learned WHERE model_id = ? AND message_key = ?",
+                             [(model_id, k) for k in keys])
