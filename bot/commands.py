@@ -7,11 +7,14 @@ platforms that can show a reply to its caller alone (ephemeral messages) do so.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timezone
 
+from bot.backfill import DEFAULT_LIMIT, MAX_LIMIT, backfill
 from bot.communities import Communities
 from bot.community_commands import CommunityCommands
 from bot.events import Attachment, Message, Send
@@ -19,12 +22,13 @@ from bot.settings import BotSettings
 from bot.uploads import Uploads
 from dbslm.errors import DbslmError
 
+log = logging.getLogger(__name__)
 FORGET_CONFIRM_SECONDS = 120
 USER_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)>$")
 HELP = ("I learn from text and from your corrections. Commands: /correct <better answer> (fix my last reply "
         "here), /history [n], /stats, /forget (delete everything you told me, and unlearn it), /optout and "
         "/optin (whether I learn from your messages), /help; admins: /train with a .txt, .json, .ndjson or "
-        ".yml file (or text after it), /listen on|off (learn from this channel), /chance <percent> (answer "
+        ".yml file (or text after it), /train history [n] (learn this channel's last n messages), /listen on|off (learn from this channel), /chance <percent> (answer "
         "unprompted now and then), /ban add|remove|list [words], /forget @user, /flush [n] (move cold "
         "contexts to MariaDB).")
 ADMIN_COMMANDS = frozenset({"/train", "/flush", "/listen", "/chance", "/ban"})
@@ -39,6 +43,7 @@ class Commands:
         self.uploads = Uploads(settings.max_upload_mb)
         self.community = CommunityCommands(communities)
         self._forget_requests: dict[str, float] = {}
+        self._background: set[asyncio.Task] = set()
 
     def is_admin(self, message: Message) -> bool:
         return message.is_admin or message.user_key in self.settings.admins
@@ -122,6 +127,9 @@ class Commands:
         await send(f"Done: for this community I deleted {_removed(removed)} of <@{user_key.split(':', 1)[1]}>.")
 
     async def train(self, message: Message, rest: str, send: Send) -> None:
+        if rest.split(" ", 1)[0].lower() == "history":
+            await self._train_history(message, rest.partition(" ")[2].strip(), send)
+            return
         uploads = list(message.attachments) + ([Attachment("message.txt", rest.encode("utf-8"))] if rest else [])
         if not uploads:
             await send("Attach a .txt, .json, .ndjson or .yml file to /train, or put the text after it.",
@@ -132,8 +140,37 @@ class Commands:
             if refusal:
                 await send(refusal, private=True)
                 return
-        self.uploads.start(await self.communities.engine(message), uploads, message.user_key, send)
+        self._spawn(self.uploads.train(await self.communities.engine(message), uploads, message.user_key, send), send)
         await send(f"Training on {', '.join(u.name for u in uploads)} in the background; I keep answering meanwhile.")
+
+    async def _train_history(self, message: Message, rest: str, send: Send) -> None:
+        if message.is_dm or message.history is None:
+            await send("/train history reads a server channel's past messages; it works in channels "
+                       "I can read.", private=True)
+            return
+        if rest and not (rest.isdigit() and 0 < int(rest) <= MAX_LIMIT):
+            await send(f"Usage: /train history [n], n from 1 to {MAX_LIMIT:,} messages.", private=True)
+            return
+        limit = int(rest) if rest else DEFAULT_LIMIT
+        self._spawn(backfill(self.communities, message, message.history, limit, send), send)
+        await send(f"Reading up to {limit:,} past messages of this channel in the background; I learn those the "
+                   "listening rules allow (no bots, commands, opted-out people or banned words).")
+
+    def _spawn(self, work: Coroutine[None, None, None], send: Send) -> None:
+        """Run a long command in the background; a failure is reported where it was asked."""
+        async def run() -> None:
+            try:
+                await work
+            except DbslmError as exc:
+                await send(f"That failed, nothing half-done went live: {exc}")
+            except Exception:  # a background task: report it here, or nobody sees it
+                log.exception("a background command failed")
+                await send("That failed with an internal error; nothing half-done went live. "
+                           "The bot's log has the details.")
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def flush(self, message: Message, rest: str, send: Send) -> None:
         if self.settings.cold_url is None:
@@ -149,8 +186,9 @@ class Commands:
                    "I answer from them as before.")
 
     async def wait_for_training(self) -> None:
-        """Let background trainings finish (shutdown)."""
-        await self.uploads.wait()
+        """Let background trainings and backfills finish (shutdown)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
 
 def _removed(removed: dict[str, int]) -> str:

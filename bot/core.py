@@ -9,7 +9,7 @@ import random
 from bot.commands import Commands
 from bot.communities import Communities
 from bot.events import Message, Send
-from bot.learner import Learner, learnable
+from bot.learner import Learner, learnable, message_key
 from bot.limits import RateLimiter
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
@@ -47,9 +47,8 @@ class BotCore:
         if not message.is_dm:
             engine = await self.communities.engine(message)
             state = await self.communities.channel(engine, message)
-            if state.listening and not command and learnable(
-                    message, await self.communities.rows.opted_out(await engine.model_id()), engine.banned_words):
-                await self.learner.add(engine, message)
+            if state.listening and not command:
+                await self._listen(engine, message)
             if not addressed and not (state.chance and self._chance.random() < state.chance):
                 return
         elif not addressed:
@@ -71,6 +70,29 @@ class BotCore:
             conversation = await self.conversation_for(message)
             reply = await engine.respond(conversation, message.text, user_id=message.user_key)
             await send_parts(reply.text)
+
+    async def message_deleted(self, message: Message) -> None:
+        """A message was deleted on the platform: unlearn it (exactly) if it was learned."""
+        if message.message_id is None or message.is_dm:
+            return
+        engine = await self.communities.engine(message)
+        model_id = await engine.model_id()
+        await engine.learning.forget(model_id, await engine.learning.rows.messages(
+            model_id, message_key=message_key(message)))
+
+    async def message_edited(self, message: Message) -> None:
+        """A message was edited: unlearn the old text, and learn the new one where the
+        listening rules allow."""
+        await self.message_deleted(message)
+        if not message.is_dm and not message.from_bot:
+            engine = await self.communities.engine(message)
+            if (await self.communities.channel(engine, message)).listening:
+                await self._listen(engine, message)
+
+    async def _listen(self, engine: DBSLMEngine, message: Message) -> None:
+        """Queue a listened channel's message for learning, if the listening rules allow."""
+        if learnable(message, await self.communities.rows.opted_out(await engine.model_id()), engine.banned_words):
+            await self.learner.add(engine, message)
 
     async def conversation_for(self, message: Message) -> int:
         """The conversation of the message's channel (thread, DM), started on first use."""

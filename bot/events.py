@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 
@@ -28,6 +29,9 @@ class Message:
     is_admin: bool = False  # the platform says so (Manage Server, workspace admin)
     attachments: tuple[Attachment, ...] = field(default=())
     message_id: str | None = None  # the platform's id of the message (to unlearn it when deleted)
+    # Reads the channel's history a page at a time (bot.backfill.HistoryReader), where the
+    # platform can: what /train history uses.
+    history: Callable[[str | None], Awaitable[object]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def user_key(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import PurePath
 
 from bot.events import Attachment, Send
@@ -12,13 +11,10 @@ from dbslm.errors import DbslmError
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines
 from dbslm.text.dialogs import DIALOG_SUFFIXES, parse_pairs
 
-log = logging.getLogger(__name__)
-
 
 class Uploads:
     def __init__(self, max_upload_mb: float) -> None:
         self.max_upload_mb = max_upload_mb
-        self._training: set[asyncio.Task] = set()
 
     def refusal(self, upload: Attachment) -> str | None:
         """Why ``upload`` cannot be trained on, or None."""
@@ -28,13 +24,8 @@ class Uploads:
             return f"I can't train on {upload.name}: send .txt, .json, .ndjson or .yml files."
         return None
 
-    def start(self, engine: DBSLMEngine, uploads: list[Attachment], user_key: str, send: Send) -> None:
-        """Train ``engine``'s model on the uploads in the background, reporting through ``send``."""
-        task = asyncio.create_task(self._train(engine, uploads, user_key, send))
-        self._training.add(task)
-        task.add_done_callback(self._training.discard)
-
-    async def _train(self, engine: DBSLMEngine, uploads: list[Attachment], user_key: str, send: Send) -> None:
+    async def train(self, engine: DBSLMEngine, uploads: list[Attachment], user_key: str, send: Send) -> None:
+        """Train ``engine``'s model on the uploads, reporting through ``send``."""
         try:
             for upload in uploads:
                 path = PurePath(upload.name)
@@ -49,11 +40,3 @@ class Uploads:
                            f"({report.seconds:.1f} s).")
         except DbslmError as exc:
             await send(f"Training failed, nothing changed: {exc}")
-        except Exception:  # a background task: report it here, or nobody sees it
-            log.exception("training from an upload failed")
-            await send("Training failed with an internal error; nothing changed. The bot's log has the details.")
-
-    async def wait(self) -> None:
-        """Let background trainings finish (shutdown)."""
-        if self._training:
-            await asyncio.gather(*self._training, return_exceptions=True)

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from bot.backfill import BackfillError, HistoryPage
 from bot.core import BotCore
 from bot.events import Message
 from bot.settings import BotSettings
@@ -142,3 +143,71 @@ async def test_forget_subtracts_exactly_what_a_user_taught(core):
     await train(engine.store, alone, dialog=[([], tokenize(line)) for line in x_lines])
     assert_same_model(await ngrams_by_text(engine.store, "discord:g1"), await ngrams_by_text(engine.store, "x-alone"))
     assert all(m.user_id != "discord:y" for m in await engine.learning.rows.messages(await engine.model_id()))
+
+
+async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(core):
+    await say(core, "/listen on", is_admin=True)
+    kept = [Message("discord", "g1", "c1", "x", f"kept line number {i}", message_id=f"k{i}") for i in range(3)]
+    typo = Message("discord", "g1", "c1", "y", "the walrus is pink", message_id="w")
+    for m in (*kept, typo):
+        await core.handle(m, _ignore)
+    await core.learner.close()
+    await core.message_edited(replace(typo, text="the walrus is grey"))
+    await core.learner.close()
+    assert sorted(await learned(core)) == sorted([m.text for m in kept] + ["the walrus is grey"])
+    await core.message_deleted(replace(typo, text=""))
+    engine = await core.communities.engine_named("discord:g1")
+    alone = await resolve_model(engine.store, "kept-alone", None, None, reset=False)
+    await train(engine.store, alone, dialog=[([], get_tokenizer("regex").tokenize(m.text)) for m in kept])
+    assert_same_model(await ngrams_by_text(engine.store, "discord:g1"), await ngrams_by_text(engine.store, "kept-alone"))
+
+
+async def _ignore(text: str, *, private: bool = False) -> None:
+    pass
+
+
+class FakeHistory:
+    """A channel's past messages, newest first, in pages of ``size``; fails once at ``fail_at``."""
+
+    def __init__(self, count: int, size: int, fail_at: int | None = None) -> None:
+        self.messages = [Message("discord", "g1", "c1", f"u{i % 5}", f"old message {i} about herons",
+                                 message_id=f"h{i}", from_bot=i % 10 == 0) for i in range(count, 0, -1)]
+        self.size, self.fail_at, self.reads = size, fail_at, 0
+
+    async def __call__(self, cursor: str | None) -> HistoryPage:
+        self.reads += 1
+        if self.reads == self.fail_at:
+            raise BackfillError("Missing Access")
+        start = int(cursor or 0)
+        end = start + self.size
+        return HistoryPage(self.messages[start:end], str(end) if end < len(self.messages) else None)
+
+
+async def test_history_backfill_learns_each_message_once_and_resumes(core):
+    history = FakeHistory(95, 20, fail_at=3)
+    out: list[str] = []
+
+    async def send(text: str, *, private: bool = False) -> None:
+        out.append(text)
+
+    command = Message("discord", "g1", "c1", "boss", "/train history 1000", is_admin=True, history=history)
+    await core.handle(command, send)
+    await core.commands.wait_for_training()
+    assert "Missing Access" in out[-1] and "learned 36 new of 40 messages read" in out[-1]
+    await core.handle(command, send)  # resumes at the third page
+    await core.commands.wait_for_training()
+    assert "learned 50 new of 55 messages read" in out[-1]  # every tenth message is a bot's
+    texts = await learned(core)
+    assert sorted(texts) == sorted(m.text for m in history.messages if not m.from_bot)
+    assert history.reads == 3 + 3  # two pages, the refused read, then the last three pages
+    await core.handle(command, send)  # again from the newest: nothing is learned twice
+    await core.commands.wait_for_training()
+    assert "learned 0 new of 95" in out[-1]
+    assert len(await learned(core)) == len(texts)
+
+
+async def test_history_backfill_needs_a_readable_channel(core):
+    reply = await say(core, "/train history", is_admin=True)  # this platform gave no history reader
+    assert reply[0][1] and "history" in reply[0][0]
+    reply = await say(core, "/train history lots", is_admin=True, history=FakeHistory(1, 1))
+    assert reply[0][1] and reply[0][0].startswith("Usage: /train history [n]")
