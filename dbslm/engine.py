@@ -101,7 +101,8 @@ class DBSLMEngine:
         """Learn plain text, one sentence per line."""
         model = await resolve_model(self.store, self.model_name, order, tokenizer, reset=False)
         tokenize = get_tokenizer(model.tokenizer).tokenize
-        return await train(self.store, model, [t for t in map(tokenize, lines) if t])
+        sentences = await asyncio.to_thread(lambda: [t for t in map(tokenize, lines) if t])
+        return await train(self.store, model, sentences)
 
     async def train_dialog(self, pairs: Iterable[tuple[str, str]], *, order: int | None = None,
                            source: str = "dialog", user_id: str | None = None) -> TrainReport:
@@ -110,7 +111,8 @@ class DBSLMEngine:
         pairs = [(p, r) for p, r in pairs if r.strip()]
         model = await resolve_model(self.store, self.model_name, order, None, reset=False)
         tokenize = get_tokenizer(model.tokenizer).tokenize
-        report = await train(self.store, model, dialog=[(tokenize(p), tokenize(r)) for p, r in pairs])
+        dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for p, r in pairs])
+        report = await train(self.store, model, dialog=dialog)
         trained = await self.store.level1.model(self.model_name)
         await self.level2.add_pairs(trained.id, pairs, source, user_id)
         return report

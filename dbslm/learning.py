@@ -1,7 +1,7 @@
 """Learning from channel messages, and unlearning them exactly.
 
 A message is queued (a ``learned`` row, pending) when it arrives and learned with the others
-of its batch in one build: each message is the sequence ``<s> <sep> message </s>``, a reply
+of its batch in one build (taken: learning): each message is the sequence ``<s> <sep> message </s>``, a reply
 without its prompt, so it teaches how replies go and stays one unit that forgetting can
 subtract. Rows turn ``learned`` in the transaction that switches to the build holding them,
 and are deleted in the one that switches to the build without them, so the table always says
@@ -10,10 +10,11 @@ exactly what the serving model was trained on.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from dbslm.store import Store
-from dbslm.store.community import LEARNED, PENDING, CommunityStore, LearnedMessage
+from dbslm.store.community import LEARNED, CommunityStore, LearnedMessage
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, resolve_model, train, untrain
 
@@ -25,6 +26,7 @@ class ChannelLearning:
         self.store = store
         self.model_name = model_name
         self.rows = CommunityStore(store.db)
+        self._lock = asyncio.Lock()  # a batch and a forgetting never interleave
 
     async def queue(self, model_id: int, messages: Sequence[LearnedMessage]) -> int:
         """Queue messages for the next batch; returns how many were new."""
@@ -32,19 +34,23 @@ class ChannelLearning:
 
     async def learn_pending(self, model_id: int) -> TrainReport | None:
         """Learn every queued message in one build (None when nothing was queued)."""
-        pending = await self.rows.messages(model_id, status=PENDING)
-        if not pending:
-            return None
-        model = await resolve_model(self.store, self.model_name, None, None, reset=False)
-        tokenize = get_tokenizer(model.tokenizer).tokenize
-        keys = [m.message_key for m in pending]
-        return await train(self.store, model, dialog=[([], tokenize(m.text)) for m in pending],
-                           on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, keys))
+        async with self._lock:
+            pending = await self.rows.take_pending(model_id)
+            if not pending:
+                return None
+            model = await resolve_model(self.store, self.model_name, None, None, reset=False)
+            return await train(self.store, model, dialog=await _replies(model.tokenizer, pending),
+                               on_switch=self.rows.mark_learned)
 
     async def forget(self, model_id: int, messages: Sequence[LearnedMessage]) -> TrainReport | None:
         """Subtract learned messages from the model (and drop queued ones)."""
         if not messages:
             return None
+        async with self._lock:
+            return await self._forget(model_id, messages)
+
+    async def _forget(self, model_id: int, messages: Sequence[LearnedMessage]) -> TrainReport | None:
+        messages = await self.rows.by_keys(model_id, [m.message_key for m in messages])  # as they are now
         learned = [m for m in messages if m.status == LEARNED]
         queued = [m.message_key for m in messages if m.status != LEARNED]
         if queued:
@@ -53,7 +59,12 @@ class ChannelLearning:
         if not learned:
             return None
         model = await self.store.level1.model(self.model_name)
-        tokenize = get_tokenizer(model.tokenizer).tokenize
         keys = [m.message_key for m in learned]
-        return await untrain(self.store, model, dialog=[([], tokenize(m.text)) for m in learned],
+        return await untrain(self.store, model, dialog=await _replies(model.tokenizer, learned),
                              on_switch=lambda tx, model_id: self.rows.remove(tx, model_id, keys))
+
+
+async def _replies(tokenizer: str, messages: Sequence[LearnedMessage]) -> list[tuple[list[str], list[str]]]:
+    """Each message as a reply without its prompt, tokenized in a worker thread."""
+    tokenize = get_tokenizer(tokenizer).tokenize
+    return await asyncio.to_thread(lambda: [([], tokenize(m.text)) for m in messages])

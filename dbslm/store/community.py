@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from dbslm.store.database import Database
 
-PENDING, LEARNED = "pending", "learned"
+# A message waits (pending), is taken into a build being made (learning), is in the serving
+# model (learned). A crash mid-build leaves rows "learning": the next batch takes them again.
+PENDING, LEARNING, LEARNED = "pending", "learning", "learned"
 
 
 @dataclass(frozen=True)
@@ -102,16 +104,34 @@ class CommunityStore:
                                       f"WHERE {' AND '.join(where)} ORDER BY created_at, message_key", params)
         return [LearnedMessage(*r) for r in rows]
 
+    async def by_keys(self, model_id: int, keys: Sequence[str]) -> list[LearnedMessage]:
+        """The rows of those ``keys`` that exist, as they are now."""
+        found: list[LearnedMessage] = []
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            rows = await self.db.fetchall(
+                "SELECT message_key, user_id, channel_key, text, status FROM learned WHERE model_id = ? "
+                f"AND message_key IN ({', '.join('?' for _ in part)})", (model_id, *part))
+            found += [LearnedMessage(*r) for r in rows]
+        return found
+
     async def models_learned_from(self, user_id: str) -> list[str]:
         """The names of the models that learned (or will learn) messages of ``user_id``."""
         rows = await self.db.fetchall("SELECT DISTINCT m.name FROM learned g JOIN models m ON m.id = g.model_id "
                                       "WHERE g.user_id = ? ORDER BY m.name", (user_id,))
         return [r[0] for r in rows]
 
-    async def mark_learned(self, tx, model_id: int, keys: Sequence[str]) -> None:
-        """Inside the transaction ``tx`` that switches to the build holding these messages."""
-        await tx.executemany("UPDATE learned SET status = ? WHERE model_id = ? AND message_key = ?",
-                             [(LEARNED, model_id, k) for k in keys])
+    async def take_pending(self, model_id: int) -> list[LearnedMessage]:
+        """The messages of the next build: every pending one (and any a crash left learning)."""
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE learned SET status = ? WHERE model_id = ? AND status = ?",
+                             (LEARNING, model_id, PENDING))
+        return await self.messages(model_id, status=LEARNING)
+
+    async def mark_learned(self, tx, model_id: int) -> None:
+        """Inside the transaction ``tx`` that switches to the build holding the taken messages."""
+        await tx.execute("UPDATE learned SET status = ? WHERE model_id = ? AND status = ?",
+                         (LEARNED, model_id, LEARNING))
 
     async def remove(self, tx, model_id: int, keys: Sequence[str]) -> None:
         """Inside the transaction ``tx`` that switches to the build without these messages."""

@@ -85,6 +85,10 @@ class Database(ABC):
         """Close every connection."""
 
     @abstractmethod
+    async def size_bytes(self) -> int:
+        """The space the database takes (data and indexes)."""
+
+    @abstractmethod
     async def table_exists(self, name: str) -> bool:
         """Whether a table called ``name`` exists."""
 

@@ -168,6 +168,11 @@ class MariaDBDatabase(Database):
             while rows := await self.guard(cur.fetchmany(batch)):
                 yield list(rows)
 
+    async def size_bytes(self) -> int:
+        row = await self.fetchone("SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables "
+                                  "WHERE table_schema = DATABASE()")
+        return int(row[0])
+
     async def table_exists(self, name: str) -> bool:
         row = await self.fetchone("SELECT 1 FROM information_schema.tables "
                                   "WHERE table_schema = DATABASE() AND table_name = ?", (name,))

@@ -82,6 +82,10 @@ class SQLiteDatabase(Database):
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(await self._reader.execute_fetchall(sql, params))
 
+    async def size_bytes(self) -> int:
+        pages, size = await self.fetchone("SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()")
+        return int(pages) * int(size)
+
     async def table_exists(self, name: str) -> bool:
         row = await self.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
         return row is not None

@@ -1,0 +1,130 @@
+"""A community at scale: history backfill, model size, replies and one exact /forget.
+
+    python3 bench/community_bench.py [--messages 1000000] [--mariadb URL] [--record]
+
+Messages are made from the pentateuch text (bench/corpus.py's variants, cut into chat-sized
+pieces of 4 to 16 words), spread over 2,000 users, one of whom wrote 10,000 of them. They
+reach the bot core through ``/train history`` from an in-process history reader that serves
+pages of 1,000, the way an adapter's reader does. Then: the database size, p50/p95 of replies
+to mentions, and the time of ``/forget confirm`` for the 10,000-message user (exact: their
+counts are subtracted and the model rebuilt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.corpus import write_corpus  # noqa: E402
+from bench.measure import machine_line, publish  # noqa: E402
+from bot.backfill import HistoryPage  # noqa: E402
+from bot.core import BotCore  # noqa: E402
+from bot.events import Message  # noqa: E402
+from bot.settings import BotSettings  # noqa: E402
+from dbslm.engine import DBSLMEngine  # noqa: E402
+from dbslm.starter import starter_pairs  # noqa: E402
+
+SETTINGS = BotSettings(admins=frozenset({"bench:admin"}), user_rate=10**9, channel_rate=10**9, rate_window=60,
+                       max_upload_mb=1, chance_seed=1)
+HEAVY_USER, HEAVY_COUNT, USERS, PAGE = "u0", 10_000, 2_000, 1_000
+
+
+def make_messages(count: int, folder: Path) -> list[Message]:
+    """``count`` chat messages, newest first, as a channel's history holds them."""
+    corpus = folder / "corpus.txt"
+    write_corpus(corpus)
+    words = corpus.read_text(encoding="utf-8").split()
+    rng = random.Random(1)
+    heavy = set(rng.sample(range(count), min(HEAVY_COUNT, count)))
+    messages, at = [], 0
+    for i in range(count):
+        size = rng.randint(4, 16)
+        if at + size > len(words):
+            at = 0
+        user = HEAVY_USER if i in heavy else f"u{rng.randrange(1, USERS)}"
+        messages.append(Message("bench", "w1", "c1", user, " ".join(words[at:at + size]), message_id=str(i)))
+        at += size
+    messages.reverse()
+    return messages
+
+
+def reader(messages: list[Message]):
+    """A history API over ``messages``: pages of PAGE, the cursor an offset."""
+    async def read(cursor: str | None) -> HistoryPage:
+        start = int(cursor or 0)
+        end = start + PAGE
+        return HistoryPage(messages[start:end], str(end) if end < len(messages) else None)
+    return read
+
+
+async def run(args: argparse.Namespace, folder: Path) -> list[str]:
+    messages = make_messages(args.messages, folder)
+    target = args.mariadb or str(folder / "community.sqlite3")
+    engine = await DBSLMEngine.open(target)
+    await engine.train_dialog(starter_pairs(), source="starter")
+    core = BotCore(engine, SETTINGS)
+    out: list[str] = []
+
+    async def send(text: str, *, private: bool = False) -> None:
+        out.append(text)
+
+    async def ask(text: str, user: str = "admin", **flags) -> None:
+        await core.handle(Message("bench", "w1", "c1", user, text, **flags), send)
+
+    started = time.perf_counter()
+    await ask("/train history 5000000", is_admin=True, history=reader(messages))
+    await core.commands.wait_for_training()
+    backfill = time.perf_counter() - started
+    learned_line = out[-1]
+    community = await core.communities.engine_named("bench:w1")
+    stats = await community.stats()
+    size = await community.store.db.size_bytes()
+    latencies = []
+    prompts = [m.text for m in random.Random(2).sample(messages, 200)]
+    for i, prompt in enumerate(prompts):
+        begun = time.perf_counter()
+        await ask(prompt, user=f"asker{i % 50}", mentions_bot=True)
+        latencies.append((time.perf_counter() - begun) * 1000)
+    latencies.sort()
+    await ask("/forget", user=HEAVY_USER)
+    begun = time.perf_counter()
+    await ask("/forget confirm", user=HEAVY_USER)
+    forget = time.perf_counter() - begun
+    after = await community.stats()
+    await engine.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    backend = "MariaDB" if args.mariadb else "SQLite"
+    grams = ", ".join(f"{c:,}" for _, c in sorted(stats["ngrams"].items()))
+    return [machine_line(f"Community at scale, {backend}"), "",
+            f"Command: `python3 bench/community_bench.py --messages {args.messages}"
+            f"{' --mariadb URL' if args.mariadb else ''}`; {len(messages):,} messages from {USERS:,} users "
+            f"({HEAVY_COUNT:,} from one), 4-16 words each, through `/train history` in pages of {PAGE:,}.", "",
+            "| stage | result |", "|---|---|",
+            f"| backfill | {backfill:.1f} s, {len(messages) / backfill:,.0f} messages/s ({learned_line}) |",
+            f"| model | {stats['tokens']:,} tokens; n-grams per order {grams}; database {size / 2**20:,.0f} MB |",
+            f"| peak RSS | {rss:,.0f} MB |",
+            f"| replies to 200 mentions | p50 {latencies[100]:.1f} ms, p95 {latencies[190]:.1f} ms |",
+            f"| /forget of {HEAVY_COUNT:,} messages | {forget:.1f} s; tokens {stats['tokens']:,} -> "
+            f"{after['tokens']:,} ({out[-1][:80]}) |", "",
+            "Targets: backfill at least 20,000 messages/s learned; reply p95 under 50 ms; forget under 10 s."]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--mariadb", metavar="URL", help="run on this (empty) MariaDB database instead of SQLite")
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        publish(asyncio.run(run(args, Path(tmp))), args.record)
+
+
+if __name__ == "__main__":
+    main()
