@@ -16,14 +16,13 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import write_corpus  # noqa: E402
-from bench.measure import machine_line, publish  # noqa: E402
+from bench.measure import bench_main, machine_line  # noqa: E402
 from bot.core import BotCore  # noqa: E402
 from bot.events import Message  # noqa: E402
 from bot.settings import BotSettings  # noqa: E402
@@ -120,18 +119,13 @@ async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
             "Target: p95 under 50 ms on SQLite at a steady load; every message logged and answered once."]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--channels", type=int, default=50)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=100.0, help="messages per second offered")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--record", action="store_true")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        publish(asyncio.run(bench(args, Path(tmp))), args.record)
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(__doc__, options, bench)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import os
 import platform
 import subprocess
+import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
@@ -39,3 +43,15 @@ def publish(lines: list[str], record: bool) -> None:
     if record:
         with open(Path(__file__).parent / "RESULTS.md", "a", encoding="utf-8") as out:
             out.write("\n" + report)
+
+
+def bench_main(doc: str, options: Callable[[argparse.ArgumentParser], None],
+               run: Callable[[argparse.Namespace, Path], Awaitable[list[str]]]) -> None:
+    """A benchmark's command line: its ``options`` plus ``--record``; ``run`` gets the parsed
+    arguments and a temporary folder and returns the results section."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    options(parser)
+    parser.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        publish(asyncio.run(run(args, Path(tmp))), args.record)

@@ -192,5 +192,6 @@ class Commands:
 
 
 def _removed(removed: dict[str, int]) -> str:
-    return ", ".join(f"{n} {table}" for table, n in removed.items())
+    """The rows removed per table, in words ("nothing" when there were none)."""
+    return ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in removed.items() if n) or "nothing"
 
