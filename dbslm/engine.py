@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from dbslm.concepts.catalog import DEFAULTS, choose_concept
 from dbslm.concepts.payloads import PAYLOADS
-from dbslm.decoder import DecodeSettings, choose
+from dbslm.decoder import DecodeSettings
 from dbslm.errors import DbslmError
+from dbslm.generation import BIAS_STRENGTH, generate, span_ids
 from dbslm.learning import ChannelLearning
 from dbslm.memory.cache import CachedSequence, PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
@@ -31,7 +31,7 @@ from dbslm.store.cold import FlushReport
 from dbslm.store.level2 import Bias, Conversation, Level2Store, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.text.tokenize import detokenize, get_tokenizer
-from dbslm.text.vocab import BOS, CONTROL_TOKENS, EOS, SEP, UNK, Vocabulary
+from dbslm.text.vocab import BOS, EOS, SEP, Vocabulary
 from dbslm.training import DEFAULT_ORDER, DEFAULT_TOKENIZER, TrainReport, resolve_model, train
 
 MAX_INPUT_CHARS = 4000
@@ -39,7 +39,6 @@ SESSION_TURNS = 6
 CONVERSATION_WINDOW = 50  # messages a reply may look back on (the session cache, summaries)
 SENTENCE_ENDS = (".", "!", "?", "...")
 SESSION_WEIGHT = 0.05
-BIAS_STRENGTH = 12.0  # natural-log boost of a correction's next token
 BIAS_MATCH = 0.8  # prompt similarity at which a correction applies
 DEFAULT_BASE_WEIGHT = 0.3  # the base model's share in a community model's replies
 UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or dbslm train)."
@@ -283,7 +282,7 @@ class DBSLMEngine:
         prompt = tokenize(text)
         vocab = loaded.vocab
         overlay: dict[int, str] = {}
-        spans = [self._span_ids(b.span, tokenize, vocab, overlay)
+        spans = [span_ids(b.span, tokenize, vocab, overlay)
                  for b in await self._biases_for(loaded.model, conversation_id, prompt, tokenize)]
         concept, start = await self._concept_span(loaded.model, conversation_id, prompt, recent, values, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
@@ -296,7 +295,7 @@ class DBSLMEngine:
             await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
             rng = random.Random(seed)
             for attempt in range(3):  # an empty reply is drawn again with the same generator
-                reply = await self._generate(loaded, history, cache, spans, rng, start)
+                reply = await generate(loaded.reader, history, cache, spans, start, loaded.banned, self.settings, rng)
                 if reply:
                     break
         tokens = [overlay.get(i) or vocab.texts[i] for i in reply]
@@ -321,22 +320,7 @@ class DBSLMEngine:
         if filled is None:
             return None, []
         tokenize = get_tokenizer(model.tokenizer).tokenize
-        return concept, self._span_ids(concept.template.format(**filled), tokenize, self._loaded.vocab, overlay)
-
-    async def _generate(self, loaded: _Loaded, history: list[int], cache: PointerCache,
-                        spans: list[list[int]], rng: random.Random, start: list[int]) -> list[int]:
-        reply = list(start)
-        generated: Counter = Counter(reply)
-        for _ in range(self.settings.max_tokens - len(reply)):
-            words, log10p = await loaded.reader.candidates(history + reply)
-            proposal, confidence = cache.proposal([SEP, *reply])
-            word = choose(words, log10p, proposal, confidence, _span_boosts(spans, reply), generated, loaded.banned,
-                          self.settings, rng)
-            if word is None or word == EOS:
-                break
-            reply.append(word)
-            generated[word] += 1
-        return reply
+        return concept, span_ids(concept.template.format(**filled), tokenize, self._loaded.vocab, overlay)
 
     async def _biases_for(self, model: ModelInfo, conversation_id: int, prompt: list[str], tokenize) -> list[Bias]:
         biases = await self.level2.biases(model.id, conversation_id)
@@ -344,17 +328,6 @@ class DBSLMEngine:
         chosen = [b for b in biases
                   if words_of(tokenize(b.prompt)) == key or similarity(tokenize(b.prompt), prompt) >= BIAS_MATCH]
         return chosen[-1:]  # the newest correction wins
-
-    @staticmethod
-    def _span_ids(span: str, tokenize, vocab: Vocabulary, overlay: dict[int, str]) -> list[int]:
-        ids = []
-        for token in tokenize(span):
-            i = vocab.index.get(token, UNK)
-            if i < len(CONTROL_TOKENS):  # unknown to the model (or a control spelling): a reply-local id
-                i = -1 - len(overlay)
-                overlay[i] = token
-            ids.append(i)
-        return ids
 
     async def _cache_sequences(self, loaded: _Loaded, text: str, prompt: list[str], recent: list[Message],
                                tokenize) -> list[CachedSequence]:
@@ -366,13 +339,3 @@ class DBSLMEngine:
             weight = SESSION_WEIGHT * self.settings.cache_decay ** age
             sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(message.text), grow=False), EOS), weight))
         return sequences
-
-
-def _span_boosts(spans: list[list[int]], reply: list[int]) -> dict[int, float]:
-    """The next token of each bias span the reply is following (``</s>`` once it is whole)."""
-    boosts: dict[int, float] = {}
-    for span in spans:
-        if reply == span[:len(reply)]:
-            nxt = span[len(reply)] if len(reply) < len(span) else EOS
-            boosts[nxt] = max(boosts.get(nxt, 0.0), BIAS_STRENGTH)
-    return boosts
