@@ -41,3 +41,13 @@ def test_correct_in_the_repl_and_bad_conversation(tmp_path):
     assert [line for line in run.stdout.splitlines() if line.startswith("bot> ")][-1] == "bot> My name is Quill."
     missing = chat(db, "--conversation", "99", stdin="hi\n")
     assert missing.returncode == 1 and missing.stderr.strip() == f"dbslm: error: no conversation 99 in {db}"
+
+
+def test_user_and_agent_are_the_logged_identities_and_quit_leaves(tmp_path):
+    from tests.conftest import table_rows
+
+    db = str(tmp_path / "chat.sqlite3")
+    run = chat(db, "--user", "alice", "--agent", "quill", stdin="Hello\n:quit\nnever read\n")
+    assert run.returncode == 0 and "never read" not in run.stdout
+    assert table_rows(db, "SELECT user_id, agent FROM conversations") == [("alice", "quill")]
+    assert table_rows(db, "SELECT role, user_id FROM messages ORDER BY id") == [("user", "alice"), ("bot", "quill")]
