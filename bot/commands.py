@@ -48,14 +48,21 @@ class Commands:
     def is_admin(self, message: Message) -> bool:
         return message.is_admin or message.user_key in self.settings.admins
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The commands there are ("/help", ...)."""
+        return frozenset(self._handlers())
+
+    def _handlers(self) -> dict[str, Callable[[Message, str, Send], Awaitable[None]]]:
+        return {"/help": self.help, "/correct": self.correct, "/history": self.history, "/stats": self.stats,
+                "/forget": self.forget, "/train": self.train, "/flush": self.flush,
+                "/listen": self.community.listen, "/chance": self.community.chance,
+                "/optout": self.community.optout, "/optin": self.community.optin, "/ban": self.community.ban}
+
     async def run(self, message: Message, send: Send) -> None:
         name, _, rest = message.text.strip().partition(" ")
         name = name.lower()
-        handler = {"/help": self.help, "/correct": self.correct, "/history": self.history, "/stats": self.stats,
-                   "/forget": self.forget, "/train": self.train, "/flush": self.flush,
-                   "/listen": self.community.listen, "/chance": self.community.chance,
-                   "/optout": self.community.optout, "/optin": self.community.optin,
-                   "/ban": self.community.ban}.get(name)
+        handler = self._handlers().get(name)
         if handler is None:
             await send(f"I don't know the command {name[:40]}. {HELP}", private=True)
             return

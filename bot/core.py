@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import OrderedDict
 
 from bot.commands import Commands
 from bot.communities import Communities
@@ -14,6 +15,7 @@ from bot.limits import RateLimiter
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 
+REMEMBERED_DELETIONS = 10_000
 SLOW_DOWN = "You are sending messages faster than I can answer; please wait a moment."
 
 
@@ -35,30 +37,36 @@ class BotCore:
         self.commands = Commands(self.communities, settings, self.conversation_for)
         self._chance = random.Random(settings.chance_seed)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._deleted: OrderedDict[str, None] = OrderedDict()  # recently deleted messages, never learned
         self._users = RateLimiter(settings.user_rate, settings.rate_window)
         self._channels = RateLimiter(settings.channel_rate, settings.rate_window)
 
     async def handle(self, message: Message, send: Send, limit: int = 2000) -> None:
-        """Answer ``message`` through ``send``, split into parts of at most ``limit`` characters."""
+        """Answer ``message`` through ``send``, split into parts of at most ``limit`` characters.
+
+        A text starting with ``/`` is a command in a DM, in a mention, or when it names one;
+        elsewhere it is neither answered nor learned."""
         if message.from_bot:
             return
-        command = message.text.lstrip().startswith("/")
+        text = message.text.lstrip()
+        command = text.startswith("/") and (message.is_dm or message.mentions_bot
+                                            or text.split(maxsplit=1)[0].lower() in self.commands.names)
         addressed = message.is_dm or message.mentions_bot or command
-        if not message.is_dm:
-            engine = await self.communities.engine(message)
-            state = await self.communities.channel(engine, message)
-            if state.listening and not command:
-                await self._listen(engine, message)
-            if not addressed and not (state.chance and self._chance.random() < state.chance):
-                return
-        elif not addressed:
-            return
 
-        async def send_parts(text: str, *, private: bool = False) -> None:
-            for part in split_message(text, limit):
+        async def send_parts(reply: str, *, private: bool = False) -> None:
+            for part in split_message(reply, limit):
                 await send(part, private=private)
 
         async with self._locks.setdefault(message.channel_key, asyncio.Lock()):
+            if not message.is_dm:
+                engine = await self.communities.engine(message)
+                state = await self.communities.channel(engine, message)
+                if state.listening and not text.startswith("/"):
+                    await self._listen(engine, message)
+                if not addressed and not (state.chance and self._chance.random() < state.chance):
+                    return
+            elif not addressed:
+                return
             if not self.commands.is_admin(message) and not (
                     self._users.allow(message.user_key) and self._channels.allow(message.channel_key)):
                 await send_parts(SLOW_DOWN, private=True)
@@ -72,25 +80,34 @@ class BotCore:
             await send_parts(reply.text)
 
     async def message_deleted(self, message: Message) -> None:
-        """A message was deleted on the platform: unlearn it (exactly) if it was learned."""
+        """A message was deleted on the platform: unlearn it (exactly) if it was learned, and
+        never learn it later (its creation may still be on the way)."""
         if message.message_id is None or message.is_dm:
             return
-        engine = await self.communities.engine(message)
-        model_id = await engine.model_id()
-        await engine.learning.forget(model_id, await engine.learning.rows.messages(
-            model_id, message_key=message_key(message)))
+        key = message_key(message)
+        self._deleted[key] = None
+        if len(self._deleted) > REMEMBERED_DELETIONS:
+            self._deleted.popitem(last=False)
+        async with self._locks.setdefault(message.channel_key, asyncio.Lock()):
+            engine = await self.communities.engine(message)
+            model_id = await engine.model_id()
+            await engine.learning.forget(model_id, await engine.learning.rows.messages(model_id, message_key=key))
 
     async def message_edited(self, message: Message) -> None:
         """A message was edited: unlearn the old text, and learn the new one where the
         listening rules allow."""
         await self.message_deleted(message)
+        self._deleted.pop(message_key(message), None)
         if not message.is_dm and not message.from_bot:
-            engine = await self.communities.engine(message)
-            if (await self.communities.channel(engine, message)).listening:
-                await self._listen(engine, message)
+            async with self._locks.setdefault(message.channel_key, asyncio.Lock()):
+                engine = await self.communities.engine(message)
+                if (await self.communities.channel(engine, message)).listening:
+                    await self._listen(engine, message)
 
     async def _listen(self, engine: DBSLMEngine, message: Message) -> None:
         """Queue a listened channel's message for learning, if the listening rules allow."""
+        if message.message_id is not None and message_key(message) in self._deleted:
+            return
         if learnable(message, await self.communities.rows.opted_out(await engine.model_id()), engine.banned_words):
             await self.learner.add(engine, message)
 

@@ -89,7 +89,8 @@ class CommunityStore:
                                                  "status", "created_at"),
                                      [[model_id] * len(fresh), [m.message_key for m in fresh],
                                       [m.user_id for m in fresh], [m.channel_key for m in fresh],
-                                      [m.text for m in fresh], [PENDING] * len(fresh), [now] * len(fresh)])
+                                      [m.text for m in fresh], [PENDING] * len(fresh), [now] * len(fresh)],
+                                     keep_on=("model_id", "message_key"))  # one queued at the same moment
         return len(fresh)
 
     async def messages(self, model_id: int, *, status: str | None = None, user_id: str | None = None,

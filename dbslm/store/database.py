@@ -36,12 +36,12 @@ class Transaction(ABC):
         """Rows of a query, seeing this transaction's own writes."""
 
     async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
-                          update_on: Sequence[str] = ()) -> None:
+                          update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> None:
         """Bulk insert: ``values`` holds one array or list per column, all of one length.
 
         Rows go in as multi-row statements (hundreds of rows each); values stay bound
         parameters. Rows are best given in primary-key order. With ``update_on`` (the key
-        columns) a row whose key exists updates it instead.
+        columns) a row whose key exists updates it instead; with ``keep_on`` it is left as is.
         """
         count = len(values[0])
         if count == 0:
@@ -53,7 +53,8 @@ class Transaction(ABC):
         per_statement = self.dialect.rows_per_statement(width)
         one_row = "(" + ", ".join("?" for _ in columns) + ")"
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        tail = self.dialect.update_clause(columns, update_on) if update_on else ""
+        tail = self.dialect.update_clause(columns, update_on) if update_on else \
+            self.dialect.keep_clause(tuple(keep_on)) if keep_on else ""
         full = count - count % per_statement
         if full:
             sql = head + ", ".join([one_row] * per_statement) + tail

@@ -45,6 +45,10 @@ class Dialect:
                 for c in columns if c not in keys]
         return f" {self.on_conflict(keys)} {', '.join(sets)}"
 
+    def keep_clause(self, keys: tuple[str, ...]) -> str:
+        """The tail of an INSERT that leaves rows whose key exists as they are."""
+        return f" {self.on_conflict(keys)} {keys[0]} = {keys[0]}"
+
     def on_conflict(self, keys: tuple[str, ...]) -> str:
         """The clause that turns an INSERT into an update when ``keys`` clash."""
         raise NotImplementedError

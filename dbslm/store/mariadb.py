@@ -95,12 +95,12 @@ class MariaDBTransaction(Transaction):
             return list(await cur.fetchall())
 
     async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
-                          update_on: Sequence[str] = ()) -> None:
+                          update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> None:
         """Numeric bulk rows through LOAD DATA LOCAL INFILE; small, binary or text rows and
         upserts as multi-row INSERTs."""
-        if update_on or len(values[0]) < LOAD_DATA_MIN_ROWS or any(
+        if update_on or keep_on or len(values[0]) < LOAD_DATA_MIN_ROWS or any(
                 not isinstance(v, np.ndarray) and any(isinstance(x, (bytes, str)) for x in v[:1]) for v in values):
-            await super().insert_rows(table, columns, values, update_on)
+            await super().insert_rows(table, columns, values, update_on, keep_on)
             return
         for start in range(0, len(values[0]), LOAD_DATA_ROWS):
             part = [v[start:start + LOAD_DATA_ROWS] for v in values]

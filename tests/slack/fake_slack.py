@@ -3,8 +3,10 @@
 Written from Slack's public documentation: Web API calls carry their token as a bearer token;
 apps.connections.open (app-level token) returns a websocket URL, where the server says ``hello``,
 sends envelopes ``{envelope_id, type, payload, accepts_response_payload}`` and expects each to be
-acknowledged with ``{envelope_id}``; a file's ``url_private`` needs the bot token to download.
-Records what the bot posts, acknowledges and downloads.
+acknowledged with ``{envelope_id}``; a file's ``url_private`` needs the bot token to download;
+conversations.history pages newest first with ``response_metadata.next_cursor``; a rate-limited
+call is answered HTTP 429 with a ``Retry-After`` header. Two workspaces (T1, T2), each with its
+own admins. Records every Web API call, and what the bot posts, acknowledges and downloads.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from aiohttp import WSMsgType, web
 
 from tests.recorder import Recorder
 
-ADMIN = "UADMIN"
+ADMIN = "UADMIN"  # an admin of T1, but not of T2
+ADMIN2 = "UADMIN2"  # an admin of T2
 BOT_TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-token"
 
@@ -34,27 +37,57 @@ async def serve_app(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-def event_body(kind: str, text: str, user: str = "U1", channel: str = "C1", **extra: Any) -> dict[str, Any]:
-    """An Events API ``event_callback`` body around one event."""
-    inner = {"type": kind, "user": user, "text": text, "ts": "1.1", "channel": channel, "event_ts": "1.1", **extra}
-    return {"token": "t", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+_TS = itertools.count(1)
+
+
+def event_body(kind: str, text: str, user: str = "U1", channel: str = "C1", team: str = "T1",
+               **extra: Any) -> dict[str, Any]:
+    """An Events API ``event_callback`` body around one event (a fresh ``ts`` unless given)."""
+    ts = extra.pop("ts", f"{1000 + next(_TS)}.000100")
+    inner = {"type": kind, "user": user, "text": text, "ts": ts, "channel": channel, "event_ts": ts, **extra}
+    return {"token": "t", "team_id": team, "api_app_id": "A1", "type": "event_callback",
             "event_id": f"Ev{time.monotonic_ns()}", "event_time": 1, "event": inner}
 
 
-def command_body(name: str, text: str, user: str = "U1", channel: str = "C1") -> dict[str, str]:
+def changed_body(old: dict[str, Any], text: str, team: str = "T1") -> dict[str, Any]:
+    """The ``message_changed`` event of the message event ``old`` edited to ``text``."""
+    before = {k: old[k] for k in ("type", "user", "text", "ts")}
+    return event_body("message", "", channel=old["channel"], team=team, subtype="message_changed", hidden=True,
+                      channel_type="channel", message={**before, "text": text, "edited": {"user": old["user"]}},
+                      previous_message=before)
+
+
+def deleted_body(old: dict[str, Any], team: str = "T1") -> dict[str, Any]:
+    """The ``message_deleted`` event of the message event ``old``."""
+    body = event_body("message", "", channel=old["channel"], team=team, subtype="message_deleted", hidden=True,
+                      channel_type="channel", deleted_ts=old["ts"],
+                      previous_message={k: old[k] for k in ("type", "user", "text", "ts")})
+    del body["event"]["user"], body["event"]["text"]
+    return body
+
+
+def command_body(name: str, text: str, user: str = "U1", channel: str = "C1", team: str = "T1") -> dict[str, str]:
     """A slash command's payload (form fields over HTTP, a JSON object in Socket Mode)."""
-    return {"token": "t", "team_id": "T1", "channel_id": channel, "user_id": user, "command": name,
+    return {"token": "t", "team_id": team, "channel_id": channel, "user_id": user, "command": name,
             "text": text, "response_url": "http://127.0.0.1:9/unused", "trigger_id": "1"}
 
 
 class FakeSlack:
     def __init__(self) -> None:
+        self.calls = Recorder()  # every Web API call: its method, arguments (no token) and HTTP status
         self.posted = Recorder()  # chat.postMessage and chat.postEphemeral calls, with "method"
         self.acks = Recorder()  # Socket Mode acks, with how many posts had arrived before each
         self.downloads = Recorder()  # file downloads, with the Authorization header they carried
         self.connected = asyncio.Event()
         self.stall: dict[str, float] = {}  # Web API method -> seconds it takes to answer
         self.url = ""
+        self.admins = {"T1": {ADMIN}, "T2": {ADMIN2}}  # users.info's is_admin, per workspace
+        self.outside: set[str] = set()  # channels the bot is no member of: not_in_channel
+        self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> its messages, newest first
+        self.page_size = 200  # conversations.history serves at most this many a page
+        self.readable_pages: dict[str, int] = {}  # channel -> pages served before not_in_channel
+        self.rate_limited: set[str] = set()  # methods answered once with HTTP 429, Retry-After: 1
+        self._pages: dict[str, int] = {}
         self._files: dict[str, tuple[dict[str, Any], bytes]] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._ids = itertools.count(1)
@@ -62,6 +95,7 @@ class FakeSlack:
         self.app = web.Application()
         self.app.router.add_route("*", "/api/{method}", self._call)
         self.app.router.add_get("/link/", self._socket)
+        self.app.router.add_post("/respond/{channel}", self._respond)
         self.app.router.add_get("/files-pri/{id}/{name}", self._download)
 
     async def start(self) -> str:
@@ -85,8 +119,11 @@ class FakeSlack:
         return file
 
     async def push(self, kind: str, payload: dict[str, Any]) -> str:
-        """Send one envelope (events_api, slash_commands) over the bot's websocket; returns its id."""
+        """Send one envelope (events_api, slash_commands) over the bot's websocket; returns its id.
+        A slash command gets a ``response_url`` of this fake."""
         envelope_id = f"env-{next(self._ids)}"
+        if kind == "slash_commands":
+            payload = {**payload, "response_url": f"{self.url}/respond/{payload['channel_id']}"}
         await self._sockets[-1].send_json({"envelope_id": envelope_id, "type": kind, "payload": payload,
                                            "accepts_response_payload": kind != "events_api"})
         return envelope_id
@@ -100,20 +137,50 @@ class FakeSlack:
         method = request.match_info["method"]
         await asyncio.sleep(self.stall.get(method, 0))
         token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
-        if request.headers.get("Authorization") != f"Bearer {token}":
+        authorized = request.headers.get("Authorization") == f"Bearer {token}"
+        if authorized and method in self.rate_limited:
+            self.rate_limited.discard(method)
+            self.calls.add({"method": method, **form, "status": 429})
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+        self.calls.add({"method": method, **form, "status": 200})
+        if not authorized:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method == "conversations.history":
+            return web.json_response(self._history(form["channel"], int(form.get("limit", 100)), form.get("cursor")))
         if method == "auth.test":
             return web.json_response({"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1"})
         if method == "apps.connections.open":
             return web.json_response({"ok": True, "url": f"ws://{request.host}/link/?ticket=t{next(self._ids)}"})
         if method == "users.info":
-            return web.json_response({"ok": True, "user": {"id": form["user"], "is_admin": form["user"] == ADMIN}})
+            admin = form["user"] in self.admins.get(form.get("team_id", "T1"), set())
+            return web.json_response({"ok": True, "user": {"id": form["user"], "is_admin": admin}})
         if method == "files.info":
             return web.json_response({"ok": True, "file": self._files[form["file"]][0]})
+        if method in ("chat.postMessage", "chat.postEphemeral") and form["channel"] in self.outside:
+            return web.json_response({"ok": False, "error": "not_in_channel"})
         if method in ("chat.postMessage", "chat.postEphemeral"):
             self.posted.add({"method": method, **{k: str(v) for k, v in form.items()}})
             return web.json_response({"ok": True, "channel": form["channel"], "ts": "1.0", "message_ts": "1.0"})
         return web.json_response({"ok": False, "error": "unknown_method"})
+
+    def _history(self, channel: str, limit: int, cursor: str | None) -> dict[str, Any]:
+        """One page of a channel's history, or not_in_channel past its readable pages."""
+        served = self._pages.get(channel, 0)
+        if channel in self.outside or served >= self.readable_pages.get(channel, served + 1):
+            return {"ok": False, "error": "not_in_channel"}
+        self._pages[channel] = served + 1
+        start = int(cursor or 0)
+        end = start + min(limit, self.page_size)
+        more = end < len(self.history.get(channel, []))
+        return {"ok": True, "messages": self.history.get(channel, [])[start:end], "has_more": more,
+                "response_metadata": {"next_cursor": str(end) if more else ""}}
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        """A slash command's response_url: posts as ``response_url`` with their response_type."""
+        body = await request.json()
+        self.posted.add({"method": "response_url", "channel": request.match_info["channel"], "text": body["text"],
+                         "response_type": body.get("response_type", "ephemeral")})
+        return web.Response(text="ok")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()

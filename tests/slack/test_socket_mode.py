@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import aiohttp
 import pytest
 
-from adapters.slack import serve
-from bot.core import BotCore
 from bot.settings import BotSettings
-from dbslm.engine import DBSLMEngine
 from tests.slack.fake_slack import ADMIN, APP_TOKEN, BOT_TOKEN, FakeSlack, command_body, event_body
-from tests.test_engine import split_pairs
+from tests.slack.harness import socket_bot
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
 FACTS = b'{"prompt": "favourite colour?", "response": "Teal, always."}\n'
@@ -22,18 +18,8 @@ FACTS = b'{"prompt": "favourite colour?", "response": "Teal, always."}\n'
 @pytest.fixture
 async def slack(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)  # everything the libraries log, to look for tokens in
-    engine = await DBSLMEngine.open(str(tmp_path / "socket.sqlite3"))
-    await engine.train_dialog(split_pairs()[0])
-    api = FakeSlack()
-    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": await api.start()}
-    stop = asyncio.Event()
-    serving = asyncio.create_task(serve(BotCore(engine, SETTINGS), stop, env))
-    await asyncio.wait_for(api.connected.wait(), 5)
-    yield api
-    stop.set()
-    await asyncio.wait_for(serving, 10)
-    await api.close()
-    await engine.close()
+    async with socket_bot(str(tmp_path / "socket.sqlite3"), SETTINGS) as (api, _):
+        yield api
 
 
 async def mention(api: FakeSlack, text: str, channel: str = "C1", user: str = "U1", **extra) -> str:

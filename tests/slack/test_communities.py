@@ -1,0 +1,229 @@
+"""Communities over the wire, Socket Mode against the fake Slack: two workspaces that never see
+each other's words, the listening rules, history backfill, deleted and edited messages, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from bot.core import BotCore
+from bot.settings import BotSettings
+from dbslm.store.schema import TABLES
+from tests.conftest import table_rows
+from tests.slack.fake_slack import ADMIN, ADMIN2, FakeSlack, changed_body, command_body, deleted_body, event_body
+from tests.slack.harness import socket_bot
+from tests.test_bot_communities import _text_columns
+from tests.test_forgetting import VOCAB
+
+SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000, rate_window=60, max_upload_mb=1,
+                       listen_batch=3, listen_seconds=0.2, chance_seed=7)
+T = TypeVar("T")
+BUILDS = "SELECT MAX(b.id) FROM builds b JOIN models m ON m.id = b.model_id WHERE m.name = 'slack:T1'"
+
+
+@pytest.fixture
+async def bot(tmp_path, caplog):
+    """The fake Slack, the bot core serving it in Socket Mode, and the database file."""
+    db = str(tmp_path / "communities.sqlite3")
+    async with socket_bot(db, SETTINGS) as (api, core):
+        yield api, core, db
+    assert "Failed to run listener" not in caplog.text  # no event handler failed
+
+
+async def say(api: FakeSlack, text: str, user: str = "U1", channel: str = "C1", team: str = "T1",
+              **extra: Any) -> dict[str, Any]:
+    """A channel message, as the message.channels subscription delivers it; returns the event."""
+    body = event_body("message", text, user, channel, team, channel_type="channel", **extra)
+    await api.push("events_api", body)
+    return body["event"]
+
+
+async def mention(api: FakeSlack, text: str, user: str = "U1", channel: str = "C1", team: str = "T1",
+                  mention_first: bool = False) -> None:
+    """Mention the bot as Slack does: a ``message`` and an ``app_mention`` event of one message."""
+    message = event_body("message", f"<@UBOT> {text}", user, channel, team, channel_type="channel")
+    app_mention = event_body("app_mention", message["event"]["text"], user, channel, team, ts=message["event"]["ts"])
+    for body in (app_mention, message) if mention_first else (message, app_mention):
+        await api.push("events_api", body)
+
+
+async def command(api: FakeSlack, name: str, text: str = "", user: str = ADMIN, channel: str = "C1",
+                  team: str = "T1", count: int = 1) -> list[dict[str, Any]]:
+    """Run a slash command; the first ``count`` posts that follow."""
+    before = len(api.posted)
+    await api.push("slash_commands", command_body(name, text, user, channel, team))
+    return (await api.posted.wait_for(before + count))[before:before + count]
+
+
+async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 5) -> T:
+    """``read()`` once ``done`` says so (the bot learns in the background)."""
+    async def poll() -> T:
+        while not done(value := await read()):
+            await asyncio.sleep(0.05)
+        return value
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def rows(core: BotCore, team: str = "T1", status: str | None = "learned") -> list[str]:
+    """The texts of the workspace model's learned (or, with ``status=None``, also queued) messages."""
+    engine = await core.communities.engine_named(f"slack:{team}")
+    return sorted(m.text for m in await engine.learning.rows.messages(await engine.model_id(), status=status))
+
+
+def vocab(db: str, team: str = "T1") -> dict[str, int]:
+    """The workspace model's words and their frequencies."""
+    return dict(table_rows(db, VOCAB.replace("NAME", f"slack:{team}")))
+
+
+def past(count: int) -> list[dict[str, Any]]:
+    """A channel's history, newest first: every fifth message a bot's, and one member joining."""
+    def message(i: int) -> dict[str, Any]:
+        if i == 13:
+            return {"type": "message", "subtype": "channel_join", "user": "U3", "text": "<@U3> has joined the channel",
+                    "ts": f"{i}.000100"}
+        bot = {"bot_id": "B9", "subtype": "bot_message"} if i % 5 == 0 else {}
+        return {"type": "message", "user": f"U{i % 4 + 1}", "text": f"old heron note {i}", "ts": f"{i}.000100", **bot}
+    return [message(i) for i in range(count, 0, -1)]
+
+
+def models_with(db: str, word: str) -> set[int]:
+    """The models owning a row, in any table of per-model rows, whose text columns contain ``word``."""
+    selects = [f"SELECT model_id FROM {table.name} WHERE {_text_columns(table)} LIKE '%{word}%'"
+               for table in TABLES if "model_id" in table.column_names]
+    return {model for (model,) in table_rows(db, " UNION ".join(selects))}
+
+
+def learnable(history: list[dict[str, Any]]) -> list[str]:
+    """The texts of a history's messages that may be learned (not bots', not events)."""
+    return sorted(m["text"] for m in history if "subtype" not in m)
+
+
+async def test_two_workspaces_keep_their_words(bot):
+    api, core, db = bot
+    assert (await command(api, "/listen", "on"))[0]["text"].startswith("I am listening in this channel now")
+    for i in range(4):
+        await say(api, f"the quokka parade {i} is on the pier", user=f"U{i + 1}")
+    trained = await command(api, "/train", "the quokka quokka quokka song", count=2)
+    assert trained[1]["text"].startswith("Trained on message.txt")
+    await eventually(lambda: rows(core), lambda texts: len(texts) == 4)
+    before = len(api.posted)
+    for i in range(21):
+        await mention(api, f"tell me about quokka {i}", channel="CT2", team="T2", mention_first=i % 2 == 1)
+    replies = (await api.posted.wait_for(before + 21))[before:]
+    assert all(r["channel"] == "CT2" and r["method"] == "chat.postMessage" for r in replies)
+    assert not any("quokka" in r["text"].lower() for r in replies)
+    owner = dict(table_rows(db, "SELECT name, id FROM models"))
+    assert models_with(db, "quokka") == {owner["slack:T1"]}
+    assert table_rows(db, f"SELECT COUNT(*) FROM builds WHERE model_id = {owner['slack:T2']}") == [(0,)]
+    refused = (await command(api, "/listen", "on", channel="CT2", team="T2"))[0]
+    assert (refused["method"], refused["user"], refused["text"]) == ("chat.postEphemeral", ADMIN,
+                                                                    "Only admins can use /listen.")
+    assert (await command(api, "/listen", "on", user=ADMIN2, channel="CT2", team="T2"))[0]["text"].startswith(
+        "I am listening")
+    await asyncio.sleep(0.2)
+    assert len(api.posted) == before + 23  # each mention answered once
+
+
+async def test_listening_rules_over_the_wire(bot):
+    api, core, db = bot
+    await command(api, "/listen", "on")
+    assert (await command(api, "/optout", user="USHY"))[0]["method"] == "chat.postEphemeral"
+    await command(api, "/ban", "add marmalade")
+    await say(api, "I am a bot and I talk about kayaks", user="UB9", bot_id="B9")  # an app's bot user
+    before = len(api.posted)
+    await say(api, "/history 3")  # a command typed in the channel: answered, not learned
+    assert (await api.posted.wait_for(before + 1))[before]["method"] == "chat.postMessage"
+    await say(api, "my secret kayak diary", user="USHY")
+    await say(api, "marmalade on the kayak")
+    await say(api, "kayaks float, <@U7> says", user="U2")  # another member's mention stays
+    assert await eventually(lambda: rows(core), bool) == ["kayaks float, <@U7> says"]
+    assert await rows(core, status=None) == ["kayaks float, <@U7> says"]  # nothing else even queued
+    before = len(api.posted)
+    await mention(api, "what is AI?")
+    await mention(api, "what is a kayak?", channel="C2", mention_first=True)  # C2 is not listened
+    assert await eventually(lambda: rows(core), lambda texts: len(texts) == 2) == [
+        "kayaks float, <@U7> says", "what is AI?"]  # without the bot's mention
+    await mention(api, "what is a heron?", channel="C2")  # answered after anything still queued in C2
+    replies = (await api.posted.wait_for(before + 3))[before:]
+    await asyncio.sleep(0.3)
+    assert len(api.posted) == before + 3 and all(r["method"] == "chat.postMessage" and r["text"] for r in replies)
+    assert table_rows(db, "SELECT text FROM messages WHERE role = 'user' AND text LIKE 'what is %' ORDER BY id") \
+        == [("what is AI?",), ("what is a kayak?",), ("what is a heron?",)]  # each mention handled once
+
+
+async def test_history_backfill_reads_pages_and_waits_out_a_429(bot):
+    api, core, _ = bot
+    api.history["C1"], api.page_size = past(25), 10
+    api.rate_limited.add("conversations.history")
+    out = await command(api, "/train", "history", count=2)
+    assert out[0]["text"].startswith("Reading up to 10,000 past messages of this channel")
+    assert out[1]["text"].startswith("History: learned 19 new of 25 messages read in ")
+    calls = [c for c in api.calls if c["method"] == "conversations.history"]
+    assert [(c["status"], c.get("cursor"), c["limit"]) for c in calls] == [
+        (429, None, "200"), (200, None, "200"), (200, "10", "200"), (200, "20", "200")]
+    assert await rows(core) == learnable(api.history["C1"])
+
+
+async def test_an_interrupted_backfill_resumes_and_learns_nothing_twice(bot):
+    api, core, _ = bot
+    api.history["C2"], api.page_size, api.readable_pages["C2"] = past(25), 10, 1
+    out = (await command(api, "/train", "history", channel="C2", count=2))[1]["text"]
+    assert out.startswith("I could not read this channel's history: I am not a member of this channel; invite me "
+                          "to it first. History: learned 8 new of 10 messages read")
+    del api.readable_pages["C2"]
+    assert "learned 11 new of 15 messages read" in (await command(api, "/train", "history", channel="C2",
+                                                                  count=2))[1]["text"]
+    assert "learned 0 new of 25 messages read" in (await command(api, "/train", "history", channel="C2",
+                                                                 count=2))[1]["text"]
+    assert await rows(core) == learnable(api.history["C2"])
+    api.outside.add("C3")  # the bot is no member of C3: it answers through the command's response_url
+    out = await command(api, "/train", "history 50", channel="C3", count=2)
+    assert [(o["method"], o["response_type"]) for o in out] == [("response_url", "in_channel")] * 2
+    assert out[1]["text"].startswith("I could not read this channel's history: I am not a member of this channel; "
+                                     "invite me to it first. History: learned 0 new of 0 messages read")
+    assert await rows(core, status=None) == learnable(api.history["C2"])
+    engine = await core.communities.engine_named("slack:T1")
+    assert (await core.communities.rows.channel(await engine.model_id(), "slack:T1:C3")).backfill_cursor is None
+
+
+async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(bot):
+    api, core, db = bot
+    await command(api, "/listen", "on")
+    kept = [(await say(api, f"kept line number {i}"))["text"] for i in range(3)]
+    typo = await say(api, "the walrus is pink", user="U2")
+    await eventually(lambda: rows(core), lambda texts: len(texts) == 4)
+    assert (vocab(db).get("pink"), vocab(db).get("grey", 0)) == (1, 0)
+    await api.push("events_api", changed_body(typo, "the walrus is grey"))
+    assert await eventually(lambda: rows(core), lambda texts: "the walrus is grey" in texts) == sorted(
+        kept + ["the walrus is grey"])
+    assert (vocab(db).get("pink", 0), vocab(db).get("grey")) == (0, 1)
+    builds = table_rows(db, BUILDS)
+    typo["text"] = "the walrus is grey"
+    await api.push("events_api", changed_body(typo, typo["text"]))  # a link preview: the same text
+    await api.push("events_api", deleted_body(typo))
+    await eventually(lambda: rows(core, status=None), lambda texts: texts == sorted(kept))
+    await asyncio.sleep(0.3)
+    assert table_rows(db, BUILDS) == [(builds[0][0] + 1,)]  # the deletion's build, no relearning
+    assert (vocab(db).get("walrus", 0), vocab(db).get("grey", 0), vocab(db)["kept"]) == (0, 0, 3)
+
+
+async def test_bad_input_gets_a_clear_private_reply_and_changes_nothing(bot):
+    api, core, _ = bot
+    await command(api, "/listen", "on")
+    await say(api, "nine likes herons", user="U9")
+    await eventually(lambda: rows(core), bool)
+    for name, text, user, reply in (("/chance", "150", ADMIN, "Usage: /chance <percent>, a number from 0 to 100."),
+                                    ("/chance", "abc", ADMIN, "Usage: /chance <percent>, a number from 0 to 100."),
+                                    ("/forget", "<@U9|nine>", "U1", "Only admins can make me forget someone else.")):
+        out = (await command(api, name, text, user))[0]
+        assert (out["method"], out["user"], out["text"]) == ("chat.postEphemeral", user, reply), (name, text)
+    engine = await core.communities.engine_named("slack:T1")
+    state = await core.communities.rows.channel(await engine.model_id(), "slack:T1:C1")
+    assert (state.listening, state.chance) == (True, 0.0)
+    assert await rows(core) == ["nine likes herons"]
+    done = (await command(api, "/forget", "<@U9|nine>"))[0]["text"]  # an admin may, by the escaped mention
+    assert done.startswith("Done: for this community I deleted") and done.endswith("of <@U9>.")
+    assert await rows(core, status=None) == []
