@@ -227,3 +227,17 @@ async def test_bad_input_gets_a_clear_private_reply_and_changes_nothing(bot):
     done = (await command(api, "/forget", "<@U9|nine>"))[0]["text"]  # an admin may, by the escaped mention
     assert done.startswith("Done: for this community I deleted") and done.endswith("of <@U9>.")
     assert await rows(core, status=None) == []
+
+
+async def test_reply_chance_over_the_wire(bot):
+    api, core, _ = bot
+    for i in range(30):  # 0% by default: unprompted messages get no reply
+        await say(api, f"just chatting {i}")
+    await api.acks.wait_for(30)
+    assert not [p for p in api.posted if p["channel"] == "C1"]
+    await command(api, "/chance", "100")
+    for i in range(10):
+        await say(api, f"now you answer {i}", channel="C1")
+    await api.posted.wait_for(1 + 10)
+    await asyncio.sleep(0.3)  # nothing more comes: none of the first 30 was answered late
+    assert len([p for p in api.posted if p["channel"] == "C1" and p["method"] == "chat.postMessage"]) == 1 + 10
