@@ -28,9 +28,9 @@ USER_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)>$")
 HELP = ("I learn from text and from your corrections. Commands: /correct <better answer> (fix my last reply "
         "here), /history [n], /stats, /forget (delete everything you told me, and unlearn it), /optout and "
         "/optin (whether I learn from your messages), /help; admins: /train with a .txt, .json, .ndjson or "
-        ".yml file (or text after it), /train history [n] (learn this channel's last n messages), /listen on|off (learn from this channel), /chance <percent> (answer "
-        "unprompted now and then), /ban add|remove|list [words], /forget @user, /flush [n] (move cold "
-        "contexts to MariaDB).")
+        ".yml file (or text after it), /train history [n] (learn this channel's last n messages), /listen "
+        "on|off (learn from this channel), /chance <percent> (answer unprompted now and then), /ban "
+        "add|remove|list [words], /forget @user, /flush [n] (move cold contexts to MariaDB).")
 ADMIN_COMMANDS = frozenset({"/train", "/flush", "/listen", "/chance", "/ban"})
 
 
@@ -44,25 +44,19 @@ class Commands:
         self.community = CommunityCommands(communities)
         self._forget_requests: dict[str, float] = {}
         self._background: set[asyncio.Task] = set()
+        self.handlers: dict[str, Callable[[Message, str, Send], Awaitable[None]]] = {
+            "/help": self.help, "/correct": self.correct, "/history": self.history, "/stats": self.stats,
+            "/forget": self.forget, "/train": self.train, "/flush": self.flush,
+            "/listen": self.community.listen, "/chance": self.community.chance,
+            "/optout": self.community.optout, "/optin": self.community.optin, "/ban": self.community.ban}
 
     def is_admin(self, message: Message) -> bool:
         return message.is_admin or message.user_key in self.settings.admins
 
-    @property
-    def names(self) -> frozenset[str]:
-        """The commands there are ("/help", ...)."""
-        return frozenset(self._handlers())
-
-    def _handlers(self) -> dict[str, Callable[[Message, str, Send], Awaitable[None]]]:
-        return {"/help": self.help, "/correct": self.correct, "/history": self.history, "/stats": self.stats,
-                "/forget": self.forget, "/train": self.train, "/flush": self.flush,
-                "/listen": self.community.listen, "/chance": self.community.chance,
-                "/optout": self.community.optout, "/optin": self.community.optin, "/ban": self.community.ban}
-
     async def run(self, message: Message, send: Send) -> None:
         name, _, rest = message.text.strip().partition(" ")
         name = name.lower()
-        handler = self._handlers().get(name)
+        handler = self.handlers.get(name)
         if handler is None:
             await send(f"I don't know the command {name[:40]}. {HELP}", private=True)
             return

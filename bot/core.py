@@ -50,7 +50,7 @@ class BotCore:
             return
         text = message.text.lstrip()
         command = text.startswith("/") and (message.is_dm or message.mentions_bot
-                                            or text.split(maxsplit=1)[0].lower() in self.commands.names)
+                                            or text.split(maxsplit=1)[0].lower() in self.commands.handlers)
         addressed = message.is_dm or message.mentions_bot or command
 
         async def send_parts(reply: str, *, private: bool = False) -> None:
