@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from bot.communities import Communities
 from bot.events import Message, Send
-from bot.learner import learnable, message_key
-from dbslm.store.community import LearnedMessage
+from bot.learner import learnable, learned_row
 
 log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 10_000
@@ -55,8 +54,7 @@ async def backfill(communities: Communities, command: Message, read: HistoryRead
             problem = f"I could not read this channel's history: {exc}. "
             break
         opted_out = await communities.rows.opted_out(model_id)
-        rows = [LearnedMessage(message_key(m), m.user_key, m.channel_key, m.text.strip())
-                for m in page.messages if learnable(m, opted_out, engine.banned_words)]
+        rows = [learned_row(m) for m in page.messages if learnable(m, opted_out, engine.banned_words)]
         seen += len(page.messages)
         fresh = await engine.learning.queue(model_id, rows)
         queued, waiting = queued + fresh, waiting + fresh

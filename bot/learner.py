@@ -19,11 +19,20 @@ from dbslm.store.community import LearnedMessage
 
 log = logging.getLogger(__name__)
 WORDS = re.compile(r"\w+")
+# Mentions of people, channels and everyone (<@U1>, <@!1>, <#C1>, <!here>, @everyone): never
+# learned, so that no reply can ping anybody.
+MENTIONS = re.compile(r"<[@#!][^>\s]*>|@(?:everyone|here|channel)\b")
+
+
+def learned_row(message: Message) -> LearnedMessage:
+    """What is kept of a message to learn: its text without mentions, under its platform id."""
+    text = " ".join(MENTIONS.sub(" ", message.text).split())
+    return LearnedMessage(message_key(message), message.user_key, message.channel_key, text)
 
 
 def learnable(message: Message, opted_out: frozenset[str], banned: frozenset[str]) -> bool:
     """Whether a message in a listened channel may be learned."""
-    text = message.text.strip()
+    text = learned_row(message).text
     return bool(text) and not message.from_bot and not text.startswith("/") \
         and message.user_key not in opted_out and not banned & set(WORDS.findall(text.lower()))
 
@@ -47,7 +56,7 @@ class Learner:
         """Queue a listened message of ``engine``'s community; its batch is learned soon."""
         if message.message_id is None:
             return  # nothing to find it by when it is deleted: never learned
-        row = LearnedMessage(message_key(message), message.user_key, message.channel_key, message.text.strip())
+        row = learned_row(message)
         community = self._communities.setdefault(engine.model_name, _Community(engine))
         community.waiting += await engine.learning.queue(await engine.model_id(), [row])
         if community.waiting >= self.batch:

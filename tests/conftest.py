@@ -132,3 +132,18 @@ async def dialog_engine(tmp_path: Path):
     await engine.train_dialog(split_pairs()[0])
     yield engine
     await engine.close()
+
+
+def owners_of(db: str, word: str) -> set[str]:
+    """The models (by name) that own a row, in any table of per-model rows, whose text
+    columns contain ``word``."""
+    from dbslm.store.schema import TABLES
+
+    names = dict(table_rows(db, "SELECT id, name FROM models"))
+    selects = []
+    for table in TABLES:
+        texts = [c for c, kind in table.columns if kind.rstrip("?") in ("text", "name", "ref", "token")]
+        if "model_id" in table.column_names and texts:
+            joined = " || ' ' || ".join(f"COALESCE({c}, '')" for c in texts)
+            selects.append(f"SELECT model_id FROM {table.name} WHERE {joined} LIKE '%{word}%'")
+    return {names[model] for (model,) in table_rows(db, " UNION ".join(selects))}

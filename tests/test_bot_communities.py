@@ -13,10 +13,9 @@ from bot.backfill import BackfillError, HistoryPage
 from bot.core import BotCore
 from bot.events import Message
 from bot.settings import BotSettings
-from dbslm.store.schema import TABLES
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import resolve_model, train
-from tests.conftest import table_rows
+from tests.conftest import owners_of
 from tests.test_forgetting import assert_same_model, ngrams_by_text
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000, rate_window=60, max_upload_mb=1,
@@ -111,18 +110,7 @@ async def test_two_servers_keep_their_words(core, tmp_path):
                                                               mentions_bot=True)]
     assert replies and not any("quokka" in r.lower() for r in replies)
     assert (await b.store.level1.model("discord:B")).active_build == b_build  # A's /train did not touch B
-    db = str(tmp_path / "dialogs.sqlite3")
-    owner = dict(table_rows(db, "SELECT name, id FROM models"))
-    for table in TABLES:  # every row mentioning quokka belongs to A's model
-        if "model_id" in table.column_names:
-            models = {m for (m,) in table_rows(db, f"SELECT model_id FROM {table.name} "
-                                                   f"WHERE {_text_columns(table)} LIKE '%quokka%'")}
-            assert models <= {owner["discord:A"]}, table.name
-
-
-def _text_columns(table) -> str:
-    texts = [c for c, kind in table.columns if kind.rstrip("?") in ("text", "name", "ref", "token")]
-    return " || ' ' || ".join(f"COALESCE({c}, '')" for c in texts) or "''"
+    assert owners_of(str(tmp_path / "dialogs.sqlite3"), "quokka") == {"discord:A"}
 
 
 async def test_forget_subtracts_exactly_what_a_user_taught(core):

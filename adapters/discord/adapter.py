@@ -1,23 +1,24 @@
-"""The Discord client, its two ways in (messages and slash commands) and ``serve``."""
+"""The Discord client, its ways in (messages, edits, deletions and slash commands) and ``serve``."""
 
 from __future__ import annotations
 
 import asyncio
-import re
+import contextlib
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import discord
 from discord import app_commands
 
+from adapters.discord.messages import event, from_message, history_reader, without_own_mention
 from adapters.discord.slash import add_commands
+from bot.backfill import HistoryReader
 from bot.core import BotCore
 from bot.errors import BotError
-from bot.events import Attachment, Message
+from bot.events import Attachment
 
-PLATFORM = "discord"
 MESSAGE_LIMIT = 2000
-MENTION = re.compile(r"<@!?\d+>\s*")
 
 
 class UploadTooLarge(Exception):
@@ -25,12 +26,13 @@ class UploadTooLarge(Exception):
 
 
 class BotClient(discord.Client):
-    """discord.py's client with the message-content intent and a command tree synced at login."""
+    """discord.py's client with the message-content intent and a command tree synced at login.
+    Replies ping nobody: learned text keeps members' mentions (``<@123>``), and a reply may say one."""
 
     def __init__(self) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
-        super().__init__(intents=intents)
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
         self.tree = app_commands.CommandTree(self)
 
     async def setup_hook(self) -> None:
@@ -39,36 +41,60 @@ class BotClient(discord.Client):
 
 
 class DiscordAdapter:
-    """Hands DMs, mentions, typed commands and slash commands to the core; posts its replies."""
+    """Hands every message the bot sees, their edits and deletions, and slash commands to the
+    core; posts its replies."""
 
     def __init__(self, core: BotCore) -> None:
         self.core = core
         self.client = BotClient()
-        self.client.event(self.on_message)
+        for handler in (self.on_message, self.on_raw_message_delete, self.on_raw_message_edit):
+            self.client.event(handler)
         add_commands(self.client.tree, self.on_command)
 
+    @property
+    def me(self) -> discord.ClientUser:
+        """The bot's own user (known once logged in)."""
+        assert self.client.user is not None, "not logged in"
+        return self.client.user
+
     async def on_message(self, message: discord.Message) -> None:
-        """Answer a message (a DM, a mention or a typed command) in its channel, typing meanwhile."""
-        me = self.client.user
-        if me is None or message.author.id == me.id:
+        """Hand a message to the core (it learns and answers as the channel's settings say);
+        typing while a DM, a mention or a typed command is answered."""
+        if self.client.user is None or message.is_system():
             return
-        text = MENTION.sub("", message.content).strip()
-        command = text.startswith("/") and not message.author.bot
-        try:  # only commands (/train) use files: other messages' are not downloaded
-            attachments = await self.uploads(message.attachments if command else ())
-        except UploadTooLarge as exc:
-            await message.channel.send(str(exc))
-            return
-        member = message.author if isinstance(message.author, discord.Member) else None
-        event = _event(message.guild.id if message.guild else None, message.channel.id, message.author, text,
-                       mentions_bot=any(u.id == me.id for u in message.mentions),
-                       is_admin=bool(member and member.guild_permissions.manage_guild), attachments=attachments)
+        channel = message.channel
+        incoming = from_message(message, self.me, history=self.history(message.guild and message.guild.id, channel))
+        command = incoming.text.startswith("/") and not incoming.from_bot
+        if command and message.attachments:  # only commands (/train) use files: others' are not downloaded
+            try:
+                incoming = replace(incoming, attachments=await self.uploads(message.attachments))
+            except UploadTooLarge as exc:
+                await channel.send(str(exc))
+                return
 
         async def send(reply: str, *, private: bool = False) -> None:
-            await message.channel.send(reply)
+            await channel.send(reply)
 
-        async with message.channel.typing():
-            await self.core.handle(event, send, MESSAGE_LIMIT)
+        addressed = command or (not incoming.from_bot and (incoming.is_dm or incoming.mentions_bot))
+        async with channel.typing() if addressed else contextlib.nullcontext():
+            await self.core.handle(incoming, send, MESSAGE_LIMIT)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """A deleted message is unlearned (the raw event arrives whether or not it was cached)."""
+        author = payload.cached_message.author.id if payload.cached_message else None
+        await self.core.message_deleted(event(payload.guild_id, payload.channel_id, author, "",
+                                              message_id=str(payload.message_id)))
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """An edited message is relearned with its new text. Updates without content or author
+        (embeds unfurled) and those that leave the cached text as it was are not edits."""
+        data = payload.data
+        content, author = data.get("content"), data.get("author")
+        if content is None or author is None or (payload.cached_message and payload.cached_message.content == content):
+            return
+        await self.core.message_edited(event(
+            payload.guild_id, payload.channel_id, author["id"], without_own_mention(content, self.me),
+            message_id=str(payload.message_id), from_bot=bool(author.get("bot")) or author["id"] == str(self.me.id)))
 
     async def on_command(self, interaction: discord.Interaction, text: str, file: discord.Attachment | None) -> None:
         """Answer a slash command: defer at once, then post the core's replies as follow-ups,
@@ -88,9 +114,14 @@ class DiscordAdapter:
         except UploadTooLarge as exc:
             await send(str(exc), private=True)
             return
-        event = _event(interaction.guild_id, interaction.channel_id or 0, interaction.user, text,
-                       is_admin=interaction.permissions.manage_guild, attachments=attachments)
-        await self.core.handle(event, send, MESSAGE_LIMIT)
+        await self.core.handle(event(interaction.guild_id, interaction.channel_id or 0, interaction.user.id, text,
+                                     is_admin=interaction.permissions.manage_guild, attachments=attachments,
+                                     history=self.history(interaction.guild_id, interaction.channel)),
+                               send, MESSAGE_LIMIT)
+
+    def history(self, guild_id: int | None, channel: object) -> HistoryReader | None:
+        """The reader of a server channel's past messages (for /train history); None in DMs."""
+        return history_reader(channel, self.me) if guild_id and isinstance(channel, discord.abc.Messageable) else None
 
     async def uploads(self, attachments: Sequence[discord.Attachment]) -> tuple[Attachment, ...]:
         """The attachments' contents; UploadTooLarge, before anything is downloaded, if one is
@@ -100,13 +131,6 @@ class DiscordAdapter:
             if attachment.size > limit * 2**20:
                 raise UploadTooLarge(f"{attachment.filename} is larger than the {limit:g} MB limit.")
         return tuple([Attachment(a.filename, await a.read()) for a in attachments])
-
-
-def _event(guild_id: int | None, channel_id: int, author: discord.abc.User, text: str, *,
-           mentions_bot: bool = False, is_admin: bool, attachments: tuple[Attachment, ...]) -> Message:
-    return Message(PLATFORM, str(guild_id) if guild_id else "dm", str(channel_id), str(author.id), text,
-                   is_dm=guild_id is None, mentions_bot=mentions_bot, from_bot=author.bot, is_admin=is_admin,
-                   attachments=attachments)
 
 
 async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> None:

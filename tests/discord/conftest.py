@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import discord
 import pytest
@@ -33,14 +35,25 @@ def core(dialog_engine):
     return BotCore(dialog_engine, SETTINGS)
 
 
-@pytest.fixture
-async def discord_bot(fake_discord, core):
-    """The fake, once the bot has logged in, synced its commands and seen the server."""
+@asynccontextmanager
+async def running_bot(core: BotCore) -> AsyncIterator[DiscordAdapter]:
+    """A Discord adapter on ``core``, logged in to the fake and connected until the block ends
+    (the core's trainings and batches are finished then)."""
     adapter = DiscordAdapter(core)
     await asyncio.wait_for(adapter.client.login("fake-token"), 10)
     available = asyncio.create_task(adapter.client.wait_for("guild_available", timeout=10))
     task = asyncio.create_task(adapter.client.connect())
-    await available
-    yield fake_discord
-    await adapter.client.close()
-    task.cancel()
+    try:
+        await available
+        yield adapter
+    finally:
+        await adapter.client.close()
+        task.cancel()
+        await asyncio.wait_for(core.close(), 10)
+
+
+@pytest.fixture
+async def discord_bot(fake_discord, core):
+    """The fake, once the bot has logged in, synced its commands and seen the servers."""
+    async with running_bot(core):
+        yield fake_discord

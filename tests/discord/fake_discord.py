@@ -1,12 +1,13 @@
 """A small fake of Discord on 127.0.0.1: the REST calls the adapter makes, a gateway that
-speaks zlib-stream compressed JSON (READY, then GUILD_CREATE with one server), application
-commands and their interactions, and a CDN for attachments. Written from Discord's public API
-documentation."""
+speaks zlib-stream compressed JSON (READY, then GUILD_CREATE with two servers), application
+commands and their interactions, channel history (with scripted rate limits and refusals), and
+a CDN for attachments. Written from Discord's public API documentation."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 import zlib
 
 from aiohttp import WSMsgType, web
@@ -14,13 +15,18 @@ from aiohttp import WSMsgType, web
 from tests.recorder import Recorder
 
 BOT = {"id": "1000", "username": "dbslm", "discriminator": "0", "global_name": None, "avatar": None, "bot": True}
-GUILD = "600"  # the one server: channels 60 and 61, a role that may Manage Server
-CHANNELS = ("60", "61")
+GUILD = "600"  # server A: channels 60 and 61, a role that may Manage Server
 ADMIN_ROLE = "601"
+GUILD_B = "800"  # server B: channels 80 and 81, its own admin role
+ADMIN_ROLE_B = "801"
+GUILDS = {GUILD: (("60", "61"), ADMIN_ROLE), GUILD_B: (("80", "81"), ADMIN_ROLE_B)}  # other channels are DMs
 MANAGE_GUILD = 1 << 5
 EPHEMERAL = 1 << 6
-ROLES = {GUILD: 0, ADMIN_ROLE: MANAGE_GUILD}  # @everyone has the server's id
-OPTION_TYPES = {bool: 5, int: 4, str: 3}  # application command option types (11 is an attachment)
+ROLES = {GUILD: 0, ADMIN_ROLE: MANAGE_GUILD, GUILD_B: 0, ADMIN_ROLE_B: MANAGE_GUILD}  # @everyone has the server's id
+# application command option types (6 is a user, 11 an attachment)
+OPTION_TYPES = {bool: 5, int: 4, float: 10, str: 3}
+RATE_LIMITED = {"message": "You are being rate limited.", "retry_after": 0.2, "global": False}
+MISSING_ACCESS = {"message": "Missing Access", "code": 50001}
 
 
 def user(uid: str, name: str, bot: bool = False) -> dict:
@@ -29,7 +35,12 @@ def user(uid: str, name: str, bot: bool = False) -> dict:
 
 class FakeDiscord:
     """Records channel messages in ``sent``, the synced commands in ``commands``, interaction
-    callbacks in ``callbacks``, follow-ups in ``followups`` and attachment downloads in ``downloads``.
+    callbacks in ``callbacks``, follow-ups in ``followups``, attachment downloads in ``downloads``
+    and history requests in ``reads``.
+
+    ``history`` holds each channel's past messages, newest first. ``history_faults`` scripts a
+    channel's next history requests: 429 (rate limited for ``retry_after`` 0.2 s), 403 (Missing
+    Access) or 200 (served), one status per request; once they are used up, requests are served.
 
     A follow-up records the flags it was sent with and whether Discord shows it to its caller
     alone: the first follow-up to a deferred response fills that response and keeps its
@@ -42,6 +53,9 @@ class FakeDiscord:
         self.callbacks = Recorder()
         self.followups = Recorder()
         self.downloads = Recorder()
+        self.reads = Recorder()
+        self.history: dict[str, list[dict]] = {}
+        self.history_faults: dict[str, list[int]] = {}
         self.url = ""
         self._files: dict[str, bytes] = {}
         self._deferred: dict[str, int] = {}  # interaction token -> flags of its unfilled deferred response
@@ -56,6 +70,7 @@ class FakeDiscord:
         self.app.router.add_get(f"{api}/users/@me", self._me)
         self.app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
         self.app.router.add_post(api + "/channels/{channel}/messages", self._create_message)
+        self.app.router.add_get(api + "/channels/{channel}/messages", self._read_history)
         self.app.router.add_post(api + "/channels/{channel}/typing", self._typing)
         self.app.router.add_put(api + "/applications/{application}/commands", self._sync_commands)
         self.app.router.add_post(api + "/interactions/{interaction}/{token}/callback", self._callback)
@@ -92,6 +107,25 @@ class FakeDiscord:
         channel = request.match_info["channel"]
         self.sent.add({"channel": channel, "content": body.get("content", "")})
         return _json(self.message(f"9{len(self.sent)}", channel, BOT, body.get("content", "")))
+
+    async def _read_history(self, request: web.Request) -> web.Response:
+        """Up to ``limit`` messages older than ``before``, newest first, as Discord pages them."""
+        channel, before = request.match_info["channel"], request.query.get("before")
+        limit = int(request.query.get("limit", 50))
+        faults = self.history_faults.get(channel, [])
+        status = faults.pop(0) if faults else 200
+        self.reads.add({"channel": channel, "before": before, "limit": limit, "status": status,
+                        "at": time.monotonic()})
+        if status == 429:  # with the headers Discord sends (discord.py needs Via to tell it from Cloudflare)
+            reset = RATE_LIMITED["retry_after"]
+            return _json(RATE_LIMITED, 429, {
+                "Via": "1.1 google", "Retry-After": "1", "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": f"{time.time() + reset:.3f}", "X-RateLimit-Reset-After": str(reset),
+                "X-RateLimit-Bucket": "history", "X-RateLimit-Scope": "user"})
+        if status == 403:
+            return _json(MISSING_ACCESS, 403)
+        older = [m for m in self.history.get(channel, []) if before is None or int(m["id"]) < int(before)]
+        return _json(older[:limit])
 
     async def _sync_commands(self, request: web.Request) -> web.Response:
         """Store the commands as Discord returns them: with ids, and permissions as a string."""
@@ -141,10 +175,12 @@ class FakeDiscord:
                 continue
             payload = json.loads(frame.data)
             if payload["op"] == 2:  # IDENTIFY
-                await self.dispatch("READY", {"v": 10, "user": BOT, "guilds": [{"id": GUILD, "unavailable": True}],
-                                              "session_id": "fake", "resume_gateway_url": str(request.url),
-                                              "private_channels": [], "application": {"id": BOT["id"], "flags": 0}})
-                await self.dispatch("GUILD_CREATE", guild())
+                await self.dispatch("READY", {"v": 10, "user": BOT, "session_id": "fake",
+                                              "guilds": [{"id": g, "unavailable": True} for g in GUILDS],
+                                              "resume_gateway_url": str(request.url), "private_channels": [],
+                                              "application": {"id": BOT["id"], "flags": 0}})
+                for guild_id in GUILDS:
+                    await self.dispatch("GUILD_CREATE", guild(guild_id))
                 self.ready.set()
             elif payload["op"] == 1:  # heartbeat
                 await self._send({"op": 11})
@@ -171,15 +207,28 @@ class FakeDiscord:
             data["member"] = member(roles)
         return data
 
+    async def delete(self, mid: str, channel: str, guild: str | None = GUILD) -> None:
+        """Dispatch MESSAGE_DELETE: only ids, as Discord sends it."""
+        await self.dispatch("MESSAGE_DELETE", {"id": mid, "channel_id": channel,
+                                               **({"guild_id": guild} if guild else {})})
+
+    async def edit(self, message: dict, content: str) -> None:
+        """Dispatch MESSAGE_UPDATE: ``message`` (as made by ``message``) with new content."""
+        await self.dispatch("MESSAGE_UPDATE", {**message, "content": content,
+                                               "edited_timestamp": "2026-01-01T00:01:00+00:00"})
+
     async def slash(self, name: str, author: dict, roles: tuple[str, ...] = (), channel: str = "60",
                     file: tuple[str, bytes] | None = None, **options: object) -> str:
-        """Run ``/name`` in ``channel`` of the server as ``author`` with ``roles``: an APPLICATION_COMMAND
-        interaction with ``options`` and ``file`` (served by the CDN) as its attachment option ``file``.
-        The interaction's token."""
+        """Run ``/name`` in ``channel`` as ``author`` with ``roles`` (a channel of no server is a DM):
+        an APPLICATION_COMMAND interaction with ``options`` (a user dict is a user option) and ``file``
+        (served by the CDN) as its attachment option ``file``. The interaction's token."""
         number = len(self._channels) + 1
+        users = {value["id"]: value for value in options.values() if isinstance(value, dict)}
         data: dict = {"id": "701", "name": name, "type": 1,  # a global command
-                      "options": [{"name": key, "type": OPTION_TYPES[type(value)], "value": value}
-                                  for key, value in options.items()]}
+                      "options": [{"name": key, "type": 6, "value": value["id"]} if isinstance(value, dict) else
+                                  {"name": key, "type": OPTION_TYPES[type(value)], "value": value}
+                                  for key, value in options.items()],
+                      "resolved": {"users": users}}
         if file is not None:
             filename, content = file
             path = f"attachments/{channel}/{number}/{filename}"
@@ -188,17 +237,22 @@ class FakeDiscord:
             attachment = {"id": f"50{number}", "filename": filename, "size": len(content), "url": url,
                           "proxy_url": url}
             data["options"].append({"name": "file", "type": 11, "value": attachment["id"]})
-            data["resolved"] = {"attachments": {attachment["id"]: attachment}}
-        permissions = 0
-        for role in (GUILD, *roles):
-            permissions |= ROLES[role]
+            data["resolved"]["attachments"] = {attachment["id"]: attachment}
         token = f"token-{number}"
         self._channels[token] = channel
+        server = next((g for g, (channels, _) in GUILDS.items() if channel in channels), None)
+        if server is None:  # a DM
+            where = {"user": author, "channel": {"id": channel, "type": 1, "recipients": [author]}}
+        else:
+            permissions = 0
+            for role in (server, *roles):
+                permissions |= ROLES[role]
+            where = {"guild_id": server, "member": {**member(roles), "user": author, "permissions": str(permissions)},
+                     "channel": {"id": channel, "type": 0, "guild_id": server, "name": f"c{channel}"}}
         await self.dispatch("INTERACTION_CREATE", {
-            "id": f"40{number}", "application_id": BOT["id"], "type": 2, "data": data, "guild_id": GUILD,
-            "channel_id": channel, "channel": {"id": channel, "type": 0, "guild_id": GUILD, "name": f"c{channel}"},
-            "member": {**member(roles), "user": author, "permissions": str(permissions)}, "token": token,
-            "version": 1, "app_permissions": "0", "locale": "en-US", "attachment_size_limit": 10 << 20})
+            "id": f"40{number}", "application_id": BOT["id"], "type": 2, "data": data, "channel_id": channel,
+            "token": token, "version": 1, "app_permissions": "0", "locale": "en-US",
+            "attachment_size_limit": 10 << 20, **where})
         return token
 
     async def wait_for_messages(self, count: int) -> list[dict]:
@@ -210,24 +264,27 @@ def member(roles: tuple[str, ...]) -> dict:
     return {"roles": list(roles), "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0}
 
 
-def guild() -> dict:
-    """The GUILD_CREATE payload of the one server: its roles and two text channels."""
-    return {"id": GUILD, "name": "fake server", "owner_id": "1", "unavailable": False, "member_count": 3,
+def guild(guild_id: str) -> dict:
+    """The GUILD_CREATE payload of a server: its roles and two text channels."""
+    channels, admin_role = GUILDS[guild_id]
+    return {"id": guild_id, "name": f"server {guild_id}", "owner_id": "1", "unavailable": False, "member_count": 3,
             "large": False, "features": [], "emojis": [], "stickers": [], "members": [], "voice_states": [],
             "presences": [], "threads": [], "stage_instances": [], "guild_scheduled_events": [],
             "joined_at": "2025-01-01T00:00:00+00:00",
-            "roles": [{"id": role, "name": "@everyone" if role == GUILD else "admins", "permissions": str(value),
+            "roles": [{"id": role, "name": "@everyone" if role == guild_id else "admins",
+                       "permissions": str(ROLES[role]),
                        "position": position, "color": 0, "hoist": False, "managed": False, "mentionable": False,
-                       "flags": 0} for position, (role, value) in enumerate(ROLES.items())],
-            "channels": [{"id": channel, "type": 0, "name": f"c{channel}", "position": position, "guild_id": GUILD,
+                       "flags": 0} for position, role in enumerate((guild_id, admin_role))],
+            "channels": [{"id": channel, "type": 0, "name": f"c{channel}", "position": position, "guild_id": guild_id,
                           "permission_overwrites": [], "nsfw": False, "parent_id": None}
-                         for position, channel in enumerate(CHANNELS)]}
+                         for position, channel in enumerate(channels)]}
 
 
 def _string(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _json(data: dict | list) -> web.Response:
+def _json(data: dict | list, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """JSON with exactly the content type Discord sends (discord.py compares it as a string)."""
-    return web.Response(body=json.dumps(data).encode(), headers={"Content-Type": "application/json"})
+    return web.Response(status=status, body=json.dumps(data).encode(),
+                        headers={"Content-Type": "application/json", **(headers or {})})

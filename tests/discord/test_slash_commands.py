@@ -11,10 +11,10 @@ BOSS = user("9", "boss")
 FACTS = b'{"prompt": "favourite colour?", "response": "Teal, always."}\n'
 
 
-async def ask(fake: FakeDiscord, channel: str, text: str) -> str:
-    """Mention the bot with ``text`` in ``channel`` of the server; its answer."""
+async def ask(fake: FakeDiscord, channel: str, text: str, guild: str = GUILD) -> str:
+    """Mention the bot with ``text`` in ``channel`` of ``guild``; its answer."""
     count = len(fake.sent) + 1
-    await fake.dispatch("MESSAGE_CREATE", fake.message(f"1{count}", channel, ANN, f"<@{BOT['id']}> {text}", GUILD,
+    await fake.dispatch("MESSAGE_CREATE", fake.message(f"1{count}", channel, ANN, f"<@{BOT['id']}> {text}", guild,
                                                        [BOT]))
     return (await fake.wait_for_messages(count))[-1]["content"]
 
@@ -30,10 +30,15 @@ async def followups(fake: FakeDiscord, token: str, count: int) -> list[dict]:
 
 async def test_the_synced_commands_hide_the_admin_ones_from_members(discord_bot):
     commands = {c["name"]: c for c in (await discord_bot.commands.wait_for(1))[0]}
-    assert set(commands) == {"correct", "train", "flush", "history", "stats", "forget", "help"}
+    admin = {"train", "flush", "listen", "chance", "ban"}
+    assert set(commands) == admin | {"correct", "history", "stats", "forget", "help", "optout", "optin"}
     assert {"name": "file", "type": 11}.items() <= commands["train"]["options"][0].items()
-    assert {name for name, c in commands.items() if c["default_member_permissions"] == "32"} == {"train", "flush"}
-    assert all(c["default_member_permissions"] is None for name, c in commands.items() if name not in {"train", "flush"})
+    assert {name for name, c in commands.items() if c["default_member_permissions"] == "32"} == admin
+    assert all(c["default_member_permissions"] is None for name, c in commands.items() if name not in admin)
+    options = {(name, o["name"]): o for name, c in commands.items() for o in c.get("options", [])}
+    assert [c["value"] for c in options["listen", "state"]["choices"]] == ["on", "off"]
+    assert (options["chance", "percent"]["min_value"], options["chance", "percent"]["max_value"]) == (0, 100)
+    assert options["train", "history"]["type"] == 4 and options["forget", "user"]["type"] == 6
 
 
 async def test_train_with_a_file_trains_for_a_manage_server_member(discord_bot):
