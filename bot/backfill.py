@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bot.communities import Communities
 from bot.events import Message, Send
-from bot.learner import learnable, learned_row
+from bot.learner import learnable_row
 
 log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 10_000
@@ -54,7 +54,7 @@ async def backfill(communities: Communities, command: Message, read: HistoryRead
             problem = f"I could not read this channel's history: {exc}. "
             break
         opted_out = await communities.rows.opted_out(model_id)
-        rows = [learned_row(m) for m in page.messages if learnable(m, opted_out, engine.banned_words)]
+        rows = [row for m in page.messages if (row := learnable_row(m, opted_out, engine.banned_words))]
         seen += len(page.messages)
         fresh = await engine.learning.queue(model_id, rows)
         queued, waiting = queued + fresh, waiting + fresh

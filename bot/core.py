@@ -10,7 +10,7 @@ from collections import OrderedDict
 from bot.commands import Commands
 from bot.communities import Communities
 from bot.events import Message, Send
-from bot.learner import Learner, learnable, message_key
+from bot.learner import Learner, learnable_row, message_key
 from bot.limits import RateLimiter
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
@@ -107,9 +107,11 @@ class BotCore:
     async def _listen(self, engine: DBSLMEngine, message: Message) -> None:
         """Queue a listened channel's message for learning, if the listening rules allow."""
         if message.message_id is not None and message_key(message) in self._deleted:
-            return
-        if learnable(message, await self.communities.rows.opted_out(await engine.model_id()), engine.banned_words):
-            await self.learner.add(engine, message)
+            return  # deleted before it arrived here
+        row = learnable_row(message, await self.communities.rows.opted_out(await engine.model_id()),
+                            engine.banned_words)
+        if row is not None:
+            await self.learner.add(engine, row)
 
     async def conversation_for(self, message: Message) -> int:
         """The conversation of the message's channel (thread, DM), started on first use."""

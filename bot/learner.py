@@ -24,17 +24,15 @@ WORDS = re.compile(r"\w+")
 MENTIONS = re.compile(r"<[@#!][^>\s]*>|@(?:everyone|here|channel)\b")
 
 
-def learned_row(message: Message) -> LearnedMessage:
-    """What is kept of a message to learn: its text without mentions, under its platform id."""
+def learnable_row(message: Message, opted_out: frozenset[str], banned: frozenset[str]) -> LearnedMessage | None:
+    """What is kept of a listened channel's message to learn (its text without mentions,
+    under its platform id), or None when it may not be learned."""
+    if message.from_bot or message.message_id is None or message.user_key in opted_out:
+        return None
     text = " ".join(MENTIONS.sub(" ", message.text).split())
+    if not text or text.startswith("/") or banned & set(WORDS.findall(text.lower())):
+        return None
     return LearnedMessage(message_key(message), message.user_key, message.channel_key, text)
-
-
-def learnable(message: Message, opted_out: frozenset[str], banned: frozenset[str]) -> bool:
-    """Whether a message in a listened channel may be learned."""
-    text = learned_row(message).text
-    return bool(text) and not message.from_bot and not text.startswith("/") \
-        and message.user_key not in opted_out and not banned & set(WORDS.findall(text.lower()))
 
 
 @dataclass
@@ -52,11 +50,8 @@ class Learner:
         self.seconds = seconds
         self._communities: dict[str, _Community] = {}
 
-    async def add(self, engine: DBSLMEngine, message: Message) -> None:
+    async def add(self, engine: DBSLMEngine, row: LearnedMessage) -> None:
         """Queue a listened message of ``engine``'s community; its batch is learned soon."""
-        if message.message_id is None:
-            return  # nothing to find it by when it is deleted: never learned
-        row = learned_row(message)
         community = self._communities.setdefault(engine.model_name, _Community(engine))
         community.waiting += await engine.learning.queue(await engine.model_id(), [row])
         if community.waiting >= self.batch:

@@ -107,7 +107,7 @@ class DBSLMEngine:
                            source: str = "dialog", user_id: str | None = None) -> TrainReport:
         """Learn prompt/response pairs: the n-grams of each reply after its prompt, and the
         pair itself for retrieval."""
-        pairs = [(p, r) for p, r in pairs if r.strip()]
+        pairs = [pair for pair in pairs if pair[1].strip()]  # kept whole: a DialogPair has metadata
         model = await resolve_model(self.store, self.model_name, order, None, reset=False)
         tokenize = get_tokenizer(model.tokenizer).tokenize
         dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for p, r in pairs])

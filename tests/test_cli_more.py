@@ -36,3 +36,14 @@ def test_eval_dialog_reports_honest_metrics(cli, tmp_path):
     unseen = tmp_path / "u.ndjson"
     unseen.write_text('{"prompt": "tell me about quantum gravity", "response": "It is unsolved."}\n')
     assert cli("eval-dialog", unseen, "--db", db, "--json").json()["rouge_l_f1"] < 1.0
+
+
+def test_a_rows_other_fields_are_kept_as_pair_metadata(cli, tmp_path):
+    db = str(tmp_path / "meta.sqlite3")
+    rows = tmp_path / "moods.ndjson"
+    rows.write_text(json.dumps({"prompt": "how are you?", "response": "Wonderful!", "emotion": "joy", "turn": 2})
+                    + "\n" + json.dumps({"prompt": "and now?", "response": "Still fine."}) + "\n")
+    assert cli("train", rows, "--db", db).code == 0
+    kept = table_rows(db, "SELECT prompt, meta FROM pairs ORDER BY id")
+    assert [(p, json.loads(m) if m else None) for p, m in kept] == [
+        ("how are you?", {"emotion": "joy", "turn": 2}), ("and now?", None)]

@@ -67,6 +67,7 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     await engine.close()
     for table in ("pair_vectors", "channels", "optouts", "banned_words", "learned"):
         execute(db, f"DROP TABLE {table}")
+    execute(db, "ALTER TABLE pairs DROP COLUMN meta")
     if not is_sqlite(db):  # version 1's channel keys were VARCHAR(64)
         execute(db, "ALTER TABLE conversations MODIFY channel_key VARCHAR(64) CHARACTER SET utf8mb4 "
                     "COLLATE utf8mb4_bin NULL")
@@ -79,5 +80,6 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     assert reply.text == "hi, nice to meet you"
     assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("2",)]
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
+    assert table_rows(db, "SELECT prompt, meta FROM pairs") == [("hello there", None)]
     assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?".replace(
         "?", f"'{thread}'")) == [(1,)]

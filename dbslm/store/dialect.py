@@ -67,6 +67,10 @@ class Dialect:
         base = logical.rstrip("?")
         return f"{name} {self.types[base]}" + ("" if logical.endswith("?") or base == "serial" else " NOT NULL")
 
+    def add_column(self, table: Table, column: str) -> str:
+        """The statement that adds ``column`` of ``table`` to an existing table."""
+        return f"ALTER TABLE {table.name} ADD COLUMN {self.column_def(column, dict(table.columns)[column])}"
+
     def retype(self, table: Table, column: str) -> list[str]:
         """The statements that give an existing ``column`` its type in ``table`` (none where
         the dialect's storage type did not change)."""

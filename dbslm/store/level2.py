@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,12 +120,14 @@ class Level2Store:
 
     async def add_pairs(self, model_id: int, pairs: Sequence[tuple[str, str]], source: str,
                         user_id: str | None = None) -> None:
+        """Keep pairs for retrieval, with their metadata (a :class:`DialogPair`'s ``meta``) as JSON."""
         if not pairs:
             return
+        meta = [json.dumps(p.meta, ensure_ascii=False) if getattr(p, "meta", None) else None for p in pairs]
         async with self.db.transaction() as tx:
-            await tx.insert_rows("pairs", ("model_id", "prompt", "response", "source", "user_id"),
+            await tx.insert_rows("pairs", ("model_id", "prompt", "response", "source", "user_id", "meta"),
                                  [[model_id] * len(pairs), [p for p, _ in pairs], [r for _, r in pairs],
-                                  [source] * len(pairs), [user_id] * len(pairs)])
+                                  [source] * len(pairs), [user_id] * len(pairs), meta])
 
     async def clear_pairs(self, model_id: int) -> None:
         async with self.db.transaction() as tx:

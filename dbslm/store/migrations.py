@@ -6,13 +6,13 @@ import uuid
 
 from dbslm.errors import DbslmError
 from dbslm.store.database import Database
-from dbslm.store.schema import RETYPED, SCHEMA_VERSION, TABLES
+from dbslm.store.schema import ADDED, RETYPED, SCHEMA_VERSION, TABLES, Table
 
 
 async def migrate(db: Database) -> None:
     """Bring ``db`` to :data:`SCHEMA_VERSION`: create the tables it lacks (version 1 creates
     every table; 2 adds ``pair_vectors`` and the community tables), then give the columns a
-    later version retyped their new type."""
+    later version retyped their new type and add the columns it added (2: ``pairs.meta``)."""
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
         raise DbslmError(f"database {db.description} has schema version {version}; "
@@ -26,13 +26,20 @@ async def migrate(db: Database) -> None:
                 await tx.execute(statement)
         if version:
             for step in range(version + 1, SCHEMA_VERSION + 1):
+                for name, column in ADDED.get(step, ()):
+                    if all(t.name != name for t in missing):
+                        await tx.execute(db.dialect.add_column(_table(name), column))
                 for name, column in RETYPED.get(step, ()):
-                    for statement in db.dialect.retype(next(t for t in TABLES if t.name == name), column):
+                    for statement in db.dialect.retype(_table(name), column):
                         await tx.execute(statement)
         await tx.execute(db.dialect.upsert("meta", ("name", "value"), ("name",)),
                          ("schema_version", str(SCHEMA_VERSION)))
         if not await tx.fetchall("SELECT value FROM meta WHERE name = 'database_id'"):
             await tx.execute("INSERT INTO meta (name, value) VALUES ('database_id', ?)", (uuid.uuid4().hex,))
+
+
+def _table(name: str) -> Table:
+    return next(t for t in TABLES if t.name == name)
 
 
 async def schema_version(db: Database) -> int:

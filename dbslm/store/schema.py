@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 2  # 2: pair_vectors and the community tables; longer channel keys
+SCHEMA_VERSION = 2  # 2: pair_vectors, the community tables, pair metadata; longer channel keys
 RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
+ADDED = {2: (("pairs", "meta"),)}  # columns a version added to an existing table
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "pairs",  # prompt/response pairs the model learned from, searched to fill the cache
         (("id", "serial"), ("model_id", "int"), ("prompt", "text"), ("response", "text"),
-         ("source", "name"), ("user_id", "name?")),
+         ("source", "name"), ("user_id", "name?"), ("meta", "text?")),  # meta: the row's other fields, JSON
         ("id",), indexes=(("model_id",),), search="prompt",
     ),
     Table(

@@ -19,6 +19,18 @@ from dbslm.text.corpus import DIALOG_SUFFIXES, decode_lines
 
 __all__ = ["DIALOG_SUFFIXES", "STREAMED_SUFFIXES", "parse_pairs", "read_pairs", "stream_pairs"]
 Pair = tuple[str, str]
+
+
+class DialogPair(tuple):
+    """A prompt and its response (it unpacks as the two), with the row's other fields, such as
+    an ``emotion``, kept as ``meta``."""
+
+    meta: dict[str, object]
+
+    def __new__(cls, prompt: str, response: str, meta: dict[str, object] | None = None) -> "DialogPair":
+        pair = super().__new__(cls, (prompt, response))
+        pair.meta = meta or {}
+        return pair
 STREAMED_SUFFIXES = (".ndjson", ".jsonl")  # one row a line: read a line at a time
 READ_BYTES = 1 << 16  # the most bytes read at once from a streamed file
 
@@ -115,7 +127,7 @@ def _json(text: str, where: str) -> object:
 def _row(row: object, where: str) -> Pair:
     if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not isinstance(row.get("response"), str):
         raise DbslmError(f"{where}: a row needs string \"prompt\" and \"response\" fields")
-    return row["prompt"], row["response"]
+    return DialogPair(row["prompt"], row["response"], {k: v for k, v in row.items() if k not in ("prompt", "response")})
 
 
 def _yaml_pairs(text: str, path: Path) -> list[Pair]:
