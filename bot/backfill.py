@@ -9,7 +9,7 @@ resumes where it stopped and learns nothing twice.
 
 from __future__ import annotations
 
-import logging
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +18,6 @@ from bot.communities import Communities
 from bot.events import Message, Send
 from bot.learner import learnable_row
 
-log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 5_000_000
 LEARN_EVERY = 200_000  # queued messages per build
@@ -47,6 +46,7 @@ async def backfill(communities: Communities, command: Message, read: HistoryRead
     cursor, seen, queued, waiting = state.backfill_cursor, 0, 0, 0
     started = reported = time.monotonic()
     problem = ""
+    learning: list[asyncio.Task] = []  # batches build while the next pages are read
     while seen < limit:  # whole pages: a resumed backfill starts at the next one
         try:
             page = await read(cursor)
@@ -61,15 +61,15 @@ async def backfill(communities: Communities, command: Message, read: HistoryRead
         cursor = page.cursor
         await communities.update_channel(engine, command, backfill_cursor=cursor)
         if waiting >= LEARN_EVERY:
-            await engine.learning.learn_pending(model_id)
+            learning.append(asyncio.create_task(engine.learning.learn_pending(model_id)))
             waiting = 0
         if time.monotonic() - reported > PROGRESS_SECONDS:
             reported = time.monotonic()
             await send(f"History: {seen:,} messages read, {queued:,} to learn so far ...")
         if cursor is None or not page.messages:
             break
-    if waiting:
-        await engine.learning.learn_pending(model_id)
+    learning.append(asyncio.create_task(engine.learning.learn_pending(model_id)))
+    await asyncio.gather(*learning)
     more = " There is more: run it again to go further back." if cursor is not None and not problem else ""
     await send(f"{problem}History: learned {queued:,} new of {seen:,} messages read in "
                f"{time.monotonic() - started:.1f} s.{more}")
