@@ -4,7 +4,7 @@ and the messages learned from channels (kept so that forgetting can subtract the
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dbslm.store.database import Database
@@ -78,9 +78,8 @@ class CommunityStore:
         keys = [m.message_key for m in messages]
         if not keys:
             return 0
-        known = {r[0] for r in await self.db.fetchall(
-            f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN ({', '.join('?' for _ in keys)})",
-            (model_id, *keys))}
+        known = {r[0] for part, marks in _chunks(keys) for r in await self.db.fetchall(
+            f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))}
         fresh = list({m.message_key: m for m in messages if m.message_key not in known}.values())
         if fresh:
             now = time.time()
@@ -108,11 +107,9 @@ class CommunityStore:
     async def by_keys(self, model_id: int, keys: Sequence[str]) -> list[LearnedMessage]:
         """The rows of those ``keys`` that exist, as they are now."""
         found: list[LearnedMessage] = []
-        for start in range(0, len(keys), 500):
-            part = keys[start:start + 500]
-            rows = await self.db.fetchall(
-                "SELECT message_key, user_id, channel_key, text, status FROM learned WHERE model_id = ? "
-                f"AND message_key IN ({', '.join('?' for _ in part)})", (model_id, *part))
+        for part, marks in _chunks(keys):
+            rows = await self.db.fetchall("SELECT message_key, user_id, channel_key, text, status FROM learned "
+                                          f"WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))
             found += [LearnedMessage(*r) for r in rows]
         return found
 
@@ -136,5 +133,12 @@ class CommunityStore:
 
     async def remove(self, tx, model_id: int, keys: Sequence[str]) -> None:
         """Inside the transaction ``tx`` that switches to the build without these messages."""
-        await tx.executemany("DELETE FROM learned WHERE model_id = ? AND message_key = ?",
-                             [(model_id, k) for k in keys])
+        for part, marks in _chunks(keys):
+            await tx.execute(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))
+
+
+def _chunks(keys: Sequence[str], size: int = 500) -> Iterator[tuple[Sequence[str], str]]:
+    """``keys`` in parts of at most ``size``, each with its ``?`` placeholders."""
+    for start in range(0, len(keys), size):
+        part = keys[start:start + size]
+        yield part, ", ".join("?" for _ in part)
