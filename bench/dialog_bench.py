@@ -160,7 +160,9 @@ def main() -> None:
         rows = asyncio.run(quality(Path(tmp), args.embedder))
         p50, p95, count = asyncio.run(latency(Path(tmp)))
     lines = [machine_line("Dialog quality and latency, SQLite"), "",
-             "Command: `python3 bench/dialog_bench.py`; chatterbot-corpus English pairs (consecutive lines), "
+             "Command: `python3 bench/dialog_bench.py"
+             + "".join(f" --embedder {e}" for e in args.embedder if e)
+             + "`; chatterbot-corpus English pairs (consecutive lines), "
              "one conversation and one seed per test prompt.", "",
              "| split | system | ROUGE-L F1 | lexical overlap | distinct-2 | repeated | echo | empty | "
              "reference perplexity with / without prompt |",
