@@ -70,6 +70,7 @@ async def main() -> int:
             print("training the starter model ...", file=sys.stderr)
             await engine.train_dialog(starter_pairs(), source="starter")
         core = BotCore(engine, load_bot_settings())
+        await core.resume_learning()
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)

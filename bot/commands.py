@@ -44,6 +44,7 @@ class Commands:
         self.community = CommunityCommands(communities)
         self._forget_requests: dict[str, float] = {}
         self._background: set[asyncio.Task] = set()
+        self._resumable: set[asyncio.Task] = set()
         self.handlers: dict[str, Callable[[Message, str, Send], Awaitable[None]]] = {
             "/help": self.help, "/correct": self.correct, "/history": self.history, "/stats": self.stats,
             "/forget": self.forget, "/train": self.train, "/flush": self.flush,
@@ -88,7 +89,7 @@ class Commands:
         stats = await engine.stats()
         model_id = await engine.model_id()
         rows = self.communities.rows
-        listened, opted_out = await rows.listened_channels(model_id), len(await rows.opted_out(model_id))
+        listened, opted_out = await rows.listened_channels(model_id), len(await self.communities.opted_out(engine))
         state = await self.communities.channel(engine, message)
         here = (f" This channel: {'listening' if state.listening else 'not listening'}, reply chance "
                 f"{state.chance:.0%}." if not message.is_dm else "")
@@ -113,8 +114,9 @@ class Commands:
             await send("This deletes every message, correction and conversation of yours that I keep, and "
                        "unlearns what I learned from you. Send /forget confirm within two minutes to go ahead.")
             return
-        removed = await self.communities.forget_user(message.user_key)
-        await send("Done: I deleted " + _removed(removed) + ".")
+        removed = await self.communities.forget_user(message.user_key, await self.communities.engine(message))
+        await send("Done: I deleted " + _removed(removed) + ". I will not learn from your messages here from now "
+                   "on; /optin lets me again.")
 
     async def _forget_member(self, message: Message, user_key: str, send: Send) -> None:
         if not self.is_admin(message):
@@ -125,7 +127,9 @@ class Commands:
             return
         engine = await self.communities.engine(message)
         removed = await engine.forget_user(user_key, only_this_model=True)
-        await send(f"Done: for this community I deleted {_removed(removed)} of <@{user_key.split(':', 1)[1]}>.")
+        await self.communities.set_opted_out(engine, user_key, True)
+        await send(f"Done: for this community I deleted {_removed(removed)} of <@{user_key.split(':', 1)[1]}>, "
+                   "and I will not learn from them here unless they send /optin.")
 
     async def train(self, message: Message, rest: str, send: Send) -> None:
         if rest.split(" ", 1)[0].lower() == "history":
@@ -153,25 +157,27 @@ class Commands:
             await send(f"Usage: /train history [n], n from 1 to {MAX_LIMIT:,} messages.", private=True)
             return
         limit = int(rest) if rest else DEFAULT_LIMIT
-        self._spawn(backfill(self.communities, message, message.history, limit, send), send)
+        self._spawn(backfill(self.communities, message, message.history, limit, send), send, stop_at_shutdown=True)
         await send(f"Reading up to {limit:,} past messages of this channel in the background; I learn those the "
                    "listening rules allow (no bots, commands, opted-out people or banned words).")
 
-    def _spawn(self, work: Coroutine[None, None, None], send: Send) -> None:
-        """Run a long command in the background; a failure is reported where it was asked."""
+    def _spawn(self, work: Coroutine[None, None, None], send: Send, *, stop_at_shutdown: bool = False) -> None:
+        """Run a long command in the background; a failure is reported where it was asked.
+        ``stop_at_shutdown``: cancelled at shutdown instead of awaited (a resumable backfill)."""
         async def run() -> None:
             try:
                 await work
             except DbslmError as exc:
-                await send(f"That failed, nothing half-done went live: {exc}")
+                await send(f"That failed: {exc}. What was complete before stays; no half-written build went live.")
             except Exception:  # a background task: report it here, or nobody sees it
                 log.exception("a background command failed")
-                await send("That failed with an internal error; nothing half-done went live. "
+                await send("That failed with an internal error; no half-written build went live. "
                            "The bot's log has the details.")
 
         task = asyncio.create_task(run())
-        self._background.add(task)
+        (self._resumable if stop_at_shutdown else self._background).add(task)
         task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._resumable.discard)
 
     async def flush(self, message: Message, rest: str, send: Send) -> None:
         if self.settings.cold_url is None:
@@ -186,10 +192,14 @@ class Commands:
         await send(f"Moved {report.contexts:,} cold contexts ({report.rows:,} n-grams) to MariaDB; "
                    "I answer from them as before.")
 
-    async def wait_for_training(self) -> None:
-        """Let background trainings and backfills finish (shutdown)."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+    async def wait_for_training(self, stop_backfills: bool = False) -> None:
+        """Let background trainings and backfills finish; at shutdown (``stop_backfills``) a
+        backfill is stopped instead: it resumes from its saved cursor when asked again."""
+        if stop_backfills:
+            for task in self._resumable:
+                task.cancel()
+        if self._background or self._resumable:
+            await asyncio.gather(*self._background, *self._resumable, return_exceptions=True)
 
 
 def _removed(removed: dict[str, int]) -> str:

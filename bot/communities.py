@@ -8,12 +8,17 @@ all. Discord DMs and the console belong to no server: they talk to the base mode
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from dataclasses import replace
 
 from bot.events import Message
+from bot.learner import learnable_row, message_key
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
-from dbslm.store.community import ChannelState, CommunityStore
+from dbslm.store.community import ChannelState, CommunityStore, LearnedMessage
+
+REMEMBERED_DELETIONS = 10_000
 
 
 class Communities:
@@ -21,8 +26,10 @@ class Communities:
         self.base = base
         self.settings = settings
         self.rows = CommunityStore(base.store.db)
-        self._engines: dict[str, DBSLMEngine] = {}
+        self._engines: dict[str, asyncio.Task[DBSLMEngine]] = {}  # one engine per model, made once
         self._channels: dict[tuple[str, str], ChannelState] = {}
+        self._opted_out: dict[str, frozenset[str]] = {}
+        self._deleted: OrderedDict[str, None] = OrderedDict()  # recently deleted messages, never learned
 
     def model_name(self, message: Message) -> str:
         """The model ``message`` talks to and teaches."""
@@ -37,35 +44,75 @@ class Communities:
         return await self.engine_named(self.model_name(message))
 
     async def engine_named(self, name: str) -> DBSLMEngine:
-        engine = self._engines.get(name)
-        if engine is None:
-            engine = self.base if name == self.base.model_name else DBSLMEngine(
-                self.base.store, name, embedder=self.base.embedder_model, base=self.base,
-                base_weight=self.settings.base_weight)
-            engine.set_banned(await self.rows.banned_words(await engine.model_id(), self.settings.banned_words))
-            self._engines[name] = engine
+        if name not in self._engines:
+            self._engines[name] = asyncio.ensure_future(self._open(name))
+        try:
+            return await asyncio.shield(self._engines[name])
+        except Exception:
+            self._engines.pop(name, None)  # try again next time
+            raise
+
+    async def _open(self, name: str) -> DBSLMEngine:
+        engine = self.base if name == self.base.model_name else DBSLMEngine(
+            self.base.store, name, embedder=self.base.embedder_model, base=self.base,
+            base_weight=self.settings.base_weight)
+        engine.set_banned(await self.rows.banned_words(await engine.model_id(), self.settings.banned_words))
         return engine
 
-    async def forget_user(self, user_key: str) -> dict[str, int]:
-        """Forget a user everywhere: their Level 2 rows, and their messages unlearned from
-        every model that learned them."""
-        removed = await self.base.forget_user(user_key)
-        for name in await self.rows.models_learned_from(user_key):
-            more = await (await self.engine_named(name)).forget_user(user_key, only_this_model=True)
-            removed["learned"] += more["learned"]
-        return removed
+    async def waiting(self) -> list[DBSLMEngine]:
+        """The engines of the models with messages queued but not learned (after a restart)."""
+        return [await self.engine_named(name) for name in await self.rows.models_waiting()]
+
+    async def forget_user(self, user_key: str, here: DBSLMEngine) -> dict[str, int]:
+        """Forget a user everywhere: their messages unlearned from every model that learned them,
+        then their Level 2 rows. They are opted out there and in ``here``'s community, so that
+        neither listening nor a history backfill learns them again until they /optin."""
+        learned = 0
+        for engine in {here, *[await self.engine_named(n) for n in await self.rows.models_learned_from(user_key)]}:
+            model_id = await engine.model_id()
+            rows = await engine.learning.rows.messages(model_id, user_id=user_key)
+            await engine.learning.forget(model_id, rows)
+            await self.set_opted_out(engine, user_key, True)
+            learned += len(rows)
+        return {**await self.base.level2.forget_user(user_key), "learned": learned}
+
+    async def opted_out(self, engine: DBSLMEngine) -> frozenset[str]:
+        """The users of the engine's community who opted out of learning."""
+        if engine.model_name not in self._opted_out:
+            self._opted_out[engine.model_name] = await self.rows.opted_out(await engine.model_id())
+        return self._opted_out[engine.model_name]
+
+    async def set_opted_out(self, engine: DBSLMEngine, user_key: str, out: bool) -> None:
+        await self.rows.set_opted_out(await engine.model_id(), user_key, out)
+        self._opted_out.pop(engine.model_name, None)
+
+    def deleted(self, message: Message) -> None:
+        """Remember that a message was deleted, so that it is never learned afterwards."""
+        self._deleted[message_key(message)] = None
+        if len(self._deleted) > REMEMBERED_DELETIONS:
+            self._deleted.popitem(last=False)
+
+    def undelete(self, message: Message) -> None:
+        """An edit brings a message back: it may be learned again."""
+        self._deleted.pop(message_key(message), None)
+
+    def learnable(self, message: Message, engine: DBSLMEngine, opted_out: frozenset[str]) -> LearnedMessage | None:
+        """What to learn of a listened message, or None (the listening rules, or deleted)."""
+        if message.message_id is not None and message_key(message) in self._deleted:
+            return None
+        return learnable_row(message, opted_out, engine.banned_words)
 
     async def channel(self, engine: DBSLMEngine, message: Message) -> ChannelState:
-        """The listening switch and reply chance of the message's channel (threads share it)."""
+        """The listening switch, reply chance and backfill cursor of the message's channel."""
         key = (engine.model_name, channel_of(message))
         if key not in self._channels:
             self._channels[key] = await self.rows.channel(await engine.model_id(), key[1])
         return self._channels[key]
 
     async def update_channel(self, engine: DBSLMEngine, message: Message, **changes: object) -> ChannelState:
-        state = replace(await self.channel(engine, message), **changes)
-        await self.rows.save_channel(await engine.model_id(), channel_of(message), state)
-        self._channels[(engine.model_name, channel_of(message))] = state
+        key = (engine.model_name, channel_of(message))
+        state = self._channels[key] = replace(await self.channel(engine, message), **changes)  # before any await
+        await self.rows.save_channel(await engine.model_id(), key[1], state)
         return state
 
     async def ban(self, engine: DBSLMEngine, words: list[str], banned: bool) -> frozenset[str]:

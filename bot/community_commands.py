@@ -52,7 +52,7 @@ class CommunityCommands:
 
     async def _opt(self, message: Message, send: Send, out: bool) -> None:
         engine = await self.communities.engine(message)
-        await self.communities.rows.set_opted_out(await engine.model_id(), message.user_key, out)
+        await self.communities.set_opted_out(engine, message.user_key, out)
         await send("I will not learn from your messages here from now on (/forget also unlearns what I did learn)."
                    if out else "I may learn from your messages in listened channels again.", private=True)
 

@@ -4,18 +4,20 @@ in what order, how often."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
-from collections import OrderedDict
 
 from bot.commands import Commands
-from bot.communities import Communities
+from bot.communities import Communities, channel_of
 from bot.events import Message, Send
-from bot.learner import Learner, learnable_row, message_key
+from bot.learner import Learner, message_key
 from bot.limits import RateLimiter
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
+from dbslm.errors import DbslmError
 
-REMEMBERED_DELETIONS = 10_000
+log = logging.getLogger(__name__)
+
 SLOW_DOWN = "You are sending messages faster than I can answer; please wait a moment."
 
 
@@ -37,7 +39,6 @@ class BotCore:
         self.commands = Commands(self.communities, settings, self.conversation_for)
         self._chance = random.Random(settings.chance_seed)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._deleted: OrderedDict[str, None] = OrderedDict()  # recently deleted messages, never learned
         self._users = RateLimiter(settings.user_rate, settings.rate_window)
         self._channels = RateLimiter(settings.channel_rate, settings.rate_window)
 
@@ -45,31 +46,33 @@ class BotCore:
         """Answer ``message`` through ``send``, split into parts of at most ``limit`` characters.
 
         A text starting with ``/`` is a command in a DM, in a mention, or when it names one;
-        elsewhere it is neither answered nor learned."""
+        elsewhere it is neither answered nor learned. A message answered only by the reply
+        chance is dropped quietly when the rate limits say so."""
         if message.from_bot:
             return
         text = message.text.lstrip()
         command = text.startswith("/") and (message.is_dm or message.mentions_bot
                                             or text.split(maxsplit=1)[0].lower() in self.commands.handlers)
         addressed = message.is_dm or message.mentions_bot or command
+        if not message.is_dm:
+            async with self._lock(channel_of(message)):  # learning in arrival order, with deletes and edits
+                engine = await self.communities.engine(message)
+                state = await self.communities.channel(engine, message)
+                if state.listening:
+                    await self._listen(engine, message)
+            addressed = addressed or bool(state.chance and self._chance.random() < state.chance)
+        if not addressed:
+            return
 
         async def send_parts(reply: str, *, private: bool = False) -> None:
             for part in split_message(reply, limit):
                 await send(part, private=private)
 
-        async with self._locks.setdefault(message.channel_key, asyncio.Lock()):
-            if not message.is_dm:
-                engine = await self.communities.engine(message)
-                state = await self.communities.channel(engine, message)
-                if state.listening and not text.startswith("/"):
-                    await self._listen(engine, message)
-                if not addressed and not (state.chance and self._chance.random() < state.chance):
-                    return
-            elif not addressed:
-                return
+        async with self._lock(message.channel_key):  # replies in order within a conversation
             if not self.commands.is_admin(message) and not (
                     self._users.allow(message.user_key) and self._channels.allow(message.channel_key)):
-                await send_parts(SLOW_DOWN, private=True)
+                if message.is_dm or message.mentions_bot or command:
+                    await send_parts(SLOW_DOWN, private=True)
                 return
             if command:
                 await self.commands.run(message, send_parts)
@@ -81,37 +84,48 @@ class BotCore:
 
     async def message_deleted(self, message: Message) -> None:
         """A message was deleted on the platform: unlearn it (exactly) if it was learned, and
-        never learn it later (its creation may still be on the way)."""
+        never learn it later (its creation, or a backfill page holding it, may be on the way)."""
         if message.message_id is None or message.is_dm:
             return
-        key = message_key(message)
-        self._deleted[key] = None
-        if len(self._deleted) > REMEMBERED_DELETIONS:
-            self._deleted.popitem(last=False)
-        async with self._locks.setdefault(message.channel_key, asyncio.Lock()):
+        self.communities.deleted(message)
+        async with self._lock(channel_of(message)):
             engine = await self.communities.engine(message)
             model_id = await engine.model_id()
-            await engine.learning.forget(model_id, await engine.learning.rows.messages(model_id, message_key=key))
+            rows = await engine.learning.rows.messages(model_id, message_key=message_key(message))
+            try:
+                await engine.learning.forget(model_id, rows)
+            except DbslmError as exc:  # the model no longer holds it (retrained from scratch, say)
+                log.warning("could not unlearn a deleted message from %s: %s", engine.model_name, exc)
 
     async def message_edited(self, message: Message) -> None:
         """A message was edited: unlearn the old text, and learn the new one where the
-        listening rules allow."""
+        listening rules allow (an edit that leaves the learned text as it was changes nothing)."""
+        if message.message_id is None or message.is_dm or message.from_bot:
+            return
+        engine = await self.communities.engine(message)
+        learned = await engine.learning.rows.messages(await engine.model_id(), message_key=message_key(message))
+        kept = self.communities.learnable(message, engine, frozenset())
+        if learned and kept is not None and learned[0].text == kept.text:
+            return
         await self.message_deleted(message)
-        self._deleted.pop(message_key(message), None)
-        if not message.is_dm and not message.from_bot:
-            async with self._locks.setdefault(message.channel_key, asyncio.Lock()):
-                engine = await self.communities.engine(message)
-                if (await self.communities.channel(engine, message)).listening:
-                    await self._listen(engine, message)
+        self.communities.undelete(message)
+        async with self._lock(channel_of(message)):
+            if (await self.communities.channel(engine, message)).listening:
+                await self._listen(engine, message)
 
     async def _listen(self, engine: DBSLMEngine, message: Message) -> None:
         """Queue a listened channel's message for learning, if the listening rules allow."""
-        if message.message_id is not None and message_key(message) in self._deleted:
-            return  # deleted before it arrived here
-        row = learnable_row(message, await self.communities.rows.opted_out(await engine.model_id()),
-                            engine.banned_words)
+        row = self.communities.learnable(message, engine, await self.communities.opted_out(engine))
         if row is not None:
             await self.learner.add(engine, row)
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def resume_learning(self) -> None:
+        """Learn what a previous run queued but did not learn (call once at start)."""
+        for engine in await self.communities.waiting():
+            self.learner.learn_soon(engine)
 
     async def conversation_for(self, message: Message) -> int:
         """The conversation of the message's channel (thread, DM), started on first use."""
@@ -119,8 +133,8 @@ class BotCore:
         return await engine.conversation_for_channel(message.channel_key, message.user_key)
 
     async def close(self) -> None:
-        """Finish trainings and learn the messages still waiting (shutdown)."""
-        await self.commands.wait_for_training()
+        """Shutdown: finish trainings, stop backfills (they resume later), learn what waits."""
+        await self.commands.wait_for_training(stop_backfills=True)
         await self.learner.close()
 
 

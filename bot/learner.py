@@ -40,8 +40,7 @@ class _Community:
     engine: DBSLMEngine
     waiting: int = 0
     timer: asyncio.TimerHandle | None = None
-    task: asyncio.Task | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: set[asyncio.Task] = field(default_factory=set)  # batches being learned (one build at a time)
 
 
 class Learner:
@@ -52,38 +51,48 @@ class Learner:
 
     async def add(self, engine: DBSLMEngine, row: LearnedMessage) -> None:
         """Queue a listened message of ``engine``'s community; its batch is learned soon."""
-        community = self._communities.setdefault(engine.model_name, _Community(engine))
+        community = self._community(engine)
         community.waiting += await engine.learning.queue(await engine.model_id(), [row])
         if community.waiting >= self.batch:
             self._learn(community)
         elif community.waiting and community.timer is None:
             community.timer = asyncio.get_running_loop().call_later(self.seconds, self._learn, community)
 
+    def learn_soon(self, engine: DBSLMEngine) -> None:
+        """Learn what the engine's community has queued, now (in the background)."""
+        self._learn(self._community(engine))
+
+    def _community(self, engine: DBSLMEngine) -> _Community:
+        if engine.model_name not in self._communities:
+            self._communities[engine.model_name] = _Community(engine)
+        return self._communities[engine.model_name]
+
     def _learn(self, community: _Community) -> None:
         if community.timer is not None:
             community.timer.cancel()
             community.timer = None
         community.waiting = 0
-        community.task = asyncio.create_task(self._run(community))
+        task = asyncio.create_task(self._run(community.engine))
+        community.tasks.add(task)
+        task.add_done_callback(community.tasks.discard)
 
-    async def _run(self, community: _Community) -> None:
-        async with community.lock:  # one build at a time per community
-            engine = community.engine
-            try:
-                report = await engine.learning.learn_pending(await engine.model_id())
-            except Exception:  # a background task: log it; the messages stay queued for the next batch
-                log.exception("learning a batch of %s failed", engine.model_name)
-                return
-            if report is not None:
-                log.info("learned %s sentences (%s tokens) into %s in %.2f s", report.sentences, report.tokens,
-                         engine.model_name, report.seconds)
+    @staticmethod
+    async def _run(engine: DBSLMEngine) -> None:
+        try:  # ChannelLearning builds one batch at a time per model
+            report = await engine.learning.learn_pending(await engine.model_id())
+        except Exception:  # a background task: log it; the messages stay queued for the next batch
+            log.exception("learning a batch of %s failed", engine.model_name)
+            return
+        if report is not None:
+            log.info("learned %s sentences (%s tokens) into %s in %.2f s", report.sentences, report.tokens,
+                     engine.model_name, report.seconds)
 
     async def close(self) -> None:
         """Learn what is waiting and let running batches finish (shutdown)."""
         for community in self._communities.values():
             if community.waiting:
                 self._learn(community)
-        await asyncio.gather(*(c.task for c in self._communities.values() if c.task), return_exceptions=True)
+        await asyncio.gather(*(t for c in self._communities.values() for t in c.tasks), return_exceptions=True)
 
 
 def message_key(message: Message) -> str:

@@ -13,6 +13,7 @@ from bot.backfill import BackfillError, HistoryPage
 from bot.core import BotCore
 from bot.events import Message
 from bot.settings import BotSettings
+from dbslm.store.community import LearnedMessage
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import resolve_model, train
 from tests.conftest import owners_of
@@ -199,3 +200,63 @@ async def test_history_backfill_needs_a_readable_channel(core):
     assert reply[0][1] and "history" in reply[0][0]
     reply = await say(core, "/train history lots", is_admin=True, history=FakeHistory(1, 1))
     assert reply[0][1] and reply[0][0].startswith("Usage: /train history [n]")
+
+
+async def test_what_a_stopped_run_queued_is_learned_at_the_next_start(core, dialog_engine):
+    await say(core, "/listen on", is_admin=True)
+    engine = await core.communities.engine_named("discord:g1")
+    await engine.learning.queue(await engine.model_id(), [
+        LearnedMessage("discord:g1:c1:q1", "discord:ann", "discord:g1:c1:", "queued before the stop")])
+    restarted = BotCore(dialog_engine, SETTINGS)
+    await restarted.resume_learning()
+    await restarted.close()
+    assert await learned(restarted) == ["queued before the stop"]
+
+
+async def test_shutdown_stops_a_backfill_that_resumes_later(core):
+    history = SlowHistory(FakeHistory(60, 20))
+    command = Message("discord", "g1", "c1", "boss", "/train history 1000", is_admin=True, history=history)
+    await core.handle(command, _ignore)
+    await history.second_page.wait()
+    await core.close()  # does not wait for the whole history
+    engine = await core.communities.engine_named("discord:g1")
+    waiting = await engine.learning.rows.messages(await engine.model_id(), status="pending")
+    assert len(waiting) == 18  # the first page's 20 messages but its bots', learned at the next start
+    await core.handle(command, _ignore)
+    history.gate.set()
+    await core.commands.wait_for_training()
+    assert len(await learned(core)) == 54 and history.reads == 2 + 2  # resumed at the second page
+
+
+class SlowHistory:
+    """A history whose second page waits for ``gate``."""
+
+    def __init__(self, inner: FakeHistory) -> None:
+        self.inner, self.reads = inner, 0
+        self.second_page, self.gate = asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, cursor: str | None) -> HistoryPage:
+        self.reads += 1
+        if cursor is not None and not self.gate.is_set():
+            self.second_page.set()
+            await self.gate.wait()
+        return await self.inner(cursor)
+
+
+async def test_unprompted_replies_never_say_slow_down(dialog_engine):
+    core = BotCore(dialog_engine, replace(SETTINGS, channel_rate=2))
+    await say(core, "/chance 100", is_admin=True)
+    replies = [await say(core, f"chatting along {i}") for i in range(6)]
+    assert all(replies[:2]) and not any(replies[2:])  # over the limit: quietly not answered
+    assert (await say(core, "hello?", mentions_bot=True))[0][1]  # addressed: told, privately
+
+
+async def test_an_edit_that_keeps_the_text_changes_nothing(core):
+    await say(core, "/listen on", is_admin=True)
+    message = Message("discord", "g1", "c1", "x", "a calm lake at noon", message_id="e1")
+    await core.handle(message, _ignore)
+    await core.learner.close()
+    engine = await core.communities.engine_named("discord:g1")
+    build = (await engine.stats())["build"]
+    await core.message_edited(replace(message, text="a calm lake at noon <@99>"))  # only a mention added
+    assert (await engine.stats())["build"] == build

@@ -113,6 +113,12 @@ class CommunityStore:
             found += [LearnedMessage(*r) for r in rows]
         return found
 
+    async def models_waiting(self) -> list[str]:
+        """The names of the models with messages queued (or taken) but not learned yet."""
+        rows = await self.db.fetchall("SELECT DISTINCT m.name FROM learned g JOIN models m ON m.id = g.model_id "
+                                      "WHERE g.status <> ? ORDER BY m.name", (LEARNED,))
+        return [r[0] for r in rows]
+
     async def models_learned_from(self, user_id: str) -> list[str]:
         """The names of the models that learned (or will learn) messages of ``user_id``."""
         rows = await self.db.fetchall("SELECT DISTINCT m.name FROM learned g JOIN models m ON m.id = g.model_id "

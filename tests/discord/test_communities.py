@@ -205,5 +205,6 @@ async def test_bad_community_commands_change_nothing_and_an_admin_forgets_a_memb
     assert await channel_state(core, "60") == ChannelState()
     assert await learned(core) == [f"x says line {i}" for i in range(4)]
     [done] = await followups(fake, await fake.slash("forget", BOSS, (ADMIN_ROLE,), user=user("21", "x")), 1)
-    assert done["content"].startswith("Done: for this community I deleted") and done["content"].endswith("<@21>.")
+    assert done["content"].startswith("Done: for this community I deleted") and done["content"].endswith(
+        "of <@21>, and I will not learn from them here unless they send /optin.")
     assert await learned(core, status=None) == []

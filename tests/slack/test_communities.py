@@ -216,7 +216,7 @@ async def test_bad_input_gets_a_clear_private_reply_and_changes_nothing(bot):
     assert (state.listening, state.chance) == (True, 0.0)
     assert await rows(core) == ["nine likes herons"]
     done = (await command(api, "/forget", "<@U9|nine>"))[0]["text"]  # an admin may, by the escaped mention
-    assert done.startswith("Done: for this community I deleted") and done.endswith("of <@U9>.")
+    assert done.startswith("Done: for this community I deleted") and done.endswith("of <@U9>, and I will not learn from them here unless they send /optin.")
     assert await rows(core, status=None) == []
 
 
