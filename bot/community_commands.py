@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from bot.communities import Communities
 from bot.events import Message, Send
+from bot.learner import WORDS
 
-WORD = re.compile(r"\w+")
 
 
 class CommunityCommands:
@@ -59,7 +57,7 @@ class CommunityCommands:
     async def ban(self, message: Message, rest: str, send: Send) -> None:
         """``/ban add|remove <words>`` or ``/ban list``: words never learned and never said."""
         action, _, words_text = rest.partition(" ")
-        words = sorted({w.lower() for w in WORD.findall(words_text)})
+        words = sorted({w.lower() for w in WORDS.findall(words_text)})
         engine = await self.communities.engine(message)
         if action.lower() == "list":
             banned = await self.communities.rows.banned_words(await engine.model_id(),

@@ -29,7 +29,6 @@ class BotSettings:
     cold_url: str | None = field(default=None, repr=False)  # MariaDB for /flush (holds a password)
     flush_batch: int = 500  # contexts one /flush moves at most
     model_scope: str = "server"  # a model per server (guild, workspace), one for all, or per channel
-    base_model: str = "base"  # the shared model under every community's
     base_weight: float = 0.3  # the base model's share in a community's replies
     listen_batch: int = 50  # listened messages learned together ...
     listen_seconds: float = 30.0  # ... or after this long, whichever comes first
@@ -56,7 +55,6 @@ def load_bot_settings() -> BotSettings:
         cold_url=storage.cold_url,
         flush_batch=storage.flush_batch,
         model_scope=scope,
-        base_model=storage.model,
         base_weight=_number("BOT_BASE_WEIGHT", "0.3", 0.0, 1.0),
         listen_batch=int(_number("BOT_LISTEN_BATCH", "50", 1)),
         listen_seconds=_number("BOT_LISTEN_SECONDS", "30", 0.001),

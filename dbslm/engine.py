@@ -85,6 +85,7 @@ class DBSLMEngine:
         self.embedder_model = embedder
         self._embedder: Embedder | None = None
         self._loaded: _Loaded | None = None
+        self._id: int | None = None
 
     @classmethod
     async def open(cls, db: str, model: str = "base", embedder: str | None = None) -> "DBSLMEngine":
@@ -136,9 +137,11 @@ class DBSLMEngine:
         return conversation
 
     async def model_id(self) -> int:
-        """The model's id; a model is created (without a build) on first use, with its base's
-        order and tokenizer."""
-        return (await self._model()).id
+        """The model's id (it never changes); a model is created (without a build) on first use,
+        with its base's order and tokenizer."""
+        if self._id is None:
+            self._id = (await self._model()).id
+        return self._id
 
     def set_banned(self, words: Iterable[str]) -> None:
         """Never say these words (from the next reply on)."""
@@ -249,9 +252,11 @@ class DBSLMEngine:
             reader: ModelReader | MixedReader | None = own
             if base is not None:
                 own_size = len(vocab)
-                vocab, to_base, from_base = combined_vocabulary(vocab, base.vocab)
+                vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
                 reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
             banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
+            if self._embedder is None and self.base is not None:
+                self._embedder = self.base._embedder  # one sentence model for every community
             if self._embedder is None:  # a sentence model takes seconds to load
                 tokenize = get_tokenizer(model.tokenizer).tokenize
                 self._embedder = await asyncio.to_thread(load_embedder, self.embedder_model, tokenize)

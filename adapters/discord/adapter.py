@@ -27,7 +27,7 @@ class UploadTooLarge(Exception):
 
 class BotClient(discord.Client):
     """discord.py's client with the message-content intent and a command tree synced at login.
-    Replies ping nobody: learned text keeps members' mentions (``<@123>``), and a reply may say one."""
+    Replies ping nobody: a reply may repeat a mention it was trained on (an uploaded text, say)."""
 
     def __init__(self) -> None:
         intents = discord.Intents.default()

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from dbslm import metrics
+from dbslm.config import load_settings
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.evaluation import MAX_ATTEMPTS, token_scores, trained_model
@@ -100,7 +101,7 @@ class Prober:
 
     def __init__(self, store: Store, model: str) -> None:
         self.store = store
-        self.engine = DBSLMEngine(store, model)  # shares the store: closing it is the caller's
+        self.engine = DBSLMEngine(store, model, embedder=load_settings().embedder_model)  # the caller closes the store
         self.probes: list[Probe] = []
 
     async def probe(self, kind: str, pairs: list[Pair], tokens: int, source: str) -> Probe:

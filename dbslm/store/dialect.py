@@ -137,6 +137,10 @@ class MariaDBDialect(Dialect):
     def retype(self, table, column):
         return [f"ALTER TABLE {table.name} MODIFY {self.column_def(column, dict(table.columns)[column])}"]
 
+    def add_column(self, table, column):
+        # MariaDB commits DDL at once: a migration cut short must be able to run again
+        return f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {self.column_def(column, dict(table.columns)[column])}"
+
     def create_table(self, table: Table) -> list[str]:
         defs = self._column_defs(table)
         defs.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
