@@ -47,7 +47,8 @@ class DiscordAdapter:
     def __init__(self, core: BotCore) -> None:
         self.core = core
         self.client = BotClient()
-        for handler in (self.on_message, self.on_raw_message_delete, self.on_raw_message_edit):
+        for handler in (self.on_message, self.on_raw_message_delete, self.on_raw_bulk_message_delete,
+                        self.on_raw_message_edit):
             self.client.event(handler)
         add_commands(self.client.tree, self.on_command)
 
@@ -84,6 +85,12 @@ class DiscordAdapter:
         author = payload.cached_message.author.id if payload.cached_message else None
         await self.core.message_deleted(event(payload.guild_id, payload.channel_id, author, "",
                                               message_id=str(payload.message_id)))
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """Messages removed together (a moderator's purge) are unlearned like single deletes."""
+        for message_id in sorted(payload.message_ids):
+            await self.core.message_deleted(event(payload.guild_id, payload.channel_id, None, "",
+                                                  message_id=str(message_id)))
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """An edited message is relearned with its new text. Updates without content or author

@@ -108,7 +108,9 @@ class SlackAdapter:
         channel = event["channel"]
         message = incoming(event, team, channel, bot_user, is_dm=is_dm,
                            history=None if is_dm else history_reader(client, team, channel, bot_user))
-        if not message.from_bot:
+        if not message.from_bot and (is_dm or message.mentions_bot or message.text.startswith("/")):
+            # only what may be a command needs it: a users.info call per channel message would
+            # run into Slack's rate limits in a busy channel
             message = replace(message, is_admin=await self._is_admin(client, team, message.user))
         send = self._sender(client, channel, message.user, message.thread)
         files = event.get("files")

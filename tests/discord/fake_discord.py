@@ -212,6 +212,10 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_DELETE", {"id": mid, "channel_id": channel,
                                                **({"guild_id": guild} if guild else {})})
 
+    async def delete_bulk(self, mids: list[str], channel: str, guild: str = GUILD) -> None:
+        """Dispatch MESSAGE_DELETE_BULK (a moderator's purge)."""
+        await self.dispatch("MESSAGE_DELETE_BULK", {"ids": mids, "channel_id": channel, "guild_id": guild})
+
     async def edit(self, message: dict, content: str) -> None:
         """Dispatch MESSAGE_UPDATE: ``message`` (as made by ``message``) with new content."""
         await self.dispatch("MESSAGE_UPDATE", {**message, "content": content,

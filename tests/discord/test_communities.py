@@ -174,6 +174,10 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(discord_bot,
     await eventually(lambda: learned(core), sorted(kept + ["the walrus is grey"]))
     await fake.delete(typo["id"], "60")
     await eventually(lambda: learned(core, status=None), kept)
+    purged = [await say(fake, "60", user("23", "z"), f"spam number {i}") for i in range(2)]
+    await eventually(lambda: learned(core), sorted(kept + ["spam number 0", "spam number 1"]))
+    await fake.delete_bulk([m["id"] for m in purged], "60")
+    await eventually(lambda: learned(core, status=None), kept)
     engine = await core.communities.engine_named(f"discord:{GUILD}")
     alone = await resolve_model(engine.store, "kept-alone", None, None, reset=False)
     await train(engine.store, alone, dialog=[([], get_tokenizer("regex").tokenize(text)) for text in kept])
