@@ -92,10 +92,6 @@ class Communities:
         if len(self._deleted) > REMEMBERED_DELETIONS:
             self._deleted.popitem(last=False)
 
-    def undelete(self, message: Message) -> None:
-        """An edit brings a message back: it may be learned again."""
-        self._deleted.pop(message_key(message), None)
-
     def learnable(self, message: Message, engine: DBSLMEngine, opted_out: frozenset[str]) -> LearnedMessage | None:
         """What to learn of a listened message, or None (the listening rules, or deleted)."""
         if message.message_id is not None and message_key(message) in self._deleted:

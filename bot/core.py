@@ -83,33 +83,34 @@ class BotCore:
             await send_parts(reply.text)
 
     async def message_deleted(self, message: Message) -> None:
-        """A message was deleted on the platform: unlearn it (exactly) if it was learned, and
-        never learn it later (its creation, or a backfill page holding it, may be on the way)."""
+        """A message was deleted on the platform: never learned from now on (its creation, or
+        a backfill page holding it, may still be on the way), and subtracted exactly from the
+        model with the community's next batch, so a purge costs one rebuild, not one each."""
         if message.message_id is None or message.is_dm:
             return
         self.communities.deleted(message)
         async with self._lock(channel_of(message)):
             engine = await self.communities.engine(message)
-            model_id = await engine.model_id()
-            rows = await engine.learning.rows.messages(model_id, message_key=message_key(message))
-            try:
-                await engine.learning.forget(model_id, rows)
-            except DbslmError as exc:  # the model no longer holds it (retrained from scratch, say)
-                log.warning("could not unlearn a deleted message from %s: %s", engine.model_name, exc)
+            await engine.learning.forget_later(await engine.model_id(), [message_key(message)])
+        self.learner.schedule(engine)
 
     async def message_edited(self, message: Message) -> None:
-        """A message was edited: unlearn the old text, and learn the new one where the
+        """A message was edited: its old text unlearned at once, the new one learned where the
         listening rules allow (an edit that leaves the learned text as it was changes nothing)."""
         if message.message_id is None or message.is_dm or message.from_bot:
             return
         engine = await self.communities.engine(message)
-        learned = await engine.learning.rows.messages(await engine.model_id(), message_key=message_key(message))
+        model_id = await engine.model_id()
+        learned = await engine.learning.rows.messages(model_id, message_key=message_key(message))
         kept = self.communities.learnable(message, engine, frozenset())
         if learned and kept is not None and learned[0].text == kept.text:
             return
-        await self.message_deleted(message)
-        self.communities.undelete(message)
         async with self._lock(channel_of(message)):
+            try:
+                await engine.learning.forget(model_id, learned)
+            except DbslmError as exc:  # the model no longer holds it (retrained from scratch, say)
+                log.warning("could not unlearn an edited message from %s: %s", engine.model_name, exc)
+                return
             if (await self.communities.channel(engine, message)).listening:
                 await self._listen(engine, message)
 

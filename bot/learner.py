@@ -1,4 +1,5 @@
-"""Listening: messages in listened channels, learned in batches in the background.
+"""Listening: messages in listened channels, learned in batches in the background (and
+messages deleted on the platform subtracted with the next batch).
 
 A message is queued in the database at once (so a restart loses none) and learned with its
 batch: when a community has ``batch`` messages waiting, or ``seconds`` after the first one
@@ -62,6 +63,12 @@ class Learner:
         """Learn what the engine's community has queued, now (in the background)."""
         self._learn(self._community(engine))
 
+    def schedule(self, engine: DBSLMEngine) -> None:
+        """Run the community's next batch within the batch interval (deleted messages to subtract)."""
+        community = self._community(engine)
+        if community.timer is None:
+            community.timer = asyncio.get_running_loop().call_later(self.seconds, self._learn, community)
+
     def _community(self, engine: DBSLMEngine) -> _Community:
         if engine.model_name not in self._communities:
             self._communities[engine.model_name] = _Community(engine)
@@ -79,6 +86,7 @@ class Learner:
     @staticmethod
     async def _run(engine: DBSLMEngine) -> None:
         try:  # ChannelLearning builds one batch at a time per model
+            await engine.learning.forget_marked(await engine.model_id())
             report = await engine.learning.learn_pending(await engine.model_id())
         except Exception:  # a background task: log it; the messages stay queued for the next batch
             log.exception("learning a batch of %s failed", engine.model_name)
@@ -90,7 +98,7 @@ class Learner:
     async def close(self) -> None:
         """Learn what is waiting and let running batches finish (shutdown)."""
         for community in self._communities.values():
-            if community.waiting:
+            if community.waiting or community.timer is not None:
                 self._learn(community)
         await asyncio.gather(*(t for c in self._communities.values() for t in c.tasks), return_exceptions=True)
 

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Sequence
 
 from dbslm.store import Store
-from dbslm.store.community import LEARNED, CommunityStore, LearnedMessage
+from dbslm.store.community import FORGETTING, LEARNED, CommunityStore, LearnedMessage
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, resolve_model, train, untrain
 
@@ -42,6 +42,16 @@ class ChannelLearning:
             return await train(self.store, model, dialog=await _replies(model.tokenizer, pending),
                                on_switch=self.rows.mark_learned)
 
+    async def forget_later(self, model_id: int, keys: Sequence[str]) -> None:
+        """Mark messages (deleted on their platform) to be subtracted with the next batch."""
+        async with self._lock:  # a build in progress decides first whether they are in the model
+            await self.rows.mark_forgetting(model_id, keys)
+
+    async def forget_marked(self, model_id: int) -> TrainReport | None:
+        """Subtract every message marked by :meth:`forget_later`, in one build."""
+        async with self._lock:
+            return await self._subtract(model_id, await self.rows.messages(model_id, status=FORGETTING))
+
     async def forget(self, model_id: int, messages: Sequence[LearnedMessage]) -> TrainReport | None:
         """Subtract learned messages from the model (and drop queued ones)."""
         if not messages:
@@ -51,11 +61,15 @@ class ChannelLearning:
 
     async def _forget(self, model_id: int, messages: Sequence[LearnedMessage]) -> TrainReport | None:
         messages = await self.rows.by_keys(model_id, [m.message_key for m in messages])  # as they are now
-        learned = [m for m in messages if m.status == LEARNED]
-        queued = [m.message_key for m in messages if m.status != LEARNED]
+        learned = [m for m in messages if m.status in (LEARNED, FORGETTING)]
+        queued = [m.message_key for m in messages if m not in learned]
         if queued:
             async with self.store.db.transaction() as tx:
                 await self.rows.remove(tx, model_id, queued)
+        return await self._subtract(model_id, learned)
+
+    async def _subtract(self, model_id: int, learned: Sequence[LearnedMessage]) -> TrainReport | None:
+        """Untrain messages the model holds, their rows deleted in the switch."""
         if not learned:
             return None
         model = await self.store.level1.model(self.model_name)

@@ -146,6 +146,9 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(core):
     assert sorted(await learned(core)) == sorted([m.text for m in kept] + ["the walrus is grey"])
     await core.message_deleted(replace(typo, text=""))
     engine = await core.communities.engine_named("discord:g1")
+    marked = await engine.learning.rows.messages(await engine.model_id(), status="forgetting")
+    assert [m.text for m in marked] == ["the walrus is grey"]  # subtracted with the next batch, not at once
+    await core.learner.close()
     alone = await resolve_model(engine.store, "kept-alone", None, None, reset=False)
     await train(engine.store, alone, dialog=[([], get_tokenizer("regex").tokenize(m.text)) for m in kept])
     assert_same_model(await ngrams_by_text(engine.store, "discord:g1"), await ngrams_by_text(engine.store, "kept-alone"))

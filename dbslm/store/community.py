@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from dbslm.store.database import Database
 
 # A message waits (pending), is taken into a build being made (learning), is in the serving
-# model (learned). A crash mid-build leaves rows "learning": the next batch takes them again.
-PENDING, LEARNING, LEARNED = "pending", "learning", "learned"
+# model (learned); deleted on its platform, it waits to be subtracted (forgetting). A crash
+# mid-build leaves rows "learning": the next batch takes them again.
+PENDING, LEARNING, LEARNED, FORGETTING = "pending", "learning", "learned", "forgetting"
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,16 @@ class CommunityStore:
         """Inside the transaction ``tx`` that switches to the build holding the taken messages."""
         await tx.execute("UPDATE learned SET status = ? WHERE model_id = ? AND status = ?",
                          (LEARNED, model_id, LEARNING))
+
+    async def mark_forgetting(self, model_id: int, keys: Sequence[str]) -> None:
+        """Of these messages, the learned ones wait to be subtracted; the others were never in
+        the model and are dropped."""
+        async with self.db.transaction() as tx:
+            for part, marks in _chunks(keys):
+                await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND status = ? "
+                                 f"AND message_key IN ({marks})", (FORGETTING, model_id, LEARNED, *part))
+                await tx.execute(f"DELETE FROM learned WHERE model_id = ? AND status <> ? "
+                                 f"AND message_key IN ({marks})", (model_id, FORGETTING, *part))
 
     async def remove(self, tx, model_id: int, keys: Sequence[str]) -> None:
         """Inside the transaction ``tx`` that switches to the build without these messages."""
