@@ -12,14 +12,21 @@ from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines
 from dbslm.text.dialogs import DIALOG_SUFFIXES, parse_pairs
 
 
+def size_refusal(name: str, size: int, max_mb: float) -> str | None:
+    """Why an upload of ``size`` bytes is refused (over the limit), or None; adapters ask it
+    before they download anything."""
+    return f"{name} is larger than the {max_mb:g} MB limit." if size > max_mb * 2**20 else None
+
+
 class Uploads:
     def __init__(self, max_upload_mb: float) -> None:
         self.max_upload_mb = max_upload_mb
 
     def refusal(self, upload: Attachment) -> str | None:
         """Why ``upload`` cannot be trained on, or None."""
-        if len(upload.data) > self.max_upload_mb * 2**20:
-            return f"{upload.name} is larger than the {self.max_upload_mb:g} MB limit."
+        too_large = size_refusal(upload.name, len(upload.data), self.max_upload_mb)
+        if too_large:
+            return too_large
         if PurePath(upload.name).suffix.lower() not in TEXT_SUFFIXES + DIALOG_SUFFIXES:
             return f"I can't train on {upload.name}: send .txt, .json, .ndjson or .yml files."
         return None

@@ -17,6 +17,7 @@ from bot.backfill import HistoryReader
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.events import Attachment
+from bot.uploads import size_refusal
 
 MESSAGE_LIMIT = 2000
 
@@ -133,10 +134,10 @@ class DiscordAdapter:
     async def uploads(self, attachments: Sequence[discord.Attachment]) -> tuple[Attachment, ...]:
         """The attachments' contents; UploadTooLarge, before anything is downloaded, if one is
         over the core's upload limit."""
-        limit = self.core.settings.max_upload_mb
         for attachment in attachments:
-            if attachment.size > limit * 2**20:
-                raise UploadTooLarge(f"{attachment.filename} is larger than the {limit:g} MB limit.")
+            refusal = size_refusal(attachment.filename, attachment.size, self.core.settings.max_upload_mb)
+            if refusal:
+                raise UploadTooLarge(refusal)
         return tuple([Attachment(a.filename, await a.read()) for a in attachments])
 
 

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.events import Attachment
+from bot.uploads import size_refusal
 
 DOWNLOAD_SECONDS = 120
 CHUNK_BYTES = 2**16
@@ -28,8 +29,9 @@ async def fetch_files(client: AsyncWebClient, files: list[dict[str, Any]], max_m
     objects = [file if _url(file) else await _file_info(client, file["id"]) for file in files]
     limit = int(max_mb * 2**20)
     for file in objects:
-        if file.get("size", 0) > limit:
-            raise UploadRefused(f"{_name(file)} is over the {max_mb:g} MB upload limit, so I did not download it.")
+        refusal = size_refusal(_name(file), file.get("size", 0), max_mb)
+        if refusal:
+            raise UploadRefused(refusal)
     session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {client.token}"},
                                     timeout=aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS))
     async with session:

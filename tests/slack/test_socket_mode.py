@@ -101,7 +101,7 @@ async def test_bad_and_oversized_uploads_are_reported(slack):
     await dm(slack, "/train", user=ADMIN, subtype="file_share", files=[big])
     refused = (await slack.posted.wait_for(3))[2]
     assert refused["method"] == "chat.postEphemeral"
-    assert refused["text"] == "big.txt is over the 1 MB upload limit, so I did not download it."
+    assert refused["text"] == "big.txt is larger than the 1 MB limit."
     gone = {"id": "F0", "name": "gone.txt", "size": 5, "url_private": f"{slack.url}/files-pri/F0/gone.txt"}
     await dm(slack, "/train", user=ADMIN, subtype="file_share", files=[gone])
     assert (await slack.posted.wait_for(4))[3]["text"] == "Slack refused to send me gone.txt (HTTP 404)."
