@@ -115,3 +115,14 @@ def test_probabilities_sum_to_one_in_every_context(sentences):
         seen = dict(zip(bi.word[rows].tolist(), (10 ** bi.logp[rows]).tolist()))
         total = sum(seen.get(w, own[ctx] * p_uni[w]) for w in uni.word[predictable].tolist())
         assert total == pytest.approx(1.0)
+
+
+def test_a_context_with_no_mass_to_back_off_stores_a_finite_floor():
+    """Here the trigram discount D2 is exactly 0, so a context whose continuations all have
+    count 2 keeps no mass for backing off: log10(0) for lmplz, a finite floor for SQL."""
+    from dbslm.ngram.kneser_ney import NO_BACKOFF, estimate, with_unk
+
+    sentences = [["a"], ["b"], ["a", "c", "b"], ["a"]]
+    backoffs = estimate(with_unk(count_ngrams(Vocabulary().encode(sentences, grow=True), 3))).backoff
+    assert all(np.isfinite(b).all() for b in backoffs)
+    assert any((b == NO_BACKOFF).any() for b in backoffs)

@@ -98,3 +98,10 @@ def test_two_processes_training_one_sqlite_model_lose_nothing(cli, tmp_path, kjv
     assert cli("train", kjv / "train.txt", "--db", once, "--tokenizer", "whitespace").code == 0
     total = "SELECT n, SUM(count) FROM ngrams g JOIN models m ON m.active_build = g.build GROUP BY n"
     assert table_rows(db, total) == table_rows(once, total)
+
+
+def test_a_model_with_a_zero_discount_trains_on_every_backend(cli, db, tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("a\nb\na c b\na\n")  # a trigram discount of exactly 0 (tests/test_ngram_units.py)
+    assert cli("train", corpus, "--db", db, "--tokenizer", "whitespace").code == 0
+    assert table_rows(db, "SELECT MIN(backoff) FROM ngrams") == [(-99.0,)]

@@ -15,6 +15,11 @@ from dbslm.ngram.counting import SHIFT, OrderCounts
 from dbslm.text.vocab import BOS, UNK
 
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
+# A context whose every continuation has a discount of exactly 0 (D2 or D3 can be 0 when the
+# counts-of-counts line up, as in a few sentences) leaves no mass to back off: log10(0). lmplz
+# writes -inf there; no SQL database stores infinities, so such a backoff is this finite floor
+# instead (a share of 1e-99: zero for every sum and perplexity that can be printed).
+NO_BACKOFF = -99.0
 
 
 @dataclass
@@ -130,7 +135,7 @@ def estimate(counts: list[OrderCounts]) -> Estimate:
             p += gamma[0] / (len(a) - 1)
         else:
             p += gamma[parents] * lower[suffixes[i]]
-            backoffs.append(np.log10(gamma))
+            backoffs.append(np.log10(gamma, out=np.full(n_contexts, NO_BACKOFF), where=gamma > 0))
         lower = p
         logps.append(np.log10(p))
     logps[0][counts[0].words == BOS] = 0.0
