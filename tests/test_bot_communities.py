@@ -8,6 +8,8 @@ import itertools
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.backfill import BackfillError, HistoryPage
 from bot.core import BotCore
@@ -263,3 +265,12 @@ async def test_an_edit_that_keeps_the_text_changes_nothing(core):
     build = (await engine.stats())["build"]
     await core.message_edited(replace(message, text="a calm lake at noon <@99>"))  # only a mention added
     assert (await engine.stats())["build"] == build
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+async def test_any_text_in_any_command_gets_an_answer_and_no_exception(core, text):
+    for command in ("", "/listen ", "/chance ", "/ban add ", "/ban remove ", "/train history ", "/forget ",
+                    "/stats ", "/correct "):
+        replies = await say(core, command + text, is_admin=True, mentions_bot=True)
+        assert replies and all(reply.strip() for reply, _ in replies)
