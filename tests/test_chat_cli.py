@@ -51,3 +51,14 @@ def test_user_and_agent_are_the_logged_identities_and_quit_leaves(tmp_path):
     assert run.returncode == 0 and "never read" not in run.stdout
     assert table_rows(db, "SELECT user_id, agent FROM conversations") == [("alice", "quill")]
     assert table_rows(db, "SELECT role, user_id FROM messages ORDER BY id") == [("user", "alice"), ("bot", "quill")]
+
+
+def test_a_community_model_answers_over_its_base(tmp_path):
+    db = str(tmp_path / "chat.sqlite3")
+    assert chat(db, "--prompt", "Hello").returncode == 0  # the base model: the starter corpus
+    alone = chat(db, "--model", "discord:1", "--no-starter", "--prompt", "Hello")
+    assert alone.returncode == 0 and alone.stdout.startswith("I have not been trained yet")
+    mixed = chat(db, "--model", "discord:1", "--base", "base", "--base-weight", "0.5", "--prompt", "Hello")
+    assert mixed.returncode == 0 and mixed.stdout.strip() and "trained yet" not in mixed.stdout
+    bad = chat(db, "--model", "discord:1", "--base", "base", "--base-weight", "2", "--prompt", "Hello")
+    assert bad.returncode == 2 and "not a share from 0 to 1" in bad.stderr

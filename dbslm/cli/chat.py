@@ -11,12 +11,13 @@ import argparse
 import asyncio
 import sys
 
-from dbslm.cli.common import add_database_options, positive_int
+from dbslm.cli.common import add_database_options, positive_int, share
 from dbslm.config import load_settings
-from dbslm.engine import DBSLMEngine
+from dbslm.engine import DEFAULT_BASE_WEIGHT, DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.starter import starter_pairs
 from dbslm.store import open_store
+from dbslm.training import check_model_name
 
 HELP = "commands: :history  :exit  :quit  /correct <better answer>  (Ctrl-D leaves)"
 
@@ -34,13 +35,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--seed", type=int, help="seed replies (the same seed gives the same reply)")
         parser.add_argument("--no-starter", action="store_true",
                             help="do not train the starter corpus into an untrained model")
+        parser.add_argument("--base", metavar="NAME",
+                            help="answer as a community model does in the bot: mixed with this base model")
+        parser.add_argument("--base-weight", type=share, default=DEFAULT_BASE_WEIGHT, metavar="W",
+                            help=f"the base model's share with --base, 0 to 1 (default: {DEFAULT_BASE_WEIGHT})")
         parser.set_defaults(run=run)
 
 
 async def run(args: argparse.Namespace) -> int:
-    engine = DBSLMEngine(await open_store(args.db), args.model, embedder=load_settings().embedder_model)
+    store = await open_store(args.db)
+    embedder = load_settings().embedder_model
+    base = DBSLMEngine(store, check_model_name(args.base), embedder=embedder) if args.base else None
+    engine = DBSLMEngine(store, args.model, embedder=embedder, base=base, base_weight=args.base_weight)
     try:
-        if not (await engine.stats())["trained"] and not args.no_starter:
+        if base is None and not (await engine.stats())["trained"] and not args.no_starter:
             print(f"model {args.model!r} has not been trained: training it on the starter corpus ...", file=sys.stderr)
             report = await engine.train_dialog(starter_pairs(), source="starter")
             print(f"trained on {report.sentences:,} prompt/response pairs in {report.seconds:.2f} s", file=sys.stderr)

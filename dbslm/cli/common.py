@@ -53,6 +53,17 @@ def percentage(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """An argparse type: a share from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share from 0 to 1")
+    return value
+
+
 def one_line_errors(parser: argparse.ArgumentParser) -> None:
     """Have ``parser`` refuse a bad option in one ``dbslm: error:`` line (exit 2), without the usage."""
     def error(message: str) -> NoReturn:
