@@ -44,23 +44,21 @@ def positive_int(text: str) -> int:
 
 def percentage(text: str) -> float:
     """An argparse type: a share in percent, from 0 up to (not including) 100."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 100:
-        raise argparse.ArgumentTypeError(f"{text} is not a percentage from 0 to below 100")
-    return value
+    return _number(text, 0, 100, "a percentage from 0 to below 100", top_included=False)
 
 
 def share(text: str) -> float:
     """An argparse type: a share from 0 to 1."""
+    return _number(text, 0, 1, "a share from 0 to 1", top_included=True)
+
+
+def _number(text: str, low: float, high: float, what: str, *, top_included: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a share from 0 to 1")
+    if not (low <= value <= high if top_included else low <= value < high):
+        raise argparse.ArgumentTypeError(f"{text} is not {what}")
     return value
 
 
