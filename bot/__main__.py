@@ -64,12 +64,13 @@ async def run_platforms(core: BotCore, stop: asyncio.Event, env: Mapping[str, st
 
 async def main() -> int:
     settings = load_settings()
+    bot_settings = load_bot_settings()  # a bad setting is reported before anything starts
     engine = await DBSLMEngine.open(settings.database, settings.model, settings.embedder_model)
     try:
         if not (await engine.stats())["trained"]:
             print("training the starter model ...", file=sys.stderr)
             await engine.train_dialog(starter_pairs(), source="starter")
-        core = BotCore(engine, load_bot_settings())
+        core = BotCore(engine, bot_settings)
         await core.resume_learning()
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
