@@ -138,3 +138,17 @@ def test_python_m_bot_answers_and_stops_cleanly_on_sigterm(tmp_path):
     err = proc.stderr.read()
     assert "console" in err and "Traceback" not in err
     assert not os.path.exists(tmp_path / "run.sqlite3-wal")  # the database was closed
+
+
+def test_python_m_bot_refuses_a_bad_setting_before_it_starts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "BOT_"))}
+    env.update(DBSLM_SQLITE_PATH=str(tmp_path / "never.sqlite3"), BOT_MODEL_SCOPE="galaxy")
+    run = subprocess.run([sys.executable, "-m", "bot"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert run.returncode == 1 and run.stderr.strip().splitlines() == [
+        "bot: error: BOT_MODEL_SCOPE must be one of server, global, channel, not 'galaxy'"]
+    assert not (tmp_path / "never.sqlite3").exists()
