@@ -15,6 +15,7 @@ from dbslm.ngram.heads import top_k
 from dbslm.ngram.quantize import quantize
 from dbslm.ngram.tables import ModelTables, OrderTable, parent_rows
 from dbslm.store import ModelInfo, Store
+from dbslm.store.community import CommunityStore
 from dbslm.store.level1 import VocabUpdate
 from dbslm.text.vocab import Vocabulary
 
@@ -51,7 +52,7 @@ async def import_arpa(store: Store, model: ModelInfo, lines: Iterable[str], sour
     update = VocabUpdate(list(range(len(vocab))), vocab.texts, [0] * len(vocab))
     info = ModelInfo(model.id, model.name, tables.order, model.tokenizer, model.active_build)
     return await store.level1.write_build(info, tables, update, replace_vocab=True, source="arpa",
-                                          sentences=0, tokens=0)
+                                          sentences=0, tokens=0, on_switch=CommunityStore.clear)
 
 
 def arpa_tables(orders: list[ArpaOrder], head_size: int, source: str) -> tuple[ModelTables, Vocabulary]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -274,3 +276,17 @@ async def test_any_text_in_any_command_gets_an_answer_and_no_exception(core, tex
                     "/stats ", "/correct "):
         replies = await say(core, command + text, is_admin=True, mentions_bot=True)
         assert replies and all(reply.strip() for reply, _ in replies)
+
+
+async def test_retraining_a_community_from_scratch_forgets_its_learned_rows(core, tmp_path):
+    await say(core, "/listen on", is_admin=True)
+    for i in range(4):
+        await say(core, f"the pier is busy today {i}")
+    assert len(await learned(core)) == 4
+    text = tmp_path / "fresh.txt"
+    text.write_text("a brand new start for this server\n")
+    run = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "dbslm", "train", str(text), "--db",
+                                                   str(tmp_path / "dialogs.sqlite3"), "--model", "discord:g1",
+                                                   "--reset"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert await learned(core) == []  # the model holds none of them now: nothing claims it does

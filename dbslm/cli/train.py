@@ -29,6 +29,7 @@ from dbslm.cli.progress import Progress
 from dbslm.config import load_settings
 from dbslm.errors import DbslmError
 from dbslm.store import ModelInfo, Store, open_store
+from dbslm.store.community import CommunityStore
 from dbslm.store.level2 import Level2Store
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files
 from dbslm.text.dialogs import DIALOG_SUFFIXES
@@ -231,12 +232,13 @@ class _Session:
         batch, self.batch = self.batch, _Batch()
         started = time.perf_counter()
         first = not self.reports
-        report = await train(self.store, self.model, batch.sentences, dialog=batch.dialog,
-                             reset=self.args.reset and first, head_size=self.args.head_size,
-                             progress=self.progress.stage)
+        reset = self.args.reset and first
+        report = await train(self.store, self.model, batch.sentences, dialog=batch.dialog, reset=reset,
+                             head_size=self.args.head_size, progress=self.progress.stage,
+                             on_switch=CommunityStore.clear if reset else None)
         level2 = Level2Store(self.store.db)
         trained = await self.store.level1.model(self.model.name)
-        if self.args.reset and first:
+        if reset:
             await level2.clear_pairs(trained.id)
         await level2.add_pairs(trained.id, batch.pairs, source="train")
         self.reports.append(report)

@@ -148,6 +148,12 @@ class CommunityStore:
                 await tx.execute(f"DELETE FROM learned WHERE model_id = ? AND status <> ? "
                                  f"AND message_key IN ({marks})", (model_id, FORGETTING, *part))
 
+    @staticmethod
+    async def clear(tx, model_id: int) -> None:
+        """Inside the transaction ``tx`` that switches a model to a build trained from scratch:
+        no channel message is in it any more."""
+        await tx.execute("DELETE FROM learned WHERE model_id = ?", (model_id,))
+
     async def remove(self, tx, model_id: int, keys: Sequence[str]) -> None:
         """Inside the transaction ``tx`` that switches to the build without these messages."""
         for part, marks in _chunks(keys):
