@@ -256,3 +256,21 @@ def test_streamed_rows_match_the_whole_file_reader(tmp_path):
     broken = rows_file(tmp_path / "broken.ndjson", 3, tail="{oops\n")
     rows = stream_pairs(broken)
     assert next(rows) == ("question number 0?", "answer zeta0 here.")  # read before the bad line is reached
+
+
+def test_recursive_order_alias_head_size_and_line_limit(cli, tmp_path):
+    top = tmp_path / "corpus"
+    (top / "deeper").mkdir(parents=True)
+    (top / "top.txt").write_text("the lighthouse keeper climbs the stairs\n" * 3)
+    (top / "deeper" / "inner.txt").write_text("the ferryman rows across the river\n" * 3)
+    flat, deep = str(tmp_path / "flat.sqlite3"), str(tmp_path / "deep.sqlite3")
+    assert cli("train", top, "--db", flat).code == 0
+    assert cli("train", top, "--db", deep, "--recursive", "--ngram-order", "2", "--head-size", "3").code == 0
+    words = "SELECT COUNT(*) FROM vocab WHERE text IN ('lighthouse', 'ferryman')"
+    assert table_rows(flat, words) == [(1,)] and table_rows(deep, words) == [(2,)]
+    assert table_rows(deep, "SELECT ngram_order FROM models") == [(2,)]
+    assert table_rows(deep, "SELECT MAX(LENGTH(words)) FROM heads") == [(3 * 4,)]  # int32 word ids, 3 a context
+    long_line = tmp_path / "long.txt"
+    long_line.write_text("short line\n" + "word " * 40 + "\n")
+    refused = cli("train", long_line, "--db", flat, "--max-line-chars", "50")
+    assert refused.code == 1 and "long.txt:2" in refused.err
