@@ -30,7 +30,7 @@ class BotSettings:
     flush_batch: int = 500  # contexts one /flush moves at most
     model_scope: str = "server"  # a model per server (guild, workspace), one for all, or per channel
     base_weight: float = 0.3  # the base model's share in a community's replies
-    listen_batch: int = 50  # listened messages learned together ...
+    listen_batch: int = 500  # listened messages learned together ...
     listen_seconds: float = 30.0  # ... or after this long, whichever comes first
     banned_words: frozenset[str] = DEFAULT_BANNED
     chance_seed: int | None = None  # seeds the unprompted-reply draws (tests); None: random
@@ -56,7 +56,7 @@ def load_bot_settings() -> BotSettings:
         flush_batch=storage.flush_batch,
         model_scope=scope,
         base_weight=_number("BOT_BASE_WEIGHT", "0.3", 0.0, 1.0),
-        listen_batch=int(_number("BOT_LISTEN_BATCH", "50", 1)),
+        listen_batch=int(_number("BOT_LISTEN_BATCH", "500", 1)),
         listen_seconds=_number("BOT_LISTEN_SECONDS", "30", 0.001),
         banned_words=DEFAULT_BANNED if banned is None else frozenset(
             w.strip().lower() for w in banned.split(",") if w.strip()),

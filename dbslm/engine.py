@@ -85,6 +85,7 @@ class DBSLMEngine:
         self.embedder_model = embedder
         self._embedder: Embedder | None = None
         self._loaded: _Loaded | None = None
+        self._loading = asyncio.Lock()
         self._id: int | None = None
 
     @classmethod
@@ -247,23 +248,28 @@ class DBSLMEngine:
             return None
         builds = (model.active_build, base.model.active_build if base else None)
         if self._loaded is None or self._loaded.builds != builds:
-            own = await ModelReader.open(self.store.level1, model) if model.active_build is not None else None
-            vocab = await self.store.level1.vocabulary(model) if own is not None else Vocabulary()
-            reader: ModelReader | MixedReader | None = own
-            if base is not None:
-                own_size = len(vocab)
-                vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
-                reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
-            banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
-            if self._embedder is None and self.base is not None:
-                self._embedder = self.base._embedder  # one sentence model for every community
-            if self._embedder is None:  # a sentence model takes seconds to load
-                tokenize = get_tokenizer(model.tokenizer).tokenize
-                self._embedder = await asyncio.to_thread(load_embedder, self.embedder_model, tokenize)
-            searched = (model.id,) + ((base.model.id,) if base is not None else ())
-            self._loaded = _Loaded(model, builds, reader, vocab, banned, Recall(self.level2, self._embedder, searched))
-            self.settings = await self._decode_settings(model)
+            async with self._loading:  # one reload, however many replies notice the new build at once
+                if self._loaded is None or self._loaded.builds != builds:
+                    self._loaded = await self._reload(model, base, builds)
         return self._loaded
+
+    async def _reload(self, model: ModelInfo, base: _Loaded | None, builds: tuple[int | None, int | None]) -> _Loaded:
+        own = await ModelReader.open(self.store.level1, model) if model.active_build is not None else None
+        vocab = await self.store.level1.vocabulary(model) if own is not None else Vocabulary()
+        reader: ModelReader | MixedReader | None = own
+        if base is not None:
+            own_size = len(vocab)
+            vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
+            reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
+        banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
+        if self._embedder is None and self.base is not None:
+            self._embedder = self.base._embedder  # one sentence model for every community
+        if self._embedder is None:  # a sentence model takes seconds to load
+            tokenize = get_tokenizer(model.tokenizer).tokenize
+            self._embedder = await asyncio.to_thread(load_embedder, self.embedder_model, tokenize)
+        searched = (model.id,) + ((base.model.id,) if base is not None else ())
+        self.settings = await self._decode_settings(model)
+        return _Loaded(model, builds, reader, vocab, banned, Recall(self.level2, self._embedder, searched))
 
     async def _decode_settings(self, model: ModelInfo) -> DecodeSettings:
         """The decode profile from the ``decode_profiles`` table, written there with the
