@@ -25,7 +25,7 @@ class DecodeSettings:
     cache_decay: float = 0.7
     presence_penalty: float = 0.2
     frequency_penalty: float = 0.3
-    max_tokens: int = 40
+    max_tokens: int = 100  # room to copy a learned answer with code or a list whole
 
 
 def choose(words: np.ndarray, log10p: np.ndarray, cache: dict[int, float], confidence: float,

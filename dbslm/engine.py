@@ -264,12 +264,12 @@ class DBSLMEngine:
         banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
         if self._embedder is None and self.base is not None:
             self._embedder = self.base._embedder  # one sentence model for every community
+        tokenize = get_tokenizer(model.tokenizer).tokenize
         if self._embedder is None:  # a sentence model takes seconds to load
-            tokenize = get_tokenizer(model.tokenizer).tokenize
             self._embedder = await asyncio.to_thread(load_embedder, self.embedder_model, tokenize)
         searched = (model.id,) + ((base.model.id,) if base is not None else ())
         self.settings = await self._decode_settings(model)
-        return _Loaded(model, builds, reader, vocab, banned, Recall(self.level2, self._embedder, searched))
+        return _Loaded(model, builds, reader, vocab, banned, Recall(self.level2, self._embedder, searched, tokenize))
 
     async def _decode_settings(self, model: ModelInfo) -> DecodeSettings:
         """The decode profile from the ``decode_profiles`` table, written there with the

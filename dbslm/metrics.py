@@ -38,7 +38,11 @@ def rouge_l_f1(reply: str, reference: str) -> float:
 
 def lexical_overlap(reply: str, reference: str) -> float:
     """Unigram F1 between the reply's and the reference's words."""
-    a, b = Counter(words(reply)), Counter(words(reference))
+    return unigram_f1(Counter(words(reply)), Counter(words(reference)))
+
+
+def unigram_f1(a: Counter, b: Counter) -> float:
+    """Unigram F1 between two word counts."""
     common = sum((a & b).values())
     if not common:
         return 0.0

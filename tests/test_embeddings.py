@@ -8,7 +8,9 @@ import pytest
 
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
-from dbslm.memory.embedding import BUNDLED
+from dbslm.memory.embedding import BUNDLED, HashedEmbedder
+from dbslm.memory.recall import Recall
+from dbslm.text.tokenize import get_tokenizer
 from tests.conftest import table_rows
 
 PAIRS = [("How old are you?", "I was built this year."), ("What is your favourite colour?", "Teal, always."),
@@ -58,3 +60,16 @@ async def test_an_unknown_sentence_model_is_a_clear_error(tmp_path):
     with pytest.raises(DbslmError, match="cannot load the sentence model"):
         await engine.respond(await engine.start_conversation("ann"), "hello", seed=1)
     await engine.close()
+
+
+async def test_the_answer_most_similar_prompts_got_leads(tmp_path):
+    engine = await DBSLMEngine.open(str(tmp_path / "vote.sqlite3"))
+    sky = "What colour is the sky?"
+    await engine.train_dialog([(sky, "Grey, it is raining."), (sky, "Blue on a clear day."),
+                               (sky, "Blue, on a clear day!"), ("Where do you live?", "In a database file.")])
+    tokenize = get_tokenizer("regex").tokenize
+    recall = Recall(engine.level2, HashedEmbedder(tokenize), (await engine.model_id(),), tokenize)
+    responses = await recall.responses(sky, tokenize(sky))
+    await engine.close()
+    assert [r for r, _ in responses][:2] == ["Blue on a clear day.", "Blue, on a clear day!"]
+    assert responses[-1][0] == "Grey, it is raining." and responses[-1][1] < responses[0][1]

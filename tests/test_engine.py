@@ -128,7 +128,7 @@ def test_any_unicode_gets_an_answer(sync_engine, text):
 async def test_decode_profile_lives_in_a_table(engine, db):
     conv = await engine.start_conversation("p")
     await engine.respond(conv, "Hello", seed=1)
-    assert table_rows(db, "SELECT name, temperature, max_tokens FROM decode_profiles") == [("default", 0.5, 40)]
+    assert table_rows(db, "SELECT name, temperature, max_tokens FROM decode_profiles") == [("default", 0.5, 100)]
     execute(db, "UPDATE decode_profiles SET max_tokens = 2, temperature = 0")
     fresh = DBSLMEngine(engine.store)
     reply = await fresh.respond(await fresh.start_conversation("p2"), "What is AI?", seed=1)

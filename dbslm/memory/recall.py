@@ -2,28 +2,36 @@
 
 The full-text index finds candidate pairs; each is scored by the index's rank score (which
 weighs rare words more) times the cosine of the prompts' sentence vectors (which also sees
-words the index skipped). The best match leads and weaker ones fade quickly.
+words the index skipped). Then the responses vote: each response is ranked by its agreement
+(shared words) with the others, weighted by their match, so the answer most of the similar prompts
+got leads (a minimum-Bayes-risk choice) and weaker ones fade quickly.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
 from dbslm.memory.embedding import Embedder, from_blob, to_blob
 from dbslm.memory.retrieval import words_of
+from dbslm.metrics import unigram_f1
 from dbslm.store.level2 import Level2Store
 
 CANDIDATES = 20  # pairs the index returns
 RETRIEVED = 3  # responses that enter the cache
 SHARPNESS = 6  # weight = (match / best match) ** this: a near-identical prompt dominates
+MIN_VOTE = 0.01  # responses weighted less than this take no part in the vote
 
 
 class Recall:
-    def __init__(self, level2: Level2Store, embedder: Embedder, model_ids: tuple[int, ...]) -> None:
+    def __init__(self, level2: Level2Store, embedder: Embedder, model_ids: tuple[int, ...],
+                 tokenize: Callable[[str], list[str]]) -> None:
         """Recall from the pairs of the models ``model_ids`` (a community's and its base's)."""
         self.level2 = level2
+        self.tokenize = tokenize
         self.embedder = embedder
         self.model_ids = model_ids
 
@@ -40,7 +48,16 @@ class Recall:
         scored = sorted(((max(score, 1e-3) * max(float(cosine), 0.0), response)
                          for cosine, (_, _, response, score) in zip(cosines, hits)), key=lambda s: -s[0])
         best = scored[0][0]
-        return [(response, (match / best) ** SHARPNESS if best > 0 else 0.0) for match, response in scored[:RETRIEVED]]
+        if best <= 0:
+            return [(response, 0.0) for _, response in scored[:RETRIEVED]]
+        weighted = [(response, (match / best) ** SHARPNESS) for match, response in scored]
+        voters = [(response, weight) for response, weight in weighted if weight >= MIN_VOTE]
+        counts = [Counter(words_of(self.tokenize(response))) for response, _ in voters]
+        agreement = [sum(weight * unigram_f1(mine, theirs) for theirs, (_, weight) in zip(counts, voters))
+                     for mine in counts]
+        top = max(agreement)
+        ranked = sorted(range(len(voters)), key=lambda i: (-agreement[i], i))
+        return [(voters[i][0], (agreement[i] / top) ** SHARPNESS) for i in ranked[:RETRIEVED]]
 
     async def _prompt_vectors(self, hits: list[tuple[int, str, str, float]]) -> np.ndarray:
         """The hits' prompt vectors; a costly embedder's are stored on first use."""
