@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from dbslm.concepts.catalog import DEFAULTS, choose_concept
+from dbslm.concepts.classifier import Background
 from dbslm.concepts.payloads import PAYLOADS
 from dbslm.decoder import DecodeSettings
 from dbslm.errors import DbslmError
@@ -61,6 +62,8 @@ class _Loaded:
     vocab: Vocabulary
     banned: frozenset[int]  # ids of the banned words
     recall: Recall
+    model_ids: tuple[int, ...]  # the models it answers from: its own, then the base's
+    tokens: int  # the tokens those models were trained on
 
 
 class DBSLMEngine:
@@ -269,7 +272,9 @@ class DBSLMEngine:
             self._embedder = await asyncio.to_thread(load_embedder, self.embedder_model, tokenize)
         searched = (model.id,) + ((base.model.id,) if base is not None else ())
         self.settings = await self._decode_settings(model)
-        return _Loaded(model, builds, reader, vocab, banned, Recall(self.level2, self._embedder, searched, tokenize))
+        tokens = (await self.store.level1.build_summary(model))[0] + (base.tokens if base is not None else 0)
+        return _Loaded(model, builds, reader, vocab, banned, Recall(self.level2, self._embedder, searched, tokenize),
+                       searched, tokens)
 
     async def _decode_settings(self, model: ModelInfo) -> DecodeSettings:
         """The decode profile from the ``decode_profiles`` table, written there with the
@@ -294,7 +299,7 @@ class DBSLMEngine:
         overlay: dict[int, str] = {}
         spans = [span_ids(b.span, tokenize, vocab, overlay)
                  for b in await self._biases_for(loaded.model, conversation_id, prompt, tokenize)]
-        concept, start = await self._concept_span(loaded.model, conversation_id, prompt, recent, values, overlay)
+        concept, start = await self._concept_span(loaded, conversation_id, prompt, recent, values, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
         if concept is not None and tokenize(concept.template)[-1:] in ([t] for t in SENTENCE_ENDS):
             reply = start  # a complete sentence: Level 1 has nothing to add
@@ -314,23 +319,37 @@ class DBSLMEngine:
         name = concept.name if concept else "correction" if spans else None
         return name, detokenize(tokens), tokens
 
-    async def _concept_span(self, model: ModelInfo, conversation_id: int, prompt: list[str], recent: list[Message],
+    async def _concept_span(self, loaded: _Loaded, conversation_id: int, prompt: list[str], recent: list[Message],
                             values: dict[str, str], overlay: dict[int, str]) -> tuple[Concept | None, list[int]]:
-        """The concept this reply calls for (a signal, or a prompt like its examples) and the
-        span it emits; (None, []) when none applies or its payload has nothing to say."""
-        concepts = await self.level3.concepts(model.id)
+        """The concept this reply calls for (a signal, or a prompt its examples make likely)
+        and the span it emits; (None, []) when none applies or its payload has nothing to say."""
+        concepts = await self.level3.concepts(loaded.model.id)
         if not concepts:
             for concept in DEFAULTS:
                 await self.level3.add_concept(SHARED_MODEL_ID, concept)
             concepts = list(DEFAULTS)
-        concept = choose_concept(concepts, prompt, await self.level3.take_signal(conversation_id))
+        tokenize = get_tokenizer(loaded.model.tokenizer).tokenize
+        signal = await self.level3.take_signal(conversation_id)
+        if signal is not None:
+            concept = next((c for c in concepts if c.name == signal), None)
+        else:
+            concept = choose_concept(concepts, prompt, await self._background(loaded, prompt), tokenize)
         if concept is None:
             return None, []
         filled = PAYLOADS[concept.payload](recent, **values) if concept.payload in PAYLOADS else {}
         if filled is None:
             return None, []
-        tokenize = get_tokenizer(model.tokenizer).tokenize
-        return concept, span_ids(concept.template.format(**filled), tokenize, self._loaded.vocab, overlay)
+        return concept, span_ids(concept.template.format(**filled), tokenize, loaded.vocab, overlay)
+
+    async def _background(self, loaded: _Loaded, prompt: list[str]) -> Background:
+        """How often the models saw the prompt's words (any of their usual spellings)."""
+        words = words_of(prompt)
+        spellings = {s for w in words for s in (w, w.capitalize(), w.upper())} | set(prompt)
+        found = await self.store.level1.word_frequencies(loaded.model_ids, spellings)
+        freq: dict[str, int] = {}
+        for text, count in found.items():
+            freq[text.lower()] = freq.get(text.lower(), 0) + count
+        return Background(freq, loaded.tokens)
 
     async def _biases_for(self, model: ModelInfo, conversation_id: int, prompt: list[str], tokenize) -> list[Bias]:
         biases = await self.level2.biases(model.id, conversation_id)

@@ -8,7 +8,7 @@ previous build's rows are deleted afterwards.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,6 +164,20 @@ class Level1Store:
                                         (model.id,))
         built = await self.db.fetchone("SELECT finished_at FROM builds WHERE id = ?", (model.active_build,))
         return int(tokens[0]), (float(built[0]) if built and built[0] is not None else None)
+
+    async def word_frequencies(self, model_ids: Sequence[int], spellings: Iterable[str]) -> dict[str, int]:
+        """The trained frequency of each of ``spellings`` (exact tokens) summed over the models
+        ``model_ids`` (absent: never seen)."""
+        spellings = sorted(set(spellings))
+        if not spellings or not model_ids:
+            return {}
+        models, texts = ", ".join("?" for _ in model_ids), ", ".join("?" for _ in spellings)
+        rows = await self.db.fetchall(f"SELECT text, freq FROM vocab WHERE model_id IN ({models}) "
+                                      f"AND text IN ({texts}) AND control = 0", (*model_ids, *spellings))
+        found: dict[str, int] = {}
+        for text, freq in rows:
+            found[text] = found.get(text, 0) + int(freq)
+        return found
 
     async def write_build(self, model: ModelInfo, tables: ModelTables | None, vocab: VocabUpdate, *,
                           replace_vocab: bool, source: str, sentences: int, tokens: int,

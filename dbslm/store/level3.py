@@ -14,7 +14,7 @@ class Concept:
     examples: list[str]  # prompts that call for it
     template: str  # text with {payload} placeholders
     payload: str | None  # the function that fills the placeholders
-    threshold: float  # prompt similarity to an example that fires it
+    threshold: float  # P(concept | prompt) that fires it; above 1 only a signal does
 
 
 SHARED_MODEL_ID = 0  # concepts every model has

@@ -30,6 +30,7 @@ Lao, Khmer, Myanmar) give one token per grapheme cluster; Katakana runs (with
   split off URLs.
 """
 
+import re
 import unicodedata
 
 import regex
@@ -64,6 +65,10 @@ _TOKEN = regex.compile(
     regex.V1,
 )
 
+# Printable ASCII whose space-separated pieces are each one token: runs of letters and digits,
+# or single characters. ``_TOKEN`` splits such a line exactly as ``str.split`` does.
+_PLAIN = re.compile(r"(?: *(?:[A-Za-z0-9]+|[!-~])(?![!-~]))* *")
+
 _OPENING = frozenset("([{¿¡“‘«「『【〔〈《")
 _CLOSING = regex.compile(r"[.!?]+|[,;:)\]}%…،؛؟।”’»。、」』】〕〉》]")
 _CJK = regex.compile(r"[" + _UNSPACED + r"\u3000-\u303f\u30fb]")
@@ -78,6 +83,8 @@ class RegexTokenizer:
 
     def tokenize(self, line: str) -> list[str]:
         """Split ``line`` into tokens; never raises, ``[]`` for blank input."""
+        if line.isascii() and _PLAIN.fullmatch(line):  # the common case, without the full rules
+            return line.split()
         if not line.isprintable():
             line = _CLEAN.sub(r"\1", line)
         return _TOKEN.findall(unicodedata.normalize("NFKC", line))
