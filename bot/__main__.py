@@ -46,20 +46,23 @@ def platforms(env: Mapping[str, str]) -> dict[str, Serve]:
 
 async def run_platforms(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> None:
     """Serve every configured platform until ``stop``; one failing stops the others, then its
-    error is raised."""
+    error is raised. The core is closed once, after every platform stopped."""
     found = platforms(env)
     if not found:
         print("the bot is listening on the console (Ctrl-D or SIGTERM stops it)", file=sys.stderr)
         await ConsoleAdapter(core).run(stop=stop)
         return
     tasks = [asyncio.create_task(serve(core, stop, env), name=name) for name, serve in found.items()]
-    for finished in asyncio.as_completed(tasks):
-        try:
-            await finished
-        except BaseException:
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+    try:
+        for finished in asyncio.as_completed(tasks):
+            try:
+                await finished
+            except BaseException:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+    finally:
+        await core.close()
 
 
 async def main() -> int:

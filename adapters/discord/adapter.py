@@ -170,4 +170,3 @@ async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> N
                            "Developer Portal") from None
     finally:
         await client.close()
-        await core.close()

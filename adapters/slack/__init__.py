@@ -39,14 +39,11 @@ async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> N
         raise BotError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) to serve Slack")
     adapter = SlackAdapter(core, bot_token, "" if app_token else signing_secret, env.get("SLACK_API_URL") or None)
     await _checked(adapter.app.client.auth_test(), "SLACK_BOT_TOKEN")
-    try:
-        if app_token:
-            opened = await _checked(adapter.app.client.apps_connections_open(app_token=app_token), "SLACK_APP_TOKEN")
-            await _socket_mode(adapter, app_token, opened["url"], stop)
-        else:
-            await _http_mode(adapter, env.get("BOT_SLACK_HOST", "127.0.0.1"), _port(env), stop)
-    finally:
-        await core.close()
+    if app_token:
+        opened = await _checked(adapter.app.client.apps_connections_open(app_token=app_token), "SLACK_APP_TOKEN")
+        await _socket_mode(adapter, app_token, opened["url"], stop)
+    else:
+        await _http_mode(adapter, env.get("BOT_SLACK_HOST", "127.0.0.1"), _port(env), stop)
 
 
 async def _checked(call: Awaitable[AsyncSlackResponse], variable: str) -> AsyncSlackResponse:
