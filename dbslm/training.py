@@ -18,9 +18,11 @@ from dbslm.errors import DbslmError
 from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_counts
 from dbslm.ngram.tables import ModelTables, build_tables, counts_from_rows
 from dbslm.store import ModelInfo, Store
-from dbslm.store.level1 import NgramRows, OnSwitch, VocabUpdate
+from dbslm.store.level1 import OnSwitch, VocabUpdate
 from dbslm.text.tokenize import TOKENIZERS
 from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary
+
+StoredCounts = tuple[np.ndarray, np.ndarray, np.ndarray]  # one order's context keys, words, counts
 
 MAX_ORDER = 6
 DEFAULT_HEAD_SIZE = 32
@@ -132,12 +134,12 @@ async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]
         active = current.active_build if current else None
         whole_vocab = reset or active is None
         vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model, every_word=True)
-        old_rows = None
+        old_counts = None
         if not whole_vocab:
             progress("reading the current counts")
-            old_rows = [await level1.order_rows(active, n) for n in range(1, model.order + 1)]
+            old_counts = [await level1.order_counts(active, n) for n in range(1, model.order + 1)]
         progress("counting and estimating")
-        tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, dialog, old_rows, sign,
+        tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, dialog, old_counts, sign,
                                                       head_size)
         sequences = int((ids == BOS).sum())
         words = int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())
@@ -159,7 +161,7 @@ def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
 
 
 def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
-           dialog: Iterable[tuple[list[str], list[str]]], old_rows: list[NgramRows] | None, sign: int,
+           dialog: Iterable[tuple[list[str], list[str]]], old_counts: list[StoredCounts] | None, sign: int,
            head_size: int) -> tuple[ModelTables | None, np.ndarray, VocabUpdate]:
     """The tables of the old counts plus ``sign`` times the text's (None when no n-gram is
     left), the text's ids and the vocabulary rows to write."""
@@ -171,8 +173,8 @@ def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
         raise DbslmError(f"cannot untrain: model {model.name!r} never learned the word "
                          f"{vocab.texts[int(ids[ids >= learned].min())]!r}; nothing was changed")
     counts = count_ngrams(ids, model.order)
-    if old_rows is not None:
-        old = counts_from_rows([(r.ctx, r.word, r.count) for r in old_rows])
+    if old_counts is not None:
+        old = counts_from_rows(old_counts)
         try:
             counts = merge_counts(old, [OrderCounts(c.keys, sign * c.counts) for c in counts])
         except ValueError:
@@ -180,7 +182,7 @@ def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
                              "model does not count that often, or words it has forgotten); nothing was changed"
                              ) from None
     tables = build_tables(counts, head_size) if len(counts[0].keys) else None
-    changed = np.unique(ids) if old_rows is not None else np.arange(len(vocab))
+    changed = np.unique(ids) if old_counts is not None else np.arange(len(vocab))
     update = VocabUpdate(changed.tolist(), [vocab.texts[i] for i in changed], _frequencies(counts[0], changed))
     return tables, ids, update
 

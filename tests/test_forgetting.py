@@ -110,6 +110,20 @@ def dialog_pairs() -> Pairs:
     return [(tokenize(p), tokenize(r)) for p, r in starter_pairs()[:160]]
 
 
+async def test_the_counts_training_merges_with_are_every_stored_row(db):
+    store = await open_store(db)
+    try:
+        await learn(store, "whole", 3, LINES)
+        model = await store.level1.model("whole")
+        for n in (1, 2, 3):
+            ctx, word, count = await store.level1.order_counts(model.active_build, n)  # packed on MariaDB
+            rows = await store.level1.order_rows(model.active_build, n)
+            assert sorted(zip(ctx.tolist(), word.tolist(), count.tolist())) == \
+                sorted(zip(rows.ctx.tolist(), rows.word.tolist(), rows.count.tolist()))
+    finally:
+        await store.close()
+
+
 async def test_untraining_dialog_pairs_gives_the_model_without_them(db):
     pairs = dialog_pairs()
     x, y = pairs[::2], pairs[1::2] + [(["zebras", "?"], ["graze", "quietly", "."])]

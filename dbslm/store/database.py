@@ -101,6 +101,14 @@ class Database(ABC):
         """Rows of a query in batches, so large tables stream (the default reads them all)."""
         yield await self.fetchall(sql, params)
 
+    async def integer_rows(self, columns: Sequence[str], source: str, params: Sequence[Any],
+                           groups: str) -> np.ndarray:
+        """``SELECT columns FROM source`` (integer columns) as an int64 array, one row per row.
+        ``groups`` splits the rows into bounded groups (a backend may read them packed)."""
+        parts = [np.array(batch, dtype=np.int64).reshape(-1, len(columns))
+                 async for batch in self.iterate(f"SELECT {', '.join(columns)} FROM {source}", params)]
+        return np.concatenate(parts) if parts else np.zeros((0, len(columns)), dtype=np.int64)
+
 
 async def fetch_keyed(db: Database | Transaction, select: str, table: str, key_columns: Sequence[str],
                       keys: Sequence[Sequence[Any]], where: str = "1 = 1", params: Sequence[Any] = (),

@@ -119,6 +119,15 @@ class Level1Store:
             parts += await self.cold.order_rows(build, n)
         return _ngram_rows(parts)
 
+    async def order_counts(self, build: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The context keys, words and counts of every n-gram of one order of a build."""
+        grid = await self.db.integer_rows(("g.ctx", "g.word", "g.count"), "ngrams g WHERE g.build = ? AND g.n = ?",
+                                          (build, n), groups="g.ctx >> 52, g.word >> 10")
+        if self.cold is not None:
+            cold = [r[1:4] for r in await self.cold.order_rows(build, n)]
+            grid = np.concatenate((grid, np.array(cold, dtype=np.int64).reshape(-1, 3)))
+        return grid[:, 0], grid[:, 1], grid[:, 2]
+
     async def lookup(self, build: int, n: np.ndarray, ctx: np.ndarray, word: np.ndarray) -> NgramRows:
         """The rows among the keys (n, ctx, word) that exist in a build (any order),
         following flushed contexts to cold storage."""

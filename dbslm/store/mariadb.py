@@ -168,6 +168,24 @@ class MariaDBDatabase(Database):
             while rows := await self.guard(cur.fetchmany(batch)):
                 yield list(rows)
 
+    async def integer_rows(self, columns: Sequence[str], source: str, params: Sequence[Any],
+                           groups: str) -> np.ndarray:
+        """Packed: one text row per group (its values joined by the server), parsed at once;
+        ten times faster than a row per row through the driver. A group whose text came
+        back short (truncated) is an error, never a silent loss."""
+        values = ", ' ', ".join(columns)
+        sql = (f"SET STATEMENT group_concat_max_len = {2**32 - 1} FOR SELECT COUNT(*), "
+               f"GROUP_CONCAT({values} SEPARATOR ' ') FROM {source} GROUP BY {groups}")
+        expected, texts = 0, []
+        async for batch in self.iterate(sql, params, batch=1000):
+            for count, text in batch:
+                expected += count
+                texts.append(text.decode() if isinstance(text, bytes) else text)
+        grid = await asyncio.to_thread(lambda: np.array(" ".join(texts).split(), dtype=np.int64))
+        if len(grid) != expected * len(columns):
+            raise DbslmError(f"{self.target.place}: a packed read of {source.split()[0]} came back incomplete")
+        return grid.reshape(-1, len(columns))
+
     async def size_bytes(self) -> int:
         row = await self.fetchone("SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables "
                                   "WHERE table_schema = DATABASE()")
