@@ -102,15 +102,19 @@ class MariaDBTransaction(Transaction):
                 not isinstance(v, np.ndarray) and any(isinstance(x, (bytes, str)) for x in v[:1]) for v in values):
             await super().insert_rows(table, columns, values, update_on, keep_on)
             return
-        for start in range(0, len(values[0]), LOAD_DATA_ROWS):
-            part = [v[start:start + LOAD_DATA_ROWS] for v in values]
-            text = await asyncio.to_thread(_tab_separated, part)
-            handle, path = tempfile.mkstemp(prefix="dbslm-", suffix=".tsv")
+        load = f"LOAD DATA LOCAL INFILE ? INTO TABLE {table} FIELDS TERMINATED BY '\\t' ({', '.join(columns)})"
+        starts = list(range(0, len(values[0]), LOAD_DATA_ROWS))
+        writing = asyncio.create_task(asyncio.to_thread(_tab_separated_file, values, starts[0]))
+        for following in [*starts[1:], None]:
+            path = await writing
+            writing = None if following is None else asyncio.create_task(  # written while the server loads
+                asyncio.to_thread(_tab_separated_file, values, following))
             try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    out.write(text)
-                await self.execute(f"LOAD DATA LOCAL INFILE ? INTO TABLE {table} "
-                                   f"FIELDS TERMINATED BY '\\t' ({', '.join(columns)})", (path,))
+                await self.execute(load, (path,))
+            except BaseException:
+                if writing is not None:
+                    os.unlink(await writing)
+                raise
             finally:
                 os.unlink(path)
 
@@ -234,6 +238,15 @@ class MariaDBDatabase(Database):
 def _format(sql: str) -> str:
     """The store's ``?`` placeholders in the driver's ``%s`` style."""
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _tab_separated_file(values: Sequence[Any], start: int) -> str:
+    """The rows ``start`` to ``start + LOAD_DATA_ROWS`` in a temporary tab-separated file; its path."""
+    text = _tab_separated([v[start:start + LOAD_DATA_ROWS] for v in values])
+    handle, path = tempfile.mkstemp(prefix="dbslm-", suffix=".tsv")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path
 
 
 def _tab_separated(values: Sequence[Any]) -> str:
