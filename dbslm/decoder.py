@@ -25,7 +25,8 @@ class DecodeSettings:
     cache_decay: float = 0.7
     presence_penalty: float = 0.2
     frequency_penalty: float = 0.3
-    max_tokens: int = 100  # room to copy a learned answer with code or a list whole
+    max_tokens: int = 40  # the length cap of a reply ...
+    copy_tokens: int = 200  # ... except while it copies a learned answer: then up to this many
 
 
 def choose(words: np.ndarray, log10p: np.ndarray, cache: dict[int, float], confidence: float,
@@ -50,7 +51,7 @@ def choose(words: np.ndarray, log10p: np.ndarray, cache: dict[int, float], confi
     for w in sorted(mix):
         if w in banned or w in NEVER_SAMPLED or mix[w] <= 0:
             continue
-        seen = generated[w]
+        seen = 0 if w in cache else generated[w]  # a learned answer may repeat its words
         logit = math.log(mix[w]) + boosts.get(w, 0.0)
         logit -= settings.presence_penalty * (seen > 0) + settings.frequency_penalty * seen
         logits.append((logit, w))

@@ -283,7 +283,8 @@ class DBSLMEngine:
         if values is None:
             values = asdict(DecodeSettings())
             await self.level2.save_profile(model.id, self.profile, values)
-        return DecodeSettings(**{k: type(getattr(DecodeSettings, k))(v) for k, v in values.items()})
+        return DecodeSettings(**{k: type(getattr(DecodeSettings, k))(v) for k, v in values.items()
+                                 if v is not None})  # a column a later version added is NULL in old rows
 
     async def _answer(self, conversation_id: int, text: str, recent: list[Message], seed: int | None,
                       values: dict[str, str]) -> tuple[str | None, str, list[str]]:

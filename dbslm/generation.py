@@ -15,6 +15,7 @@ from dbslm.memory.cache import PointerCache
 from dbslm.text.vocab import CONTROL_TOKENS, EOS, SEP, UNK, Vocabulary
 
 BIAS_STRENGTH = 12.0  # natural-log boost of a correction's next token
+COPYING = 0.5  # cache confidence (weight behind its proposal) that counts as copying
 
 
 class Candidates(Protocol):
@@ -24,15 +25,20 @@ class Candidates(Protocol):
 async def generate(reader: Candidates, history: list[int], cache: PointerCache, spans: list[list[int]],
                    start: list[int], banned: frozenset[int], settings: DecodeSettings,
                    rng: random.Random) -> list[int]:
-    """The reply's token ids after ``history`` (``<s> prompt <sep>``), continuing ``start``."""
+    """The reply's token ids after ``history`` (``<s> prompt <sep>``), continuing ``start``:
+    up to the profile's ``max_tokens``, and beyond (to ``copy_tokens``) only while it copies
+    a learned answer the cache is confident of, so such an answer is not cut mid-line."""
     reply = list(start)
     generated: Counter = Counter(reply)
-    for _ in range(settings.max_tokens - len(reply)):
-        words, log10p = await reader.candidates(history + reply)
+    while len(reply) < max(settings.max_tokens, settings.copy_tokens):
         proposal, confidence = cache.proposal([SEP, *reply])
+        past_cap = len(reply) >= settings.max_tokens
+        if past_cap and confidence < COPYING:
+            break
+        words, log10p = await reader.candidates(history + reply)
         word = choose(words, log10p, proposal, confidence, span_boosts(spans, reply), generated, banned, settings,
                       rng)
-        if word is None or word == EOS:
+        if word is None or word == EOS or (past_cap and word not in proposal):
             break
         reply.append(word)
         generated[word] += 1

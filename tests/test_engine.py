@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dbslm.decoder import DecodeSettings
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
 from dbslm.starter import starter_pairs
 from dbslm.store.level3 import Concept
@@ -128,8 +129,9 @@ def test_any_unicode_gets_an_answer(sync_engine, text):
 async def test_decode_profile_lives_in_a_table(engine, db):
     conv = await engine.start_conversation("p")
     await engine.respond(conv, "Hello", seed=1)
-    assert table_rows(db, "SELECT name, temperature, max_tokens FROM decode_profiles") == [("default", 0.5, 100)]
-    execute(db, "UPDATE decode_profiles SET max_tokens = 2, temperature = 0")
+    assert table_rows(db, "SELECT name, temperature, max_tokens, copy_tokens FROM decode_profiles") == \
+        [("default", 0.5, 40, 200)]
+    execute(db, "UPDATE decode_profiles SET max_tokens = 2, copy_tokens = 2, temperature = 0")
     fresh = DBSLMEngine(engine.store)
     reply = await fresh.respond(await fresh.start_conversation("p2"), "What is AI?", seed=1)
     assert len(reply.tokens) <= 2
@@ -156,3 +158,12 @@ async def test_banned_words_are_never_generated(engine):
     for seed in range(10):
         reply = await banned.respond(await banned.start_conversation("b"), "Hello", seed=seed)
         assert not {"Hi", "Hello", "Good", "Fine"} & set(reply.tokens), reply.text
+
+
+async def test_a_long_learned_answer_is_copied_whole_past_the_length_cap(tmp_path):
+    steps = " ".join(f"step {i} is done;" for i in range(1, 21)) + " and that is all."  # 84 tokens
+    engine = await DBSLMEngine.open(str(tmp_path / "long.sqlite3"))
+    await engine.train_dialog([("How do I build it?", steps), ("Where do you live?", "In a database file.")])
+    reply = await engine.respond(await engine.start_conversation("l"), "How do I build it?", seed=3)
+    await engine.close()
+    assert len(reply.tokens) > DecodeSettings().max_tokens and reply.text == steps

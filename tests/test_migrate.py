@@ -64,10 +64,12 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
 
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello there", "hi, nice to meet you")])
+    await engine.respond(await engine.start_conversation("ann"), "hello", seed=1)  # writes the decode profile
     await engine.close()
     for table in ("pair_vectors", "channels", "optouts", "banned_words", "learned"):
         execute(db, f"DROP TABLE {table}")
     execute(db, "ALTER TABLE pairs DROP COLUMN meta")
+    execute(db, "ALTER TABLE decode_profiles DROP COLUMN copy_tokens")
     if not is_sqlite(db):  # version 1's channel keys were VARCHAR(64)
         execute(db, "ALTER TABLE conversations MODIFY channel_key VARCHAR(64) CHARACTER SET utf8mb4 "
                     "COLLATE utf8mb4_bin NULL")
@@ -78,8 +80,9 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     await engine.conversation_for_channel(thread, "ann")
     await engine.close()
     assert reply.text == "hi, nice to meet you"
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("2",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("3",)]
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
+    assert table_rows(db, "SELECT max_tokens, copy_tokens FROM decode_profiles") == [(40, None)]
     assert table_rows(db, "SELECT prompt, meta FROM pairs") == [("hello there", None)]
     assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?".replace(
         "?", f"'{thread}'")) == [(1,)]

@@ -13,7 +13,7 @@ from dbslm.store.schema import TABLES
 PAIRS = next(t for t in TABLES if t.name == "pairs")
 LIKE_WORDS = 4
 PROFILE_COLUMNS = ("temperature", "top_k", "top_p", "cache_weight", "cache_decay", "presence_penalty",
-                   "frequency_penalty", "max_tokens")
+                   "frequency_penalty", "max_tokens", "copy_tokens")
 
 
 @dataclass(frozen=True)

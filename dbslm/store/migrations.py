@@ -12,7 +12,8 @@ from dbslm.store.schema import ADDED, RETYPED, SCHEMA_VERSION, TABLES, Table
 async def migrate(db: Database) -> None:
     """Bring ``db`` to :data:`SCHEMA_VERSION`: create the tables it lacks (version 1 creates
     every table; 2 adds ``pair_vectors`` and the community tables), then give the columns a
-    later version retyped their new type and add the columns it added (2: ``pairs.meta``)."""
+    later version retyped their new type and add the columns it added (2: ``pairs.meta``; 3:
+    ``decode_profiles.copy_tokens``)."""
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
         raise DbslmError(f"database {db.description} has schema version {version}; "

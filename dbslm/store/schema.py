@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 2  # 2: pair_vectors, the community tables, pair metadata; longer channel keys
+SCHEMA_VERSION = 3  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens
 RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
-ADDED = {2: (("pairs", "meta"),)}  # columns a version added to an existing table
+ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),)}  # columns a version added to an existing table
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ TABLES: tuple[Table, ...] = (
         "decode_profiles",
         (("model_id", "int"), ("name", "name"), ("temperature", "real"), ("top_k", "int"), ("top_p", "real"),
          ("cache_weight", "real"), ("cache_decay", "real"), ("presence_penalty", "real"),
-         ("frequency_penalty", "real"), ("max_tokens", "int")),
+         ("frequency_penalty", "real"), ("max_tokens", "int"), ("copy_tokens", "int?")),
         ("model_id", "name"),
     ),
     # Level 3: concepts that emit a span of text before Level 1 continues.
