@@ -3,8 +3,9 @@
 The adapter hands the core a reader of the channel's history, newest first, one page per call
 (paginated and rate-limit aware on the platform's side). Messages pass the listening rules,
 are queued under their platform ids (a message is never queued twice) and learned in large
-batches; the page cursor is saved after every page, so a backfill interrupted by a restart
-resumes where it stopped and learns nothing twice.
+batches. Pages are queued while the next one is read (pages that come faster than they are
+written, together); the cursor is saved after the rows it passed are queued, so a backfill
+interrupted by a restart resumes where it stopped and learns nothing twice.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from dataclasses import dataclass
 
 from bot.communities import Communities
 from bot.events import Message, Send
+from dbslm.engine import DBSLMEngine
+from dbslm.store.community import LearnedMessage
 
 log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 5_000_000
 LEARN_EVERY = 200_000  # queued messages per build
+QUEUE_EVERY = 20_000  # most rows queued in one transaction
 PROGRESS_SECONDS = 10.0
 
 
@@ -47,38 +51,64 @@ async def backfill(communities: Communities, command: Message, read: HistoryRead
     cursor, seen, queued, waiting = state.backfill_cursor, 0, 0, 0
     started = reported = time.monotonic()
     problem = ""
+    rows: list[LearnedMessage] = []  # of pages read but not queued yet (the saved cursor is before them)
+    unsaved = False  # whether pages were read since the cursor was saved
     learning: list[asyncio.Task] = []  # batches build while the next pages are read
+    reading: asyncio.Future[HistoryPage] | None = asyncio.ensure_future(read(cursor))
     try:
-        while seen < limit:  # whole pages: a resumed backfill starts at the next one
+        while reading is not None:  # whole pages: a resumed backfill starts at the next one
             try:
-                page = await read(cursor)
+                page = await reading
             except BackfillError as exc:
                 problem = f"I could not read this channel's history: {exc}. "
                 break
             opted_out = await communities.opted_out(engine)
-            rows = [row for m in page.messages if (row := communities.learnable(m, engine, opted_out))]
+            rows += [row for m in page.messages if (row := communities.learnable(m, engine, opted_out))]
             seen += len(page.messages)
-            fresh = await engine.learning.queue(model_id, rows)
-            queued, waiting = queued + fresh, waiting + fresh
-            cursor = page.cursor
-            await communities.update_channel(engine, command, backfill_cursor=cursor)
+            cursor, unsaved = page.cursor, True
+            more = cursor is not None and bool(page.messages) and seen < limit
+            reading = asyncio.ensure_future(read(cursor)) if more else None
+            if len(rows) < QUEUE_EVERY and await _arrived(reading):
+                continue  # pages come faster than they are written: queue them together
+            fresh = await _queue(communities, engine, command, model_id, rows, cursor)
+            rows, unsaved, queued, waiting = [], False, queued + fresh, waiting + fresh
             if waiting >= LEARN_EVERY:
                 learning.append(asyncio.create_task(engine.learning.learn_pending(model_id)))
                 waiting = 0
             if time.monotonic() - reported > PROGRESS_SECONDS:
                 reported = time.monotonic()
                 await _tell(send, f"History: {seen:,} messages read, {queued:,} to learn so far ...")
-            if cursor is None or not page.messages:
-                break
-    except BaseException:  # stopped (shutdown) or failed: what is queued is learned at the next start
+        if unsaved:  # the pages read before a refused one
+            queued += await _queue(communities, engine, command, model_id, rows, cursor)
+    except BaseException as exc:  # stopped (shutdown) or failed: what is queued is learned at the next start
+        if reading is not None:
+            reading.cancel()
         for task in learning:
             task.cancel()  # a build cut short never goes live
+        if unsaved and isinstance(exc, asyncio.CancelledError):  # stopped: keep what was read
+            await _queue(communities, engine, command, model_id, rows, cursor)
         raise
     learning.append(asyncio.create_task(engine.learning.learn_pending(model_id)))
     await asyncio.gather(*learning)
     more = " There is more: run it again to go further back." if cursor is not None and not problem else ""
     await _tell(send, f"{problem}History: learned {queued:,} new of {seen:,} messages read in "
                       f"{time.monotonic() - started:.1f} s.{more}")
+
+
+async def _arrived(reading: asyncio.Future[HistoryPage] | None) -> bool:
+    """Whether the next page is already there (a reader that needs no wait); False at the end."""
+    if reading is None:
+        return False
+    await asyncio.sleep(0)  # let the read start
+    return reading.done()
+
+
+async def _queue(communities: Communities, engine: DBSLMEngine, command: Message, model_id: int,
+                 rows: list[LearnedMessage], cursor: str | None) -> int:
+    """Queue the rows of the pages read, then save the cursor after them; returns how many were new."""
+    fresh = await engine.learning.queue(model_id, rows)
+    await communities.update_channel(engine, command, backfill_cursor=cursor)
+    return fresh
 
 
 async def _tell(send: Send, text: str) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.events import Message
 from dbslm.engine import DBSLMEngine
@@ -31,9 +32,18 @@ def learnable_row(message: Message, opted_out: frozenset[str], banned: frozenset
     if message.from_bot or message.message_id is None or message.user_key in opted_out:
         return None
     text = " ".join(MENTIONS.sub(" ", message.text).split())
-    if not text or text.startswith("/") or banned & set(WORDS.findall(text.lower())):
+    if not text or text.startswith("/"):
+        return None
+    lower = text.lower()
+    if banned and _any_banned(banned).search(lower) and banned & set(WORDS.findall(lower)):
         return None
     return LearnedMessage(message_key(message), message.user_key, message.channel_key, text)
+
+
+@lru_cache(maxsize=64)
+def _any_banned(banned: frozenset[str]) -> re.Pattern[str]:
+    """Finds the banned words anywhere (inside other words too): a quick first test."""
+    return re.compile("|".join(map(re.escape, sorted(banned))))
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """Learning from channel messages, and unlearning them exactly.
 
 A message is queued (a ``learned`` row, pending) when it arrives and learned with the others
-of its batch in one build (taken: learning): each message is the sequence ``<s> <sep> message </s>``, a reply
-without its prompt, so it teaches how replies go and stays one unit that forgetting can
-subtract. Rows turn ``learned`` in the transaction that switches to the build holding them,
-and are deleted in the one that switches to the build without them, so the table always says
-exactly what the serving model was trained on.
+of its batch in one build (taken by key: rows queued meanwhile wait for the next one): each
+message is the sequence ``<s> <sep> message </s>``, a reply without its prompt, so it teaches
+how replies go and stays one unit that forgetting can subtract. Rows turn ``learned`` in the
+transaction that switches to the build holding them, and are deleted in the one that switches
+to the build without them, so the table always says exactly what the serving model was
+trained on.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ class ChannelLearning:
     async def learn_pending(self, model_id: int) -> TrainReport | None:
         """Learn every queued message in one build (None when nothing was queued)."""
         async with self._lock:
-            pending = await self.rows.take_pending(model_id)
-            if not pending:
+            keys, texts = await self.rows.take_pending(model_id)
+            if not keys:
                 return None
             model = await resolve_model(self.store, self.model_name, None, None, reset=False)
-            return await train(self.store, model, dialog=await _replies(model.tokenizer, pending),
-                               on_switch=self.rows.mark_learned)
+            return await train(self.store, model, dialog=await _replies(model.tokenizer, texts),
+                               on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, keys))
 
     async def forget_later(self, model_id: int, keys: Sequence[str]) -> None:
         """Mark messages (deleted on their platform) to be subtracted with the next batch."""
@@ -74,11 +75,11 @@ class ChannelLearning:
             return None
         model = await self.store.level1.model(self.model_name)
         keys = [m.message_key for m in learned]
-        return await untrain(self.store, model, dialog=await _replies(model.tokenizer, learned),
+        return await untrain(self.store, model, dialog=await _replies(model.tokenizer, [m.text for m in learned]),
                              on_switch=lambda tx, model_id: self.rows.remove(tx, model_id, keys))
 
 
-async def _replies(tokenizer: str, messages: Sequence[LearnedMessage]) -> list[tuple[list[str], list[str]]]:
+async def _replies(tokenizer: str, texts: Sequence[str]) -> list[tuple[list[str], list[str]]]:
     """Each message as a reply without its prompt, tokenized in a worker thread."""
     tokenize = get_tokenizer(tokenizer).tokenize
-    return await asyncio.to_thread(lambda: [([], tokenize(m.text)) for m in messages])
+    return await asyncio.to_thread(lambda: [([], tokenize(text)) for text in texts])

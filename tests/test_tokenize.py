@@ -3,6 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dbslm.text.tokenize import (
+    _TOKEN,
     TOKENIZERS,
     RegexTokenizer,
     WhitespaceTokenizer,
@@ -148,6 +149,17 @@ def test_tokenize_never_fails(line):
         assert token
         assert token.split() == [token]
     assert isinstance(detokenize(tokens), str)
+
+
+@given(st.lists(st.sampled_from(list(" aZ09_.,:;'-!?/\\()[]<>@#&*=3DPpOo|\"") + ["http://", "www.", "<@1>", "e.g"]))
+       .map("".join))
+def test_printable_ascii_lines_split_piece_by_piece_as_the_full_rules_do(line):
+    assert tok(line) == _TOKEN.findall(line)
+
+
+def test_long_lines_tokenize_in_linear_time():
+    assert tok("a " * 20000 + ".x") == ["a"] * 20000 + [".", "x"]
+    assert tok("word" * 5000 + " :)") == ["word" * 5000, ":)"]
 
 
 @given(st.text())

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from dbslm.store.database import Database
 
-# A message waits (pending), is taken into a build being made (learning), is in the serving
+# A message waits (pending) until the build that took it goes live, then is in the serving
 # model (learned); deleted on its platform, it waits to be subtracted (forgetting). A crash
-# mid-build leaves rows "learning": the next batch takes them again.
+# mid-build leaves rows pending: the next batch takes them again. Earlier versions marked
+# taken rows "learning"; such rows are taken like pending ones.
 PENDING, LEARNING, LEARNED, FORGETTING = "pending", "learning", "learned", "forgetting"
 
 
@@ -81,7 +82,8 @@ class CommunityStore:
             return 0
         known = {r[0] for part, marks in _chunks(keys) for r in await self.db.fetchall(
             f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))}
-        fresh = list({m.message_key: m for m in messages if m.message_key not in known}.values())
+        fresh = sorted({m.message_key: m for m in messages if m.message_key not in known}.values(),
+                       key=lambda m: m.message_key)  # in key order: quicker to insert
         if fresh:
             now = time.time()
             async with self.db.transaction() as tx:
@@ -126,17 +128,18 @@ class CommunityStore:
                                       "WHERE g.user_id = ? ORDER BY m.name", (user_id,))
         return [r[0] for r in rows]
 
-    async def take_pending(self, model_id: int) -> list[LearnedMessage]:
-        """The messages of the next build: every pending one (and any a crash left learning)."""
-        async with self.db.transaction() as tx:
-            await tx.execute("UPDATE learned SET status = ? WHERE model_id = ? AND status = ?",
-                             (LEARNING, model_id, PENDING))
-        return await self.messages(model_id, status=LEARNING)
+    async def take_pending(self, model_id: int) -> tuple[list[str], list[str]]:
+        """The keys and texts of the next build's messages, oldest first: every pending one (and
+        any an interrupted build of an earlier version left learning)."""
+        rows = await self.db.fetchall("SELECT message_key, text FROM learned WHERE model_id = ? AND status IN (?, ?) "
+                                      "ORDER BY created_at, message_key", (model_id, PENDING, LEARNING))
+        return [r[0] for r in rows], [r[1] for r in rows]
 
-    async def mark_learned(self, tx, model_id: int) -> None:
+    async def mark_learned(self, tx, model_id: int, keys: Sequence[str]) -> None:
         """Inside the transaction ``tx`` that switches to the build holding the taken messages."""
-        await tx.execute("UPDATE learned SET status = ? WHERE model_id = ? AND status = ?",
-                         (LEARNED, model_id, LEARNING))
+        for part, marks in _chunks(keys):
+            await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({marks})",
+                             (LEARNED, model_id, *part))
 
     async def mark_forgetting(self, model_id: int, keys: Sequence[str]) -> None:
         """Of these messages, the learned ones wait to be subtracted; the others were never in

@@ -30,12 +30,13 @@ Lao, Khmer, Myanmar) give one token per grapheme cluster; Katakana runs (with
   split off URLs.
 """
 
-import re
 import unicodedata
+from functools import lru_cache
 
 import regex
 
 TOKENIZERS = ("regex", "whitespace")
+MAX_CACHED = 48  # longest piece whose tokens are cached
 
 # Scripts written without spaces between words, plus the prolonged sound mark.
 _UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\u30fc"
@@ -65,10 +66,6 @@ _TOKEN = regex.compile(
     regex.V1,
 )
 
-# Printable ASCII whose space-separated pieces are each one token: runs of letters and digits,
-# or single characters. ``_TOKEN`` splits such a line exactly as ``str.split`` does.
-_PLAIN = re.compile(r"(?: *(?:[A-Za-z0-9]+|[!-~])(?![!-~]))* *")
-
 _OPENING = frozenset("([{¿¡“‘«「『【〔〈《")
 _CLOSING = regex.compile(r"[.!?]+|[,;:)\]}%…،؛؟।”’»。、」』】〕〉》]")
 _CJK = regex.compile(r"[" + _UNSPACED + r"\u3000-\u303f\u30fb]")
@@ -83,11 +80,18 @@ class RegexTokenizer:
 
     def tokenize(self, line: str) -> list[str]:
         """Split ``line`` into tokens; never raises, ``[]`` for blank input."""
-        if line.isascii() and _PLAIN.fullmatch(line):  # the common case, without the full rules
-            return line.split()
+        if line.isascii() and line.isprintable():  # no token spans a space: piece by piece
+            return [token for piece in line.split()
+                    for token in (_piece_tokens(piece) if len(piece) <= MAX_CACHED else _TOKEN.findall(piece))]
         if not line.isprintable():
             line = _CLEAN.sub(r"\1", line)
         return _TOKEN.findall(unicodedata.normalize("NFKC", line))
+
+
+@lru_cache(maxsize=1 << 16)
+def _piece_tokens(piece: str) -> tuple[str, ...]:
+    """The tokens of a short space-free piece of printable ASCII (chat words repeat: cached)."""
+    return tuple(_TOKEN.findall(piece))
 
 
 class WhitespaceTokenizer:
