@@ -73,3 +73,13 @@ async def test_the_answer_most_similar_prompts_got_leads(tmp_path):
     await engine.close()
     assert [r for r, _ in responses][:2] == ["Blue on a clear day.", "Blue, on a clear day!"]
     assert responses[-1][0] == "Grey, it is raining." and responses[-1][1] < responses[0][1]
+
+
+async def test_responses_without_words_are_recalled_without_a_vote(tmp_path):
+    engine = await DBSLMEngine.open(str(tmp_path / "emoji.sqlite3"))
+    await engine.train_dialog([("How was the party?", "🎉🎉"), ("How was the party?", "🙂")])
+    tokenize = get_tokenizer("regex").tokenize
+    recall = Recall(engine.level2, HashedEmbedder(tokenize), (await engine.model_id(),), tokenize)
+    responses = await recall.responses("How was the party?", tokenize("How was the party?"))
+    await engine.close()
+    assert sorted(r for r, _ in responses) == ["🎉🎉", "🙂"] and all(w == 1.0 for _, w in responses)

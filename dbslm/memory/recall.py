@@ -56,6 +56,8 @@ class Recall:
         agreement = [sum(weight * unigram_f1(mine, theirs) for theirs, (_, weight) in zip(counts, voters))
                      for mine in counts]
         top = max(agreement)
+        if top <= 0:  # responses without words (emoji, say): nothing to vote on
+            return weighted[:RETRIEVED]
         ranked = sorted(range(len(voters)), key=lambda i: (-agreement[i], i))
         return [(voters[i][0], (agreement[i] / top) ** SHARPNESS) for i in ranked[:RETRIEVED]]
 
