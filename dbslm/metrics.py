@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from dbslm.memory.retrieval import words_of
 from dbslm.text.tokenize import RegexTokenizer
 
@@ -38,11 +40,7 @@ def rouge_l_f1(reply: str, reference: str) -> float:
 
 def lexical_overlap(reply: str, reference: str) -> float:
     """Unigram F1 between the reply's and the reference's words."""
-    return unigram_f1(Counter(words(reply)), Counter(words(reference)))
-
-
-def unigram_f1(a: Counter, b: Counter) -> float:
-    """Unigram F1 between two word counts."""
+    a, b = Counter(words(reply)), Counter(words(reference))
     common = sum((a & b).values())
     if not common:
         return 0.0
@@ -54,3 +52,17 @@ def distinct_n(replies: list[str], n: int = 2) -> float:
     """Distinct n-grams over all n-grams of all replies."""
     grams = [tuple(ws[i:i + n]) for ws in map(words, replies) for i in range(len(ws) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def pairwise_unigram_f1(texts: list[list[str]]) -> np.ndarray:
+    """Unigram F1 of every pair of word lists (a square matrix; 0 where either has no words)."""
+    index: dict[str, int] = {}
+    rows = [[index.setdefault(w, len(index)) for w in words] for words in texts]
+    counts = np.zeros((len(texts), len(index)))
+    for i, ids in enumerate(rows):
+        np.add.at(counts[i], ids, 1)
+    common = np.stack([np.minimum(row, counts).sum(axis=1) for row in counts]) if len(texts) else counts
+    sizes = counts.sum(axis=1)
+    total = sizes[:, None] + sizes[None, :]
+    return np.divide(2 * common, total, out=np.zeros_like(common), where=total > 0)
+

@@ -5,11 +5,15 @@ from __future__ import annotations
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from dbslm import metrics
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.memory.embedding import BUNDLED, HashedEmbedder
 from dbslm.memory.recall import Recall
+from dbslm.metrics import pairwise_unigram_f1
 from dbslm.text.tokenize import get_tokenizer
 from tests.conftest import table_rows
 
@@ -83,3 +87,11 @@ async def test_responses_without_words_are_recalled_without_a_vote(tmp_path):
     responses = await recall.responses("How was the party?", tokenize("How was the party?"))
     await engine.close()
     assert sorted(r for r, _ in responses) == ["🎉🎉", "🙂"] and all(w == 1.0 for _, w in responses)
+
+
+@given(st.lists(st.text(alphabet="ab c🙂", max_size=12), max_size=5))
+def test_the_vote_overlap_is_the_lexical_overlap_metric(texts):
+    overlap = pairwise_unigram_f1([metrics.words(t) for t in texts])
+    for i, a in enumerate(texts):
+        for j, b in enumerate(texts):
+            assert overlap[i, j] == pytest.approx(metrics.lexical_overlap(a, b))

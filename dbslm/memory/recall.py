@@ -10,14 +10,13 @@ got leads (a minimum-Bayes-risk choice) and weaker ones fade quickly.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 
 from dbslm.memory.embedding import Embedder, from_blob, to_blob
 from dbslm.memory.retrieval import words_of
-from dbslm.metrics import unigram_f1
+from dbslm.metrics import pairwise_unigram_f1
 from dbslm.store.level2 import Level2Store
 
 CANDIDATES = 20  # pairs the index returns
@@ -52,9 +51,8 @@ class Recall:
             return [(response, 0.0) for _, response in scored[:RETRIEVED]]
         weighted = [(response, (match / best) ** SHARPNESS) for match, response in scored]
         voters = [(response, weight) for response, weight in weighted if weight >= MIN_VOTE]
-        counts = [Counter(words_of(self.tokenize(response))) for response, _ in voters]
-        agreement = [sum(weight * unigram_f1(mine, theirs) for theirs, (_, weight) in zip(counts, voters))
-                     for mine in counts]
+        overlap = pairwise_unigram_f1([words_of(self.tokenize(response)) for response, _ in voters])
+        agreement = (overlap @ np.array([weight for _, weight in voters])).tolist()
         top = max(agreement)
         if top <= 0:  # responses without words (emoji, say): nothing to vote on
             return weighted[:RETRIEVED]

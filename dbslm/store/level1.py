@@ -177,14 +177,10 @@ class Level1Store:
     async def word_frequencies(self, model_ids: Sequence[int], spellings: Iterable[str]) -> dict[str, int]:
         """The trained frequency of each of ``spellings`` (exact tokens) summed over the models
         ``model_ids`` (absent: never seen)."""
-        spellings = sorted(set(spellings))
-        if not spellings or not model_ids:
-            return {}
-        models, texts = ", ".join("?" for _ in model_ids), ", ".join("?" for _ in spellings)
-        rows = await self.db.fetchall(f"SELECT text, freq FROM vocab WHERE model_id IN ({models}) "
-                                      f"AND text IN ({texts}) AND control = 0", (*model_ids, *spellings))
+        keys = [(model_id, text) for model_id in model_ids for text in sorted(set(spellings))]
         found: dict[str, int] = {}
-        for text, freq in rows:
+        for text, freq in await fetch_keyed(self.db, "g.text, g.freq", "vocab", ("model_id", "text"), keys,
+                                            "g.control = 0"):
             found[text] = found.get(text, 0) + int(freq)
         return found
 
