@@ -71,6 +71,9 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
     messages = make_messages(args.messages, folder)
     target = args.mariadb or str(folder / "community.sqlite3")
     engine = await DBSLMEngine.open(target)
+    if (await engine.stats())["trained"]:  # an earlier run's models would make every number wrong
+        await engine.close()
+        raise SystemExit(f"community_bench: {target} already holds a model; give it an empty database")
     await engine.train_dialog(starter_pairs(), source="starter")
     core = BotCore(engine, SETTINGS)
     out: list[str] = []

@@ -63,7 +63,7 @@ class ChannelLearning:
     async def _forget(self, model_id: int, messages: Sequence[LearnedMessage]) -> TrainReport | None:
         messages = await self.rows.by_keys(model_id, [m.message_key for m in messages])  # as they are now
         learned = [m for m in messages if m.status in (LEARNED, FORGETTING)]
-        queued = [m.message_key for m in messages if m not in learned]
+        queued = [m.message_key for m in messages if m.status not in (LEARNED, FORGETTING)]
         if queued:
             async with self.store.db.transaction() as tx:
                 await self.rows.remove(tx, model_id, queued)
