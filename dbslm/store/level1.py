@@ -177,7 +177,8 @@ class Level1Store:
     async def word_frequencies(self, model_ids: Sequence[int], spellings: Iterable[str]) -> dict[str, int]:
         """The trained frequency of each of ``spellings`` (exact tokens) summed over the models
         ``model_ids`` (absent: never seen)."""
-        keys = [(model_id, text) for model_id in model_ids for text in sorted(set(spellings))]
+        texts = sorted(set(spellings))
+        keys = [(model_id, text) for model_id in model_ids for text in texts]
         found: dict[str, int] = {}
         for text, freq in await fetch_keyed(self.db, "g.text, g.freq", "vocab", ("model_id", "text"), keys,
                                             "g.control = 0"):
