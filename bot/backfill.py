@@ -5,7 +5,9 @@ The adapter hands the core a reader of the channel's history, newest first, one 
 are queued under their platform ids (a message is never queued twice) and learned in large
 batches. Pages are queued while the next one is read (pages that come faster than they are
 written, together); the cursor is saved after the rows it passed are queued, so a backfill
-interrupted by a restart resumes where it stopped and learns nothing twice.
+interrupted by a restart resumes where it stopped and learns nothing twice. Each build rewrites
+the whole model, so a build waits until the backfill has queued as many new messages as before
+it: the builds of a backfill write at most twice the final model's rows, not one model per batch.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dbslm.store.community import LearnedMessage
 log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 5_000_000
-LEARN_EVERY = 200_000  # queued messages per build
+LEARN_EVERY = 200_000  # queued messages per build, at least (and at least as many as were queued before)
 QUEUE_EVERY = 20_000  # most rows queued in one transaction
 PROGRESS_SECONDS = 10.0
 
@@ -72,7 +74,7 @@ async def backfill(communities: Communities, command: Message, read: HistoryRead
                 continue  # pages come faster than they are written: queue them together
             fresh = await _queue(communities, engine, command, model_id, rows, cursor)
             rows, unsaved, queued, waiting = [], False, queued + fresh, waiting + fresh
-            if waiting >= LEARN_EVERY:
+            if waiting >= max(LEARN_EVERY, queued - waiting):  # each build doubles the model: linear in all
                 learning.append(asyncio.create_task(engine.learning.learn_pending(model_id)))
                 waiting = 0
             if time.monotonic() - reported > PROGRESS_SECONDS:

@@ -75,25 +75,19 @@ class CommunityStore:
                                  [(model_id, w, int(banned)) for w in words])
 
     async def add_pending(self, model_id: int, messages: Sequence[LearnedMessage]) -> int:
-        """Queue messages for learning; a message already queued or learned is skipped.
-        Returns how many were new."""
-        keys = [m.message_key for m in messages]
-        if not keys:
+        """Queue messages for learning; a message already queued or learned is left as it
+        is. Returns how many were new."""
+        fresh = sorted({m.message_key: m for m in messages}.values(), key=lambda m: m.message_key)  # key order
+        if not fresh:
             return 0
-        known = {r[0] for part, marks in _chunks(keys) for r in await self.db.fetchall(
-            f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))}
-        fresh = sorted({m.message_key: m for m in messages if m.message_key not in known}.values(),
-                       key=lambda m: m.message_key)  # in key order: quicker to insert
-        if fresh:
-            now = time.time()
-            async with self.db.transaction() as tx:
-                await tx.insert_rows("learned", ("model_id", "message_key", "user_id", "channel_key", "text",
-                                                 "status", "created_at"),
-                                     [[model_id] * len(fresh), [m.message_key for m in fresh],
-                                      [m.user_id for m in fresh], [m.channel_key for m in fresh],
-                                      [m.text for m in fresh], [PENDING] * len(fresh), [now] * len(fresh)],
-                                     keep_on=("model_id", "message_key"))  # one queued at the same moment
-        return len(fresh)
+        now = time.time()
+        async with self.db.transaction() as tx:
+            return await tx.insert_rows("learned", ("model_id", "message_key", "user_id", "channel_key", "text",
+                                                    "status", "created_at"),
+                                        [[model_id] * len(fresh), [m.message_key for m in fresh],
+                                         [m.user_id for m in fresh], [m.channel_key for m in fresh],
+                                         [m.text for m in fresh], [PENDING] * len(fresh), [now] * len(fresh)],
+                                        keep_on=("model_id", "message_key"))
 
     async def messages(self, model_id: int, *, status: str | None = None, user_id: str | None = None,
                        message_key: str | None = None) -> list[LearnedMessage]:
@@ -129,10 +123,12 @@ class CommunityStore:
         return [r[0] for r in rows]
 
     async def take_pending(self, model_id: int) -> tuple[list[str], list[str]]:
-        """The keys and texts of the next build's messages, oldest first: every pending one (and
-        any an interrupted build of an earlier version left learning)."""
-        rows = await self.db.fetchall("SELECT message_key, text FROM learned WHERE model_id = ? AND status IN (?, ?) "
-                                      "ORDER BY created_at, message_key", (model_id, PENDING, LEARNING))
+        """The keys and texts of the next build's messages, in key order (the status index's
+        order, so no sort): every pending one (and any an interrupted build of an earlier
+        version left learning)."""
+        rows = [row for status in (PENDING, LEARNING) for row in await self.db.fetchall(
+            "SELECT message_key, text FROM learned WHERE model_id = ? AND status = ? ORDER BY message_key",
+            (model_id, status))]
         return [r[0] for r in rows], [r[1] for r in rows]
 
     async def mark_learned(self, tx, model_id: int, keys: Sequence[str]) -> None:

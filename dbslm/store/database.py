@@ -28,24 +28,25 @@ class Transaction(ABC):
         """Run one statement; returns the id of an inserted row, where there is one."""
 
     @abstractmethod
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement for each parameter row."""
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement for each parameter row; returns how many rows they changed."""
 
     @abstractmethod
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Rows of a query, seeing this transaction's own writes."""
 
     async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
-                          update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> None:
+                          update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> int:
         """Bulk insert: ``values`` holds one array or list per column, all of one length.
 
         Rows go in as multi-row statements (hundreds of rows each); values stay bound
         parameters. Rows are best given in primary-key order. With ``update_on`` (the key
         columns) a row whose key exists updates it instead; with ``keep_on`` it is left as is.
+        Returns how many rows were inserted (with ``keep_on``: the new ones).
         """
         count = len(values[0])
         if count == 0:
-            return
+            return 0
         width = len(columns)
         grid = np.empty((count, width), dtype=object)
         for j, column in enumerate(values):
@@ -56,11 +57,14 @@ class Transaction(ABC):
         tail = self.dialect.update_clause(columns, update_on) if update_on else \
             self.dialect.keep_clause(tuple(keep_on)) if keep_on else ""
         full = count - count % per_statement
+        inserted = 0
         if full:
             sql = head + ", ".join([one_row] * per_statement) + tail
-            await self.executemany(sql, grid[:full].reshape(-1, per_statement * width).tolist())
+            inserted += await self.executemany(sql, grid[:full].reshape(-1, per_statement * width).tolist())
         if full < count:
-            await self.execute(head + ", ".join([one_row] * (count - full)) + tail, grid[full:].ravel().tolist())
+            inserted += await self.executemany(head + ", ".join([one_row] * (count - full)) + tail,
+                                               [grid[full:].ravel().tolist()])
+        return inserted
 
 
 class Database(ABC):

@@ -46,7 +46,8 @@ class Dialect:
         return f" {self.on_conflict(keys)} {', '.join(sets)}"
 
     def keep_clause(self, keys: tuple[str, ...]) -> str:
-        """The tail of an INSERT that leaves rows whose key exists as they are."""
+        """The tail of an INSERT that leaves rows whose key exists as they are (and does
+        not count them as changed)."""
         return f" {self.on_conflict(keys)} {keys[0]} = {keys[0]}"
 
     def on_conflict(self, keys: tuple[str, ...]) -> str:
@@ -117,6 +118,9 @@ class SQLiteDialect(Dialect):
 
     def on_conflict(self, keys):
         return f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET"
+
+    def keep_clause(self, keys):
+        return f" ON CONFLICT ({', '.join(keys)}) DO NOTHING"
 
     def incoming(self, column):
         return f"excluded.{column}"

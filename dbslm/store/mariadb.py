@@ -32,6 +32,7 @@ LOAD_DATA_MIN_ROWS = 2000
 # aiomysql sends a local file in packets of up to 16 MB, which a server with the default
 # max_allowed_packet (16 MB) refuses; files of this many rows stay well below that.
 LOAD_DATA_ROWS = 100_000
+DUPLICATE_KEY = 1062
 _LOST = {2006, 2013, 2055}  # server gone away, lost connection, lost at handshake
 
 # Server notes such as "table already exists" (CREATE TABLE IF NOT EXISTS) are not problems.
@@ -84,10 +85,12 @@ class MariaDBTransaction(Transaction):
             await self._db.guard(cur.execute(_format(sql), tuple(params)))
             return cur.lastrowid or 0
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            async with self._conn.cursor() as cur:
-                await self._db.guard(cur.executemany(_format(sql), [tuple(r) for r in rows]))
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        async with self._conn.cursor() as cur:
+            await self._db.guard(cur.executemany(_format(sql), [tuple(r) for r in rows]))
+            return max(cur.rowcount, 0)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._conn.cursor() as cur:
@@ -95,28 +98,45 @@ class MariaDBTransaction(Transaction):
             return list(await cur.fetchall())
 
     async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
-                          update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> None:
-        """Numeric bulk rows through LOAD DATA LOCAL INFILE; small, binary or text rows and
-        upserts as multi-row INSERTs."""
-        if update_on or keep_on or len(values[0]) < LOAD_DATA_MIN_ROWS or any(
-                not isinstance(v, np.ndarray) and any(isinstance(x, (bytes, str)) for x in v[:1]) for v in values):
-            await super().insert_rows(table, columns, values, update_on, keep_on)
-            return
-        load = f"LOAD DATA LOCAL INFILE ? INTO TABLE {table} FIELDS TERMINATED BY '\\t' ({', '.join(columns)})"
-        starts = list(range(0, len(values[0]), LOAD_DATA_ROWS))
+                          update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> int:
+        """Bulk rows through LOAD DATA LOCAL INFILE (text escaped, bytes as hex; ``keep_on``
+        as IGNORE); small batches and upserts as multi-row INSERTs."""
+        if update_on or len(values[0]) < LOAD_DATA_MIN_ROWS:
+            return await super().insert_rows(table, columns, values, update_on, keep_on)
+        binary = [_is_binary(v) for v in values]
+        fields = ", ".join(f"@{c}" if b else c for c, b in zip(columns, binary))
+        unhex = ", ".join(f"{c} = UNHEX(@{c})" for c, b in zip(columns, binary) if b)
+        load = (f"LOAD DATA LOCAL INFILE ? {'IGNORE ' if keep_on else ''}INTO TABLE {table} CHARACTER SET utf8mb4 "
+                f"FIELDS TERMINATED BY '\\t' ({fields})" + (f" SET {unhex}" if unhex else ""))
+        starts, inserted = list(range(0, len(values[0]), LOAD_DATA_ROWS)), 0
         writing = asyncio.create_task(asyncio.to_thread(_tab_separated_file, values, starts[0]))
         for following in [*starts[1:], None]:
             path = await writing
             writing = None if following is None else asyncio.create_task(  # written while the server loads
                 asyncio.to_thread(_tab_separated_file, values, following))
             try:
-                await self.execute(load, (path,))
+                inserted += await self._load(load, path, duplicates_allowed=bool(keep_on))
             except BaseException:
                 if writing is not None:
                     os.unlink(await writing)
                 raise
             finally:
                 os.unlink(path)
+        return inserted
+
+
+    async def _load(self, load: str, path: str, duplicates_allowed: bool) -> int:
+        """Run one LOAD DATA; returns the rows it inserted. The server only warns where a row
+        does not fit (LOCAL loads truncate and convert instead of failing): any such warning
+        is an error here."""
+        async with self._conn.cursor() as cur:
+            await self._db.guard(cur.execute(_format(load), (path,)))
+            inserted = max(cur.rowcount, 0)
+            await self._db.guard(cur.execute("SHOW WARNINGS"))
+            problems = [w for w in await cur.fetchall() if not (duplicates_allowed and w[1] == DUPLICATE_KEY)]
+        if problems:
+            raise DbslmError(f"{self._db.target.place}: a bulk load did not fit the table: {problems[0][2]}")
+        return inserted
 
 
 class MariaDBDatabase(Database):
@@ -244,19 +264,47 @@ def _tab_separated_file(values: Sequence[Any], start: int) -> str:
     """The rows ``start`` to ``start + LOAD_DATA_ROWS`` in a temporary tab-separated file; its path."""
     text = _tab_separated([v[start:start + LOAD_DATA_ROWS] for v in values])
     handle, path = tempfile.mkstemp(prefix="dbslm-", suffix=".tsv")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
+    with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as out:  # a lone surrogate becomes ?
         out.write(text)
     return path
 
 
 def _tab_separated(values: Sequence[Any]) -> str:
+    """Rows in LOAD DATA's default format: tab between fields, backslash escapes, ``\\N`` for NULL."""
     columns = []
     for v in values:
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":
             columns.append([repr(x) for x in v.tolist()])
+        elif isinstance(v, np.ndarray) and v.dtype.kind in "iu":
+            columns.append(list(map(str, v.tolist())))
         else:
-            columns.append(["\\N" if x is None else str(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v)])
+            columns.append([_field(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v)])
     return "\n".join(map("\t".join, zip(*columns))) + "\n"
+
+
+# Characters LOAD DATA would read as field or line ends, or as an escape.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+def _field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()  # the LOAD statement UNHEXes binary columns
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return float.__repr__(value)  # numpy's float64 too, without its type name
+    return str(value)
+
+
+def _is_binary(column: Any) -> bool:
+    """Whether a column's values are bytes (judged by its first value that is not NULL)."""
+    if isinstance(column, np.ndarray) and column.dtype.kind != "O":
+        return False
+    return isinstance(next((x for x in column if x is not None), None), (bytes, bytearray, memoryview))
 
 
 def _reason(exc: BaseException, target: MariaDBTarget) -> str:

@@ -34,8 +34,9 @@ class SQLiteTransaction(Transaction):
         cursor = await self._conn.execute(sql, params)
         return cursor.lastrowid or 0
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._conn.executemany(sql, rows)
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        cursor = await self._conn.executemany(sql, rows)
+        return max(cursor.rowcount, 0)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(await self._conn.execute_fetchall(sql, params))
@@ -105,16 +106,30 @@ class SQLiteDatabase(Database):
                 await self._writer.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise DbslmError(f"cannot write to database {self.path}: {_reason(exc)}") from None
+            except BaseException:  # cancelled: aiosqlite's thread may still have begun it
+                await asyncio.shield(self._rollback())
+                raise
             try:
                 yield SQLiteTransaction(self._writer)
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await asyncio.shield(self._rollback())  # finished even if cancelled again
                 raise
             try:
                 await self._writer.execute("COMMIT")
             except sqlite3.Error as exc:
-                await self._writer.execute("ROLLBACK")
+                await self._rollback()
                 raise DbslmError(f"cannot write to database {self.path}: {_reason(exc)}") from None
+            except BaseException:
+                await asyncio.shield(self._rollback())
+                raise
+
+    async def _rollback(self) -> None:
+        """Roll back the writer's transaction, if one is open (statements run in order on
+        aiosqlite's thread, so this comes after any that was still running)."""
+        try:
+            await self._writer.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            pass  # no transaction was open
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
