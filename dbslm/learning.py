@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 from dbslm.store import Store
 from dbslm.store.community import FORGETTING, LEARNED, CommunityStore, LearnedMessage
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, resolve_model, train, untrain
+
+BUILD_MOST = 400_000  # queued messages in one build: tokenizing more at once would take gigabytes
 
 
 class ChannelLearning:
@@ -34,9 +37,18 @@ class ChannelLearning:
         return await self.rows.add_pending(model_id, messages)
 
     async def learn_pending(self, model_id: int) -> TrainReport | None:
-        """Learn every queued message in one build (None when nothing was queued)."""
+        """Learn every queued message, in one build per :data:`BUILD_MOST` of them; the report
+        adds up the builds' sentences, tokens and seconds (None when nothing was queued)."""
+        total = None
+        while (report := await self._learn_batch(model_id)) is not None:
+            total = report if total is None else replace(
+                report, sentences=total.sentences + report.sentences, tokens=total.tokens + report.tokens,
+                seconds=total.seconds + report.seconds)
+        return total
+
+    async def _learn_batch(self, model_id: int) -> TrainReport | None:
         async with self._lock:
-            keys, texts = await self.rows.take_pending(model_id)
+            keys, texts = await self.rows.take_pending(model_id, BUILD_MOST)
             if not keys:
                 return None
             model = await resolve_model(self.store, self.model_name, None, None, reset=False)

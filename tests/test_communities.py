@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dbslm import learning
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
+from dbslm.store.community import LEARNED, LearnedMessage
 from tests.conftest import table_rows
 
 ZORBLAX = ["the zorblax festival starts at dawn", "we paint the zorblax lanterns blue",
@@ -63,3 +65,27 @@ async def test_the_mixture_interpolates_both_models(base):
     got = {loaded.vocab.texts[w]: 10 ** lp for w, lp in zip(words, logp)}
     assert got.keys() == expected.keys()
     assert np.allclose([got[k] for k in expected], list(expected.values()), rtol=1e-12)
+
+
+async def test_a_long_queue_is_learned_in_bounded_builds(base, monkeypatch):
+    monkeypatch.setattr(learning, "BUILD_MOST", 10)
+    community = DBSLMEngine(base.store, "discord:1", base=base)
+    model_id = await community.model_id()
+    await community.learning.queue(model_id, [LearnedMessage("discord:1:c:99", "ann", "discord:1:c", "one more")])
+    await community.learning.learn_pending(model_id)
+    first = (await base.store.level1.model("discord:1")).active_build
+    texts = [f"message number {i} about the zorblax" for i in range(25)]
+    await community.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i:02}", "ann", "discord:1:c", text)
+                                              for i, text in enumerate(texts)])
+    report = await community.learning.learn_pending(model_id)
+    assert report.sentences == 25
+    assert (await base.store.level1.model("discord:1")).active_build == first + 3  # 10, 10 and 5 messages
+    assert len(await community.learning.rows.messages(model_id, status=LEARNED)) == 26
+
+    monkeypatch.setattr(learning, "BUILD_MOST", 100)
+    alone = DBSLMEngine(base.store, "discord:2", base=base)  # the same messages in one build
+    await alone.learning.queue(await alone.model_id(), [LearnedMessage(f"discord:2:c:{i:02}", "ann", "discord:2:c", t)
+                                                        for i, t in enumerate(texts + ["one more"])])
+    await alone.learning.learn_pending(await alone.model_id())
+    mine, theirs = await community.stats(), await alone.stats()
+    assert (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])

@@ -122,13 +122,14 @@ class CommunityStore:
                                       "WHERE g.user_id = ? ORDER BY m.name", (user_id,))
         return [r[0] for r in rows]
 
-    async def take_pending(self, model_id: int) -> tuple[list[str], list[str]]:
+    async def take_pending(self, model_id: int, most: int) -> tuple[list[str], list[str]]:
         """The keys and texts of the next build's messages, in key order (the status index's
-        order, so no sort): every pending one (and any an interrupted build of an earlier
-        version left learning)."""
-        rows = [row for status in (PENDING, LEARNING) for row in await self.db.fetchall(
-            "SELECT message_key, text FROM learned WHERE model_id = ? AND status = ? ORDER BY message_key",
-            (model_id, status))]
+        order, so no sort): up to ``most`` pending ones (and any an interrupted build of an
+        earlier version left learning)."""
+        rows: list[tuple[str, str]] = []
+        for status in (LEARNING, PENDING):
+            rows += await self.db.fetchall("SELECT message_key, text FROM learned WHERE model_id = ? AND status = ? "
+                                           "ORDER BY message_key LIMIT ?", (model_id, status, most - len(rows)))
         return [r[0] for r in rows], [r[1] for r in rows]
 
     async def mark_learned(self, tx, model_id: int, keys: Sequence[str]) -> None:
