@@ -6,8 +6,8 @@ are queued under their platform ids (a message is never queued twice) and learne
 batches. Pages are queued while the next one is read (pages that come faster than they are
 written, together); the cursor is saved after the rows it passed are queued, so a backfill
 interrupted by a restart resumes where it stopped and learns nothing twice. Each build rewrites
-the whole model, so a build waits until the backfill has queued as many new messages as before
-it: the builds of a backfill write at most twice the final model's rows, not one model per batch.
+the whole model, so a build starts only when the backfill has queued as many new messages as
+before it: a long backfill rewrites the model a few times, not once per fixed-size batch.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ async def backfill(communities: Communities, command: Message, read: HistoryRead
                 continue  # pages come faster than they are written: queue them together
             fresh = await _queue(communities, engine, command, model_id, rows, cursor)
             rows, unsaved, queued, waiting = [], False, queued + fresh, waiting + fresh
-            if waiting >= max(LEARN_EVERY, queued - waiting):  # each build doubles the model: linear in all
+            if waiting >= max(LEARN_EVERY, queued - waiting):  # the model doubles between builds
                 learning.append(asyncio.create_task(engine.learning.learn_pending(model_id)))
                 waiting = 0
             if time.monotonic() - reported > PROGRESS_SECONDS:

@@ -124,7 +124,6 @@ class MariaDBTransaction(Transaction):
                 os.unlink(path)
         return inserted
 
-
     async def _load(self, load: str, path: str, duplicates_allowed: bool) -> int:
         """Run one LOAD DATA; returns the rows it inserted. The server only warns where a row
         does not fit (LOCAL loads truncate and convert instead of failing): any such warning
