@@ -128,8 +128,9 @@ class SQLiteDatabase(Database):
         aiosqlite's thread, so this comes after any that was still running)."""
         try:
             await self._writer.execute("ROLLBACK")
-        except sqlite3.OperationalError:
-            pass  # no transaction was open
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                raise
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
