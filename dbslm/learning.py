@@ -1,12 +1,12 @@
 """Learning from channel messages, and unlearning them exactly.
 
 A message is queued (a ``learned`` row, pending) when it arrives and learned with the others
-of its batch in one build (taken by key: rows queued meanwhile wait for the next one): each
-message is the sequence ``<s> <sep> message </s>``, a reply without its prompt, so it teaches
-how replies go and stays one unit that forgetting can subtract. Rows turn ``learned`` in the
-transaction that switches to the build holding them, and are deleted in the one that switches
-to the build without them, so the table always says exactly what the serving model was
-trained on.
+of its batch in one build (taken by sequence number: rows queued meanwhile wait for the next
+one): each message is the sequence ``<s> <sep> message </s>``, a reply without its prompt, so
+it teaches how replies go and stays one unit that forgetting can subtract. The transaction
+that switches to the build holding a batch moves the queue's ``learned`` number past it, and
+rows are deleted in the one that switches to the build without them, so the tables always
+say exactly what the serving model was trained on.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ class ChannelLearning:
 
     async def _learn_batch(self, model_id: int) -> TrainReport | None:
         async with self._lock:
-            keys, texts = await self.rows.take_pending(model_id, BUILD_MOST)
-            if not keys:
+            batch = await self.rows.take_pending(model_id, BUILD_MOST)
+            if batch is None:
                 return None
             model = await resolve_model(self.store, self.model_name, None, None, reset=False)
-            return await train(self.store, model, dialog=await _replies(model.tokenizer, texts),
-                               on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, keys))
+            return await train(self.store, model, dialog=await _replies(model.tokenizer, batch.texts),
+                               on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, batch))
 
     async def forget_later(self, model_id: int, keys: Sequence[str]) -> None:
         """Mark messages (deleted on their platform) to be subtracted with the next batch."""

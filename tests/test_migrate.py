@@ -66,7 +66,7 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     await engine.train_dialog([("hello there", "hi, nice to meet you")])
     await engine.respond(await engine.start_conversation("ann"), "hello", seed=1)  # writes the decode profile
     await engine.close()
-    for table in ("pair_vectors", "channels", "optouts", "banned_words", "learned"):
+    for table in ("pair_vectors", "channels", "optouts", "banned_words", "learned", "queues"):
         execute(db, f"DROP TABLE {table}")
     execute(db, "ALTER TABLE pairs DROP COLUMN meta")
     execute(db, "ALTER TABLE decode_profiles DROP COLUMN copy_tokens")
@@ -80,9 +80,46 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     await engine.conversation_for_channel(thread, "ann")
     await engine.close()
     assert reply.text == "hi, nice to meet you"
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("3",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("4",)]
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
     assert table_rows(db, "SELECT max_tokens, copy_tokens FROM decode_profiles") == [(40, None)]
     assert table_rows(db, "SELECT prompt, meta FROM pairs") == [("hello there", None)]
     assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?".replace(
         "?", f"'{thread}'")) == [(1,)]
+
+
+async def test_a_version_3_learning_queue_is_numbered_in_place(db):
+    from dbslm.engine import DBSLMEngine
+    from dbslm.store.community import LearnedMessage
+    from tests.conftest import execute, is_sqlite
+
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog([("hello there", "hi, nice to meet you")])
+    model_id = await engine.model_id()
+    rows = [LearnedMessage(f"discord:c:{i}", "ann", "discord:c", f"the heron number {i} waits") for i in range(6)]
+    await engine.learning.queue(model_id, rows[:3])
+    await engine.learning.learn_pending(model_id)
+    await engine.close()
+    # version 3 kept each message's state in its status, and had no sequence numbers
+    execute(db, "DELETE FROM learned WHERE message_key = 'discord:c:2'")
+    execute(db, "UPDATE learned SET status = 'forgetting' WHERE message_key = 'discord:c:0'")
+    execute(db, "UPDATE learned SET status = 'learned' WHERE message_key = 'discord:c:1'")
+    execute(db, "INSERT INTO learned (model_id, message_key, user_id, channel_key, text, status, created_at) "
+                f"VALUES ({model_id}, 'discord:c:5', 'ann', 'discord:c', 'the heron number 5 waits', 'pending', 0), "
+                f"({model_id}, 'discord:c:4', 'ann', 'discord:c', 'the heron number 4 waits', 'learning', 0)")
+    execute(db, "DROP INDEX learned_model_id_seq" + (" ON learned" if not is_sqlite(db) else ""))
+    execute(db, "ALTER TABLE learned DROP COLUMN seq")
+    execute(db, "DROP TABLE queues")
+    execute(db, "UPDATE meta SET value = '3' WHERE name = 'schema_version'")
+    engine = await DBSLMEngine.open(db)
+    states = {m.message_key: m.status for m in await engine.learning.rows.messages(model_id)}
+    assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "pending",
+                      "discord:c:5": "pending"}
+    assert await engine.learning.rows.models_waiting() == [engine.model_name]
+    report = await engine.learning.learn_pending(model_id)
+    states = {m.message_key: m.status for m in await engine.learning.rows.messages(model_id)}
+    await engine.close()
+    assert report.sentences == 2
+    assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "learned",
+                      "discord:c:5": "learned"}
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("4",)]

@@ -9,11 +9,29 @@ from dataclasses import dataclass
 
 from dbslm.store.database import Database
 
-# A message waits (pending) until the build that took it goes live, then is in the serving
-# model (learned); deleted on its platform, it waits to be subtracted (forgetting). A crash
-# mid-build leaves rows pending: the next batch takes them again. Earlier versions marked
-# taken rows "learning"; such rows are taken like pending ones.
-PENDING, LEARNING, LEARNED, FORGETTING = "pending", "learning", "learned", "forgetting"
+# Each queued message gets the next sequence number of its model's queue; the serving model
+# holds every message up to its queue's ``learned`` number, so one build takes the next
+# numbers and its switch moves that one number, whatever the size of the batch. The queue's
+# counter row is locked from numbering to commit, so numbers commit in order and a build
+# never passes over a message still being queued. A message deleted on its platform waits,
+# ``forgetting``, to be subtracted. A crash mid-build moves nothing: the next build takes the
+# same messages again. The state of a message, as :class:`LearnedMessage` says it:
+PENDING, LEARNED, FORGETTING = "pending", "learned", "forgetting"
+QUEUED = "queued"  # the stored status of a message that is not to be subtracted
+_STATE = ("CASE WHEN l.status = 'forgetting' THEN 'forgetting' WHEN l.seq <= q.learned THEN 'learned' "
+          "ELSE 'pending' END")
+_IN_STATE = {PENDING: "l.seq > q.learned", LEARNED: "l.seq <= q.learned AND l.status <> 'forgetting'",
+             FORGETTING: "l.status = 'forgetting'"}
+_MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, " + _STATE +
+             " FROM learned l JOIN queues q ON q.model_id = l.model_id")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The next build's messages: their texts, and the last sequence number among them."""
+
+    texts: list[str]
+    through: int
 
 
 @dataclass(frozen=True)
@@ -75,45 +93,53 @@ class CommunityStore:
                                  [(model_id, w, int(banned)) for w in words])
 
     async def add_pending(self, model_id: int, messages: Sequence[LearnedMessage]) -> int:
-        """Queue messages for learning; a message already queued or learned is left as it
-        is. Returns how many were new."""
+        """Queue messages for learning, numbered in order; a message already queued or
+        learned is left as it is. Returns how many were new."""
         fresh = sorted({m.message_key: m for m in messages}.values(), key=lambda m: m.message_key)  # key order
         if not fresh:
             return 0
         now = time.time()
         async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO queues (model_id, queued, learned) VALUES (?, 0, 0)"
+                             + tx.dialect.keep_clause(("model_id",)), (model_id,))
+            await tx.execute("UPDATE queues SET queued = queued + ? WHERE model_id = ?", (len(fresh), model_id))
+            (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
             return await tx.insert_rows("learned", ("model_id", "message_key", "user_id", "channel_key", "text",
-                                                    "status", "created_at"),
+                                                    "status", "created_at", "seq"),
                                         [[model_id] * len(fresh), [m.message_key for m in fresh],
                                          [m.user_id for m in fresh], [m.channel_key for m in fresh],
-                                         [m.text for m in fresh], [PENDING] * len(fresh), [now] * len(fresh)],
+                                         [m.text for m in fresh], [QUEUED] * len(fresh), [now] * len(fresh),
+                                         list(range(last - len(fresh) + 1, last + 1))],
                                         keep_on=("model_id", "message_key"))
 
     async def messages(self, model_id: int, *, status: str | None = None, user_id: str | None = None,
                        message_key: str | None = None) -> list[LearnedMessage]:
-        """The model's learned (or pending) messages, oldest first, filtered as given."""
-        where, params = ["model_id = ?"], [model_id]
-        for column, value in (("status", status), ("user_id", user_id), ("message_key", message_key)):
+        """The model's messages in the order they were queued, filtered as given (``status``:
+        pending, learned or forgetting)."""
+        where, params = ["l.model_id = ?"], [model_id]
+        if status is not None:
+            where.append(_IN_STATE[status])
+        for column, value in (("l.user_id", user_id), ("l.message_key", message_key)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        rows = await self.db.fetchall("SELECT message_key, user_id, channel_key, text, status FROM learned "
-                                      f"WHERE {' AND '.join(where)} ORDER BY created_at, message_key", params)
+        rows = await self.db.fetchall(f"{_MESSAGES} WHERE {' AND '.join(where)} ORDER BY l.seq", params)
         return [LearnedMessage(*r) for r in rows]
 
     async def by_keys(self, model_id: int, keys: Sequence[str]) -> list[LearnedMessage]:
         """The rows of those ``keys`` that exist, as they are now."""
         found: list[LearnedMessage] = []
         for part, marks in _chunks(keys):
-            rows = await self.db.fetchall("SELECT message_key, user_id, channel_key, text, status FROM learned "
-                                          f"WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))
+            rows = await self.db.fetchall(f"{_MESSAGES} WHERE l.model_id = ? AND l.message_key IN ({marks})",
+                                          (model_id, *part))
             found += [LearnedMessage(*r) for r in rows]
         return found
 
     async def models_waiting(self) -> list[str]:
-        """The names of the models with messages queued (or taken) but not learned yet."""
-        rows = await self.db.fetchall("SELECT DISTINCT m.name FROM learned g JOIN models m ON m.id = g.model_id "
-                                      "WHERE g.status <> ? ORDER BY m.name", (LEARNED,))
+        """The names of the models with messages queued but not learned yet, or to subtract."""
+        rows = await self.db.fetchall(
+            "SELECT m.name FROM queues q JOIN models m ON m.id = q.model_id WHERE EXISTS (SELECT 1 FROM learned l "
+            "WHERE l.model_id = q.model_id AND (l.seq > q.learned OR l.status = ?)) ORDER BY m.name", (FORGETTING,))
         return [r[0] for r in rows]
 
     async def models_learned_from(self, user_id: str) -> list[str]:
@@ -122,31 +148,31 @@ class CommunityStore:
                                       "WHERE g.user_id = ? ORDER BY m.name", (user_id,))
         return [r[0] for r in rows]
 
-    async def take_pending(self, model_id: int, most: int) -> tuple[list[str], list[str]]:
-        """The keys and texts of the next build's messages, in key order (the status index's
-        order, so no sort): up to ``most`` pending ones (and any an interrupted build of an
-        earlier version left learning)."""
-        rows: list[tuple[str, str]] = []
-        for status in (LEARNING, PENDING):
-            rows += await self.db.fetchall("SELECT message_key, text FROM learned WHERE model_id = ? AND status = ? "
-                                           "ORDER BY message_key LIMIT ?", (model_id, status, most - len(rows)))
-        return [r[0] for r in rows], [r[1] for r in rows]
+    async def take_pending(self, model_id: int, most: int) -> Batch | None:
+        """The next build's messages: up to ``most`` of the pending ones, in queue order (None
+        when none is pending)."""
+        learned = await self.db.fetchone("SELECT learned FROM queues WHERE model_id = ?", (model_id,))
+        rows = [] if learned is None else await self.db.fetchall(
+            "SELECT seq, text FROM learned WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (model_id, learned[0], most))
+        return Batch([r[1] for r in rows], rows[-1][0]) if rows else None
 
-    async def mark_learned(self, tx, model_id: int, keys: Sequence[str]) -> None:
-        """Inside the transaction ``tx`` that switches to the build holding the taken messages."""
-        for part, marks in _chunks(keys):
-            await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({marks})",
-                             (LEARNED, model_id, *part))
+    @staticmethod
+    async def mark_learned(tx, model_id: int, batch: Batch) -> None:
+        """Inside the transaction ``tx`` that switches to the build holding ``batch``."""
+        await tx.execute("UPDATE queues SET learned = ? WHERE model_id = ?", (batch.through, model_id))
 
     async def mark_forgetting(self, model_id: int, keys: Sequence[str]) -> None:
         """Of these messages, the learned ones wait to be subtracted; the others were never in
         the model and are dropped."""
         async with self.db.transaction() as tx:
             for part, marks in _chunks(keys):
-                await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND status = ? "
-                                 f"AND message_key IN ({marks})", (FORGETTING, model_id, LEARNED, *part))
-                await tx.execute(f"DELETE FROM learned WHERE model_id = ? AND status <> ? "
-                                 f"AND message_key IN ({marks})", (model_id, FORGETTING, *part))
+                await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({marks}) "
+                                 "AND seq <= (SELECT learned FROM queues WHERE model_id = ?)",
+                                 (FORGETTING, model_id, *part, model_id))
+                await tx.execute(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks}) "
+                                 "AND seq > (SELECT learned FROM queues WHERE model_id = ?)",
+                                 (model_id, *part, model_id))
 
     @staticmethod
     async def clear(tx, model_id: int) -> None:

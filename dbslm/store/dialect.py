@@ -77,6 +77,14 @@ class Dialect:
         the dialect's storage type did not change)."""
         return []
 
+    def create_index(self, table: str, columns: tuple[str, ...]) -> str:
+        """The statement that adds an index over ``columns`` to an existing table (if absent)."""
+        return f"CREATE INDEX IF NOT EXISTS {index_name(table, columns)} ON {table} ({', '.join(columns)})"
+
+
+def index_name(table: str, columns: tuple[str, ...]) -> str:
+    return f"{table}_{'_'.join(columns)}"
+
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
@@ -94,8 +102,7 @@ class SQLiteDialect(Dialect):
         defs += [f"UNIQUE ({', '.join(u)})" for u in table.unique]
         suffix = "" if serial else " WITHOUT ROWID"
         statements = [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}){suffix}"]
-        statements += [f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(ix)} ON {table.name} ({', '.join(ix)})"
-                       for ix in table.indexes]
+        statements += [self.create_index(table.name, ix) for ix in table.indexes]
         if table.search:
             fts, col = f"{table.name}_fts", table.search
             statements += [
@@ -149,7 +156,7 @@ class MariaDBDialect(Dialect):
         defs = self._column_defs(table)
         defs.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
         defs += [f"UNIQUE KEY ({', '.join(u)})" for u in table.unique]
-        defs += [f"KEY ({', '.join(ix)})" for ix in table.indexes]
+        defs += [f"KEY {index_name(table.name, ix)} ({', '.join(ix)})" for ix in table.indexes]
         if table.search:
             defs.append(f"FULLTEXT KEY ({table.search})")
         engine = "InnoDB" if table.search else self.engines[table.family]

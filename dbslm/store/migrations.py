@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 
 from dbslm.errors import DbslmError
-from dbslm.store.database import Database
-from dbslm.store.schema import ADDED, RETYPED, SCHEMA_VERSION, TABLES, Table
+from dbslm.store.community import FORGETTING, QUEUED
+from dbslm.store.database import Database, Transaction
+from dbslm.store.schema import ADDED, INDEXED, RETYPED, SCHEMA_VERSION, TABLES, Table
 
 
 async def migrate(db: Database) -> None:
     """Bring ``db`` to :data:`SCHEMA_VERSION`: create the tables it lacks (version 1 creates
-    every table; 2 adds ``pair_vectors`` and the community tables), then give the columns a
-    later version retyped their new type and add the columns it added (2: ``pairs.meta``; 3:
-    ``decode_profiles.copy_tokens``)."""
+    every table; 2 adds ``pair_vectors`` and the community tables; 4 ``queues``), then give
+    the columns a later version retyped their new type, add the columns and indexes it added
+    (2: ``pairs.meta``; 3: ``decode_profiles.copy_tokens``; 4: ``learned.seq``) and convert
+    the rows it stores differently (4: the learning queue)."""
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
         raise DbslmError(f"database {db.description} has schema version {version}; "
@@ -33,10 +35,35 @@ async def migrate(db: Database) -> None:
                 for name, column in RETYPED.get(step, ()):
                     for statement in db.dialect.retype(_table(name), column):
                         await tx.execute(statement)
+                for name, columns in INDEXED.get(step, ()):
+                    if all(t.name != name for t in missing):
+                        await tx.execute(db.dialect.create_index(name, columns))
+                if step in CONVERTED:
+                    await CONVERTED[step](tx)
         await tx.execute(db.dialect.upsert("meta", ("name", "value"), ("name",)),
                          ("schema_version", str(SCHEMA_VERSION)))
         if not await tx.fetchall("SELECT value FROM meta WHERE name = 'database_id'"):
             await tx.execute("INSERT INTO meta (name, value) VALUES ('database_id', ?)", (uuid.uuid4().hex,))
+
+
+async def _number_the_queue(tx: Transaction) -> None:
+    """Version 4 orders the learning queue by sequence number instead of a status per row:
+    rows the model learned (or is to subtract) get 0, waiting ones 1, 2, ... per model in key
+    order, and each model's ``queues`` row counts them."""
+    await tx.execute("UPDATE learned SET seq = 0, status = ? WHERE status = 'learned'", (QUEUED,))
+    await tx.execute("UPDATE learned SET seq = 0 WHERE status = ?", (FORGETTING,))
+    waiting = await tx.fetchall("SELECT model_id, message_key FROM learned WHERE seq IS NULL "
+                                "ORDER BY model_id, message_key")
+    numbered, last = [], {}
+    for model_id, key in waiting:
+        last[model_id] = last.get(model_id, 0) + 1
+        numbered.append((last[model_id], QUEUED, model_id, key))
+    await tx.executemany("UPDATE learned SET seq = ?, status = ? WHERE model_id = ? AND message_key = ?", numbered)
+    await tx.execute("INSERT INTO queues (model_id, queued, learned) "
+                     "SELECT model_id, MAX(seq), 0 FROM learned GROUP BY model_id")
+
+
+CONVERTED = {4: _number_the_queue}  # a version's conversion of the rows it stores differently
 
 
 def _table(name: str) -> Table:

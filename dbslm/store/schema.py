@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 3  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens
+SCHEMA_VERSION = 4  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
+# 4: the learning queue's sequence numbers (learned.seq, queues)
 RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
-ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),)}  # columns a version added to an existing table
+# columns and indexes a version added to an existing table
+ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),)}
+INDEXED = {4: (("learned", ("model_id", "seq")),)}
 
 
 @dataclass(frozen=True)
@@ -126,10 +129,16 @@ TABLES: tuple[Table, ...] = (
     Table("banned_words",  # a community's decisions over the default list: banned 1 adds, 0 lifts
           (("model_id", "int"), ("word", "name"), ("banned", "int")), ("model_id", "word")),
     Table(
-        "learned",  # each message learned from a channel (or waiting for its batch), for exact forgetting
+        "learned",  # each message learned from a channel (or waiting for its batch), for exact forgetting;
+        # the model holds the rows whose seq is at most its queues.learned (status says 'forgetting'
+        # for a row waiting to be subtracted, 'queued' otherwise)
         (("model_id", "int"), ("message_key", "ref"), ("user_id", "name"), ("channel_key", "ref"),
-         ("text", "text"), ("status", "name"), ("created_at", "real")),
-        ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",)),
+         ("text", "text"), ("status", "name"), ("created_at", "real"), ("seq", "int?")),
+        ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",), ("model_id", "seq")),
+    ),
+    Table(
+        "queues",  # per model: the last sequence number given to a queued message, and the last one it learned
+        (("model_id", "int"), ("queued", "int"), ("learned", "int")), ("model_id",),
     ),
     Table(
         "decode_profiles",
