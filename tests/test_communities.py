@@ -89,3 +89,25 @@ async def test_a_long_queue_is_learned_in_bounded_builds(base, monkeypatch):
     await alone.learning.learn_pending(await alone.model_id())
     mine, theirs = await community.stats(), await alone.stats()
     assert (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])
+
+
+async def test_a_message_queued_during_a_build_waits_for_the_next(base, monkeypatch):
+    community = DBSLMEngine(base.store, "discord:1", base=base)
+    model_id = await community.model_id()
+    late = LearnedMessage("discord:1:c:00", "bob", "discord:1:c", "a late zorblax message")  # first in key order
+    tokenize, calls = learning._replies, []
+
+    async def more_arrive_meanwhile(tokenizer, texts):
+        if not calls:
+            await community.learning.queue(model_id, [late])
+        calls.append(list(texts))
+        return await tokenize(tokenizer, texts)
+
+    monkeypatch.setattr(learning, "_replies", more_arrive_meanwhile)
+    await community.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
+                                              for i, text in enumerate(ZORBLAX[:3], 1)])
+    report = await community.learning.learn_pending(model_id)
+    assert calls == [ZORBLAX[:3], [late.text]]  # the late one in a build of its own, once
+    assert report.sentences == 4
+    assert {m.message_key: m.status for m in await community.learning.rows.messages(model_id)} == {
+        "discord:1:c:00": LEARNED, "discord:1:c:1": LEARNED, "discord:1:c:2": LEARNED, "discord:1:c:3": LEARNED}
