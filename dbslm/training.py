@@ -22,8 +22,6 @@ from dbslm.store.level1 import OnSwitch, VocabUpdate
 from dbslm.text.tokenize import TOKENIZERS
 from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary
 
-StoredCounts = tuple[np.ndarray, np.ndarray, np.ndarray]  # one order's context keys, words, counts
-
 MAX_ORDER = 6
 DEFAULT_HEAD_SIZE = 32
 DEFAULT_ORDER = 3
@@ -134,19 +132,22 @@ async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]
         active = current.active_build if current else None
         whole_vocab = reset or active is None
         vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model, every_word=True)
-        old_counts = None
-        if not whole_vocab:
+        old_counts = None if whole_vocab else level1.remembered_counts(active)
+        if old_counts is None and not whole_vocab:
             progress("reading the current counts")
-            old_counts = [await level1.order_counts(active, n) for n in range(1, model.order + 1)]
+            rows = [await level1.order_counts(active, n) for n in range(1, model.order + 1)]
+            old_counts = await asyncio.to_thread(counts_from_rows, rows)
         progress("counting and estimating")
-        tables, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, dialog, old_counts, sign,
-                                                      head_size)
+        tables, counts, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, dialog, old_counts,
+                                                              sign, head_size)
         sequences = int((ids == BOS).sum())
         words = int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())
         orders = tables.orders if tables is not None else []
         progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
         build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
                                          sentences=sequences, tokens=words, on_switch=on_switch)
+        if build is not None:
+            level1.remember_counts(build, counts)
     return TrainReport(model.name, build, sequences, words, {t.n: len(t.word) for t in orders},
                        time.perf_counter() - started)
 
@@ -161,10 +162,10 @@ def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
 
 
 def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
-           dialog: Iterable[tuple[list[str], list[str]]], old_counts: list[StoredCounts] | None, sign: int,
-           head_size: int) -> tuple[ModelTables | None, np.ndarray, VocabUpdate]:
+           dialog: Iterable[tuple[list[str], list[str]]], old_counts: list[OrderCounts] | None, sign: int,
+           head_size: int) -> tuple[ModelTables | None, list[OrderCounts], np.ndarray, VocabUpdate]:
     """The tables of the old counts plus ``sign`` times the text's (None when no n-gram is
-    left), the text's ids and the vocabulary rows to write."""
+    left), those counts, the text's ids and the vocabulary rows to write."""
     learned = len(vocab)
     ids = np.concatenate((vocab.encode(sentences, grow=True), vocab.encode_dialog(dialog, grow=True)))
     if len(ids) == 0:
@@ -174,9 +175,8 @@ def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
                          f"{vocab.texts[int(ids[ids >= learned].min())]!r}; nothing was changed")
     counts = count_ngrams(ids, model.order)
     if old_counts is not None:
-        old = counts_from_rows(old_counts)
         try:
-            counts = merge_counts(old, [OrderCounts(c.keys, sign * c.counts) for c in counts])
+            counts = merge_counts(old_counts, [OrderCounts(c.keys, sign * c.counts) for c in counts])
         except ValueError:
             raise DbslmError(f"cannot untrain: model {model.name!r} never learned this text (it has n-grams the "
                              "model does not count that often, or words it has forgotten); nothing was changed"
@@ -184,7 +184,7 @@ def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
     tables = build_tables(counts, head_size) if len(counts[0].keys) else None
     changed = np.unique(ids) if old_counts is not None else np.arange(len(vocab))
     update = VocabUpdate(changed.tolist(), [vocab.texts[i] for i in changed], _frequencies(counts[0], changed))
-    return tables, ids, update
+    return tables, counts, ids, update
 
 
 def _frequencies(unigrams: OrderCounts, ids: np.ndarray) -> list[int]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from dbslm.errors import DbslmError
 from dbslm.evaluation import evaluate, trained_model
 from dbslm.ngram.reader import ModelReader
-from dbslm.ngram.tables import parent_rows
+from dbslm.ngram.tables import counts_from_rows, parent_rows
 from dbslm.starter import starter_pairs
 from dbslm.store import Store, open_store
 from dbslm.text.tokenize import get_tokenizer
@@ -120,6 +120,23 @@ async def test_the_counts_training_merges_with_are_every_stored_row(db):
             rows = await store.level1.order_rows(model.active_build, n)
             assert sorted(zip(ctx.tolist(), word.tolist(), count.tolist())) == \
                 sorted(zip(rows.ctx.tolist(), rows.word.tolist(), rows.count.tolist()))
+    finally:
+        await store.close()
+
+
+async def test_the_counts_a_process_keeps_of_its_last_build_are_the_stored_ones(db):
+    store = await open_store(db)
+    try:
+        await learn(store, "whole", 3, LINES[:120])
+        await learn(store, "whole", 3, LINES[120:])  # merged with the counts kept of the first build
+        await forget(store, "whole", LINES[100:140])
+        build = (await store.level1.model("whole")).active_build
+        kept = store.level1.remembered_counts(build)
+        stored = counts_from_rows([await store.level1.order_counts(build, n) for n in (1, 2, 3)])
+        assert kept is not None and len(kept) == len(stored) == 3
+        for mine, theirs in zip(kept, stored):
+            assert mine.keys.tolist() == theirs.keys.tolist() and mine.counts.tolist() == theirs.counts.tolist()
+        assert store.level1.remembered_counts(build - 1) is None
     finally:
         await store.close()
 

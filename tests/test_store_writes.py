@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from dbslm.errors import DbslmError
@@ -15,41 +16,45 @@ HOSTILE = ["tab\there", "line\nbreak", "back\\slash", "\\N", "nul\0byte", "cr\rl
            "Ünïcode والعربية 中文", "'; DROP TABLE bulk; --", ""]
 
 
-async def make_table(db) -> None:
-    async with db.transaction() as tx:
-        await tx.execute("CREATE TABLE bulk (k BIGINT NOT NULL PRIMARY KEY, t TEXT, b BLOB, r DOUBLE, f BIGINT)")
-
-
-async def test_values_survive_a_bulk_insert(db):
+@pytest.fixture
+async def bulk(db):
+    """A database with an empty table ``bulk``."""
     database = await open_database(db)
-    try:
-        await make_table(database)
-        count = 5000  # past the size where MariaDB switches to LOAD DATA
-        texts = [HOSTILE[i % len(HOSTILE)] if i % 7 else None for i in range(count)]
-        blobs = [bytes([i % 256, 0, 9, 10, 92, 255]) if i % 5 else None for i in range(count)]
-        reals = [i / 3 - 700.0 for i in range(count)]
-        flags = [i % 2 == 0 for i in range(count)]
-        async with database.transaction() as tx:
-            await tx.insert_rows("bulk", ("k", "t", "b", "r", "f"), [list(range(count)), texts, blobs, reals, flags])
-        rows = await database.fetchall("SELECT k, t, b, r, f FROM bulk ORDER BY k")
-    finally:
-        await database.close()
+    async with database.transaction() as tx:
+        await tx.execute("CREATE TABLE bulk (k BIGINT NOT NULL PRIMARY KEY, t TEXT, b BLOB, r DOUBLE, f BIGINT)")
+    yield database
+    await database.close()
+
+
+async def test_values_survive_a_bulk_insert(bulk):
+    count = 5000  # past the size where MariaDB switches to LOAD DATA
+    texts = [HOSTILE[i % len(HOSTILE)] if i % 7 else None for i in range(count)]
+    blobs = [bytes([i % 256, 0, 9, 10, 92, 255]) if i % 5 else None for i in range(count)]
+    reals = [i / 3 - 700.0 for i in range(count)]
+    flags = [i % 2 == 0 for i in range(count)]
+    async with bulk.transaction() as tx:
+        await tx.insert_rows("bulk", ("k", "t", "b", "r", "f"), [list(range(count)), texts, blobs, reals, flags])
+    rows = await bulk.fetchall("SELECT k, t, b, r, f FROM bulk ORDER BY k")
     assert [(k, t, None if b is None else bytes(b), r, f) for k, t, b, r, f in rows] == \
         list(zip(range(count), texts, blobs, reals, map(int, flags)))
 
 
 @pytest.mark.parametrize("count", [30, 3000])  # multi-row INSERTs, and LOAD DATA on MariaDB
-async def test_keep_on_leaves_existing_rows_and_counts_the_new(db, count):
-    database = await open_database(db)
-    try:
-        await make_table(database)
-        async with database.transaction() as tx:
-            assert await tx.insert_rows("bulk", ("k", "t"), [[0, 1], ["old", "old"]]) == 2
-        async with database.transaction() as tx:
-            new = await tx.insert_rows("bulk", ("k", "t"), [list(range(count)), ["new"] * count], keep_on=("k",))
-        rows = await database.fetchall("SELECT t, COUNT(*) FROM bulk GROUP BY t ORDER BY t")
-    finally:
-        await database.close()
+async def test_a_value_given_once_goes_into_every_row(bulk, count):
+    async with bulk.transaction() as tx:
+        await tx.insert_rows("bulk", ("k", "t", "b", "r", "f"),
+                             [range(count), HOSTILE[0] + HOSTILE[3], b"\0\t\\", np.float64(-0.1), np.int64(-7)])
+    rows = await bulk.fetchall("SELECT t, b, r, f, COUNT(*) FROM bulk GROUP BY t, b, r, f")
+    assert [(t, bytes(b), r, f, n) for t, b, r, f, n in rows] == [("tab\there\\N", b"\0\t\\", -0.1, -7, count)]
+
+
+@pytest.mark.parametrize("count", [30, 3000])  # multi-row INSERTs, and LOAD DATA on MariaDB
+async def test_keep_on_leaves_existing_rows_and_counts_the_new(bulk, count):
+    async with bulk.transaction() as tx:
+        assert await tx.insert_rows("bulk", ("k", "t"), [[0, 1], ["old", "old"]]) == 2
+    async with bulk.transaction() as tx:
+        new = await tx.insert_rows("bulk", ("k", "t"), [list(range(count)), ["new"] * count], keep_on=("k",))
+    rows = await bulk.fetchall("SELECT t, COUNT(*) FROM bulk GROUP BY t ORDER BY t")
     assert new == count - 2
     assert rows == [("new", count - 2), ("old", 2)]
 
@@ -67,27 +72,21 @@ async def test_a_value_that_does_not_fit_fails_the_load(mariadb_url):
         await database.close()
 
 
-async def test_a_transaction_cancelled_anywhere_leaves_the_database_writable(db):
-    database = await open_database(db)
-    try:
-        await make_table(database)
+async def test_a_transaction_cancelled_anywhere_leaves_the_database_writable(bulk):
+    async def write(k: int) -> None:
+        async with bulk.transaction() as tx:
+            await tx.execute("INSERT INTO bulk (k, t) VALUES (?, ?)", (k, "cut"))
+            await tx.insert_rows("bulk", ("k", "t"), [[k + 1, k + 2], ["cut", "cut"]])
 
-        async def write(k: int) -> None:
-            async with database.transaction() as tx:
-                await tx.execute("INSERT INTO bulk (k, t) VALUES (?, ?)", (k, "cut"))
-                await tx.insert_rows("bulk", ("k", "t"), [[k + 1, k + 2], ["cut", "cut"]])
-
-        for attempt in range(40):  # cancelled after 0, 1, 2, ... turns of the loop
-            task = asyncio.create_task(write(10 * attempt))
-            for _ in range(attempt % 8):
-                await asyncio.sleep(0)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            async with database.transaction() as tx:
-                await tx.execute("INSERT INTO bulk (k, t) VALUES (?, ?)", (10 * attempt + 5, "whole"))
-        rows = await database.fetchall("SELECT k, t FROM bulk")
-    finally:
-        await database.close()
+    for attempt in range(40):  # cancelled after 0, 1, 2, ... turns of the loop
+        task = asyncio.create_task(write(10 * attempt))
+        for _ in range(attempt % 8):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        async with bulk.transaction() as tx:
+            await tx.execute("INSERT INTO bulk (k, t) VALUES (?, ?)", (10 * attempt + 5, "whole"))
+    rows = await bulk.fetchall("SELECT k, t FROM bulk")
     assert sum(t == "whole" for _, t in rows) == 40
     cut = sorted(k for k, t in rows if t == "cut")
     assert all({k - k % 10 + j for j in range(3)} <= set(cut) for k in cut)  # each cut write all or nothing

@@ -106,10 +106,9 @@ class CommunityStore:
             (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
             return await tx.insert_rows("learned", ("model_id", "message_key", "user_id", "channel_key", "text",
                                                     "status", "created_at", "seq"),
-                                        [[model_id] * len(fresh), [m.message_key for m in fresh],
-                                         [m.user_id for m in fresh], [m.channel_key for m in fresh],
-                                         [m.text for m in fresh], [QUEUED] * len(fresh), [now] * len(fresh),
-                                         list(range(last - len(fresh) + 1, last + 1))],
+                                        [model_id, [m.message_key for m in fresh], [m.user_id for m in fresh],
+                                         [m.channel_key for m in fresh], [m.text for m in fresh], QUEUED, now,
+                                         range(last - len(fresh) + 1, last + 1)],
                                         keep_on=("model_id", "message_key"))
 
     async def messages(self, model_id: int, *, status: str | None = None, user_id: str | None = None,

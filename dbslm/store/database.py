@@ -37,20 +37,21 @@ class Transaction(ABC):
 
     async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
                           update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> int:
-        """Bulk insert: ``values`` holds one array or list per column, all of one length.
+        """Bulk insert: ``values`` holds one array or list per column, all of one length, or
+        one value for every row (a column that is not a list, tuple, range or array).
 
         Rows go in as multi-row statements (hundreds of rows each); values stay bound
         parameters. Rows are best given in primary-key order. With ``update_on`` (the key
         columns) a row whose key exists updates it instead; with ``keep_on`` it is left as is.
         Returns how many rows were inserted (with ``keep_on``: the new ones).
         """
-        count = len(values[0])
+        count = row_count(values)
         if count == 0:
             return 0
         width = len(columns)
         grid = np.empty((count, width), dtype=object)
         for j, column in enumerate(values):
-            grid[:, j] = column.tolist() if isinstance(column, np.ndarray) else column
+            grid[:, j] = column.tolist() if isinstance(column, (np.ndarray, np.generic)) else column
         per_statement = self.dialect.rows_per_statement(width)
         one_row = "(" + ", ".join("?" for _ in columns) + ")"
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
@@ -65,6 +66,16 @@ class Transaction(ABC):
             inserted += await self.executemany(head + ", ".join([one_row] * (count - full)) + tail,
                                                [grid[full:].ravel().tolist()])
         return inserted
+
+
+def is_column(values: Any) -> bool:
+    """Whether an :meth:`Transaction.insert_rows` column gives one value per row."""
+    return isinstance(values, (list, tuple, range, np.ndarray))
+
+
+def row_count(values: Sequence[Any]) -> int:
+    """The rows of :meth:`Transaction.insert_rows` columns (one of them must be per row)."""
+    return len(next(v for v in values if is_column(v)))
 
 
 class Database(ABC):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dbslm.ngram.counting import OrderCounts
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.ngram.tables import ModelTables
 from dbslm.store.cold import ColdStorage
@@ -65,6 +66,16 @@ class Level1Store:
     def __init__(self, db: Database, cold: ColdStorage | None = None) -> None:
         self.db = db
         self.cold = cold
+        self._last_counts: tuple[int, list[OrderCounts]] | None = None
+
+    def remember_counts(self, build: int, counts: list[OrderCounts]) -> None:
+        """Keep the counts of the build this process just wrote (one build: the next training
+        of that model starts from them instead of reading them back)."""
+        self._last_counts = (build, counts)
+
+    def remembered_counts(self, build: int) -> list[OrderCounts] | None:
+        """The counts of ``build`` if this process wrote it last (a build never changes)."""
+        return self._last_counts[1] if self._last_counts and self._last_counts[0] == build else None
 
     async def model(self, name: str) -> ModelInfo | None:
         row = await self.db.fetchone(
@@ -253,22 +264,20 @@ async def _write_rows(tx: Transaction, build: int, tables: ModelTables) -> None:
     """Insert every row of a build, each table in primary-key order."""
     for table in tables.orders:
         rows = np.lexsort((table.word, table.ctx))
-        size = len(rows)
         columns = ["build", "n", "ctx", "word", "count", "logp", "q"]
-        values = [[build] * size, [table.n] * size, table.ctx[rows], table.word[rows],
-                  table.count[rows], table.logp[rows], table.code[rows]]
+        values = [build, table.n, table.ctx[rows], table.word[rows], table.count[rows], table.logp[rows],
+                  table.code[rows]]
         if table.backoff is not None:
             columns.append("backoff")
             values.append(table.backoff[rows])
         await tx.insert_rows("ngrams", columns, values)
         await tx.insert_rows("quant", ("build", "n", "code", "logp"),
-                             [[build] * len(table.lut), [table.n] * len(table.lut),
-                              list(range(len(table.lut))), table.lut])
+                             [build, table.n, range(len(table.lut)), table.lut])
     for heads in tables.heads:
         rows = np.argsort(heads.ctx)
         await tx.insert_rows("heads", ("build", "n", "ctx", "words", "codes"),
-                             [[build] * len(rows), [heads.n] * len(rows), heads.ctx[rows],
-                              [heads.words[i] for i in rows], [heads.codes[i] for i in rows]])
+                             [build, heads.n, heads.ctx[rows], [heads.words[i] for i in rows],
+                              [heads.codes[i] for i in rows]])
     await tx.executemany(
         "INSERT INTO discounts (build, n, t1, t2, t3, t4, d1, d2, d3, fallback) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -22,7 +22,7 @@ import numpy as np
 import pymysql
 
 from dbslm.errors import DbslmError
-from dbslm.store.database import Database, Row, Transaction
+from dbslm.store.database import Database, Row, Transaction, is_column, row_count
 from dbslm.store.dialect import MariaDBDialect
 
 CONNECT_TIMEOUT = 10
@@ -99,15 +99,21 @@ class MariaDBTransaction(Transaction):
 
     async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
                           update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> int:
-        """Bulk rows through LOAD DATA LOCAL INFILE (text escaped, bytes as hex; ``keep_on``
-        as IGNORE); small batches and upserts as multi-row INSERTs."""
-        if update_on or len(values[0]) < LOAD_DATA_MIN_ROWS:
+        """Bulk rows through LOAD DATA LOCAL INFILE (text escaped, bytes as hex, a value for
+        every row bound in its SET clause; ``keep_on`` as IGNORE); small batches and upserts as
+        multi-row INSERTs."""
+        if update_on or row_count(values) < LOAD_DATA_MIN_ROWS:
             return await super().insert_rows(table, columns, values, update_on, keep_on)
-        binary = [_is_binary(v) for v in values]
-        fields = ", ".join(f"@{c}" if b else c for c, b in zip(columns, binary))
-        unhex = ", ".join(f"{c} = UNHEX(@{c})" for c, b in zip(columns, binary) if b)
+        rows = [(c, v) for c, v in zip(columns, values) if is_column(v)]
+        binary = [_is_binary(v) for _, v in rows]
+        fields = ", ".join(f"@{c}" if b else c for (c, _), b in zip(rows, binary))
+        sets = [f"{c} = UNHEX(@{c})" for (c, _), b in zip(rows, binary) if b]
+        constants = [(c, v) for c, v in zip(columns, values) if not is_column(v)]
+        sets += [f"{c} = ?" for c, _ in constants]
         load = (f"LOAD DATA LOCAL INFILE ? {'IGNORE ' if keep_on else ''}INTO TABLE {table} CHARACTER SET utf8mb4 "
-                f"FIELDS TERMINATED BY '\\t' ({fields})" + (f" SET {unhex}" if unhex else ""))
+                f"FIELDS TERMINATED BY '\\t' ({fields})" + (f" SET {', '.join(sets)}" if sets else ""))
+        params = [_bound(v) for _, v in constants]
+        values = [v for _, v in rows]
         starts, inserted = list(range(0, len(values[0]), LOAD_DATA_ROWS)), 0
         writing = asyncio.create_task(asyncio.to_thread(_tab_separated_file, values, starts[0]))
         for following in [*starts[1:], None]:
@@ -115,7 +121,7 @@ class MariaDBTransaction(Transaction):
             writing = None if following is None else asyncio.create_task(  # written while the server loads
                 asyncio.to_thread(_tab_separated_file, values, following))
             try:
-                inserted += await self._load(load, path, duplicates_allowed=bool(keep_on))
+                inserted += await self._load(load, [path, *params], duplicates_allowed=bool(keep_on))
             except BaseException:
                 if writing is not None:
                     os.unlink(await writing)
@@ -124,12 +130,12 @@ class MariaDBTransaction(Transaction):
                 os.unlink(path)
         return inserted
 
-    async def _load(self, load: str, path: str, duplicates_allowed: bool) -> int:
-        """Run one LOAD DATA; returns the rows it inserted. The server only warns where a row
-        does not fit (LOCAL loads truncate and convert instead of failing): any such warning
-        is an error here."""
+    async def _load(self, load: str, params: Sequence[Any], duplicates_allowed: bool) -> int:
+        """Run one LOAD DATA (``params``: its file's path, then its SET values); returns the
+        rows it inserted. The server only warns where a row does not fit (LOCAL loads truncate
+        and convert instead of failing): any such warning is an error here."""
         async with self._conn.cursor() as cur:
-            await self._db.guard(cur.execute(_format(load), (path,)))
+            await self._db.guard(cur.execute(_format(load), tuple(params)))
             inserted = max(cur.rowcount, 0)
             await self._db.guard(cur.execute("SHOW WARNINGS"))
             problems = [w for w in await cur.fetchall() if not (duplicates_allowed and w[1] == DUPLICATE_KEY)]
@@ -297,6 +303,11 @@ def _field(value: Any) -> str:
     if isinstance(value, float):
         return float.__repr__(value)  # numpy's float64 too, without its type name
     return str(value)
+
+
+def _bound(value: Any) -> Any:
+    """A value for the driver to bind: numpy's scalars as Python's."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_binary(column: Any) -> bool:
