@@ -69,11 +69,8 @@ class Communities:
         neither listening nor a history backfill learns them again until they /optin."""
         learned = 0
         for engine in {here, *[await self.engine_named(n) for n in await self.rows.models_learned_from(user_key)]}:
-            model_id = await engine.model_id()
-            rows = await engine.learning.rows.messages(model_id, user_id=user_key)
-            await engine.learning.forget(model_id, rows)
+            learned += await engine.learning.forget_user(await engine.model_id(), user_key)
             await self.set_opted_out(engine, user_key, True)
-            learned += len(rows)
         return {**await self.base.level2.forget_user(user_key), "learned": learned}
 
     async def opted_out(self, engine: DBSLMEngine) -> frozenset[str]:

@@ -216,10 +216,8 @@ class DBSLMEngine:
         messages: it becomes exactly the model trained without them. Returns the rows
         removed per table."""
         model_id = await self.model_id()
-        learned = await self.learning.rows.messages(model_id, user_id=user_id)
-        await self.learning.forget(model_id, learned)  # first: if it fails, nothing else is gone
-        return {**await self.level2.forget_user(user_id, model_id if only_this_model else None),
-                "learned": len(learned)}
+        learned = await self.learning.forget_user(model_id, user_id)  # first: if it fails, nothing else is gone
+        return {**await self.level2.forget_user(user_id, model_id if only_this_model else None), "learned": learned}
 
     async def stats(self) -> dict[str, object]:
         model = await self.store.level1.model(self.model_name)

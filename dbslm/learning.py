@@ -12,7 +12,7 @@ say exactly what the serving model was trained on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from dbslm.store import Store
@@ -20,7 +20,7 @@ from dbslm.store.community import FORGETTING, LEARNED, CommunityStore, LearnedMe
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, resolve_model, train, untrain
 
-BUILD_MOST = 400_000  # queued messages in one build: tokenizing more at once would take gigabytes
+BUILD_MOST = 1_000_000  # queued messages in one build: their texts and token ids are in memory at once
 
 
 class ChannelLearning:
@@ -52,7 +52,7 @@ class ChannelLearning:
             if batch is None:
                 return None
             model = await resolve_model(self.store, self.model_name, None, None, reset=False)
-            return await train(self.store, model, dialog=await _replies(model.tokenizer, batch.texts),
+            return await train(self.store, model, dialog=_replies(model.tokenizer, batch.texts),
                                on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, batch))
 
     async def forget_later(self, model_id: int, keys: Sequence[str]) -> None:
@@ -70,10 +70,18 @@ class ChannelLearning:
         if not messages:
             return None
         async with self._lock:
-            return await self._forget(model_id, messages)
+            return await self._forget(model_id, await self.rows.by_keys(model_id, [m.message_key for m in messages]))
+
+    async def forget_user(self, model_id: int, user_id: str) -> int:
+        """Subtract every learned message of ``user_id`` (and drop their queued ones); returns
+        how many there were."""
+        async with self._lock:
+            messages = await self.rows.messages(model_id, user_id=user_id)
+            await self._forget(model_id, messages)
+        return len(messages)
 
     async def _forget(self, model_id: int, messages: Sequence[LearnedMessage]) -> TrainReport | None:
-        messages = await self.rows.by_keys(model_id, [m.message_key for m in messages])  # as they are now
+        """Forget ``messages`` as they are now (read under the lock)."""
         learned = [m for m in messages if m.status in (LEARNED, FORGETTING)]
         queued = [m.message_key for m in messages if m.status not in (LEARNED, FORGETTING)]
         if queued:
@@ -87,11 +95,12 @@ class ChannelLearning:
             return None
         model = await self.store.level1.model(self.model_name)
         keys = [m.message_key for m in learned]
-        return await untrain(self.store, model, dialog=await _replies(model.tokenizer, [m.text for m in learned]),
+        return await untrain(self.store, model, dialog=_replies(model.tokenizer, [m.text for m in learned]),
                              on_switch=lambda tx, model_id: self.rows.remove(tx, model_id, keys))
 
 
-async def _replies(tokenizer: str, texts: Sequence[str]) -> list[tuple[list[str], list[str]]]:
-    """Each message as a reply without its prompt, tokenized in a worker thread."""
+def _replies(tokenizer: str, texts: Sequence[str]) -> Iterator[tuple[list[str], list[str]]]:
+    """Each message as a reply without its prompt, tokenized as the build's worker thread
+    reads it (so only the token ids of a batch are ever in memory, not its token lists)."""
     tokenize = get_tokenizer(tokenizer).tokenize
-    return await asyncio.to_thread(lambda: [([], tokenize(text)) for text in texts])
+    return (([], tokenize(text)) for text in texts)

@@ -91,23 +91,24 @@ async def test_a_long_queue_is_learned_in_bounded_builds(base, monkeypatch):
     assert (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])
 
 
-async def test_a_message_queued_during_a_build_waits_for_the_next(base, monkeypatch):
+async def test_a_message_queued_during_a_build_waits_for_the_next(base):
     community = DBSLMEngine(base.store, "discord:1", base=base)
     model_id = await community.model_id()
     late = LearnedMessage("discord:1:c:00", "bob", "discord:1:c", "a late zorblax message")  # first in key order
-    tokenize, calls = learning._replies, []
+    take, calls = community.learning.rows.take_pending, []
 
-    async def more_arrive_meanwhile(tokenizer, texts):
+    async def more_arrive_meanwhile(model_id: int, most: int):
+        batch = await take(model_id, most)
         if not calls:
             await community.learning.queue(model_id, [late])
-        calls.append(list(texts))
-        return await tokenize(tokenizer, texts)
+        calls.append(batch and batch.texts)
+        return batch
 
-    monkeypatch.setattr(learning, "_replies", more_arrive_meanwhile)
+    community.learning.rows.take_pending = more_arrive_meanwhile
     await community.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
                                               for i, text in enumerate(ZORBLAX[:3], 1)])
     report = await community.learning.learn_pending(model_id)
-    assert calls == [ZORBLAX[:3], [late.text]]  # the late one in a build of its own, once
+    assert calls == [ZORBLAX[:3], [late.text], None]  # the late one in a build of its own, once
     assert report.sentences == 4
     assert {m.message_key: m.status for m in await community.learning.rows.messages(model_id)} == {
         "discord:1:c:00": LEARNED, "discord:1:c:1": LEARNED, "discord:1:c:2": LEARNED, "discord:1:c:3": LEARNED}
