@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from dbslm.store import Store
-from dbslm.store.community import FORGETTING, LEARNED, CommunityStore, LearnedMessage
+from dbslm.store.community import FORGETTING, LEARNED, BatchChanged, CommunityStore, LearnedMessage
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, resolve_model, train, untrain
 
@@ -40,11 +40,16 @@ class ChannelLearning:
         """Learn every queued message, in one build per :data:`BUILD_MOST` of them; the report
         adds up the builds' sentences, tokens and seconds (None when nothing was queued)."""
         total = None
-        while (report := await self._learn_batch(model_id)) is not None:
+        while True:
+            try:
+                report = await self._learn_batch(model_id)
+            except BatchChanged:  # another process sharing the database learned first: take again
+                continue
+            if report is None:
+                return total
             total = report if total is None else replace(
                 report, sentences=total.sentences + report.sentences, tokens=total.tokens + report.tokens,
                 seconds=total.seconds + report.seconds)
-        return total
 
     async def _learn_batch(self, model_id: int) -> TrainReport | None:
         async with self._lock:

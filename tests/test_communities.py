@@ -112,3 +112,36 @@ async def test_a_message_queued_during_a_build_waits_for_the_next(base):
     assert report.sentences == 4
     assert {m.message_key: m.status for m in await community.learning.rows.messages(model_id)} == {
         "discord:1:c:00": LEARNED, "discord:1:c:1": LEARNED, "discord:1:c:2": LEARNED, "discord:1:c:3": LEARNED}
+
+
+@pytest.mark.parametrize("meanwhile", ["learns the batch", "drops a message"])
+async def test_a_batch_another_process_changed_never_goes_live(base, meanwhile):
+    """Two engines on one database with locks of their own, as two bot processes have: while
+    the second builds a batch, the first learns it or drops one of its messages (deleted on
+    the platform); the second's build never goes live and it takes the queue again."""
+    first, second = (DBSLMEngine(base.store, "discord:1", base=base) for _ in range(2))
+    model_id = await first.model_id()
+    await first.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
+                                          for i, text in enumerate(ZORBLAX[:3])])
+    take, taken = second.learning.rows.take_pending, []
+
+    async def the_first_acts_meanwhile(model_id: int, most: int):
+        batch = await take(model_id, most)
+        if not taken and meanwhile == "learns the batch":
+            await first.learning.learn_pending(model_id)
+        elif not taken:
+            await first.learning.forget_later(model_id, ["discord:1:c:0"])
+        taken.append(batch and batch.texts)
+        return batch
+
+    second.learning.rows.take_pending = the_first_acts_meanwhile
+    report = await second.learning.learn_pending(model_id)
+    kept = ZORBLAX[:3] if meanwhile == "learns the batch" else ZORBLAX[1:3]
+    assert taken == [ZORBLAX[:3], None] if meanwhile == "learns the batch" else [ZORBLAX[:3], kept, None]
+    assert (report and report.sentences) == (None if meanwhile == "learns the batch" else 2)
+    once = DBSLMEngine(base.store, "discord:2", base=base)
+    await once.learning.queue(await once.model_id(), [LearnedMessage(f"discord:2:c:{i}", "ann", "discord:2:c", t)
+                                                      for i, t in enumerate(kept)])
+    await once.learning.learn_pending(await once.model_id())
+    mine, theirs = await first.stats(), await once.stats()
+    assert (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])

@@ -28,10 +28,15 @@ _MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, " + _STATE
 
 @dataclass(frozen=True)
 class Batch:
-    """The next build's messages: their texts, and the last sequence number among them."""
+    """The next build's messages: their texts, and the sequence numbers they lie between."""
 
     texts: list[str]
-    through: int
+    after: int  # the queue's learned number when the batch was taken
+    through: int  # the last sequence number among them
+
+
+class BatchChanged(Exception):
+    """Since a batch was taken, another process learned past it or removed one of its messages."""
 
 
 @dataclass(frozen=True)
@@ -154,12 +159,19 @@ class CommunityStore:
         rows = [] if learned is None else await self.db.fetchall(
             "SELECT seq, text FROM learned WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (model_id, learned[0], most))
-        return Batch([r[1] for r in rows], rows[-1][0]) if rows else None
+        return Batch([r[1] for r in rows], learned[0], rows[-1][0]) if rows else None
 
     @staticmethod
     async def mark_learned(tx, model_id: int, batch: Batch) -> None:
-        """Inside the transaction ``tx`` that switches to the build holding ``batch``."""
-        await tx.execute("UPDATE queues SET learned = ? WHERE model_id = ?", (batch.through, model_id))
+        """Inside the transaction ``tx`` that switches to the build holding ``batch``; raises
+        :class:`BatchChanged` (so that the build never goes live) if the batch is not what it
+        was when taken."""
+        moved = await tx.executemany("UPDATE queues SET learned = ? WHERE model_id = ? AND learned = ?",
+                                     [(batch.through, model_id, batch.after)])
+        (left,), = await tx.fetchall("SELECT COUNT(*) FROM learned WHERE model_id = ? AND seq > ? AND seq <= ?",
+                                     (model_id, batch.after, batch.through))
+        if moved != 1 or left != len(batch.texts):
+            raise BatchChanged
 
     async def mark_forgetting(self, model_id: int, keys: Sequence[str]) -> None:
         """Of these messages, the learned ones wait to be subtracted; the others were never in
