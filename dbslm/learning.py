@@ -90,8 +90,7 @@ class ChannelLearning:
         learned = [m for m in messages if m.status in (LEARNED, FORGETTING)]
         queued = [m.message_key for m in messages if m.status not in (LEARNED, FORGETTING)]
         if queued:
-            async with self.store.db.transaction() as tx:
-                await self.rows.remove(tx, model_id, queued)
+            await self.rows.drop_pending(model_id, queued)
         return await self._subtract(model_id, learned)
 
     async def _subtract(self, model_id: int, learned: Sequence[LearnedMessage]) -> TrainReport | None:

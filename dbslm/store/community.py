@@ -28,15 +28,17 @@ _MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, " + _STATE
 
 @dataclass(frozen=True)
 class Batch:
-    """The next build's messages: their texts, and the sequence numbers they lie between."""
+    """The next build's messages: their texts, the sequence numbers they lie between and the
+    queue's drop count when they were taken."""
 
     texts: list[str]
     after: int  # the queue's learned number when the batch was taken
     through: int  # the last sequence number among them
+    dropped: int
 
 
 class BatchChanged(Exception):
-    """Since a batch was taken, another process learned past it or removed one of its messages."""
+    """Since a batch was taken, another process learned past it or queued messages were dropped."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class CommunityStore:
             return 0
         now = time.time()
         async with self.db.transaction() as tx:
-            await tx.execute("INSERT INTO queues (model_id, queued, learned) VALUES (?, 0, 0)"
+            await tx.execute("INSERT INTO queues (model_id, queued, learned, dropped) VALUES (?, 0, 0, 0)"
                              + tx.dialect.keep_clause(("model_id",)), (model_id,))
             await tx.execute("UPDATE queues SET queued = queued + ? WHERE model_id = ?", (len(fresh), model_id))
             (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
@@ -155,46 +157,67 @@ class CommunityStore:
     async def take_pending(self, model_id: int, most: int) -> Batch | None:
         """The next build's messages: up to ``most`` of the pending ones, in queue order (None
         when none is pending)."""
-        learned = await self.db.fetchone("SELECT learned FROM queues WHERE model_id = ?", (model_id,))
-        rows = [] if learned is None else await self.db.fetchall(
+        queue = await self.db.fetchone("SELECT learned, dropped FROM queues WHERE model_id = ?", (model_id,))
+        rows = [] if queue is None else await self.db.fetchall(
             "SELECT seq, text FROM learned WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (model_id, learned[0], most))
-        return Batch([r[1] for r in rows], learned[0], rows[-1][0]) if rows else None
+            (model_id, queue[0], most))
+        return Batch([r[1] for r in rows], queue[0], rows[-1][0], queue[1]) if rows else None
 
     @staticmethod
     async def mark_learned(tx, model_id: int, batch: Batch) -> None:
         """Inside the transaction ``tx`` that switches to the build holding ``batch``; raises
         :class:`BatchChanged` (so that the build never goes live) if the batch is not what it
         was when taken."""
-        moved = await tx.executemany("UPDATE queues SET learned = ? WHERE model_id = ? AND learned = ?",
-                                     [(batch.through, model_id, batch.after)])
-        (left,), = await tx.fetchall("SELECT COUNT(*) FROM learned WHERE model_id = ? AND seq > ? AND seq <= ?",
-                                     (model_id, batch.after, batch.through))
-        if moved != 1 or left != len(batch.texts):
+        moved = await tx.executemany(
+            "UPDATE queues SET learned = ? WHERE model_id = ? AND learned = ? AND dropped = ?",
+            [(batch.through, model_id, batch.after, batch.dropped)])
+        if moved != 1:
             raise BatchChanged
 
     async def mark_forgetting(self, model_id: int, keys: Sequence[str]) -> None:
         """Of these messages, the learned ones wait to be subtracted; the others were never in
         the model and are dropped."""
         async with self.db.transaction() as tx:
+            await _lock_queue(tx, model_id)
             for part, marks in _chunks(keys):
                 await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({marks}) "
                                  "AND seq <= (SELECT learned FROM queues WHERE model_id = ?)",
                                  (FORGETTING, model_id, *part, model_id))
-                await tx.execute(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks}) "
-                                 "AND seq > (SELECT learned FROM queues WHERE model_id = ?)",
-                                 (model_id, *part, model_id))
+                if await tx.executemany(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks}) "
+                                        "AND seq > (SELECT learned FROM queues WHERE model_id = ?)",
+                                        [(model_id, *part, model_id)]):
+                    await _count_drop(tx, model_id)
 
     @staticmethod
     async def clear(tx, model_id: int) -> None:
         """Inside the transaction ``tx`` that switches a model to a build trained from scratch:
         no channel message is in it any more."""
+        await _lock_queue(tx, model_id)
         await tx.execute("DELETE FROM learned WHERE model_id = ?", (model_id,))
+        await _count_drop(tx, model_id)
+
+    async def drop_pending(self, model_id: int, keys: Sequence[str]) -> None:
+        """Delete queued messages before any build learns them."""
+        async with self.db.transaction() as tx:
+            await _lock_queue(tx, model_id)
+            await self.remove(tx, model_id, keys)
+            await _count_drop(tx, model_id)
 
     async def remove(self, tx, model_id: int, keys: Sequence[str]) -> None:
         """Inside the transaction ``tx`` that switches to the build without these messages."""
         for part, marks in _chunks(keys):
             await tx.execute(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))
+
+
+async def _lock_queue(tx, model_id: int) -> None:
+    """Hold the queue's row from here to the commit, as queueing does before it writes
+    messages: transactions that change both never wait for each other in opposite orders."""
+    await tx.execute("UPDATE queues SET dropped = dropped WHERE model_id = ?", (model_id,))
+
+
+async def _count_drop(tx, model_id: int) -> None:
+    """Queued messages were deleted: a batch taken before must not go live."""
+    await tx.execute("UPDATE queues SET dropped = dropped + 1 WHERE model_id = ?", (model_id,))
 
 
 def _chunks(keys: Sequence[str], size: int = 500) -> Iterator[tuple[Sequence[str], str]]:

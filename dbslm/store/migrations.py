@@ -59,8 +59,8 @@ async def _number_the_queue(tx: Transaction) -> None:
         last[model_id] = last.get(model_id, 0) + 1
         numbered.append((last[model_id], QUEUED, model_id, key))
     await tx.executemany("UPDATE learned SET seq = ?, status = ? WHERE model_id = ? AND message_key = ?", numbered)
-    await tx.execute("INSERT INTO queues (model_id, queued, learned) "
-                     "SELECT model_id, MAX(seq), 0 FROM learned GROUP BY model_id")
+    await tx.execute("INSERT INTO queues (model_id, queued, learned, dropped) "
+                     "SELECT model_id, MAX(seq), 0, 0 FROM learned GROUP BY model_id")
 
 
 CONVERTED = {4: _number_the_queue}  # a version's conversion of the rows it stores differently

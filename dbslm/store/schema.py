@@ -137,8 +137,10 @@ TABLES: tuple[Table, ...] = (
         ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",), ("model_id", "seq")),
     ),
     Table(
-        "queues",  # per model: the last sequence number given to a queued message, and the last one it learned
-        (("model_id", "int"), ("queued", "int"), ("learned", "int")), ("model_id",),
+        "queues",  # per model: the last sequence number given to a queued message, the last one it
+        # learned, and how many times queued messages were dropped before their batch (deleted
+        # on the platform, forgotten): a batch taken before a drop never goes live
+        (("model_id", "int"), ("queued", "int"), ("learned", "int"), ("dropped", "int")), ("model_id",),
     ),
     Table(
         "decode_profiles",
