@@ -132,7 +132,7 @@ async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]
         active = current.active_build if current else None
         whole_vocab = reset or active is None
         vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model, every_word=True)
-        old_counts = None if whole_vocab else level1.remembered_counts(active)
+        old_counts = None if whole_vocab else await level1.remembered_counts(active)
         if old_counts is None and not whole_vocab:
             progress("reading the current counts")
             rows = [await level1.order_counts(active, n) for n in range(1, model.order + 1)]
@@ -147,7 +147,7 @@ async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]
         build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
                                          sentences=sequences, tokens=words, on_switch=on_switch)
         if build is not None:
-            level1.remember_counts(build, counts)
+            await level1.remember_counts(build, counts)
     return TrainReport(model.name, build, sequences, words, {t.n: len(t.word) for t in orders},
                        time.perf_counter() - started)
 

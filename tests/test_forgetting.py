@@ -131,12 +131,15 @@ async def test_the_counts_a_process_keeps_of_its_last_build_are_the_stored_ones(
         await learn(store, "whole", 3, LINES[120:])  # merged with the counts kept of the first build
         await forget(store, "whole", LINES[100:140])
         build = (await store.level1.model("whole")).active_build
-        kept = store.level1.remembered_counts(build)
+        kept = await store.level1.remembered_counts(build)
         stored = counts_from_rows([await store.level1.order_counts(build, n) for n in (1, 2, 3)])
         assert kept is not None and len(kept) == len(stored) == 3
         for mine, theirs in zip(kept, stored):
             assert mine.keys.tolist() == theirs.keys.tolist() and mine.counts.tolist() == theirs.counts.tolist()
-        assert store.level1.remembered_counts(build - 1) is None
+        assert await store.level1.remembered_counts(build - 1) is None
+        async with store.db.transaction() as tx:  # another process's build under the same id (SQLite reuses ids)
+            await tx.execute("UPDATE builds SET created_at = created_at + 1 WHERE id = ?", (build,))
+        assert await store.level1.remembered_counts(build) is None
     finally:
         await store.close()
 

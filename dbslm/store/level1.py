@@ -66,16 +66,24 @@ class Level1Store:
     def __init__(self, db: Database, cold: ColdStorage | None = None) -> None:
         self.db = db
         self.cold = cold
-        self._last_counts: tuple[int, list[OrderCounts]] | None = None
+        self._last_counts: tuple[int, float, list[OrderCounts]] | None = None  # build, its created_at, counts
 
-    def remember_counts(self, build: int, counts: list[OrderCounts]) -> None:
+    async def remember_counts(self, build: int, counts: list[OrderCounts]) -> None:
         """Keep the counts of the build this process just wrote (one build: the next training
         of that model starts from them instead of reading them back)."""
-        self._last_counts = (build, counts)
+        self._last_counts = (build, await self._created_at(build), counts)
 
-    def remembered_counts(self, build: int) -> list[OrderCounts] | None:
-        """The counts of ``build`` if this process wrote it last (a build never changes)."""
-        return self._last_counts[1] if self._last_counts and self._last_counts[0] == build else None
+    async def remembered_counts(self, build: int) -> list[OrderCounts] | None:
+        """The counts of ``build`` if this process wrote it last. A build never changes; its
+        creation time tells it from a later build that got its id (SQLite reuses the id of
+        a deleted last row)."""
+        if self._last_counts is None or self._last_counts[0] != build:
+            return None
+        return self._last_counts[2] if await self._created_at(build) == self._last_counts[1] else None
+
+    async def _created_at(self, build: int) -> float | None:
+        row = await self.db.fetchone("SELECT created_at FROM builds WHERE id = ?", (build,))
+        return row[0] if row else None
 
     async def model(self, name: str) -> ModelInfo | None:
         row = await self.db.fetchone(
