@@ -13,17 +13,18 @@ from dbslm.store.database import Database
 # holds every message up to its queue's ``learned`` number, so one build takes the next
 # numbers and its switch moves that one number, whatever the size of the batch. The queue's
 # counter row is locked from numbering to commit, so numbers commit in order and a build
-# never passes over a message still being queued. A message deleted on its platform waits,
-# ``forgetting``, to be subtracted. A crash mid-build moves nothing: the next build takes the
-# same messages again. The state of a message, as :class:`LearnedMessage` says it:
+# never passes over a message still being queued. Deleting queued messages counts a drop: a
+# build whose batch was taken before a drop, or before another process moved the number, never
+# goes live. A message deleted on its platform waits, ``forgetting``, to be subtracted. A
+# crash mid-build moves nothing: the next build takes the same messages again. The state of a
+# message, as :class:`LearnedMessage` says it:
 PENDING, LEARNED, FORGETTING = "pending", "learned", "forgetting"
 QUEUED = "queued"  # the stored status of a message that is not to be subtracted
-_STATE = ("CASE WHEN l.status = 'forgetting' THEN 'forgetting' WHEN l.seq <= q.learned THEN 'learned' "
-          "ELSE 'pending' END")
-_IN_STATE = {PENDING: "l.seq > q.learned", LEARNED: "l.seq <= q.learned AND l.status <> 'forgetting'",
-             FORGETTING: "l.status = 'forgetting'"}
-_MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, " + _STATE +
-             " FROM learned l JOIN queues q ON q.model_id = l.model_id")
+_MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, CASE WHEN l.status = ? THEN ? "
+             "WHEN l.seq <= q.learned THEN ? ELSE ? END FROM learned l JOIN queues q ON q.model_id = l.model_id")
+_MESSAGES_PARAMS = (FORGETTING, FORGETTING, LEARNED, PENDING)
+_IN_STATE = {PENDING: ("l.seq > q.learned", ()), LEARNED: ("l.seq <= q.learned AND l.status <> ?", (FORGETTING,)),
+             FORGETTING: ("l.status = ?", (FORGETTING,))}
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,10 @@ class CommunityStore:
                        message_key: str | None = None) -> list[LearnedMessage]:
         """The model's messages in the order they were queued, filtered as given (``status``:
         pending, learned or forgetting)."""
-        where, params = ["l.model_id = ?"], [model_id]
+        where, params = ["l.model_id = ?"], [*_MESSAGES_PARAMS, model_id]
         if status is not None:
-            where.append(_IN_STATE[status])
+            where.append(_IN_STATE[status][0])
+            params += _IN_STATE[status][1]
         for column, value in (("l.user_id", user_id), ("l.message_key", message_key)):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -137,7 +139,7 @@ class CommunityStore:
         found: list[LearnedMessage] = []
         for part, marks in _chunks(keys):
             rows = await self.db.fetchall(f"{_MESSAGES} WHERE l.model_id = ? AND l.message_key IN ({marks})",
-                                          (model_id, *part))
+                                          (*_MESSAGES_PARAMS, model_id, *part))
             found += [LearnedMessage(*r) for r in rows]
         return found
 
@@ -204,7 +206,7 @@ class CommunityStore:
             await _count_drop(tx, model_id)
 
     async def remove(self, tx, model_id: int, keys: Sequence[str]) -> None:
-        """Inside the transaction ``tx`` that switches to the build without these messages."""
+        """Delete these messages inside ``tx``: the switch to the build without them (or a drop)."""
         for part, marks in _chunks(keys):
             await tx.execute(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))
 

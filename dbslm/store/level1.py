@@ -24,6 +24,7 @@ from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
 
 OnSwitch = Callable[[Transaction, int], Awaitable[None]]
 ROW_VALUES = "g.count, g.logp, COALESCE(g.backoff, 0), g.q"  # what a look-up returns per n-gram
+KEEP_COUNTS_MOST = 10_000_000  # n-grams whose counts a process keeps between builds: 160 MB
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,11 @@ class Level1Store:
         self._last_counts: tuple[int, float, list[OrderCounts]] | None = None  # build, its created_at, counts
 
     async def remember_counts(self, build: int, counts: list[OrderCounts]) -> None:
-        """Keep the counts of the build this process just wrote (one build: the next training
-        of that model starts from them instead of reading them back)."""
-        self._last_counts = (build, await self._created_at(build), counts)
+        """Keep the counts of the build this process just wrote (one build, of at most
+        :data:`KEEP_COUNTS_MOST` n-grams: the next training of that model starts from them
+        instead of reading them back)."""
+        small = sum(len(order.keys) for order in counts) <= KEEP_COUNTS_MOST
+        self._last_counts = (build, await self._created_at(build), counts) if small else None
 
     async def remembered_counts(self, build: int) -> list[OrderCounts] | None:
         """The counts of ``build`` if this process wrote it last. A build never changes; its

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from dbslm.errors import DbslmError
-from dbslm.store.community import FORGETTING, QUEUED
+from dbslm.store.community import FORGETTING, LEARNED, QUEUED
 from dbslm.store.database import Database, Transaction
 from dbslm.store.schema import ADDED, INDEXED, RETYPED, SCHEMA_VERSION, TABLES, Table
 
@@ -50,7 +50,7 @@ async def _number_the_queue(tx: Transaction) -> None:
     """Version 4 orders the learning queue by sequence number instead of a status per row:
     rows the model learned (or is to subtract) get 0, waiting ones 1, 2, ... per model in key
     order, and each model's ``queues`` row counts them."""
-    await tx.execute("UPDATE learned SET seq = 0, status = ? WHERE status = 'learned'", (QUEUED,))
+    await tx.execute("UPDATE learned SET seq = 0, status = ? WHERE status = ?", (QUEUED, LEARNED))
     await tx.execute("UPDATE learned SET seq = 0 WHERE status = ?", (FORGETTING,))
     waiting = await tx.fetchall("SELECT model_id, message_key FROM learned WHERE seq IS NULL "
                                 "ORDER BY model_id, message_key")
