@@ -12,9 +12,10 @@ say exactly what the serving model was trained on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 
+from dbslm.errors import DbslmError
 from dbslm.store import Store
 from dbslm.store.community import FORGETTING, LEARNED, BatchChanged, CommunityStore, LearnedMessage
 from dbslm.text.tokenize import get_tokenizer
@@ -68,30 +69,42 @@ class ChannelLearning:
     async def forget_marked(self, model_id: int) -> TrainReport | None:
         """Subtract every message marked by :meth:`forget_later`, in one build."""
         async with self._lock:
-            return await self._subtract(model_id, await self.rows.messages(model_id, status=FORGETTING))
+            report, _ = await self._forget(model_id, lambda: self.rows.messages(model_id, status=FORGETTING))
+        return report
 
     async def forget(self, model_id: int, messages: Sequence[LearnedMessage]) -> TrainReport | None:
         """Subtract learned messages from the model (and drop queued ones)."""
         if not messages:
             return None
+        keys = [m.message_key for m in messages]
         async with self._lock:
-            return await self._forget(model_id, await self.rows.by_keys(model_id, [m.message_key for m in messages]))
+            report, _ = await self._forget(model_id, lambda: self.rows.by_keys(model_id, keys))
+        return report
 
     async def forget_user(self, model_id: int, user_id: str) -> int:
         """Subtract every learned message of ``user_id`` (and drop their queued ones); returns
         how many there were."""
         async with self._lock:
-            messages = await self.rows.messages(model_id, user_id=user_id)
-            await self._forget(model_id, messages)
-        return len(messages)
+            _, count = await self._forget(model_id, lambda: self.rows.messages(model_id, user_id=user_id))
+        return count
 
-    async def _forget(self, model_id: int, messages: Sequence[LearnedMessage]) -> TrainReport | None:
-        """Forget ``messages`` as they are now (read under the lock)."""
-        learned = [m for m in messages if m.status in (LEARNED, FORGETTING)]
-        queued = [m.message_key for m in messages if m.status not in (LEARNED, FORGETTING)]
-        if queued:
-            await self.rows.drop_pending(model_id, queued)
-        return await self._subtract(model_id, learned)
+    async def _forget(self, model_id: int, read: Callable[[], Awaitable[list[LearnedMessage]]]
+                      ) -> tuple[TrainReport | None, int]:
+        """Forget the messages ``read`` finds (as they are now, under the lock), read again when
+        another process subtracted some of them first; returns the report and how many there were."""
+        while True:
+            messages = await read()
+            learned = [m for m in messages if m.status in (LEARNED, FORGETTING)]
+            queued = [m.message_key for m in messages if m.status not in (LEARNED, FORGETTING)]
+            if queued:
+                await self.rows.drop_pending(model_id, queued)
+            try:
+                return await self._subtract(model_id, learned), len(messages)
+            except BatchChanged:  # found at the switch: their rows were gone
+                continue
+            except DbslmError:  # the counts no longer hold them: subtracted already, or a real error
+                if await read() == messages:
+                    raise
 
     async def _subtract(self, model_id: int, learned: Sequence[LearnedMessage]) -> TrainReport | None:
         """Untrain messages the model holds, their rows deleted in the switch."""
@@ -100,7 +113,7 @@ class ChannelLearning:
         model = await self.store.level1.model(self.model_name)
         keys = [m.message_key for m in learned]
         return await untrain(self.store, model, dialog=_replies(model.tokenizer, [m.text for m in learned]),
-                             on_switch=lambda tx, model_id: self.rows.remove(tx, model_id, keys))
+                             on_switch=lambda tx, model_id: self.rows.remove_subtracted(tx, model_id, keys))
 
 
 def _replies(tokenizer: str, texts: Sequence[str]) -> Iterator[tuple[list[str], list[str]]]:

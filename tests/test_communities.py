@@ -3,6 +3,9 @@ and nothing of one community in another's tables or replies."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -142,6 +145,73 @@ async def test_a_batch_another_process_changed_never_goes_live(base, meanwhile):
     once = DBSLMEngine(base.store, "discord:2", base=base)
     await once.learning.queue(await once.model_id(), [LearnedMessage(f"discord:2:c:{i}", "ann", "discord:2:c", t)
                                                       for i, t in enumerate(kept)])
+    await once.learning.learn_pending(await once.model_id())
+    mine, theirs = await first.stats(), await once.stats()
+    assert (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])
+
+
+async def test_queueing_learning_and_dropping_at_once_keep_the_table_true(base):
+    """Two engines (as two processes) queue, learn and drop messages of one model all at once:
+    no transaction deadlocks, and the model is exactly the one trained on the rows the table
+    says it learned."""
+    first, second = (DBSLMEngine(base.store, "discord:1", base=base) for _ in range(2))
+    model_id = await first.model_id()
+
+    def page(p: int) -> list[LearnedMessage]:
+        return [LearnedMessage(f"discord:1:c:{p:02}{i:02}", f"u{i % 3}", "discord:1:c", f"{ZORBLAX[i % 9]} {p} {i}")
+                for i in range(40)]
+
+    async def queue() -> None:
+        for p in range(12):
+            await first.learning.queue(model_id, page(p))
+
+    async def drop() -> None:
+        for p in range(12):
+            await second.learning.forget_later(model_id, [f"discord:1:c:{p:02}07", f"discord:1:c:{p:02}31"])
+            await asyncio.sleep(0.01)
+
+    async def learn(engine: DBSLMEngine) -> None:
+        for _ in range(6):
+            await engine.learning.forget_marked(model_id)
+            await engine.learning.learn_pending(model_id)
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(queue(), drop(), learn(first), learn(second))
+    await first.learning.forget_marked(model_id)
+    await first.learning.learn_pending(model_id)
+    learned = await first.learning.rows.messages(model_id, status=LEARNED)
+    assert await first.learning.rows.messages(model_id) == learned  # nothing pending or marked is left
+    once = DBSLMEngine(base.store, "discord:2", base=base)
+    await once.learning.queue(await once.model_id(), [replace(m, message_key="discord:2" + m.message_key[9:])
+                                                      for m in learned])
+    await once.learning.learn_pending(await once.model_id())
+    mine, theirs = await first.stats(), await once.stats()
+    assert 400 < len(learned) < 480 and (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])
+
+
+async def test_a_message_another_process_subtracted_is_not_subtracted_twice(base):
+    """The same text learned twice, one copy deleted on the platform; two engines (as two
+    processes) both read the marked copy, the first subtracts it, then the second tries to."""
+    first, second = (DBSLMEngine(base.store, "discord:1", base=base) for _ in range(2))
+    model_id = await first.model_id()
+    await first.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i}", "ann", "discord:1:c", ZORBLAX[0])
+                                          for i in range(2)])
+    await first.learning.learn_pending(model_id)
+    await first.learning.forget_later(model_id, ["discord:1:c:0"])
+    read, reads = second.learning.rows.messages, []
+
+    async def the_first_subtracts_meanwhile(*args, **kwargs):
+        found = await read(*args, **kwargs)
+        if not reads:
+            await first.learning.forget_marked(model_id)
+        reads.append([m.message_key for m in found])
+        return found
+
+    second.learning.rows.messages = the_first_subtracts_meanwhile
+    assert await second.learning.forget_marked(model_id) is None  # its build was refused: nothing left to do
+    assert reads == [["discord:1:c:0"], []]
+    once = DBSLMEngine(base.store, "discord:2", base=base)
+    await once.learning.queue(await once.model_id(), [LearnedMessage("discord:2:c:1", "ann", "discord:2:c", ZORBLAX[0])])
     await once.learning.learn_pending(await once.model_id())
     mine, theirs = await first.stats(), await once.stats()
     assert (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])

@@ -39,7 +39,8 @@ class Batch:
 
 
 class BatchChanged(Exception):
-    """Since a batch was taken, another process learned past it or queued messages were dropped."""
+    """Since a build's messages were read, another process learned or subtracted them, or
+    queued messages were dropped: the build must not go live."""
 
 
 @dataclass(frozen=True)
@@ -202,13 +203,22 @@ class CommunityStore:
         """Delete queued messages before any build learns them."""
         async with self.db.transaction() as tx:
             await _lock_queue(tx, model_id)
-            await self.remove(tx, model_id, keys)
+            await self._remove(tx, model_id, keys)
             await _count_drop(tx, model_id)
 
-    async def remove(self, tx, model_id: int, keys: Sequence[str]) -> None:
-        """Delete these messages inside ``tx``: the switch to the build without them (or a drop)."""
+    async def remove_subtracted(self, tx, model_id: int, keys: Sequence[str]) -> None:
+        """Inside the transaction ``tx`` that switches to the build without these learned
+        messages; raises :class:`BatchChanged` if another process subtracted some first."""
+        if await self._remove(tx, model_id, keys) != len(keys):
+            raise BatchChanged
+
+    @staticmethod
+    async def _remove(tx, model_id: int, keys: Sequence[str]) -> int:
+        removed = 0
         for part, marks in _chunks(keys):
-            await tx.execute(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))
+            removed += await tx.executemany(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})",
+                                            [(model_id, *part)])
+        return removed
 
 
 async def _lock_queue(tx, model_id: int) -> None:
