@@ -182,13 +182,15 @@ class CommunityStore:
         the model and are dropped."""
         async with self.db.transaction() as tx:
             await _lock_queue(tx, model_id)
+            queue = await tx.fetchall("SELECT learned FROM queues WHERE model_id = ?", (model_id,))
+            if not queue:
+                return  # nothing was ever queued
+            (learned,), = queue
             for part, marks in _chunks(keys):
                 await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({marks}) "
-                                 "AND seq <= (SELECT learned FROM queues WHERE model_id = ?)",
-                                 (FORGETTING, model_id, *part, model_id))
+                                 "AND seq <= ?", (FORGETTING, model_id, *part, learned))
                 if await tx.executemany(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks}) "
-                                        "AND seq > (SELECT learned FROM queues WHERE model_id = ?)",
-                                        [(model_id, *part, model_id)]):
+                                        "AND seq > ?", [(model_id, *part, learned)]):
                     await _count_drop(tx, model_id)
 
     @staticmethod
