@@ -4,7 +4,6 @@ and nothing of one community in another's tables or replies."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -24,6 +23,19 @@ async def base(db):
     await engine.train_dialog([("hello", "hi there, how are you?"), ("what is the festival?", "A day of songs.")])
     yield engine
     await engine.close()
+
+
+async def alone(base: DBSLMEngine, texts: list[str]) -> tuple[dict, int]:
+    """The n-grams per order and tokens of a fresh community that learned exactly ``texts``."""
+    engine = DBSLMEngine(base.store, "discord:2", base=base)
+    await engine.learning.queue(await engine.model_id(), [LearnedMessage(f"discord:2:c:{i:03}", "ann", "discord:2:c", t)
+                                                          for i, t in enumerate(texts)])
+    await engine.learning.learn_pending(await engine.model_id())
+    return model_size(await engine.stats())
+
+
+def model_size(stats: dict) -> tuple[dict, int]:
+    return stats["ngrams"], stats["tokens"]
 
 
 async def test_a_new_community_answers_from_the_base(base):
@@ -86,12 +98,7 @@ async def test_a_long_queue_is_learned_in_bounded_builds(base, monkeypatch):
     assert len(await community.learning.rows.messages(model_id, status=LEARNED)) == 26
 
     monkeypatch.setattr(learning, "BUILD_MOST", 100)
-    alone = DBSLMEngine(base.store, "discord:2", base=base)  # the same messages in one build
-    await alone.learning.queue(await alone.model_id(), [LearnedMessage(f"discord:2:c:{i:02}", "ann", "discord:2:c", t)
-                                                        for i, t in enumerate(texts + ["one more"])])
-    await alone.learning.learn_pending(await alone.model_id())
-    mine, theirs = await community.stats(), await alone.stats()
-    assert (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])
+    assert model_size(await community.stats()) == await alone(base, texts + ["one more"])  # in one build
 
 
 async def test_a_message_queued_during_a_build_waits_for_the_next(base):
@@ -142,12 +149,7 @@ async def test_a_batch_another_process_changed_never_goes_live(base, meanwhile):
     kept = ZORBLAX[:3] if meanwhile == "learns the batch" else ZORBLAX[1:3]
     assert taken == [ZORBLAX[:3], None] if meanwhile == "learns the batch" else [ZORBLAX[:3], kept, None]
     assert (report and report.sentences) == (None if meanwhile == "learns the batch" else 2)
-    once = DBSLMEngine(base.store, "discord:2", base=base)
-    await once.learning.queue(await once.model_id(), [LearnedMessage(f"discord:2:c:{i}", "ann", "discord:2:c", t)
-                                                      for i, t in enumerate(kept)])
-    await once.learning.learn_pending(await once.model_id())
-    mine, theirs = await first.stats(), await once.stats()
-    assert (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])
+    assert model_size(await first.stats()) == await alone(base, kept)
 
 
 async def test_queueing_learning_and_dropping_at_once_keep_the_table_true(base):
@@ -181,12 +183,8 @@ async def test_queueing_learning_and_dropping_at_once_keep_the_table_true(base):
     await first.learning.learn_pending(model_id)
     learned = await first.learning.rows.messages(model_id, status=LEARNED)
     assert await first.learning.rows.messages(model_id) == learned  # nothing pending or marked is left
-    once = DBSLMEngine(base.store, "discord:2", base=base)
-    await once.learning.queue(await once.model_id(), [replace(m, message_key="discord:2" + m.message_key[9:])
-                                                      for m in learned])
-    await once.learning.learn_pending(await once.model_id())
-    mine, theirs = await first.stats(), await once.stats()
-    assert 400 < len(learned) < 480 and (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])
+    assert 400 < len(learned) < 480
+    assert model_size(await first.stats()) == await alone(base, [m.text for m in learned])
 
 
 async def test_a_message_another_process_subtracted_is_not_subtracted_twice(base):
@@ -210,8 +208,4 @@ async def test_a_message_another_process_subtracted_is_not_subtracted_twice(base
     second.learning.rows.messages = the_first_subtracts_meanwhile
     assert await second.learning.forget_marked(model_id) is None  # its build was refused: nothing left to do
     assert reads == [["discord:1:c:0"], []]
-    once = DBSLMEngine(base.store, "discord:2", base=base)
-    await once.learning.queue(await once.model_id(), [LearnedMessage("discord:2:c:1", "ann", "discord:2:c", ZORBLAX[0])])
-    await once.learning.learn_pending(await once.model_id())
-    mine, theirs = await first.stats(), await once.stats()
-    assert (mine["ngrams"], mine["tokens"]) == (theirs["ngrams"], theirs["tokens"])
+    assert model_size(await first.stats()) == await alone(base, [ZORBLAX[0]])
