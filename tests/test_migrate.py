@@ -88,18 +88,29 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
         "?", f"'{thread}'")) == [(1,)]
 
 
-async def test_a_version_3_learning_queue_is_numbered_in_place(db):
+async def queued_and_learned(db: str, learned: int, waiting: int) -> int:
+    """A trained model that learned ``learned`` channel messages and has ``waiting`` more queued
+    (keys discord:c:0, 1, ...); returns its id."""
     from dbslm.engine import DBSLMEngine
     from dbslm.store.community import LearnedMessage
-    from tests.conftest import execute, is_sqlite
 
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello there", "hi, nice to meet you")])
     model_id = await engine.model_id()
-    rows = [LearnedMessage(f"discord:c:{i}", "ann", "discord:c", f"the heron number {i} waits") for i in range(6)]
-    await engine.learning.queue(model_id, rows[:3])
+    rows = [LearnedMessage(f"discord:c:{i}", "ann", "discord:c", f"the heron number {i} waits")
+            for i in range(learned + waiting)]
+    await engine.learning.queue(model_id, rows[:learned])
     await engine.learning.learn_pending(model_id)
+    await engine.learning.queue(model_id, rows[learned:])
     await engine.close()
+    return model_id
+
+
+async def test_a_version_3_learning_queue_is_numbered_in_place(db):
+    from dbslm.engine import DBSLMEngine
+    from tests.conftest import execute, is_sqlite
+
+    model_id = await queued_and_learned(db, 3, 0)
     # version 3 kept each message's state in its status, and had no sequence numbers
     execute(db, "DELETE FROM learned WHERE message_key = 'discord:c:2'")
     execute(db, "UPDATE learned SET status = 'forgetting' WHERE message_key = 'discord:c:0'")
@@ -123,3 +134,28 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "learned",
                       "discord:c:5": "learned"}
     assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("4",)]
+
+
+async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):
+    """MariaDB commits DDL at once, so version 4's conversion commits statement by statement: cut
+    short after numbering some waiting rows (and writing the queues), it is run again at the
+    next start and numbers on."""
+    from dbslm.engine import DBSLMEngine
+    from tests.conftest import execute
+
+    model_id = await queued_and_learned(mariadb_url, 2, 3)  # the waiting ones numbered 3, 4 and 5
+    # as the cut-short conversion left them: learned rows at 0, two waiting ones numbered, one not yet
+    execute(mariadb_url, "UPDATE learned SET seq = 0 WHERE message_key IN ('discord:c:0', 'discord:c:1')")
+    execute(mariadb_url, "UPDATE learned SET seq = NULL, status = 'pending' WHERE message_key = 'discord:c:4'")
+    execute(mariadb_url, "UPDATE meta SET value = '3' WHERE name = 'schema_version'")
+    engine = await DBSLMEngine.open(mariadb_url)
+    seqs = dict(table_rows(mariadb_url, "SELECT message_key, seq FROM learned"))
+    states = {m.message_key: m.status for m in await engine.learning.rows.messages(model_id)}
+    report = await engine.learning.learn_pending(model_id)
+    await engine.close()
+    assert seqs == {"discord:c:0": 0, "discord:c:1": 0, "discord:c:2": 3, "discord:c:3": 4,
+                    "discord:c:4": 5}  # numbered on after the highest number
+    assert states == {"discord:c:0": "learned", "discord:c:1": "learned", "discord:c:2": "pending",
+                      "discord:c:3": "pending", "discord:c:4": "pending"}
+    assert report.sentences == 3
+    assert table_rows(mariadb_url, f"SELECT queued, learned FROM queues WHERE model_id = {model_id}") == [(5, 5)]

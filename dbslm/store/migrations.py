@@ -52,13 +52,18 @@ async def _number_the_queue(tx: Transaction) -> None:
     order, and each model's ``queues`` row counts them."""
     await tx.execute("UPDATE learned SET seq = 0, status = ? WHERE status = ?", (QUEUED, LEARNED))
     await tx.execute("UPDATE learned SET seq = 0 WHERE status = ?", (FORGETTING,))
+    # MariaDB commits the version's DDL at once, so each statement here commits on its own: a
+    # conversion cut short is run again, numbering on after the rows it numbered.
+    last = {m: int(n) for m, n in await tx.fetchall("SELECT model_id, MAX(seq) FROM learned "
+                                                     "WHERE seq IS NOT NULL GROUP BY model_id")}
     waiting = await tx.fetchall("SELECT model_id, message_key FROM learned WHERE seq IS NULL "
                                 "ORDER BY model_id, message_key")
-    numbered, last = [], {}
+    numbered = []
     for model_id, key in waiting:
         last[model_id] = last.get(model_id, 0) + 1
         numbered.append((last[model_id], QUEUED, model_id, key))
     await tx.executemany("UPDATE learned SET seq = ?, status = ? WHERE model_id = ? AND message_key = ?", numbered)
+    await tx.execute("DELETE FROM queues")  # only what a conversion cut short wrote: version 3 had no queues
     await tx.execute("INSERT INTO queues (model_id, queued, learned, dropped) "
                      "SELECT model_id, MAX(seq), 0, 0 FROM learned GROUP BY model_id")
 
