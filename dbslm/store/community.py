@@ -197,16 +197,14 @@ class CommunityStore:
     async def clear(tx, model_id: int) -> None:
         """Inside the transaction ``tx`` that switches a model to a build trained from scratch:
         no channel message is in it any more."""
-        await _lock_queue(tx, model_id)
+        await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
         await tx.execute("DELETE FROM learned WHERE model_id = ?", (model_id,))
-        await _count_drop(tx, model_id)
 
     async def drop_pending(self, model_id: int, keys: Sequence[str]) -> None:
         """Delete queued messages before any build learns them."""
         async with self.db.transaction() as tx:
-            await _lock_queue(tx, model_id)
+            await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
             await self._remove(tx, model_id, keys)
-            await _count_drop(tx, model_id)
 
     async def remove_subtracted(self, tx, model_id: int, keys: Sequence[str]) -> None:
         """Inside the transaction ``tx`` that switches to the build without these learned
