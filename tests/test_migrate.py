@@ -80,7 +80,7 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     await engine.conversation_for_channel(thread, "ann")
     await engine.close()
     assert reply.text == "hi, nice to meet you"
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("4",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("5",)]
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
     assert table_rows(db, "SELECT max_tokens, copy_tokens FROM decode_profiles") == [(40, None)]
     assert table_rows(db, "SELECT prompt, meta FROM pairs") == [("hello there", None)]
@@ -133,7 +133,7 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     assert report.sentences == 2
     assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "learned",
                       "discord:c:5": "learned"}
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("4",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("5",)]
 
 
 async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):

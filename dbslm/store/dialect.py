@@ -20,9 +20,14 @@ class Dialect:
         """The statements that create ``table`` with its indexes."""
         raise NotImplementedError
 
-    def search(self, table: Table, where: str) -> str:
-        """A full-text search over ``table``'s search column (alias ``g``): ``SELECT id,
-        score``, best first; bind :meth:`search_params`."""
+    def search(self, table: Table, column: str, where: str) -> str:
+        """A full-text search over ``column``, one of ``table``'s searchable columns (alias
+        ``g``): ``SELECT id, score``, best first; bind :meth:`search_params`."""
+        raise NotImplementedError
+
+    def search_index(self, table: Table, column: str) -> list[str]:
+        """The statements that add the full-text index of ``column`` to an existing table
+        and fill it (if absent)."""
         raise NotImplementedError
 
     def search_params(self, query: str, params: tuple, limit: int) -> tuple:
@@ -86,6 +91,11 @@ def index_name(table: str, columns: tuple[str, ...]) -> str:
     return f"{table}_{'_'.join(columns)}"
 
 
+def fts_name(table: str, column: str) -> str:
+    """SQLite: the FTS5 table that indexes one column."""
+    return f"{table}_{column}_fts"
+
+
 class SQLiteDialect(Dialect):
     name = "sqlite"
     types = {"serial": "INTEGER", "int": "INTEGER", "key": "INTEGER", "real": "REAL", "name": "TEXT",
@@ -103,23 +113,31 @@ class SQLiteDialect(Dialect):
         suffix = "" if serial else " WITHOUT ROWID"
         statements = [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}){suffix}"]
         statements += [self.create_index(table.name, ix) for ix in table.indexes]
-        if table.search:
-            fts, col = f"{table.name}_fts", table.search
-            statements += [
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({col}, content='{table.name}', "
-                f"content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
-                f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table.name} BEGIN "
-                f"INSERT INTO {fts} (rowid, {col}) VALUES (new.id, new.{col}); END",
-                f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table.name} BEGIN "
-                f"INSERT INTO {fts} ({fts}, rowid, {col}) VALUES ('delete', old.id, old.{col}); END",
-            ]
+        for column in table.search:
+            statements += self._fts_statements(table, column)
         return statements
+
+    def _fts_statements(self, table: Table, column: str) -> list[str]:
+        """An external-content FTS5 table over one column, kept in step by triggers."""
+        fts = fts_name(table.name, column)
+        return [
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({column}, content='{table.name}', "
+            f"content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+            f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table.name} BEGIN "
+            f"INSERT INTO {fts} (rowid, {column}) VALUES (new.id, new.{column}); END",
+            f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table.name} BEGIN "
+            f"INSERT INTO {fts} ({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); END",
+        ]
+
+    def search_index(self, table, column):
+        fts = fts_name(table.name, column)
+        return [*self._fts_statements(table, column), f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')"]
 
     def search_query(self, words):
         return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
 
-    def search(self, table: Table, where: str) -> str:
-        fts = f"{table.name}_fts"
+    def search(self, table: Table, column: str, where: str) -> str:
+        fts = fts_name(table.name, column)
         return (f"SELECT g.id, -bm25({fts}) AS score FROM {fts} JOIN {table.name} g ON g.id = {fts}.rowid "
                 f"WHERE {fts} MATCH ? AND {where} ORDER BY bm25({fts}), g.id LIMIT ?")
 
@@ -157,19 +175,21 @@ class MariaDBDialect(Dialect):
         defs.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
         defs += [f"UNIQUE KEY ({', '.join(u)})" for u in table.unique]
         defs += [f"KEY {index_name(table.name, ix)} ({', '.join(ix)})" for ix in table.indexes]
-        if table.search:
-            defs.append(f"FULLTEXT KEY ({table.search})")
+        defs += [f"FULLTEXT KEY {column} ({column})" for column in table.search]
         engine = "InnoDB" if table.search else self.engines[table.family]
         return [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}) "
                 f"ENGINE={engine} DEFAULT CHARSET=utf8mb4"]
 
-    def search(self, table: Table, where: str) -> str:
-        match = f"MATCH (g.{table.search}) AGAINST (? IN NATURAL LANGUAGE MODE)"
+    def search(self, table: Table, column: str, where: str) -> str:
+        match = f"MATCH (g.{column}) AGAINST (? IN NATURAL LANGUAGE MODE)"
         return (f"SELECT g.id, {match} AS score FROM {table.name} g WHERE {match} AND {where} "
                 f"ORDER BY score DESC, g.id LIMIT ?")
 
     def search_params(self, query: str, params: tuple, limit: int) -> tuple:
         return (query, query, *params, limit)
+
+    def search_index(self, table, column):
+        return [f"ALTER TABLE {table.name} ADD FULLTEXT INDEX IF NOT EXISTS {column} ({column})"]
 
     def search_query(self, words):
         return " ".join(w.replace('"', " ") for w in words)

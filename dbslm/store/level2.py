@@ -152,18 +152,19 @@ class Level2Store:
                                  [list(vectors), [embedder] * len(vectors), list(vectors.values())],
                                  update_on=("pair_id", "embedder"))
 
-    async def search_pairs(self, model_ids: Sequence[int], words: list[str],
-                           limit: int) -> list[tuple[int, str, str, float]]:
-        """Pairs of the models ``model_ids`` whose prompt shares words with ``words``, best
-        first: the full-text index, then, when it finds nothing (MariaDB ignores words under
-        3 letters and stopwords), a substring match on the longest words."""
+    async def search_pairs(self, model_ids: Sequence[int], words: list[str], limit: int,
+                           column: str = "prompt") -> list[tuple[int, str, str, float]]:
+        """Pairs (id, prompt, response, index score) of the models ``model_ids`` whose
+        ``column`` (prompt or response) shares words with ``words``, best first: the full-text
+        index, then, when it finds nothing (MariaDB ignores words under 3 letters and
+        stopwords), a substring match on the longest words."""
         dialect = self.db.dialect
         models = f"g.model_id IN ({', '.join('?' for _ in model_ids)})"
-        sql = dialect.search(PAIRS, models)
+        sql = dialect.search(PAIRS, column, models)
         hits = await self.db.fetchall(sql, dialect.search_params(dialect.search_query(words), tuple(model_ids), limit))
         if not hits:
             longest = sorted(words, key=lambda w: (-len(w), w))[:LIKE_WORDS]
-            likes = " OR ".join("LOWER(g.prompt) LIKE ? ESCAPE '!'" for _ in longest)
+            likes = " OR ".join(f"LOWER(g.{column}) LIKE ? ESCAPE '!'" for _ in longest)
             patterns = ["%" + w.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for w in longest]
             hits = await self.db.fetchall(f"SELECT g.id, 0 FROM pairs g WHERE {models} AND ({likes}) "
                                           "ORDER BY g.id LIMIT ?", (*model_ids, *patterns, limit))
@@ -173,6 +174,26 @@ class Level2Store:
         marks = ", ".join("?" for _ in hits)
         rows = await self.db.fetchall(f"SELECT id, prompt, response FROM pairs WHERE id IN ({marks})", list(scores))
         return sorted(((r[0], r[1], r[2], scores[r[0]]) for r in rows), key=lambda r: -r[3])
+
+    async def pair_texts(self, model_id: int) -> list[tuple[str, str]]:
+        """Every (prompt, response) pair of a model, oldest first."""
+        rows = await self.db.fetchall("SELECT prompt, response FROM pairs WHERE model_id = ? ORDER BY id", (model_id,))
+        return [(r[0], r[1]) for r in rows]
+
+    async def save_word_vectors(self, model_id: int, words: Sequence[str], weights: Sequence[float],
+                                vectors: Sequence[bytes]) -> None:
+        """Replace a model's word vectors (in one transaction: readers see the old or the new)."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM word_vectors WHERE model_id = ?", (model_id,))
+            if words:
+                await tx.insert_rows("word_vectors", ("model_id", "word", "weight", "vector"),
+                                     [model_id, list(words), list(weights), list(vectors)])
+
+    async def word_vectors(self, model_id: int) -> list[tuple[str, float, bytes]]:
+        """A model's (word, weight, vector) rows."""
+        rows = await self.db.fetchall("SELECT word, weight, vector FROM word_vectors WHERE model_id = ? "
+                                      "ORDER BY word", (model_id,))
+        return [(r[0], float(r[1]), bytes(r[2])) for r in rows]
 
     async def profile(self, model_id: int, name: str) -> dict[str, float] | None:
         row = await self.db.fetchone(f"SELECT {', '.join(PROFILE_COLUMNS)} FROM decode_profiles "

@@ -68,7 +68,22 @@ async def _number_the_queue(tx: Transaction) -> None:
                      "SELECT model_id, MAX(seq), 0, 0 FROM learned GROUP BY model_id")
 
 
-CONVERTED = {4: _number_the_queue}  # a version's conversion of the rows it stores differently
+async def _search_responses(tx: Transaction) -> None:
+    """Version 5 indexes each searchable column on its own (responses too): SQLite's old
+    index over prompts (``pairs_fts``) gives way to one FTS table per column. Stored sentence
+    vectors were of prompts; responses are ranked now, so they are made again on first use."""
+    await tx.execute("DELETE FROM pair_vectors")
+    if tx.dialect.name == "sqlite":
+        for statement in ("DROP TRIGGER IF EXISTS pairs_fts_ai", "DROP TRIGGER IF EXISTS pairs_fts_ad",
+                          "DROP TABLE IF EXISTS pairs_fts"):
+            await tx.execute(statement)
+    pairs = _table("pairs")
+    for column in pairs.search:
+        for statement in tx.dialect.search_index(pairs, column):
+            await tx.execute(statement)
+
+
+CONVERTED = {4: _number_the_queue, 5: _search_responses}  # a version's conversion of the rows it stores differently
 
 
 def _table(name: str) -> Table:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 4  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
-# 4: the learning queue's sequence numbers (learned.seq, queues)
+SCHEMA_VERSION = 5  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
+# 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable
 RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
 # columns and indexes a version added to an existing table
 ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),)}
@@ -32,7 +32,7 @@ class Table:
     family: str = "meta"
     unique: tuple[tuple[str, ...], ...] = field(default=())
     indexes: tuple[tuple[str, ...], ...] = field(default=())
-    search: str | None = None  # a text column with a full-text index
+    search: tuple[str, ...] = field(default=())  # text columns with a full-text index each
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -111,7 +111,12 @@ TABLES: tuple[Table, ...] = (
         "pairs",  # prompt/response pairs the model learned from, searched to fill the cache
         (("id", "serial"), ("model_id", "int"), ("prompt", "text"), ("response", "text"),
          ("source", "name"), ("user_id", "name?"), ("meta", "text?")),  # meta: the row's other fields, JSON
-        ("id",), indexes=(("model_id",),), search="prompt",
+        ("id",), indexes=(("model_id",),), search=("prompt", "response"),
+    ),
+    Table(
+        "word_vectors",  # per model: each word's vector counted from its pairs (dbslm.reply.vectors)
+        (("model_id", "int"), ("word", "token"), ("weight", "real"), ("vector", "blob")),
+        ("model_id", "word"),
     ),
     Table(
         "pair_vectors",  # sentence vectors of pair prompts, by the embedder that made them

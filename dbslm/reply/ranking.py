@@ -1,0 +1,111 @@
+"""Choosing the learned responses that answer a message, for the pointer cache.
+
+Candidates come from the full-text index twice: responses that share the message's words
+(a reply on its topic) and responses to prompts that share them (what was said to a message
+like this). Each candidate is scored by how well its response answers the message: the
+cosine of their word vectors (:mod:`dbslm.reply.vectors`, or a sentence model's with the
+embeddings extra), plus a small share of how closely its prompt matches, plus a bonus when
+its prompt has exactly the message's words (a learned answer to this very question: those
+share the lead). Other responses that mostly repeat the message (word F1 at least ``ECHO``)
+are never chosen.
+Measured on held-out human conversations in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from dbslm.memory.embedding import Embedder, from_blob, to_blob
+from dbslm.memory.retrieval import words_of
+from dbslm.metrics import word_f1
+from dbslm.reply.vectors import WordVectors
+from dbslm.store.level2 import Level2Store
+
+RESPONSE_CANDIDATES = 50  # pairs whose response shares the message's words
+PROMPT_CANDIDATES = 20  # pairs whose prompt does
+QUERY_WORDS = 8  # the message's rarest words search the index (common ones match nearly every pair)
+RETRIEVED = 3  # responses that enter the cache
+PROMPT_WEIGHT = 0.1  # the share of the prompts' word F1 in a candidate's score
+SAME_PROMPT = 1.0  # the bonus of a candidate whose prompt has exactly the message's words
+ECHO = 0.5  # a response whose word F1 with the message reaches this only repeats it
+SHARPNESS = 30.0  # cache weight = exp(SHARPNESS * (score - best score))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    pair_id: int
+    prompt: list[str]  # lower-cased words
+    response: str
+    words: list[str]  # the response's lower-cased words
+    index_score: float
+
+
+class Ranker:
+    def __init__(self, level2: Level2Store, vectors: WordVectors, embedder: Embedder | None,
+                 model_ids: tuple[int, ...], tokenize: Callable[[str], list[str]]) -> None:
+        """Rank the pairs of the models ``model_ids`` (a community's and its base's) with
+        ``vectors``, or with a sentence model's vectors when ``embedder`` is given."""
+        self.level2 = level2
+        self.vectors = vectors
+        self.embedder = embedder
+        self.model_ids = model_ids
+        self.tokenize = tokenize
+
+    async def responses(self, prompt: str, tokens: list[str]) -> list[tuple[str, float]]:
+        """Up to RETRIEVED (response, cache weight), the best answer first with weight 1."""
+        words = words_of(tokens)
+        if not words:
+            return []
+        key = sorted(words)
+        candidates, same = [], []
+        for candidate in await self.candidates(words):
+            learned = sorted(candidate.prompt) == key  # an answer to this very question is no echo
+            if learned or word_f1(candidate.words, words) < ECHO:
+                candidates.append(candidate)
+                same.append(learned)
+        if not candidates:
+            return []
+        relevance = await self._relevance(prompt, words, candidates)
+        scores = [r + PROMPT_WEIGHT * word_f1(c.prompt, words) + SAME_PROMPT * s
+                  for r, c, s in zip(relevance, candidates, same)]
+        order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].index_score, i))
+        best = scores[order[0]]
+        # the learned answers to this very question share the lead; others fade with their score
+        return [(candidates[i].response, 1.0 if same[i] else float(np.exp(SHARPNESS * (scores[i] - best))))
+                for i in order[:RETRIEVED]]
+
+    async def candidates(self, words: list[str]) -> list[Candidate]:
+        """Pairs whose response or prompt shares the rarest of ``words``, each once."""
+        query = self.vectors.rarest(set(words), QUERY_WORDS)
+        hits = await self.level2.search_pairs(self.model_ids, query, RESPONSE_CANDIDATES, column="response")
+        hits += await self.level2.search_pairs(self.model_ids, query, PROMPT_CANDIDATES, column="prompt")
+        found: dict[int, Candidate] = {}
+        for pair_id, prompt, response, score in hits:
+            if pair_id not in found:
+                found[pair_id] = Candidate(pair_id, words_of(self.tokenize(prompt)), response,
+                                           words_of(self.tokenize(response)), score)
+        return list(found.values())
+
+    async def _relevance(self, prompt: str, words: list[str], candidates: list[Candidate]) -> np.ndarray:
+        """How well each candidate's response answers the message: a cosine in [-1, 1]."""
+        if self.embedder is not None:
+            query = (await asyncio.to_thread(self.embedder.encode, [prompt]))[0]
+            return await self._response_vectors(candidates) @ query
+        query = self.vectors.sentence(words)
+        return self.vectors.sentences([c.words for c in candidates]) @ query
+
+    async def _response_vectors(self, candidates: list[Candidate]) -> np.ndarray:
+        """The sentence model's vectors of the candidates' responses, stored on first use."""
+        assert self.embedder is not None
+        stored = await self.level2.pair_vectors(self.embedder.name, [c.pair_id for c in candidates])
+        missing = [c for c in candidates if c.pair_id not in stored]
+        if missing:
+            made = await asyncio.to_thread(self.embedder.encode, [c.response for c in missing])
+            fresh = {c.pair_id: to_blob(v) for c, v in zip(missing, made)}
+            await self.level2.save_pair_vectors(self.embedder.name, fresh)
+            stored.update(fresh)
+        return np.stack([from_blob(stored[c.pair_id]) for c in candidates])

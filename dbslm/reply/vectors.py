@@ -1,0 +1,113 @@
+"""Word vectors counted from dialog pairs: which words go together in a prompt and its reply.
+
+Two words co-occur when one pair (prompt and response together) holds both. The
+co-occurrence counts are weighted by positive pointwise mutual information (context counts
+smoothed to the power 0.75) and reduced to ``DIMENSIONS`` by a truncated SVD, each word's row
+scaled by the square root of the singular values (Levy, Goldberg & Dagan 2015). A sentence's
+vector is the sum of its words' rows weighted by inverse document frequency; how well a
+response answers a prompt is the cosine of their vectors. Nothing here runs at reply time
+but a look-up and a dot product: the vectors are computed when the model's pairs change and
+stored as rows (``word_vectors``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sparse
+
+DIMENSIONS = 128
+MIN_PAIRS = 2  # a word in fewer pairs gets no vector
+MAX_WORD_CHARS = 64  # longer "words" (pasted hashes, links) get none either
+CONTEXT_SMOOTHING = 0.75
+POWER_ITERATIONS = 2
+
+
+@dataclass(frozen=True)
+class WordVectors:
+    """Unit-free word rows and their inverse document frequencies."""
+
+    words: list[str]
+    weights: np.ndarray  # float32, one per word: log(2 * pairs / (1 + pairs with the word))
+    matrix: np.ndarray  # float32, (len(words), dims)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", {w: i for i, w in enumerate(self.words)})
+
+    def rarest(self, words: Iterable[str], limit: int) -> list[str]:
+        """Up to ``limit`` of ``words``, rarest first (a word without a vector is rarer than any)."""
+        index: dict[str, int] = self.index  # type: ignore[attr-defined]
+        return sorted(words, key=lambda w: (-self.weights[index[w]] if w in index else -np.inf, w))[:limit]
+
+    def sentence(self, words: Sequence[str]) -> np.ndarray:
+        """The unit vector of a word list (zeros when none of its words has a vector)."""
+        return self.sentences([words])[0]
+
+    def sentences(self, texts: Sequence[Sequence[str]]) -> np.ndarray:
+        """One unit row per word list."""
+        index: dict[str, int] = self.index  # type: ignore[attr-defined]
+        out = np.zeros((len(texts), self.matrix.shape[1] if len(self.words) else 1), dtype=np.float32)
+        for row, words in enumerate(texts):
+            ids = [index[w] for w in words if w in index]
+            if ids:
+                out[row] = self.weights[ids] @ self.matrix[ids]
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
+
+
+EMPTY = WordVectors([], np.zeros(0, np.float32), np.zeros((0, 1), np.float32))
+
+
+def count_vectors(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], dims: int = DIMENSIONS,
+                  min_pairs: int = MIN_PAIRS, seed: int = 0) -> WordVectors:
+    """Word vectors from ``pairs`` of word lists (prompt, response), lower-cased words only.
+
+    Deterministic for a given input and ``seed``."""
+    bags = [set(prompt) | set(response) for prompt, response in pairs]
+    frequency: dict[str, int] = {}
+    for bag in bags:
+        for word in bag:
+            frequency[word] = frequency.get(word, 0) + 1
+    words = sorted(w for w, n in frequency.items() if n >= min_pairs and len(w) <= MAX_WORD_CHARS)
+    if len(words) < 2:
+        return EMPTY
+    index = {w: i for i, w in enumerate(words)}
+    rows = np.fromiter((r for r, bag in enumerate(bags) for w in bag if w in index), dtype=np.int64)
+    cols = np.fromiter((index[w] for bag in bags for w in bag if w in index), dtype=np.int64)
+    docs = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(bags), len(words)))
+    cooc = (docs.T @ docs).tocoo()
+    off_diagonal = cooc.row != cooc.col
+    matrix = _ppmi(cooc.row[off_diagonal], cooc.col[off_diagonal], cooc.data[off_diagonal], len(words))
+    k = min(dims, len(words) - 1)
+    left, singular = _truncated_svd(matrix, k, seed)
+    vectors = (left * np.sqrt(singular)).astype(np.float32)
+    df = np.array([frequency[w] for w in words], dtype=np.float64)
+    weights = np.log(2.0 * len(bags) / (1.0 + df)).astype(np.float32)
+    return WordVectors(words, weights, vectors)
+
+
+def _ppmi(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, size: int) -> sparse.csr_matrix:
+    """Positive PMI of co-occurrence counts, context counts smoothed by CONTEXT_SMOOTHING."""
+    counts = counts.astype(np.float64)
+    total = counts.sum()
+    row_sums = np.bincount(rows, counts, size)
+    context = np.bincount(cols, counts, size) ** CONTEXT_SMOOTHING
+    context *= total / context.sum()
+    pmi = np.log(counts * total / (row_sums[rows] * context[cols]))
+    keep = pmi > 0
+    return sparse.csr_matrix((pmi[keep], (rows[keep], cols[keep])), shape=(size, size))
+
+
+def _truncated_svd(matrix: sparse.csr_matrix, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top ``k`` left singular vectors and values (randomized range finder, Halko et al. 2011)."""
+    rng = np.random.default_rng(seed)
+    basis = matrix @ rng.standard_normal((matrix.shape[1], k + 10))
+    for _ in range(POWER_ITERATIONS):
+        basis, _ = np.linalg.qr(basis)
+        basis = matrix @ (matrix.T @ basis)
+    basis, _ = np.linalg.qr(basis)
+    small = np.asarray((matrix.T @ basis).T)
+    u, s, _ = np.linalg.svd(small, full_matrices=False)
+    return (basis @ u)[:, :k], s[:k]

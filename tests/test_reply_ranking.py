@@ -1,0 +1,154 @@
+"""The reply model's ranking: count-derived word vectors, candidates from both sides of the
+pairs, echoes never chosen, a learned answer to the very question first; vectors stored as
+rows and recounted when pairs are forgotten; the sentence-model extra."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from dbslm.engine import DBSLMEngine
+from dbslm.errors import DbslmError
+from dbslm.memory.embedding import BUNDLED
+from dbslm.metrics import words
+from dbslm.reply.association import load_vectors
+from dbslm.reply.vectors import count_vectors
+from dbslm.text.tokenize import get_tokenizer
+from tests.conftest import execute, is_sqlite, table_rows
+
+TOKENIZE = get_tokenizer("regex").tokenize
+PAIRS = [("How old are you?", "I was built this year."), ("What is your favourite colour?", "Teal, always."),
+         ("Where do you live?", "In a database file.")]
+FOOD = ["pizza cheese oven", "pasta sauce cheese", "pizza dough oven", "sauce tomato pasta", "cheese tomato pizza"]
+PETS = ["dog walk leash", "cat purr sofa", "dog bark walk", "cat sofa nap", "leash dog park"]
+
+
+def topical_pairs(repeat: int = 4) -> list[tuple[str, str]]:
+    """Pairs on two topics: each prompt and its reply share a topic, never a word."""
+    pairs = []
+    for k in range(repeat):
+        for topic in (FOOD, PETS):
+            for i, text in enumerate(topic):
+                pairs.append((f"i like {text}", f"yes the {topic[(i + k + 1) % len(topic)]} was great"))
+    return pairs
+
+
+def test_words_of_one_topic_are_closer_than_words_of_two():
+    vectors = count_vectors([(words(p), words(r)) for p, r in topical_pairs()], dims=4)
+    cosine = vectors.sentences([["pizza"], ["pasta"], ["dog"]])
+    assert cosine[0] @ cosine[1] > cosine[0] @ cosine[2] + 0.5
+
+
+def test_counting_is_deterministic_and_skips_rare_and_overlong_words():
+    pairs = [(words(p), words(r)) for p, r in topical_pairs()] + [(["x" * 65] * 2, ["once"])] * 2
+    first, second = count_vectors(pairs, dims=4), count_vectors(pairs, dims=4)
+    assert first.words == second.words and np.array_equal(first.matrix, second.matrix)
+    assert "x" * 65 not in first.words and "once" in first.words
+    assert "lonely" not in count_vectors(pairs + [(["lonely"], ["word"])], dims=4).words
+
+
+async def test_the_reply_on_the_messages_topic_leads(tmp_path):
+    engine = await DBSLMEngine.open(str(tmp_path / "topics.sqlite3"))
+    await engine.train_dialog(topical_pairs())
+    loaded = await engine._load()
+    ranked = await loaded.ranker.responses("tell me about cheese and pasta",
+                                           TOKENIZE("tell me about cheese and pasta"))
+    await engine.close()
+    assert ranked[0][1] == 1.0 and all(w <= 1.0 for _, w in ranked)
+    assert all(any(w in r for w in ("pizza", "pasta", "sauce", "cheese", "tomato", "dough", "oven"))
+               for r, _ in ranked)
+
+
+async def test_an_echo_is_never_chosen_and_the_same_question_gets_its_answer(tmp_path):
+    engine = await DBSLMEngine.open(str(tmp_path / "echo.sqlite3"))
+    await engine.train_dialog(PAIRS + [("Say something", "How old are you?")] + topical_pairs())
+    conversation = await engine.start_conversation("ann")
+    loaded = await engine._load()
+    ranked = await loaded.ranker.responses("How old are you?", TOKENIZE("How old are you?"))
+    reply = await engine.respond(conversation, "How old are you?", seed=1)
+    await engine.close()
+    assert "How old are you?" not in [r for r, _ in ranked]
+    assert ranked[0][0] == reply.text == "I was built this year."
+
+
+async def test_vectors_are_rows_and_forgetting_pairs_recounts_them(db):
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog(topical_pairs(), user_id="test:ann")
+    await engine.train_dialog([("my kayak paddle", "kayak river paddle"), ("a kayak trip", "paddle the river")],
+                              user_id="test:bob")
+    model_id = await engine.model_id()
+    assert table_rows(db, f"SELECT COUNT(*) FROM word_vectors WHERE model_id = {model_id} AND word = 'kayak'") \
+        == [(1,)]
+    await engine.forget_user("test:bob")
+    stored = await load_vectors(engine.level2, model_id)
+    await engine.close()
+    alone = count_vectors([(words(p), words(r)) for p, r in topical_pairs()])
+    assert "kayak" not in stored.words and stored.words == alone.words
+    assert np.allclose(stored.matrix, alone.matrix, atol=1e-5)
+
+
+async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog([("hello there", "the heron stands in the river")])
+    await engine.close()
+    if is_sqlite(db):  # version 4 indexed prompts only, in one FTS table
+        for column in ("prompt", "response"):
+            execute(db, f"DROP TABLE pairs_{column}_fts")
+        execute(db, "CREATE VIRTUAL TABLE pairs_fts USING fts5(prompt, content='pairs', content_rowid='id')")
+        execute(db, "INSERT INTO pairs_fts (pairs_fts) VALUES ('rebuild')")
+    else:
+        execute(db, "ALTER TABLE pairs DROP INDEX response")
+    execute(db, "DROP TABLE word_vectors")
+    execute(db, "UPDATE meta SET value = '4' WHERE name = 'schema_version'")
+    engine = await DBSLMEngine.open(db)
+    model_id = await engine.model_id()
+    found = await engine.level2.search_pairs((model_id,), ["heron"], 5, column="response")
+    await engine.close()
+    assert [hit[2] for hit in found] == ["the heron stands in the river"]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("5",)]
+
+
+async def test_a_missing_extra_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if the extra were not installed
+    engine = await DBSLMEngine.open(str(tmp_path / "missing.sqlite3"), embedder=BUNDLED)
+    await engine.train_dialog(PAIRS)
+    with pytest.raises(DbslmError, match=r"pip install 'dbslm\[embeddings\]'"):
+        await engine.respond(await engine.start_conversation("ann"), "hello", seed=1)
+    await engine.close()
+
+
+async def test_count_vectors_store_no_sentence_vectors(tmp_path):
+    path = str(tmp_path / "counts.sqlite3")
+    engine = await DBSLMEngine.open(path)
+    await engine.train_dialog(PAIRS)
+    await engine.respond(await engine.start_conversation("ann"), "How old are you?", seed=1)
+    await engine.close()
+    assert table_rows(path, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
+
+
+async def test_sentence_vectors_are_stored_once_and_forgotten_with_their_pairs(tmp_path):
+    pytest.importorskip("sentence_transformers", reason="the embeddings extra is not installed")
+    path = str(tmp_path / "sentences.sqlite3")
+    engine = await DBSLMEngine.open(path, embedder=BUNDLED)
+    await engine.train_dialog(PAIRS, user_id="test:ann")
+    conversation = await engine.start_conversation("ann")
+    assert (await engine.respond(conversation, "What is your favourite colour?", seed=1)).text == "Teal, always."
+    stored = table_rows(path, "SELECT pair_id, embedder, LENGTH(vector) FROM pair_vectors")
+    assert stored and all(e == BUNDLED and size == 384 * 4 for _, e, size in stored)
+    await engine.respond(conversation, "What is your favourite colour?", seed=2)
+    assert table_rows(path, "SELECT pair_id, embedder, LENGTH(vector) FROM pair_vectors") == stored
+    removed = await engine.forget_user("test:ann")
+    await engine.close()
+    assert removed["pair_vectors"] == len(stored) and removed["pairs"] == len(PAIRS)
+    assert table_rows(path, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
+
+
+async def test_an_unknown_sentence_model_is_a_clear_error(tmp_path):
+    pytest.importorskip("sentence_transformers", reason="the embeddings extra is not installed")
+    engine = await DBSLMEngine.open(str(tmp_path / "unknown.sqlite3"), embedder=str(tmp_path / "no-model"))
+    await engine.train_dialog(PAIRS)
+    with pytest.raises(DbslmError, match="cannot load the sentence model"):
+        await engine.respond(await engine.start_conversation("ann"), "hello", seed=1)
+    await engine.close()
