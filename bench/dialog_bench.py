@@ -208,11 +208,13 @@ def main() -> None:
     lines = [machine_line("Dialog quality and latency, SQLite"), "",
              "Command: `python3 bench/dialog_bench.py"
              + "".join(f" --embedder {e}" for e in args.embedder if e)
-             + "`; chatterbot-corpus English pairs (consecutive lines), "
-             "one conversation and one seed per test prompt.", "",
-             "| split | system | ROUGE-L F1 | lexical overlap | distinct-2 | repeated | echo | empty | "
-             "reference perplexity with / without prompt |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|", *rows, "", *differences, "",
+             + "`; one conversation and one seed per test prompt. Ranking measure: mean reciprocal rank "
+             "of each reply's own reference among all the split's references (all-MiniLM-L6-v2 "
+             "cosines; an echo, word F1 with the prompt >= 0.5, or an empty reply scores 0), "
+             "± its standard error. Echo: the share of such replies.", "",
+             "| split | system | ranking measure | ROUGE-L F1 | lexical overlap | distinct-2 | repeated | echo "
+             "| empty | reference perplexity with / without prompt |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|", *rows, "", *differences, "",
              f"respond() latency on the ~800k-token model plus the dialog pairs, {count} prompts, "
              f"up to {LATENCY_TOKENS} tokens: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p95 < 15 ms)."]
     publish(lines, args.record)

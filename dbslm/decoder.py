@@ -27,6 +27,7 @@ class DecodeSettings:
     frequency_penalty: float = 0.3
     max_tokens: int = 40  # the length cap of a reply ...
     copy_tokens: int = 200  # ... except while it copies a learned answer: then up to this many
+    prompt_weight: float = 0.1  # how much a learned response's prompt matching counts in its rank (fit per model)
 
 
 def choose(words: np.ndarray, log10p: np.ndarray, cache: dict[int, float], confidence: float,

@@ -75,7 +75,8 @@ class DBSLMEngine:
     def __init__(self, store: Store, model: str = "base", profile: str = "default",
                  banned_words: Iterable[str] = (), embedder: str | None = None,
                  base: "DBSLMEngine | None" = None, base_weight: float = DEFAULT_BASE_WEIGHT) -> None:
-        """``embedder`` names a sentence-transformers model for retrieval (hashed vectors if None).
+        """``embedder`` names a sentence-transformers model that ranks learned responses (the model's
+        count-derived word vectors do if None).
         With a ``base`` engine (of the same store) the model answers from its own distribution
         interpolated with the base model's, ``base_weight`` the base's share; it never trains it."""
         self.store = store
@@ -291,7 +292,7 @@ class DBSLMEngine:
         vectors = await load_vectors(self.level2, model.id)
         if not vectors.words and base is not None:
             vectors = base.vectors
-        ranker = Ranker(self.level2, vectors, self._embedder, searched, tokenize)
+        ranker = Ranker(self.level2, vectors, self._embedder, searched, tokenize, self.settings.prompt_weight)
         return _Loaded(model, builds, reader, vocab, banned, vectors, ranker, searched, tokens)
 
     async def _decode_settings(self, model: ModelInfo) -> DecodeSettings:

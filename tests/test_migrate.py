@@ -70,6 +70,7 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
         execute(db, f"DROP TABLE {table}")
     execute(db, "ALTER TABLE pairs DROP COLUMN meta")
     execute(db, "ALTER TABLE decode_profiles DROP COLUMN copy_tokens")
+    execute(db, "ALTER TABLE decode_profiles DROP COLUMN prompt_weight")
     if not is_sqlite(db):  # version 1's channel keys were VARCHAR(64)
         execute(db, "ALTER TABLE conversations MODIFY channel_key VARCHAR(64) CHARACTER SET utf8mb4 "
                     "COLLATE utf8mb4_bin NULL")
@@ -82,7 +83,7 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     assert reply.text == "hi, nice to meet you"
     assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("5",)]
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
-    assert table_rows(db, "SELECT max_tokens, copy_tokens FROM decode_profiles") == [(40, None)]
+    assert table_rows(db, "SELECT max_tokens, copy_tokens, prompt_weight FROM decode_profiles") == [(40, None, None)]
     assert table_rows(db, "SELECT prompt, meta FROM pairs") == [("hello there", None)]
     assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?".replace(
         "?", f"'{thread}'")) == [(1,)]
@@ -121,6 +122,7 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     execute(db, "DROP INDEX learned_model_id_seq" + (" ON learned" if not is_sqlite(db) else ""))
     execute(db, "ALTER TABLE learned DROP COLUMN seq")
     execute(db, "DROP TABLE queues")
+    execute(db, "ALTER TABLE decode_profiles DROP COLUMN prompt_weight")
     execute(db, "UPDATE meta SET value = '3' WHERE name = 'schema_version'")
     engine = await DBSLMEngine.open(db)
     states = {m.message_key: m.status for m in await engine.learning.rows.messages(model_id)}
@@ -147,6 +149,7 @@ async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):
     # as the cut-short conversion left them: learned rows at 0, two waiting ones numbered, one not yet
     execute(mariadb_url, "UPDATE learned SET seq = 0 WHERE message_key IN ('discord:c:0', 'discord:c:1')")
     execute(mariadb_url, "UPDATE learned SET seq = NULL, status = 'pending' WHERE message_key = 'discord:c:4'")
+    execute(mariadb_url, "ALTER TABLE decode_profiles DROP COLUMN prompt_weight")
     execute(mariadb_url, "UPDATE meta SET value = '3' WHERE name = 'schema_version'")
     engine = await DBSLMEngine.open(mariadb_url)
     seqs = dict(table_rows(mariadb_url, "SELECT message_key, seq FROM learned"))

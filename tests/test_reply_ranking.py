@@ -95,12 +95,17 @@ async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
     await engine.close()
     if is_sqlite(db):  # version 4 indexed prompts only, in one FTS table
         for column in ("prompt", "response"):
+            execute(db, f"DROP TRIGGER pairs_{column}_fts_ai")
+            execute(db, f"DROP TRIGGER pairs_{column}_fts_ad")
             execute(db, f"DROP TABLE pairs_{column}_fts")
         execute(db, "CREATE VIRTUAL TABLE pairs_fts USING fts5(prompt, content='pairs', content_rowid='id')")
+        execute(db, "CREATE TRIGGER pairs_fts_ai AFTER INSERT ON pairs BEGIN "
+                    "INSERT INTO pairs_fts (rowid, prompt) VALUES (new.id, new.prompt); END")
         execute(db, "INSERT INTO pairs_fts (pairs_fts) VALUES ('rebuild')")
     else:
         execute(db, "ALTER TABLE pairs DROP INDEX response")
     execute(db, "DROP TABLE word_vectors")
+    execute(db, "ALTER TABLE decode_profiles DROP COLUMN prompt_weight")
     execute(db, "UPDATE meta SET value = '4' WHERE name = 'schema_version'")
     engine = await DBSLMEngine.open(db)
     model_id = await engine.model_id()
@@ -152,3 +157,29 @@ async def test_an_unknown_sentence_model_is_a_clear_error(tmp_path):
     with pytest.raises(DbslmError, match="cannot load the sentence model"):
         await engine.respond(await engine.start_conversation("ann"), "hello", seed=1)
     await engine.close()
+
+
+def test_the_index_is_searched_for_rare_words_first():
+    pairs = topical_pairs(10) + [("a kayak", "kayak trip")] * 2
+    vectors = count_vectors([(words(p), words(r)) for p, r in pairs], dims=4)
+    assert vectors.rarest(["was", "kayak", "great", "unheard"], 5) == ["unheard", "kayak"]  # was, great: every reply
+    assert vectors.rarest(["was", "great"], 5) == [] and vectors.rarest(["was", "great"], 5, common=True)
+
+
+async def test_a_message_of_common_words_still_finds_answers(tmp_path):
+    engine = await DBSLMEngine.open(str(tmp_path / "common.sqlite3"))
+    await engine.train_dialog(topical_pairs())
+    loaded = await engine._load()
+    ranked = await loaded.ranker.responses("was it great?", TOKENIZE("was it great?"))
+    await engine.close()
+    assert ranked and "great" in ranked[0][0]
+
+
+async def test_the_prompt_weight_is_fit_to_the_models_pairs_and_kept_in_its_profile(tmp_path):
+    from dbslm.reply.fitting import GRID
+
+    path = str(tmp_path / "fit.sqlite3")
+    engine = await DBSLMEngine.open(path)
+    await engine.train_dialog(topical_pairs(8))
+    await engine.close()
+    assert table_rows(path, "SELECT name, prompt_weight FROM decode_profiles")[0][1] in GRID

@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import asdict
 
 import numpy as np
 
+from dbslm.decoder import DecodeSettings
 from dbslm.memory.retrieval import words_of
+from dbslm.reply.fitting import fit_prompt_weight
+from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import EMPTY, WordVectors, count_vectors
 from dbslm.store.level2 import Level2Store
 
 
 async def refresh_vectors(level2: Level2Store, model_id: int, tokenize: Callable[[str], list[str]]) -> int:
-    """Recount the word vectors of a model from every pair it holds now (in a worker thread)
-    and replace the stored ones; returns how many words have a vector."""
+    """Recount the word vectors of a model from every pair it holds now (in a worker thread),
+    replace the stored ones and fit its profiles' ``prompt_weight`` to its pairs; returns how
+    many words have a vector."""
     pairs = await level2.pair_texts(model_id)
 
     def count() -> WordVectors:
-        return count_vectors([(words_of(tokenize(p)), words_of(tokenize(r))) for p, r in pairs])
+        return count_vectors([(words_of(tokenize(p)), words_of(tokenize(r))) for _, p, r in pairs])
 
     vectors = await asyncio.to_thread(count)
     await level2.save_word_vectors(model_id, vectors.words, vectors.weights.tolist(),
                                    [row.tobytes() for row in vectors.matrix])
+    defaults = asdict(DecodeSettings())
+    ranker = Ranker(level2, vectors, None, (model_id,), tokenize, defaults["prompt_weight"])
+    weight = await fit_prompt_weight(ranker, pairs)
+    if weight is not None:
+        await level2.set_fitted(model_id, "prompt_weight", weight, defaults)
     return len(vectors.words)
 
 

@@ -4,7 +4,8 @@ Candidates come from the full-text index twice: responses that share the message
 (a reply on its topic) and responses to prompts that share them (what was said to a message
 like this). Each candidate is scored by how well its response answers the message: the
 cosine of their word vectors (:mod:`dbslm.reply.vectors`, or a sentence model's with the
-embeddings extra), plus a small share of how closely its prompt matches, plus a bonus when
+embeddings extra), plus a share of how closely its prompt matches (the profile's
+``prompt_weight``, fit per model: :mod:`dbslm.reply.fitting`), plus a bonus when
 its prompt has exactly the message's words (a learned answer to this very question: those
 share the lead). Other responses that mostly repeat the message (word F1 at least ``ECHO``)
 are never chosen.
@@ -27,9 +28,8 @@ from dbslm.store.level2 import Level2Store
 
 RESPONSE_CANDIDATES = 50  # pairs whose response shares the message's words
 PROMPT_CANDIDATES = 20  # pairs whose prompt does
-QUERY_WORDS = 8  # the message's rarest words search the index (common ones match nearly every pair)
+QUERY_WORDS = 16  # the message's rarest words search the index (common ones match nearly every pair)
 RETRIEVED = 3  # responses that enter the cache
-PROMPT_WEIGHT = 0.1  # the share of the prompts' word F1 in a candidate's score
 SAME_PROMPT = 1.0  # the bonus of a candidate whose prompt has exactly the message's words
 ECHO = 0.5  # a response whose word F1 with the message reaches this only repeats it
 SHARPNESS = 30.0  # cache weight = exp(SHARPNESS * (score - best score))
@@ -46,9 +46,10 @@ class Candidate:
 
 class Ranker:
     def __init__(self, level2: Level2Store, vectors: WordVectors, embedder: Embedder | None,
-                 model_ids: tuple[int, ...], tokenize: Callable[[str], list[str]]) -> None:
+                 model_ids: tuple[int, ...], tokenize: Callable[[str], list[str]], prompt_weight: float) -> None:
         """Rank the pairs of the models ``model_ids`` (a community's and its base's) with
         ``vectors``, or with a sentence model's vectors when ``embedder`` is given."""
+        self.prompt_weight = prompt_weight
         self.level2 = level2
         self.vectors = vectors
         self.embedder = embedder
@@ -70,19 +71,24 @@ class Ranker:
         if not candidates:
             return []
         relevance = await self._relevance(prompt, words, candidates)
-        scores = [r + PROMPT_WEIGHT * word_f1(c.prompt, words) + SAME_PROMPT * s
-                  for r, c, s in zip(relevance, candidates, same)]
+        scores = relevance + self.prompt_weight * prompt_match(candidates, words) + SAME_PROMPT * np.array(same)
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].index_score, i))
         best = scores[order[0]]
         # the learned answers to this very question share the lead; others fade with their score
         return [(candidates[i].response, 1.0 if same[i] else float(np.exp(SHARPNESS * (scores[i] - best))))
                 for i in order[:RETRIEVED]]
 
+    def relevance(self, words: list[str], candidates: list[Candidate]) -> np.ndarray:
+        """The cosines of the message's and the candidates' word vectors."""
+        return self.vectors.sentences([c.words for c in candidates]) @ self.vectors.sentence(words)
+
     async def candidates(self, words: list[str]) -> list[Candidate]:
-        """Pairs whose response or prompt shares the rarest of ``words``, each once."""
-        query = self.vectors.rarest(set(words), QUERY_WORDS)
-        hits = await self.level2.search_pairs(self.model_ids, query, RESPONSE_CANDIDATES, column="response")
-        hits += await self.level2.search_pairs(self.model_ids, query, PROMPT_CANDIDATES, column="prompt")
+        """Pairs whose response or prompt shares the rarest of ``words`` (common words too
+        when the others find nothing), each once."""
+        rare = self.vectors.rarest(words, QUERY_WORDS)
+        hits = await self._search(rare) if rare else []
+        if not hits:
+            hits = await self._search(self.vectors.rarest(words, QUERY_WORDS, common=True))
         found: dict[int, Candidate] = {}
         for pair_id, prompt, response, score in hits:
             if pair_id not in found:
@@ -90,13 +96,16 @@ class Ranker:
                                            words_of(self.tokenize(response)), score)
         return list(found.values())
 
+    async def _search(self, words: list[str]) -> list[tuple[int, str, str, float]]:
+        hits = await self.level2.search_pairs(self.model_ids, words, RESPONSE_CANDIDATES, column="response")
+        return hits + await self.level2.search_pairs(self.model_ids, words, PROMPT_CANDIDATES, column="prompt")
+
     async def _relevance(self, prompt: str, words: list[str], candidates: list[Candidate]) -> np.ndarray:
         """How well each candidate's response answers the message: a cosine in [-1, 1]."""
         if self.embedder is not None:
             query = (await asyncio.to_thread(self.embedder.encode, [prompt]))[0]
             return await self._response_vectors(candidates) @ query
-        query = self.vectors.sentence(words)
-        return self.vectors.sentences([c.words for c in candidates]) @ query
+        return self.relevance(words, candidates)
 
     async def _response_vectors(self, candidates: list[Candidate]) -> np.ndarray:
         """The sentence model's vectors of the candidates' responses, stored on first use."""
@@ -109,3 +118,8 @@ class Ranker:
             await self.level2.save_pair_vectors(self.embedder.name, fresh)
             stored.update(fresh)
         return np.stack([from_blob(stored[c.pair_id]) for c in candidates])
+
+
+def prompt_match(candidates: list[Candidate], words: list[str]) -> np.ndarray:
+    """The word F1 of each candidate's prompt with the message."""
+    return np.array([word_f1(c.prompt, words) for c in candidates])

@@ -23,6 +23,8 @@ MIN_PAIRS = 2  # a word in fewer pairs gets no vector
 MAX_WORD_CHARS = 64  # longer "words" (pasted hashes, links) get none either
 CONTEXT_SMOOTHING = 0.75
 POWER_ITERATIONS = 2
+COMMON = 0.05  # a word in more than this share of the pairs is too common to search for
+COMMON_WEIGHT = float(np.log(2.0 / COMMON))  # the weight (idf) of such a word, at most
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,13 @@ class WordVectors:
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", {w: i for i, w in enumerate(self.words)})
 
-    def rarest(self, words: Iterable[str], limit: int) -> list[str]:
-        """Up to ``limit`` of ``words``, rarest first (a word without a vector is rarer than any)."""
+    def rarest(self, words: Iterable[str], limit: int, common: bool = False) -> list[str]:
+        """Up to ``limit`` of ``words``, rarest first (a word without a vector is rarer than
+        any), without those in more than COMMON of the pairs (they find nearly every pair)
+        unless ``common``."""
         index: dict[str, int] = self.index  # type: ignore[attr-defined]
-        return sorted(words, key=lambda w: (-self.weights[index[w]] if w in index else -np.inf, w))[:limit]
+        ranked = sorted(set(words), key=lambda w: (-self.weights[index[w]] if w in index else -np.inf, w))
+        return [w for w in ranked if common or w not in index or self.weights[index[w]] > COMMON_WEIGHT][:limit]
 
     def sentence(self, words: Sequence[str]) -> np.ndarray:
         """The unit vector of a word list (zeros when none of its words has a vector)."""

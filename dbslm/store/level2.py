@@ -13,7 +13,7 @@ from dbslm.store.schema import TABLES
 PAIRS = next(t for t in TABLES if t.name == "pairs")
 LIKE_WORDS = 4
 PROFILE_COLUMNS = ("temperature", "top_k", "top_p", "cache_weight", "cache_decay", "presence_penalty",
-                   "frequency_penalty", "max_tokens", "copy_tokens")
+                   "frequency_penalty", "max_tokens", "copy_tokens", "prompt_weight")
 
 
 @dataclass(frozen=True)
@@ -175,10 +175,11 @@ class Level2Store:
         rows = await self.db.fetchall(f"SELECT id, prompt, response FROM pairs WHERE id IN ({marks})", list(scores))
         return sorted(((r[0], r[1], r[2], scores[r[0]]) for r in rows), key=lambda r: -r[3])
 
-    async def pair_texts(self, model_id: int) -> list[tuple[str, str]]:
-        """Every (prompt, response) pair of a model, oldest first."""
-        rows = await self.db.fetchall("SELECT prompt, response FROM pairs WHERE model_id = ? ORDER BY id", (model_id,))
-        return [(r[0], r[1]) for r in rows]
+    async def pair_texts(self, model_id: int) -> list[tuple[int, str, str]]:
+        """Every (id, prompt, response) pair of a model, oldest first."""
+        rows = await self.db.fetchall("SELECT id, prompt, response FROM pairs WHERE model_id = ? ORDER BY id",
+                                      (model_id,))
+        return [(int(r[0]), r[1], r[2]) for r in rows]
 
     async def save_word_vectors(self, model_id: int, words: Sequence[str], weights: Sequence[float],
                                 vectors: Sequence[bytes]) -> None:
@@ -205,6 +206,19 @@ class Level2Store:
         async with self.db.transaction() as tx:
             await tx.execute(self.db.dialect.upsert("decode_profiles", columns, ("model_id", "name")),
                              (model_id, name, *(values[c] for c in PROFILE_COLUMNS)))
+
+    async def set_fitted(self, model_id: int, column: str, value: float, defaults: dict[str, float]) -> None:
+        """Set a fitted value in every decode profile of a model (the default profile, with
+        ``defaults`` for its other columns, when it has none yet)."""
+        assert column in PROFILE_COLUMNS
+        async with self.db.transaction() as tx:
+            if await tx.fetchall("SELECT name FROM decode_profiles WHERE model_id = ?", (model_id,)):
+                await tx.execute(f"UPDATE decode_profiles SET {column} = ? WHERE model_id = ?", (value, model_id))
+            else:
+                values = {**defaults, column: value}
+                await tx.execute(f"INSERT INTO decode_profiles (model_id, name, {', '.join(PROFILE_COLUMNS)}) "
+                                 f"VALUES (?, 'default', {', '.join('?' for _ in PROFILE_COLUMNS)})",
+                                 (model_id, *(values[c] for c in PROFILE_COLUMNS)))
 
     async def forget_user(self, user_id: str, model_id: int | None = None) -> dict[str, int]:
         """Delete everything tied to a user (in one model's rows when ``model_id`` is given):

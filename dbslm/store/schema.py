@@ -17,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 5  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
-# 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable
+# 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable,
+# decode_profiles.prompt_weight
 RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
 # columns and indexes a version added to an existing table
-ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),)}
+ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),),
+         5: (("decode_profiles", "prompt_weight"),)}
 INDEXED = {4: (("learned", ("model_id", "seq")),)}
 
 
@@ -151,7 +153,8 @@ TABLES: tuple[Table, ...] = (
         "decode_profiles",
         (("model_id", "int"), ("name", "name"), ("temperature", "real"), ("top_k", "int"), ("top_p", "real"),
          ("cache_weight", "real"), ("cache_decay", "real"), ("presence_penalty", "real"),
-         ("frequency_penalty", "real"), ("max_tokens", "int"), ("copy_tokens", "int?")),
+         ("frequency_penalty", "real"), ("max_tokens", "int"), ("copy_tokens", "int?"),
+         ("prompt_weight", "real?")),
         ("model_id", "name"),
     ),
     # Level 3: concepts that emit a span of text before Level 1 continues.
