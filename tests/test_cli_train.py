@@ -161,7 +161,7 @@ def test_eval_dataset_from_the_environment_and_the_default_export(cli, tmp_path,
 def test_profile_ingest_prints_a_line_per_input(cli, tmp_path):
     db = str(tmp_path / "m.sqlite3")
     first, second = rows_file(tmp_path / "a.ndjson", 12), rows_file(tmp_path / "b.ndjson", 7)
-    line = r"profile {}: \d+\.\d{{3}} s, {} rows, \d+ tokens, rss [\d.]+ MiB, peak rss [\d.]+ MiB"
+    line = r"profile {}: \d+\.\d{{3}} s, {} rows, \d+ tokens, rss [\d.,]+ MiB, peak rss [\d.,]+ MiB"
     chunked = cli("train", first, second, "--db", db, "--json-chunk-size", "5", "--profile-ingest").out
     assert re.search(line.format(re.escape(str(first)), 12), chunked)
     assert re.search(line.format(re.escape(str(second)), 7), chunked)

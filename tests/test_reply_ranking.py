@@ -183,3 +183,18 @@ async def test_the_prompt_weight_is_fit_to_the_models_pairs_and_kept_in_its_prof
     await engine.train_dialog(topical_pairs(8))
     await engine.close()
     assert table_rows(path, "SELECT name, prompt_weight FROM decode_profiles")[0][1] in GRID
+
+
+def test_the_ranking_measure_scores_echoes_and_empty_replies_zero_and_a_fixed_reply_near_chance():
+    from dbslm.metrics import reciprocal_ranks
+
+    rng = np.random.default_rng(0)
+    references = rng.standard_normal((50, 8))
+    references /= np.linalg.norm(references, axis=1, keepdims=True)
+    prompts = [f"question number {i} about herons" for i in range(50)]
+    own = reciprocal_ranks(references, references, ["a fine answer"] * 50, prompts)
+    assert (own == 1.0).all()
+    echoed = reciprocal_ranks(references, references, prompts[:49] + [""], prompts)
+    assert (echoed == 0.0).all()
+    fixed = reciprocal_ranks(np.repeat(references[:1], 50, axis=0), references, ["the same"] * 50, prompts)
+    assert fixed.mean() == pytest.approx(sum(1 / r for r in range(1, 51)) / 50)  # every rank once: chance

@@ -51,6 +51,15 @@ class SentenceEmbedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
 
+def sentence_models_installed() -> bool:
+    """Whether the embeddings extra is installed."""
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def load_embedder(model: str | None) -> Embedder | None:
     """The sentence model ``model`` names, loaded (None for none)."""
     return SentenceEmbedder(model) if model else None
