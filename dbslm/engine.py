@@ -40,7 +40,8 @@ from dbslm.training import DEFAULT_ORDER, DEFAULT_TOKENIZER, TrainReport, resolv
 MAX_INPUT_CHARS = 4000
 SESSION_TURNS = 6
 CONVERSATION_WINDOW = 50  # messages a reply may look back on (the session cache, summaries)
-SENTENCE_ENDS = (".", "!", "?", "...")
+SENTENCE_ENDS = (".", "!", "?", "…")
+CLOSING = "\"'”’»)]"  # may follow a sentence's end
 SESSION_WEIGHT = 0.05
 BIAS_MATCH = 0.8  # prompt similarity at which a correction applies
 DEFAULT_BASE_WEIGHT = 0.3  # the base model's share in a community model's replies
@@ -319,9 +320,10 @@ class DBSLMEngine:
         overlay: dict[int, str] = {}
         spans = [span_ids(b.span, tokenize, vocab, overlay)
                  for b in await self._biases_for(loaded.model, conversation_id, prompt, tokenize)]
-        concept, start = await self._concept_span(loaded, conversation_id, prompt, recent, values, overlay)
+        concept, concept_text = await self._concept_span(loaded, conversation_id, prompt, recent, values)
+        start = span_ids(concept_text, tokenize, vocab, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
-        if concept is not None and tokenize(concept.template)[-1:] in ([t] for t in SENTENCE_ENDS):
+        if concept is not None and concept_text.rstrip().rstrip(CLOSING).endswith(SENTENCE_ENDS):
             reply = start  # a complete sentence: Level 1 has nothing to add
         else:
             cache = PointerCache(await self._cache_sequences(loaded, text, prompt, recent[-SESSION_TURNS:],
@@ -340,14 +342,14 @@ class DBSLMEngine:
         return name, detokenize(tokens), tokens
 
     async def _concept_span(self, loaded: _Loaded, conversation_id: int, prompt: list[str], recent: list[Message],
-                            values: dict[str, str], overlay: dict[int, str]) -> tuple[Concept | None, list[int]]:
+                            values: dict[str, str]) -> tuple[Concept | None, str]:
         """The concept this reply calls for (a signal, or a prompt its examples make likely)
-        and the span it emits; (None, []) when none applies or its payload has nothing to say."""
+        and the text it emits; (None, "") when none applies or its payload has nothing to say."""
         concepts = await self.level3.concepts(loaded.model.id)
-        if not concepts:
-            for concept in DEFAULTS:
-                await self.level3.add_concept(SHARED_MODEL_ID, concept)
-            concepts = list(DEFAULTS)
+        missing = [c for c in DEFAULTS if c.name not in {k.name for k in concepts}]
+        for concept in missing:  # a default a later version added (or every one, the first time)
+            await self.level3.add_concept(SHARED_MODEL_ID, concept)
+        concepts += missing
         tokenize = get_tokenizer(loaded.model.tokenizer).tokenize
         signal = await self.level3.take_signal(conversation_id)
         if signal is not None:
@@ -355,11 +357,11 @@ class DBSLMEngine:
         else:
             concept = choose_concept(concepts, prompt, await self._background(loaded, prompt), tokenize)
         if concept is None:
-            return None, []
+            return None, ""
         filled = PAYLOADS[concept.payload](recent, **values) if concept.payload in PAYLOADS else {}
         if filled is None:
-            return None, []
-        return concept, span_ids(concept.template.format(**filled), tokenize, loaded.vocab, overlay)
+            return None, ""
+        return concept, concept.template.format(**filled)
 
     async def _background(self, loaded: _Loaded, prompt: list[str]) -> Background:
         """How often the models saw the prompt's words (any of their usual spellings)."""

@@ -27,8 +27,18 @@ def topics(messages: list[Message], **_: str) -> dict[str, str] | None:
     return {"topics": top[0] if len(top) == 1 else ", ".join(top[:-1]) + " and " + top[-1]}
 
 
+def said(messages: list[Message], **_: str) -> dict[str, str] | None:
+    """The user's last message before this one that was not itself a question about the
+    conversation (those are answered by a memory concept)."""
+    for i in range(len(messages) - 1, -1, -1):
+        answered = messages[i + 1].concept if i + 1 < len(messages) else None
+        if messages[i].role == "user" and answered not in ("summary", "recall") and messages[i].text.strip():
+            return {"said": messages[i].text.strip()}
+    return None
+
+
 def answer(messages: list[Message], **values: str) -> dict[str, str] | None:
     return {"answer": values["answer"]} if values.get("answer") else None
 
 
-PAYLOADS: dict[str, Callable[..., dict[str, str] | None]] = {"topics": topics, "answer": answer}
+PAYLOADS: dict[str, Callable[..., dict[str, str] | None]] = {"topics": topics, "said": said, "answer": answer}
