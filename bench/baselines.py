@@ -50,7 +50,7 @@ class Markov:
 
     def reply(self, prompt: str) -> str:
         random.seed(self.random.random())  # markovify draws from the module's generator
-        for word in sorted(set(prompt.split()), key=len, reverse=True)[:3]:
+        for word in sorted(set(prompt.split()), key=lambda w: (-len(w), w))[:3]:
             try:
                 sentence = self.chain.make_sentence_with_start(word, strict=False, tries=20)
             except self.errors:
