@@ -21,12 +21,13 @@ from dbslm.decoder import DecodeSettings
 from dbslm.errors import DbslmError
 from dbslm.generation import BIAS_STRENGTH, generate, span_ids
 from dbslm.learning import ChannelLearning
-from dbslm.memory.cache import CachedSequence, PointerCache
+from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
 from dbslm.memory.retrieval import similarity, words_of
 from dbslm.ngram.mixture import MixedReader, combined_vocabulary
 from dbslm.ngram.reader import ModelReader
 from dbslm.reply.association import load_vectors, refresh_vectors
+from dbslm.reply.context import cache_sequences
 from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import WordVectors
 from dbslm.store import ModelInfo, Store, open_store
@@ -34,7 +35,7 @@ from dbslm.store.cold import FlushReport
 from dbslm.store.level2 import Bias, Conversation, Level2Store, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.text.tokenize import detokenize, get_tokenizer
-from dbslm.text.vocab import BOS, EOS, SEP, Vocabulary
+from dbslm.text.vocab import BOS, SEP, Vocabulary
 from dbslm.training import DEFAULT_ORDER, DEFAULT_TOKENIZER, TrainReport, resolve_model, train
 
 MAX_INPUT_CHARS = 4000
@@ -42,7 +43,6 @@ SESSION_TURNS = 6
 CONVERSATION_WINDOW = 50  # messages a reply may look back on (the session cache, summaries)
 SENTENCE_ENDS = (".", "!", "?", "…")
 CLOSING = "\"'”’»)]"  # may follow a sentence's end
-SESSION_WEIGHT = 0.05
 BIAS_MATCH = 0.8  # prompt similarity at which a correction applies
 DEFAULT_BASE_WEIGHT = 0.3  # the base model's share in a community model's replies
 UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or dbslm train)."
@@ -326,8 +326,8 @@ class DBSLMEngine:
         if concept is not None and concept_text.rstrip().rstrip(CLOSING).endswith(SENTENCE_ENDS):
             reply = start  # a complete sentence: Level 1 has nothing to add
         else:
-            cache = PointerCache(await self._cache_sequences(loaded, text, prompt, recent[-SESSION_TURNS:],
-                                                                spans, tokenize))
+            cache = PointerCache(await cache_sequences(loaded.ranker, vocab, tokenize, text, prompt,
+                                                       recent[-SESSION_TURNS:], spans, self.settings.cache_decay))
             likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
             await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
             rng = random.Random(seed)
@@ -379,19 +379,3 @@ class DBSLMEngine:
         chosen = [b for b in biases
                   if words_of(tokenize(b.prompt)) == key or similarity(tokenize(b.prompt), prompt) >= BIAS_MATCH]
         return chosen[-1:]  # the newest correction wins
-
-    async def _cache_sequences(self, loaded: _Loaded, text: str, prompt: list[str], recent: list[Message],
-                               spans: list[list[int]], tokenize) -> list[CachedSequence]:
-        """What the reply is likely to copy: a correction in force for this prompt (it is the
-        answer), else the learned responses that answer it best; and the user's recent turns."""
-        vocab = loaded.vocab
-        if spans:
-            sequences = [CachedSequence((SEP, *span, EOS), 1.0) for span in spans]
-        else:
-            sequences = [CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight)
-                         for response, weight in await loaded.ranker.responses(text, prompt)]
-        user_turns = [m for m in reversed(recent) if m.role == "user"]
-        for age, message in enumerate(user_turns):  # the session: words the user has been using
-            weight = SESSION_WEIGHT * self.settings.cache_decay ** age
-            sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(message.text), grow=False), EOS), weight))
-        return sequences
