@@ -1,7 +1,7 @@
 """The commands, the same on every platform, each acting on the caller's community model.
 
 Everyone: /help /correct /history /stats /forget /optout /optin. Admins: /train /flush
-/listen /chance /ban, and /forget @user. Refusals and errors are sent with ``private=True``:
+/listen /chance /ban /corrections /approve /reject, and /forget @user. Refusals and errors are sent with ``private=True``:
 platforms that can show a reply to its caller alone (ephemeral messages) do so.
 """
 
@@ -30,8 +30,10 @@ HELP = ("I learn from text and from your corrections. Commands: /correct <better
         "/optin (whether I learn from your messages), /help; admins: /train with a .txt, .json, .ndjson or "
         ".yml file (or text after it), /train history [n] (learn this channel's last n messages), /listen "
         "on|off (learn from this channel), /chance <percent> (answer unprompted now and then), /ban "
-        "add|remove|list [words], /forget @user, /flush [n] (move cold contexts to MariaDB).")
-ADMIN_COMMANDS = frozenset({"/train", "/flush", "/listen", "/chance", "/ban"})
+        "add|remove|list [words], /forget @user, /flush [n] (move cold contexts to MariaDB), /corrections "
+        "(those waiting for approval), /approve <id> (it applies everywhere and is learned), /reject <id>.")
+ADMIN_COMMANDS = frozenset({"/train", "/flush", "/listen", "/chance", "/ban", "/corrections", "/approve", "/reject"})
+SHOWN_CORRECTIONS = 20
 
 
 class Commands:
@@ -49,7 +51,8 @@ class Commands:
             "/help": self.help, "/correct": self.correct, "/history": self.history, "/stats": self.stats,
             "/forget": self.forget, "/train": self.train, "/flush": self.flush,
             "/listen": self.community.listen, "/chance": self.community.chance,
-            "/optout": self.community.optout, "/optin": self.community.optin, "/ban": self.community.ban}
+            "/optout": self.community.optout, "/optin": self.community.optin, "/ban": self.community.ban,
+            "/corrections": self.corrections, "/approve": self.approve, "/reject": self.reject}
 
     def is_admin(self, message: Message) -> bool:
         return message.is_admin or message.user_key in self.settings.admins
@@ -77,6 +80,28 @@ class Commands:
         conversation = await self.conversation_for(message)
         await engine.record_correction(conversation, rest, user_id=message.user_key)
         await send((await engine.acknowledge(conversation, rest)).text)
+
+    async def corrections(self, message: Message, rest: str, send: Send) -> None:
+        pending = await (await self.communities.engine(message)).pending_corrections()
+        if not pending:
+            await send("No corrections are waiting for approval here.")
+            return
+        lines = [f"#{c.id} from {c.user_id}: \u201c{c.prompt[:200]}\u201d \u2192 \u201c{c.corrected[:200]}\u201d"
+                 for c in pending[:SHOWN_CORRECTIONS]]
+        more = f"\n(and {len(pending) - SHOWN_CORRECTIONS} more)" if len(pending) > SHOWN_CORRECTIONS else ""
+        await send("Waiting for approval (/approve <id> or /reject <id>):\n" + "\n".join(lines) + more)
+
+    async def approve(self, message: Message, rest: str, send: Send) -> None:
+        engine = await self.communities.engine(message)
+        if not await engine.approve_correction(_correction_id(rest)):
+            raise DbslmError(f"There is no correction #{rest.lstrip('#')} waiting for approval here: see /corrections.")
+        await send(f"Approved correction #{rest.lstrip('#')}: it applies in every conversation, and I learned it.")
+
+    async def reject(self, message: Message, rest: str, send: Send) -> None:
+        engine = await self.communities.engine(message)
+        if not await engine.reject_correction(_correction_id(rest)):
+            raise DbslmError(f"There is no correction #{rest.lstrip('#')} waiting for approval here: see /corrections.")
+        await send(f"Rejected correction #{rest.lstrip('#')}: it no longer applies anywhere.")
 
     async def history(self, message: Message, rest: str, send: Send) -> None:
         count = int(rest) if rest.isdigit() else 10
@@ -206,3 +231,11 @@ def _removed(removed: dict[str, int]) -> str:
     """The rows removed per table, in words ("nothing" when there were none)."""
     return ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in removed.items() if n) or "nothing"
 
+
+
+def _correction_id(text: str) -> int:
+    """A correction's number as /approve and /reject take it (``12`` or ``#12``)."""
+    number = text.strip().lstrip("#")
+    if not number.isdigit() or len(number) > 18:
+        raise DbslmError("Name the correction by its number: /approve <id> or /reject <id> (see /corrections).")
+    return int(number)

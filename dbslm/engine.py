@@ -32,7 +32,7 @@ from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import WordVectors
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.cold import FlushReport
-from dbslm.store.level2 import Bias, Conversation, Level2Store, Message
+from dbslm.store.level2 import Bias, Conversation, Correction, Level2Store, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.vocab import BOS, SEP, Vocabulary
@@ -45,6 +45,7 @@ SENTENCE_ENDS = (".", "!", "?", "…")
 CLOSING = "\"'”’»)]"  # may follow a sentence's end
 BIAS_MATCH = 0.8  # prompt similarity at which a correction applies
 DEFAULT_BASE_WEIGHT = 0.3  # the base model's share in a community model's replies
+PENDING = "conversation"  # a correction's scope until an admin decides
 UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or dbslm train)."
 
 
@@ -221,9 +222,26 @@ class DBSLMEngine:
         recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
         return await self._reply_with(conversation, "", recent, started, answer=answer.strip())
 
+    async def pending_corrections(self) -> list[Correction]:
+        """Corrections made in this model's conversations that wait for an admin's decision."""
+        return await self.level2.corrections(await self.model_id(), scope=PENDING)
+
     async def approve_correction(self, correction_id: int) -> bool:
-        """Make a correction apply in every conversation of the model (admins only)."""
+        """Make a pending correction of this model apply in every conversation and learn it as
+        a pair (admins only); False when the model has no such pending correction."""
+        found = await self.level2.corrections(await self.model_id(), scope=PENDING, correction_id=correction_id)
+        if not found:
+            return False
+        await self.train_dialog([(found[0].prompt, found[0].corrected)], source="correction",
+                                user_id=found[0].user_id)
         return await self.level2.approve_correction(correction_id)
+
+    async def reject_correction(self, correction_id: int) -> bool:
+        """Withdraw a pending correction of this model (admins only); False when there is none."""
+        if not await self.level2.corrections(await self.model_id(), scope=PENDING, correction_id=correction_id):
+            return False
+        await self.level2.reject_correction(correction_id)
+        return True
 
     async def forget_user(self, user_id: str, only_this_model: bool = False) -> dict[str, int]:
         """Delete the user's conversations, messages, corrections, biases and pairs (of this

@@ -290,3 +290,14 @@ async def test_retraining_a_community_from_scratch_forgets_its_learned_rows(core
                                                    "--reset"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert await learned(core) == []  # the model holds none of them now: nothing claims it does
+
+
+async def test_an_admin_reviews_only_the_corrections_of_their_own_server(core):
+    await say(core, "What is AI?", guild="g1", mentions_bot=True)
+    await say(core, "/correct AI is the g1 answer.", guild="g1")
+    assert "No corrections" in (await say(core, "/corrections", user="boss", guild="g2", is_admin=True))[0][0]
+    listed = (await say(core, "/corrections", user="boss", guild="g1", is_admin=True))[0][0]
+    number = listed.split("#")[1].split(" ")[0]
+    assert "There is no correction" in (await say(core, f"/approve {number}", user="boss", guild="g2",
+                                                  is_admin=True))[0][0]
+    assert "Approved" in (await say(core, f"/approve {number}", user="boss", guild="g1", is_admin=True))[0][0]

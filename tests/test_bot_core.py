@@ -152,3 +152,29 @@ def test_python_m_bot_refuses_a_bad_setting_before_it_starts(tmp_path):
     assert run.returncode == 1 and run.stderr.strip().splitlines() == [
         "bot: error: BOT_MODEL_SCOPE must be one of server, global, channel, not 'galaxy'"]
     assert not (tmp_path / "never.sqlite3").exists()
+
+
+async def test_admins_review_corrections_in_chat(dialog_engine, tmp_path):
+    core = BotCore(dialog_engine, replace(SETTINGS, user_rate=100))
+    await ask(core, "What is AI?", user="ann")
+    await ask(core, "/correct AI is a talking database.", user="ann")
+    await ask(core, "Who are you?", channel="c2", user="carol")
+    await ask(core, "/correct I am a heron.", channel="c2", user="carol")
+    assert await ask(core, "/corrections", user="ann") == ["Only admins can use /corrections."]
+    listed = (await ask(core, "/corrections", user="boss"))[0]
+    first, second = (c.id for c in await dialog_engine.pending_corrections())
+    assert f"#{first} from test:ann: \u201cWhat is AI?\u201d \u2192 \u201cAI is a talking database.\u201d" in listed
+    assert f"#{second} from test:carol" in listed
+    assert await ask(core, f"/approve {first}", user="ann") == ["Only admins can use /approve."]
+    assert "Approved correction" in (await ask(core, f"/approve #{first}", user="boss"))[0]
+    assert await ask(core, "What is AI?", channel="c3", user="dave") == ["AI is a talking database."]
+    assert (await ask(core, f"/approve {first}", user="boss"))[0].startswith("There is no correction")
+    assert "Rejected correction" in (await ask(core, f"/reject {second}", user="boss"))[0]
+    assert await ask(core, "Who are you?", channel="c2", user="carol") != ["I am a heron."]
+    assert await ask(core, "/corrections", user="boss") == ["No corrections are waiting for approval here."]
+    assert (await ask(core, "/approve soon", user="boss"))[0].startswith("Name the correction by its number")
+    assert (await ask(core, "/reject 99999", user="boss"))[0].startswith("There is no correction #99999")
+    path = str(tmp_path / "dialogs.sqlite3")
+    assert table_rows(path, "SELECT prompt, response, source, user_id FROM pairs WHERE source = 'correction'") \
+        == [("What is AI?", "AI is a talking database.", "correction", "test:ann")]
+    assert table_rows(path, "SELECT scope FROM corrections ORDER BY id") == [("global",), ("rejected",)]

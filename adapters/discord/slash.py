@@ -20,7 +20,7 @@ Run = Callable[[discord.Interaction, str, discord.Attachment | None], Awaitable[
 def add_commands(tree: app_commands.CommandTree, run: Run) -> None:
     """Register the bot's commands on ``tree``; each calls ``run`` with the interaction, the
     command as text and the attached file (for /train). Admin commands (/train /flush /listen
-    /chance /ban) are hidden from members without Manage Server."""
+    /chance /ban /corrections /approve /reject) are hidden from members without Manage Server."""
 
     @tree.command(name="correct")
     @app_commands.describe(text="the better answer")
@@ -40,6 +40,26 @@ def add_commands(tree: app_commands.CommandTree, run: Run) -> None:
                                                     ephemeral=True)
             return
         await run(interaction, _command("/train", text if history is None else f"history {history}"), file)
+
+    @tree.command(name="corrections")
+    @app_commands.default_permissions(manage_guild=True)
+    async def corrections(interaction: discord.Interaction) -> None:
+        """The corrections waiting for approval in this server (admins)."""
+        await run(interaction, "/corrections", None)
+
+    @tree.command(name="approve")
+    @app_commands.describe(number="the correction's number, from /corrections")
+    @app_commands.default_permissions(manage_guild=True)
+    async def approve(interaction: discord.Interaction, number: app_commands.Range[int, 1]) -> None:
+        """Approve a correction: it applies everywhere and is learned (admins)."""
+        await run(interaction, f"/approve {number}", None)
+
+    @tree.command(name="reject")
+    @app_commands.describe(number="the correction's number, from /corrections")
+    @app_commands.default_permissions(manage_guild=True)
+    async def reject(interaction: discord.Interaction, number: app_commands.Range[int, 1]) -> None:
+        """Reject a correction: it no longer applies anywhere (admins)."""
+        await run(interaction, f"/reject {number}", None)
 
     @tree.command(name="listen")
     @app_commands.describe(state="on: learn from this channel's messages; off: stop")

@@ -35,7 +35,7 @@ from bot.events import Message, Send
 
 MESSAGE_LIMIT = 40000
 COMMANDS = ("/correct", "/history", "/stats", "/forget", "/train", "/flush", "/help",
-            "/listen", "/chance", "/optout", "/optin", "/ban")
+            "/listen", "/chance", "/optout", "/optin", "/ban", "/corrections", "/approve", "/reject")
 DM_SUBTYPES = (None, "file_share")  # a plain direct message, or one with files attached
 CHANNEL_TYPES = ("channel", "group")  # public and private channels
 SEEN_MESSAGES = 5000  # recent channel messages remembered, so that a mention is handled once

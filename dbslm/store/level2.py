@@ -36,6 +36,15 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Correction:
+    id: int
+    user_id: str
+    prompt: str  # the message the corrected reply answered
+    corrected: str
+    scope: str  # 'conversation' until an admin approves ('global') or rejects ('rejected') it
+
+
+@dataclass(frozen=True)
 class Bias:
     id: int
     conversation_id: int | None
@@ -109,6 +118,26 @@ class Level2Store:
             await tx.execute("UPDATE corrections SET scope = 'global' WHERE id = ?", (correction_id,))
             await tx.execute("UPDATE biases SET conversation_id = NULL WHERE correction_id = ?", (correction_id,))
         return True
+
+    async def reject_correction(self, correction_id: int) -> None:
+        """Withdraw a correction: its bias goes, the digest stays, marked rejected."""
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE corrections SET scope = 'rejected' WHERE id = ?", (correction_id,))
+            await tx.execute("DELETE FROM biases WHERE correction_id = ?", (correction_id,))
+
+    async def corrections(self, model_id: int, scope: str | None = None, correction_id: int | None = None,
+                          limit: int = 50) -> list[Correction]:
+        """The corrections made in the model's conversations, oldest first: those of one
+        ``scope``, or the one ``correction_id``."""
+        where, params = "v.model_id = ?", [model_id]
+        if scope is not None:
+            where, params = where + " AND c.scope = ?", params + [scope]
+        if correction_id is not None:
+            where, params = where + " AND c.id = ?", params + [correction_id]
+        rows = await self.db.fetchall(
+            "SELECT c.id, c.user_id, c.prompt, c.corrected, c.scope FROM corrections c "
+            f"JOIN conversations v ON v.id = c.conversation_id WHERE {where} ORDER BY c.id LIMIT ?", (*params, limit))
+        return [Correction(int(r[0]), *r[1:]) for r in rows]
 
     async def biases(self, model_id: int, conversation_id: int) -> list[Bias]:
         """Biases in force for a conversation: its own and the model's global ones."""

@@ -30,7 +30,7 @@ async def followups(fake: FakeDiscord, token: str, count: int) -> list[dict]:
 
 async def test_the_synced_commands_hide_the_admin_ones_from_members(discord_bot):
     commands = {c["name"]: c for c in (await discord_bot.commands.wait_for(1))[0]}
-    admin = {"train", "flush", "listen", "chance", "ban"}
+    admin = {"train", "flush", "listen", "chance", "ban", "corrections", "approve", "reject"}
     assert set(commands) == admin | {"correct", "history", "stats", "forget", "help", "optout", "optin"}
     assert {"name": "file", "type": 11}.items() <= commands["train"]["options"][0].items()
     assert {name for name, c in commands.items() if c["default_member_permissions"] == "32"} == admin
