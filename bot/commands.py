@@ -78,8 +78,8 @@ class Commands:
     async def correct(self, message: Message, rest: str, send: Send) -> None:
         engine = await self.communities.engine(message)
         conversation = await self.conversation_for(message)
-        await engine.record_correction(conversation, rest, user_id=message.user_key)
-        await send((await engine.acknowledge(conversation, rest)).text)
+        correction = await engine.record_correction(conversation, rest, user_id=message.user_key)
+        await send((await engine.acknowledge(conversation, rest, correction)).text)
 
     async def corrections(self, message: Message, rest: str, send: Send) -> None:
         pending = await (await self.communities.engine(message)).pending_corrections()

@@ -23,7 +23,7 @@ from dbslm.generation import BIAS_STRENGTH, generate, span_ids
 from dbslm.learning import ChannelLearning
 from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
-from dbslm.memory.retrieval import similarity, words_of
+from dbslm.memory.retrieval import plain_words, similarity, words_of
 from dbslm.ngram.mixture import MixedReader, combined_vocabulary
 from dbslm.ngram.reader import ModelReader
 from dbslm.reply.association import load_vectors, refresh_vectors
@@ -214,13 +214,17 @@ class DBSLMEngine:
                                                    user_id or conversation.user_id, prompt, corrected,
                                                    BIAS_STRENGTH)
 
-    async def acknowledge(self, conversation_id: int, answer: str) -> Reply:
-        """The bot's acknowledgement of a correction (the ``acknowledge`` concept), logged."""
+    async def acknowledge(self, conversation_id: int, answer: str, correction_id: int | None = None) -> Reply:
+        """The bot's acknowledgement of a correction (the ``acknowledge`` concept), logged; it
+        names the question the correction applies to when ``correction_id`` is given."""
         started = time.perf_counter()
         conversation = await self._conversation(conversation_id)
+        found = await self.level2.corrections(await self.model_id(), correction_id=correction_id) \
+            if correction_id is not None else []
         await self.level3.signal(conversation_id, "acknowledge")
         recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
-        return await self._reply_with(conversation, "", recent, started, answer=answer.strip())
+        return await self._reply_with(conversation, "", recent, started, answer=answer.strip(),
+                                      question=found[0].prompt.strip() if found else "")
 
     async def pending_corrections(self) -> list[Correction]:
         """Corrections made in this model's conversations that wait for an admin's decision."""
@@ -392,8 +396,10 @@ class DBSLMEngine:
         return Background(freq, loaded.tokens)
 
     async def _biases_for(self, model: ModelInfo, conversation_id: int, prompt: list[str], tokenize) -> list[Bias]:
+        """The newest correction in force whose question is this prompt or a rephrasing of it
+        (the same words once contractions are spelled out, or hashed vectors this close)."""
         biases = await self.level2.biases(model.id, conversation_id)
-        key = words_of(prompt)
-        chosen = [b for b in biases
-                  if words_of(tokenize(b.prompt)) == key or similarity(tokenize(b.prompt), prompt) >= BIAS_MATCH]
+        key = plain_words(prompt)
+        chosen = [b for b in biases if sorted(plain_words(tokenize(b.prompt))) == sorted(key)
+                  or similarity(plain_words(tokenize(b.prompt)), key) >= BIAS_MATCH]
         return chosen[-1:]  # the newest correction wins

@@ -12,6 +12,7 @@ from dbslm.decoder import DecodeSettings
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
 from dbslm.starter import starter_pairs
 from dbslm.store.level3 import Concept
+from dbslm.text.tokenize import get_tokenizer
 from tests.conftest import execute, table_rows
 
 HOSTILE = ["", "   \t\n ", "🎉🔥👩‍💻🇫🇷", "x" * 100_000, "a\x00b\x07c\x1b[31m", "مرحبا שלום hello",
@@ -167,3 +168,23 @@ async def test_a_long_learned_answer_is_copied_whole_past_the_length_cap(tmp_pat
     reply = await engine.respond(await engine.start_conversation("l"), "How do I build it?", seed=3)
     await engine.close()
     assert len(reply.tokens) > DecodeSettings().max_tokens and reply.text == steps
+
+
+async def test_a_correction_names_its_question_and_covers_its_rephrasings(dialog_engine):
+    conv = await dialog_engine.start_conversation("ann")
+    await dialog_engine.respond(conv, "What is AI?", seed=1)
+    correction = await dialog_engine.record_correction(conv, "AI is a talking database.")
+    ack = await dialog_engine.acknowledge(conv, "AI is a talking database.", correction)
+    assert ack.text == "Thanks! From now on I will answer \u201cWhat is AI?\u201d with: AI is a talking database."
+    for rephrased in ("What's AI?", "what is ai", "AI, what is it?"):
+        assert (await dialog_engine.respond(conv, rephrased, seed=2)).text == "AI is a talking database.", rephrased
+    for other in ("Is AI dangerous?", "What is a computer?", "Who made AI?"):
+        assert (await dialog_engine.respond(conv, other, seed=2)).text != "AI is a talking database.", other
+
+
+def test_contractions_are_spelled_out_for_matching():
+    from dbslm.memory.retrieval import plain_words
+
+    tokenize = get_tokenizer("regex").tokenize
+    assert plain_words(tokenize("What's up? I can't, you won\u2019t, we're")) == \
+        ["what", "is", "up", "i", "can", "not", "you", "will", "not", "we", "are"]

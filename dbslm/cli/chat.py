@@ -93,8 +93,8 @@ async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace
         if text.startswith("/correct"):
             answer = text[len("/correct"):]
             try:
-                await engine.record_correction(conversation, answer, user_id=args.user)
-                print(f"bot> {(await engine.acknowledge(conversation, answer)).text}")
+                correction = await engine.record_correction(conversation, answer, user_id=args.user)
+                print(f"bot> {(await engine.acknowledge(conversation, answer, correction)).text}")
             except DbslmError as exc:
                 print(f"bot> {exc}")
             continue

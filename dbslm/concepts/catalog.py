@@ -12,6 +12,7 @@ from dbslm.concepts.classifier import Background, ConceptModel
 from dbslm.memory.retrieval import words_of
 from dbslm.store.level3 import Concept
 
+ACKNOWLEDGE = "Thanks! From now on I will answer {question} with: {answer}"
 DEFAULTS = (
     Concept("summary",
             ["what did we discuss", "what have we talked about", "what were we talking about",
@@ -26,7 +27,7 @@ DEFAULTS = (
              "what was the last thing i said", "what were my words a minute ago", "what was my question again",
              "repeat my last message"],
             "You said: \u201c{said}\u201d", "said", 0.75),
-    Concept("acknowledge", [], "Thanks! From now on I will answer that with: {answer}", "answer", 1.1),
+    Concept("acknowledge", [], ACKNOWLEDGE, "answer", 1.1),
 )
 
 

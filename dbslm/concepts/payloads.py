@@ -38,7 +38,11 @@ def said(messages: list[Message], **_: str) -> dict[str, str] | None:
 
 
 def answer(messages: list[Message], **values: str) -> dict[str, str] | None:
-    return {"answer": values["answer"]} if values.get("answer") else None
+    """A correction's answer, and the question it answers (quoted; "that" when unknown)."""
+    if not values.get("answer"):
+        return None
+    question = values.get("question", "")
+    return {"answer": values["answer"], "question": f"\u201c{question}\u201d" if question else "that"}
 
 
 PAYLOADS: dict[str, Callable[..., dict[str, str] | None]] = {"topics": topics, "said": said, "answer": answer}

@@ -1,9 +1,5 @@
-"""Finding earlier prompts like the current one, to pull their responses into the cache.
-
-The database's full-text index (SQLite FTS5, MariaDB FULLTEXT) finds candidates; they are
-reranked by the cosine of hashed bag-of-words vectors, a deterministic stand-in for sentence
-embeddings that needs no model download.
-"""
+"""Word lists and hashed bag-of-words vectors: how a correction's question is matched to a
+prompt that asks it again in other words (a deterministic comparison that needs no model)."""
 
 from __future__ import annotations
 
@@ -18,6 +14,29 @@ DIMENSIONS = 512
 def words_of(tokens: Iterable[str]) -> list[str]:
     """The lower-cased word tokens (letters or digits) of a token list."""
     return [t.lower() for t in tokens if any(ch.isalnum() for ch in t)]
+
+
+CONTRACTIONS = (("n't", "not"), ("'re", "are"), ("'ll", "will"), ("'ve", "have"), ("'m", "am"), ("'d", "would"),
+                ("'s", "is"))
+IRREGULAR = {"can't": ["can", "not"], "won't": ["will", "not"], "shan't": ["shall", "not"]}
+
+
+def plain_words(tokens: Iterable[str]) -> list[str]:
+    """The lower-cased words of a token list with contractions spelled out ("what's" -> "what
+    is"), so two phrasings of one question compare equal."""
+    out: list[str] = []
+    for word in words_of(tokens):
+        word = word.replace("\u2019", "'")
+        if word in IRREGULAR:
+            out += IRREGULAR[word]
+            continue
+        for ending, full in CONTRACTIONS:
+            if word.endswith(ending) and len(word) > len(ending):
+                out += [word[:-len(ending)], full]
+                break
+        else:
+            out.append(word)
+    return out
 
 
 def hashed_vector(tokens: Iterable[str]) -> np.ndarray:

@@ -71,8 +71,12 @@ async def _number_the_queue(tx: Transaction) -> None:
 async def _search_responses(tx: Transaction) -> None:
     """Version 5 indexes each searchable column on its own (responses too): SQLite's old
     index over prompts (``pairs_fts``) gives way to one FTS table per column. Stored sentence
-    vectors were of prompts; responses are ranked now, so they are made again on first use."""
+    vectors were of prompts; responses are ranked now, so they are made again on first use.
+    The default acknowledgement of a correction names its question (unless it was edited)."""
     await tx.execute("DELETE FROM pair_vectors")
+    await tx.execute("UPDATE concepts SET template = ? WHERE model_id = 0 AND name = 'acknowledge' AND template = ?",
+                     ("Thanks! From now on I will answer {question} with: {answer}",
+                      "Thanks! From now on I will answer that with: {answer}"))
     if tx.dialect.name == "sqlite":
         for statement in ("DROP TRIGGER IF EXISTS pairs_fts_ai", "DROP TRIGGER IF EXISTS pairs_fts_ad",
                           "DROP TABLE IF EXISTS pairs_fts"):
