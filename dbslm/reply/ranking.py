@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -32,6 +33,7 @@ QUERY_WORDS = 16  # the message's rarest words search the index (common ones mat
 RETRIEVED = 3  # responses that enter the cache
 SAME_PROMPT = 1.0  # the bonus of a candidate whose prompt has exactly the message's words
 ECHO = 0.5  # a response whose word F1 with the message reaches this only repeats it
+WORD_CACHE = 20_000  # texts whose words a ranker keeps
 SHARPNESS = 30.0  # cache weight = exp(SHARPNESS * (score - best score))
 
 
@@ -55,6 +57,7 @@ class Ranker:
         self.embedder = embedder
         self.model_ids = model_ids
         self.tokenize = tokenize
+        self.words = lru_cache(maxsize=WORD_CACHE)(lambda text: words_of(tokenize(text)))  # pairs recur
 
     async def responses(self, prompt: str, tokens: list[str]) -> list[tuple[str, float]]:
         """Up to RETRIEVED (response, cache weight), the best answer first with weight 1."""
@@ -92,8 +95,7 @@ class Ranker:
         found: dict[int, Candidate] = {}
         for pair_id, prompt, response, score in hits:
             if pair_id not in found:
-                found[pair_id] = Candidate(pair_id, words_of(self.tokenize(prompt)), response,
-                                           words_of(self.tokenize(response)), score)
+                found[pair_id] = Candidate(pair_id, self.words(prompt), response, self.words(response), score)
         return list(found.values())
 
     async def _search(self, words: list[str]) -> list[tuple[int, str, str, float]]:
