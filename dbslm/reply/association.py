@@ -15,12 +15,14 @@ from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import EMPTY, WordVectors, count_vectors
 from dbslm.store.level2 import Level2Store
 
+MAX_PAIRS = 200_000  # the newest pairs the vectors are counted from: time and memory stay bounded
+
 
 async def refresh_vectors(level2: Level2Store, model_id: int, tokenize: Callable[[str], list[str]]) -> int:
-    """Recount the word vectors of a model from every pair it holds now (in a worker thread),
-    replace the stored ones and fit its profiles' ``prompt_weight`` to its pairs; returns how
-    many words have a vector."""
-    pairs = await level2.pair_texts(model_id)
+    """Recount the word vectors of a model from the pairs it holds now (the newest MAX_PAIRS,
+    in a worker thread), replace the stored ones and fit its profiles' ``prompt_weight`` to
+    its pairs; returns how many words have a vector."""
+    pairs = await level2.pair_texts(model_id, MAX_PAIRS)
 
     def count() -> WordVectors:
         return count_vectors([(words_of(tokenize(p)), words_of(tokenize(r))) for _, p, r in pairs])

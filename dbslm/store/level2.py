@@ -204,10 +204,10 @@ class Level2Store:
         rows = await self.db.fetchall(f"SELECT id, prompt, response FROM pairs WHERE id IN ({marks})", list(scores))
         return sorted(((r[0], r[1], r[2], scores[r[0]]) for r in rows), key=lambda r: -r[3])
 
-    async def pair_texts(self, model_id: int) -> list[tuple[int, str, str]]:
-        """Every (id, prompt, response) pair of a model, oldest first."""
-        rows = await self.db.fetchall("SELECT id, prompt, response FROM pairs WHERE model_id = ? ORDER BY id",
-                                      (model_id,))
+    async def pair_texts(self, model_id: int, limit: int) -> list[tuple[int, str, str]]:
+        """The newest ``limit`` (id, prompt, response) pairs of a model, newest first."""
+        rows = await self.db.fetchall("SELECT id, prompt, response FROM pairs WHERE model_id = ? "
+                                      "ORDER BY id DESC LIMIT ?", (model_id, limit))
         return [(int(r[0]), r[1], r[2]) for r in rows]
 
     async def save_word_vectors(self, model_id: int, words: Sequence[str], weights: Sequence[float],
