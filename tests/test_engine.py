@@ -176,7 +176,7 @@ async def test_a_correction_names_its_question_and_covers_its_rephrasings(dialog
     correction = await dialog_engine.record_correction(conv, "AI is a talking database.")
     ack = await dialog_engine.acknowledge(conv, "AI is a talking database.", correction)
     assert ack.text == "Thanks! From now on I will answer \u201cWhat is AI?\u201d with: AI is a talking database."
-    for rephrased in ("What's AI?", "what is ai", "AI, what is it?"):
+    for rephrased in ("What's AI?", "whats AI", "what is ai", "AI, what is it?"):
         assert (await dialog_engine.respond(conv, rephrased, seed=2)).text == "AI is a talking database.", rephrased
     for other in ("Is AI dangerous?", "What is a computer?", "Who made AI?"):
         assert (await dialog_engine.respond(conv, other, seed=2)).text != "AI is a talking database.", other

@@ -18,7 +18,11 @@ def words_of(tokens: Iterable[str]) -> list[str]:
 
 CONTRACTIONS = (("n't", "not"), ("'re", "are"), ("'ll", "will"), ("'ve", "have"), ("'m", "am"), ("'d", "would"),
                 ("'s", "is"))
-IRREGULAR = {"can't": ["can", "not"], "won't": ["will", "not"], "shan't": ["shall", "not"]}
+IRREGULAR = {"can't": ["can", "not"], "won't": ["will", "not"], "shan't": ["shall", "not"],
+             # the same, typed without the apostrophe, as chat often is
+             "cant": ["can", "not"], "dont": ["do", "not"], "doesnt": ["does", "not"], "isnt": ["is", "not"],
+             "im": ["i", "am"], "youre": ["you", "are"], "whats": ["what", "is"], "thats": ["that", "is"],
+             "hows": ["how", "is"], "wheres": ["where", "is"], "whos": ["who", "is"]}
 
 
 def plain_words(tokens: Iterable[str]) -> list[str]:
