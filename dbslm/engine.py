@@ -23,16 +23,16 @@ from dbslm.generation import BIAS_STRENGTH, generate, span_ids
 from dbslm.learning import ChannelLearning
 from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
-from dbslm.memory.retrieval import plain_words, similarity, words_of
+from dbslm.memory.retrieval import words_of
 from dbslm.ngram.mixture import MixedReader, combined_vocabulary
 from dbslm.ngram.reader import ModelReader
 from dbslm.reply.association import load_vectors, refresh_vectors
-from dbslm.reply.context import cache_sequences
+from dbslm.reply.context import biases_for, cache_sequences
 from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import WordVectors
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.cold import FlushReport
-from dbslm.store.level2 import Bias, Conversation, Correction, Level2Store, Message
+from dbslm.store.level2 import Conversation, Correction, Level2Store, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.vocab import BOS, SEP, Vocabulary
@@ -43,7 +43,6 @@ SESSION_TURNS = 6
 CONVERSATION_WINDOW = 50  # messages a reply may look back on (the session cache, summaries)
 SENTENCE_ENDS = (".", "!", "?", "…")
 CLOSING = "\"'”’»)]"  # may follow a sentence's end
-BIAS_MATCH = 0.8  # prompt similarity at which a correction applies
 DEFAULT_BASE_WEIGHT = 0.3  # the base model's share in a community model's replies
 PENDING = "conversation"  # a correction's scope until an admin decides
 UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or dbslm train)."
@@ -341,7 +340,7 @@ class DBSLMEngine:
         vocab = loaded.vocab
         overlay: dict[int, str] = {}
         spans = [span_ids(b.span, tokenize, vocab, overlay)
-                 for b in await self._biases_for(loaded.model, conversation_id, prompt, tokenize)]
+                 for b in await biases_for(self.level2, loaded.model.id, conversation_id, prompt, tokenize)]
         concept, concept_text = await self._concept_span(loaded, conversation_id, prompt, recent, values)
         start = span_ids(concept_text, tokenize, vocab, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
@@ -394,12 +393,4 @@ class DBSLMEngine:
         for text, count in found.items():
             freq[text.lower()] = freq.get(text.lower(), 0) + count
         return Background(freq, loaded.tokens)
-
-    async def _biases_for(self, model: ModelInfo, conversation_id: int, prompt: list[str], tokenize) -> list[Bias]:
-        """The newest correction in force whose question is this prompt or a rephrasing of it
-        (the same words once contractions are spelled out, or hashed vectors this close)."""
-        biases = await self.level2.biases(model.id, conversation_id)
-        key = plain_words(prompt)
-        chosen = [b for b in biases if sorted(plain_words(tokenize(b.prompt))) == sorted(key)
-                  or similarity(plain_words(tokenize(b.prompt)), key) >= BIAS_MATCH]
-        return chosen[-1:]  # the newest correction wins
+  # the newest correction wins
