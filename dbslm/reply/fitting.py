@@ -39,8 +39,9 @@ async def fit_prompt_weight(ranker: Ranker, pairs: list[tuple[int, str, str]]) -
                       if c.pair_id != pair_id and c.response != response and word_f1(c.words, words) < ECHO]
         if not candidates:
             continue
-        relevance, match = ranker.relevance(words, candidates), prompt_match(candidates, words)
-        closeness = ranker.relevance(truth, candidates)
+        responses = ranker.vectors.sentences([c.words for c in candidates])  # once, for both queries
+        relevance, match = responses @ ranker.vectors.sentence(words), prompt_match(candidates, words)
+        closeness = responses @ ranker.vectors.sentence(truth)
         totals += [closeness[int(np.argmax(relevance + weight * match))] for weight in GRID]
         queries += 1
     if queries < MIN_QUERIES:
