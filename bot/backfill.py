@@ -65,7 +65,7 @@ async def backfill(communities: Communities, command: Message, read: HistoryRead
                 problem = f"I could not read this channel's history: {exc}. "
                 break
             opted_out = await communities.opted_out(engine)
-            rows += [row for m in page.messages if (row := communities.learnable(m, engine, opted_out))]
+            rows += communities.history_rows(page.messages, engine, opted_out)
             seen += len(page.messages)
             cursor, unsaved = page.cursor, True
             more = cursor is not None and bool(page.messages) and seen < limit

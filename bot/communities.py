@@ -9,6 +9,7 @@ all. Discord DMs and the console belong to no server: they talk to the base mode
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from dataclasses import replace
 
@@ -19,6 +20,8 @@ from dbslm.engine import DBSLMEngine
 from dbslm.store.community import ChannelState, CommunityStore, LearnedMessage
 
 REMEMBERED_DELETIONS = 10_000
+ANSWER_SECONDS = 300.0  # a message answers the one before it in its conversation, by someone else, this recent
+REMEMBERED_CONVERSATIONS = 10_000  # at most this many conversations' last messages are kept, to pair the next one
 
 
 class Communities:
@@ -30,6 +33,9 @@ class Communities:
         self._channels: dict[tuple[str, str], ChannelState] = {}
         self._opted_out: dict[str, frozenset[str]] = {}
         self._deleted: OrderedDict[str, None] = OrderedDict()  # recently deleted messages, never learned
+        # each conversation's last message (None: one that cannot be a prompt), when it was sent
+        # and when it came (monotonic), the one that came longest ago first
+        self._last: OrderedDict[str, tuple[LearnedMessage | None, float, float]] = OrderedDict()
 
     def model_name(self, message: Message) -> str:
         """The model ``message`` talks to and teaches."""
@@ -94,6 +100,54 @@ class Communities:
         if message.message_id is not None and message_key(message) in self._deleted:
             return None
         return learnable_row(message, opted_out, engine.banned_words)
+
+    def heard(self, conversation: str, row: LearnedMessage | None, at: float | None = None) -> None:
+        """Remember the newest message of a conversation (a channel key), for the next message
+        to answer: ``row`` is what is learned of it, or None when it can be no prompt (a bot's,
+        a command)."""
+        now = time.monotonic()
+        self._last[conversation] = (row, at or time.time(), now)
+        self._last.move_to_end(conversation)
+        while self._last and (len(self._last) > REMEMBERED_CONVERSATIONS
+                              or next(iter(self._last.values()))[2] < now - ANSWER_SECONDS):
+            self._last.popitem(last=False)  # the one heard longest ago: too old to be answered
+
+    async def prompt_for(self, message: Message, engine: DBSLMEngine, opted_out: frozenset[str]
+                         ) -> LearnedMessage | None:
+        """The message that ``message`` answers, as it is learned: the one it replies to, or the
+        conversation's previous message when someone else sent it at most ANSWER_SECONDS before,
+        or the thread's first message; None when it answers none that may be learned."""
+        if message.replied is not None:
+            prompt = self.learnable(message.replied, engine, opted_out)
+        else:
+            prompt, at, _ = self._last.get(message.channel_key, (None, 0.0, 0.0))
+            if prompt is None or (message.sent_at or time.time()) - at > ANSWER_SECONDS:
+                prompt = None if message.reply_to is None else next(iter(await engine.learning.rows.messages(
+                    await engine.model_id(), message_key=message_key(replace(message, message_id=message.reply_to)),
+                )), None)
+        if prompt is None or prompt.user_id == message.user_key or prompt.user_id in opted_out:
+            return None
+        return prompt
+
+    def history_rows(self, page: list[Message], engine: DBSLMEngine, opted_out: frozenset[str]
+                     ) -> list[LearnedMessage]:
+        """What to learn of a page of a channel's history (newest first): each learnable message
+        after the one it replies to, or after the page's next older message when someone else
+        sent that one at most ANSWER_SECONDS before."""
+        rows = [self.learnable(m, engine, opted_out) for m in page]
+        learned = []
+        for i, (message, row) in enumerate(zip(page, rows)):
+            if row is None:
+                continue
+            if message.replied is not None:
+                prompt = self.learnable(message.replied, engine, opted_out)
+            elif i + 1 < len(page) and message.sent_at and page[i + 1].sent_at \
+                    and message.sent_at - page[i + 1].sent_at <= ANSWER_SECONDS:
+                prompt = rows[i + 1]
+            else:
+                prompt = None
+            learned.append(row.answering(prompt if prompt is None or prompt.user_id != row.user_id else None))
+        return learned
 
     async def channel(self, engine: DBSLMEngine, message: Message) -> ChannelState:
         """The listening switch, reply chance and backfill cursor of the message's channel."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from dataclasses import replace
 
 from bot.commands import Commands
 from bot.communities import Communities, channel_of
@@ -49,6 +50,7 @@ class BotCore:
         elsewhere it is neither answered nor learned. A message answered only by the reply
         chance is dropped quietly when the rate limits say so."""
         if message.from_bot:
+            self.communities.heard(message.channel_key, None, message.sent_at)  # no one answers a bot here
             return
         text = message.text.lstrip()
         command = text.startswith("/") and (message.is_dm or message.mentions_bot
@@ -81,6 +83,7 @@ class BotCore:
             conversation = await self.conversation_for(message)
             reply = await engine.respond(conversation, message.text, user_id=message.user_key)
             await send_parts(reply.text)
+            self.communities.heard(message.channel_key, None)  # what comes next answers the bot
 
     async def message_deleted(self, message: Message) -> None:
         """A message was deleted on the platform: never learned from now on (its creation, or
@@ -95,30 +98,41 @@ class BotCore:
         self.learner.schedule(engine)
 
     async def message_edited(self, message: Message) -> None:
-        """A message was edited: its old text unlearned at once, the new one learned where the
-        listening rules allow (an edit that leaves the learned text as it was changes nothing)."""
+        """A message was edited: its old text unlearned at once and the new one learned where
+        the listening rules allow, after the message it answered; the messages that answer it
+        are learned again after its new text (an edit that leaves the learned text as it was
+        changes nothing)."""
         if message.message_id is None or message.is_dm or message.from_bot:
             return
         engine = await self.communities.engine(message)
         model_id = await engine.model_id()
-        learned = await engine.learning.rows.messages(model_id, message_key=message_key(message))
-        kept = self.communities.learnable(message, engine, frozenset())
+        key = message_key(message)
+        learned = await engine.learning.rows.messages(model_id, message_key=key)
+        kept = self.communities.learnable(message, engine, await self.communities.opted_out(engine))
         if learned and kept is not None and learned[0].text == kept.text:
             return
         async with self._lock(channel_of(message)):
             try:
-                await engine.learning.forget(model_id, learned)
+                await engine.learning.forget(model_id, [key], edited=kept)
             except DbslmError as exc:  # the model no longer holds it (retrained from scratch, say)
                 log.warning("could not unlearn an edited message from %s: %s", engine.model_name, exc)
                 return
-            if (await self.communities.channel(engine, message)).listening:
-                await self._listen(engine, message)
+            if kept is not None and (await self.communities.channel(engine, message)).listening:
+                old = learned[0] if learned else None
+                await self.learner.add(engine, replace(kept, prompt_key=old and old.prompt_key,
+                                                       prompt_user=old and old.prompt_user, prompt=old and old.prompt))
+            else:
+                self.learner.schedule(engine)  # the messages that answered it, learned again
 
     async def _listen(self, engine: DBSLMEngine, message: Message) -> None:
-        """Queue a listened channel's message for learning, if the listening rules allow."""
-        row = self.communities.learnable(message, engine, await self.communities.opted_out(engine))
+        """Queue a listened channel's message for learning, after the message it answers, if the
+        listening rules allow."""
+        opted_out = await self.communities.opted_out(engine)
+        row = self.communities.learnable(message, engine, opted_out)
         if row is not None:
+            row = row.answering(await self.communities.prompt_for(message, engine, opted_out))
             await self.learner.add(engine, row)
+        self.communities.heard(message.channel_key, row, message.sent_at)
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())

@@ -29,6 +29,9 @@ class Message:
     is_admin: bool = False  # the platform says so (Manage Server, workspace admin)
     attachments: tuple[Attachment, ...] = field(default=())
     message_id: str | None = None  # the platform's id of the message (to unlearn it when deleted)
+    sent_at: float | None = None  # when the platform says it was sent (epoch seconds)
+    reply_to: str | None = None  # the id of the message it answers (a reply reference, a thread's parent)
+    replied: Message | None = None  # that message itself, where the platform sends it along
     # Reads the channel's history a page at a time (bot.backfill.HistoryReader), where the
     # platform can: what /train history uses.
     history: Callable[[str | None], Awaitable[object]] | None = field(default=None, compare=False, repr=False)

@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from dbslm.concepts.catalog import DEFAULTS, choose_concept
 from dbslm.concepts.classifier import Background
@@ -89,7 +89,8 @@ class DBSLMEngine:
         self.settings = DecodeSettings()
         self.level2 = Level2Store(store.db)
         self.level3 = Level3Store(store.db)
-        self.learning = ChannelLearning(store, model)
+        self.learning = ChannelLearning(store, model, self._pairs_changed)
+        self._pairs_counted, self._pairs_uncounted = 0, 0  # channel pairs learned, in and after the last count
         self.embedder_model = embedder
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
@@ -133,8 +134,16 @@ class DBSLMEngine:
         changed); returns how many words have one."""
         model = await self._model()
         words = await refresh_vectors(self.level2, model.id, get_tokenizer(model.tokenizer).tokenize)
+        self._pairs_counted, self._pairs_uncounted = self._pairs_counted + self._pairs_uncounted, 0
         self._loaded = None  # the next reply reads them
         return words
+
+    async def _pairs_changed(self, added: int = 0) -> None:
+        """Channel messages changed the model's pairs: a forgetting recounts its word vectors at
+        once; learning when it added a tenth more pairs (at least 100), as a count reads them all."""
+        self._pairs_uncounted += added
+        if not added or self._pairs_uncounted >= max(100, self._pairs_counted // 10):
+            await self.refresh_vectors()
 
     # -- conversations ----------------------------------------------------------------------
 
@@ -309,23 +318,13 @@ class DBSLMEngine:
             self._embedder_loaded = True
         tokenize = get_tokenizer(model.tokenizer).tokenize
         searched = (model.id,) + ((base.model.id,) if base is not None else ())
-        self.settings = await self._decode_settings(model)
+        self.settings = await self.level2.decode_settings(model.id, self.profile)
         tokens = (await self.store.level1.build_summary(model))[0] + (base.tokens if base is not None else 0)
         vectors = await load_vectors(self.level2, model.id)
         if not vectors.words and base is not None:
             vectors = base.vectors
         ranker = Ranker(self.level2, vectors, self._embedder, searched, tokenize, self.settings.prompt_weight)
         return _Loaded(model, builds, reader, vocab, banned, vectors, ranker, searched, tokens)
-
-    async def _decode_settings(self, model: ModelInfo) -> DecodeSettings:
-        """The decode profile from the ``decode_profiles`` table, written there with the
-        defaults the first time, so it can be read and tuned with SQL."""
-        values = await self.level2.profile(model.id, self.profile)
-        if values is None:
-            values = asdict(DecodeSettings())
-            await self.level2.save_profile(model.id, self.profile, values)
-        return DecodeSettings(**{k: type(getattr(DecodeSettings, k))(v) for k, v in values.items()
-                                 if v is not None})  # a column a later version added is NULL in old rows
 
     async def _answer(self, conversation_id: int, text: str, recent: list[Message], seed: int | None,
                       values: dict[str, str]) -> tuple[str | None, str, list[str]]:
@@ -393,4 +392,3 @@ class DBSLMEngine:
         for text, count in found.items():
             freq[text.lower()] = freq.get(text.lower(), 0) + count
         return Background(freq, loaded.tokens)
-  # the newest correction wins

@@ -2,11 +2,13 @@
 
 A message is queued (a ``learned`` row, pending) when it arrives and learned with the others
 of its batch in one build (taken by sequence number: rows queued meanwhile wait for the next
-one): each message is the sequence ``<s> <sep> message </s>``, a reply without its prompt, so
-it teaches how replies go and stays one unit that forgetting can subtract. The transaction
-that switches to the build holding a batch moves the queue's ``learned`` number past it, and
-rows are deleted in the one that switches to the build without them, so the tables always
-say exactly what the serving model was trained on.
+one): a message that answers another is the sequence ``<s> prompt <sep> message </s>`` and a
+pair for retrieval, any other ``<s> <sep> message </s>``, a reply without its prompt; each
+stays one unit that forgetting can subtract. The transaction that switches to the build
+holding a batch moves the queue's ``learned`` number past it, and rows are deleted in the one
+that switches to the build without them, so the tables always say exactly what the serving
+model was trained on. A message whose prompt is taken away (deleted, edited, its author
+forgotten) is subtracted with that prompt and queued again without it (or after its new text).
 """
 
 from __future__ import annotations
@@ -17,19 +19,23 @@ from dataclasses import replace
 
 from dbslm.errors import DbslmError
 from dbslm.store import Store
-from dbslm.store.community import FORGETTING, LEARNED, BatchChanged, CommunityStore, LearnedMessage
+from dbslm.store.community import FORGETTING, PENDING, UNPAIRING, BatchChanged, CommunityStore, LearnedMessage
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, resolve_model, train, untrain
 
+PairsChanged = Callable[..., Awaitable[None]]
 BUILD_MOST = 1_000_000  # queued messages in one build: their texts and token ids are in memory at once
 
 
 class ChannelLearning:
     """One model's learned messages."""
 
-    def __init__(self, store: Store, model_name: str) -> None:
+    def __init__(self, store: Store, model_name: str, pairs_changed: PairsChanged) -> None:
+        """``pairs_changed`` hears how many pairs a batch added, or that a forgetting removed some
+        (``added`` 0): the model's word vectors follow its pairs."""
         self.store = store
         self.model_name = model_name
+        self._pairs_changed = pairs_changed
         self.rows = CommunityStore(store.db)
         self._lock = asyncio.Lock()  # a batch and a forgetting never interleave
 
@@ -58,66 +64,102 @@ class ChannelLearning:
             if batch is None:
                 return None
             model = await resolve_model(self.store, self.model_name, None, None, reset=False)
-            return await train(self.store, model, dialog=_replies(model.tokenizer, batch.texts),
-                               on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, batch))
+            report = await train(self.store, model, dialog=_dialog(model.tokenizer, batch.pairs),
+                                 on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, batch))
+        paired = sum(prompt is not None for prompt, _ in batch.pairs)
+        if paired:
+            await self._pairs_changed(added=paired)
+        return report
 
     async def forget_later(self, model_id: int, keys: Sequence[str]) -> None:
-        """Mark messages (deleted on their platform) to be subtracted with the next batch."""
+        """Mark messages (deleted on their platform) to be subtracted with the next batch, and
+        the messages that answer them to be learned again without them."""
         async with self._lock:  # a build in progress decides first whether they are in the model
             await self.rows.mark_forgetting(model_id, keys)
 
     async def forget_marked(self, model_id: int) -> TrainReport | None:
         """Subtract every message marked by :meth:`forget_later`, in one build."""
+
+        async def marked() -> tuple[list[LearnedMessage], list[LearnedMessage]]:
+            return (await self.rows.messages(model_id, status=FORGETTING),
+                    await self.rows.messages(model_id, status=UNPAIRING))
+
         async with self._lock:
-            report, _ = await self._forget(model_id, lambda: self.rows.messages(model_id, status=FORGETTING))
+            report, _ = await self._forget(model_id, marked)
         return report
 
-    async def forget(self, model_id: int, messages: Sequence[LearnedMessage]) -> TrainReport | None:
-        """Subtract learned messages from the model (and drop queued ones)."""
-        if not messages:
-            return None
-        keys = [m.message_key for m in messages]
+    async def forget(self, model_id: int, keys: Sequence[str], edited: LearnedMessage | None = None
+                     ) -> TrainReport | None:
+        """Subtract these messages from the model (and drop queued ones); the messages that
+        answer them are learned again after ``edited`` (their new text) or without a prompt."""
+
+        async def current() -> tuple[list[LearnedMessage], list[LearnedMessage]]:
+            return await self.rows.by_keys(model_id, keys), await self.rows.by_keys(model_id, keys, "prompt_key")
+
         async with self._lock:
-            report, _ = await self._forget(model_id, lambda: self.rows.by_keys(model_id, keys))
+            report, _ = await self._forget(model_id, current, edited)
         return report
 
     async def forget_user(self, model_id: int, user_id: str) -> int:
-        """Subtract every learned message of ``user_id`` (and drop their queued ones); returns
-        how many there were."""
+        """Subtract every learned message of ``user_id`` (and drop their queued ones), and learn
+        again without a prompt the messages that answered theirs; returns how many of theirs
+        there were."""
+
+        async def theirs() -> tuple[list[LearnedMessage], list[LearnedMessage]]:
+            return (await self.rows.messages(model_id, user_id=user_id),
+                    [m for m in await self.rows.messages(model_id, prompt_user=user_id) if m.user_id != user_id])
+
         async with self._lock:
-            _, count = await self._forget(model_id, lambda: self.rows.messages(model_id, user_id=user_id))
+            _, count = await self._forget(model_id, theirs)
+        await self.learn_pending(model_id)  # the messages that answered theirs, on their own now
         return count
 
-    async def _forget(self, model_id: int, read: Callable[[], Awaitable[list[LearnedMessage]]]
-                      ) -> tuple[TrainReport | None, int]:
-        """Forget the messages ``read`` finds (as they are now, under the lock), read again when
-        another process subtracted some of them first; returns the report and how many there were."""
+    async def _forget(self, model_id: int, read: Callable[[], Awaitable[tuple[list[LearnedMessage],
+                                                                                list[LearnedMessage]]]],
+                      prompt: LearnedMessage | None = None) -> tuple[TrainReport | None, int]:
+        """Forget the messages ``read`` finds (as they are now, under the lock) and take their
+        prompt from the messages that answer them (``prompt`` is what they answer instead),
+        reading again when another process changed some of them first; returns the report and
+        how many messages were forgotten."""
         while True:
-            messages = await read()
-            learned = [m for m in messages if m.status in (LEARNED, FORGETTING)]
-            queued = [m.message_key for m in messages if m.status not in (LEARNED, FORGETTING)]
+            messages, answering = await read()
+            learned = [m for m in messages if m.status != PENDING]
+            queued = [m.message_key for m in messages if m.status == PENDING]
+            repaired = [m for m in answering if m.status != PENDING and m.status != FORGETTING
+                        and m.message_key not in {k.message_key for k in messages}]
+            waiting = [m.message_key for m in answering if m.status == PENDING]
             if queued:
                 await self.rows.drop_pending(model_id, queued)
+            if waiting:
+                await self.rows.set_prompts(model_id, waiting, prompt)
             try:
-                return await self._subtract(model_id, learned), len(messages)
+                return await self._subtract(model_id, learned, repaired, prompt), len(messages)
             except BatchChanged:  # found at the switch: their rows were gone
                 continue
             except DbslmError:  # the counts no longer hold them: subtracted already, or a real error
-                if await read() == messages:
+                if await read() == (messages, answering):
                     raise
 
-    async def _subtract(self, model_id: int, learned: Sequence[LearnedMessage]) -> TrainReport | None:
-        """Untrain messages the model holds, their rows deleted in the switch."""
-        if not learned:
+    async def _subtract(self, model_id: int, learned: Sequence[LearnedMessage], repaired: Sequence[LearnedMessage],
+                        prompt: LearnedMessage | None) -> TrainReport | None:
+        """Untrain messages the model holds: ``learned`` ones, whose rows are deleted in the
+        switch, and ``repaired`` ones, queued again in it to be learned after ``prompt``."""
+        if not learned and not repaired:
             return None
         model = await self.store.level1.model(self.model_name)
         keys = [m.message_key for m in learned]
-        return await untrain(self.store, model, dialog=_replies(model.tokenizer, [m.text for m in learned]),
-                             on_switch=lambda tx, model_id: self.rows.remove_subtracted(tx, model_id, keys))
+        requeued = [m.answering(prompt) for m in repaired]
+        report = await untrain(self.store, model, dialog=_dialog(model.tokenizer, [m.pair for m in (*learned, *repaired)]),
+                               on_switch=lambda tx, model_id: self.rows.remove_subtracted(tx, model_id, keys,
+                                                                                          requeued))
+        if any(m.prompt for m in [*learned, *repaired]):
+            await self._pairs_changed(added=0)
+        return report
 
 
-def _replies(tokenizer: str, texts: Sequence[str]) -> Iterator[tuple[list[str], list[str]]]:
-    """Each message as a reply without its prompt, tokenized as the build's worker thread
-    reads it (so only the token ids of a batch are ever in memory, not its token lists)."""
+def _dialog(tokenizer: str, pairs: Sequence[tuple[str | None, str]]) -> Iterator[tuple[list[str], list[str]]]:
+    """Each message after its prompt (or as a reply without one), tokenized as the build's
+    worker thread reads it (so only the token ids of a batch are ever in memory, not its
+    token lists)."""
     tokenize = get_tokenizer(tokenizer).tokenize
-    return (([], tokenize(text)) for text in texts)
+    return ((tokenize(prompt) if prompt else [], tokenize(text)) for prompt, text in pairs)

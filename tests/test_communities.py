@@ -111,7 +111,7 @@ async def test_a_message_queued_during_a_build_waits_for_the_next(base):
         batch = await take(model_id, most)
         if not calls:
             await community.learning.queue(model_id, [late])
-        calls.append(batch and batch.texts)
+        calls.append(batch and [text for _, text in batch.pairs])
         return batch
 
     community.learning.rows.take_pending = more_arrive_meanwhile
@@ -141,7 +141,7 @@ async def test_a_batch_another_process_changed_never_goes_live(base, meanwhile):
             await first.learning.learn_pending(model_id)
         elif not taken:
             await first.learning.forget_later(model_id, ["discord:1:c:0"])
-        taken.append(batch and batch.texts)
+        taken.append(batch and [text for _, text in batch.pairs])
         return batch
 
     second.learning.rows.take_pending = the_first_acts_meanwhile
@@ -200,6 +200,8 @@ async def test_a_message_another_process_subtracted_is_not_subtracted_twice(base
 
     async def the_first_subtracts_meanwhile(*args, **kwargs):
         found = await read(*args, **kwargs)
+        if kwargs.get("status") != "forgetting":
+            return found  # the messages that answer those (none here)
         if not reads:
             await first.learning.forget_marked(model_id)
         reads.append([m.message_key for m in found])

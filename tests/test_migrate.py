@@ -66,6 +66,7 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     await engine.train_dialog([("hello there", "hi, nice to meet you")])
     await engine.respond(await engine.start_conversation("ann"), "hello", seed=1)  # writes the decode profile
     await engine.close()
+    undo_version_6(db)
     for table in ("pair_vectors", "channels", "optouts", "banned_words", "learned", "queues"):
         execute(db, f"DROP TABLE {table}")
     execute(db, "ALTER TABLE pairs DROP COLUMN meta")
@@ -81,12 +82,24 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     await engine.conversation_for_channel(thread, "ann")
     await engine.close()
     assert reply.text == "hi, nice to meet you"
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("5",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("6",)]
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
     assert table_rows(db, "SELECT max_tokens, copy_tokens, prompt_weight FROM decode_profiles") == [(40, None, None)]
     assert table_rows(db, "SELECT prompt, meta FROM pairs") == [("hello there", None)]
     assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?".replace(
         "?", f"'{thread}'")) == [(1,)]
+
+
+def undo_version_6(db: str) -> None:
+    """Take away the columns and indexes version 6 added, as a database of version 5 lacks them."""
+    from dbslm.store.dialect import index_name
+    from dbslm.store.schema import ADDED, INDEXED
+    from tests.conftest import execute, is_sqlite
+
+    for table, columns in INDEXED[6]:
+        execute(db, f"DROP INDEX {index_name(table, columns)}" + ("" if is_sqlite(db) else f" ON {table}"))
+    for table, column in ADDED[6]:
+        execute(db, f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
 async def queued_and_learned(db: str, learned: int, waiting: int) -> int:
@@ -119,6 +132,7 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     execute(db, "INSERT INTO learned (model_id, message_key, user_id, channel_key, text, status, created_at) "
                 f"VALUES ({model_id}, 'discord:c:5', 'ann', 'discord:c', 'the heron number 5 waits', 'pending', 0), "
                 f"({model_id}, 'discord:c:4', 'ann', 'discord:c', 'the heron number 4 waits', 'learning', 0)")
+    undo_version_6(db)
     execute(db, "DROP INDEX learned_model_id_seq" + (" ON learned" if not is_sqlite(db) else ""))
     execute(db, "ALTER TABLE learned DROP COLUMN seq")
     execute(db, "DROP TABLE queues")
@@ -135,7 +149,7 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     assert report.sentences == 2
     assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "learned",
                       "discord:c:5": "learned"}
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("5",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("6",)]
 
 
 async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):

@@ -17,6 +17,7 @@ from dbslm.reply.association import load_vectors
 from dbslm.reply.vectors import count_vectors
 from dbslm.text.tokenize import get_tokenizer
 from tests.conftest import execute, is_sqlite, table_rows
+from tests.test_migrate import undo_version_6
 
 TOKENIZE = get_tokenizer("regex").tokenize
 PAIRS = [("How old are you?", "I was built this year."), ("What is your favourite colour?", "Teal, always."),
@@ -93,6 +94,7 @@ async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello there", "the heron stands in the river")])
     await engine.close()
+    undo_version_6(db)
     if is_sqlite(db):  # version 4 indexed prompts only, in one FTS table
         for column in ("prompt", "response"):
             execute(db, f"DROP TRIGGER pairs_{column}_fts_ai")
@@ -112,7 +114,7 @@ async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
     found = await engine.level2.search_pairs((model_id,), ["heron"], 5, column="response")
     await engine.close()
     assert [hit[2] for hit in found] == ["the heron stands in the river"]
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("5",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("6",)]
 
 
 async def test_a_missing_extra_is_a_clear_error(tmp_path, monkeypatch):

@@ -25,14 +25,20 @@ def without_own_mention(text: str, me: discord.abc.Snowflake) -> str:
 
 
 def from_message(message: discord.Message, me: discord.abc.Snowflake, **fields: object) -> Message:
-    """The core's view of a Discord message: ids, text without the bot's mention, who sent it,
-    and whether the author manages this message's server (Manage Server)."""
+    """The core's view of a Discord message: ids, text without the bot's mention, who sent it
+    and when, whether the author manages this message's server (Manage Server), and the
+    message it replies to (Discord sends it along with the reply)."""
     author = message.author
     is_admin = isinstance(author, discord.Member) and author.guild_permissions.manage_guild
+    reference = message.reference if message.type == discord.MessageType.reply else None
+    replied = reference.resolved if reference is not None else None
     return event(message.guild.id if message.guild else None, message.channel.id, author.id,
                  without_own_mention(message.content, me), message_id=str(message.id),
                  mentions_bot=any(u.id == me.id for u in message.mentions),
-                 from_bot=author.bot or author.id == me.id, is_admin=is_admin, **fields)
+                 from_bot=author.bot or author.id == me.id, is_admin=is_admin,
+                 sent_at=message.created_at.timestamp(),
+                 reply_to=str(reference.message_id) if reference is not None and reference.message_id else None,
+                 replied=from_message(replied, me) if isinstance(replied, discord.Message) else None, **fields)
 
 
 def history_reader(channel: discord.abc.Messageable, me: discord.abc.Snowflake) -> HistoryReader:

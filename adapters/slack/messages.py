@@ -52,8 +52,18 @@ def incoming(event: dict[str, Any], team: str, channel: str, bot_user: str | Non
     text, mentioned = slack_text(event.get("text", "") if event.get("subtype") in CONTENT_SUBTYPES else "",
                                  bot_user)
     from_bot = bool(event.get("bot_id")) or event.get("subtype") == "bot_message" or (bool(user) and user == bot_user)
-    return Message(PLATFORM, team, channel, user, text, thread=event.get("thread_ts"),
-                   mentions_bot=mentioned, from_bot=from_bot, message_id=event.get("ts"), **flags)
+    ts, thread = event.get("ts"), event.get("thread_ts")
+    return Message(PLATFORM, team, channel, user, text, thread=thread, mentions_bot=mentioned, from_bot=from_bot,
+                   message_id=ts, sent_at=_seconds(ts), reply_to=thread if thread and thread != ts else None,
+                   **flags)
+
+
+def _seconds(ts: str | None) -> float | None:
+    """A Slack timestamp ("1700000000.000100") as epoch seconds; None when it is not one."""
+    try:
+        return float(ts) if ts else None
+    except ValueError:
+        return None
 
 
 def history_reader(client: AsyncWebClient, team: str, channel: str, bot_user: str | None) -> HistoryReader:

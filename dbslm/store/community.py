@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dbslm.store.database import Database
 
@@ -18,21 +18,29 @@ from dbslm.store.database import Database
 # goes live. A message deleted on its platform waits, ``forgetting``, to be subtracted. A
 # crash mid-build moves nothing: the next build takes the same messages again. The state of a
 # message, as :class:`LearnedMessage` says it:
-PENDING, LEARNED, FORGETTING = "pending", "learned", "forgetting"
+#
+# A message that answers another (its prompt) is learned as the pair ``<s> prompt <sep> message
+# </s>`` and kept as a pair for retrieval; when its prompt is taken away (deleted, edited, or
+# its author forgotten) it waits ``unpairing`` to be subtracted with it, and is queued again
+# on its own (or after the prompt's new text), so the model stays the one trained without it.
+PENDING, LEARNED, FORGETTING, UNPAIRING = "pending", "learned", "forgetting", "unpairing"
 QUEUED = "queued"  # the stored status of a message that is not to be subtracted
-_MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, CASE WHEN l.status = ? THEN ? "
-             "WHEN l.seq <= q.learned THEN ? ELSE ? END FROM learned l JOIN queues q ON q.model_id = l.model_id")
-_MESSAGES_PARAMS = (FORGETTING, FORGETTING, LEARNED, PENDING)
-_IN_STATE = {PENDING: ("l.seq > q.learned", ()), LEARNED: ("l.seq <= q.learned AND l.status <> ?", (FORGETTING,)),
-             FORGETTING: ("l.status = ?", (FORGETTING,))}
+CHANNEL = "channel"  # the source of the pairs that channel messages make
+_MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, CASE WHEN l.status IN (?, ?) THEN l.status "
+             "WHEN l.seq <= q.learned THEN ? ELSE ? END, l.prompt_key, l.prompt_user, l.prompt "
+             "FROM learned l JOIN queues q ON q.model_id = l.model_id")
+_MESSAGES_PARAMS = (FORGETTING, UNPAIRING, LEARNED, PENDING)
+_IN_STATE = {PENDING: ("l.seq > q.learned", ()),
+             LEARNED: ("l.seq <= q.learned AND l.status NOT IN (?, ?)", (FORGETTING, UNPAIRING)),
+             FORGETTING: ("l.status = ?", (FORGETTING,)), UNPAIRING: ("l.status = ?", (UNPAIRING,))}
 
 
 @dataclass(frozen=True)
 class Batch:
-    """The next build's messages: their texts, the sequence numbers they lie between and the
-    queue's drop count when they were taken."""
+    """The next build's messages, the sequence numbers they lie between and the queue's drop
+    count when they were taken."""
 
-    texts: list[str]
+    pairs: list[tuple[str | None, str]]  # each message after its prompt (None when it has none)
     after: int  # the queue's learned number when the batch was taken
     through: int  # the last sequence number among them
     dropped: int
@@ -57,6 +65,19 @@ class LearnedMessage:
     channel_key: str
     text: str
     status: str = PENDING
+    prompt_key: str | None = None  # the message it answers, learned before it as its prompt
+    prompt_user: str | None = None
+    prompt: str | None = None
+
+    def answering(self, prompt: LearnedMessage | None) -> LearnedMessage:
+        """This message learned after ``prompt`` (or without a prompt)."""
+        return replace(self, prompt_key=prompt and prompt.message_key, prompt_user=prompt and prompt.user_id,
+                       prompt=prompt and prompt.text)
+
+    @property
+    def pair(self) -> tuple[str | None, str]:
+        """What the model learns of it: its prompt (None when it has none) and its text."""
+        return self.prompt, self.text
 
 
 class CommunityStore:
@@ -114,32 +135,36 @@ class CommunityStore:
             await tx.execute("UPDATE queues SET queued = queued + ? WHERE model_id = ?", (len(fresh), model_id))
             (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
             return await tx.insert_rows("learned", ("model_id", "message_key", "user_id", "channel_key", "text",
-                                                    "status", "created_at", "seq"),
+                                                    "status", "created_at", "seq", "prompt_key", "prompt_user",
+                                                    "prompt"),
                                         [model_id, [m.message_key for m in fresh], [m.user_id for m in fresh],
                                          [m.channel_key for m in fresh], [m.text for m in fresh], QUEUED, now,
-                                         range(last - len(fresh) + 1, last + 1)],
+                                         range(last - len(fresh) + 1, last + 1), [m.prompt_key for m in fresh],
+                                         [m.prompt_user for m in fresh], [m.prompt for m in fresh]],
                                         keep_on=("model_id", "message_key"))
 
     async def messages(self, model_id: int, *, status: str | None = None, user_id: str | None = None,
-                       message_key: str | None = None) -> list[LearnedMessage]:
+                       message_key: str | None = None, prompt_user: str | None = None,
+                       prompt_key: str | None = None) -> list[LearnedMessage]:
         """The model's messages in the order they were queued, filtered as given (``status``:
-        pending, learned or forgetting)."""
+        pending, learned, forgetting or unpairing)."""
         where, params = ["l.model_id = ?"], [*_MESSAGES_PARAMS, model_id]
         if status is not None:
             where.append(_IN_STATE[status][0])
             params += _IN_STATE[status][1]
-        for column, value in (("l.user_id", user_id), ("l.message_key", message_key)):
+        for column, value in (("l.user_id", user_id), ("l.message_key", message_key),
+                              ("l.prompt_user", prompt_user), ("l.prompt_key", prompt_key)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
         rows = await self.db.fetchall(f"{_MESSAGES} WHERE {' AND '.join(where)} ORDER BY l.seq", params)
         return [LearnedMessage(*r) for r in rows]
 
-    async def by_keys(self, model_id: int, keys: Sequence[str]) -> list[LearnedMessage]:
-        """The rows of those ``keys`` that exist, as they are now."""
+    async def by_keys(self, model_id: int, keys: Sequence[str], column: str = "message_key") -> list[LearnedMessage]:
+        """The rows whose ``column`` (message_key or prompt_key) is one of ``keys``, as they are now."""
         found: list[LearnedMessage] = []
         for part, marks in _chunks(keys):
-            rows = await self.db.fetchall(f"{_MESSAGES} WHERE l.model_id = ? AND l.message_key IN ({marks})",
+            rows = await self.db.fetchall(f"{_MESSAGES} WHERE l.model_id = ? AND l.{column} IN ({marks})",
                                           (*_MESSAGES_PARAMS, model_id, *part))
             found += [LearnedMessage(*r) for r in rows]
         return found
@@ -162,24 +187,30 @@ class CommunityStore:
         when none is pending)."""
         queue = await self.db.fetchone("SELECT learned, dropped FROM queues WHERE model_id = ?", (model_id,))
         rows = [] if queue is None else await self.db.fetchall(
-            "SELECT seq, text FROM learned WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, prompt, text FROM learned WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (model_id, queue[0], most))
-        return Batch([r[1] for r in rows], queue[0], rows[-1][0], queue[1]) if rows else None
+        return Batch([(r[1], r[2]) for r in rows], queue[0], rows[-1][0], queue[1]) if rows else None
 
     @staticmethod
     async def mark_learned(tx, model_id: int, batch: Batch) -> None:
-        """Inside the transaction ``tx`` that switches to the build holding ``batch``; raises
-        :class:`BatchChanged` (so that the build never goes live) if the batch is not what it
-        was when taken."""
+        """Inside the transaction ``tx`` that switches to the build holding ``batch`` (whose
+        messages with a prompt become pairs); raises :class:`BatchChanged` (so that the build
+        never goes live) if the batch is not what it was when taken."""
         moved = await tx.executemany(
             "UPDATE queues SET learned = ? WHERE model_id = ? AND learned = ? AND dropped = ?",
             [(batch.through, model_id, batch.after, batch.dropped)])
         if moved != 1:
             raise BatchChanged
+        if any(prompt for prompt, _ in batch.pairs):
+            await tx.execute("INSERT INTO pairs (model_id, prompt, response, source, user_id, message_key) "
+                             "SELECT model_id, prompt, text, ?, user_id, message_key FROM learned "
+                             "WHERE model_id = ? AND seq > ? AND seq <= ? AND prompt IS NOT NULL ORDER BY seq",
+                             (CHANNEL, model_id, batch.after, batch.through))
 
     async def mark_forgetting(self, model_id: int, keys: Sequence[str]) -> None:
         """Of these messages, the learned ones wait to be subtracted; the others were never in
-        the model and are dropped."""
+        the model and are dropped. The learned messages that answer them wait to lose their
+        prompt; the queued ones lose it now."""
         async with self.db.transaction() as tx:
             await _lock_queue(tx, model_id)
             queue = await tx.fetchall("SELECT learned FROM queues WHERE model_id = ?", (model_id,))
@@ -187,6 +218,12 @@ class CommunityStore:
                 return  # nothing was ever queued
             (learned,), = queue
             for part, marks in _chunks(keys):
+                await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND prompt_key IN ({marks}) "
+                                 "AND seq <= ? AND status = ?", (UNPAIRING, model_id, *part, learned, QUEUED))
+                if await tx.executemany("UPDATE learned SET prompt_key = NULL, prompt_user = NULL, prompt = NULL "
+                                        f"WHERE model_id = ? AND prompt_key IN ({marks}) AND seq > ?",
+                                        [(model_id, *part, learned)]):
+                    await _count_drop(tx, model_id)
                 await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({marks}) "
                                  "AND seq <= ?", (FORGETTING, model_id, *part, learned))
                 if await tx.executemany(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks}) "
@@ -199,6 +236,9 @@ class CommunityStore:
         no channel message is in it any more."""
         await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
         await tx.execute("DELETE FROM learned WHERE model_id = ?", (model_id,))
+        await tx.execute("DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE model_id = ? "
+                         "AND source = ?)", (model_id, CHANNEL))
+        await tx.execute("DELETE FROM pairs WHERE model_id = ? AND source = ?", (model_id, CHANNEL))
 
     async def drop_pending(self, model_id: int, keys: Sequence[str]) -> None:
         """Delete queued messages before any build learns them."""
@@ -206,11 +246,36 @@ class CommunityStore:
             await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
             await self._remove(tx, model_id, keys)
 
-    async def remove_subtracted(self, tx, model_id: int, keys: Sequence[str]) -> None:
+    async def remove_subtracted(self, tx, model_id: int, keys: Sequence[str], requeued: Sequence[LearnedMessage]
+                                ) -> None:
         """Inside the transaction ``tx`` that switches to the build without these learned
-        messages; raises :class:`BatchChanged` if another process subtracted some first."""
+        messages (``keys``, removed, and ``requeued``, queued again as they are given: with
+        their new prompt or none); raises :class:`BatchChanged` if another process subtracted
+        some first."""
+        await _drop_pairs(tx, model_id, [*keys, *(m.message_key for m in requeued)])
         if await self._remove(tx, model_id, keys) != len(keys):
             raise BatchChanged
+        if not requeued:
+            return
+        await tx.execute("UPDATE queues SET queued = queued + ? WHERE model_id = ?", (len(requeued), model_id))
+        (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
+        moved = await tx.executemany(
+            "UPDATE learned SET status = ?, seq = ?, prompt_key = ?, prompt_user = ?, prompt = ? "
+            "WHERE model_id = ? AND message_key = ? AND status <> ?",
+            [(QUEUED, seq, m.prompt_key, m.prompt_user, m.prompt, model_id, m.message_key, FORGETTING)
+             for seq, m in enumerate(requeued, last - len(requeued) + 1)])
+        if moved != len(requeued):
+            raise BatchChanged
+
+    async def set_prompts(self, model_id: int, keys: Sequence[str], prompt: LearnedMessage | None) -> None:
+        """These queued messages answer ``prompt`` now (the edited text of the one they
+        answered), or nothing; a batch taken before never goes live."""
+        async with self.db.transaction() as tx:
+            await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
+            await tx.executemany("UPDATE learned SET prompt_key = ?, prompt_user = ?, prompt = ? "
+                                 "WHERE model_id = ? AND message_key = ?",
+                                 [(prompt and prompt.message_key, prompt and prompt.user_id, prompt and prompt.text,
+                                   model_id, key) for key in keys])
 
     @staticmethod
     async def _remove(tx, model_id: int, keys: Sequence[str]) -> int:
@@ -219,6 +284,15 @@ class CommunityStore:
             removed += await tx.executemany(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})",
                                             [(model_id, *part)])
         return removed
+
+
+async def _drop_pairs(tx, model_id: int, keys: Sequence[str]) -> None:
+    """Delete the pairs (and their sentence vectors) that these channel messages made."""
+    for part, marks in _chunks(keys):
+        where = f"model_id = ? AND message_key IN ({marks})"
+        await tx.execute(f"DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE {where})",
+                         (model_id, *part))
+        await tx.execute(f"DELETE FROM pairs WHERE {where}", (model_id, *part))
 
 
 async def _lock_queue(tx, model_id: int) -> None:

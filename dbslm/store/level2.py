@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+from dbslm.decoder import DecodeSettings
 from dbslm.store.database import Database
 from dbslm.store.schema import TABLES
 
@@ -229,6 +230,16 @@ class Level2Store:
         row = await self.db.fetchone(f"SELECT {', '.join(PROFILE_COLUMNS)} FROM decode_profiles "
                                      "WHERE model_id = ? AND name = ?", (model_id, name))
         return dict(zip(PROFILE_COLUMNS, row)) if row else None
+
+    async def decode_settings(self, model_id: int, name: str) -> DecodeSettings:
+        """The decode profile ``name`` of a model, written with the defaults the first time, so
+        that it can be read and tuned with SQL."""
+        values = await self.profile(model_id, name)
+        if values is None:
+            values = asdict(DecodeSettings())
+            await self.save_profile(model_id, name, values)
+        return DecodeSettings(**{k: type(getattr(DecodeSettings, k))(v) for k, v in values.items()
+                                 if v is not None})  # a column a later version added is NULL in old rows
 
     async def save_profile(self, model_id: int, name: str, values: dict[str, float]) -> None:
         columns = ("model_id", "name", *PROFILE_COLUMNS)

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 5  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
+SCHEMA_VERSION = 6  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
 # 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable,
-# decode_profiles.prompt_weight
+# decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (learned.prompt_*,
+# pairs.message_key)
 RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
 # columns and indexes a version added to an existing table
 ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),),
-         5: (("decode_profiles", "prompt_weight"),)}
-INDEXED = {4: (("learned", ("model_id", "seq")),)}
+         5: (("decode_profiles", "prompt_weight"),),
+         6: (("learned", "prompt_key"), ("learned", "prompt_user"), ("learned", "prompt"), ("pairs", "message_key"))}
+INDEXED = {4: (("learned", ("model_id", "seq")),),
+           6: (("learned", ("model_id", "prompt_key")), ("learned", ("prompt_user",)),
+               ("pairs", ("model_id", "message_key")))}
 
 
 @dataclass(frozen=True)
@@ -112,8 +116,9 @@ TABLES: tuple[Table, ...] = (
     Table(
         "pairs",  # prompt/response pairs the model learned from, searched to fill the cache
         (("id", "serial"), ("model_id", "int"), ("prompt", "text"), ("response", "text"),
-         ("source", "name"), ("user_id", "name?"), ("meta", "text?")),  # meta: the row's other fields, JSON
-        ("id",), indexes=(("model_id",),), search=("prompt", "response"),
+         ("source", "name"), ("user_id", "name?"), ("meta", "text?"),  # meta: the row's other fields, JSON
+         ("message_key", "ref?")),  # a channel message's pair: the learned row it came from
+        ("id",), indexes=(("model_id",), ("model_id", "message_key")), search=("prompt", "response"),
     ),
     Table(
         "word_vectors",  # per model: each word's vector counted from its pairs (dbslm.reply.vectors)
@@ -138,10 +143,13 @@ TABLES: tuple[Table, ...] = (
     Table(
         "learned",  # each message learned from a channel (or waiting for its batch), for exact forgetting;
         # the model holds the rows whose seq is at most its queues.learned (status says 'forgetting'
-        # for a row waiting to be subtracted, 'queued' otherwise)
+        # for a row waiting to be subtracted, 'unpairing' for one whose prompt is to be taken
+        # away, 'queued' otherwise); a message that answers another is learned after it (prompt_*)
         (("model_id", "int"), ("message_key", "ref"), ("user_id", "name"), ("channel_key", "ref"),
-         ("text", "text"), ("status", "name"), ("created_at", "real"), ("seq", "int?")),
-        ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",), ("model_id", "seq")),
+         ("text", "text"), ("status", "name"), ("created_at", "real"), ("seq", "int?"),
+         ("prompt_key", "ref?"), ("prompt_user", "name?"), ("prompt", "text?")),
+        ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",), ("model_id", "seq"),
+                                              ("model_id", "prompt_key"), ("prompt_user",)),
     ),
     Table(
         "queues",  # per model: the last sequence number given to a queued message, the last one it

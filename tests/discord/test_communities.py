@@ -212,3 +212,24 @@ async def test_bad_community_commands_change_nothing_and_an_admin_forgets_a_memb
     assert done["content"].startswith("Done: for this community I deleted") and done["content"].endswith(
         "of <@21>, and I will not learn from them here unless they send /optin.")
     assert await learned(core, status=None) == []
+
+
+async def test_a_reply_is_learned_after_the_message_it_answers(discord_bot, core):
+    fake = discord_bot
+    await say(fake, "60", BOSS, "/listen on", roles=(ADMIN_ROLE,))
+    await fake.wait_for_messages(1)
+    asked = await say(fake, "60", ANN, "who feeds the harbour cats?")
+    await say(fake, "60", BOSS, "the tide comes in at six")  # the next message, by someone else: an answer
+    reply = fake.message(str(next(IDS)), "60", user("9", "cook"), "the baker feeds the harbour cats", GUILD)
+    reply |= {"type": 19, "referenced_message": asked,
+              "message_reference": {"message_id": asked["id"], "channel_id": "60", "guild_id": GUILD}}
+    await fake.dispatch("MESSAGE_CREATE", reply)
+
+    async def pairs() -> list[tuple[str | None, str]]:
+        engine = await core.communities.engine_named(f"discord:{GUILD}")
+        return sorted((m.pair for m in await engine.learning.rows.messages(await engine.model_id(),
+                                                                            status="learned")), key=str)
+
+    await eventually(pairs, sorted([(None, asked["content"]), (asked["content"], "the tide comes in at six"),
+                                    (asked["content"], reply["content"])], key=str),
+                     timeout=SETTINGS.listen_seconds + 3)

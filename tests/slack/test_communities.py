@@ -233,3 +233,21 @@ async def test_reply_chance_over_the_wire(bot):
     await api.posted.wait_for(1 + 10)
     await asyncio.sleep(0.3)  # nothing more comes: none of the first 30 was answered late
     assert len([p for p in api.posted if p["channel"] == "C1" and p["method"] == "chat.postMessage"]) == 1 + 10
+
+
+async def test_a_thread_reply_is_learned_after_the_message_it_answers(bot):
+    api, core, _ = bot
+    await command(api, "/listen", "on")
+    parent = await say(api, "who has the key to the boathouse?", user="U1")
+    await eventually(lambda: rows(core, status=None), lambda texts: len(texts) == 1)
+    answer = await say(api, "the key hangs by the door", user="U2", thread_ts=parent["ts"])
+    await say(api, "found it, thanks", user="U1", thread_ts=parent["ts"])
+
+    async def pairs() -> list[tuple[str | None, str]]:
+        engine = await core.communities.engine_named("slack:T1")
+        return sorted((m.pair for m in await engine.learning.rows.messages(await engine.model_id(),
+                                                                            status="learned")), key=str)
+
+    expected = sorted([(None, parent["text"]), (parent["text"], answer["text"]), (answer["text"], "found it, thanks")],
+                      key=str)
+    assert await eventually(pairs, lambda found: found == expected)
