@@ -15,6 +15,24 @@ from bot.core import BotCore
 from bot.events import Attachment, Message
 
 PLATFORM = "console"
+FILE_SUFFIXES = (".txt", ".json", ".ndjson", ".jsonl", ".yml", ".yaml")  # what /train reads
+
+
+def _named_file(text: str) -> Path | None:
+    """The file a ``/train`` line names: one word that looks like a path (it has a slash or a
+    file suffix, or names something that exists); other text after /train is text to learn."""
+    argument = text[len("/train "):].strip() if text.startswith("/train ") else ""
+    if not argument or " " in argument:
+        return None
+    path = Path(argument).expanduser()
+    looks_like_a_path = "/" in argument or argument.lower().endswith(FILE_SUFFIXES) or path.exists()
+    return path if looks_like_a_path else None
+
+
+def _read_file(path: Path) -> bytes:
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a folder, not a file")
+    return path.read_bytes()
 
 
 class ConsoleAdapter:
@@ -29,9 +47,14 @@ class ConsoleAdapter:
         """Treat one typed line as a message and print what the bot answers."""
         attachments: tuple[Attachment, ...] = ()
         text = line.rstrip("\n")
-        if text.startswith("/train ") and Path(text[7:].strip()).is_file():
-            path = Path(text[7:].strip())
-            attachments = (Attachment(path.name, await asyncio.to_thread(path.read_bytes)),)
+        path = _named_file(text)
+        if path is not None:
+            try:
+                attachments = (Attachment(path.name, await asyncio.to_thread(_read_file, path)),)
+            except OSError as exc:
+                self.write(f"bot> /train: {path}: {exc.strerror or 'cannot read it'}; name a readable file "
+                           "(or give the text to learn after /train)")
+                return
             text = "/train"
         message = Message(PLATFORM, "local", "console", self.user, text, is_dm=True, is_admin=self.admin,
                           attachments=attachments)

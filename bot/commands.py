@@ -118,7 +118,9 @@ class Commands:
         state = await self.communities.channel(engine, message)
         here = (f" This channel: {'listening' if state.listening else 'not listening'}, reply chance "
                 f"{state.chance:.0%}." if not message.is_dm else "")
-        community = f"{listened} listened channels, {opted_out} opted out.{here}"
+        aside = await rows.set_aside_count(model_id)
+        unlearnable = f", {aside} messages set aside as unlearnable" if aside else ""
+        community = f"{listened} listened channels, {opted_out} opted out{unlearnable}.{here}"
         if not stats["trained"]:
             await send(f"Model {stats['model']!r} has learned nothing of its own yet; {community}")
             return

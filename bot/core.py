@@ -16,6 +16,7 @@ from bot.limits import RateLimiter
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
+from dbslm.text.valid import repaired
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class BotCore:
         if message.from_bot:
             self.communities.heard(message.channel_key, None, message.sent_at)  # no one answers a bot here
             return
+        message = replace(message, text=repaired(message.text))  # text any table can hold
         text = message.text.lstrip()
         command = text.startswith("/") and (message.is_dm or message.mentions_bot
                                             or text.split(maxsplit=1)[0].lower() in self.commands.handlers)
@@ -104,6 +106,7 @@ class BotCore:
         changes nothing)."""
         if message.message_id is None or message.is_dm or message.from_bot:
             return
+        message = replace(message, text=repaired(message.text))
         engine = await self.communities.engine(message)
         model_id = await engine.model_id()
         key = message_key(message)

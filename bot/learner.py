@@ -18,6 +18,7 @@ from functools import lru_cache
 from bot.events import Message
 from dbslm.engine import DBSLMEngine
 from dbslm.store.community import LearnedMessage
+from dbslm.text.valid import repaired
 
 log = logging.getLogger(__name__)
 WORDS = re.compile(r"\w+")
@@ -31,7 +32,7 @@ def learnable_row(message: Message, opted_out: frozenset[str], banned: frozenset
     under its platform id), or None when it may not be learned."""
     if message.from_bot or message.message_id is None or message.user_key in opted_out:
         return None
-    text = " ".join(MENTIONS.sub(" ", message.text).split())
+    text = " ".join(MENTIONS.sub(" ", repaired(message.text)).split())
     if not text or text.startswith("/"):
         return None
     lower = text.lower()

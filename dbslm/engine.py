@@ -35,10 +35,10 @@ from dbslm.store.cold import FlushReport
 from dbslm.store.level2 import Conversation, Correction, Level2Store, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.text.tokenize import detokenize, get_tokenizer
+from dbslm.text.valid import MAX_INPUT_CHARS, bounded, repaired
 from dbslm.text.vocab import BOS, SEP, Vocabulary
 from dbslm.training import DEFAULT_ORDER, DEFAULT_TOKENIZER, TrainReport, resolve_model, train
 
-MAX_INPUT_CHARS = 4000
 SESSION_TURNS = 6
 CONVERSATION_WINDOW = 50  # messages a reply may look back on (the session cache, summaries)
 SENTENCE_ENDS = (".", "!", "?", "…")
@@ -123,17 +123,16 @@ class DBSLMEngine:
         model = await resolve_model(self.store, self.model_name, order, None, reset=False)
         tokenize = get_tokenizer(model.tokenizer).tokenize
         dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for p, r in pairs])
-        report = await train(self.store, model, dialog=dialog)
-        trained = await self.store.level1.model(self.model_name)
-        await self.level2.add_pairs(trained.id, pairs, source, user_id)
+        report = await train(self.store, model, dialog=dialog,  # the pairs go live with the build, or neither
+                             on_switch=lambda tx, model_id: Level2Store.add_pairs(tx, model_id, pairs, source, user_id))
         await self.refresh_vectors()
         return report
 
-    async def refresh_vectors(self) -> int:
+    async def refresh_vectors(self, fit: bool = True) -> int:
         """Recount the model's word vectors from the pairs it holds now (after its pairs
-        changed); returns how many words have one."""
+        changed), and fit its prompt weight unless not to; returns how many words have one."""
         model = await self._model()
-        words = await refresh_vectors(self.level2, model.id, get_tokenizer(model.tokenizer).tokenize)
+        words = await refresh_vectors(self.level2, model.id, get_tokenizer(model.tokenizer).tokenize, fit)
         self._pairs_counted, self._pairs_uncounted = self._pairs_counted + self._pairs_uncounted, 0
         self._loaded = None  # the next reply reads them
         return words
@@ -143,7 +142,7 @@ class DBSLMEngine:
         once; learning when it added a tenth more pairs (at least 100), as a count reads them all."""
         self._pairs_uncounted += added
         if not added or self._pairs_uncounted >= max(100, self._pairs_counted // 10):
-            await self.refresh_vectors()
+            await self.refresh_vectors(fit=False)  # the fit's queries would hold up replies; a training fits
 
     # -- conversations ----------------------------------------------------------------------
 
@@ -191,9 +190,10 @@ class DBSLMEngine:
                       user_id: str | None = None) -> Reply:
         """Log ``text``, answer it and log the answer."""
         started = time.perf_counter()
+        text = repaired(text)
         conversation = await self._conversation(conversation_id)
         recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
-        await self.level2.log(conversation_id, "user", user_id or conversation.user_id, text)
+        await self.level2.log(conversation_id, "user", user_id or conversation.user_id, bounded(text))
         return await self._reply_with(conversation, text, recent, started, seed)
 
     async def _reply_with(self, conversation: Conversation, text: str, recent: list[Message], started: float,
@@ -207,7 +207,7 @@ class DBSLMEngine:
                                 user_id: str | None = None) -> int:
         """Tie a better answer to a reply (default: the conversation's last); from now on
         the same prompt in this conversation is answered with it."""
-        corrected = corrected_text.strip()
+        corrected = bounded(repaired(corrected_text.strip()))
         if not corrected:
             raise DbslmError("a correction needs the better answer: /correct <better answer>")
         conversation = await self._conversation(conversation_id)

@@ -14,16 +14,23 @@ forgotten) is subtracted with that prompt and queued again without it (or after 
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 
+import pymysql
+
 from dbslm.errors import DbslmError
-from dbslm.store import Store
+from dbslm.store import ModelInfo, Store
 from dbslm.store.community import FORGETTING, PENDING, UNPAIRING, BatchChanged, CommunityStore, LearnedMessage
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, resolve_model, train, untrain
 
+log = logging.getLogger(__name__)
 PairsChanged = Callable[..., Awaitable[None]]
+# a build failing with these failed for the database (busy, gone, full), not for its messages
+DATABASE_ERRORS = (OSError, sqlite3.OperationalError, pymysql.err.OperationalError, pymysql.err.InterfaceError)
 BUILD_MOST = 1_000_000  # queued messages in one build: their texts and token ids are in memory at once
 
 
@@ -45,27 +52,51 @@ class ChannelLearning:
 
     async def learn_pending(self, model_id: int) -> TrainReport | None:
         """Learn every queued message, in one build per :data:`BUILD_MOST` of them; the report
-        adds up the builds' sentences, tokens and seconds (None when nothing was queued)."""
-        total = None
+        adds up the builds' sentences, tokens and seconds (None when nothing was queued).
+
+        A build that fails for its messages (not for the database: that one is raised, and
+        they stay queued) is tried again with its first half, and so on: a message that fails
+        alone is tried without its prompt, then set aside with the reason; the others are learned."""
+        total, most = None, BUILD_MOST
         while True:
             try:
-                report = await self._learn_batch(model_id)
+                report = await self._learn_batch(model_id, most)
             except BatchChanged:  # another process sharing the database learned first: take again
                 continue
-            if report is None:
-                return total
-            total = report if total is None else replace(
-                report, sentences=total.sentences + report.sentences, tokens=total.tokens + report.tokens,
-                seconds=total.seconds + report.seconds)
+            except _Failed as failed:
+                if failed.size > 1:
+                    most = failed.size // 2
+                    continue
+                if failed.prompted:  # its prompt may be what fails: try it alone
+                    await self.rows.set_prompts(model_id, [failed.first], None)
+                    continue
+                log.warning("set aside channel message %s of %s: it cannot be learned (%s)", failed.first,
+                            self.model_name, failed.reason)
+                await self.rows.set_aside(model_id, failed.first, failed.reason)
+                report, most = None, BUILD_MOST
+            else:
+                if report is None:
+                    return total
+                most = BUILD_MOST
+            if report is not None:
+                total = report if total is None else replace(
+                    report, sentences=total.sentences + report.sentences, tokens=total.tokens + report.tokens,
+                    seconds=total.seconds + report.seconds)
 
-    async def _learn_batch(self, model_id: int) -> TrainReport | None:
+    async def _learn_batch(self, model_id: int, most: int) -> TrainReport | None:
         async with self._lock:
-            batch = await self.rows.take_pending(model_id, BUILD_MOST)
+            batch = await self.rows.take_pending(model_id, most)
             if batch is None:
                 return None
             model = await resolve_model(self.store, self.model_name, None, None, reset=False)
-            report = await train(self.store, model, dialog=_dialog(model.tokenizer, batch.pairs),
-                                 on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, batch))
+            try:
+                report = await train(self.store, model, dialog=channel_dialog(model, batch.pairs),
+                                     on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, batch))
+            except (BatchChanged, *DATABASE_ERRORS):
+                raise
+            except Exception as exc:  # noqa: BLE001 - what the messages made fail, whatever it is
+                raise _Failed(len(batch.pairs), batch.first, batch.pairs[0][0] is not None,
+                              f"{type(exc).__name__}: {exc}"[:200]) from exc
         paired = sum(prompt is not None for prompt, _ in batch.pairs)
         if paired:
             await self._pairs_changed(added=paired)
@@ -111,6 +142,7 @@ class ChannelLearning:
 
         async with self._lock:
             _, count = await self._forget(model_id, theirs)
+            await self.rows.forget_set_aside(model_id, user_id)
         await self.learn_pending(model_id)  # the messages that answered theirs, on their own now
         return count
 
@@ -149,17 +181,28 @@ class ChannelLearning:
         model = await self.store.level1.model(self.model_name)
         keys = [m.message_key for m in learned]
         requeued = [m.answering(prompt) for m in repaired]
-        report = await untrain(self.store, model, dialog=_dialog(model.tokenizer, [m.pair for m in (*learned, *repaired)]),
-                               on_switch=lambda tx, model_id: self.rows.remove_subtracted(tx, model_id, keys,
-                                                                                          requeued))
+        dialog = channel_dialog(model, [m.pair for m in (*learned, *repaired)])
+        report = await untrain(self.store, model, dialog=dialog, on_switch=lambda tx, model_id:
+                               self.rows.remove_subtracted(tx, model_id, keys, requeued))
         if any(m.prompt for m in [*learned, *repaired]):
             await self._pairs_changed(added=0)
         return report
 
 
-def _dialog(tokenizer: str, pairs: Sequence[tuple[str | None, str]]) -> Iterator[tuple[list[str], list[str]]]:
-    """Each message after its prompt (or as a reply without one), tokenized as the build's
-    worker thread reads it (so only the token ids of a batch are ever in memory, not its
-    token lists)."""
-    tokenize = get_tokenizer(tokenizer).tokenize
-    return ((tokenize(prompt) if prompt else [], tokenize(text)) for prompt, text in pairs)
+class _Failed(Exception):
+    """A batch's build failed because of its messages."""
+
+    def __init__(self, size: int, first: str, prompted: bool, reason: str) -> None:
+        super().__init__(reason)
+        self.size, self.first, self.prompted, self.reason = size, first, prompted, reason
+
+
+def channel_dialog(model: ModelInfo, pairs: Sequence[tuple[str | None, str]]
+                   ) -> Iterator[tuple[list[str], list[str]]]:
+    """Each message after the end of its prompt (or as a reply without one), tokenized as the
+    build's worker thread reads it (so only the token ids of a batch are ever in memory, not
+    its token lists). A prompt is a channel message learned on its own too: only its last
+    ``order - 1`` tokens, all that the reply's n-grams see of it, are counted again."""
+    tokenize = get_tokenizer(model.tokenizer).tokenize
+    context = model.order - 1
+    return ((tokenize(prompt)[-context:] if prompt and context else [], tokenize(text)) for prompt, text in pairs)

@@ -107,8 +107,8 @@ async def untrain(store: Store, model: ModelInfo, sentences: Iterable[list[str]]
     order and vocabulary apply) to the rebuilt build.
 
     Training A and B then untraining B gives the model of A alone, n-gram for n-gram; words
-    only B had keep their vocabulary row (ids stay stable) with frequency 0 and read as
-    ``<unk>`` everywhere. Text the model never learned (an unknown word, or more occurrences
+    only B had keep their vocabulary row (ids stay stable) with frequency 0 and their text
+    erased (:func:`forgotten`), and read as ``<unk>`` everywhere. Text the model never learned (an unknown word, or more occurrences
     of an n-gram than it counts) raises :class:`DbslmError` and changes nothing. Forgetting
     everything leaves no n-grams: the model returns to untrained (no active build, report
     ``build`` None) and its next training starts a fresh vocabulary. The report counts the
@@ -183,8 +183,16 @@ def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
                              ) from None
     tables = build_tables(counts, head_size) if len(counts[0].keys) else None
     changed = np.unique(ids) if old_counts is not None else np.arange(len(vocab))
-    update = VocabUpdate(changed.tolist(), [vocab.texts[i] for i in changed], _frequencies(counts[0], changed))
-    return tables, counts, ids, update
+    freqs = _frequencies(counts[0], changed)
+    texts = [vocab.texts[i] if f or i < len(CONTROL_TOKENS) else forgotten(i) for i, f in zip(changed.tolist(), freqs)]
+    return tables, counts, ids, VocabUpdate(changed.tolist(), texts, freqs)
+
+
+def forgotten(word_id: int) -> str:
+    """What a vocabulary row says once nothing the model holds has its word (untrained): no
+    table keeps a forgotten person's own words, and the row keeps its id. A token never has a
+    space in it, so this never names a word."""
+    return f"<forgotten {word_id}>"
 
 
 def _frequencies(unigrams: OrderCounts, ids: np.ndarray) -> list[int]:

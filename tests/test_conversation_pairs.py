@@ -75,10 +75,12 @@ async def channel_pairs(core: BotCore) -> list[tuple[str, str]]:
 
 
 async def assert_model_of(core: BotCore, pairs: list[tuple[str | None, str]], name: str) -> None:
-    """The community's n-grams are those of a fresh model trained on exactly ``pairs``."""
+    """The community's n-grams are those of a fresh model trained on exactly ``pairs`` (each
+    message after the last two tokens of its prompt: order 3)."""
     engine = await community(core)
     alone = await resolve_model(engine.store, name, None, None, reset=False)
-    await train(engine.store, alone, dialog=[(TOKENIZE(p) if p else [], TOKENIZE(t)) for p, t in pairs])
+    assert alone.order == 3
+    await train(engine.store, alone, dialog=[(TOKENIZE(p)[-2:] if p else [], TOKENIZE(t)) for p, t in pairs])
     assert_same_model(await ngrams_by_text(engine.store, "discord:g1"), await ngrams_by_text(engine.store, name))
 
 

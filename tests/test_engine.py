@@ -13,6 +13,7 @@ from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
 from dbslm.starter import starter_pairs
 from dbslm.store.level3 import Concept
 from dbslm.text.tokenize import get_tokenizer
+from dbslm.text.valid import bounded, repaired
 from tests.conftest import execute, table_rows
 
 HOSTILE = ["", "   \t\n ", "🎉🔥👩‍💻🇫🇷", "x" * 100_000, "a\x00b\x07c\x1b[31m", "مرحبا שלום hello",
@@ -97,12 +98,13 @@ async def test_forget_user_removes_their_rows_and_nothing_else(engine, db):
 
 
 async def test_hostile_inputs_are_logged_verbatim_and_answered(engine):
+
     conv = await engine.start_conversation("mallory")
     for text in HOSTILE:
         reply = await engine.respond(conv, text, seed=5)
         assert reply.text.strip()
         logged = (await engine.history(conv, 2))[0]
-        assert logged.role == "user" and logged.text == text
+        assert logged.role == "user" and logged.text == bounded(repaired(text))  # verbatim, up to the limit
     conv2 = await engine.start_conversation("mallory")
     long_reply = await engine.respond(conv2, HOSTILE[3])
     assert long_reply.concept == "refusal" and "100,000 characters" in long_reply.text

@@ -3,6 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dbslm.text.tokenize import (
+    MAX_TOKEN_CHARS,
     _TOKEN,
     TOKENIZERS,
     RegexTokenizer,
@@ -159,7 +160,8 @@ def test_printable_ascii_lines_split_piece_by_piece_as_the_full_rules_do(line):
 
 def test_long_lines_tokenize_in_linear_time():
     assert tok("a " * 20000 + ".x") == ["a"] * 20000 + [".", "x"]
-    assert tok("word" * 5000 + " :)") == ["word" * 5000, ":)"]
+    run = "word" * 5000  # a 20,000-letter token: in pieces of MAX_TOKEN_CHARS
+    assert tok(run + " :)") == [run[i:i + MAX_TOKEN_CHARS] for i in range(0, len(run), MAX_TOKEN_CHARS)] + [":)"]
 
 
 @given(st.text())

@@ -38,7 +38,7 @@ COMMANDS = ("/correct", "/history", "/stats", "/forget", "/train", "/flush", "/h
             "/listen", "/chance", "/optout", "/optin", "/ban", "/corrections", "/approve", "/reject")
 DM_SUBTYPES = (None, "file_share")  # a plain direct message, or one with files attached
 CHANNEL_TYPES = ("channel", "group")  # public and private channels
-SEEN_MESSAGES = 5000  # recent channel messages remembered, so that a mention is handled once
+SEEN_MESSAGES = 5000  # recent channel messages and commands remembered, so that each is handled once
 ADMIN_SECONDS = 300.0  # how long a users.info answer (is the user a workspace admin?) is trusted
 RATE_LIMIT_RETRIES = 3  # 429s waited out per Web API call before it fails
 NOT_A_MEMBER = ("not_in_channel", "channel_not_found")  # chat.post* in a channel the bot is not in
@@ -95,13 +95,17 @@ class SlackAdapter:
     async def _channel_message(self, event: dict[str, Any], team: str, client: AsyncWebClient,
                                bot_user: str | None) -> None:
         """A message in a channel, from its ``message`` or its ``app_mention`` event, whichever is first."""
-        key = f"{team}:{event['channel']}:{event.get('ts')}"
+        if self._first_time(f"{team}:{event['channel']}:{event.get('ts')}"):
+            await self._dispatch(event, team, client, bot_user, is_dm=False)
+
+    def _first_time(self, key: str) -> bool:
+        """Whether a message or command is new (Slack redelivers, and a signed request may be replayed)."""
         if key in self._seen:
-            return
+            return False
         self._seen[key] = None
         if len(self._seen) > SEEN_MESSAGES:
             self._seen.popitem(last=False)
-        await self._dispatch(event, team, client, bot_user, is_dm=False)
+        return True
 
     async def _dispatch(self, event: dict[str, Any], team: str, client: AsyncWebClient, bot_user: str | None, *,
                         is_dm: bool) -> None:
@@ -126,6 +130,8 @@ class SlackAdapter:
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient,
                           context: AsyncBoltContext) -> None:
         await ack()  # within Slack's 3 seconds; the answer follows
+        if not self._first_time(f"command:{command.get('trigger_id') or command.get('response_url')}"):
+            return  # the same invocation again: a replayed request runs nothing twice
         team, channel, user = command.get("team_id", ""), command["channel_id"], command["user_id"]
         is_dm = channel.startswith("D")
         text, _ = slack_text(f"{command['command']} {command.get('text', '')}", None)

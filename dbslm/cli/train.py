@@ -31,6 +31,7 @@ from dbslm.errors import DbslmError
 from dbslm.reply.association import refresh_vectors
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.community import CommunityStore
+from dbslm.store.database import Transaction
 from dbslm.store.level2 import Level2Store
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files
 from dbslm.text.dialogs import DIALOG_SUFFIXES
@@ -236,14 +237,16 @@ class _Session:
         started = time.perf_counter()
         first = not self.reports
         reset = self.args.reset and first
+
+        async def on_switch(tx: Transaction, model_id: int) -> None:
+            """The build's pairs (and, from scratch, the old ones gone) go live with it, or nothing does."""
+            if reset:
+                await CommunityStore.clear(tx, model_id)
+                await Level2Store.clear_pairs(tx, model_id)
+            await Level2Store.add_pairs(tx, model_id, batch.pairs, source="train")
+
         report = await train(self.store, self.model, batch.sentences, dialog=batch.dialog, reset=reset,
-                             head_size=self.args.head_size, progress=self.progress.stage,
-                             on_switch=CommunityStore.clear if reset else None)
-        level2 = Level2Store(self.store.db)
-        trained = await self.store.level1.model(self.model.name)
-        if reset:
-            await level2.clear_pairs(trained.id)
-        await level2.add_pairs(trained.id, batch.pairs, source="train")
+                             head_size=self.args.head_size, progress=self.progress.stage, on_switch=on_switch)
         self.pairs_changed = self.pairs_changed or reset or bool(batch.pairs)
         self.reports.append(report)
         self.tokens += report.tokens

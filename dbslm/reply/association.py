@@ -18,10 +18,11 @@ from dbslm.store.level2 import Level2Store
 MAX_PAIRS = 200_000  # the newest pairs the vectors are counted from: time and memory stay bounded
 
 
-async def refresh_vectors(level2: Level2Store, model_id: int, tokenize: Callable[[str], list[str]]) -> int:
+async def refresh_vectors(level2: Level2Store, model_id: int, tokenize: Callable[[str], list[str]],
+                          fit: bool = True) -> int:
     """Recount the word vectors of a model from the pairs it holds now (the newest MAX_PAIRS,
-    in a worker thread), replace the stored ones and fit its profiles' ``prompt_weight`` to
-    its pairs; returns how many words have a vector."""
+    in a worker thread), replace the stored ones and (with ``fit``) fit its profiles'
+    ``prompt_weight`` to its pairs; returns how many words have a vector."""
     pairs = await level2.pair_texts(model_id, MAX_PAIRS)
 
     def count() -> WordVectors:
@@ -30,6 +31,8 @@ async def refresh_vectors(level2: Level2Store, model_id: int, tokenize: Callable
     vectors = await asyncio.to_thread(count)
     await level2.save_word_vectors(model_id, vectors.words, vectors.weights.tolist(),
                                    [row.tobytes() for row in vectors.matrix])
+    if not fit:
+        return len(vectors.words)
     defaults = asdict(DecodeSettings())
     ranker = Ranker(level2, vectors, None, (model_id,), tokenize, defaults["prompt_weight"])
     weight = await fit_prompt_weight(ranker, pairs)

@@ -6,6 +6,7 @@ returns a migrated :class:`Store`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from dbslm.config import load_settings
@@ -16,6 +17,7 @@ from dbslm.store.level1 import Level1Store, ModelInfo
 from dbslm.store.migrations import migrate
 
 __all__ = ["Store", "ModelInfo", "open_database", "open_store"]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,13 +55,16 @@ class Store:
 async def open_store(target: str, create: bool = True, cold_url: str | None = None) -> Store:
     """Open and migrate the database named by ``target``; without ``create`` it must exist.
 
-    A SQLite database gets its MariaDB cold tier attached when it has flushed contexts, or
+    What interrupted trainings left is removed (logged as a warning). A SQLite database gets
+    its MariaDB cold tier attached when it has flushed contexts, or
     when ``cold_url`` names one (``DBSLM_MARIADB_*`` otherwise).
     """
     db = await open_database(target, create)
     store = Store(db, Level1Store(db))
     try:
         await migrate(db)
+        for line in await store.level1.clean_up():
+            log.warning("%s: %s", db.description, line)
         if db.dialect.name == "sqlite" and (cold_url or await db.fetchone("SELECT 1 FROM flushed LIMIT 1")):
             await store.attach_cold(cold_url or load_settings().mariadb_url)
     except BaseException:

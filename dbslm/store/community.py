@@ -41,6 +41,7 @@ class Batch:
     count when they were taken."""
 
     pairs: list[tuple[str | None, str]]  # each message after its prompt (None when it has none)
+    first: str  # the key of its first message
     after: int  # the queue's learned number when the batch was taken
     through: int  # the last sequence number among them
     dropped: int
@@ -187,9 +188,28 @@ class CommunityStore:
         when none is pending)."""
         queue = await self.db.fetchone("SELECT learned, dropped FROM queues WHERE model_id = ?", (model_id,))
         rows = [] if queue is None else await self.db.fetchall(
-            "SELECT seq, prompt, text FROM learned WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, prompt, text, message_key FROM learned WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (model_id, queue[0], most))
-        return Batch([(r[1], r[2]) for r in rows], queue[0], rows[-1][0], queue[1]) if rows else None
+        return Batch([(r[1], r[2]) for r in rows], rows[0][3], queue[0], rows[-1][0], queue[1]) if rows else None
+
+    async def set_aside(self, model_id: int, key: str, reason: str) -> None:
+        """Take a queued message that cannot be learned out of the queue, keeping why."""
+        async with self.db.transaction() as tx:
+            await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
+            await tx.execute("INSERT INTO set_aside (model_id, message_key, user_id, reason, created_at) "
+                             "SELECT model_id, message_key, user_id, ?, ? FROM learned "
+                             "WHERE model_id = ? AND message_key = ?", (reason, time.time(), model_id, key))
+            await self._remove(tx, model_id, [key])
+
+    async def set_aside_count(self, model_id: int) -> int:
+        """How many of the model's channel messages were set aside."""
+        row = await self.db.fetchone("SELECT COUNT(*) FROM set_aside WHERE model_id = ?", (model_id,))
+        return int(row[0])
+
+    async def forget_set_aside(self, model_id: int, user_id: str) -> None:
+        """No trace of the user's set-aside messages stays."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM set_aside WHERE model_id = ? AND user_id = ?", (model_id, user_id))
 
     @staticmethod
     async def mark_learned(tx, model_id: int, batch: Batch) -> None:

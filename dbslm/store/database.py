@@ -93,8 +93,9 @@ class Database(ABC):
         """A write transaction, committed when the block ends without an exception."""
 
     @abstractmethod
-    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
-        """An exclusive lock on ``name`` among every process using this database."""
+    def lock(self, name: str, wait: bool = True) -> AbstractAsyncContextManager[bool]:
+        """An exclusive lock on ``name`` among every process using this database; it gives
+        whether it is held (without ``wait``: False at once when another holds it)."""
 
     @abstractmethod
     async def close(self) -> None:

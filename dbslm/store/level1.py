@@ -252,15 +252,30 @@ class Level1Store:
         await self.purge_inactive(model_id)
         return build
 
-    async def purge_inactive(self, model_id: int) -> None:
-        """Delete the rows of a model's retired builds and of builds left half-written."""
+    async def clean_up(self) -> list[str]:
+        """Remove what interrupted trainings left (builds half-written or retired but not
+        purged) of every model that no process is training now; a line for each model cleaned."""
+        cleaned = []
+        for model_id, name, builds in await self.db.fetchall(
+                "SELECT m.id, m.name, COUNT(*) FROM builds b JOIN models m ON m.id = b.model_id "
+                "WHERE b.id <> COALESCE(m.active_build, -1) GROUP BY m.id, m.name ORDER BY m.name"):
+            async with self.db.lock(f"train:{name}", wait=False) as held:
+                if held:
+                    rows = await self.purge_inactive(model_id)
+                    cleaned.append(f"model {name!r}: removed {builds} unfinished or replaced build(s) that an "
+                                   f"interrupted training left, {rows:,} n-gram rows")
+        return cleaned
+
+    async def purge_inactive(self, model_id: int) -> int:
+        """Delete the rows of a model's retired builds and of builds left half-written; returns
+        how many n-gram rows they had."""
         async with self.db.transaction() as tx:
             builds = [r[0] for r in await tx.fetchall(
                 "SELECT b.id FROM builds b JOIN models m ON m.id = b.model_id "
                 "WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1)", (model_id,))]
             if self.cold is not None:
                 await self.cold.purge(builds)
-            await _delete_builds(tx, builds)
+            return await _delete_builds(tx, builds)
 
 
 def _ngram_rows(rows: list[tuple]) -> NgramRows:
@@ -295,8 +310,12 @@ async def _write_rows(tx: Transaction, build: int, tables: ModelTables) -> None:
         [(build, d.n, *d.t, *(float(x) for x in d.d), int(d.fallback)) for d in tables.discounts])
 
 
-async def _delete_builds(tx: Transaction, builds: list[int]) -> None:
+async def _delete_builds(tx: Transaction, builds: list[int]) -> int:
+    """Delete builds and their rows; returns how many n-gram rows they had."""
+    ngrams = 0
     for build in builds:
         for table in BUILD_TABLES:
-            await tx.execute(f"DELETE FROM {table} WHERE build = ?", (build,))
+            deleted = await tx.executemany(f"DELETE FROM {table} WHERE build = ?", [(build,)])
+            ngrams += deleted if table == "ngrams" else 0
         await tx.execute("DELETE FROM builds WHERE id = ?", (build,))
+    return ngrams

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from dbslm.decoder import DecodeSettings
-from dbslm.store.database import Database
+from dbslm.store.database import Database, Transaction
 from dbslm.store.schema import TABLES
 
 PAIRS = next(t for t in TABLES if t.name == "pairs")
@@ -148,22 +148,24 @@ class Level2Store:
             "ORDER BY id", (model_id, conversation_id, time.time()))
         return [Bias(*r) for r in rows]
 
-    async def add_pairs(self, model_id: int, pairs: Sequence[tuple[str, str]], source: str,
+    @staticmethod
+    async def add_pairs(tx: Transaction, model_id: int, pairs: Sequence[tuple[str, str]], source: str,
                         user_id: str | None = None) -> None:
-        """Keep pairs for retrieval, with their metadata (a :class:`DialogPair`'s ``meta``) as JSON."""
+        """Inside ``tx`` (the switch to the build that learned them): keep pairs for retrieval,
+        with their metadata (a :class:`DialogPair`'s ``meta``) as JSON."""
         if not pairs:
             return
         meta = [json.dumps(p.meta, ensure_ascii=False) if getattr(p, "meta", None) else None for p in pairs]
-        async with self.db.transaction() as tx:
-            await tx.insert_rows("pairs", ("model_id", "prompt", "response", "source", "user_id", "meta"),
-                                 [[model_id] * len(pairs), [p for p, _ in pairs], [r for _, r in pairs],
-                                  [source] * len(pairs), [user_id] * len(pairs), meta])
+        await tx.insert_rows("pairs", ("model_id", "prompt", "response", "source", "user_id", "meta"),
+                             [[model_id] * len(pairs), [p for p, _ in pairs], [r for _, r in pairs],
+                              [source] * len(pairs), [user_id] * len(pairs), meta])
 
-    async def clear_pairs(self, model_id: int) -> None:
-        async with self.db.transaction() as tx:
-            await tx.execute("DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE model_id = ?)",
-                             (model_id,))
-            await tx.execute("DELETE FROM pairs WHERE model_id = ?", (model_id,))
+    @staticmethod
+    async def clear_pairs(tx: Transaction, model_id: int) -> None:
+        """Inside ``tx`` (the switch to a build trained from scratch): no pair is the model's any more."""
+        await tx.execute("DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE model_id = ?)",
+                         (model_id,))
+        await tx.execute("DELETE FROM pairs WHERE model_id = ?", (model_id,))
 
     async def pair_vectors(self, embedder: str, pair_ids: Sequence[int]) -> dict[int, bytes]:
         """The stored vectors of those pairs' prompts that ``embedder`` made."""

@@ -60,7 +60,11 @@ class MariaDBTarget:
 
 def parse_url(url: str) -> MariaDBTarget:
     """``mariadb://user:password@host:port/database?slab_engine=Aria`` (``mysql://`` too)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [ of an IPv6 host, say
+        raise DbslmError("the MariaDB URL is malformed: mariadb://user:password@host:3306/name "
+                         "(an IPv6 host in brackets: [::1])") from None
     database = parts.path.lstrip("/")
     if not parts.hostname or not database:
         raise DbslmError("a MariaDB URL needs a host and a database: mariadb://user:password@host:3306/name")
@@ -240,15 +244,18 @@ class MariaDBDatabase(Database):
             await self.guard(conn.commit())
 
     @asynccontextmanager
-    async def lock(self, name: str) -> AsyncIterator[None]:
+    async def lock(self, name: str, wait: bool = True) -> AsyncIterator[bool]:
         """A server-side named lock (GET_LOCK), released if this process dies."""
         async with self._pool.acquire() as conn, conn.cursor() as cur:
-            await self.guard(cur.execute("SELECT GET_LOCK(%s, %s)", (f"dbslm:{name}"[:64], LOCK_TIMEOUT)))
+            await self.guard(cur.execute("SELECT GET_LOCK(%s, %s)", (f"dbslm:{name}"[:64], LOCK_TIMEOUT if wait else 0)))
             (got,) = await cur.fetchone()
+            if got != 1 and not wait:
+                yield False
+                return
             if got != 1:
                 raise DbslmError(f"{self.target.place}: another process holds {name!r} for too long")
             try:
-                yield
+                yield True
             finally:
                 try:
                     await cur.execute("SELECT RELEASE_LOCK(%s)", (f"dbslm:{name}"[:64],))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 SCHEMA_VERSION = 6  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
 # 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable,
 # decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (learned.prompt_*,
-# pairs.message_key)
+# pairs.message_key), set_aside
 RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
 # columns and indexes a version added to an existing table
 ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),),
@@ -150,6 +150,12 @@ TABLES: tuple[Table, ...] = (
          ("prompt_key", "ref?"), ("prompt_user", "name?"), ("prompt", "text?")),
         ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",), ("model_id", "seq"),
                                               ("model_id", "prompt_key"), ("prompt_user",)),
+    ),
+    Table(
+        "set_aside",  # channel messages that could not be learned (their build failed alone), with why
+        (("model_id", "int"), ("message_key", "ref"), ("user_id", "name"), ("reason", "text"),
+         ("created_at", "real")),
+        ("model_id", "message_key"), indexes=(("user_id",),),
     ),
     Table(
         "queues",  # per model: the last sequence number given to a queued message, the last one it

@@ -133,14 +133,25 @@ class SQLiteDatabase(Database):
                 raise
 
     @asynccontextmanager
-    async def lock(self, name: str) -> AsyncIterator[None]:
+    async def lock(self, name: str, wait: bool = True) -> AsyncIterator[bool]:
         """A lock among this file's users: an asyncio lock within the process, an exclusive
         ``flock`` on ``<file>.lock`` across processes (released by the kernel if one dies)."""
-        async with self._named_locks.setdefault(name, asyncio.Lock()):
+        local = self._named_locks.setdefault(name, asyncio.Lock())
+        if not wait and local.locked():
+            yield False
+            return
+        async with local:
             with open(f"{self.path}.lock", "a+b") as handle:
-                await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
                 try:
-                    yield
+                    if wait:
+                        await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+                    else:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # another process holds it
+                    yield False
+                    return
+                try:
+                    yield True
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 

@@ -16,6 +16,7 @@ import yaml
 
 from dbslm.errors import DbslmError
 from dbslm.text.corpus import DIALOG_SUFFIXES, decode_lines
+from dbslm.text.valid import checked
 
 __all__ = ["DIALOG_SUFFIXES", "STREAMED_SUFFIXES", "parse_pairs", "read_pairs", "stream_pairs"]
 Pair = tuple[str, str]
@@ -33,6 +34,7 @@ class DialogPair(tuple):
         return pair
 STREAMED_SUFFIXES = (".ndjson", ".jsonl")  # one row a line: read a line at a time
 READ_BYTES = 1 << 16  # the most bytes read at once from a streamed file
+MAX_DIGITS = 100  # the longest JSON integer read (Python refuses those past 4,300 digits, slowly)
 
 
 def read_pairs(path: Path, encoding: str = "utf-8", max_line_chars: int = 1_000_000) -> list[Pair]:
@@ -119,30 +121,68 @@ def _too_long(path: Path, number: int, max_line_chars: int) -> DbslmError:
 
 def _json(text: str, where: str) -> object:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise DbslmError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise DbslmError(f"{where}: malformed JSON (nested deeper than Python can read)") from None
+    except _TooLong:
+        raise DbslmError(f"{where}: malformed JSON (a number of more than {MAX_DIGITS} digits)") from None
+
+
+class _TooLong(Exception):
+    """A JSON integer too long to be a count or an id (reading it would take quadratic time)."""
+
+
+def _integer(digits: str) -> int:
+    if len(digits) > MAX_DIGITS:
+        raise _TooLong
+    return int(digits)
 
 
 def _row(row: object, where: str) -> Pair:
     if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not isinstance(row.get("response"), str):
         raise DbslmError(f"{where}: a row needs string \"prompt\" and \"response\" fields")
-    return DialogPair(row["prompt"], row["response"], {k: v for k, v in row.items() if k not in ("prompt", "response")})
+    return DialogPair(checked(row["prompt"], where), checked(row["response"], where),
+                      {k: v for k, v in row.items() if k not in ("prompt", "response")})
+
+
+class _Refused(Exception):
+    """A YAML construct this reader refuses, at a line."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """The safe loader without aliases: a ``*name`` may repeat a large node many times over
+    (a few kilobytes of aliases can expand to gigabytes), and conversations need none."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            raise _Refused(self.peek_event().start_mark.line + 1, "YAML aliases (*name) are not supported here")
+        return super().compose_node(parent, index)
 
 
 def _yaml_pairs(text: str, path: Path) -> list[Pair]:
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.load(text, Loader=_PlainLoader) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise DbslmError(f"{path}{line}: malformed YAML") from None
+    except _Refused as exc:
+        raise DbslmError(f"{path}:{exc.line}: {exc.reason}") from None
+    except RecursionError:
+        raise DbslmError(f"{path}: malformed YAML (nested deeper than Python can read)") from None
     conversations = data.get("conversations") if isinstance(data, dict) else None
     if not isinstance(conversations, list):
         raise DbslmError(f"{path}: expected a 'conversations:' list of conversations (lists of lines)")
     pairs = []
-    for conversation in conversations:
+    for number, conversation in enumerate(conversations, 1):
         if isinstance(conversation, list):
-            lines = [str(x).strip() for x in conversation if isinstance(x, (str, int, float))]
+            lines = [checked(str(x).strip(), f"{path}: conversation {number}") for x in conversation
+                     if isinstance(x, (str, int, float))]
             pairs += zip(lines, lines[1:])
     return pairs

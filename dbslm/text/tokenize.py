@@ -37,6 +37,9 @@ import regex
 
 TOKENIZERS = ("regex", "whitespace")
 MAX_CACHED = 48  # longest piece whose tokens are cached
+# The longest token, on every backend alike (MariaDB's vocabulary column holds 512 characters):
+# a longer run (a pasted hash, a letter held down) is cut into pieces of this length.
+MAX_TOKEN_CHARS = 256
 
 # Scripts written without spaces between words, plus the prolonged sound mark.
 _UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\u30fc"
@@ -82,10 +85,11 @@ class RegexTokenizer:
         """Split ``line`` into tokens; never raises, ``[]`` for blank input."""
         if line.isascii() and line.isprintable():  # no token spans a space: piece by piece
             return [token for piece in line.split()
-                    for token in (_piece_tokens(piece) if len(piece) <= MAX_CACHED else _TOKEN.findall(piece))]
+                    for token in (_piece_tokens(piece) if len(piece) <= MAX_CACHED
+                                  else _capped(_TOKEN.findall(piece)))]
         if not line.isprintable():
             line = _CLEAN.sub(r"\1", line)
-        return _TOKEN.findall(unicodedata.normalize("NFKC", line))
+        return _capped(_TOKEN.findall(unicodedata.normalize("NFKC", line)))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -94,14 +98,21 @@ def _piece_tokens(piece: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(piece))
 
 
+def _capped(tokens: list[str]) -> list[str]:
+    """``tokens`` with each one longer than MAX_TOKEN_CHARS cut into pieces of that length."""
+    if max(map(len, tokens), default=0) <= MAX_TOKEN_CHARS:
+        return tokens
+    return [t[i:i + MAX_TOKEN_CHARS] for t in tokens for i in range(0, len(t), MAX_TOKEN_CHARS)]
+
+
 class WhitespaceTokenizer:
     """``str.split`` for pre-tokenized corpora; no normalisation at all."""
 
     name = "whitespace"
 
     def tokenize(self, line: str) -> list[str]:
-        """Split ``line`` on whitespace."""
-        return line.split()
+        """Split ``line`` on whitespace (a token longer than MAX_TOKEN_CHARS in pieces)."""
+        return _capped(line.split())
 
 
 def get_tokenizer(name: str) -> RegexTokenizer | WhitespaceTokenizer:

@@ -69,7 +69,7 @@ def deleted_body(old: dict[str, Any], team: str = "T1") -> dict[str, Any]:
 def command_body(name: str, text: str, user: str = "U1", channel: str = "C1", team: str = "T1") -> dict[str, str]:
     """A slash command's payload (form fields over HTTP, a JSON object in Socket Mode)."""
     return {"token": "t", "team_id": team, "channel_id": channel, "user_id": user, "command": name,
-            "text": text, "response_url": "http://127.0.0.1:9/unused", "trigger_id": "1"}
+            "text": text, "response_url": "http://127.0.0.1:9/unused", "trigger_id": f"{next(_TS)}.trigger"}
 
 
 class FakeSlack:

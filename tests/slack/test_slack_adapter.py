@@ -119,6 +119,20 @@ async def test_slash_commands_correct_and_train(slack):
     assert any(t.startswith("Trained on message.txt") for t in texts)
 
 
+async def test_a_replayed_slash_command_runs_once(slack):
+    """A signed request replayed within Slack's five minutes passes the signature check: the
+    same invocation (its trigger id) trains once."""
+    api, url = slack
+    body = command("/train", "replayed zebras sing at dawn", user=ADMIN)
+    for _ in range(3):
+        assert await post(url, body, FORM) == 200
+    await api.posted.wait_for(2)  # "Training ..." and "Trained on ..."
+    await post(url, command("/stats", "", user=ADMIN), FORM)  # a new invocation is answered, after the replays
+    texts = [p["text"] for p in await api.posted.wait_for(3)]
+    assert sum(t.startswith("Trained on message.txt") for t in texts) == 1 and texts[-1].startswith("Model")
+    assert len(api.posted) == 3
+
+
 @pytest.mark.parametrize("env, named", [
     ({}, "SLACK_BOT_TOKEN is not set"),
     ({"SLACK_BOT_TOKEN": BOT_TOKEN}, "set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"),

@@ -1,0 +1,188 @@
+"""Integrity under hostile input and faults (docs/integrity.md): text every table holds, a
+training that goes live whole or not at all, bounded parsing, bounded logs, and what an
+interrupted training leaves cleaned at the next start. Both backends where the store is involved."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pytest
+
+from adapters.console import ConsoleAdapter
+from bot.core import BotCore
+from bot.events import Message
+from dbslm.engine import DBSLMEngine
+from dbslm.store.level2 import Level2Store
+from dbslm.text.tokenize import MAX_TOKEN_CHARS
+from dbslm.text.valid import MAX_INPUT_CHARS
+from tests.conftest import execute, table_rows
+from tests.test_bad_input import assert_refused, make
+from tests.test_bot_communities import SETTINGS
+
+MODEL = ("SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'base' ORDER BY v.id",
+         "SELECT g.n, g.ctx, g.word, g.count, g.logp FROM ngrams g JOIN models m ON m.active_build = g.build "
+         "WHERE m.name = 'base' ORDER BY 1, 2, 3",
+         "SELECT prompt, response FROM pairs ORDER BY id")
+
+
+def model_rows(db: str) -> list[list[tuple]]:
+    """The base model's vocabulary, n-grams and pairs, as an SQL shell reads them."""
+    return [table_rows(db, sql) for sql in MODEL]
+
+
+@pytest.fixture
+def trained(cli, db, tmp_path) -> str:
+    dialog = make(tmp_path, "first.ndjson", '{"prompt": "hello there", "response": "hi, how are you?"}\n'
+                                            '{"prompt": "what is a heron", "response": "a tall grey bird"}\n')
+    assert cli("train", dialog, "--db", db).code == 0
+    return db
+
+
+@pytest.mark.parametrize("name,data,fragments", [
+    ("surrogate.ndjson", '{"prompt": "ok", "response": "fine"}\n{"prompt": "bad \\ud800", "response": "x"}\n',
+     ["surrogate.ndjson:2:", "lone surrogate"]),
+    ("surrogate.yml", 'conversations:\n- ["hi", "bad \\ud800 text"]\n', ["surrogate.yml: conversation 1", "surrogate"]),
+    ("nested.json", "[" * 100_000 + "]" * 100_000, ["nested.json: malformed JSON (nested deeper"]),
+    ("number.ndjson", '{"prompt": "a", "response": "b", "n": ' + "9" * 100_000 + "}\n", ["number.ndjson:1:", "digits"]),
+    ("aliases.yml", "conversations:\n- &a [lol, lol, lol]\n- [*a, *a, *a]\n", ["aliases.yml:3: YAML aliases"]),
+    ("deep.yml", "conversations: " + "[" * 100_000 + "]" * 100_000, ["deep.yml: malformed YAML (nested deeper"]),
+])
+def test_a_bad_file_is_refused_in_one_line_and_changes_nothing(cli, trained, tmp_path, name, data, fragments):
+    before = model_rows(trained)
+    assert_refused(cli("train", make(tmp_path, name, data), "--db", trained), *fragments)
+    assert model_rows(trained) == before
+
+
+def test_a_malformed_mariadb_url_is_one_line(cli, tmp_path):
+    assert_refused(cli("train", make(tmp_path, "a.txt", "a b c\n"), "--db", "mariadb://root@[::1/test"),
+                   "MariaDB URL is malformed")
+
+
+async def test_a_failure_in_the_switch_leaves_the_previous_model_whole(trained, monkeypatch):
+    """The build, its pairs and its vocabulary go live in one transaction: a failure while its
+    pairs are written leaves the model bit for bit as it was."""
+    before = model_rows(trained)
+
+    async def fail(*args, **kwargs) -> None:
+        raise RuntimeError("the disk filled up")
+
+    monkeypatch.setattr(Level2Store, "add_pairs", fail)
+    engine = await DBSLMEngine.open(trained)
+    try:
+        with pytest.raises(RuntimeError):
+            await engine.train_dialog([("where do herons nest", "in tall reeds by the water")])
+    finally:
+        await engine.close()
+    assert model_rows(trained) == before
+
+
+async def test_a_long_token_trains_alike_on_both_backends(db):
+    engine = await DBSLMEngine.open(db)
+    try:
+        await engine.train_dialog([("send the hash", "x" * 600 + " is the hash")])
+    finally:
+        await engine.close()
+    lengths = sorted(len(t) for (t,) in table_rows(db, "SELECT text FROM vocab WHERE text LIKE 'xxx%'"))
+    assert lengths == [600 - 2 * MAX_TOKEN_CHARS, MAX_TOKEN_CHARS]  # the pieces, one of them twice
+
+
+async def test_chat_text_is_repaired_and_an_over_long_message_is_logged_bounded(db):
+    engine = await DBSLMEngine.open(db)
+    try:
+        await engine.train_dialog([("hello", "hi there")])
+        conversation = await engine.start_conversation("ann")
+        await engine.respond(conversation, "hello \ud800 friend")
+        long = await engine.respond(conversation, "word " * 200_000)
+        assert "too long" in long.text
+        await engine.respond(conversation, "hello")
+        logged = [m.text for m in await engine.history(conversation, 10) if m.role == "user"]
+    finally:
+        await engine.close()
+    assert logged[0] == "hello \ufffd friend"
+    assert len(logged[1]) < MAX_INPUT_CHARS + 60 and logged[1].endswith("more characters not kept]")
+
+
+async def test_a_surrogate_in_a_listened_channel_is_learned_repaired(dialog_engine):
+    core = BotCore(dialog_engine, replace(SETTINGS, listen_batch=1))
+    sent: list[str] = []
+
+    async def send(text: str, *, private: bool = False) -> None:
+        sent.append(text)
+
+    await core.handle(Message("discord", "g", "c", "boss", "/listen on", is_admin=True, message_id="1"), send)
+    await core.handle(Message("discord", "g", "c", "ann", "odd \ud83d text here", message_id="2"), send)
+    await core.learner.close()
+    engine = await core.communities.engine_named("discord:g")
+    learned = await engine.learning.rows.messages(await engine.model_id(), status="learned")
+    assert [m.text for m in learned] == ["odd \ufffd text here"]
+
+
+def test_interrupted_trainings_are_cleaned_at_the_next_start_and_reported(cli, trained, tmp_path, caplog):
+    """What a killed training leaves (its build row, half its n-gram rows) is removed when the
+    next command opens the database, and the removal is reported."""
+    active = table_rows(trained, "SELECT active_build FROM models WHERE name = 'base'")[0][0]
+    execute(trained, "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at) "
+                     "SELECT id, 'building', 'text', 3, 1, 1, 0 FROM models WHERE name = 'base'")
+    stale = max(b for (b,) in table_rows(trained, "SELECT id FROM builds"))
+    execute(trained, "INSERT INTO ngrams (build, n, ctx, word, count, logp, backoff, q) "
+                     f"SELECT {stale}, n, ctx, word, count, logp, backoff, q FROM ngrams WHERE build = {active}")
+    with caplog.at_level(logging.WARNING):
+        assert cli("eval", make(tmp_path, "t.txt", "hello there\n"), "--db", trained).code == 0
+    assert any("interrupted training" in r.getMessage() and "n-gram rows" in r.getMessage() for r in caplog.records)
+    assert table_rows(trained, f"SELECT COUNT(*) FROM ngrams WHERE build = {stale}") == [(0,)]
+    assert table_rows(trained, "SELECT id, status FROM builds") == [(active, "active")]
+
+
+async def test_console_train_refuses_a_path_that_is_not_a_readable_file(dialog_engine, tmp_path):
+    lines: list[str] = []
+    console = ConsoleAdapter(BotCore(dialog_engine, SETTINGS), write=lines.append)
+    build = (await dialog_engine.store.level1.model("base")).active_build
+    await console.handle_line("/train /no/such/file.txt")
+    await console.handle_line(f"/train {tmp_path}")
+    assert len(lines) == 2 and all(line.startswith("bot> /train: ") for line in lines)
+    assert "No such file" in lines[0] and "folder" in lines[1]
+    assert (await dialog_engine.store.level1.model("base")).active_build == build  # nothing was trained
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+async def test_a_message_that_cannot_be_learned_is_set_aside_and_the_others_are_learned(db, monkeypatch, batch):
+    """A poison message (its tokenizing fails: a fault injected in the tokenizer) in a listened
+    channel: it is set aside with its reason, every other message is learned, /stats counts it."""
+    from dbslm.text.tokenize import RegexTokenizer
+
+    tokenize = RegexTokenizer.tokenize
+
+    def poisoned(self, line: str) -> list[str]:
+        if "nightshade" in line:
+            raise ValueError("this text breaks the tokenizer")
+        return tokenize(self, line)
+
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog([("hello", "hi there")])
+    core = BotCore(engine, replace(SETTINGS, listen_batch=batch, listen_seconds=0.05))
+    said: list[str] = []
+
+    async def send(text: str, *, private: bool = False) -> None:
+        said.append(text)
+
+    try:
+        await core.handle(Message("discord", "g", "c", "boss", "/listen on", is_admin=True, message_id="0"), send)
+        monkeypatch.setattr(RegexTokenizer, "tokenize", poisoned)
+        texts = ["the first fine message", "a second fine one", "deadly nightshade grows here",
+                 "a message after it", "and the last one"]
+        for i, text in enumerate(texts, 1):
+            await core.handle(Message("discord", "g", "c", f"u{i}", text, message_id=str(i)), send)
+        await core.learner.close()
+        monkeypatch.undo()
+        community = await core.communities.engine_named("discord:g")
+        learned = [m.text for m in await community.learning.rows.messages(await community.model_id(),
+                                                                           status="learned")]
+        await core.handle(Message("discord", "g", "c", "boss", "/stats", is_admin=True, message_id="9",
+                                  mentions_bot=True), send)
+    finally:
+        await engine.close()
+    assert sorted(learned) == sorted(t for t in texts if "nightshade" not in t)
+    assert table_rows(db, "SELECT message_key, reason FROM set_aside") == [
+        ("discord:g:c:3", "ValueError: this text breaks the tokenizer")]
+    assert "1 messages set aside as unlearnable" in said[-1]
