@@ -29,8 +29,10 @@ from dbslm.training import TrainReport, resolve_model, train, untrain
 
 log = logging.getLogger(__name__)
 PairsChanged = Callable[..., Awaitable[None]]
-# a build failing with these failed for the database (busy, gone, full), not for its messages
-DATABASE_ERRORS = (OSError, sqlite3.OperationalError, pymysql.err.OperationalError, pymysql.err.InterfaceError)
+# a build failing with these failed for the database (busy, gone, full: the stores report those as
+# a DbslmError's one line), not for its messages
+DATABASE_ERRORS = (DbslmError, OSError, sqlite3.OperationalError, pymysql.err.OperationalError,
+                   pymysql.err.InterfaceError)
 BUILD_MOST = 1_000_000  # queued messages in one build: their texts and token ids are in memory at once
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -122,14 +124,32 @@ def is_sqlite(db: str) -> bool:
     return not db.startswith("mariadb://")
 
 
-@pytest.fixture
-async def dialog_engine(tmp_path: Path):
-    """An engine on a fresh SQLite file, trained on nine tenths of the starter dialogs."""
+@pytest.fixture(scope="session")
+def trained_dialogs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file trained on nine tenths of the starter dialogs, once per run (tests get copies)."""
     from dbslm.engine import DBSLMEngine
     from tests.test_engine import split_pairs
 
+    path = tmp_path_factory.mktemp("trained") / "dialogs.sqlite3"
+
+    async def train() -> None:
+        engine = await DBSLMEngine.open(str(path))
+        await engine.train_dialog(split_pairs()[0])
+        await engine.close()  # the last connection to close folds the write-ahead log into the file
+
+    asyncio.run(train())
+    return path
+
+
+@pytest.fixture
+async def dialog_engine(tmp_path: Path, trained_dialogs: Path):
+    """An engine on a fresh SQLite file, trained on nine tenths of the starter dialogs."""
+    from dbslm.engine import DBSLMEngine
+
+    for suffix in ("", "-wal"):  # a copy of the trained file, as a run of `dbslm train` leaves it
+        if Path(f"{trained_dialogs}{suffix}").exists():
+            shutil.copyfile(f"{trained_dialogs}{suffix}", tmp_path / f"dialogs.sqlite3{suffix}")
     engine = await DBSLMEngine.open(str(tmp_path / "dialogs.sqlite3"))
-    await engine.train_dialog(split_pairs()[0])
     yield engine
     await engine.close()
 

@@ -63,10 +63,10 @@ async def open_store(target: str, create: bool = True, cold_url: str | None = No
     store = Store(db, Level1Store(db))
     try:
         await migrate(db)
-        for line in await store.level1.clean_up():
-            log.warning("%s: %s", db.description, line)
         if db.dialect.name == "sqlite" and (cold_url or await db.fetchone("SELECT 1 FROM flushed LIMIT 1")):
             await store.attach_cold(cold_url or load_settings().mariadb_url)
+        for line in await store.level1.clean_up():  # with the cold tier: a build's cold rows go too
+            log.warning("%s: %s", db.description, line)
     except BaseException:
         await db.close()
         raise
