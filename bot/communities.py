@@ -117,17 +117,13 @@ class Communities:
         """The message that ``message`` answers, as it is learned: the one it replies to, or the
         conversation's previous message when someone else sent it at most ANSWER_SECONDS before,
         or the thread's first message; None when it answers none that may be learned."""
-        if message.replied is not None:
-            prompt = self.learnable(message.replied, engine, opted_out)
-        else:
-            prompt, at, _ = self._last.get(message.channel_key, (None, 0.0, 0.0))
-            if prompt is None or (message.sent_at or time.time()) - at > ANSWER_SECONDS:
-                prompt = None if message.reply_to is None else next(iter(await engine.learning.rows.messages(
-                    await engine.model_id(), message_key=message_key(replace(message, message_id=message.reply_to)),
-                )), None)
-        if prompt is None or prompt.user_id == message.user_key or prompt.user_id in opted_out:
-            return None
-        return prompt
+        previous, at, _ = self._last.get(message.channel_key, (None, None, 0.0))
+        prompt = self._answered(message, engine, opted_out, previous, at, message.sent_at or time.time())
+        if prompt is None and message.replied is None and message.reply_to is not None:
+            replied = replace(message, message_id=message.reply_to)
+            prompt = next(iter(await engine.learning.rows.messages(await engine.model_id(),
+                                                                   message_key=message_key(replied))), None)
+        return _by_someone_else(prompt, message.user_key, opted_out)
 
     def history_rows(self, page: list[Message], engine: DBSLMEngine, opted_out: frozenset[str]
                      ) -> list[LearnedMessage]:
@@ -137,17 +133,22 @@ class Communities:
         rows = [self.learnable(m, engine, opted_out) for m in page]
         learned = []
         for i, (message, row) in enumerate(zip(page, rows)):
-            if row is None:
-                continue
-            if message.replied is not None:
-                prompt = self.learnable(message.replied, engine, opted_out)
-            elif i + 1 < len(page) and message.sent_at and page[i + 1].sent_at \
-                    and message.sent_at - page[i + 1].sent_at <= ANSWER_SECONDS:
-                prompt = rows[i + 1]
-            else:
-                prompt = None
-            learned.append(row.answering(prompt if prompt is None or prompt.user_id != row.user_id else None))
+            if row is not None:
+                older = (rows[i + 1], page[i + 1].sent_at) if i + 1 < len(page) else (None, None)
+                prompt = self._answered(message, engine, opted_out, *older, message.sent_at)
+                learned.append(row.answering(_by_someone_else(prompt, row.user_id, opted_out)))
         return learned
+
+    def _answered(self, message: Message, engine: DBSLMEngine, opted_out: frozenset[str],
+                  previous: LearnedMessage | None, previous_at: float | None, sent_at: float | None
+                  ) -> LearnedMessage | None:
+        """What ``message`` (sent at ``sent_at``) answers: the message it replies to, where the
+        platform sent it along, else ``previous`` when it was sent at most ANSWER_SECONDS before."""
+        if message.replied is not None:
+            return self.learnable(message.replied, engine, opted_out)
+        if previous is None or previous_at is None or sent_at is None or sent_at - previous_at > ANSWER_SECONDS:
+            return None
+        return previous
 
     async def channel(self, engine: DBSLMEngine, message: Message) -> ChannelState:
         """The listening switch, reply chance and backfill cursor of the message's channel."""
@@ -169,6 +170,14 @@ class Communities:
         now = await self.rows.banned_words(model_id, self.settings.banned_words)
         engine.set_banned(now)
         return now
+
+
+def _by_someone_else(prompt: LearnedMessage | None, user_key: str, opted_out: frozenset[str]
+                     ) -> LearnedMessage | None:
+    """``prompt`` unless its author is the one answering or opted out: nobody answers themselves."""
+    if prompt is None or prompt.user_id == user_key or prompt.user_id in opted_out:
+        return None
+    return prompt
 
 
 def channel_of(message: Message) -> str:

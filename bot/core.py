@@ -16,6 +16,7 @@ from bot.limits import RateLimiter
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
+from dbslm.store.community import UNPAIRING
 from dbslm.text.valid import repaired
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class BotCore:
                 log.warning("could not unlearn an edited message from %s: %s", engine.model_name, exc)
                 return
             if kept is not None and (await self.communities.channel(engine, message)).listening:
-                old = learned[0] if learned else None
+                old = learned[0] if learned and learned[0].status != UNPAIRING else None  # its prompt stays
                 await self.learner.add(engine, replace(kept, prompt_key=old and old.prompt_key,
                                                        prompt_user=old and old.prompt_user, prompt=old and old.prompt))
             else:
