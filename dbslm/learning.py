@@ -127,7 +127,7 @@ class ChannelLearning:
         answer them are learned again after ``edited`` (their new text) or without a prompt."""
 
         async def current() -> tuple[list[LearnedMessage], list[LearnedMessage]]:
-            return await self.rows.by_keys(model_id, keys), await self.rows.by_keys(model_id, keys, "prompt_key")
+            return await self.rows.by_keys(model_id, keys), await self.rows.by_keys(model_id, keys, answering=True)
 
         async with self._lock:
             report, _ = await self._forget(model_id, current, edited)

@@ -24,11 +24,12 @@ from dbslm.store.database import Database
 # its author forgotten) it waits ``unpairing`` to be subtracted with it, and is queued again
 # on its own (or after the prompt's new text), so the model stays the one trained without it.
 PENDING, LEARNED, FORGETTING, UNPAIRING = "pending", "learned", "forgetting", "unpairing"
+_ANSWERS = "LEFT JOIN answers a ON a.model_id = l.model_id AND a.message_key = l.message_key"  # each one's prompt
 QUEUED = "queued"  # the stored status of a message that is not to be subtracted
 CHANNEL = "channel"  # the source of the pairs that channel messages make
 _MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, CASE WHEN l.status IN (?, ?) THEN l.status "
-             "WHEN l.seq <= q.learned THEN ? ELSE ? END, l.prompt_key, l.prompt_user, l.prompt "
-             "FROM learned l JOIN queues q ON q.model_id = l.model_id")
+             "WHEN l.seq <= q.learned THEN ? ELSE ? END, a.prompt_key, a.prompt_user, a.prompt "
+             f"FROM learned l JOIN queues q ON q.model_id = l.model_id {_ANSWERS}")
 _MESSAGES_PARAMS = (FORGETTING, UNPAIRING, LEARNED, PENDING)
 _IN_STATE = {PENDING: ("l.seq > q.learned", ()),
              LEARNED: ("l.seq <= q.learned AND l.status NOT IN (?, ?)", (FORGETTING, UNPAIRING)),
@@ -135,14 +136,20 @@ class CommunityStore:
                              + tx.dialect.keep_clause(("model_id",)), (model_id,))
             await tx.execute("UPDATE queues SET queued = queued + ? WHERE model_id = ?", (len(fresh), model_id))
             (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
-            return await tx.insert_rows("learned", ("model_id", "message_key", "user_id", "channel_key", "text",
-                                                    "status", "created_at", "seq", "prompt_key", "prompt_user",
-                                                    "prompt"),
-                                        [model_id, [m.message_key for m in fresh], [m.user_id for m in fresh],
-                                         [m.channel_key for m in fresh], [m.text for m in fresh], QUEUED, now,
-                                         range(last - len(fresh) + 1, last + 1), [m.prompt_key for m in fresh],
-                                         [m.prompt_user for m in fresh], [m.prompt for m in fresh]],
-                                        keep_on=("model_id", "message_key"))
+            answers = [m for m in fresh if m.prompt_key is not None]
+            if answers:  # of the messages that are new here
+                known = {key for part, marks in _chunks([m.message_key for m in answers]) for (key,) in
+                         await tx.fetchall(f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN "
+                                           f"({marks})", (model_id, *part))}
+                answers = [m for m in answers if m.message_key not in known]
+            new = await tx.insert_rows("learned", ("model_id", "message_key", "user_id", "channel_key", "text",
+                                                   "status", "created_at", "seq"),
+                                       [model_id, [m.message_key for m in fresh], [m.user_id for m in fresh],
+                                        [m.channel_key for m in fresh], [m.text for m in fresh], QUEUED, now,
+                                        range(last - len(fresh) + 1, last + 1)],
+                                       keep_on=("model_id", "message_key"))
+            await _add_answers(tx, model_id, answers)
+            return new
 
     async def messages(self, model_id: int, *, status: str | None = None, user_id: str | None = None,
                        message_key: str | None = None, prompt_user: str | None = None,
@@ -154,18 +161,19 @@ class CommunityStore:
             where.append(_IN_STATE[status][0])
             params += _IN_STATE[status][1]
         for column, value in (("l.user_id", user_id), ("l.message_key", message_key),
-                              ("l.prompt_user", prompt_user), ("l.prompt_key", prompt_key)):
+                              ("a.prompt_user", prompt_user), ("a.prompt_key", prompt_key)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
         rows = await self.db.fetchall(f"{_MESSAGES} WHERE {' AND '.join(where)} ORDER BY l.seq", params)
         return [LearnedMessage(*r) for r in rows]
 
-    async def by_keys(self, model_id: int, keys: Sequence[str], column: str = "message_key") -> list[LearnedMessage]:
-        """The rows whose ``column`` (message_key or prompt_key) is one of ``keys``, as they are now."""
+    async def by_keys(self, model_id: int, keys: Sequence[str], answering: bool = False) -> list[LearnedMessage]:
+        """The rows of those ``keys`` (or, ``answering``, of the messages that answer them), as they are now."""
+        column = "a.prompt_key" if answering else "l.message_key"
         found: list[LearnedMessage] = []
         for part, marks in _chunks(keys):
-            rows = await self.db.fetchall(f"{_MESSAGES} WHERE l.model_id = ? AND l.{column} IN ({marks})",
+            rows = await self.db.fetchall(f"{_MESSAGES} WHERE l.model_id = ? AND {column} IN ({marks})",
                                           (*_MESSAGES_PARAMS, model_id, *part))
             found += [LearnedMessage(*r) for r in rows]
         return found
@@ -188,8 +196,8 @@ class CommunityStore:
         when none is pending)."""
         queue = await self.db.fetchone("SELECT learned, dropped FROM queues WHERE model_id = ?", (model_id,))
         rows = [] if queue is None else await self.db.fetchall(
-            "SELECT seq, prompt, text, message_key FROM learned WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (model_id, queue[0], most))
+            f"SELECT l.seq, a.prompt, l.text, l.message_key FROM learned l {_ANSWERS} "
+            "WHERE l.model_id = ? AND l.seq > ? ORDER BY l.seq LIMIT ?", (model_id, queue[0], most))
         return Batch([(r[1], r[2]) for r in rows], rows[0][3], queue[0], rows[-1][0], queue[1]) if rows else None
 
     async def set_aside(self, model_id: int, key: str, reason: str) -> None:
@@ -223,8 +231,9 @@ class CommunityStore:
             raise BatchChanged
         if any(prompt for prompt, _ in batch.pairs):
             await tx.execute("INSERT INTO pairs (model_id, prompt, response, source, user_id, message_key) "
-                             "SELECT model_id, prompt, text, ?, user_id, message_key FROM learned "
-                             "WHERE model_id = ? AND seq > ? AND seq <= ? AND prompt IS NOT NULL ORDER BY seq",
+                             "SELECT l.model_id, a.prompt, l.text, ?, l.user_id, l.message_key FROM learned l JOIN "
+                             "answers a ON a.model_id = l.model_id AND a.message_key = l.message_key "
+                             "WHERE l.model_id = ? AND l.seq > ? AND l.seq <= ? ORDER BY l.seq",
                              (CHANNEL, model_id, batch.after, batch.through))
 
     async def mark_forgetting(self, model_id: int, keys: Sequence[str]) -> None:
@@ -238,11 +247,13 @@ class CommunityStore:
                 return  # nothing was ever queued
             (learned,), = queue
             for part, marks in _chunks(keys):
-                await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND prompt_key IN ({marks}) "
-                                 "AND seq <= ? AND status = ?", (UNPAIRING, model_id, *part, learned, QUEUED))
-                if await tx.executemany("UPDATE learned SET prompt_key = NULL, prompt_user = NULL, prompt = NULL "
-                                        f"WHERE model_id = ? AND prompt_key IN ({marks}) AND seq > ?",
-                                        [(model_id, *part, learned)]):
+                answering = f"SELECT message_key FROM answers WHERE model_id = ? AND prompt_key IN ({marks})"
+                await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({answering}) "
+                                 "AND seq <= ? AND status = ?",
+                                 (UNPAIRING, model_id, model_id, *part, learned, QUEUED))
+                waiting = "SELECT message_key FROM learned WHERE model_id = ? AND seq > ?"
+                if await tx.executemany(f"DELETE FROM answers WHERE model_id = ? AND prompt_key IN ({marks}) AND "
+                                        f"message_key IN ({waiting})", [(model_id, *part, model_id, learned)]):
                     await _count_drop(tx, model_id)
                 await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({marks}) "
                                  "AND seq <= ?", (FORGETTING, model_id, *part, learned))
@@ -256,6 +267,7 @@ class CommunityStore:
         no channel message is in it any more."""
         await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
         await tx.execute("DELETE FROM learned WHERE model_id = ?", (model_id,))
+        await tx.execute("DELETE FROM answers WHERE model_id = ?", (model_id,))
         await tx.execute("DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE model_id = ? "
                          "AND source = ?)", (model_id, CHANNEL))
         await tx.execute("DELETE FROM pairs WHERE model_id = ? AND source = ?", (model_id, CHANNEL))
@@ -280,22 +292,22 @@ class CommunityStore:
         await tx.execute("UPDATE queues SET queued = queued + ? WHERE model_id = ?", (len(requeued), model_id))
         (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
         moved = await tx.executemany(
-            "UPDATE learned SET status = ?, seq = ?, prompt_key = ?, prompt_user = ?, prompt = ? "
-            "WHERE model_id = ? AND message_key = ? AND status <> ?",
-            [(QUEUED, seq, m.prompt_key, m.prompt_user, m.prompt, model_id, m.message_key, FORGETTING)
+            "UPDATE learned SET status = ?, seq = ? WHERE model_id = ? AND message_key = ? AND status <> ?",
+            [(QUEUED, seq, model_id, m.message_key, FORGETTING)
              for seq, m in enumerate(requeued, last - len(requeued) + 1)])
         if moved != len(requeued):
             raise BatchChanged
+        await _drop_answers(tx, model_id, [m.message_key for m in requeued])
+        await _add_answers(tx, model_id, requeued)
 
     async def set_prompts(self, model_id: int, keys: Sequence[str], prompt: LearnedMessage | None) -> None:
         """These queued messages answer ``prompt`` now (the edited text of the one they
         answered), or nothing; a batch taken before never goes live."""
         async with self.db.transaction() as tx:
             await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
-            await tx.executemany("UPDATE learned SET prompt_key = ?, prompt_user = ?, prompt = ? "
-                                 "WHERE model_id = ? AND message_key = ?",
-                                 [(prompt and prompt.message_key, prompt and prompt.user_id, prompt and prompt.text,
-                                   model_id, key) for key in keys])
+            await _drop_answers(tx, model_id, keys)
+            if prompt is not None:
+                await _add_answers(tx, model_id, [LearnedMessage(key, "", "", "").answering(prompt) for key in keys])
 
     @staticmethod
     async def _remove(tx, model_id: int, keys: Sequence[str]) -> int:
@@ -303,7 +315,24 @@ class CommunityStore:
         for part, marks in _chunks(keys):
             removed += await tx.executemany(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})",
                                             [(model_id, *part)])
+        await _drop_answers(tx, model_id, keys)
         return removed
+
+
+async def _add_answers(tx, model_id: int, messages: Sequence[LearnedMessage]) -> None:
+    """Record what those of ``messages`` that answer another answer."""
+    answers = [m for m in messages if m.prompt_key is not None]
+    if answers:
+        await tx.insert_rows("answers", ("model_id", "message_key", "prompt_key", "prompt_user", "prompt"),
+                             [model_id, [m.message_key for m in answers], [m.prompt_key for m in answers],
+                              [m.prompt_user for m in answers], [m.prompt for m in answers]],
+                             update_on=("model_id", "message_key"))
+
+
+async def _drop_answers(tx, model_id: int, keys: Sequence[str]) -> None:
+    """These messages answer nothing (any more)."""
+    for part, marks in _chunks(keys):
+        await tx.execute(f"DELETE FROM answers WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))
 
 
 async def _drop_pairs(tx, model_id: int, keys: Sequence[str]) -> None:

@@ -18,16 +18,14 @@ from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 6  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
 # 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable,
-# decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (learned.prompt_*,
+# decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (answers,
 # pairs.message_key), set_aside
 RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
 # columns and indexes a version added to an existing table
 ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),),
          5: (("decode_profiles", "prompt_weight"),),
-         6: (("learned", "prompt_key"), ("learned", "prompt_user"), ("learned", "prompt"), ("pairs", "message_key"))}
-INDEXED = {4: (("learned", ("model_id", "seq")),),
-           6: (("learned", ("model_id", "prompt_key")), ("learned", ("prompt_user",)),
-               ("pairs", ("model_id", "message_key")))}
+         6: (("pairs", "message_key"),)}
+INDEXED = {4: (("learned", ("model_id", "seq")),), 6: (("pairs", ("model_id", "message_key")),)}
 
 
 @dataclass(frozen=True)
@@ -144,12 +142,16 @@ TABLES: tuple[Table, ...] = (
         "learned",  # each message learned from a channel (or waiting for its batch), for exact forgetting;
         # the model holds the rows whose seq is at most its queues.learned (status says 'forgetting'
         # for a row waiting to be subtracted, 'unpairing' for one whose prompt is to be taken
-        # away, 'queued' otherwise); a message that answers another is learned after it (prompt_*)
+        # away, 'queued' otherwise)
         (("model_id", "int"), ("message_key", "ref"), ("user_id", "name"), ("channel_key", "ref"),
-         ("text", "text"), ("status", "name"), ("created_at", "real"), ("seq", "int?"),
-         ("prompt_key", "ref?"), ("prompt_user", "name?"), ("prompt", "text?")),
-        ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",), ("model_id", "seq"),
-                                              ("model_id", "prompt_key"), ("prompt_user",)),
+         ("text", "text"), ("status", "name"), ("created_at", "real"), ("seq", "int?")),
+        ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",), ("model_id", "seq")),
+    ),
+    Table(
+        "answers",  # a learned channel message that answers another: that one (its prompt), a row per answer
+        (("model_id", "int"), ("message_key", "ref"), ("prompt_key", "ref"), ("prompt_user", "name"),
+         ("prompt", "text")),
+        ("model_id", "message_key"), indexes=(("model_id", "prompt_key"), ("prompt_user",)),
     ),
     Table(
         "set_aside",  # channel messages that could not be learned (their build failed alone), with why
