@@ -77,7 +77,9 @@ class Communities:
         for engine in {here, *[await self.engine_named(n) for n in await self.rows.models_learned_from(user_key)]}:
             learned += await engine.learning.forget_user(await engine.model_id(), user_key)
             await self.set_opted_out(engine, user_key, True)
-        return {**await self.base.level2.forget_user(user_key), "learned": learned}
+        removed = await self.base.level2.forget_user(user_key)
+        await self.base.store.db.erase_deleted()
+        return {**removed, "learned": learned}
 
     async def opted_out(self, engine: DBSLMEngine) -> frozenset[str]:
         """The users of the engine's community who opted out of learning."""

@@ -265,6 +265,7 @@ class DBSLMEngine:
         removed = await self.level2.forget_user(user_id, model_id if only_this_model else None)
         if removed["pairs"]:
             await self.refresh_vectors()  # no vector keeps what only their pairs said
+        await self.store.db.erase_deleted()
         return {**removed, "learned": learned}
 
     async def stats(self) -> dict[str, object]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from dbslm.engine import DBSLMEngine
 from dbslm.store.level2 import Level2Store
 from dbslm.text.tokenize import MAX_TOKEN_CHARS
 from dbslm.text.valid import MAX_INPUT_CHARS
-from tests.conftest import execute, table_rows
+from tests.conftest import execute, is_sqlite, table_rows
 from tests.test_bad_input import assert_refused, make
 from tests.test_bot_communities import SETTINGS
 
@@ -186,3 +187,40 @@ async def test_a_message_that_cannot_be_learned_is_set_aside_and_the_others_are_
     assert table_rows(db, "SELECT message_key, reason FROM set_aside") == [
         ("discord:g:c:3", "ValueError: this text breaks the tokenizer")]
     assert "1 messages set aside as unlearnable" in said[-1]
+
+
+async def test_forgetting_a_person_leaves_no_copy_of_their_words(db):
+    """After /forget, no table holds a word only the forgotten person used, and on SQLite no
+    byte of the database's files does either (secure_delete, merged full-text indexes, the
+    write-ahead log folded in)."""
+    from dbslm.store.schema import TABLES
+
+    engine = await DBSLMEngine.open(db)
+    core = BotCore(engine, SETTINGS)
+
+    async def say(user: str, text: str, key: str, **flags) -> None:
+        async def send(reply: str, *, private: bool = False) -> None:
+            pass
+        await core.handle(Message("discord", "g", "c", user, text, message_id=key, **flags), send)
+
+    try:
+        await engine.train_dialog([("hello", "hi there"), ("who keeps the boats", "the harbour master")])
+        await say("boss", "/listen on", "0", is_admin=True)
+        await say("ann", "who keeps the boats", "1")
+        await say("mallory", "my zanzibarquux keeps the boats", "2")  # answers ann: a pair
+        await say("ann", "that sounds odd to me", "3")  # answers mallory: learned again on its own
+        await say("mallory", "zanzibarquux says hello", "4", mentions_bot=True)  # logged in a conversation
+        await core.learner.close()
+        await say("mallory", "/forget", "5", mentions_bot=True)
+        await say("mallory", "/forget confirm", "6", mentions_bot=True)
+        await core.learner.close()
+    finally:
+        await engine.close()
+    texts = [(t.name, c) for t in TABLES for c, kind in t.columns
+             if kind.rstrip("?") in ("text", "name", "ref", "token")]
+    found = [(table, column) for table, column in texts
+             if table_rows(db, f"SELECT COUNT(*) FROM {table} WHERE {column} LIKE '%zanzibarquux%'") != [(0,)]]
+    assert found == []
+    if is_sqlite(db):
+        files = list(Path(db).parent.glob(Path(db).name + "*"))
+        assert files and all(b"zanzibarquux" not in path.read_bytes() for path in files)

@@ -101,6 +101,10 @@ class Database(ABC):
     async def close(self) -> None:
         """Close every connection."""
 
+    async def erase_deleted(self) -> None:
+        """Leave no copy of deleted rows in the database's files (after a forgetting). MariaDB:
+        InnoDB purges deleted rows itself; its binary logs are the operator's (docs/integrity.md)."""
+
     @abstractmethod
     async def size_bytes(self) -> int:
         """The space the database takes (data and indexes)."""

@@ -20,8 +20,9 @@ from dbslm.errors import DbslmError
 from dbslm.store.database import Database, Row, Transaction
 from dbslm.store.dialect import SQLiteDialect
 
+# secure_delete: deleted rows are overwritten, so a forgotten person's text is gone from the file
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000",
-           "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY")
+           "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY", "PRAGMA secure_delete=ON")
 
 
 class SQLiteTransaction(Transaction):
@@ -82,6 +83,15 @@ class SQLiteDatabase(Database):
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(await self._reader.execute_fetchall(sql, params))
+
+    async def erase_deleted(self) -> None:
+        """Leave no copy of deleted rows anywhere in the files: merge the full-text indexes
+        (whose old segments keep deleted words) and fold the write-ahead log into the file."""
+        for (name,) in await self.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE "
+                                           "'CREATE VIRTUAL TABLE%USING fts5%'"):
+            async with self.transaction() as tx:
+                await tx.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
+        await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def size_bytes(self) -> int:
         pages, size = await self.fetchone("SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()")
