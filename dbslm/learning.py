@@ -68,22 +68,20 @@ class ChannelLearning:
             except _Failed as failed:
                 if failed.size > 1:
                     most = failed.size // 2
-                    continue
-                if failed.prompted:  # its prompt may be what fails: try it alone
+                elif failed.prompted:  # its prompt may be what fails: try it alone
                     await self.rows.set_prompts(model_id, [failed.first], None)
-                    continue
-                log.warning("set aside channel message %s of %s: it cannot be learned (%s)", failed.first,
-                            self.model_name, failed.reason)
-                await self.rows.set_aside(model_id, failed.first, failed.reason)
-                report, most = None, BUILD_MOST
-            else:
-                if report is None:
-                    return total
-                most = BUILD_MOST
-            if report is not None:
-                total = report if total is None else replace(
-                    report, sentences=total.sentences + report.sentences, tokens=total.tokens + report.tokens,
-                    seconds=total.seconds + report.seconds)
+                else:
+                    log.warning("set aside channel message %s of %s: it cannot be learned (%s)", failed.first,
+                                self.model_name, failed.reason)
+                    await self.rows.set_aside(model_id, failed.first, failed.reason)
+                    most = BUILD_MOST
+                continue
+            if report is None:
+                return total
+            most = BUILD_MOST
+            total = report if total is None else replace(
+                report, sentences=total.sentences + report.sentences, tokens=total.tokens + report.tokens,
+                seconds=total.seconds + report.seconds)
 
     async def _learn_batch(self, model_id: int, most: int) -> TrainReport | None:
         async with self._lock:
@@ -159,8 +157,9 @@ class ChannelLearning:
             messages, answering = await read()
             learned = [m for m in messages if m.status != PENDING]
             queued = [m.message_key for m in messages if m.status == PENDING]
-            repaired = [m for m in answering if m.status != PENDING and m.status != FORGETTING
-                        and m.message_key not in {k.message_key for k in messages}]
+            forgotten = {m.message_key for m in messages}
+            repaired = [m for m in answering
+                        if m.status not in (PENDING, FORGETTING) and m.message_key not in forgotten]
             waiting = [m.message_key for m in answering if m.status == PENDING]
             if queued:
                 await self.rows.drop_pending(model_id, queued)

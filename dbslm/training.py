@@ -108,11 +108,11 @@ async def untrain(store: Store, model: ModelInfo, sentences: Iterable[list[str]]
 
     Training A and B then untraining B gives the model of A alone, n-gram for n-gram; words
     only B had keep their vocabulary row (ids stay stable) with frequency 0 and their text
-    erased (:func:`forgotten`), and read as ``<unk>`` everywhere. Text the model never learned (an unknown word, or more occurrences
-    of an n-gram than it counts) raises :class:`DbslmError` and changes nothing. Forgetting
-    everything leaves no n-grams: the model returns to untrained (no active build, report
-    ``build`` None) and its next training starts a fresh vocabulary. The report counts the
-    sentences and tokens removed. ``on_switch`` is as for :func:`train`.
+    erased (:func:`forgotten`), and read as ``<unk>`` everywhere. Text the model never learned
+    (an unknown word, or more occurrences of an n-gram than it counts) raises
+    :class:`DbslmError` and changes nothing. Forgetting everything leaves no n-grams: the
+    model returns to untrained (no active build, report ``build`` None) and its next training
+    starts a fresh vocabulary. The report counts the sentences and tokens removed. ``on_switch`` is as for :func:`train`.
     """
     return await _rebuild(store, model, sentences, dialog, -1, False, head_size, progress, on_switch)
 
@@ -184,7 +184,8 @@ def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
     tables = build_tables(counts, head_size) if len(counts[0].keys) else None
     changed = np.unique(ids) if old_counts is not None else np.arange(len(vocab))
     freqs = _frequencies(counts[0], changed)
-    texts = [vocab.texts[i] if f or i < len(CONTROL_TOKENS) else forgotten(i) for i, f in zip(changed.tolist(), freqs)]
+    texts = [vocab.texts[i] if f or i < len(CONTROL_TOKENS) else forgotten(i)
+             for i, f in zip(changed.tolist(), freqs)]
     return tables, counts, ids, VocabUpdate(changed.tolist(), texts, freqs)
 
 

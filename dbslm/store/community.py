@@ -297,16 +297,17 @@ class CommunityStore:
              for seq, m in enumerate(requeued, last - len(requeued) + 1)])
         if moved != len(requeued):
             raise BatchChanged
-        await _drop_answers(tx, model_id, [m.message_key for m in requeued])
-        await _add_answers(tx, model_id, requeued)
+        await _drop_answers(tx, model_id, [m.message_key for m in requeued if m.prompt_key is None])
+        await _add_answers(tx, model_id, requeued)  # the others' new prompt replaces the old
 
     async def set_prompts(self, model_id: int, keys: Sequence[str], prompt: LearnedMessage | None) -> None:
         """These queued messages answer ``prompt`` now (the edited text of the one they
         answered), or nothing; a batch taken before never goes live."""
         async with self.db.transaction() as tx:
             await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
-            await _drop_answers(tx, model_id, keys)
-            if prompt is not None:
+            if prompt is None:
+                await _drop_answers(tx, model_id, keys)
+            else:  # replaces what they answered
                 await _add_answers(tx, model_id, [LearnedMessage(key, "", "", "").answering(prompt) for key in keys])
 
     @staticmethod

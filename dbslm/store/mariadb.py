@@ -247,7 +247,8 @@ class MariaDBDatabase(Database):
     async def lock(self, name: str, wait: bool = True) -> AsyncIterator[bool]:
         """A server-side named lock (GET_LOCK), released if this process dies."""
         async with self._pool.acquire() as conn, conn.cursor() as cur:
-            await self.guard(cur.execute("SELECT GET_LOCK(%s, %s)", (f"dbslm:{name}"[:64], LOCK_TIMEOUT if wait else 0)))
+            timeout = LOCK_TIMEOUT if wait else 0
+            await self.guard(cur.execute("SELECT GET_LOCK(%s, %s)", (f"dbslm:{name}"[:64], timeout)))
             (got,) = await cur.fetchone()
             if got != 1 and not wait:
                 yield False
