@@ -112,7 +112,8 @@ async def untrain(store: Store, model: ModelInfo, sentences: Iterable[list[str]]
     (an unknown word, or more occurrences of an n-gram than it counts) raises
     :class:`DbslmError` and changes nothing. Forgetting everything leaves no n-grams: the
     model returns to untrained (no active build, report ``build`` None) and its next training
-    starts a fresh vocabulary. The report counts the sentences and tokens removed. ``on_switch`` is as for :func:`train`.
+    starts a fresh vocabulary. The report counts the sentences and tokens removed.
+    ``on_switch`` is as for :func:`train`.
     """
     return await _rebuild(store, model, sentences, dialog, -1, False, head_size, progress, on_switch)
 
