@@ -18,6 +18,7 @@ from bot.learner import learnable_row, message_key
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from dbslm.store.community import ChannelState, CommunityStore, LearnedMessage
+from dbslm.teaching import unteach
 
 REMEMBERED_DELETIONS = 10_000
 ANSWER_SECONDS = 300.0  # a message answers the one before it in its conversation, by someone else, this recent
@@ -71,15 +72,17 @@ class Communities:
 
     async def forget_user(self, user_key: str, here: DBSLMEngine) -> dict[str, int]:
         """Forget a user everywhere: their messages unlearned from every model that learned them,
-        then their Level 2 rows. They are opted out there and in ``here``'s community, so that
-        neither listening nor a history backfill learns them again until they /optin."""
+        the pairs they taught (corrections, uploads) from every model that holds them, then their
+        Level 2 rows. They are opted out there and in ``here``'s community, so that neither
+        listening nor a history backfill learns them again until they /optin."""
         learned = 0
         for engine in {here, *[await self.engine_named(n) for n in await self.rows.models_learned_from(user_key)]}:
             learned += await engine.learning.forget_user(await engine.model_id(), user_key)
             await self.set_opted_out(engine, user_key, True)
+        taught = await unteach(self.base.store, user_key)
         removed = await self.base.level2.forget_user(user_key)
         await self.base.store.db.erase_deleted()
-        return {**removed, "learned": learned}
+        return {**removed, "learned": learned, "taught_pairs": taught}
 
     async def opted_out(self, engine: DBSLMEngine) -> frozenset[str]:
         """The users of the engine's community who opted out of learning."""

@@ -26,7 +26,7 @@ from dbslm.memory.embedding import Embedder, load_embedder
 from dbslm.memory.retrieval import words_of
 from dbslm.ngram.mixture import MixedReader, combined_vocabulary
 from dbslm.ngram.reader import ModelReader
-from dbslm.reply.association import load_vectors, refresh_vectors
+from dbslm.reply.association import fit_weight, load_vectors, refresh_vectors
 from dbslm.reply.context import biases_for, cache_sequences
 from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import WordVectors
@@ -34,6 +34,7 @@ from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.cold import FlushReport
 from dbslm.store.level2 import Conversation, Correction, Level2Store, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
+from dbslm.teaching import teach, unteach
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import MAX_INPUT_CHARS, bounded, repaired
 from dbslm.text.vocab import BOS, SEP, Vocabulary
@@ -118,30 +119,33 @@ class DBSLMEngine:
     async def train_dialog(self, pairs: Iterable[tuple[str, str]], *, order: int | None = None,
                            source: str = "dialog", user_id: str | None = None) -> TrainReport:
         """Learn prompt/response pairs: the n-grams of each reply after its prompt, and the
-        pair itself for retrieval."""
+        pair itself for retrieval (taught by ``user_id``: forgetting them subtracts it)."""
         pairs = [pair for pair in pairs if pair[1].strip()]  # kept whole: a DialogPair has metadata
         model = await resolve_model(self.store, self.model_name, order, None, reset=False)
-        tokenize = get_tokenizer(model.tokenizer).tokenize
-        dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for p, r in pairs])
-        report = await train(self.store, model, dialog=dialog,  # the pairs go live with the build, or neither
-                             on_switch=lambda tx, model_id: Level2Store.add_pairs(tx, model_id, pairs, source, user_id))
-        await self.refresh_vectors()
+        report, vectors = await teach(self.store, model, pairs, source, user_id)
+        await fit_weight(self.level2, await self.model_id(), vectors, get_tokenizer(model.tokenizer).tokenize)
+        self._vectors_counted()
         return report
 
     async def refresh_vectors(self, fit: bool = True) -> int:
-        """Recount the model's word vectors from the pairs it holds now (after its pairs
-        changed), and fit its prompt weight unless not to; returns how many words have one."""
+        """Recount the model's word vectors from its pairs, and fit its prompt weight unless not
+        to; returns how many words have one."""
         model = await self._model()
         words = await refresh_vectors(self.level2, model.id, get_tokenizer(model.tokenizer).tokenize, fit)
-        self._pairs_counted, self._pairs_uncounted = self._pairs_counted + self._pairs_uncounted, 0
-        self._loaded = None  # the next reply reads them
+        self._vectors_counted()
         return words
 
-    async def _pairs_changed(self, added: int = 0) -> None:
-        """Channel messages changed the model's pairs: a forgetting recounts its word vectors at
-        once; learning when it added a tenth more pairs (at least 100), as a count reads them all."""
+    def _vectors_counted(self) -> None:
+        self._pairs_counted, self._pairs_uncounted = self._pairs_counted + self._pairs_uncounted, 0
+        self._loaded = None  # the next reply reads them
+
+    async def _pairs_changed(self, added: int) -> None:
+        """Channel messages changed the model's pairs: the word vectors are recounted once a tenth
+        more (at least 100) were added; a forgetting (``added`` 0) wrote them in its switch."""
         self._pairs_uncounted += added
-        if not added or self._pairs_uncounted >= max(100, self._pairs_counted // 10):
+        if not added:
+            self._vectors_counted()
+        elif self._pairs_uncounted >= max(100, self._pairs_counted // 10):
             await self.refresh_vectors(fit=False)  # the fit's queries would hold up replies; a training fits
 
     # -- conversations ----------------------------------------------------------------------
@@ -262,11 +266,12 @@ class DBSLMEngine:
         removed per table."""
         model_id = await self.model_id()
         learned = await self.learning.forget_user(model_id, user_id)  # first: if it fails, nothing else is gone
+        taught = await unteach(self.store, user_id, self.model_name if only_this_model else None)
         removed = await self.level2.forget_user(user_id, model_id if only_this_model else None)
         if removed["pairs"]:
             await self.refresh_vectors()  # no vector keeps what only their pairs said
         await self.store.db.erase_deleted()
-        return {**removed, "learned": learned}
+        return {**removed, "learned": learned, "taught_pairs": taught}
 
     async def stats(self) -> dict[str, object]:
         model = await self.store.level1.model(self.model_name)

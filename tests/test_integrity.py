@@ -4,6 +4,7 @@ interrupted training leaves cleaned at the next start. Both backends where the s
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -20,11 +21,16 @@ from dbslm.text.valid import MAX_INPUT_CHARS
 from tests.conftest import execute, is_sqlite, table_rows
 from tests.test_bad_input import assert_refused, make
 from tests.test_bot_communities import SETTINGS
+from tests.test_forgetting import assert_same_model, ngrams_by_text
 
 MODEL = ("SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'base' ORDER BY v.id",
          "SELECT g.n, g.ctx, g.word, g.count, g.logp FROM ngrams g JOIN models m ON m.active_build = g.build "
          "WHERE m.name = 'base' ORDER BY 1, 2, 3",
-         "SELECT prompt, response FROM pairs ORDER BY id")
+         "SELECT prompt, response, user_id FROM pairs ORDER BY id",
+         "SELECT word, weight, vector FROM word_vectors ORDER BY model_id, word")
+FIRST = [("hello there", "hi, how are you?"), ("what is a heron", "a tall grey bird"),
+         ("where do herons live", "herons live by the water"), ("is a heron a bird", "yes, a tall grey bird"),
+         ("hello again", "hi there, welcome back"), ("how are you", "fine, and how are you?")]
 
 
 def model_rows(db: str) -> list[list[tuple]]:
@@ -34,8 +40,7 @@ def model_rows(db: str) -> list[list[tuple]]:
 
 @pytest.fixture
 def trained(cli, db, tmp_path) -> str:
-    dialog = make(tmp_path, "first.ndjson", '{"prompt": "hello there", "response": "hi, how are you?"}\n'
-                                            '{"prompt": "what is a heron", "response": "a tall grey bird"}\n')
+    dialog = make(tmp_path, "first.ndjson", "".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in FIRST))
     assert cli("train", dialog, "--db", db).code == 0
     return db
 
@@ -60,15 +65,13 @@ def test_a_malformed_mariadb_url_is_one_line(cli, tmp_path):
                    "MariaDB URL is malformed")
 
 
-async def test_a_failure_in_the_switch_leaves_the_previous_model_whole(trained, monkeypatch):
-    """The build, its pairs and its vocabulary go live in one transaction: a failure while its
-    pairs are written leaves the model bit for bit as it was."""
+@pytest.mark.parametrize("step", ["add_pairs", "write_word_vectors"])
+async def test_a_failure_in_the_switch_leaves_the_previous_model_whole(trained, monkeypatch, step):
+    """The build, its pairs, its word vectors and its vocabulary go live in one transaction: a
+    failure at any step of the switch leaves the model bit for bit as it was."""
     before = model_rows(trained)
-
-    async def fail(*args, **kwargs) -> None:
-        raise RuntimeError("the disk filled up")
-
-    monkeypatch.setattr(Level2Store, "add_pairs", fail)
+    assert before[3], "the model has word vectors to keep"
+    monkeypatch.setattr(Level2Store, step, fail)
     engine = await DBSLMEngine.open(trained)
     try:
         with pytest.raises(RuntimeError):
@@ -76,6 +79,60 @@ async def test_a_failure_in_the_switch_leaves_the_previous_model_whole(trained, 
     finally:
         await engine.close()
     assert model_rows(trained) == before
+
+
+def test_a_failure_in_the_switch_of_dbslm_train_changes_nothing(cli, trained, tmp_path, monkeypatch):
+    before = model_rows(trained)
+    monkeypatch.setattr(Level2Store, "write_word_vectors", fail)
+    more = make(tmp_path, "more.ndjson", '{"prompt": "where do herons nest", "response": "in tall reeds"}\n')
+    assert cli("train", more, "--db", trained).code != 0
+    assert model_rows(trained) == before
+
+
+async def test_a_failure_while_forgetting_what_someone_taught_changes_nothing(trained, monkeypatch):
+    engine = await DBSLMEngine.open(trained)
+    try:
+        await engine.train_dialog([("where do herons nest", "in tall reeds by the water")], user_id="discord:9")
+        before = model_rows(trained)
+        monkeypatch.setattr(Level2Store, "write_word_vectors", fail)
+        with pytest.raises(RuntimeError):
+            await engine.forget_user("discord:9")
+    finally:
+        await engine.close()
+    assert model_rows(trained) == before
+
+
+async def test_forgetting_someone_subtracts_the_pairs_they_taught(db):
+    """The pairs a person taught (an approved correction, an uploaded dialog) are untrained when
+    they are forgotten: the model is the one trained without them, n-grams, pairs and word
+    vectors alike, and no table keeps a word only they used."""
+    models = {}
+    for name, taught in (("forgot", True), ("alone", False)):
+        engine = await DBSLMEngine.open(db, name)
+        try:
+            await engine.train_dialog(FIRST)
+            if taught:
+                await engine.train_dialog([("what do herons eat", "zanderfish and frogs")], source="correction",
+                                          user_id="discord:7")
+                await engine.train_dialog(FIRST[:2], source="upload:faq.ndjson", user_id="discord:7")
+            await engine.train_dialog([("hello there", "hi, good to see you")])
+            if taught:
+                removed = await engine.forget_user("discord:7", only_this_model=True)
+                assert removed["taught_pairs"] == 3
+            models[name] = (await ngrams_by_text(engine.store, name),
+                            [(p, r) for _, p, r, _ in await engine.level2.pair_texts(await engine.model_id(), 100)],
+                            await engine.level2.word_vectors(await engine.model_id()))
+        finally:
+            await engine.close()
+    assert_same_model(models["forgot"][0], models["alone"][0])
+    assert models["forgot"][1:] == models["alone"][1:] and models["alone"][2]
+    texts = [t for (t,) in table_rows(db, "SELECT text FROM vocab")] + \
+            [t for row in table_rows(db, "SELECT prompt, response FROM pairs") for t in row]
+    assert not [t for t in texts if "zanderfish" in t]
+
+
+async def fail(*args, **kwargs) -> None:
+    raise RuntimeError("the disk filled up")
 
 
 async def test_a_long_token_trains_alike_on_both_backends(db):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict
 
 import numpy as np
@@ -13,32 +13,60 @@ from dbslm.memory.retrieval import words_of
 from dbslm.reply.fitting import fit_prompt_weight
 from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import EMPTY, WordVectors, count_vectors
+from dbslm.store.database import Transaction
 from dbslm.store.level2 import Level2Store
 
 MAX_PAIRS = 200_000  # the newest pairs the vectors are counted from: time and memory stay bounded
+Tokens = list[str]
+
+
+async def vectors_after(level2: Level2Store, model_id: int | None, tokenize: Callable[[str], list[str]],
+                        added: Sequence[tuple[Tokens, Tokens]] = (), removed_ids: Collection[int] = (),
+                        removed_keys: Collection[str] = (), replacing: bool = False) -> WordVectors:
+    """The word vectors of the newest :data:`MAX_PAIRS` pairs a model will hold once a switch
+    adds ``added`` (token lists, in insertion order) and deletes the pairs of ``removed_ids``
+    and of the channel messages ``removed_keys`` (or, ``replacing``, every pair it had): counted
+    (in a worker thread) before the switch, so that they go live with the pairs they follow."""
+    kept = [] if model_id is None or replacing else await level2.pair_texts(
+        model_id, max(0, MAX_PAIRS - len(added)) + len(removed_ids) + len(removed_keys))
+
+    def count() -> WordVectors:
+        pairs = [(words_of(p), words_of(r)) for p, r in reversed(added[-MAX_PAIRS:])]
+        pairs += [(words_of(tokenize(p)), words_of(tokenize(r))) for pair_id, p, r, key in kept
+                  if pair_id not in removed_ids and key not in removed_keys]
+        return count_vectors(pairs[:MAX_PAIRS])
+
+    return await asyncio.to_thread(count)
+
+
+async def write_vectors(tx: Transaction, model_id: int, vectors: WordVectors) -> None:
+    """Inside ``tx`` (the switch to the build with the pairs they were counted from): replace
+    a model's word vectors."""
+    await Level2Store.write_word_vectors(tx, model_id, vectors.words, vectors.weights.tolist(),
+                                         [row.tobytes() for row in vectors.matrix])
 
 
 async def refresh_vectors(level2: Level2Store, model_id: int, tokenize: Callable[[str], list[str]],
                           fit: bool = True) -> int:
-    """Recount the word vectors of a model from the pairs it holds now (the newest MAX_PAIRS,
-    in a worker thread), replace the stored ones and (with ``fit``) fit its profiles'
-    ``prompt_weight`` to its pairs; returns how many words have a vector."""
-    pairs = await level2.pair_texts(model_id, MAX_PAIRS)
+    """Recount the word vectors of a model from the pairs it holds now, replace the stored
+    ones and (with ``fit``) fit its prompt weight; returns how many words have a vector."""
+    vectors = await vectors_after(level2, model_id, tokenize)
+    async with level2.db.transaction() as tx:
+        await write_vectors(tx, model_id, vectors)
+    if fit:
+        await fit_weight(level2, model_id, vectors, tokenize)
+    return len(vectors.words)
 
-    def count() -> WordVectors:
-        return count_vectors([(words_of(tokenize(p)), words_of(tokenize(r))) for _, p, r in pairs])
 
-    vectors = await asyncio.to_thread(count)
-    await level2.save_word_vectors(model_id, vectors.words, vectors.weights.tolist(),
-                                   [row.tobytes() for row in vectors.matrix])
-    if not fit:
-        return len(vectors.words)
+async def fit_weight(level2: Level2Store, model_id: int, vectors: WordVectors,
+                     tokenize: Callable[[str], list[str]]) -> None:
+    """Fit the model's profiles' ``prompt_weight`` to its pairs, ranked with ``vectors``."""
+    pairs = [(pair_id, p, r) for pair_id, p, r, _ in await level2.pair_texts(model_id, MAX_PAIRS)]
     defaults = asdict(DecodeSettings())
     ranker = Ranker(level2, vectors, None, (model_id,), tokenize, defaults["prompt_weight"])
     weight = await fit_prompt_weight(ranker, pairs)
     if weight is not None:
         await level2.set_fitted(model_id, "prompt_weight", weight, defaults)
-    return len(vectors.words)
 
 
 async def load_vectors(level2: Level2Store, model_id: int) -> WordVectors:

@@ -207,20 +207,38 @@ class Level2Store:
         rows = await self.db.fetchall(f"SELECT id, prompt, response FROM pairs WHERE id IN ({marks})", list(scores))
         return sorted(((r[0], r[1], r[2], scores[r[0]]) for r in rows), key=lambda r: -r[3])
 
-    async def pair_texts(self, model_id: int, limit: int) -> list[tuple[int, str, str]]:
-        """The newest ``limit`` (id, prompt, response) pairs of a model, newest first."""
-        rows = await self.db.fetchall("SELECT id, prompt, response FROM pairs WHERE model_id = ? "
+    async def pair_texts(self, model_id: int, limit: int) -> list[tuple[int, str, str, str | None]]:
+        """The newest ``limit`` (id, prompt, response, message key) pairs of a model, newest first."""
+        rows = await self.db.fetchall("SELECT id, prompt, response, message_key FROM pairs WHERE model_id = ? "
                                       "ORDER BY id DESC LIMIT ?", (model_id, limit))
-        return [(int(r[0]), r[1], r[2]) for r in rows]
+        return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
-    async def save_word_vectors(self, model_id: int, words: Sequence[str], weights: Sequence[float],
-                                vectors: Sequence[bytes]) -> None:
-        """Replace a model's word vectors (in one transaction: readers see the old or the new)."""
-        async with self.db.transaction() as tx:
-            await tx.execute("DELETE FROM word_vectors WHERE model_id = ?", (model_id,))
-            if words:
-                await tx.insert_rows("word_vectors", ("model_id", "word", "weight", "vector"),
-                                     [model_id, list(words), list(weights), list(vectors)])
+    async def taught_pairs(self, user_id: str, model_id: int | None = None) -> list[tuple[str, int, str, str]]:
+        """The (model name, id, prompt, response) pairs ``user_id`` taught (of one model when
+        ``model_id`` is given): approved corrections and uploaded dialogs, not channel messages."""
+        scope, extra = ("", ()) if model_id is None else (" AND p.model_id = ?", (model_id,))
+        rows = await self.db.fetchall("SELECT m.name, p.id, p.prompt, p.response FROM pairs p JOIN models m "
+                                      f"ON m.id = p.model_id WHERE p.user_id = ? AND p.message_key IS NULL{scope} "
+                                      "ORDER BY m.name, p.id", (user_id, *extra))
+        return [(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
+    @staticmethod
+    async def delete_pairs(tx: Transaction, pair_ids: Sequence[int]) -> int:
+        """Inside ``tx`` (the switch to the build without them): delete pairs (and their sentence
+        vectors); returns how many were there."""
+        rows = [(pair_id,) for pair_id in pair_ids]
+        await tx.executemany("DELETE FROM pair_vectors WHERE pair_id = ?", rows)
+        return await tx.executemany("DELETE FROM pairs WHERE id = ?", rows)
+
+    @staticmethod
+    async def write_word_vectors(tx: Transaction, model_id: int, words: Sequence[str], weights: Sequence[float],
+                                 vectors: Sequence[bytes]) -> None:
+        """Inside ``tx`` (the switch to the build whose pairs they were counted from): replace a
+        model's word vectors."""
+        await tx.execute("DELETE FROM word_vectors WHERE model_id = ?", (model_id,))
+        if words:
+            await tx.insert_rows("word_vectors", ("model_id", "word", "weight", "vector"),
+                                 [model_id, list(words), list(weights), list(vectors)])
 
     async def word_vectors(self, model_id: int) -> list[tuple[str, float, bytes]]:
         """A model's (word, weight, vector) rows."""
