@@ -15,6 +15,8 @@ from adapters.console import ConsoleAdapter
 from bot.core import BotCore
 from bot.events import Message
 from dbslm.engine import DBSLMEngine
+from dbslm.errors import DbslmError
+from dbslm.store.community import CommunityStore
 from dbslm.store.level2 import Level2Store
 from dbslm.text.tokenize import MAX_TOKEN_CHARS
 from dbslm.text.valid import MAX_INPUT_CHARS
@@ -244,6 +246,47 @@ async def test_a_message_that_cannot_be_learned_is_set_aside_and_the_others_are_
     assert table_rows(db, "SELECT message_key, reason FROM set_aside") == [
         ("discord:g:c:3", "ValueError: this text breaks the tokenizer")]
     assert "1 messages set aside as unlearnable" in said[-1]
+
+
+async def test_a_failure_in_a_listened_batch_switch_leaves_it_queued_and_the_model_as_it_was(db, monkeypatch):
+    """The queue's bookkeeping switches with the build: a database failure there (a full disk)
+    leaves the community model as it was and every message queued, none set aside."""
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog([("hello", "hi there")])
+    core = BotCore(engine, replace(SETTINGS, listen_batch=100, listen_seconds=3600))
+    try:
+        await core.handle(Message("discord", "g", "c", "boss", "/listen on", is_admin=True, message_id="0"), drop)
+        for i, text in enumerate(["herons nest in reeds", "they eat small fish", "and frogs too"], 1):
+            await core.handle(Message("discord", "g", "c", f"u{i}", text, message_id=str(i)), drop)
+        community = await core.communities.engine_named("discord:g")
+        model_id = await community.model_id()
+        before = community_rows(db, model_id)
+
+        async def full(*args, **kwargs) -> None:
+            raise DbslmError("the database or disk is full")
+
+        monkeypatch.setattr(CommunityStore, "mark_learned", full)
+        with pytest.raises(DbslmError):
+            await community.learning.learn_pending(model_id)
+        after = community_rows(db, model_id)
+        monkeypatch.undo()
+        assert after == before and table_rows(db, "SELECT COUNT(*) FROM set_aside") == [(0,)]
+        assert (await community.learning.learn_pending(model_id)).sentences == 3
+    finally:
+        await core.close()
+        await engine.close()
+
+
+def community_rows(db: str, model_id: int) -> list[list[tuple]]:
+    """A community model's queue, pairs and build."""
+    return [table_rows(db, f"SELECT {columns} FROM {table} WHERE {key} = {model_id}")
+            for table, columns, key in (("learned", "message_key, status, seq", "model_id"),
+                                        ("pairs", "prompt, response", "model_id"), ("models", "active_build", "id"),
+                                        ("queues", "learned, queued", "model_id"))]
+
+
+async def drop(text: str, *, private: bool = False) -> None:
+    """Where the bot's answers go when a test does not read them."""
 
 
 async def test_forgetting_a_person_leaves_no_copy_of_their_words(db):
