@@ -64,16 +64,18 @@ class ChannelLearning:
         return await self.rows.add_pending(model_id, messages)
 
     async def learn_pending(self, model_id: int) -> TrainReport | None:
-        """Learn every queued message, in one build per :data:`BUILD_MOST` of them; the report
-        adds up the builds' sentences, tokens and seconds (None when nothing was queued).
+        """Learn every message queued so far, in one build per :data:`BUILD_MOST` of them (the
+        ones queued meanwhile wait for the next call: a steady stream of messages never keeps
+        the model rebuilding); the report adds up the builds' sentences, tokens and seconds
+        (None when nothing was queued).
 
         A build that fails for its messages (not for the database: that one is raised, and
         they stay queued) is tried again with its first half, and so on: a message that fails
         alone is tried without its prompt, then set aside with the reason; the others are learned."""
-        total, most = None, BUILD_MOST
+        total, most, last = None, BUILD_MOST, await self.rows.last_queued(model_id)
         while True:
             try:
-                report = await self._learn_batch(model_id, most)
+                report = await self._learn_batch(model_id, most, last)
             except BatchChanged:  # another process sharing the database learned first: take again
                 continue
             except _Failed as failed:
@@ -94,9 +96,9 @@ class ChannelLearning:
                 report, sentences=total.sentences + report.sentences, tokens=total.tokens + report.tokens,
                 seconds=total.seconds + report.seconds)
 
-    async def _learn_batch(self, model_id: int, most: int) -> TrainReport | None:
+    async def _learn_batch(self, model_id: int, most: int, last: int) -> TrainReport | None:
         async with self._lock:
-            batch = await self.rows.take_pending(model_id, most)
+            batch = await self.rows.take_pending(model_id, most, last)
             if batch is None:
                 return None
             model = await resolve_model(self.store, self.model_name, None, None, reset=False)

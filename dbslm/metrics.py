@@ -46,11 +46,17 @@ def lexical_overlap(reply: str, reference: str) -> float:
 
 def word_f1(reply: list[str], reference: list[str]) -> float:
     """Unigram F1 between two word lists (0 when either is empty)."""
-    a, b = Counter(reply), Counter(reference)
-    common = sum((a & b).values())
+    left: dict[str, int] = {}
+    for word in reference:
+        left[word] = left.get(word, 0) + 1
+    common = 0
+    for word in reply:  # the size of the two lists' multiset intersection
+        if left.get(word):
+            left[word] -= 1
+            common += 1
     if not common:
         return 0.0
-    precision, recall = common / sum(a.values()), common / sum(b.values())
+    precision, recall = common / len(reply), common / len(reference)
     return 2 * precision * recall / (precision + recall)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from dbslm import learning
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
-from dbslm.store.community import LEARNED, LearnedMessage
+from dbslm.store.community import LEARNED, PENDING, LearnedMessage
 from tests.conftest import table_rows
 
 ZORBLAX = ["the zorblax festival starts at dawn", "we paint the zorblax lanterns blue",
@@ -107,8 +107,8 @@ async def test_a_message_queued_during_a_build_waits_for_the_next(base):
     late = LearnedMessage("discord:1:c:00", "bob", "discord:1:c", "a late zorblax message")  # first in key order
     take, calls = community.learning.rows.take_pending, []
 
-    async def more_arrive_meanwhile(model_id: int, most: int):
-        batch = await take(model_id, most)
+    async def more_arrive_meanwhile(model_id: int, most: int, last: int):
+        batch = await take(model_id, most, last)
         if not calls:
             await community.learning.queue(model_id, [late])
         calls.append(batch and [text for _, text in batch.pairs])
@@ -118,8 +118,11 @@ async def test_a_message_queued_during_a_build_waits_for_the_next(base):
     await community.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
                                               for i, text in enumerate(ZORBLAX[:3], 1)])
     report = await community.learning.learn_pending(model_id)
-    assert calls == [ZORBLAX[:3], [late.text], None]  # the late one in a build of its own, once
-    assert report.sentences == 4
+    assert calls == [ZORBLAX[:3], None] and report.sentences == 3  # a stream of messages never keeps it building
+    assert [m.status for m in await community.learning.rows.messages(model_id, message_key=late.message_key)] == [
+        PENDING]
+    report = await community.learning.learn_pending(model_id)
+    assert calls[2:] == [[late.text], None] and report.sentences == 1  # the late one in a build of its own, once
     assert {m.message_key: m.status for m in await community.learning.rows.messages(model_id)} == {
         "discord:1:c:00": LEARNED, "discord:1:c:1": LEARNED, "discord:1:c:2": LEARNED, "discord:1:c:3": LEARNED}
 
@@ -135,8 +138,8 @@ async def test_a_batch_another_process_changed_never_goes_live(base, meanwhile):
                                           for i, text in enumerate(ZORBLAX[:3])])
     take, taken = second.learning.rows.take_pending, []
 
-    async def the_first_acts_meanwhile(model_id: int, most: int):
-        batch = await take(model_id, most)
+    async def the_first_acts_meanwhile(model_id: int, most: int, last: int):
+        batch = await take(model_id, most, last)
         if not taken and meanwhile == "learns the batch":
             await first.learning.learn_pending(model_id)
         elif not taken:

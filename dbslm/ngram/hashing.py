@@ -9,6 +9,7 @@ The same sequence has the same key in every process and on every backend (unlike
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,6 +44,13 @@ def context_key(words: Iterable[int]) -> int:
 
 
 EMPTY_KEY = _signed(EMPTY)
+
+
+@lru_cache(maxsize=1 << 18)
+def key_of(words: tuple[int, ...]) -> int:
+    """:func:`context_key` of a tuple, remembered: generation asks for the same few contexts
+    at every step of every reply."""
+    return context_key(words)
 
 
 def extend_array(keys: np.ndarray, words: np.ndarray) -> np.ndarray:

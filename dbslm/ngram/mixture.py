@@ -15,12 +15,12 @@ from dbslm.ngram.reader import ModelReader
 from dbslm.text.vocab import UNK, Vocabulary
 
 
-def combined_vocabulary(own: Vocabulary, base: Vocabulary) -> tuple[Vocabulary, np.ndarray, np.ndarray]:
+def combined_vocabulary(own: Vocabulary, base: Vocabulary) -> tuple[Vocabulary, list[int], np.ndarray]:
     """The combined vocabulary, combined id -> base id (UNK where the base lacks the word),
     and base id -> combined id."""
     texts = list(own.texts) + [t for t in base.texts if t not in own.index]
     combined = Vocabulary(texts)
-    to_base = np.array([base.index.get(t, UNK) for t in texts], dtype=np.int64)
+    to_base = [base.index.get(t, UNK) for t in texts]
     from_base = np.array([combined.index[t] for t in base.texts], dtype=np.int64)
     return combined, to_base, from_base
 
@@ -28,11 +28,12 @@ def combined_vocabulary(own: Vocabulary, base: Vocabulary) -> tuple[Vocabulary, 
 class MixedReader:
     """Next-word candidates of two models, interpolated linearly with base weight ``weight``."""
 
-    def __init__(self, own: ModelReader | None, own_size: int, base: ModelReader, to_base: np.ndarray,
+    def __init__(self, own: ModelReader | None, own_size: int, base: ModelReader, to_base: list[int],
                  from_base: np.ndarray, weight: float) -> None:
         self.own, self.own_size, self.base = own, own_size, base
-        self.to_base, self.from_base = to_base, from_base
+        self.to_base, self.from_base = to_base, from_base  # to_base is read per id: a list is quicker
         self.weight = weight if own is not None else 1.0
+        self.context = max(base.model.order, own.model.order if own is not None else 1) - 1  # tokens they read
 
     async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Candidate next words (combined ids) and their mixed log10 probabilities."""
@@ -52,10 +53,10 @@ class MixedReader:
             await self.own.prefetch(self._own_history(h) for h in histories)
 
     def _base_history(self, history: list[int]) -> list[int]:
-        """In base ids; reply-local (negative) ids and words the base lacks become UNK."""
-        ids = np.asarray(history, dtype=np.int64)
-        inside = (ids >= 0) & (ids < len(self.to_base))
-        return np.where(inside, self.to_base[np.where(inside, ids, 0)], UNK).tolist()
+        """The end of ``history`` that a model reads, in base ids; reply-local (negative) ids
+        and words the base lacks become UNK."""
+        to_base, size = self.to_base, len(self.to_base)
+        return [to_base[i] if 0 <= i < size else UNK for i in history[len(history) - self.context:]]
 
     def _own_history(self, history: list[int]) -> list[int]:
-        return [i if 0 <= i < self.own_size else UNK for i in history]
+        return [i if 0 <= i < self.own_size else UNK for i in history[len(history) - self.context:]]

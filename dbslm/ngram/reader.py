@@ -44,12 +44,12 @@ class ModelReader:
         carried = 0.0
         for k in range(len(context), -1, -1):
             suffix = context[len(context) - k:]
-            head_words, head_logp = self._heads[(k + 1, hashing.context_key(suffix))]
+            head_words, head_logp = self._heads[(k + 1, hashing.key_of(suffix))]
             for w, lp in zip(head_words.tolist(), head_logp.tolist()):
                 if w not in words:
                     words[w] = carried + lp
             if k:
-                carried += self._backoffs[tuple(suffix)]
+                carried += self._backoffs[suffix]
         return np.fromiter(words.keys(), dtype=np.int64, count=len(words)), \
             np.fromiter(words.values(), dtype=np.float64, count=len(words))
 
@@ -60,8 +60,8 @@ class ModelReader:
         for history in histories:
             context = self._context(history)
             for k in range(len(context), -1, -1):
-                suffix = tuple(context[len(context) - k:])
-                key = (k + 1, hashing.context_key(suffix))
+                suffix = context[len(context) - k:]
+                key = (k + 1, hashing.key_of(suffix))
                 if key not in self._heads:
                     heads.add(key)
                 if k and suffix not in self._backoffs:
@@ -73,13 +73,13 @@ class ModelReader:
         if backoffs:
             await self._load_backoffs(sorted(backoffs))
 
-    def _context(self, history: list[int]) -> list[int]:
-        return history[-(self.model.order - 1):] if self.model.order > 1 else []
+    def _context(self, history: list[int]) -> tuple[int, ...]:
+        return tuple(history[-(self.model.order - 1):]) if self.model.order > 1 else ()
 
     async def _load_backoffs(self, contexts: list[tuple[int, ...]]) -> None:
         """log10 backoff of each context (0 for a context not in the model)."""
         n = np.array([len(c) for c in contexts])
-        ctx = np.array([hashing.context_key(c[:-1]) for c in contexts], dtype=np.int64)
+        ctx = np.array([hashing.key_of(c[:-1]) for c in contexts], dtype=np.int64)
         word = np.array([c[-1] for c in contexts], dtype=np.int64)
         rows = await self.level1.lookup(self.model.active_build, n, ctx, word)
         found = {(int(a), int(b), int(c)): float(d) for a, b, c, d in zip(rows.n, rows.ctx, rows.word, rows.backoff)}

@@ -191,13 +191,19 @@ class CommunityStore:
                                       "WHERE g.user_id = ? ORDER BY m.name", (user_id,))
         return [r[0] for r in rows]
 
-    async def take_pending(self, model_id: int, most: int) -> Batch | None:
-        """The next build's messages: up to ``most`` of the pending ones, in queue order (None
-        when none is pending)."""
+    async def last_queued(self, model_id: int) -> int:
+        """The sequence number of the model's newest queued message (0 when none ever was)."""
+        row = await self.db.fetchone("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
+        return int(row[0]) if row else 0
+
+    async def take_pending(self, model_id: int, most: int, last: int) -> Batch | None:
+        """The next build's messages: up to ``most`` of the pending ones queued up to sequence
+        number ``last``, in queue order (None when none is pending)."""
         queue = await self.db.fetchone("SELECT learned, dropped FROM queues WHERE model_id = ?", (model_id,))
         rows = [] if queue is None else await self.db.fetchall(
             f"SELECT l.seq, a.prompt, l.text, l.message_key FROM learned l {_ANSWERS} "
-            "WHERE l.model_id = ? AND l.seq > ? ORDER BY l.seq LIMIT ?", (model_id, queue[0], most))
+            "WHERE l.model_id = ? AND l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?",
+            (model_id, queue[0], last, most))
         return Batch([(r[1], r[2]) for r in rows], rows[0][3], queue[0], rows[-1][0], queue[1]) if rows else None
 
     async def set_aside(self, model_id: int, key: str, reason: str) -> None:
