@@ -129,7 +129,7 @@ async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]
         if sign < 0:
             model = _forgettable(current, model.name)
         elif current is not None:
-            model = replace(model, id=current.id)
+            model = replace(model, id=current.id, active_build=current.active_build)
         active = current.active_build if current else None
         whole_vocab = reset or active is None
         vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model, every_word=True)

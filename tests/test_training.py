@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from dbslm.store.dialect import SQLiteDialect
 from tests.conftest import is_sqlite, table_rows
 
 ROWS = "SELECT n, ctx, word, count, logp, COALESCE(backoff, 0), q FROM ngrams g " \
@@ -42,6 +43,23 @@ def test_old_builds_are_purged_and_reset_replaces_the_model(cli, db, kjv):
     cli("train", kjv / "test.txt", "--db", db, "--reset", "--order", 2)
     assert table_rows(db, "SELECT MAX(count) FROM ngrams WHERE n = 1")[0][0] * 2 == doubled
     assert table_rows(db, "SELECT ngram_order FROM models") == [(2,)]
+
+
+def test_builds_written_and_purged_in_many_transactions_are_the_same(cli, tmp_path, kjv, monkeypatch):
+    """SQLite writes a build's rows (and a new model's vocabulary) and deletes a replaced
+    build's rows a part at a time, so that a reply's log waits for one part at most: the
+    model is the one written at once."""
+    whole, parts = str(tmp_path / "whole.sqlite3"), str(tmp_path / "parts.sqlite3")
+    for db in (whole, parts):
+        if db == parts:
+            monkeypatch.setattr(SQLiteDialect, "build_rows_per_transaction", 97)
+        for _ in range(2):  # the second build replaces the first, whose rows are deleted
+            assert cli("train", kjv / "test.txt", "--db", db, "--tokenizer", "whitespace").code == 0
+    for sql in (ROWS, "SELECT id, text, control, freq FROM vocab ORDER BY id", "SELECT COUNT(*) FROM heads",
+                "SELECT COUNT(DISTINCT build) FROM ngrams", "SELECT status FROM builds"):
+        assert table_rows(parts, sql) == table_rows(whole, sql)
+    assert table_rows(parts, "SELECT COUNT(DISTINCT build) FROM ngrams") == [(1,)]
+    assert table_rows(parts, "SELECT COUNT(*) FROM ngrams")[0][0] > 97 * 10
 
 
 def test_training_other_order_needs_reset(cli, db, kjv):

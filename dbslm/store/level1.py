@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,13 +18,15 @@ from dbslm.ngram.counting import OrderCounts
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.ngram.tables import ModelTables
 from dbslm.store.cold import ColdStorage
-from dbslm.store.database import Database, Transaction, fetch_keyed
+from dbslm.store.database import Database, Transaction, fetch_keyed, is_column, row_count
 from dbslm.store.heads import Head, read_heads
-from dbslm.store.schema import BUILD_TABLES
+from dbslm.store.schema import BUILD_TABLES, TABLES
 from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
 
 OnSwitch = Callable[[Transaction, int], Awaitable[None]]
 ROW_VALUES = "g.count, g.logp, COALESCE(g.backoff, 0), g.q"  # what a look-up returns per n-gram
+SCHEMA = {t.name: t for t in TABLES}
+VOCAB_COLUMNS = ("model_id", "id", "text", "control", "freq")
 KEEP_COUNTS_MOST = 10_000_000  # n-grams whose counts a process keeps between builds: 160 MB
 
 
@@ -213,8 +216,8 @@ class Level1Store:
         """Write a complete new build and make it the model's active one.
 
         Three steps: claim a build id (creating the model row if needed); write the build's
-        rows, which nobody reads until the switch; then, in one transaction, update the
-        vocabulary and switch. Interrupted anywhere, the previous build keeps serving and
+        rows (and the vocabulary of a model without a build yet), which nobody reads until the
+        switch; then, in one transaction, update the vocabulary and switch. Interrupted anywhere, the previous build keeps serving and
         the leftovers are purged by the next run. The caller holds the model's training lock.
         With ``tables`` None (an existing model left without n-grams) no build is written:
         the switch retires the active build and the model has none (untrained). ``on_switch``
@@ -232,15 +235,20 @@ class Level1Store:
                 build = await tx.execute(
                     "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at) "
                     "VALUES (?, 'building', ?, ?, ?, ?, ?)", (model_id, source, order, sentences, tokens, time.time()))
+            await _write_rows(self.db, build, tables)
+        unread = model.active_build is None  # nobody reads the vocabulary of a model before its first switch
+        if unread:  # so it is written beside the build's rows, not in the switch
             async with self.db.transaction() as tx:
-                await _write_rows(tx, build, tables)
-        async with self.db.transaction() as tx:
-            if replace_vocab:
                 await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
-            await tx.executemany(
-                tx.dialect.upsert("vocab", ("model_id", "id", "text", "control", "freq"), ("model_id", "id")),
-                [(model_id, i, t, int(i < len(CONTROL_TOKENS)), f)
-                 for i, t, f in zip(vocab.ids, vocab.texts, vocab.freqs)])
+            await _insert_in_parts(self.db, "vocab", VOCAB_COLUMNS, [
+                model_id, vocab.ids, vocab.texts, [int(i < len(CONTROL_TOKENS)) for i in vocab.ids], vocab.freqs])
+        async with self.db.transaction() as tx:
+            if replace_vocab and not unread:
+                await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
+            if not unread:
+                await tx.executemany(tx.dialect.upsert("vocab", VOCAB_COLUMNS, ("model_id", "id")),
+                                     [(model_id, i, t, int(i < len(CONTROL_TOKENS)), f)
+                                      for i, t, f in zip(vocab.ids, vocab.texts, vocab.freqs)])
             await tx.execute("UPDATE builds SET status = 'retired' WHERE model_id = ? AND status = 'active'",
                              (model_id,))
             await tx.execute("UPDATE builds SET status = 'active', finished_at = ? WHERE id = ?",
@@ -269,13 +277,12 @@ class Level1Store:
     async def purge_inactive(self, model_id: int) -> int:
         """Delete the rows of a model's retired builds and of builds left half-written; returns
         how many n-gram rows they had."""
-        async with self.db.transaction() as tx:
-            builds = [r[0] for r in await tx.fetchall(
-                "SELECT b.id FROM builds b JOIN models m ON m.id = b.model_id "
-                "WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1)", (model_id,))]
-            if self.cold is not None:
-                await self.cold.purge(builds)
-            return await _delete_builds(tx, builds)
+        builds = [r[0] for r in await self.db.fetchall(
+            "SELECT b.id FROM builds b JOIN models m ON m.id = b.model_id "
+            "WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1)", (model_id,))]
+        if self.cold is not None:
+            await self.cold.purge(builds)
+        return sum([await _purge_build(self.db, build) for build in builds])
 
 
 def _ngram_rows(rows: list[tuple]) -> NgramRows:
@@ -286,8 +293,10 @@ def _ngram_rows(rows: list[tuple]) -> NgramRows:
                      grid[:, 6].astype(np.uint8))
 
 
-async def _write_rows(tx: Transaction, build: int, tables: ModelTables) -> None:
-    """Insert every row of a build, each table in primary-key order."""
+async def _write_rows(db: Database, build: int, tables: ModelTables) -> None:
+    """Insert every row of a build, each table in primary-key order, in transactions of the
+    dialect's size: other writers (a reply's log) wait for one of them at most, and nobody
+    reads the rows before the switch."""
     for table in tables.orders:
         rows = np.lexsort((table.word, table.ctx))
         columns = ["build", "n", "ctx", "word", "count", "logp", "q"]
@@ -296,26 +305,51 @@ async def _write_rows(tx: Transaction, build: int, tables: ModelTables) -> None:
         if table.backoff is not None:
             columns.append("backoff")
             values.append(table.backoff[rows])
-        await tx.insert_rows("ngrams", columns, values)
-        await tx.insert_rows("quant", ("build", "n", "code", "logp"),
-                             [build, table.n, range(len(table.lut)), table.lut])
+        await _insert_in_parts(db, "ngrams", columns, values)
+        await _insert_in_parts(db, "quant", ("build", "n", "code", "logp"),
+                               [build, table.n, range(len(table.lut)), table.lut])
     for heads in tables.heads:
         rows = np.argsort(heads.ctx)
-        await tx.insert_rows("heads", ("build", "n", "ctx", "words", "codes"),
-                             [build, heads.n, heads.ctx[rows], [heads.words[i] for i in rows],
-                              [heads.codes[i] for i in rows]])
-    await tx.executemany(
-        "INSERT INTO discounts (build, n, t1, t2, t3, t4, d1, d2, d3, fallback) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(build, d.n, *d.t, *(float(x) for x in d.d), int(d.fallback)) for d in tables.discounts])
+        await _insert_in_parts(db, "heads", ("build", "n", "ctx", "words", "codes"),
+                               [build, heads.n, heads.ctx[rows], [heads.words[i] for i in rows],
+                                [heads.codes[i] for i in rows]])
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "INSERT INTO discounts (build, n, t1, t2, t3, t4, d1, d2, d3, fallback) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(build, d.n, *d.t, *(float(x) for x in d.d), int(d.fallback)) for d in tables.discounts])
 
 
-async def _delete_builds(tx: Transaction, builds: list[int]) -> int:
-    """Delete builds and their rows; returns how many n-gram rows they had."""
-    ngrams = 0
-    for build in builds:
-        for table in BUILD_TABLES:
-            deleted = await tx.executemany(f"DELETE FROM {table} WHERE build = ?", [(build,)])
+async def _insert_in_parts(db: Database, table: str, columns: Sequence[str], values: Sequence[Any]) -> None:
+    """:meth:`Transaction.insert_rows` in transactions of the dialect's
+    ``build_rows_per_transaction`` rows."""
+    count = row_count(values)
+    part = db.dialect.build_rows_per_transaction or max(count, 1)
+    for start in range(0, count, part):
+        async with db.transaction() as tx:
+            await tx.insert_rows(table, columns, [v[start:start + part] if is_column(v) else v for v in values])
+
+
+async def _purge_build(db: Database, build: int) -> int:
+    """Delete a build that nobody reads and its rows, in transactions of the dialect's
+    ``build_rows_per_transaction`` rows (as :func:`_write_rows`); returns its n-gram rows."""
+    ngrams, part = 0, db.dialect.build_rows_per_transaction
+    for table in BUILD_TABLES:
+        sql = db.dialect.delete_build_rows(SCHEMA[table])
+        while True:
+            async with db.transaction() as tx:
+                deleted = await tx.executemany(sql, [(build,)])
             ngrams += deleted if table == "ngrams" else 0
+            if part is None or deleted < part:
+                break
+    async with db.transaction() as tx:
         await tx.execute("DELETE FROM builds WHERE id = ?", (build,))
     return ngrams
+
+
+async def _delete_builds(tx: Transaction, builds: list[int]) -> None:
+    """Delete builds and their rows, inside ``tx``."""
+    for build in builds:
+        for table in BUILD_TABLES:
+            await tx.execute(f"DELETE FROM {table} WHERE build = ?", (build,))
+        await tx.execute("DELETE FROM builds WHERE id = ?", (build,))
