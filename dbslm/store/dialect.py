@@ -181,7 +181,8 @@ class MariaDBDialect(Dialect):
 
     def add_column(self, table, column):
         # MariaDB commits DDL at once: a migration cut short must be able to run again
-        return f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {self.column_def(column, dict(table.columns)[column])}"
+        definition = self.column_def(column, dict(table.columns)[column])
+        return f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {definition}"
 
     def create_table(self, table: Table) -> list[str]:
         defs = self._column_defs(table)

@@ -217,8 +217,9 @@ class Level1Store:
 
         Three steps: claim a build id (creating the model row if needed); write the build's
         rows (and the vocabulary of a model without a build yet), which nobody reads until the
-        switch; then, in one transaction, update the vocabulary and switch. Interrupted anywhere, the previous build keeps serving and
-        the leftovers are purged by the next run. The caller holds the model's training lock.
+        switch; then, in one transaction, update the vocabulary and switch. Interrupted
+        anywhere, the previous build keeps serving and the leftovers are purged by the next
+        run. The caller holds the model's training lock.
         With ``tables`` None (an existing model left without n-grams) no build is written:
         the switch retires the active build and the model has none (untrained). ``on_switch``
         runs inside the switch transaction (with it and the model id): rows that must change
