@@ -22,11 +22,6 @@ class Dialect:
         """The statements that create ``table`` with its indexes."""
         raise NotImplementedError
 
-    def delete_build_rows(self, table: Table) -> str:
-        """Delete a build's rows of ``table``, :attr:`build_rows_per_transaction` of them at
-        most; bind the build."""
-        return f"DELETE FROM {table.name} WHERE build = ?"
-
     def search(self, table: Table, column: str, where: str) -> str:
         """A full-text search over ``column``, one of ``table``'s searchable columns (alias
         ``g``): ``SELECT id, score``, best first; bind :meth:`search_params`."""
@@ -108,7 +103,7 @@ class SQLiteDialect(Dialect):
     types = {"serial": "INTEGER", "int": "INTEGER", "key": "INTEGER", "real": "REAL", "name": "TEXT",
              "ref": "TEXT", "token": "TEXT", "text": "TEXT", "blob": "BLOB"}
     max_params = 32000
-    build_rows_per_transaction = 10_000  # one writer for the whole file: a reply's log waits ~10 ms at most
+    build_rows_per_transaction = 20_000  # one writer for the whole file: a reply's log waits for one part
 
     def create_table(self, table: Table) -> list[str]:
         defs = self._column_defs(table)
@@ -124,11 +119,6 @@ class SQLiteDialect(Dialect):
         for column in table.search:
             statements += self._fts_statements(table, column)
         return statements
-
-    def delete_build_rows(self, table: Table) -> str:
-        key = ", ".join(table.primary_key)
-        return (f"DELETE FROM {table.name} WHERE ({key}) IN (SELECT {key} FROM {table.name} WHERE build = ? "
-                f"LIMIT {self.build_rows_per_transaction})")
 
     def _fts_statements(self, table: Table, column: str) -> list[str]:
         """An external-content FTS5 table over one column, kept in step by triggers."""

@@ -329,20 +329,26 @@ async def _insert_in_parts(db: Database, table: str, columns: Sequence[str], val
     for start in range(0, count, part):
         async with db.transaction() as tx:
             await tx.insert_rows(table, columns, [v[start:start + part] if is_column(v) else v for v in values])
+        await db.let_others_write()
 
 
 async def _purge_build(db: Database, build: int) -> int:
     """Delete a build that nobody reads and its rows, in transactions of the dialect's
-    ``build_rows_per_transaction`` rows (as :func:`_write_rows`); returns its n-gram rows."""
+    ``build_rows_per_transaction`` rows (as :func:`_write_rows`), each a range of the table's
+    key; returns its n-gram rows."""
     ngrams, part = 0, db.dialect.build_rows_per_transaction
     for table in BUILD_TABLES:
-        sql = db.dialect.delete_build_rows(SCHEMA[table])
+        key = ", ".join(c for c in SCHEMA[table].primary_key if c != "build")
         while True:
+            last = None if part is None else await db.fetchone(  # the key of the part's last row
+                f"SELECT {key} FROM {table} WHERE build = ? ORDER BY {key} LIMIT 1 OFFSET ?", (build, part - 1))
+            upto = "" if last is None else f" AND ({key}) <= ({', '.join('?' for _ in last)})"
             async with db.transaction() as tx:
-                deleted = await tx.executemany(sql, [(build,)])
+                deleted = await tx.executemany(f"DELETE FROM {table} WHERE build = ?{upto}", [(build, *(last or ()))])
             ngrams += deleted if table == "ngrams" else 0
-            if part is None or deleted < part:
+            if last is None:
                 break
+            await db.let_others_write()
     async with db.transaction() as tx:
         await tx.execute("DELETE FROM builds WHERE id = ?", (build,))
     return ngrams

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +24,12 @@ from dbslm.store.dialect import SQLiteDialect
 # secure_delete: deleted rows are overwritten, so a forgotten person's text is gone from the file
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000",
            "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY", "PRAGMA secure_delete=ON")
+# Taking the write lock from another process is retried here every few milliseconds (SQLite's
+# own busy handler sleeps up to 100 ms at a time, and so misses the short gaps between the parts
+# of a build that another process writes): a reply's log waits for one part, not for the build.
+WRITE_WAIT_SECONDS = 30.0
+WRITE_RETRY_SECONDS = 0.002
+PART_PAUSE_SECONDS = 0.004  # after each part of a long write: two retries of a waiting process
 
 
 class SQLiteTransaction(Transaction):
@@ -71,7 +78,7 @@ class SQLiteDatabase(Database):
         except sqlite3.Error as exc:
             raise DbslmError(f"cannot open database {path}: {_reason(exc)}") from None
         try:
-            for pragma in PRAGMAS:
+            for pragma in (*PRAGMAS, "PRAGMA busy_timeout=1"):  # the writer's waits: see WRITE_WAIT_SECONDS
                 await writer.execute(pragma)
             reader = await aiosqlite.connect(path, isolation_level=None)
             for pragma in PRAGMAS[2:]:
@@ -83,6 +90,9 @@ class SQLiteDatabase(Database):
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(await self._reader.execute_fetchall(sql, params))
+
+    async def let_others_write(self) -> None:
+        await asyncio.sleep(PART_PAUSE_SECONDS)
 
     async def erase_deleted(self) -> None:
         """Leave no copy of deleted rows anywhere in the files: merge the full-text indexes
@@ -113,7 +123,7 @@ class SQLiteDatabase(Database):
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._write_lock:
             try:
-                await self._writer.execute("BEGIN IMMEDIATE")
+                await self._begin()
             except sqlite3.Error as exc:
                 raise DbslmError(f"cannot write to database {self.path}: {_reason(exc)}") from None
             except BaseException:  # cancelled: aiosqlite's thread may still have begun it
@@ -132,6 +142,19 @@ class SQLiteDatabase(Database):
             except BaseException:
                 await asyncio.shield(self._rollback())
                 raise
+
+    async def _begin(self) -> None:
+        """Take the file's write lock, retrying every WRITE_RETRY_SECONDS while another process
+        holds it (for WRITE_WAIT_SECONDS at most)."""
+        deadline = time.monotonic() + WRITE_WAIT_SECONDS
+        while True:
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(WRITE_RETRY_SECONDS)
 
     async def _rollback(self) -> None:
         """Roll back the writer's transaction, if one is open (statements run in order on
