@@ -1,8 +1,9 @@
 """The commands, the same on every platform, each acting on the caller's community model.
 
 Everyone: /help /correct /history /stats /forget /optout /optin. Admins: /train /flush
-/listen /chance /ban /corrections /approve /reject, and /forget @user. Refusals and errors are sent with ``private=True``:
-platforms that can show a reply to its caller alone (ephemeral messages) do so.
+/listen /chance /ban /corrections /approve /reject, and /forget @user. Refusals and errors
+are sent with ``private=True``: platforms that can show a reply to its caller alone
+(ephemeral messages) do so.
 """
 
 from __future__ import annotations

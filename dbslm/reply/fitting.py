@@ -28,7 +28,7 @@ MIN_QUERIES = 30  # fewer usable queries fit nothing: the default stays
 async def fit_prompt_weight(ranker: Ranker, pairs: list[tuple[int, str, str]]) -> float | None:
     """The weight of :data:`GRID` that best predicts held-out responses of ``pairs`` (id,
     prompt, response), or None when too few of them can be queries."""
-    sample = random.Random(0).sample(pairs, min(SAMPLES, len(pairs)))
+    sample = random.Random(0).sample(sorted(pairs), min(SAMPLES, len(pairs)))  # the same, however they were read
     totals = np.zeros(len(GRID))
     queries = 0
     for pair_id, prompt, response in sample:

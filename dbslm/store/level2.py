@@ -103,7 +103,8 @@ class Level2Store:
         async with self.db.transaction() as tx:
             correction = await tx.execute(
                 "INSERT INTO corrections (conversation_id, reply_id, user_id, prompt, corrected, scope, created_at) "
-                "VALUES (?, ?, ?, ?, ?, 'conversation', ?)", (conversation_id, reply_id, user_id, prompt, corrected, now))
+                "VALUES (?, ?, ?, ?, ?, 'conversation', ?)",
+                (conversation_id, reply_id, user_id, prompt, corrected, now))
             await tx.execute(
                 "INSERT INTO biases (model_id, conversation_id, correction_id, user_id, prompt, span, strength, "
                 "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
