@@ -24,14 +24,7 @@ import pymysql
 from dbslm.errors import DbslmError
 from dbslm.reply.association import vectors_after, write_vectors
 from dbslm.store import ModelInfo, Store
-from dbslm.store.community import (
-    FORGETTING,
-    PENDING,
-    UNPAIRING,
-    BatchChanged,
-    CommunityStore,
-    LearnedMessage,
-)
+from dbslm.store.community import FORGETTING, PENDING, UNPAIRING, BatchChanged, CommunityStore, LearnedMessage
 from dbslm.store.database import Transaction
 from dbslm.store.level2 import Level2Store
 from dbslm.text.tokenize import get_tokenizer

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -21,6 +22,7 @@ from dbslm.errors import DbslmError
 from dbslm.store.database import Database, Row, Transaction
 from dbslm.store.dialect import SQLiteDialect
 
+log = logging.getLogger(__name__)
 # secure_delete: deleted rows are overwritten, so a forgotten person's text is gone from the file
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000",
            "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY", "PRAGMA secure_delete=ON")
@@ -101,7 +103,13 @@ class SQLiteDatabase(Database):
                                            "'CREATE VIRTUAL TABLE%USING fts5%'"):
             async with self.transaction() as tx:
                 await tx.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
-        await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        async with self._write_lock:  # retried, as a transaction's start is, while others use the file
+            deadline = time.monotonic() + WRITE_WAIT_SECONDS
+            while (await self._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))[0][0]:
+                if time.monotonic() > deadline:  # the rows are deleted; their old pages wait for the next one
+                    log.warning("could not empty the write-ahead log of %s: the database stayed busy", self.path)
+                    return
+                await asyncio.sleep(WRITE_RETRY_SECONDS)
 
     async def size_bytes(self) -> int:
         pages, size = await self.fetchone("SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()")
