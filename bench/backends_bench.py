@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pymysql
 
@@ -65,8 +66,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             corpus = Path(tmp) / "corpus.txt"
             tokens = write_corpus(corpus)
+            url = urlsplit(args.mariadb)
             targets = [("SQLite", str(Path(tmp) / "bench.sqlite3")),
-                       ("MariaDB (Aria slabs)", args.mariadb.rsplit("/", 1)[0] + "/" + name)]
+                       (f"MariaDB ({t.slab_engine} slabs)", urlunsplit(url._replace(path="/" + name)))]
             for label, db in targets:
                 train = run_measured([sys.executable, "-m", "dbslm", "train", str(corpus), "--db", db,
                                       "--tokenizer", "whitespace"])

@@ -60,6 +60,14 @@ def test_connection_dropped_mid_train_leaves_previous_model(cli, kjv, tmp_path, 
     assert table_rows(mariadb_url, "SELECT COUNT(*) FROM builds") == [(1,)]
 
 
+def test_the_bulk_tables_are_innodb_unless_the_url_says_otherwise(cli, kjv, mariadb_url):
+    cli("train", kjv / "test.txt", "--db", mariadb_url, "--tokenizer", "whitespace")
+    engines = table_rows(mariadb_url, "SELECT table_name, engine FROM information_schema.tables "
+                                      "WHERE table_schema = DATABASE() AND table_name IN ('ngrams', 'heads', 'quant')")
+    assert sorted(engines) == [("heads", "InnoDB"), ("ngrams", "InnoDB"), ("quant", "InnoDB")]
+    assert parse_url(mariadb_url + "?slab_engine=aria").slab_engine == "Aria"
+
+
 def test_one_process_trains_while_another_answers(cli, kjv, tmp_path, mariadb_url):
     cli("train", kjv / "test.txt", "--db", mariadb_url, "--tokenizer", "whitespace")
     before = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()["log10_prob"]

@@ -164,7 +164,7 @@ class MariaDBDialect(Dialect):
     max_params = 60000
 
     def __init__(self, engines: dict[str, str] | None = None) -> None:
-        self.engines = {"slab": "Aria", "meta": "InnoDB", **(engines or {})}
+        self.engines = {"slab": "InnoDB", "meta": "InnoDB", **(engines or {})}
 
     def retype(self, table, column):
         return [f"ALTER TABLE {table.name} MODIFY {self.column_def(column, dict(table.columns)[column])}"]
