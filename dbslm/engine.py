@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dbslm.concepts.catalog import DEFAULTS, choose_concept
-from dbslm.concepts.classifier import Background
+from dbslm.concepts.classifier import Background, spellings
 from dbslm.concepts.payloads import PAYLOADS
 from dbslm.decoder import DecodeSettings
 from dbslm.errors import DbslmError
@@ -23,7 +23,6 @@ from dbslm.generation import BIAS_STRENGTH, generate, span_ids
 from dbslm.learning import ChannelLearning
 from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
-from dbslm.memory.retrieval import words_of
 from dbslm.ngram.mixture import MixedReader, combined_vocabulary
 from dbslm.ngram.reader import ModelReader
 from dbslm.reply.association import fit_weight, load_vectors, refresh_vectors
@@ -32,7 +31,7 @@ from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import WordVectors
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.cold import FlushReport
-from dbslm.store.level2 import Conversation, Correction, Level2Store, Message
+from dbslm.store.level2 import Conversation, Correction, Level2Store, LogEntry, Message
 from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
 from dbslm.teaching import teach, unteach
 from dbslm.text.tokenize import detokenize, get_tokenizer
@@ -197,14 +196,21 @@ class DBSLMEngine:
         text = repaired(text)
         conversation = await self._conversation(conversation_id)
         recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
-        await self.level2.log(conversation_id, "user", user_id or conversation.user_id, bounded(text))
-        return await self._reply_with(conversation, text, recent, started, seed)
+        asked = LogEntry("user", user_id or conversation.user_id, bounded(text))
+        return await self._reply_with(conversation, text, recent, started, seed, asked)
 
     async def _reply_with(self, conversation: Conversation, text: str, recent: list[Message], started: float,
-                          seed: int | None = None, **values: str) -> Reply:
-        """Answer ``text`` after the messages ``recent`` (which do not include it) and log it."""
-        concept, reply_text, tokens = await self._answer(conversation.id, text, recent, seed, values)
-        reply_id = await self.level2.log(conversation.id, "bot", conversation.agent, reply_text, concept)
+                          seed: int | None = None, asked: LogEntry | None = None, **values: str) -> Reply:
+        """Answer ``text`` after the messages ``recent`` (which do not include it); log the
+        message ``asked`` (when given) and the answer in one transaction."""
+        try:
+            concept, reply_text, tokens = await self._answer(conversation.id, text, recent, seed, values)
+        except Exception:
+            if asked is not None:  # the message is kept even when no answer comes
+                await self.level2.log(conversation.id, asked)
+            raise
+        answer = LogEntry("bot", conversation.agent, reply_text, concept)
+        reply_id = await self.level2.log(conversation.id, *([asked] if asked else []), answer)
         return Reply(reply_id, reply_text, tokens, concept, (time.perf_counter() - started) * 1000)
 
     async def record_correction(self, conversation_id: int, corrected_text: str, reply_id: int | None = None,
@@ -381,20 +387,11 @@ class DBSLMEngine:
         if signal is not None:
             concept = next((c for c in concepts if c.name == signal), None)
         else:
-            concept = choose_concept(concepts, prompt, await self._background(loaded, prompt), tokenize)
+            found = await self.store.level1.word_frequencies(loaded.model_ids, spellings(prompt))
+            concept = choose_concept(concepts, prompt, Background.merged(found, loaded.tokens), tokenize)
         if concept is None:
             return None, ""
         filled = PAYLOADS[concept.payload](recent, **values) if concept.payload in PAYLOADS else {}
         if filled is None:
             return None, ""
         return concept, concept.template.format(**filled)
-
-    async def _background(self, loaded: _Loaded, prompt: list[str]) -> Background:
-        """How often the models saw the prompt's words (any of their usual spellings)."""
-        words = words_of(prompt)
-        spellings = {s for w in words for s in (w, w.capitalize(), w.upper())} | set(prompt)
-        found = await self.store.level1.word_frequencies(loaded.model_ids, spellings)
-        freq: dict[str, int] = {}
-        for text, count in found.items():
-            freq[text.lower()] = freq.get(text.lower(), 0) + count
-        return Background(freq, loaded.tokens)

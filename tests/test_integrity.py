@@ -65,6 +65,8 @@ def test_a_bad_file_is_refused_in_one_line_and_changes_nothing(cli, trained, tmp
 def test_a_malformed_mariadb_url_is_one_line(cli, tmp_path):
     assert_refused(cli("train", make(tmp_path, "a.txt", "a b c\n"), "--db", "mariadb://root@[::1/test"),
                    "MariaDB URL is malformed")
+    assert_refused(cli("train", make(tmp_path, "a.txt", "a b c\n"), "--db",
+                       "mariadb://root@127.0.0.1/test?slab_engine=InnoDB;DROP"), "slab_engine must be one of")
 
 
 @pytest.mark.parametrize("step", ["add_pairs", "write_word_vectors"])
@@ -161,6 +163,25 @@ async def test_chat_text_is_repaired_and_an_over_long_message_is_logged_bounded(
         await engine.close()
     assert logged[0] == "hello \ufffd friend"
     assert len(logged[1]) < MAX_INPUT_CHARS + 60 and logged[1].endswith("more characters not kept]")
+
+
+async def test_a_message_is_logged_with_its_answer_and_kept_when_answering_fails(db, monkeypatch):
+    engine = await DBSLMEngine.open(db)
+    try:
+        await engine.train_dialog([("hello", "hi there")])
+        conversation = await engine.start_conversation("ann")
+        reply = await engine.respond(conversation, "hello", seed=1)
+
+        async def broken(*args: object) -> None:
+            raise DbslmError("the model went away")
+
+        monkeypatch.setattr(DBSLMEngine, "_answer", broken)
+        with pytest.raises(DbslmError, match="went away"):
+            await engine.respond(conversation, "hello again", seed=1)
+        logged = [(m.role, m.text) for m in await engine.history(conversation, 10)]
+    finally:
+        await engine.close()
+    assert logged == [("user", "hello"), ("bot", reply.text), ("user", "hello again")]
 
 
 async def test_a_surrogate_in_a_listened_channel_is_learned_repaired(dialog_engine):

@@ -6,6 +6,7 @@ None of these phrasings is one of the concepts' examples (dbslm/concepts/catalog
 from __future__ import annotations
 
 from dbslm.concepts.catalog import DEFAULTS, choose_concept
+from dbslm.concepts.classifier import Background, spellings
 from dbslm.text.tokenize import get_tokenizer
 
 TOKENIZE = get_tokenizer("regex").tokenize
@@ -48,7 +49,8 @@ async def test_memory_phrasings_are_answered_by_the_memory_concepts(dialog_engin
     chosen = {}
     for prompt, _ in labelled:
         tokens = TOKENIZE(prompt)
-        concept = choose_concept(list(DEFAULTS), tokens, await dialog_engine._background(loaded, tokens), TOKENIZE)
+        found = await dialog_engine.store.level1.word_frequencies(loaded.model_ids, spellings(tokens))
+        concept = choose_concept(list(DEFAULTS), tokens, Background.merged(found, loaded.tokens), TOKENIZE)
         chosen[prompt] = concept.name if concept else None
     fired = [p for p, _ in labelled if chosen[p] in MEMORY]
     wanted = [p for p, label in labelled if label in MEMORY]

@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dbslm.memory.retrieval import words_of
+
 DISCOUNT = 0.5  # subtracted from each example word's count (KenLM's fallback discount)
 PRIOR_ODDS = 1e-4  # before reading it, a prompt is rarely a request for a concept
 PSEUDO_COUNT = 1000.0  # the background's Dirichlet prior: this many tokens ...
@@ -32,8 +34,21 @@ class Background:
     freq: dict[str, int]
     total: int
 
+    @classmethod
+    def merged(cls, found: dict[str, int], total: int) -> "Background":
+        """From the counts of each spelling (see :func:`spellings`), summed per lower-cased word."""
+        freq: dict[str, int] = {}
+        for text, count in found.items():
+            freq[text.lower()] = freq.get(text.lower(), 0) + count
+        return cls(freq, total)
+
     def probability(self, word: str) -> float:
         return (self.freq.get(word, 0) + PSEUDO_COUNT / PRIOR_VOCABULARY) / (self.total + PSEUDO_COUNT)
+
+
+def spellings(prompt: list[str]) -> set[str]:
+    """The prompt's tokens and its words' usual spellings (lower, capitalized, upper case)."""
+    return {s for w in words_of(prompt) for s in (w, w.capitalize(), w.upper())} | set(prompt)
 
 
 class ConceptModel:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from dbslm.decoder import DecodeSettings
 from dbslm.store.database import Database, Transaction
@@ -34,6 +34,20 @@ class Message:
     text: str
     concept: str | None
     created_at: float
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """A message to log: who wrote it, when (the default: now), and the concept a reply used."""
+
+    role: str
+    user_id: str
+    text: str
+    concept: str | None = None
+    created_at: float = field(default_factory=time.time)
+
+    def values(self) -> tuple[str, str, str, str | None, float]:
+        return self.role, self.user_id, self.text, self.concept, self.created_at
 
 
 @dataclass(frozen=True)
@@ -77,12 +91,14 @@ class Level2Store:
             "WHERE model_id = ? AND channel_key = ? ORDER BY id DESC LIMIT 1", (model_id, channel_key))
         return Conversation(*row) if row else None
 
-    async def log(self, conversation_id: int, role: str, user_id: str, text: str, concept: str | None = None) -> int:
-        """Append a message; returns its id."""
+    async def log(self, conversation_id: int, *entries: LogEntry) -> int:
+        """Append messages in one transaction; returns the last one's id."""
         async with self.db.transaction() as tx:
-            return await tx.execute(
-                "INSERT INTO messages (conversation_id, role, user_id, text, concept, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (conversation_id, role, user_id, text, concept, time.time()))
+            for entry in entries:
+                last = await tx.execute(
+                    "INSERT INTO messages (conversation_id, role, user_id, text, concept, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", (conversation_id, *entry.values()))
+        return last
 
     async def history(self, conversation_id: int, limit: int) -> list[Message]:
         """The last ``limit`` messages of a conversation, oldest first."""

@@ -48,11 +48,12 @@ class Level3Store:
                              (conversation_id, concept, time.time()))
 
     async def take_signal(self, conversation_id: int) -> str | None:
-        """The oldest pending signal of a conversation, consumed."""
+        """The oldest pending signal of a conversation, consumed (a write only when there is one:
+        every reply asks)."""
+        rows = await self.db.fetchall("SELECT id, concept FROM concept_signals WHERE conversation_id = ? "
+                                      "ORDER BY id LIMIT 1", (conversation_id,))
+        if not rows:
+            return None
         async with self.db.transaction() as tx:
-            rows = await tx.fetchall("SELECT id, concept FROM concept_signals WHERE conversation_id = ? "
-                                     "ORDER BY id LIMIT 1", (conversation_id,))
-            if not rows:
-                return None
-            await tx.execute("DELETE FROM concept_signals WHERE id = ?", (rows[0][0],))
-            return rows[0][1]
+            taken = await tx.executemany("DELETE FROM concept_signals WHERE id = ?", [(rows[0][0],)])
+        return rows[0][1] if taken else None  # a concurrent reply took it first
