@@ -22,9 +22,9 @@ class Dialect:
         """The statements that create ``table`` with its indexes."""
         raise NotImplementedError
 
-    def search(self, table: Table, column: str, where: str) -> str:
+    def search(self, table: Table, column: str, where: str, columns: str) -> str:
         """A full-text search over ``column``, one of ``table``'s searchable columns (alias
-        ``g``): ``SELECT id, score``, best first; bind :meth:`search_params`."""
+        ``g``): ``SELECT id, score, columns``, best first; bind :meth:`search_params`."""
         raise NotImplementedError
 
     def search_index(self, table: Table, column: str) -> list[str]:
@@ -139,9 +139,9 @@ class SQLiteDialect(Dialect):
     def search_query(self, words):
         return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
 
-    def search(self, table: Table, column: str, where: str) -> str:
+    def search(self, table: Table, column: str, where: str, columns: str) -> str:
         fts = fts_name(table.name, column)
-        return (f"SELECT g.id, -bm25({fts}) AS score FROM {fts} JOIN {table.name} g ON g.id = {fts}.rowid "
+        return (f"SELECT g.id, -bm25({fts}) AS score, {columns} FROM {fts} JOIN {table.name} g ON g.id = {fts}.rowid "
                 f"WHERE {fts} MATCH ? AND {where} ORDER BY bm25({fts}), g.id LIMIT ?")
 
     def on_conflict(self, keys):
@@ -184,9 +184,9 @@ class MariaDBDialect(Dialect):
         return [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}) "
                 f"ENGINE={engine} DEFAULT CHARSET=utf8mb4"]
 
-    def search(self, table: Table, column: str, where: str) -> str:
+    def search(self, table: Table, column: str, where: str, columns: str) -> str:
         match = f"MATCH (g.{column}) AGAINST (? IN NATURAL LANGUAGE MODE)"
-        return (f"SELECT g.id, {match} AS score FROM {table.name} g WHERE {match} AND {where} "
+        return (f"SELECT g.id, {match} AS score, {columns} FROM {table.name} g WHERE {match} AND {where} "
                 f"ORDER BY score DESC, g.id LIMIT ?")
 
     def search_params(self, query: str, params: tuple, limit: int) -> tuple:

@@ -209,20 +209,15 @@ class Level2Store:
         stopwords), a substring match on the longest words."""
         dialect = self.db.dialect
         models = f"g.model_id IN ({', '.join('?' for _ in model_ids)})"
-        sql = dialect.search(PAIRS, column, models)
+        sql = dialect.search(PAIRS, column, models, "g.prompt, g.response")
         hits = await self.db.fetchall(sql, dialect.search_params(dialect.search_query(words), tuple(model_ids), limit))
         if not hits:
             longest = sorted(words, key=lambda w: (-len(w), w))[:LIKE_WORDS]
             likes = " OR ".join(f"LOWER(g.{column}) LIKE ? ESCAPE '!'" for _ in longest)
             patterns = ["%" + w.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for w in longest]
-            hits = await self.db.fetchall(f"SELECT g.id, 0 FROM pairs g WHERE {models} AND ({likes}) "
-                                          "ORDER BY g.id LIMIT ?", (*model_ids, *patterns, limit))
-        if not hits:
-            return []
-        scores = {h[0]: float(h[1]) for h in hits}
-        marks = ", ".join("?" for _ in hits)
-        rows = await self.db.fetchall(f"SELECT id, prompt, response FROM pairs WHERE id IN ({marks})", list(scores))
-        return sorted(((r[0], r[1], r[2], scores[r[0]]) for r in rows), key=lambda r: -r[3])
+            hits = await self.db.fetchall(f"SELECT g.id, 0, g.prompt, g.response FROM pairs g WHERE {models} "
+                                          f"AND ({likes}) ORDER BY g.id LIMIT ?", (*model_ids, *patterns, limit))
+        return [(pair_id, prompt, response, float(score)) for pair_id, score, prompt, response in hits]
 
     async def pair_texts(self, model_id: int, limit: int) -> list[tuple[int, str, str, str | None]]:
         """The newest ``limit`` (id, prompt, response, message key) pairs of a model, newest first."""
