@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sparse
+
+if TYPE_CHECKING:  # scipy is imported where vectors are counted: it takes a fifth of a command's start
+    import scipy.sparse as sparse
 
 DIMENSIONS = 128
 MIN_PAIRS = 2  # a word in fewer pairs gets no vector
@@ -78,6 +81,8 @@ def count_vectors(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], dims: in
     words = sorted(w for w, n in frequency.items() if n >= min_pairs and len(w) <= MAX_WORD_CHARS)
     if len(words) < 2:
         return EMPTY
+    import scipy.sparse as sparse
+
     index = {w: i for i, w in enumerate(words)}
     rows = np.fromiter((r for r, bag in enumerate(bags) for w in bag if w in index), dtype=np.int64)
     cols = np.fromiter((index[w] for bag in bags for w in bag if w in index), dtype=np.int64)
@@ -102,6 +107,8 @@ def _ppmi(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, size: int) -> 
     context *= total / context.sum()
     pmi = np.log(counts * total / (row_sums[rows] * context[cols]))
     keep = pmi > 0
+    import scipy.sparse as sparse
+
     return sparse.csr_matrix((pmi[keep], (rows[keep], cols[keep])), shape=(size, size))
 
 
