@@ -22,7 +22,7 @@ from dataclasses import replace
 import pymysql
 
 from dbslm.errors import DbslmError
-from dbslm.reply.association import vectors_after, write_vectors
+from dbslm.reply.association import association_after, write_association
 from dbslm.store import ModelInfo, Store
 from dbslm.store.community import FORGETTING, PENDING, UNPAIRING, BatchChanged, CommunityStore, LearnedMessage
 from dbslm.store.database import Transaction
@@ -43,9 +43,9 @@ class ChannelLearning:
     """One model's learned messages."""
 
     def __init__(self, store: Store, model_name: str, pairs_changed: PairsChanged) -> None:
-        """``pairs_changed`` hears how many pairs a batch added (the model's word vectors are
+        """``pairs_changed`` hears how many pairs a batch added (the model's association is
         recounted as they grow), or that a forgetting removed some (``added`` 0) and wrote the
-        vectors counted without them in its switch."""
+        association counted without them in its switch."""
         self.store = store
         self.model_name = model_name
         self._pairs_changed = pairs_changed
@@ -190,16 +190,17 @@ class ChannelLearning:
         requeued = [m.answering(prompt) for m in repaired]
         dialog = channel_dialog(model, [m.pair for m in (*learned, *repaired)])
         unpaired = [m.message_key for m in (*learned, *repaired) if m.prompt]
-        vectors = await vectors_after(Level2Store(self.store.db), model.id, get_tokenizer(model.tokenizer).tokenize,
-                                      removed_keys=set(unpaired)) if unpaired else None
+        tokenize = get_tokenizer(model.tokenizer).tokenize
+        association = await association_after(Level2Store(self.store.db), model.id, tokenize,
+                                              removed_keys=set(unpaired)) if unpaired else None
 
         async def switch(tx: Transaction, model_id: int) -> None:
             await self.rows.remove_subtracted(tx, model_id, keys, requeued)
-            if vectors is not None:  # no vector keeps what only their pairs said
-                await write_vectors(tx, model_id, vectors)
+            if association is not None:  # nothing keeps what only their pairs said
+                await write_association(tx, model_id, association)
 
         report = await untrain(self.store, model, dialog=dialog, on_switch=switch)
-        if vectors is not None:
+        if association is not None:
             await self._pairs_changed(added=0)
         return report
 

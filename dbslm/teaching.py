@@ -11,7 +11,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from dbslm.errors import DbslmError
-from dbslm.reply.association import vectors_after, write_vectors
+from dbslm.reply.association import association_after, write_association
 from dbslm.reply.vectors import WordVectors
 from dbslm.store import ModelInfo, Store
 from dbslm.store.database import Transaction
@@ -28,13 +28,13 @@ async def teach(store: Store, model: ModelInfo, pairs: Sequence[tuple[str, str]]
     level2 = Level2Store(store.db)
     tokenize = get_tokenizer(model.tokenizer).tokenize
     dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for p, r in pairs])
-    vectors = await vectors_after(level2, model.id, tokenize, added=dialog)
+    association = await association_after(level2, model.id, tokenize, added=dialog)
 
     async def switch(tx: Transaction, model_id: int) -> None:
         await Level2Store.add_pairs(tx, model_id, pairs, source, user_id)
-        await write_vectors(tx, model_id, vectors)
+        await write_association(tx, model_id, association)
 
-    return await train(store, model, dialog=dialog, on_switch=switch), vectors
+    return await train(store, model, dialog=dialog, on_switch=switch), association.vectors
 
 
 async def unteach(store: Store, user_id: str, model_name: str | None = None) -> int:
@@ -61,12 +61,12 @@ async def _subtract(store: Store, level2: Level2Store, model: ModelInfo, pairs: 
     tokenize = get_tokenizer(model.tokenizer).tokenize
     dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for _, p, r in pairs])
     ids = [pair_id for pair_id, _, _ in pairs]
-    vectors = await vectors_after(level2, model.id, tokenize, removed_ids=set(ids))
+    association = await association_after(level2, model.id, tokenize, removed_ids=set(ids))
 
     async def switch(tx: Transaction, model_id: int) -> None:
         if await Level2Store.delete_pairs(tx, ids) != len(ids):
             raise DbslmError("the pairs to forget changed meanwhile; nothing was changed: try again")
-        await write_vectors(tx, model_id, vectors)
+        await write_association(tx, model_id, association)
 
     await untrain(store, model, dialog=dialog, on_switch=switch)
     return len(ids)

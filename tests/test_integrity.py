@@ -29,7 +29,8 @@ MODEL = ("SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id 
          "SELECT g.n, g.ctx, g.word, g.count, g.logp FROM ngrams g JOIN models m ON m.active_build = g.build "
          "WHERE m.name = 'base' ORDER BY 1, 2, 3",
          "SELECT prompt, response, user_id FROM pairs ORDER BY id",
-         "SELECT word, weight, vector FROM word_vectors ORDER BY model_id, word")
+         "SELECT word, weight, vector FROM word_vectors ORDER BY model_id, word",
+         "SELECT model_id, word, reply_word, score, pairs FROM reply_words ORDER BY 1, 2, 3")
 FIRST = [("hello there", "hi, how are you?"), ("what is a heron", "a tall grey bird"),
          ("where do herons live", "herons live by the water"), ("is a heron a bird", "yes, a tall grey bird"),
          ("hello again", "hi there, welcome back"), ("how are you", "fine, and how are you?")]

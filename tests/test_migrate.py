@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from dbslm.store.mariadb import parse_url
-from dbslm.store.schema import TABLES
+from dbslm.store.schema import SCHEMA_VERSION, TABLES
 from tests.conftest import fresh_mariadb, table_rows
 from tests.test_bad_input import assert_refused
 
@@ -82,7 +82,7 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     await engine.conversation_for_channel(thread, "ann")
     await engine.close()
     assert reply.text == "hi, nice to meet you"
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("6",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
     assert table_rows(db, "SELECT max_tokens, copy_tokens, prompt_weight FROM decode_profiles") == [(40, None, None)]
     assert table_rows(db, "SELECT prompt, meta FROM pairs") == [("hello there", None)]
@@ -149,7 +149,7 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     assert report.sentences == 2
     assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "learned",
                       "discord:c:5": "learned"}
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("6",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 
 async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):

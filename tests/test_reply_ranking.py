@@ -1,6 +1,6 @@
 """The reply model's ranking: count-derived word vectors, candidates from both sides of the
-pairs, echoes never chosen, a learned answer to the very question first; vectors stored as
-rows and recounted when pairs are forgotten; the sentence-model extra."""
+pairs, echoes never chosen, a learned answer to the very question first; vectors and reply
+words stored as rows and recounted when pairs are forgotten; the sentence-model extra."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from dbslm.errors import DbslmError
 from dbslm.memory.embedding import BUNDLED
 from dbslm.metrics import words
 from dbslm.reply.association import load_vectors
+from dbslm.reply.reply_words import TOP, count_reply_words
 from dbslm.reply.vectors import count_vectors
+from dbslm.store.schema import SCHEMA_VERSION
 from dbslm.text.tokenize import get_tokenizer
 from tests.conftest import execute, is_sqlite, table_rows
 from tests.test_migrate import undo_version_6
@@ -90,6 +92,39 @@ async def test_vectors_are_rows_and_forgetting_pairs_recounts_them(db):
     assert np.allclose(stored.matrix, alone.matrix, atol=1e-5)
 
 
+def test_reply_words_are_what_a_prompt_word_calls_for_beyond_what_every_reply_has():
+    found = count_reply_words([(words(p), words(r)) for p, r in topical_pairs()])
+    called = {}
+    for word, reply, score in zip(found.words, found.reply_words, found.scores):
+        called.setdefault(word, []).append(reply)
+    food = {w for text in FOOD for w in text.split()}
+    assert called["pizza"] and set(called["pizza"]) <= food  # "yes", "the", "was", "great" are in every reply
+    assert all(len(replies) <= TOP for replies in called.values())
+    few = count_reply_words([(["kayak"], ["paddle"])] + [(["kayak"], ["river"])] * 3 + [(["bike"], ["wheel"])] * 3
+                            + [(["tea"], ["cup"])] * 3)
+    assert list(zip(few.words, few.reply_words, few.pairs.tolist())) == [
+        ("bike", "wheel", 3), ("kayak", "river", 3), ("tea", "cup", 3)]  # a pairing seen once says nothing
+
+
+async def test_reply_words_are_rows_and_forgetting_pairs_recounts_them(db):
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog(topical_pairs(), user_id="test:ann")
+    await engine.train_dialog([("my kayak trip", "paddle down the river"), ("a kayak for two", "a river paddle")],
+                              user_id="test:bob")
+    model_id = await engine.model_id()
+    which = f"SELECT reply_word FROM reply_words WHERE model_id = {model_id} AND word = 'kayak' ORDER BY score DESC"
+    assert {"paddle", "river"} <= {w for (w,) in table_rows(db, which)}
+    await engine.forget_user("test:bob")
+    await engine.close()
+    stored = table_rows(db, f"SELECT word, reply_word, score, pairs FROM reply_words WHERE model_id = {model_id} "
+                            "ORDER BY word, reply_word")
+    alone = count_reply_words([(words(p), words(r)) for p, r in topical_pairs()])
+    expected = sorted(zip(alone.words, alone.reply_words, alone.scores.tolist(), alone.pairs.tolist()))
+    assert [(w, r, n) for w, r, _, n in stored] == [(w, r, n) for w, r, _, n in expected]
+    assert np.allclose([s for *_, s, _ in stored], [s for *_, s, _ in expected])
+    assert not table_rows(db, which)
+
+
 async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello there", "the heron stands in the river")])
@@ -114,7 +149,7 @@ async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
     found = await engine.level2.search_pairs((model_id,), ["heron"], 5, column="response")
     await engine.close()
     assert [hit[2] for hit in found] == ["the heron stands in the river"]
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("6",)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 
 async def test_a_missing_extra_is_a_clear_error(tmp_path, monkeypatch):

@@ -28,8 +28,8 @@ from dbslm.cli.profile import profile_line
 from dbslm.cli.progress import Progress
 from dbslm.config import load_settings
 from dbslm.errors import DbslmError
-from dbslm.reply.association import fit_weight, refresh_vectors, vectors_after, write_vectors
-from dbslm.reply.vectors import EMPTY, WordVectors
+from dbslm.reply.association import (NOTHING, Association, association_after, fit_weight, refresh_vectors,
+                                    write_association)
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.community import CommunityStore
 from dbslm.store.database import Transaction
@@ -196,8 +196,8 @@ class _Session:
         self.probed_at = 0
         self.probe_seconds = 0.0
         self.batch = _Batch()
-        self.pairs_changed = False  # the model's pairs changed: its word vectors are to be recounted
-        self.vectors: WordVectors | None = None  # what the run's one build wrote
+        self.pairs_changed = False  # the model's pairs changed: its association is to be recounted
+        self.association: Association | None = None  # what the run's one build wrote
 
     async def ingest(self, source: Source) -> None:
         """Read, tokenize and (in chunked runs) train one source, with its summary line."""
@@ -240,16 +240,17 @@ class _Session:
         first = not self.reports
         reset = self.args.reset and first
 
-        vectors = await self._vectors(batch, reset)
+        association = await self._association(batch, reset)
 
         async def on_switch(tx: Transaction, model_id: int) -> None:
-            """The build's pairs and vectors (and, from scratch, the old ones gone) go live with it, or nothing does."""
+            """The build's pairs and association (and, from scratch, the old ones gone) go live with it, or
+            nothing does."""
             if reset:
                 await CommunityStore.clear(tx, model_id)
                 await Level2Store.clear_pairs(tx, model_id)
             await Level2Store.add_pairs(tx, model_id, batch.pairs, source="train")
-            if vectors is not None:
-                await write_vectors(tx, model_id, vectors)
+            if association is not None:
+                await write_association(tx, model_id, association)
 
         report = await train(self.store, self.model, batch.sentences, dialog=batch.dialog, reset=reset,
                              head_size=self.args.head_size, progress=self.progress.stage, on_switch=on_switch)
@@ -262,18 +263,18 @@ class _Session:
                                             report.tokens))
         await self._probe(batch)
 
-    async def _vectors(self, batch: _Batch, reset: bool) -> WordVectors | None:
-        """The word vectors a build's switch writes: in a run of one build, counted with its
-        pairs; in a chunked run, none when it starts from scratch (the old pairs' go), else
-        None (counted once after the run: a count reads every pair)."""
+    async def _association(self, batch: _Batch, reset: bool) -> Association | None:
+        """The association (word vectors, reply words) a build's switch writes: in a run of one
+        build, counted with its pairs; in a chunked run, none when it starts from scratch (the
+        old pairs' go), else None (counted once after the run: a count reads every pair)."""
         if self.reading.chunk_rows is not None:
-            return EMPTY if reset else None
+            return NOTHING if reset else None
         if not batch.pairs and not reset:
             return None
         self.progress.stage("counting word vectors")
-        self.vectors = await vectors_after(Level2Store(self.store.db), self.model.id, self.tokenize,
-                                           added=batch.dialog, replacing=reset)
-        return self.vectors
+        self.association = await association_after(Level2Store(self.store.db), self.model.id, self.tokenize,
+                                                   added=batch.dialog, replacing=reset)
+        return self.association
 
     async def refresh_vectors(self) -> None:
         """After a run that changed the model's pairs: fit its prompt weight to the vectors its
@@ -281,12 +282,12 @@ class _Session:
         if not self.pairs_changed:
             return
         level2, trained = Level2Store(self.store.db), await self.store.level1.model(self.model.name)
-        if self.vectors is None:
+        if self.association is None:
             self.progress.stage("counting word vectors")
             await refresh_vectors(level2, trained.id, self.tokenize)
         else:
             self.progress.stage("fitting the prompt weight")
-            await fit_weight(level2, trained.id, self.vectors, self.tokenize)
+            await fit_weight(level2, trained.id, self.association.vectors, self.tokenize)
 
     async def _probe(self, batch: _Batch) -> None:
         started = time.perf_counter()

@@ -1,10 +1,12 @@
-"""The stored word vectors of a model: recounted from its pairs, read back for replies."""
+"""What a model's pairs say about words, recounted whenever its pairs change and written in
+the same switch: the word vectors replies are ranked with, and the reply words each prompt
+word calls for (a table to read with SQL)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -12,50 +14,65 @@ from dbslm.decoder import DecodeSettings
 from dbslm.memory.retrieval import words_of
 from dbslm.reply.fitting import fit_prompt_weight
 from dbslm.reply.ranking import Ranker
+from dbslm.reply.reply_words import NO_REPLY_WORDS, ReplyWords, count_reply_words
 from dbslm.reply.vectors import EMPTY, WordVectors, count_vectors
 from dbslm.store.database import Transaction
 from dbslm.store.level2 import Level2Store
 
-MAX_PAIRS = 200_000  # the newest pairs the vectors are counted from: time and memory stay bounded
+MAX_PAIRS = 200_000  # the newest pairs the association is counted from: time and memory stay bounded
 Tokens = list[str]
 
 
-async def vectors_after(level2: Level2Store, model_id: int | None, tokenize: Callable[[str], list[str]],
-                        added: Sequence[tuple[Tokens, Tokens]] = (), removed_ids: Collection[int] = (),
-                        removed_keys: Collection[str] = (), replacing: bool = False) -> WordVectors:
-    """The word vectors of the newest :data:`MAX_PAIRS` pairs a model will hold once a switch
+@dataclass(frozen=True)
+class Association:
+    """A model's word vectors and reply words, counted from the same pairs."""
+
+    vectors: WordVectors
+    reply_words: ReplyWords
+
+
+NOTHING = Association(EMPTY, NO_REPLY_WORDS)  # of a model without pairs
+
+
+async def association_after(level2: Level2Store, model_id: int | None, tokenize: Callable[[str], list[str]],
+                            added: Sequence[tuple[Tokens, Tokens]] = (), removed_ids: Collection[int] = (),
+                            removed_keys: Collection[str] = (), replacing: bool = False) -> Association:
+    """The association of the newest :data:`MAX_PAIRS` pairs a model will hold once a switch
     adds ``added`` (token lists, in insertion order) and deletes the pairs of ``removed_ids``
     and of the channel messages ``removed_keys`` (or, ``replacing``, every pair it had): counted
     (in a worker thread) before the switch, so that they go live with the pairs they follow."""
     kept = [] if model_id is None or replacing else await level2.pair_texts(
         model_id, max(0, MAX_PAIRS - len(added)) + len(removed_ids) + len(removed_keys))
 
-    def count() -> WordVectors:
+    def count() -> Association:
         pairs = [(words_of(p), words_of(r)) for p, r in reversed(added[-MAX_PAIRS:])]
         pairs += [(words_of(tokenize(p)), words_of(tokenize(r))) for pair_id, p, r, key in kept
                   if pair_id not in removed_ids and key not in removed_keys]
-        return count_vectors(pairs[:MAX_PAIRS])
+        return Association(count_vectors(pairs[:MAX_PAIRS]), count_reply_words(pairs[:MAX_PAIRS]))
 
     return await asyncio.to_thread(count)
 
 
-async def write_vectors(tx: Transaction, model_id: int, vectors: WordVectors) -> None:
-    """Inside ``tx`` (the switch to the build with the pairs they were counted from): replace
-    a model's word vectors."""
+async def write_association(tx: Transaction, model_id: int, association: Association) -> None:
+    """Inside ``tx`` (the switch to the build with the pairs it was counted from): replace a
+    model's word vectors and reply words."""
+    vectors, reply = association.vectors, association.reply_words
     await Level2Store.write_word_vectors(tx, model_id, vectors.words, vectors.weights.tolist(),
                                          [row.tobytes() for row in vectors.matrix])
+    await Level2Store.write_reply_words(tx, model_id, reply.words, reply.reply_words, reply.scores.tolist(),
+                                        reply.pairs.tolist())
 
 
 async def refresh_vectors(level2: Level2Store, model_id: int, tokenize: Callable[[str], list[str]],
                           fit: bool = True) -> int:
-    """Recount the word vectors of a model from the pairs it holds now, replace the stored
-    ones and (with ``fit``) fit its prompt weight; returns how many words have a vector."""
-    vectors = await vectors_after(level2, model_id, tokenize)
+    """Recount the association of a model from the pairs it holds now, replace the stored
+    one and (with ``fit``) fit its prompt weight; returns how many words have a vector."""
+    association = await association_after(level2, model_id, tokenize)
     async with level2.db.transaction() as tx:
-        await write_vectors(tx, model_id, vectors)
+        await write_association(tx, model_id, association)
     if fit:
-        await fit_weight(level2, model_id, vectors, tokenize)
-    return len(vectors.words)
+        await fit_weight(level2, model_id, association.vectors, tokenize)
+    return len(association.vectors.words)
 
 
 async def fit_weight(level2: Level2Store, model_id: int, vectors: WordVectors,

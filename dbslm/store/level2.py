@@ -252,6 +252,16 @@ class Level2Store:
             await tx.insert_rows("word_vectors", ("model_id", "word", "weight", "vector"),
                                  [model_id, list(words), list(weights), list(vectors)])
 
+    @staticmethod
+    async def write_reply_words(tx: Transaction, model_id: int, words: Sequence[str], reply_words: Sequence[str],
+                                scores: Sequence[float], pairs: Sequence[int]) -> None:
+        """Inside ``tx`` (the switch to the build whose pairs they were counted from): replace a
+        model's reply words."""
+        await tx.execute("DELETE FROM reply_words WHERE model_id = ?", (model_id,))
+        if words:
+            await tx.insert_rows("reply_words", ("model_id", "word", "reply_word", "score", "pairs"),
+                                 [model_id, list(words), list(reply_words), list(scores), list(pairs)])
+
     async def word_vectors(self, model_id: int) -> list[tuple[str, float, bytes]]:
         """A model's (word, weight, vector) rows."""
         rows = await self.db.fetchall("SELECT word, weight, vector FROM word_vectors WHERE model_id = ? "

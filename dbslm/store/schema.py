@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 6  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
+SCHEMA_VERSION = 7  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
 # 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable,
 # decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (answers,
-# pairs.message_key), set_aside
+# pairs.message_key), set_aside; 7: reply_words
 RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
 # columns and indexes a version added to an existing table
 ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),),
@@ -122,6 +122,12 @@ TABLES: tuple[Table, ...] = (
         "word_vectors",  # per model: each word's vector counted from its pairs (dbslm.reply.vectors)
         (("model_id", "int"), ("word", "token"), ("weight", "real"), ("vector", "blob")),
         ("model_id", "word"),
+    ),
+    Table(
+        "reply_words",  # per model: the reply words each prompt word calls for (dbslm.reply.reply_words);
+        # words of up to 64 characters (MAX_WORD_CHARS), so two fit one MariaDB key
+        (("model_id", "int"), ("word", "name"), ("reply_word", "name"), ("score", "real"), ("pairs", "int")),
+        ("model_id", "word", "reply_word"),
     ),
     Table(
         "pair_vectors",  # sentence vectors of pair prompts, by the embedder that made them

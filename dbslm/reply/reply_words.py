@@ -1,0 +1,77 @@
+"""Which reply words a prompt word calls for, counted from a model's pairs and stored as rows.
+
+For a prompt word p and a response word r, c(p, r) is the number of pairs whose prompt holds
+p and whose response holds r. The score is their pointwise mutual information with the
+count discounted (absolute discounting, as Level 1 smooths n-grams),
+
+    log( (c(p, r) - DISCOUNT) N / (c(p) c(r)) )
+
+(N pairs; c(p) pairs with p in the prompt, c(r) pairs with r in the response): how much more
+often r is in an answer when p is in the question than in answers at large. So a word every
+answer has ("the", "i") scores near 0 whatever the question, and a pairing seen twice counts
+for less than one seen often. A pairing counts from ``MIN_PAIRS`` pairs on, and each prompt
+word keeps its ``TOP`` best, for SQL such as
+
+    SELECT reply_word, score, pairs FROM reply_words WHERE model_id = 1 AND word = 'pizza'
+    ORDER BY score DESC;
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+TOP = 20
+MIN_PAIRS = 2  # a pairing seen once says nothing
+DISCOUNT = 1.5  # on conversations-dev, "hello" then calls for "hi" (38 pairs) before a name seen twice
+MAX_WORD_CHARS = 64  # longer "words" (pasted hashes, links) are left out
+
+
+@dataclass(frozen=True)
+class ReplyWords:
+    """One row per (prompt word, reply word) kept: its score and the pairs behind it."""
+
+    words: list[str]
+    reply_words: list[str]
+    scores: np.ndarray  # float64
+    pairs: np.ndarray  # int64
+
+
+NO_REPLY_WORDS = ReplyWords([], [], np.zeros(0), np.zeros(0, dtype=np.int64))
+
+
+def count_reply_words(pairs: Sequence[tuple[list[str], list[str]]]) -> ReplyWords:
+    """The reply words of each prompt word of ``pairs`` (each: the prompt's and the response's
+    lower-cased words)."""
+    import scipy.sparse as sparse
+
+    prompts = [sorted(set(p)) for p, _ in pairs]
+    responses = [sorted(set(r)) for _, r in pairs]
+    vocabulary = sorted({w for bag in prompts + responses for w in bag if len(w) <= MAX_WORD_CHARS})
+    if not vocabulary:
+        return NO_REPLY_WORDS
+    index = {w: i for i, w in enumerate(vocabulary)}
+
+    def presence(bags: list[list[str]]) -> sparse.csr_matrix:
+        rows = np.fromiter((r for r, bag in enumerate(bags) for w in bag if w in index), dtype=np.int64)
+        cols = np.fromiter((index[w] for bag in bags for w in bag if w in index), dtype=np.int64)
+        return sparse.csr_matrix((np.ones(len(rows), np.float64), (rows, cols)), shape=(len(bags), len(vocabulary)))
+
+    asked, answered = presence(prompts), presence(responses)
+    together = (asked.T @ answered).tocoo()
+    keep = together.data >= MIN_PAIRS
+    rows, cols, counts = together.row[keep], together.col[keep], together.data[keep]
+    in_prompts = np.asarray(asked.sum(axis=0)).ravel()
+    in_responses = np.asarray(answered.sum(axis=0)).ravel()
+    scores = np.log((counts - DISCOUNT) * len(pairs) / (in_prompts[rows] * in_responses[cols]))
+    keep = scores > 0
+    rows, cols, counts, scores = rows[keep], cols[keep], counts[keep], scores[keep]
+    order = np.lexsort((cols, -scores, rows))  # each prompt word's best first (ties: the reply word)
+    rows, cols, counts, scores = rows[order], cols[order], counts[order], scores[order]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    top = rank < TOP
+    return ReplyWords([vocabulary[i] for i in rows[top]], [vocabulary[i] for i in cols[top]], scores[top],
+                      counts[top].astype(np.int64))
