@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import write_corpus  # noqa: E402
 from bench.measure import bench_main, machine_line  # noqa: E402
-from bot.backfill import HistoryPage  # noqa: E402
+from bot.backfill import MAX_LIMIT, HistoryPage  # noqa: E402
 from bot.core import BotCore  # noqa: E402
 from bot.events import Message  # noqa: E402
 from bot.settings import BotSettings  # noqa: E402
@@ -85,10 +85,13 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
         await core.handle(Message("bench", "w1", "c1", user, text, **flags), send)
 
     started = time.perf_counter()
-    await ask("/train history 5000000", is_admin=True, history=reader(messages))
-    await core.commands.wait_for_training()
+    learned_lines = []
+    while not learned_lines or "There is more" in learned_lines[-1]:  # one run reads up to MAX_LIMIT
+        await ask(f"/train history {MAX_LIMIT}", is_admin=True, history=reader(messages))
+        await core.commands.wait_for_training()
+        learned_lines.append(out[-1])
     backfill = time.perf_counter() - started
-    learned_line = out[-1]
+    learned_line = " ".join(learned_lines)
     community = await core.communities.engine_named("bench:w1")
     stats = await community.stats()
     size = await community.store.db.size_bytes()
