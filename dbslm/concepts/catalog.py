@@ -7,6 +7,7 @@ template has placeholders, a payload function in :mod:`dbslm.concepts.payloads`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from dbslm.concepts.classifier import Background, ConceptModel
 from dbslm.memory.retrieval import words_of
@@ -39,7 +40,13 @@ def choose_concept(concepts: list[Concept], prompt: list[str], background: Backg
     words = words_of(prompt)
     best, best_p = None, 0.0
     for concept in concepts:
-        p = ConceptModel(words_of(tokenize(e)) for e in concept.examples).probability(words, background)
+        p = _counted(tuple(concept.examples), tokenize).probability(words, background)
         if p >= concept.threshold and p > best_p:
             best, best_p = concept, p
     return best
+
+
+@lru_cache(maxsize=256)
+def _counted(examples: tuple[str, ...], tokenize: Callable[[str], list[str]]) -> ConceptModel:
+    """A concept's counted examples (the same for every reply until they change)."""
+    return ConceptModel(words_of(tokenize(e)) for e in examples)

@@ -115,13 +115,14 @@ class WhitespaceTokenizer:
         return _capped(line.split())
 
 
+_SHARED = {"regex": RegexTokenizer(), "whitespace": WhitespaceTokenizer()}  # they hold no state
+
+
 def get_tokenizer(name: str) -> RegexTokenizer | WhitespaceTokenizer:
-    """Return a new tokenizer by name (one of ``TOKENIZERS``)."""
-    if name == "regex":
-        return RegexTokenizer()
-    if name == "whitespace":
-        return WhitespaceTokenizer()
-    raise ValueError(f"unknown tokenizer {name!r}; choose regex or whitespace")
+    """The tokenizer named ``name`` (one of ``TOKENIZERS``), one instance per name."""
+    if name not in _SHARED:
+        raise ValueError(f"unknown tokenizer {name!r}; choose regex or whitespace")
+    return _SHARED[name]
 
 
 def detokenize(tokens: list[str]) -> str:
