@@ -205,7 +205,7 @@ class DBSLMEngine:
         message ``asked`` (when given) and the answer in one transaction."""
         try:
             concept, reply_text, tokens = await self._answer(conversation.id, text, recent, seed, values)
-        except Exception:
+        except BaseException:  # a failure, or the task cancelled (a shutdown)
             if asked is not None:  # the message is kept even when no answer comes
                 await self.level2.log(conversation.id, asked)
             raise
