@@ -48,7 +48,8 @@ async def association_after(level2: Level2Store, model_id: int | None, tokenize:
         pairs = [(words_of(p), words_of(r)) for p, r in reversed(added[-MAX_PAIRS:])]
         pairs += [(words_of(tokenize(p)), words_of(tokenize(r))) for pair_id, p, r, key in kept
                   if pair_id not in removed_ids and key not in removed_keys]
-        return Association(count_vectors(pairs[:MAX_PAIRS]), count_reply_words(pairs[:MAX_PAIRS]))
+        newest = pairs[:MAX_PAIRS]
+        return Association(count_vectors(newest), count_reply_words(newest))
 
     return await asyncio.to_thread(count)
 

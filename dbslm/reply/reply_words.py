@@ -10,10 +10,7 @@ count discounted (absolute discounting, as Level 1 smooths n-grams),
 often r is in an answer when p is in the question than in answers at large. So a word every
 answer has ("the", "i") scores near 0 whatever the question, and a pairing seen twice counts
 for less than one seen often. A pairing counts from ``MIN_PAIRS`` pairs on, and each prompt
-word keeps its ``TOP`` best, for SQL such as
-
-    SELECT reply_word, score, pairs FROM reply_words WHERE model_id = 1 AND word = 'pizza'
-    ORDER BY score DESC;
+word keeps its ``TOP`` best, in the table ``reply_words`` (the README shows how to read it).
 """
 
 from __future__ import annotations
@@ -23,10 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dbslm.reply.vectors import MAX_WORD_CHARS, presence
+
 TOP = 20
 MIN_PAIRS = 2  # a pairing seen once says nothing
 DISCOUNT = 1.5  # on conversations-dev, "hello" then calls for "hi" (38 pairs) before a name seen twice
-MAX_WORD_CHARS = 64  # longer "words" (pasted hashes, links) are left out
 
 
 @dataclass(frozen=True)
@@ -44,22 +42,14 @@ NO_REPLY_WORDS = ReplyWords([], [], np.zeros(0), np.zeros(0, dtype=np.int64))
 
 def count_reply_words(pairs: Sequence[tuple[list[str], list[str]]]) -> ReplyWords:
     """The reply words of each prompt word of ``pairs`` (each: the prompt's and the response's
-    lower-cased words)."""
-    import scipy.sparse as sparse
-
+    lower-cased words; longer ones than MAX_WORD_CHARS, pasted hashes and links, are left out)."""
     prompts = [sorted(set(p)) for p, _ in pairs]
     responses = [sorted(set(r)) for _, r in pairs]
     vocabulary = sorted({w for bag in prompts + responses for w in bag if len(w) <= MAX_WORD_CHARS})
     if not vocabulary:
         return NO_REPLY_WORDS
     index = {w: i for i, w in enumerate(vocabulary)}
-
-    def presence(bags: list[list[str]]) -> sparse.csr_matrix:
-        rows = np.fromiter((r for r, bag in enumerate(bags) for w in bag if w in index), dtype=np.int64)
-        cols = np.fromiter((index[w] for bag in bags for w in bag if w in index), dtype=np.int64)
-        return sparse.csr_matrix((np.ones(len(rows), np.float64), (rows, cols)), shape=(len(bags), len(vocabulary)))
-
-    asked, answered = presence(prompts), presence(responses)
+    asked, answered = presence(prompts, index), presence(responses, index)
     together = (asked.T @ answered).tocoo()
     keep = together.data >= MIN_PAIRS
     rows, cols, counts = together.row[keep], together.col[keep], together.data[keep]

@@ -81,12 +81,7 @@ def count_vectors(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], dims: in
     words = sorted(w for w, n in frequency.items() if n >= min_pairs and len(w) <= MAX_WORD_CHARS)
     if len(words) < 2:
         return EMPTY
-    import scipy.sparse as sparse
-
-    index = {w: i for i, w in enumerate(words)}
-    rows = np.fromiter((r for r, bag in enumerate(bags) for w in bag if w in index), dtype=np.int64)
-    cols = np.fromiter((index[w] for bag in bags for w in bag if w in index), dtype=np.int64)
-    docs = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(bags), len(words)))
+    docs = presence(bags, {w: i for i, w in enumerate(words)}, np.float32)
     cooc = (docs.T @ docs).tocoo()
     off_diagonal = cooc.row != cooc.col
     matrix = _ppmi(cooc.row[off_diagonal], cooc.col[off_diagonal], cooc.data[off_diagonal], len(words))
@@ -96,6 +91,16 @@ def count_vectors(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], dims: in
     df = np.array([frequency[w] for w in words], dtype=np.float64)
     weights = np.log(2.0 * len(bags) / (1.0 + df)).astype(np.float32)
     return WordVectors(words, weights, vectors)
+
+
+def presence(bags: Sequence[Iterable[str]], index: dict[str, int], dtype: type = np.float64) -> sparse.csr_matrix:
+    """One row per bag of words, with a 1 in the column ``index`` gives each of its words
+    (words ``index`` lacks are left out)."""
+    import scipy.sparse as sparse
+
+    rows = np.fromiter((r for r, bag in enumerate(bags) for w in bag if w in index), dtype=np.int64)
+    cols = np.fromiter((index[w] for bag in bags for w in bag if w in index), dtype=np.int64)
+    return sparse.csr_matrix((np.ones(len(rows), dtype), (rows, cols)), shape=(len(bags), len(index)))
 
 
 def _ppmi(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, size: int) -> sparse.csr_matrix:
