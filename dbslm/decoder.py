@@ -38,34 +38,49 @@ def choose(words: np.ndarray, log10p: np.ndarray, cache: dict[int, float], confi
     The cache's share of the mixture is the profile's ``cache_weight`` times its
     ``confidence`` (how much weight of sequences stands behind its proposal)."""
     gate = settings.cache_weight * confidence if cache else 0.0
-    mix: dict[int, float] = {}
+    ids, mix = words.astype(np.int64, copy=False), np.zeros(len(words))
     if len(words):
         p = np.power(10.0, log10p - log10p.max())
-        p /= p.sum()
-        mix = {int(w): (1.0 - gate) * float(x) for w, x in zip(words.tolist(), p.tolist())}
+        mix = (1.0 - gate) * (p / p.sum())
+    at: dict[int, int] = {}  # where the words the cache, the boosts and the penalties touch are
+    if len(words) and (cache or boosts or generated):
+        touched = np.array([*cache, *boosts, *generated], dtype=np.int64)
+        rows, columns = np.nonzero(ids[:, None] == touched)
+        at = dict(zip(touched[columns].tolist(), rows.tolist()))
+    extra = [w for w in dict.fromkeys((*cache, *boosts)) if w not in at]  # proposed by the cache alone, boosted
+    if extra:
+        at.update((w, len(ids) + i) for i, w in enumerate(extra))
+        ids, mix = np.concatenate((ids, np.array(extra, np.int64))), np.concatenate((mix, np.zeros(len(extra))))
     for w, x in cache.items():
-        mix[w] = mix.get(w, 0.0) + gate * x
-    floor = min(mix.values()) if mix else 1.0
-    for w in boosts:
-        mix.setdefault(w, floor)
-    logits = []
-    for w in sorted(mix):
-        if w in banned or w in NEVER_SAMPLED or mix[w] <= 0:
-            continue
-        seen = 0 if w in cache else generated[w]  # a learned answer may repeat its words
-        logit = math.log(mix[w]) + boosts.get(w, 0.0)
-        logit -= settings.presence_penalty * (seen > 0) + settings.frequency_penalty * seen
-        logits.append((logit, w))
-    if not logits:
+        mix[at[w]] += gate * x
+    proposed = len(words) + sum(w in cache for w in extra)
+    for w in boosts:  # a boosted word nobody proposed starts from the least proposed share
+        if at[w] >= proposed:
+            mix[at[w]] = mix[:proposed].min() if proposed else 1.0
+    with np.errstate(divide="ignore"):
+        logits = np.log(mix)
+    logits[mix <= 0] = -np.inf
+    for w, boost in boosts.items():
+        logits[at[w]] += boost
+    for w, seen in generated.items():  # a learned answer may repeat its words: the cache's go unpenalized
+        if w in at and w not in cache:
+            logits[at[w]] -= settings.presence_penalty * (seen > 0) + settings.frequency_penalty * seen
+    kept: list[tuple[float, int]] = []
+    order = np.lexsort((ids, -logits))  # best first, ties by id
+    for logit, w in zip(logits[order].tolist(), ids[order].tolist()):
+        if logit == -np.inf or len(kept) == max(1, settings.top_k):
+            break
+        if w not in banned and w not in NEVER_SAMPLED:
+            kept.append((logit, w))
+    if not kept:
         return None
-    return _sample(logits, settings, rng)
+    return _sample(kept, settings, rng)
 
 
-def _sample(logits: list[tuple[float, int]], settings: DecodeSettings, rng: random.Random) -> int:
-    logits.sort(key=lambda x: (-x[0], x[1]))
+def _sample(kept: list[tuple[float, int]], settings: DecodeSettings, rng: random.Random) -> int:
+    """One of the ``kept`` (logit, id), best first: temperature, then top-p."""
     if settings.temperature <= 0:
-        return logits[0][1]
-    kept = logits[:max(1, settings.top_k)]
+        return kept[0][1]
     top = kept[0][0]
     weights = [math.exp((lg - top) / settings.temperature) for lg, _ in kept]
     total = sum(weights)

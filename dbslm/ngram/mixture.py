@@ -7,11 +7,12 @@ between the id spaces. A community without a build yet answers from the base alo
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
 
-from dbslm.ngram.reader import ModelReader
+from dbslm.ngram.reader import CANDIDATE_ENTRIES, ModelReader, remember
 from dbslm.text.vocab import UNK, Vocabulary
 
 
@@ -34,9 +35,19 @@ class MixedReader:
         self.to_base, self.from_base = to_base, from_base  # to_base is read per id: a list is quicker
         self.weight = weight if own is not None else 1.0
         self.context = max(base.model.order, own.model.order if own is not None else 1) - 1  # tokens they read
+        self._candidates: OrderedDict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate next words (combined ids) and their mixed log10 probabilities."""
+        """Candidate next words (combined ids) and their mixed log10 probabilities (kept:
+        the caller must not change them)."""
+        context = tuple(history[len(history) - self.context:])
+        found = self._candidates.get(context)
+        if found is None:
+            found = await self._mixed(history)
+            remember(self._candidates, context, found, CANDIDATE_ENTRIES)
+        return found
+
+    async def _mixed(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         words, logp = await self.base.candidates(self._base_history(history))
         words, prob = self.from_base[words], self.weight * 10.0 ** logp
         if self.own is not None:
@@ -47,7 +58,7 @@ class MixedReader:
         return unique, np.log10(np.bincount(rows, weights=prob, minlength=len(unique)))
 
     async def prefetch(self, histories: Iterable[list[int]]) -> None:
-        histories = list(histories)
+        histories = [h for h in histories if tuple(h[len(h) - self.context:]) not in self._candidates]
         await self.base.prefetch(self._base_history(h) for h in histories)
         if self.own is not None:
             await self.own.prefetch(self._own_history(h) for h in histories)

@@ -34,6 +34,7 @@ RETRIEVED = 3  # responses that enter the cache
 SAME_PROMPT = 1.0  # the bonus of a candidate whose prompt has exactly the message's words
 ECHO = 0.5  # a response whose word F1 with the message reaches this only repeats it
 WORD_CACHE = 20_000  # texts whose words a ranker keeps
+VECTOR_CACHE = 4_096  # responses whose word-vector sentence a ranker keeps (512 bytes each)
 SHARPNESS = 30.0  # cache weight = exp(SHARPNESS * (score - best score))
 
 
@@ -58,6 +59,7 @@ class Ranker:
         self.model_ids = model_ids
         self.tokenize = tokenize
         self.words = lru_cache(maxsize=WORD_CACHE)(lambda text: words_of(tokenize(text)))  # pairs recur
+        self.vector = lru_cache(maxsize=VECTOR_CACHE)(lambda text: vectors.sentence(self.words(text)))
 
     async def responses(self, prompt: str, tokens: list[str]) -> list[tuple[str, float]]:
         """Up to RETRIEVED (response, cache weight), the best answer first with weight 1."""
@@ -83,7 +85,7 @@ class Ranker:
 
     def relevance(self, words: list[str], candidates: list[Candidate]) -> np.ndarray:
         """The cosines of the message's and the candidates' word vectors."""
-        return self.vectors.sentences([c.words for c in candidates]) @ self.vectors.sentence(words)
+        return np.stack([self.vector(c.response) for c in candidates]) @ self.vectors.sentence(words)
 
     async def candidates(self, words: list[str]) -> list[Candidate]:
         """Pairs whose response or prompt shares the rarest of ``words`` (common words too
