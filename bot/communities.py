@@ -102,7 +102,7 @@ class Communities:
 
     def learnable(self, message: Message, engine: DBSLMEngine, opted_out: frozenset[str]) -> LearnedMessage | None:
         """What to learn of a listened message, or None (the listening rules, or deleted)."""
-        if message.message_id is not None and message_key(message) in self._deleted:
+        if self._deleted and message.message_id is not None and message_key(message) in self._deleted:
             return None
         return learnable_row(message, opted_out, engine.banned_words)
 

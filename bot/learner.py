@@ -32,7 +32,8 @@ def learnable_row(message: Message, opted_out: frozenset[str], banned: frozenset
     under its platform id), or None when it may not be learned."""
     if message.from_bot or message.message_id is None or message.user_key in opted_out:
         return None
-    text = " ".join(MENTIONS.sub(" ", repaired(message.text)).split())
+    text = repaired(message.text)
+    text = " ".join((MENTIONS.sub(" ", text) if "<" in text or "@" in text else text).split())
     if not text or text.startswith("/"):
         return None
     lower = text.lower()
