@@ -50,7 +50,6 @@ def changed(before: list[OrderCounts], after: list[OrderCounts]) -> list[tuple[i
     result = []
     for (k0, v0), (k1, v1) in zip(rows_of(before), rows_of(after)):
         keys = np.concatenate((k0, k1))
-        values = np.concatenate((v0, v1))
         unique, inverse, seen = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
         inverse = inverse.ravel()
         first = np.full((len(unique), 2), -1, dtype=np.int64)
