@@ -160,11 +160,12 @@ class DBSLMEngine:
             return found.id
         return await self.level2.start_conversation(model_id, user_id, agent, channel_key)
 
-    async def _conversation(self, conversation_id: int) -> Conversation:
-        conversation = await self.level2.conversation(conversation_id)
+    async def _conversation(self, conversation_id: int, messages: int = 0) -> tuple[Conversation, list[Message]]:
+        """The conversation and its last ``messages`` messages, oldest first."""
+        conversation, recent = await self.level2.conversation_and_history(conversation_id, max(messages, 1))
         if conversation is None:
             raise DbslmError(f"no conversation {conversation_id}")
-        return conversation
+        return conversation, recent if messages else []
 
     async def model_id(self) -> int:
         """The model's id (it never changes); a model is created (without a build) on first use,
@@ -194,8 +195,7 @@ class DBSLMEngine:
         """Log ``text``, answer it and log the answer."""
         started = time.perf_counter()
         text = repaired(text)
-        conversation = await self._conversation(conversation_id)
-        recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
+        conversation, recent = await self._conversation(conversation_id, CONVERSATION_WINDOW)
         asked = LogEntry("user", user_id or conversation.user_id, bounded(text))
         return await self._reply_with(conversation, text, recent, started, seed, asked)
 
@@ -220,8 +220,7 @@ class DBSLMEngine:
         corrected = bounded(repaired(corrected_text.strip()))
         if not corrected:
             raise DbslmError("a correction needs the better answer: /correct <better answer>")
-        conversation = await self._conversation(conversation_id)
-        messages = await self.level2.history(conversation_id, 200)
+        conversation, messages = await self._conversation(conversation_id, 200)
         bot_turns = [i for i, m in enumerate(messages) if m.role == "bot" and m.concept != "acknowledge"
                      and (reply_id is None or m.id == reply_id)]
         if not bot_turns:
@@ -236,7 +235,7 @@ class DBSLMEngine:
         """The bot's acknowledgement of a correction (the ``acknowledge`` concept), logged; it
         names the question the correction applies to when ``correction_id`` is given."""
         started = time.perf_counter()
-        conversation = await self._conversation(conversation_id)
+        conversation, _ = await self._conversation(conversation_id)
         found = await self.level2.corrections(await self.model_id(), correction_id=correction_id) \
             if correction_id is not None else []
         await self.level3.signal(conversation_id, "acknowledge")
@@ -300,11 +299,14 @@ class DBSLMEngine:
 
     # -- generation -------------------------------------------------------------------------
 
-    async def _load(self) -> _Loaded | None:
+    async def _load(self, model: ModelInfo | None = None) -> _Loaded | None:
         """The model's reader and vocabulary (mixed with the base's when there is a base),
-        reloaded when a build changes; None when nothing is trained."""
-        model = await self._model()
-        base = await self.base._load() if self.base is not None else None
+        reloaded when a build changes; None when nothing is trained. ``model`` is its row
+        when the caller has just read it."""
+        names = (self.model_name, *((self.base.model_name,) if self.base is not None else ()))
+        found = {} if model is not None else await self.store.level1.models(names)  # one query for both
+        model = model or found.get(self.model_name) or await self._model()
+        base = await self.base._load(found.get(names[-1])) if self.base is not None else None
         if model.active_build is None and base is None:
             return None
         builds = (model.active_build, base.model.active_build if base else None)

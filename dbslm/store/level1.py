@@ -92,10 +92,15 @@ class Level1Store:
         return row[0] if row else None
 
     async def model(self, name: str) -> ModelInfo | None:
-        row = await self.db.fetchone(
-            "SELECT m.id, m.name, m.ngram_order, m.tokenizer, m.active_build, b.source "
-            "FROM models m LEFT JOIN builds b ON b.id = m.active_build WHERE m.name = ?", (name,))
-        return ModelInfo(*row) if row else None
+        return (await self.models([name])).get(name)
+
+    async def models(self, names: Sequence[str]) -> dict[str, ModelInfo]:
+        """The models of those names that exist, by name (one query for a community and its base)."""
+        rows = await self.db.fetchall(
+            "SELECT m.id, m.name, m.ngram_order, m.tokenizer, m.active_build, b.source FROM models m "
+            f"LEFT JOIN builds b ON b.id = m.active_build WHERE m.name IN ({', '.join('?' for _ in names)})",
+            list(names))
+        return {row[1]: ModelInfo(*row) for row in rows}
 
     async def ensure_model(self, name: str, order: int, tokenizer: str) -> ModelInfo:
         """The model named ``name``, created without a build (with ``order`` and ``tokenizer``)
