@@ -106,8 +106,8 @@ class Level2Store:
         rows = await self.db.fetchall(
             "SELECT c.id, c.model_id, c.user_id, c.agent, c.channel_key, m.id, m.role, m.user_id, m.text, m.concept, "
             "m.created_at FROM conversations c LEFT JOIN (SELECT id, conversation_id, role, user_id, text, concept, "
-            "created_at FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?) m ON m.conversation_id = c.id "
-            "WHERE c.id = ? ORDER BY m.id", (conversation_id, limit, conversation_id))
+            "created_at FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?) m "
+            "ON m.conversation_id = c.id WHERE c.id = ? ORDER BY m.id", (conversation_id, limit, conversation_id))
         if not rows:
             return None, []
         return Conversation(*rows[0][:5]), [Message(*r[5:]) for r in rows if r[5] is not None]
