@@ -134,9 +134,9 @@ class CommunityStore:
             return 0
         now = time.time()
         async with self.db.transaction() as tx:
-            await tx.execute("INSERT INTO queues (model_id, queued, learned, dropped) VALUES (?, 0, 0, 0)"
-                             + tx.dialect.keep_clause(("model_id",)), (model_id,))
-            await tx.execute("UPDATE queues SET queued = queued + ? WHERE model_id = ?", (len(fresh), model_id))
+            counters = ("model_id", "queued", "learned", "dropped")
+            await tx.execute(tx.dialect.upsert("queues", counters, ("model_id",), add=counters[1:]),
+                             (model_id, len(fresh), 0, 0))  # the counter row stays locked until the commit
             (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
             answers = [m for m in fresh if m.prompt_key is not None]
             if answers:  # of the messages that are new here
