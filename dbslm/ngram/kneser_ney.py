@@ -108,6 +108,31 @@ def discounts(adjusted: list[np.ndarray]) -> list[Discount]:
     return result
 
 
+@dataclass
+class ContextStats:
+    """Per context of one order: the sum of its words' adjusted counts, and how many of its
+    words have an adjusted count of 1, 2 and 3 or more (Chen & Goodman's N1, N2, N3+)."""
+
+    total: np.ndarray
+    n1: np.ndarray
+    n2: np.ndarray
+    n3: np.ndarray
+
+    def gamma(self, discount: Discount) -> np.ndarray:
+        """The share each context leaves to the shorter one, as lmplz computes it:
+        (D1 N1 + D2 N2 + D3 N3+) / total, 1 for a context with no words."""
+        d1, d2, d3 = discount.d
+        left = d1 * self.n1 + d2 * self.n2 + d3 * self.n3
+        return np.divide(left, self.total, out=np.ones(len(self.total)), where=self.total > 0)
+
+
+def context_stats(parents: np.ndarray, adjusted: np.ndarray, contexts: int) -> ContextStats:
+    """The statistics of ``contexts`` contexts from their words' ``parents`` and ``adjusted`` counts."""
+    clipped = np.minimum(adjusted, 3)
+    return ContextStats(np.bincount(parents, weights=adjusted, minlength=contexts),
+                        *(np.bincount(parents, weights=clipped == k, minlength=contexts) for k in (1, 2, 3)))
+
+
 def estimate(counts: list[OrderCounts]) -> Estimate:
     """Interpolated MKN for ``counts`` (which must include ``<unk>``; see :func:`with_unk`).
 
@@ -122,20 +147,16 @@ def estimate(counts: list[OrderCounts]) -> Estimate:
     backoffs: list[np.ndarray] = []
     lower = np.zeros(0)
     for i, a in enumerate(adjusted):
-        table = np.array((0.0, *discs[i].d))
-        d = table[np.minimum(a, 3)]
+        d = np.array((0.0, *discs[i].d))[np.minimum(a, 3)]
         parents = counts[i].parents
-        n_contexts = 1 if i == 0 else len(counts[i - 1].keys)
-        total = np.bincount(parents, weights=a, minlength=n_contexts)
-        gamma_num = np.bincount(parents, weights=d, minlength=n_contexts)
-        has_ext = total > 0
-        gamma = np.divide(gamma_num, total, out=np.ones(n_contexts), where=has_ext)
-        p = (a - d) / total[parents]
+        stats = context_stats(parents, a, 1 if i == 0 else len(counts[i - 1].keys))
+        gamma = stats.gamma(discs[i])
+        p = (a - d) / stats.total[parents]
         if i == 0:
             p += gamma[0] / (len(a) - 1)
         else:
             p += gamma[parents] * lower[suffixes[i]]
-            backoffs.append(np.log10(gamma, out=np.full(n_contexts, NO_BACKOFF), where=gamma > 0))
+            backoffs.append(np.log10(gamma, out=np.full(len(gamma), NO_BACKOFF), where=gamma > 0))
         lower = p
         logps.append(np.log10(p))
     logps[0][counts[0].words == BOS] = 0.0
