@@ -80,10 +80,7 @@ class DBSLMEngine:
         count-derived word vectors do if None).
         With a ``base`` engine (of the same store) the model answers from its own distribution
         interpolated with the base model's, ``base_weight`` the base's share; it never trains it."""
-        self.store = store
-        self.model_name = model
-        self.base = base
-        self.base_weight = base_weight
+        self.store, self.model_name, self.base, self.base_weight = store, model, base, base_weight
         self.profile = profile
         self.banned_words = frozenset(banned_words)
         self.settings = DecodeSettings()
@@ -352,16 +349,17 @@ class DBSLMEngine:
         prompt = tokenize(text)
         vocab = loaded.vocab
         overlay: dict[int, str] = {}
-        spans = [span_ids(b.span, tokenize, vocab, overlay)
-                 for b in await biases_for(self.level2, loaded.model.id, conversation_id, prompt, tokenize)]
+        corrected = [b.span for b in await biases_for(self.level2, loaded.model.id, conversation_id, prompt, tokenize)]
+        spans = [span_ids(span, tokenize, vocab, overlay) for span in corrected]
         concept, concept_text = await self._concept_span(loaded, conversation_id, prompt, recent, values)
         start = span_ids(concept_text, tokenize, vocab, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
         if concept is not None and concept_text.rstrip().rstrip(CLOSING).endswith(SENTENCE_ENDS):
-            reply = start  # a complete sentence: Level 1 has nothing to add
+            reply, written = start, concept_text  # a complete sentence: Level 1 has nothing to add
         else:
-            cache = PointerCache(await cache_sequences(loaded.ranker, vocab, tokenize, text, prompt,
-                                                       recent[-SESSION_TURNS:], spans, self.settings.cache_decay))
+            cache = PointerCache(await cache_sequences(
+                loaded.ranker, vocab, tokenize, text, prompt, recent[-SESSION_TURNS:], spans, corrected,
+                self.settings.cache_decay))
             likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
             await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
             rng = random.Random(seed)
@@ -369,11 +367,12 @@ class DBSLMEngine:
                 reply = await generate(loaded.reader, history, cache, spans, start, loaded.banned, self.settings, rng)
                 if reply:
                     break
+            written = cache.verbatim(reply)  # a learned answer copied whole keeps its own spacing
         tokens = [overlay.get(i) or vocab.texts[i] for i in reply]
         if not tokens:
             return "no_answer", "I don't know what to say to that.", []
         name = concept.name if concept else "correction" if spans else None
-        return name, detokenize(tokens), tokens
+        return name, written or detokenize(tokens), tokens
 
     async def _concept_span(self, loaded: _Loaded, conversation_id: int, prompt: list[str], recent: list[Message],
                             values: dict[str, str]) -> tuple[Concept | None, str]:

@@ -12,7 +12,7 @@ from dbslm.decoder import DecodeSettings
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
 from dbslm.starter import starter_pairs
 from dbslm.store.level3 import Concept
-from dbslm.text.tokenize import get_tokenizer
+from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import bounded, repaired
 from tests.conftest import execute, table_rows
 
@@ -170,6 +170,19 @@ async def test_a_long_learned_answer_is_copied_whole_past_the_length_cap(tmp_pat
     reply = await engine.respond(await engine.start_conversation("l"), "How do I build it?", seed=3)
     await engine.close()
     assert len(reply.tokens) > DecodeSettings().max_tokens and reply.text == steps
+
+
+async def test_a_copied_answer_keeps_its_spacing_and_lines(tmp_path):
+    code = "Like this:\n```\n#!/bin/bash\nls -la /usr/bin && echo \"done\"\n```"
+    engine = await DBSLMEngine.open(str(tmp_path / "code.sqlite3"))
+    await engine.train_dialog([("How do I list a folder?", code), ("Where do you live?", "In a database file.")])
+    conversation = await engine.start_conversation("c")
+    reply = await engine.respond(conversation, "How do I list a folder?", seed=3)
+    assert reply.text == code and detokenize(reply.tokens) != code  # the tokens alone lose the spacing
+    await engine.record_correction(conversation, "Use `ls -la` in it, or  C++'s std::filesystem.")
+    corrected = await engine.respond(conversation, "How do I list a folder?", seed=3)
+    await engine.close()
+    assert corrected.text == "Use `ls -la` in it, or  C++'s std::filesystem."
 
 
 async def test_a_correction_names_its_question_and_covers_its_rephrasings(dialog_engine):

@@ -17,11 +17,18 @@ MAX_MATCH = 8
 class CachedSequence:
     ids: tuple[int, ...]  # starts with <sep>, ends with </s>
     weight: float
+    text: str | None = None  # what the ids were tokenized from (a learned answer as it was written)
 
 
 class PointerCache:
     def __init__(self, sequences: list[CachedSequence]) -> None:
         self.sequences = [s for s in sequences if s.weight > 0 and len(s.ids) > 1]
+
+    def verbatim(self, reply: list[int]) -> str | None:
+        """The text of a sequence that ``reply`` copies whole, as it was written: tokens lose
+        their spacing (```` ``` ````, ``and/or``), a copied answer need not."""
+        copied = tuple(reply)
+        return next((s.text for s in self.sequences if s.text is not None and s.ids[1:-1] == copied), None)
 
     def proposal(self, prefix: list[int]) -> tuple[dict[int, float], float]:
         """Next-token probabilities after ``prefix``, and the cache's confidence: the weight

@@ -27,17 +27,19 @@ async def biases_for(level2: Level2Store, model_id: int, conversation_id: int, p
 
 
 async def cache_sequences(ranker: Ranker, vocab: Vocabulary, tokenize: Callable[[str], list[str]], text: str,
-                          prompt: list[str], recent: list[Message], spans: list[list[int]],
+                          prompt: list[str], recent: list[Message], spans: list[list[int]], span_texts: list[str],
                           decay: float) -> list[CachedSequence]:
-    """A correction in force for this prompt (it is the answer), else the learned responses
-    that answer it best; and the user's ``recent`` turns, each older one's weight times ``decay``."""
+    """A correction in force for this prompt (it is the answer; ``spans`` and the texts they
+    were tokenized from), else the learned responses that answer it best; and the user's
+    ``recent`` turns, each older one's weight times ``decay``."""
     if spans:
-        sequences = [CachedSequence((SEP, *span, EOS), 1.0) for span in spans]
+        sequences = [CachedSequence((SEP, *span, EOS), 1.0, written) for span, written in zip(spans, span_texts)]
     else:
-        sequences = [CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight)
+        sequences = [CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight, response)
                      for response, weight in await ranker.responses(text, prompt)]
     user_turns = [m for m in reversed(recent) if m.role == "user"]
     for age, message in enumerate(user_turns):  # the session: words the user has been using
         weight = SESSION_WEIGHT * decay ** age
-        sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(message.text), grow=False), EOS), weight))
+        sequences.append(CachedSequence((SEP, *vocab.ids(tokenize(message.text), grow=False), EOS), weight,
+                                        message.text))
     return sequences
