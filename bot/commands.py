@@ -19,6 +19,7 @@ from bot.backfill import DEFAULT_LIMIT, MAX_LIMIT, backfill
 from bot.communities import Communities
 from bot.community_commands import CommunityCommands
 from bot.events import Attachment, Message, Send
+from bot.learner import unpinging
 from bot.settings import BotSettings
 from bot.uploads import Uploads
 from dbslm.errors import DbslmError
@@ -80,7 +81,7 @@ class Commands:
         engine = await self.communities.engine(message)
         conversation = await self.conversation_for(message)
         correction = await engine.record_correction(conversation, rest, user_id=message.user_key)
-        await send((await engine.acknowledge(conversation, rest, correction)).text)
+        await send(unpinging((await engine.acknowledge(conversation, rest, correction)).text))
 
     async def corrections(self, message: Message, rest: str, send: Send) -> None:
         pending = await (await self.communities.engine(message)).pending_corrections()

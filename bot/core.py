@@ -11,7 +11,7 @@ from dataclasses import replace
 from bot.commands import Commands
 from bot.communities import Communities, channel_of
 from bot.events import Message, Send
-from bot.learner import Learner, message_key
+from bot.learner import Learner, message_key, unpinging
 from bot.limits import RateLimiter
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
@@ -85,7 +85,7 @@ class BotCore:
             engine = await self.communities.engine(message)
             conversation = await self.conversation_for(message)
             reply = await engine.respond(conversation, message.text, user_id=message.user_key)
-            await send_parts(reply.text)
+            await send_parts(unpinging(reply.text))
             self.communities.heard(message.channel_key, None)  # what comes next answers the bot
 
     async def message_deleted(self, message: Message) -> None:

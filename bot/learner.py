@@ -27,6 +27,13 @@ WORDS = re.compile(r"\w+")
 MENTIONS = re.compile(r"<[@#!][^>\s]*>|@(?:everyone|here|channel)\b")
 
 
+def unpinging(text: str) -> str:
+    """``text`` without mentions of people, channels or everyone: a reply that copies what
+    someone wrote (a correction, a taught answer, their own turn) pings nobody. Nothing is
+    left of a reply that was only mentions: it is not sent."""
+    return MENTIONS.sub("", text).strip() if "<" in text or "@" in text else text
+
+
 def learnable_row(message: Message, opted_out: frozenset[str], banned: frozenset[str]) -> LearnedMessage | None:
     """What is kept of a listened channel's message to learn (its text without mentions,
     under its platform id), or None when it may not be learned."""

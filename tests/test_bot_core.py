@@ -48,6 +48,14 @@ async def test_correct_changes_the_next_answer_in_that_channel_only(core):
     assert "database that talks" not in (await ask(core, "What is AI?", channel="right", user="boss"))[0]
 
 
+async def test_a_copied_reply_pings_nobody(core):
+    await ask(core, "Who is around?", user="boss")
+    ack = await ask(core, "/correct <!channel> and <@U123> and @everyone: come `here`", user="boss")
+    assert ack and "<!channel>" not in ack[0] and "<@U123>" not in ack[0] and "@everyone" not in ack[0]
+    reply = (await ask(core, "Who is around?", user="boss"))[0]
+    assert reply == "and  and : come `here`"  # the correction, as written, without its mentions
+
+
 async def test_train_needs_an_admin_and_reports_bad_lines(core):
     upload = (Attachment("facts.ndjson", b'{"prompt": "favourite colour?", "response": "Teal, always."}\n'),)
     refused = await ask(core, "/train", user="ann", attachments=upload)
