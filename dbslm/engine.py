@@ -157,12 +157,12 @@ class DBSLMEngine:
             return found.id
         return await self.level2.start_conversation(model_id, user_id, agent, channel_key)
 
-    async def _conversation(self, conversation_id: int, messages: int = 0) -> tuple[Conversation, list[Message]]:
+    async def _conversation(self, conversation_id: int, messages: int) -> tuple[Conversation, list[Message]]:
         """The conversation and its last ``messages`` messages, oldest first."""
-        conversation, recent = await self.level2.conversation_and_history(conversation_id, max(messages, 1))
+        conversation, recent = await self.level2.conversation_and_history(conversation_id, messages)
         if conversation is None:
             raise DbslmError(f"no conversation {conversation_id}")
-        return conversation, recent if messages else []
+        return conversation, recent
 
     async def model_id(self) -> int:
         """The model's id (it never changes); a model is created (without a build) on first use,
@@ -232,11 +232,10 @@ class DBSLMEngine:
         """The bot's acknowledgement of a correction (the ``acknowledge`` concept), logged; it
         names the question the correction applies to when ``correction_id`` is given."""
         started = time.perf_counter()
-        conversation, _ = await self._conversation(conversation_id)
+        conversation, recent = await self._conversation(conversation_id, CONVERSATION_WINDOW)
         found = await self.level2.corrections(await self.model_id(), correction_id=correction_id) \
             if correction_id is not None else []
         await self.level3.signal(conversation_id, "acknowledge")
-        recent = await self.level2.history(conversation_id, CONVERSATION_WINDOW)
         return await self._reply_with(conversation, "", recent, started, answer=answer.strip(),
                                       question=found[0].prompt.strip() if found else "")
 

@@ -76,12 +76,17 @@ async def test_an_echo_is_never_chosen_and_the_same_question_gets_its_answer(tmp
     assert ranked[0][0] == reply.text == "I was built this year."
 
 
-async def test_vectors_are_rows_and_forgetting_pairs_recounts_them(db):
+async def taught_by_ann_and_bob(db: str, bobs: list[tuple[str, str]]) -> tuple[DBSLMEngine, int]:
+    """An engine taught the topical pairs by ann and ``bobs`` by bob, and its model id."""
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog(topical_pairs(), user_id="test:ann")
-    await engine.train_dialog([("my kayak paddle", "kayak river paddle"), ("a kayak trip", "paddle the river")],
-                              user_id="test:bob")
-    model_id = await engine.model_id()
+    await engine.train_dialog(bobs, user_id="test:bob")
+    return engine, await engine.model_id()
+
+
+async def test_vectors_are_rows_and_forgetting_pairs_recounts_them(db):
+    engine, model_id = await taught_by_ann_and_bob(
+        db, [("my kayak paddle", "kayak river paddle"), ("a kayak trip", "paddle the river")])
     assert table_rows(db, f"SELECT COUNT(*) FROM word_vectors WHERE model_id = {model_id} AND word = 'kayak'") \
         == [(1,)]
     await engine.forget_user("test:bob")
@@ -107,11 +112,8 @@ def test_reply_words_are_what_a_prompt_word_calls_for_beyond_what_every_reply_ha
 
 
 async def test_reply_words_are_rows_and_forgetting_pairs_recounts_them(db):
-    engine = await DBSLMEngine.open(db)
-    await engine.train_dialog(topical_pairs(), user_id="test:ann")
-    await engine.train_dialog([("my kayak trip", "paddle down the river"), ("a kayak for two", "a river paddle")],
-                              user_id="test:bob")
-    model_id = await engine.model_id()
+    engine, model_id = await taught_by_ann_and_bob(
+        db, [("my kayak trip", "paddle down the river"), ("a kayak for two", "a river paddle")])
     which = f"SELECT reply_word FROM reply_words WHERE model_id = {model_id} AND word = 'kayak' ORDER BY score DESC"
     assert {"paddle", "river"} <= {w for (w,) in table_rows(db, which)}
     await engine.forget_user("test:bob")
