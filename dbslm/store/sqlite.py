@@ -11,7 +11,7 @@ import fcntl
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,8 @@ class SQLiteDatabase(Database):
             raise DbslmError(f"cannot open database {path}: {_reason(exc)}") from None
         try:
             for pragma in (*PRAGMAS, "PRAGMA busy_timeout=1"):  # the writer's waits: see WRITE_WAIT_SECONDS
-                await writer.execute(pragma)
+                # (turning a new file to WAL while another process opens it too fails at once: retried)
+                await _while_locked(lambda: writer.execute(pragma))
             reader = await aiosqlite.connect(path, isolation_level=None)
             for pragma in PRAGMAS[2:]:
                 await reader.execute(pragma)
@@ -154,15 +155,7 @@ class SQLiteDatabase(Database):
     async def _begin(self) -> None:
         """Take the file's write lock, retrying every WRITE_RETRY_SECONDS while another process
         holds it (for WRITE_WAIT_SECONDS at most)."""
-        deadline = time.monotonic() + WRITE_WAIT_SECONDS
-        while True:
-            try:
-                await self._writer.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-            await asyncio.sleep(WRITE_RETRY_SECONDS)
+        await _while_locked(lambda: self._writer.execute("BEGIN IMMEDIATE"))
 
     async def _rollback(self) -> None:
         """Roll back the writer's transaction, if one is open (statements run in order on
@@ -199,6 +192,20 @@ class SQLiteDatabase(Database):
     async def close(self) -> None:
         await self._reader.close()
         await self._writer.close()
+
+
+async def _while_locked(statement: Callable[[], Awaitable[object]]) -> None:
+    """Run ``statement()``, again every WRITE_RETRY_SECONDS while another process holds the
+    file's lock (for WRITE_WAIT_SECONDS at most)."""
+    deadline = time.monotonic() + WRITE_WAIT_SECONDS
+    while True:
+        try:
+            await statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(WRITE_RETRY_SECONDS)
 
 
 def _reason(exc: BaseException) -> str:
