@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from dbslm.errors import DbslmError
-from dbslm.ngram import hashing, scoring
+from dbslm.ngram import count_probs, hashing, scoring
 from dbslm.store import ModelInfo, Store
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.text.vocab import BOS, EOS, SEP
@@ -32,7 +32,8 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
 
     ``order`` below the model's scores with shorter contexts only (a truncated model, not
     the model one would train at that order). ``quantized`` reads the 8-bit codes instead
-    of the full-precision log-probabilities.
+    of the full-precision log-probabilities (of a build in probability form: one in count form
+    has no codes).
 
     If another process switches the model to a new build while this one reads, the old
     build's rows may vanish mid-read; the model is then scored again on the new build.
@@ -41,6 +42,9 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
     for _ in range(MAX_ATTEMPTS):
         if order is not None and not 1 <= order <= model.order:
             raise DbslmError(f"order {order} is out of range for model {model.name!r}: choose 1 to {model.order}")
+        if quantized and model.counted:
+            raise DbslmError(f"model {model.name!r} keeps counts and computes its probabilities exactly as they are "
+                             "read: it has no 8-bit codes to score with")
         result = await _score(store, model, sentences, order or model.order, quantized)
         current = await trained_model(store, model.name)
         if result is not None and current.active_build == model.active_build:
@@ -91,16 +95,17 @@ async def token_scores(store: Store, model: ModelInfo, ids: np.ndarray, order: i
     """log10 p of every token of ``ids`` (sequences from ``<s>``; NaN at ``<s>``), or None
     when the build lost rows while being read."""
     q = scoring.queries(ids, order or model.order)
-    found, logp, backoff = await _lookup(store, model.active_build, q, quantized)
+    found, logp, backoff = await _lookup(store, model, q, quantized)
     if not found[0].all():
         return None
     return scoring.log10_probs(q, found, logp, backoff)
 
 
-async def _lookup(store: Store, build: int, q: scoring.Queries,
+async def _lookup(store: Store, model: ModelInfo, q: scoring.Queries,
                   quantized: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Look each distinct n-gram of ``q`` up once; returns whether it exists, its log10 p
     and its backoff (0 where absent), each shaped (order, positions)."""
+    build = model.active_build
     ctx = np.stack(q.ctx)
     own = np.stack([hashing.extend_array(c, q.ids) for c in q.ctx])
     valid = np.stack([q.valid(n) for n in range(1, q.order + 1)])
@@ -109,6 +114,13 @@ async def _lookup(store: Store, build: int, q: scoring.Queries,
     rows = await store.level1.lookup(build, orders + 1, ctx[orders, positions], q.ids[positions])
     if len(rows.word) == 0:  # the build is gone
         return np.zeros(own.shape, dtype=bool), np.zeros(own.shape), np.zeros(own.shape)
+    if model.counted:
+        at, found = hashing.locate(hashing.extend_array(rows.ctx, rows.word), own)
+        found &= valid
+        discounts = (await store.level1.discounts(build))[:q.order]
+        contexts = await _contexts(store, build, q)
+        return found, *count_probs.position_probs(found, np.where(found, rows.adjusted[at], 0), contexts, q.ids,
+                                                  discounts)
     logp = rows.logp
     if quantized:
         luts = await store.level1.quant_tables(build)
@@ -118,3 +130,18 @@ async def _lookup(store: Store, build: int, q: scoring.Queries,
     at, found = hashing.locate(hashing.extend_array(rows.ctx, rows.word), own)
     found &= valid
     return found, np.where(found, logp[at], 0.0), np.where(found, rows.backoff[at], 0.0)
+
+
+async def _contexts(store: Store, build: int, q: scoring.Queries) -> np.ndarray:
+    """The statistics (total, n1, n2, n3) of the count-form context that each order sees
+    before each position of ``q`` (zeros where no word follows it), shaped (order, positions, 4)."""
+    wanted = [np.unique(q.ctx[n - 1][q.valid(n)]) for n in range(1, q.order + 1)]
+    rows = await store.level1.context_stats(build, np.concatenate([np.full(len(w), n) for n, w in
+                                                                   enumerate(wanted, 1)]), np.concatenate(wanted))
+    stats = np.zeros((q.order, len(q.ids), 4), dtype=np.int64)
+    for n in range(1, q.order + 1):
+        mine = rows[rows[:, 0] == n]
+        at, found = hashing.locate(mine[:, 1], q.ctx[n - 1])
+        found &= q.valid(n)
+        stats[n - 1][found] = mine[at[found], 2:]
+    return stats

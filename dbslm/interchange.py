@@ -13,7 +13,8 @@ from dbslm.ngram import hashing
 from dbslm.ngram.arpa import ArpaOrder, read_arpa, write_arpa
 from dbslm.ngram.heads import top_k
 from dbslm.ngram.quantize import quantize
-from dbslm.ngram.tables import ModelTables, OrderTable, parent_rows
+from dbslm.ngram.kneser_ney import estimate, with_unk
+from dbslm.ngram.tables import ModelTables, OrderTable, counts_from_rows, parent_rows
 from dbslm.store import ModelInfo, Store
 from dbslm.store.community import CommunityStore
 from dbslm.store.level1 import VocabUpdate
@@ -23,23 +24,36 @@ MISSING_UNK_LOGP = -100.0  # what KenLM assumes when an ARPA file has no <unk>
 
 
 async def export_arpa(store: Store, model: ModelInfo, out: TextIO) -> dict[int, int]:
-    """Write the model's active build to ``out``; returns the n-gram count per order."""
-    rows = [await store.level1.order_rows(model.active_build, n) for n in range(1, model.order + 1)]
+    """Write the model's active build to ``out``; returns the n-gram count per order. A build
+    in count form is estimated from its counts, as a training estimates them."""
+    orders = range(1, model.order + 1)
+    if model.counted:
+        counts = [await store.level1.order_counts(model.active_build, n) for n in orders]
+    else:
+        rows = [await store.level1.order_rows(model.active_build, n) for n in orders]
     vocab = await store.level1.vocabulary(model)
 
-    def work() -> None:
-        words = np.array(vocab.texts, dtype=object)
-        parents = parent_rows([r.ctx for r in rows], [r.word for r in rows])
-        orders = []
-        texts = words[rows[0].word]
-        for i, r in enumerate(rows):
+    def work() -> list[int]:
+        if model.counted:
+            estimated = with_unk(counts_from_rows(counts))
+            est = estimate(estimated)
+            words, parents = [c.words for c in estimated], [c.parents for c in estimated]
+            logps, backoffs = est.logp, est.backoff
+        else:
+            words = [r.word for r in rows]
+            parents = parent_rows([r.ctx for r in rows], words)
+            logps, backoffs = [r.logp for r in rows], [r.backoff for r in rows]
+        spelled = np.array(vocab.texts, dtype=object)
+        arpa, texts = [], spelled[words[0]]
+        for i, logp in enumerate(logps):
             if i:
-                texts = texts[parents[i]] + " " + words[r.word]
-            orders.append((texts.tolist(), r.logp, r.backoff if i < len(rows) - 1 else None))
-        write_arpa(out, orders)
+                texts = texts[parents[i]] + " " + spelled[words[i]]
+            arpa.append((texts.tolist(), logp, backoffs[i] if i < len(logps) - 1 else None))
+        write_arpa(out, arpa)
+        return [len(w) for w in words]
 
-    await asyncio.to_thread(work)
-    return {i + 1: len(r.word) for i, r in enumerate(rows)}
+    sizes = await asyncio.to_thread(work)
+    return {n: size for n, size in zip(orders, sizes)}
 
 
 async def import_arpa(store: Store, model: ModelInfo, lines: Iterable[str], source: str,

@@ -15,15 +15,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dbslm.errors import DbslmError
+from dbslm.ngram.count_tables import CountTables, count_tables
 from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_counts
-from dbslm.ngram.tables import ModelTables, build_tables, counts_from_rows
+from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
+from dbslm.ngram.tables import counts_from_rows
 from dbslm.store import ModelInfo, Store
 from dbslm.store.level1 import OnSwitch, VocabUpdate
 from dbslm.text.tokenize import TOKENIZERS
 from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary
 
 MAX_ORDER = 6
-DEFAULT_HEAD_SIZE = 32
 DEFAULT_ORDER = 3
 DEFAULT_TOKENIZER = "regex"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -164,7 +165,7 @@ def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
 
 def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
            dialog: Iterable[tuple[list[str], list[str]]], old_counts: list[OrderCounts] | None, sign: int,
-           head_size: int) -> tuple[ModelTables | None, list[OrderCounts], np.ndarray, VocabUpdate]:
+           head_size: int) -> tuple[CountTables | None, list[OrderCounts], np.ndarray, VocabUpdate]:
     """The tables of the old counts plus ``sign`` times the text's (None when no n-gram is
     left), those counts, the text's ids and the vocabulary rows to write."""
     learned = len(vocab)
@@ -182,7 +183,7 @@ def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
             raise DbslmError(f"cannot untrain: model {model.name!r} never learned this text (it has n-grams the "
                              "model does not count that often, or words it has forgotten); nothing was changed"
                              ) from None
-    tables = build_tables(counts, head_size) if len(counts[0].keys) else None
+    tables = count_tables(counts, head_size) if len(counts[0].keys) else None
     changed = np.unique(ids) if old_counts is not None else np.arange(len(vocab))
     freqs = _frequencies(counts[0], changed)
     texts = [vocab.texts[i] if f or i < len(CONTROL_TOKENS) else forgotten(i)

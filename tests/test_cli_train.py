@@ -269,7 +269,7 @@ def test_recursive_order_alias_head_size_and_line_limit(cli, tmp_path):
     words = "SELECT COUNT(*) FROM vocab WHERE text IN ('lighthouse', 'ferryman')"
     assert table_rows(flat, words) == [(1,)] and table_rows(deep, words) == [(2,)]
     assert table_rows(deep, "SELECT ngram_order FROM models") == [(2,)]
-    assert table_rows(deep, "SELECT MAX(LENGTH(words)) FROM heads") == [(3 * 4,)]  # int32 word ids, 3 a context
+    assert table_rows(deep, "SELECT MAX(LENGTH(head_words)) FROM contexts") == [(3 * 4,)]  # int32 ids, 3 a context
     long_line = tmp_path / "long.txt"
     long_line.write_text("short line\n" + "word " * 40 + "\n")
     refused = cli("train", long_line, "--db", flat, "--max-line-chars", "50")

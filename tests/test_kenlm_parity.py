@@ -66,10 +66,17 @@ def test_imported_kenlm_arpa_evaluates_to_kenlm_perplexity(cli, db, kjv, referen
 
 
 def test_quantized_perplexity_within_two_percent(cli, db, kjv):
-    cli("train", kjv / "train.txt", "--db", db, "--order", 3, "--tokenizer", "whitespace")
-    exact = cli("eval", kjv / "test.txt", "--db", db, "--json").json()
-    quantized = cli("eval", kjv / "test.txt", "--db", db, "--json", "--quantized").json()
+    """A model imported from an ARPA file stores probabilities with their 8-bit codes."""
+    cli("import-arpa", kjv / "kenlm-order3.arpa.gz", "--db", db, "--model", "kjv", "--tokenizer", "whitespace")
+    exact = cli("eval", kjv / "test.txt", "--db", db, "--model", "kjv", "--json").json()
+    quantized = cli("eval", kjv / "test.txt", "--db", db, "--model", "kjv", "--json", "--quantized").json()
     drift = quantized["perplexity_including_oovs"] / exact["perplexity_including_oovs"] - 1
     print(f"quantized perplexity drift: {drift:+.3%}")
     assert quantized["perplexity_including_oovs"] != exact["perplexity_including_oovs"]
     assert abs(drift) < 0.02
+
+
+def test_a_trained_model_has_no_codes_to_score_with(cli, db, kjv):
+    cli("train", kjv / "train.txt", "--db", db, "--order", 3, "--tokenizer", "whitespace")
+    result = cli("eval", kjv / "test.txt", "--db", db, "--json", "--quantized")
+    assert result.code != 0 and "no 8-bit codes" in result.err and "Traceback" not in result.err

@@ -90,12 +90,26 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
         "?", f"'{thread}'")) == [(1,)]
 
 
+def undo_version_8(db: str) -> None:
+    """Write the trained builds as version 7 stored them (probabilities where counts were), as
+    far as the conversion reads them: the count form's columns and table are taken away."""
+    from dbslm.store.schema import ADDED
+    from tests.conftest import execute
+
+    execute(db, "UPDATE ngrams SET logp = -1.5, q = 7")  # version 8 reads only the counts of these
+    for table, column in ADDED[8]:
+        execute(db, f"ALTER TABLE {table} DROP COLUMN {column}")
+    execute(db, "DROP TABLE contexts")
+    execute(db, "UPDATE meta SET value = '7' WHERE name = 'schema_version'")
+
+
 def undo_version_6(db: str) -> None:
-    """Take away the columns and indexes version 6 added, as a database of version 5 lacks them."""
+    """Take away the columns and indexes versions 6 to 8 added, as a database of version 5 lacks them."""
     from dbslm.store.dialect import index_name
     from dbslm.store.schema import ADDED, INDEXED
     from tests.conftest import execute, is_sqlite
 
+    undo_version_8(db)
     for table, columns in INDEXED[6]:
         execute(db, f"DROP INDEX {index_name(table, columns)}" + ("" if is_sqlite(db) else f" ON {table}"))
     for table, column in ADDED[6]:
@@ -176,3 +190,26 @@ async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):
                       "discord:c:3": "pending", "discord:c:4": "pending"}
     assert report.sentences == 3
     assert table_rows(mariadb_url, f"SELECT queued, learned FROM queues WHERE model_id = {model_id}") == [(5, 5)]
+
+
+async def test_a_version_7_model_is_written_in_count_form_and_scores_the_same(db):
+    from dbslm.engine import DBSLMEngine
+    from dbslm.evaluation import evaluate
+
+    lines = ["the heron waits by the river", "the river runs to the sea", "a heron flies over the sea"] * 3
+    test = [["the", "heron", "runs", "to", "the", "river"]]
+    engine = await DBSLMEngine.open(db)
+    await engine.train_text(lines)
+    before = await evaluate(engine.store, await engine.store.level1.model("base"), test)
+    heads = table_rows(db, "SELECT n, ctx, total, n1, n2, n3, head_words, head_counts FROM contexts ORDER BY n, ctx")
+    await engine.close()
+    undo_version_8(db)
+    engine = await DBSLMEngine.open(db)
+    after = await evaluate(engine.store, await engine.store.level1.model("base"), test)
+    reply = await engine.respond(await engine.start_conversation("ann"), "the heron", seed=1)
+    await engine.close()
+    assert after == before and reply.text
+    assert table_rows(db, "SELECT form, COUNT(*) FROM builds GROUP BY form") == [("counts", 1)]
+    assert table_rows(db, "SELECT COUNT(*) FROM ngrams WHERE logp IS NOT NULL OR q IS NOT NULL") == [(0,)]
+    assert table_rows(db, "SELECT n, ctx, total, n1, n2, n3, head_words, head_counts FROM contexts "
+                          "ORDER BY n, ctx") == heads

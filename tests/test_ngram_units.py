@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from dbslm.ngram import hashing
 from dbslm.ngram.counting import count_ngrams, merge_counts
 from dbslm.ngram.quantize import quantize
-from dbslm.ngram.tables import build_tables, context_keys, counts_from_rows
+from dbslm.ngram.kneser_ney import estimate, with_unk
+from dbslm.ngram.tables import context_keys, counts_from_rows
 from dbslm.text.vocab import BOS, EOS, Vocabulary
 
 sentences_strategy = st.lists(st.lists(st.sampled_from("abcde"), min_size=1, max_size=8), min_size=1, max_size=12)
@@ -104,16 +105,18 @@ def test_vocabulary_drops_forged_control_tokens_and_maps_unknowns():
 def test_probabilities_sum_to_one_in_every_context(sentences):
     """Unigrams, and each bigram context with back-off to the unigrams, are distributions
     over the vocabulary without <s> - also on tiny corpora with fallback discounts."""
-    tables = build_tables(count_ngrams(Vocabulary().encode(sentences, grow=True), 2), head_size=2)
-    uni, bi = tables.orders
-    predictable = uni.word != BOS
-    p_uni = dict(zip(uni.word.tolist(), (10 ** uni.logp).tolist()))
+    counts = with_unk(count_ngrams(Vocabulary().encode(sentences, grow=True), 2))
+    est = estimate(counts)
+    (uni_ctx, bi_ctx), _ = context_keys(counts)
+    uni_words, bi_words = counts[0].words, counts[1].words
+    predictable = uni_words != BOS
+    p_uni = dict(zip(uni_words.tolist(), (10 ** est.logp[0]).tolist()))
     assert sum(p for w, p in p_uni.items() if w != BOS) == pytest.approx(1.0)
-    own = dict(zip(hashing.extend_array(uni.ctx, uni.word).tolist(), 10 ** uni.backoff))
-    for ctx in set(bi.ctx.tolist()):
-        rows = bi.ctx == ctx
-        seen = dict(zip(bi.word[rows].tolist(), (10 ** bi.logp[rows]).tolist()))
-        total = sum(seen.get(w, own[ctx] * p_uni[w]) for w in uni.word[predictable].tolist())
+    own = dict(zip(hashing.extend_array(uni_ctx, uni_words).tolist(), 10 ** est.backoff[0]))
+    for ctx in set(bi_ctx.tolist()):
+        rows = bi_ctx == ctx
+        seen = dict(zip(bi_words[rows].tolist(), (10 ** est.logp[1][rows]).tolist()))
+        total = sum(seen.get(w, own[ctx] * p_uni[w]) for w in uni_words[predictable].tolist())
         assert total == pytest.approx(1.0)
 
 

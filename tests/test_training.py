@@ -122,4 +122,9 @@ def test_a_model_with_a_zero_discount_trains_on_every_backend(cli, db, tmp_path)
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("a\nb\na c b\na\n")  # a trigram discount of exactly 0 (tests/test_ngram_units.py)
     assert cli("train", corpus, "--db", db, "--tokenizer", "whitespace").code == 0
-    assert table_rows(db, "SELECT MIN(backoff) FROM ngrams") == [(-99.0,)]
+    assert table_rows(db, "SELECT MIN(d2) FROM discounts") == [(0.0,)]
+    exported = tmp_path / "tiny.arpa"
+    assert cli("export-arpa", exported, "--db", db).code == 0
+    assert "\t-99\n" in exported.read_text()  # the backoff of "a c": no mass left, a finite floor
+    scored = cli("eval", corpus, "--db", db, "--json")
+    assert scored.code == 0 and scored.json()["perplexity_including_oovs"] < 10

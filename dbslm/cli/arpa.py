@@ -14,7 +14,8 @@ from dbslm.evaluation import trained_model
 from dbslm.interchange import export_arpa, import_arpa
 from dbslm.store import ModelInfo, open_store
 from dbslm.text.tokenize import TOKENIZERS
-from dbslm.training import DEFAULT_HEAD_SIZE, check_model_name
+from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
+from dbslm.training import check_model_name
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

@@ -37,7 +37,8 @@ from dbslm.store.level2 import Level2Store
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files
 from dbslm.text.dialogs import DIALOG_SUFFIXES
 from dbslm.text.tokenize import TOKENIZERS, get_tokenizer
-from dbslm.training import DEFAULT_HEAD_SIZE, TrainReport, check_order, resolve_model, train
+from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
+from dbslm.training import TrainReport, check_order, resolve_model, train
 
 DEFAULT_EVAL_SAMPLES = 8
 DEFAULT_EVAL_POOL = 256

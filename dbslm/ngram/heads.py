@@ -13,10 +13,13 @@ import numpy as np
 
 from dbslm.text.vocab import NEVER_SAMPLED
 
+DEFAULT_HEAD_SIZE = 32
+
 
 @dataclass
 class Heads:
-    """One order's heads: a context key, then its words (int32) and codes (uint8) as blobs."""
+    """One order's heads: a context key, then its words (int32) and their values (8-bit codes,
+    or int32 adjusted counts) as blobs."""
 
     n: int
     ctx: np.ndarray
@@ -25,25 +28,26 @@ class Heads:
 
 
 def top_k(n: int, ctx_of_row: np.ndarray, parents: np.ndarray, words: np.ndarray,
-          logp: np.ndarray, codes: np.ndarray, k: int) -> Heads:
-    """The ``k`` best rows, best first, of each context (rows grouped by equal ``parents``)
-    that has more than ``k`` candidates. Control tokens other than ``</s>`` are never candidates.
-    """
+          score: np.ndarray, values: np.ndarray, k: int) -> Heads:
+    """The ``k`` rows of highest ``score``, best first (ties in row order), of each context
+    (rows grouped by equal ``parents``) that has more than ``k`` candidates, with their
+    ``values`` (whose dtype the blobs keep). Control tokens other than ``</s>`` are never
+    candidates."""
     eligible = np.flatnonzero(~np.isin(words, NEVER_SAMPLED))
     eligible = eligible[np.argsort(parents[eligible], kind="stable")]
     starts, ends = _groups(parents[eligible])
     big = ends - starts > k
     eligible = eligible[np.repeat(big, ends - starts)]
-    rows = eligible[np.lexsort((-logp[eligible], parents[eligible]))]
+    rows = eligible[np.lexsort((-score[eligible], parents[eligible]))]
     starts, ends = _groups(parents[rows])
     rank = np.arange(len(rows)) - np.repeat(starts, ends - starts)
     rows = rows[rank < k]
     starts, ends = _groups(parents[rows])
     word_bytes = words[rows].astype("<i4").tobytes()
-    code_bytes = codes[rows].astype(np.uint8).tobytes()
+    value_bytes, size = values[rows].tobytes(), values.dtype.itemsize
     bounds = list(zip(starts.tolist(), ends.tolist()))
     return Heads(n, ctx_of_row[rows[starts]], [word_bytes[4 * a:4 * b] for a, b in bounds],
-                 [code_bytes[a:b] for a, b in bounds])
+                 [value_bytes[size * a:size * b] for a, b in bounds])
 
 
 def _groups(sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,12 +24,13 @@ NO_BACKOFF = -99.0
 
 @dataclass
 class Discount:
-    """One order's counts-of-counts t1..t4 and discounts D1, D2, D3+."""
+    """One order's counts-of-counts t1..t4, discounts D1, D2, D3+ and number of n-grams."""
 
     n: int
     t: tuple[int, int, int, int]
     d: tuple[float, float, float]
     fallback: bool
+    ngrams: int = 0
 
 
 @dataclass
@@ -104,7 +105,7 @@ def discounts(adjusted: list[np.ndarray]) -> list[Discount]:
             fallback = not all(0.0 <= d[k - 1] <= k for k in (1, 2, 3))
             if fallback:
                 d = FALLBACK_DISCOUNTS
-        result.append(Discount(i + 1, (t1, t2, t3, t4), (d[0], d[1], d[2]), fallback))
+        result.append(Discount(i + 1, (t1, t2, t3, t4), (d[0], d[1], d[2]), fallback, len(a)))
     return result
 
 
@@ -124,6 +125,32 @@ class ContextStats:
         d1, d2, d3 = discount.d
         left = d1 * self.n1 + d2 * self.n2 + d3 * self.n3
         return np.divide(left, self.total, out=np.ones(len(self.total)), where=self.total > 0)
+
+    def take(self, rows: np.ndarray) -> ContextStats:
+        """The statistics of the contexts ``rows``."""
+        return ContextStats(self.total[rows], self.n1[rows], self.n2[rows], self.n3[rows])
+
+
+def own_share(adjusted: np.ndarray, total: np.ndarray, discount: Discount) -> np.ndarray:
+    """Each word's discounted share of its context: (a - D(a)) / total (D(0) = 0)."""
+    return (adjusted - np.array((0.0, *discount.d))[np.minimum(adjusted, 3)]) / total
+
+
+def unigram_probs(adjusted: np.ndarray, root: ContextStats, discount: Discount, unigrams: int) -> np.ndarray:
+    """p(w) of unigrams with these adjusted counts, interpolated with the uniform share of the
+    ``unigrams`` rows of the model (``<unk>`` included, ``<s>`` not predicted)."""
+    return own_share(adjusted, root.total, discount) + root.gamma(discount) / (unigrams - 1)
+
+
+def interpolated(adjusted: np.ndarray, context: ContextStats, discount: Discount, lower: np.ndarray) -> np.ndarray:
+    """p(w|h) of words with adjusted counts ``adjusted`` after contexts h with statistics
+    ``context`` (one per word), given p(w|h') ``lower``."""
+    return own_share(adjusted, context.total, discount) + context.gamma(discount) * lower
+
+
+def log10_backoff(gamma: np.ndarray) -> np.ndarray:
+    """log10 of the contexts' shares, :data:`NO_BACKOFF` where a share is 0."""
+    return np.log10(gamma, out=np.full(len(gamma), NO_BACKOFF), where=gamma > 0)
 
 
 def context_stats(parents: np.ndarray, adjusted: np.ndarray, contexts: int) -> ContextStats:
@@ -147,16 +174,13 @@ def estimate(counts: list[OrderCounts]) -> Estimate:
     backoffs: list[np.ndarray] = []
     lower = np.zeros(0)
     for i, a in enumerate(adjusted):
-        d = np.array((0.0, *discs[i].d))[np.minimum(a, 3)]
         parents = counts[i].parents
         stats = context_stats(parents, a, 1 if i == 0 else len(counts[i - 1].keys))
-        gamma = stats.gamma(discs[i])
-        p = (a - d) / stats.total[parents]
         if i == 0:
-            p += gamma[0] / (len(a) - 1)
+            p = unigram_probs(a, stats, discs[0], len(a))
         else:
-            p += gamma[parents] * lower[suffixes[i]]
-            backoffs.append(np.log10(gamma, out=np.full(len(gamma), NO_BACKOFF), where=gamma > 0))
+            p = interpolated(a, stats.take(parents), discs[i], lower[suffixes[i]])
+            backoffs.append(log10_backoff(stats.gamma(discs[i])))
         lower = p
         logps.append(np.log10(p))
     logps[0][counts[0].words == BOS] = 0.0

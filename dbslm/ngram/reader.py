@@ -2,8 +2,10 @@
 
 The candidates after a history are the top-K heads of its context and of every shorter
 context; each keeps the probability of the longest context whose head holds it, times the
-backoffs of the longer contexts (the back-off form, restricted to the heads). Heads and
-backoffs are cached, and :meth:`ModelReader.prefetch` loads what a set of likely histories
+backoffs of the longer contexts (the back-off form, restricted to the heads). A count-form
+build's probabilities are computed from the counts of those contexts (exactly as a training
+estimates them); a probability-form build's come from 8-bit codes and stored backoffs. What
+is read is cached, and :meth:`ModelReader.prefetch` loads what a set of likely histories
 will need in a few queries, so a reply that follows its cache costs no query per token. The
 candidates of the most recent contexts are kept whole: replies copy the same learned answers.
 """
@@ -16,6 +18,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from dbslm.ngram import hashing
+from dbslm.ngram.count_probs import Level, candidate_probs
+from dbslm.ngram.kneser_ney import Discount
+from dbslm.store.heads import Context
 from dbslm.store.level1 import Level1Store, ModelInfo
 
 CACHE_ENTRIES = 200_000
@@ -24,20 +29,20 @@ Key = tuple[int, int]  # (n, context key): the n-grams that follow one context
 
 
 class ModelReader:
-    """Cached generation-time access to a model's active build."""
+    """Cached generation-time access to a model's active build (:meth:`open` picks the reader
+    of the build's form)."""
 
-    def __init__(self, level1: Level1Store, model: ModelInfo, luts: dict[int, np.ndarray], head_size: int) -> None:
+    def __init__(self, level1: Level1Store, model: ModelInfo, head_size: int) -> None:
         self.level1 = level1
         self.model = model
-        self.luts = luts
         self.head_size = head_size
-        self._heads: OrderedDict[Key, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._backoffs: OrderedDict[tuple[int, ...], float] = OrderedDict()
         self._candidates: OrderedDict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     @classmethod
-    async def open(cls, level1: Level1Store, model: ModelInfo, head_size: int = 32) -> "ModelReader":
-        return cls(level1, model, await level1.quant_tables(model.active_build), head_size)
+    async def open(cls, level1: Level1Store, model: ModelInfo, head_size: int = 32) -> ModelReader:
+        if model.counted:
+            return CountReader(level1, model, await level1.discounts(model.active_build), head_size)
+        return StoredReader(level1, model, await level1.quant_tables(model.active_build), head_size)
 
     async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Candidate next words and their log10 probabilities after ``history`` (arrays the
@@ -50,33 +55,103 @@ class ModelReader:
             remember(self._candidates, context, found, CANDIDATE_ENTRIES)
         return found
 
+    async def prefetch(self, histories: Iterable[list[int]]) -> None:
+        """Load what :meth:`candidates` needs for ``histories``."""
+        contexts = {context for context in map(self._context, histories) if context not in self._candidates}
+        if contexts:
+            await self._load(contexts)
+
+    def _context(self, history: list[int]) -> tuple[int, ...]:
+        return tuple(history[-(self.model.order - 1):]) if self.model.order > 1 else ()
+
+    async def _load(self, contexts: set[tuple[int, ...]]) -> None:
+        raise NotImplementedError
+
+    def _merged(self, context: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+def suffixes(context: tuple[int, ...]) -> list[tuple[tuple[int, ...], Key]]:
+    """Each suffix of ``context``, shortest (empty) first, with the key of the words after it."""
+    return [(context[len(context) - k:], (k + 1, hashing.key_of(context[len(context) - k:])))
+            for k in range(len(context) + 1)]
+
+
+class CountReader(ModelReader):
+    """A count-form build: each candidate's probability computed from the counts of its contexts."""
+
+    def __init__(self, level1: Level1Store, model: ModelInfo, discounts: list[Discount], head_size: int) -> None:
+        super().__init__(level1, model, head_size)
+        self.discounts = discounts
+        self._contexts: OrderedDict[Key, Context | None] = OrderedDict()  # None: no word follows it
+        self._known: OrderedDict[Key, dict[int, int]] = OrderedDict()  # adjusted counts beyond a head
+
+    def _merged(self, context: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        levels = [Level(self._contexts[key], self._known.get(key, {})) for _, key in suffixes(context)]
+        return candidate_probs(levels, self.discounts)
+
+    async def _load(self, contexts: set[tuple[int, ...]]) -> None:
+        """Read the contexts of every suffix, then the adjusted counts that their candidates
+        need in shorter contexts whose head does not have them."""
+        wanted = {key for context in contexts for _, key in suffixes(context) if key not in self._contexts}
+        if wanted:
+            found = await self.level1.contexts(self.model.active_build, sorted(wanted))
+            for key in wanted:
+                remember(self._contexts, key, found.get(key))
+        missing: set[tuple[int, int, int]] = set()
+        for context in contexts:
+            levels = [(key, self._contexts[key]) for _, key in suffixes(context)]
+            for k, (_, longer) in enumerate(levels):
+                for key, shorter in levels[:k] if longer is not None else ():
+                    if shorter is None or shorter.whole:
+                        continue
+                    known = self._known.get(key, {})
+                    missing.update((*key, w) for w in set(longer.words.tolist()) - set(shorter.words.tolist())
+                                   if w not in known)
+        if missing:
+            n, ctx, word = (np.array(column, dtype=np.int64) for column in zip(*sorted(missing)))
+            rows = await self.level1.lookup(self.model.active_build, n, ctx, word)
+            adjusted = {(a, b, c): d for a, b, c, d in zip(rows.n.tolist(), rows.ctx.tolist(), rows.word.tolist(),
+                                                           rows.adjusted.tolist())}
+            for n_, ctx_, word_ in missing:
+                known = self._known.get((n_, ctx_))
+                if known is None:
+                    known = {}
+                    remember(self._known, (n_, ctx_), known)
+                known[word_] = adjusted.get((n_, ctx_, word_), 0)
+
+
+class StoredReader(ModelReader):
+    """A probability-form build (an ARPA import): heads of 8-bit codes and stored backoffs."""
+
+    def __init__(self, level1: Level1Store, model: ModelInfo, luts: dict[int, np.ndarray], head_size: int) -> None:
+        super().__init__(level1, model, head_size)
+        self.luts = luts
+        self._heads: OrderedDict[Key, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._backoffs: OrderedDict[tuple[int, ...], float] = OrderedDict()
+
     def _merged(self, context: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         words: dict[int, float] = {}
         carried = 0.0
-        for k in range(len(context), -1, -1):
-            suffix = context[len(context) - k:]
-            head_words, head_logp = self._heads[(k + 1, hashing.key_of(suffix))]
+        for suffix, key in reversed(suffixes(context)):
+            head_words, head_logp = self._heads[key]
             for w, lp in zip(head_words.tolist(), head_logp.tolist()):
                 if w not in words:
                     words[w] = carried + lp
-            if k:
+            if suffix:
                 carried += self._backoffs[suffix]
         return np.fromiter(words.keys(), dtype=np.int64, count=len(words)), \
             np.fromiter(words.values(), dtype=np.float64, count=len(words))
 
-    async def prefetch(self, histories: Iterable[list[int]]) -> None:
-        """Load the heads and backoffs that :meth:`candidates` needs for ``histories``."""
+    async def _load(self, contexts: set[tuple[int, ...]]) -> None:
+        """Load the heads and backoffs of every suffix of ``contexts``."""
         heads: set[Key] = set()
         backoffs: set[tuple[int, ...]] = set()
-        for context in {self._context(history) for history in histories}:
-            if context in self._candidates:
-                continue
-            for k in range(len(context), -1, -1):
-                suffix = context[len(context) - k:]
-                key = (k + 1, hashing.key_of(suffix))
+        for context in contexts:
+            for suffix, key in suffixes(context):
                 if key not in self._heads:
                     heads.add(key)
-                if k and suffix not in self._backoffs:
+                if suffix and suffix not in self._backoffs:
                     backoffs.add(suffix)
         if heads:
             for key, (words, codes) in (await self.level1.heads(self.model.active_build, sorted(heads))).items():
@@ -84,9 +159,6 @@ class ModelReader:
                 remember(self._heads, key, (words[:self.head_size].astype(np.int64), logp[:self.head_size]))
         if backoffs:
             await self._load_backoffs(sorted(backoffs))
-
-    def _context(self, history: list[int]) -> tuple[int, ...]:
-        return tuple(history[-(self.model.order - 1):]) if self.model.order > 1 else ()
 
     async def _load_backoffs(self, contexts: list[tuple[int, ...]]) -> None:
         """log10 backoff of each context (0 for a context not in the model)."""

@@ -1,7 +1,5 @@
-"""The rows of one model generation (a build), ready for the store.
-
-Ties the pipeline together: counts -> MKN estimate -> context keys -> quantized codes ->
-top-K heads. Nothing here touches the database.
+"""The rows of a build in probability form (an ARPA import), and the keys that tie stored rows
+to the counting layout. Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -12,9 +10,8 @@ import numpy as np
 
 from dbslm.ngram import hashing
 from dbslm.ngram.counting import SHIFT, OrderCounts
-from dbslm.ngram.heads import Heads, top_k
-from dbslm.ngram.kneser_ney import Discount, estimate, with_unk
-from dbslm.ngram.quantize import quantize
+from dbslm.ngram.heads import Heads
+from dbslm.ngram.kneser_ney import Discount
 
 
 @dataclass
@@ -55,20 +52,6 @@ def context_keys(counts: list[OrderCounts]) -> tuple[list[np.ndarray], list[np.n
         own_keys.append(own)
         previous = own
     return ctx_keys, own_keys
-
-
-def build_tables(counts: list[OrderCounts], head_size: int) -> ModelTables:
-    """MKN probabilities, keys, 8-bit codes and top-``head_size`` heads for ``counts``."""
-    counts = with_unk(counts)
-    est = estimate(counts)
-    ctx_keys, _ = context_keys(counts)
-    orders, heads = [], []
-    for i, oc in enumerate(counts):
-        codes, lut = quantize(est.logp[i])
-        backoff = est.backoff[i] if i < len(est.backoff) else None
-        orders.append(OrderTable(i + 1, ctx_keys[i], oc.words, oc.counts, est.logp[i], backoff, codes, lut))
-        heads.append(top_k(i + 1, ctx_keys[i], oc.parents, oc.words, est.logp[i], codes, head_size))
-    return ModelTables(orders, heads, est.discounts)
 
 
 def parent_rows(ctxs: list[np.ndarray], words: list[np.ndarray]) -> list[np.ndarray]:

@@ -16,11 +16,14 @@ from typing import Any
 
 from dbslm.errors import DbslmError
 from dbslm.store.database import Database, Row, fetch_keyed
-from dbslm.store.heads import Head, read_heads
+from dbslm.store.heads import CONTEXT_STATS, Context, Head, read_contexts, read_heads
 from dbslm.store.schema import COLD_TABLES
 
-NGRAM_COLUMNS = ("n", "ctx", "word", "count", "logp", "backoff", "q")
+NGRAM_COLUMNS = ("n", "ctx", "word", "count", "logp", "backoff", "q", "adjusted")
+ROW_VALUES = "g.n, g.ctx, g.word, g.count, COALESCE(g.logp, 0), COALESCE(g.backoff, 0), COALESCE(g.q, 0), " \
+             "COALESCE(g.adjusted, 0)"
 HEAD_COLUMNS = ("n", "ctx", "words", "codes")
+CONTEXT_COLUMNS = ("n", "ctx", "total", "n1", "n2", "n3", "head_words", "head_counts")
 
 
 @dataclass
@@ -48,23 +51,27 @@ class ColdStorage:
                 if not await remote.table_exists(table.name):
                     for statement in remote.dialect.create_table(table):
                         await tx.execute(statement)
+            if not await tx.fetchall("SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() "
+                                     "AND table_name = 'cold_ngrams' AND column_name = 'adjusted'"):
+                ngrams = next(t for t in COLD_TABLES if t.name == "cold_ngrams")  # as schema version 8 has it
+                await tx.execute(remote.dialect.add_column(ngrams, "adjusted"))
+                for statement in remote.dialect.retype(ngrams, ("logp", "q")):
+                    await tx.execute(statement)
         return cls(local, remote, row[0])
 
     async def lookup(self, build: int, keys: Sequence[Sequence[int]]) -> list[Row]:
-        """Rows (n, ctx, word, count, logp, backoff, q) of ``keys`` whose context is flushed."""
+        """Rows (n, ctx, word, count, logp, backoff, q, adjusted) of ``keys`` whose context is flushed."""
         flushed = set(await self._flushed(build, sorted({(k[0], k[1]) for k in keys})))
         wanted = [k for k in keys if (k[0], k[1]) in flushed]
         if not wanted:
             return []
-        return await fetch_keyed(self.remote, "g.n, g.ctx, g.word, g.count, g.logp, COALESCE(g.backoff, 0), g.q",
-                                 "cold_ngrams", ("n", "ctx", "word"), wanted, "g.source = ? AND g.build = ?",
-                                 (self.source, build))
+        return await fetch_keyed(self.remote, ROW_VALUES, "cold_ngrams", ("n", "ctx", "word"), wanted,
+                                 "g.source = ? AND g.build = ?", (self.source, build))
 
     async def order_rows(self, build: int, n: int) -> list[Row]:
-        """Every flushed row (n, ctx, word, count, logp, backoff, q) of one order of a build."""
-        return await self.remote.fetchall(
-            "SELECT n, ctx, word, count, logp, COALESCE(backoff, 0), q FROM cold_ngrams "
-            "WHERE source = ? AND build = ? AND n = ?", (self.source, build, n))
+        """Every flushed row (n, ctx, word, count, logp, backoff, q, adjusted) of one order of a build."""
+        return await self.remote.fetchall(f"SELECT {ROW_VALUES} FROM cold_ngrams g "
+                                          "WHERE g.source = ? AND g.build = ? AND g.n = ?", (self.source, build, n))
 
     async def heads(self, build: int, contexts: list[tuple[int, int]]) -> dict[tuple[int, int], Head]:
         """The heads of those ``contexts`` that were flushed."""
@@ -73,6 +80,22 @@ class ColdStorage:
             return {}
         return await read_heads(self.remote, "cold_heads", "cold_ngrams", flushed,
                                 "g.source = ? AND g.build = ?", (self.source, build))
+
+    async def contexts(self, build: int, keys: list[tuple[int, int]]) -> dict[tuple[int, int], Context]:
+        """The count-form contexts among ``keys`` that were flushed."""
+        flushed = await self._flushed(build, keys)
+        if not flushed:
+            return {}
+        return await read_contexts(self.remote, "cold_contexts", "cold_ngrams", flushed,
+                                   "g.source = ? AND g.build = ?", (self.source, build))
+
+    async def context_stats(self, build: int, keys: list[tuple[int, int]]) -> list[Row]:
+        """Rows (n, ctx, total, n1, n2, n3) of the flushed count-form contexts among ``keys``."""
+        flushed = await self._flushed(build, keys)
+        if not flushed:
+            return []
+        return await fetch_keyed(self.remote, f"g.n, g.ctx, {CONTEXT_STATS}", "cold_contexts", ("n", "ctx"), flushed,
+                                 "g.source = ? AND g.build = ?", (self.source, build))
 
     async def _flushed(self, build: int, contexts: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Those of ``contexts`` whose rows are in the cold tier."""
@@ -98,9 +121,12 @@ class ColdStorage:
                                    contexts, "g.build = ?", (build,))
         heads = await fetch_keyed(self.local, "g." + ", g.".join(HEAD_COLUMNS), "heads", ("n", "ctx"),
                                   contexts, "g.build = ?", (build,))
+        stats = await fetch_keyed(self.local, "g." + ", g.".join(CONTEXT_COLUMNS), "contexts", ("n", "ctx"),
+                                  contexts, "g.build = ?", (build,))
         progress(f"copying {len(contexts):,} contexts ({len(ngrams):,} n-grams)")
         async with self.remote.transaction() as tx:
-            for table, columns, rows in (("cold_ngrams", NGRAM_COLUMNS, ngrams), ("cold_heads", HEAD_COLUMNS, heads)):
+            for table, columns, rows in (("cold_ngrams", NGRAM_COLUMNS, ngrams), ("cold_heads", HEAD_COLUMNS, heads),
+                                         ("cold_contexts", CONTEXT_COLUMNS, stats)):
                 if rows:
                     values = [[self.source] * len(rows), [build] * len(rows), *map(list, zip(*rows))]
                     keys = next(t.primary_key for t in COLD_TABLES if t.name == table)
@@ -115,7 +141,7 @@ class ColdStorage:
             await tx.insert_rows("flushed", ("build", "n", "ctx", "rows_moved", "flushed_at"),
                                  [[build] * len(contexts), [c[0] for c in contexts], [c[1] for c in contexts],
                                   [per_context[c] for c in contexts], [now] * len(contexts)])
-            for table in ("ngrams", "heads"):
+            for table in ("ngrams", "heads", "contexts"):
                 await tx.executemany(f"DELETE FROM {table} WHERE build = ? AND n = ? AND ctx = ?",
                                      [(build, n, ctx) for n, ctx in contexts])
         return FlushReport(len(contexts), len(ngrams))

@@ -79,10 +79,9 @@ class Dialect:
         """The statement that adds ``column`` of ``table`` to an existing table."""
         return f"ALTER TABLE {table.name} ADD COLUMN {self.column_def(column, dict(table.columns)[column])}"
 
-    def retype(self, table: Table, column: str) -> list[str]:
-        """The statements that give an existing ``column`` its type in ``table`` (none where
-        the dialect's storage type did not change)."""
-        return []
+    def retype(self, table: Table, columns: tuple[str, ...]) -> list[str]:
+        """The statements that give existing ``columns`` of ``table`` their type."""
+        raise NotImplementedError
 
     def create_index(self, table: str, columns: tuple[str, ...]) -> str:
         """The statement that adds an index over ``columns`` to an existing table (if absent)."""
@@ -144,6 +143,16 @@ class SQLiteDialect(Dialect):
         return (f"SELECT g.id, -bm25({fts}) AS score, {columns} FROM {fts} JOIN {table.name} g ON g.id = {fts}.rowid "
                 f"WHERE {fts} MATCH ? AND {where} ORDER BY bm25({fts}), g.id LIMIT ?")
 
+    def retype(self, table, columns):
+        # SQLite's types are affinities, but NOT NULL can only go with a copy of the table
+        if not any(dict(table.columns)[c].endswith("?") for c in columns):
+            return []
+        create, *indexes = self.create_table(table)
+        names = ", ".join(table.column_names)
+        return [create.replace(f"EXISTS {table.name} (", f"EXISTS {table.name}__retyped (", 1),
+                f"INSERT INTO {table.name}__retyped ({names}) SELECT {names} FROM {table.name}",
+                f"DROP TABLE {table.name}", f"ALTER TABLE {table.name}__retyped RENAME TO {table.name}", *indexes]
+
     def on_conflict(self, keys):
         return f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET"
 
@@ -166,8 +175,9 @@ class MariaDBDialect(Dialect):
     def __init__(self, engines: dict[str, str] | None = None) -> None:
         self.engines = {"slab": "InnoDB", "meta": "InnoDB", **(engines or {})}
 
-    def retype(self, table, column):
-        return [f"ALTER TABLE {table.name} MODIFY {self.column_def(column, dict(table.columns)[column])}"]
+    def retype(self, table, columns):
+        types = dict(table.columns)
+        return [f"ALTER TABLE {table.name} " + ", ".join(f"MODIFY {self.column_def(c, types[c])}" for c in columns)]
 
     def add_column(self, table, column):
         # MariaDB commits DDL at once: a migration cut short must be able to run again

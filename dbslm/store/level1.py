@@ -8,25 +8,29 @@ previous build's rows are deleted afterwards.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from dbslm.ngram import hashing
+from dbslm.ngram.count_tables import CountTables
 from dbslm.ngram.counting import OrderCounts
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.ngram.tables import ModelTables
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database, Transaction, fetch_keyed, is_column, row_count
-from dbslm.store.heads import Head, read_heads
+from dbslm.store.heads import CONTEXT_STATS, Context, Head, read_contexts, read_heads
 from dbslm.store.schema import BUILD_TABLES, TABLES
 from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
 
 OnSwitch = Callable[[Transaction, int], Awaitable[None]]
-ROW_VALUES = "g.count, g.logp, COALESCE(g.backoff, 0), g.q"  # what a look-up returns per n-gram
+# what a look-up returns per n-gram (0 for the columns of the other form)
+ROW_VALUES = "g.count, COALESCE(g.logp, 0), COALESCE(g.backoff, 0), COALESCE(g.q, 0), COALESCE(g.adjusted, 0)"
 SCHEMA = {t.name: t for t in TABLES}
 VOCAB_COLUMNS = ("model_id", "id", "text", "control", "freq")
+COUNTS, PROBABILITIES = "counts", "probabilities"  # the forms of a build (see builds.form)
 KEEP_COUNTS_MOST = 10_000_000  # n-grams whose counts a process keeps between builds: 160 MB
 
 
@@ -40,11 +44,18 @@ class ModelInfo:
     tokenizer: str
     active_build: int | None = None
     source: str | None = None  # how the active build was made: "text" or "arpa"
+    form: str | None = None  # how it stores the model: COUNTS or PROBABILITIES
+
+    @property
+    def counted(self) -> bool:
+        """Whether the active build is in count form (probabilities computed as they are read)."""
+        return self.form == COUNTS
 
 
 @dataclass
 class NgramRows:
-    """Columns of n-gram rows as read back (``backoff`` 0 where NULL)."""
+    """Columns of n-gram rows as read back (0 where NULL: ``adjusted`` in probability form,
+    the others in count form; ``backoff`` for a row that is no context)."""
 
     n: np.ndarray
     ctx: np.ndarray
@@ -53,6 +64,7 @@ class NgramRows:
     logp: np.ndarray
     backoff: np.ndarray
     code: np.ndarray
+    adjusted: np.ndarray
 
 
 @dataclass
@@ -97,7 +109,7 @@ class Level1Store:
     async def models(self, names: Sequence[str]) -> dict[str, ModelInfo]:
         """The models of those names that exist, by name (one query for a community and its base)."""
         rows = await self.db.fetchall(
-            "SELECT m.id, m.name, m.ngram_order, m.tokenizer, m.active_build, b.source FROM models m "
+            "SELECT m.id, m.name, m.ngram_order, m.tokenizer, m.active_build, b.source, b.form FROM models m "
             f"LEFT JOIN builds b ON b.id = m.active_build WHERE m.name IN ({', '.join('?' for _ in names)})",
             list(names))
         return {row[1]: ModelInfo(*row) for row in rows}
@@ -179,6 +191,24 @@ class Level1Store:
                 result.update(await self.cold.heads(build, empty))
         return result
 
+    async def contexts(self, build: int, keys: list[tuple[int, int]]) -> dict[tuple[int, int], Context]:
+        """The count-form contexts (n, key) among ``keys`` that some word follows (see
+        :func:`read_contexts`), following flushed contexts to cold storage."""
+        result = await read_contexts(self.db, "contexts", "ngrams", keys, "g.build = ?", (build,))
+        if self.cold is not None and len(result) < len(keys):
+            result.update(await self.cold.contexts(build, [k for k in keys if k not in result]))
+        return result
+
+    async def context_stats(self, build: int, n: np.ndarray, ctx: np.ndarray) -> np.ndarray:
+        """Rows (n, ctx, total, n1, n2, n3) of the count-form contexts among the keys (n, ctx)."""
+        keys = np.stack((n, ctx), axis=1).tolist()
+        found = await fetch_keyed(self.db, f"g.n, g.ctx, {CONTEXT_STATS}", "contexts", ("n", "ctx"), keys,
+                                  "g.build = ?", (build,))
+        if self.cold is not None and len(found) < len(keys):
+            here = {tuple(r[:2]) for r in found}
+            found += await self.cold.context_stats(build, [k for k in keys if tuple(k) not in here])
+        return np.array(found, dtype=np.int64).reshape(-1, 6)
+
     async def quant_tables(self, build: int) -> dict[int, np.ndarray]:
         """Per order, the look-up table from 8-bit code to log10 probability."""
         rows = await self.db.fetchall("SELECT n, code, logp FROM quant WHERE build = ? ORDER BY n, code", (build,))
@@ -189,8 +219,9 @@ class Level1Store:
 
     async def discounts(self, build: int) -> list[Discount]:
         rows = await self.db.fetchall(
-            "SELECT n, t1, t2, t3, t4, d1, d2, d3, fallback FROM discounts WHERE build = ? ORDER BY n", (build,))
-        return [Discount(r[0], tuple(r[1:5]), tuple(r[5:8]), bool(r[8])) for r in rows]
+            "SELECT n, t1, t2, t3, t4, d1, d2, d3, fallback, ngrams FROM discounts WHERE build = ? ORDER BY n",
+            (build,))
+        return [Discount(r[0], tuple(r[1:5]), tuple(r[5:8]), bool(r[8]), r[9] or 0) for r in rows]
 
     async def build_counts(self, build: int) -> dict[int, int]:
         """Number of n-grams per order in a build."""
@@ -215,12 +246,13 @@ class Level1Store:
             found[text] = found.get(text, 0) + int(freq)
         return found
 
-    async def write_build(self, model: ModelInfo, tables: ModelTables | None, vocab: VocabUpdate, *,
+    async def write_build(self, model: ModelInfo, tables: CountTables | ModelTables | None, vocab: VocabUpdate, *,
                           replace_vocab: bool, source: str, sentences: int, tokens: int,
                           on_switch: OnSwitch | None = None) -> int | None:
         """Write a complete new build and make it the model's active one.
 
-        Three steps: claim a build id (creating the model row if needed); write the build's
+        ``tables`` are in count form (:class:`CountTables`) or store probabilities (an ARPA
+        import). Three steps: claim a build id (creating the model row if needed); write the build's
         rows (and the vocabulary of a model without a build yet), which nobody reads until the
         switch; then, in one transaction, update the vocabulary and switch. Interrupted
         anywhere, the previous build keeps serving and the leftovers are purged by the next
@@ -238,10 +270,15 @@ class Level1Store:
                     model_id = await tx.execute(
                         "INSERT INTO models (name, ngram_order, tokenizer, active_build, created_at) "
                         "VALUES (?, ?, ?, NULL, ?)", (model.name, order, model.tokenizer, time.time()))
+                form = COUNTS if isinstance(tables, CountTables) else PROBABILITIES
                 build = await tx.execute(
-                    "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at) "
-                    "VALUES (?, 'building', ?, ?, ?, ?, ?)", (model_id, source, order, sentences, tokens, time.time()))
-            await _write_rows(self.db, build, tables)
+                    "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at, form) "
+                    "VALUES (?, 'building', ?, ?, ?, ?, ?, ?)",
+                    (model_id, source, order, sentences, tokens, time.time(), form))
+            if form == COUNTS:
+                await _write_count_rows(self.db, build, tables)
+            else:
+                await _write_rows(self.db, build, tables)
         unread = model.active_build is None  # nobody reads the vocabulary of a model before its first switch
         if unread:  # so it is written beside the build's rows, not in the switch
             async with self.db.transaction() as tx:
@@ -292,11 +329,39 @@ class Level1Store:
 
 
 def _ngram_rows(rows: list[tuple]) -> NgramRows:
-    """Rows (n, ctx, word, count, logp, backoff, q) as columns."""
-    grid = np.array(rows, dtype=object).reshape(-1, 7)
+    """Rows (n, ctx, word, count, logp, backoff, q, adjusted) as columns."""
+    grid = np.array(rows, dtype=object).reshape(-1, 8)
     return NgramRows(grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64), grid[:, 2].astype(np.int64),
                      grid[:, 3].astype(np.int64), grid[:, 4].astype(np.float64), grid[:, 5].astype(np.float64),
-                     grid[:, 6].astype(np.uint8))
+                     grid[:, 6].astype(np.uint8), grid[:, 7].astype(np.int64))
+
+
+async def _write_count_rows(db: Database, build: int, tables: CountTables) -> None:
+    """Insert every row of a count-form build, as :func:`_write_rows` does."""
+    for table, columns, values in count_rows(build, tables):
+        await _insert_in_parts(db, table, columns, values)
+
+
+def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str, ...], list]]:
+    """The rows of a count-form build: per table its columns and values (as
+    :meth:`Transaction.insert_rows` takes them), in primary-key order."""
+    for order in tables.orders:
+        rows = np.lexsort((order.word, order.ctx))
+        yield "ngrams", ("build", "n", "ctx", "word", "count", "adjusted"), \
+            [build, order.n, order.ctx[rows], order.word[rows], order.count[rows], order.adjusted[rows]]
+    for contexts in tables.contexts:
+        rows = np.argsort(contexts.ctx)
+        heads = contexts.heads
+        at, has_head = (v.tolist() for v in hashing.locate(heads.ctx, contexts.ctx[rows]))
+        stats = contexts.stats.take(rows)
+        yield "contexts", ("build", "n", "ctx", "total", "n1", "n2", "n3", "head_words", "head_counts"), \
+            [build, contexts.n, contexts.ctx[rows], *(v.astype(np.int64) for v in (stats.total, stats.n1, stats.n2,
+                                                                                    stats.n3)),
+             [heads.words[i] if h else None for i, h in zip(at, has_head)],
+             [heads.codes[i] if h else None for i, h in zip(at, has_head)]]
+    yield "discounts", ("build", "n", "t1", "t2", "t3", "t4", "d1", "d2", "d3", "fallback", "ngrams"), \
+        [build, *(list(column) for column in zip(*[(d.n, *d.t, *(float(x) for x in d.d), int(d.fallback), d.ngrams)
+                                                  for d in tables.discounts]))]
 
 
 async def _write_rows(db: Database, build: int, tables: ModelTables) -> None:

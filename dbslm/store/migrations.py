@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+import numpy as np
+
 from dbslm.errors import DbslmError
+from dbslm.ngram.count_tables import CountTables, count_tables
+from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
+from dbslm.ngram.tables import counts_from_rows
 from dbslm.store.community import FORGETTING, LEARNED, QUEUED
 from dbslm.store.database import Database, Transaction
+from dbslm.store.level1 import COUNTS, count_rows
 from dbslm.store.schema import ADDED, INDEXED, RETYPED, SCHEMA_VERSION, TABLES, Table
 
 
@@ -14,8 +21,9 @@ async def migrate(db: Database) -> None:
     """Bring ``db`` to :data:`SCHEMA_VERSION`: create the tables it lacks (version 1 creates
     every table; 2 adds ``pair_vectors`` and the community tables; 4 ``queues``), then give
     the columns a later version retyped their new type, add the columns and indexes it added
-    (2: ``pairs.meta``; 3: ``decode_profiles.copy_tokens``; 4: ``learned.seq``) and convert
-    the rows it stores differently (4: the learning queue)."""
+    (2: ``pairs.meta``; 3: ``decode_profiles.copy_tokens``; 4: ``learned.seq``; 8: the count
+    form's columns) and convert the rows it stores differently (4: the learning queue; 8: the
+    trained builds, to count form)."""
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
         raise DbslmError(f"database {db.description} has schema version {version}; "
@@ -32,8 +40,8 @@ async def migrate(db: Database) -> None:
                 for name, column in ADDED.get(step, ()):
                     if all(t.name != name for t in missing):
                         await tx.execute(db.dialect.add_column(_table(name), column))
-                for name, column in RETYPED.get(step, ()):
-                    for statement in db.dialect.retype(_table(name), column):
+                for name, columns in RETYPED.get(step, ()):
+                    for statement in db.dialect.retype(_table(name), columns):
                         await tx.execute(statement)
                 for name, columns in INDEXED.get(step, ()):
                     if all(t.name != name for t in missing):
@@ -87,7 +95,32 @@ async def _search_responses(tx: Transaction) -> None:
             await tx.execute(statement)
 
 
-CONVERTED = {4: _number_the_queue, 5: _search_responses}  # a version's conversion of the rows it stores differently
+async def _count_form(tx: Transaction) -> None:
+    """Version 8 keeps counts and computes probabilities as they are read: each model's
+    active build trained from text is written again in count form from its raw counts. An
+    ARPA import, and a build with contexts in cold storage (its next training writes it
+    anew), keep their probabilities; the builds that no model serves are purged anyway."""
+    active = "id IN (SELECT active_build FROM models) AND source <> 'arpa' AND id NOT IN (SELECT build FROM flushed)"
+    await tx.execute(f"UPDATE builds SET form = 'probabilities' WHERE form IS NULL AND NOT ({active})")
+    for build, order in await tx.fetchall(f"SELECT id, ngram_order FROM builds WHERE form IS NULL AND {active}"):
+        rows = [np.array(await tx.fetchall("SELECT ctx, word, count FROM ngrams WHERE build = ? AND n = ?",
+                                           (build, n)), dtype=np.int64).reshape(-1, 3) for n in range(1, order + 1)]
+        (widest,), = await tx.fetchall("SELECT MAX(LENGTH(words)) FROM heads WHERE build = ?", (build,))
+        head_size = widest // 4 if widest else DEFAULT_HEAD_SIZE  # int32 ids
+
+        def tables(rows: list[np.ndarray] = rows, head_size: int = head_size) -> CountTables:
+            return count_tables(counts_from_rows([(r[:, 0], r[:, 1], r[:, 2]) for r in rows]), head_size)
+
+        written = await asyncio.to_thread(tables)
+        for table in ("ngrams", "heads", "quant", "discounts", "contexts"):  # contexts: a conversion cut short
+            await tx.execute(f"DELETE FROM {table} WHERE build = ?", (build,))
+        for table, columns, values in count_rows(build, written):
+            await tx.insert_rows(table, columns, values)
+        await tx.execute("UPDATE builds SET form = ? WHERE id = ?", (COUNTS, build))
+
+
+# a version's conversion of the rows it stores differently
+CONVERTED = {4: _number_the_queue, 5: _search_responses, 8: _count_form}
 
 
 def _table(name: str) -> Table:

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 7  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
+SCHEMA_VERSION = 8  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
 # 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable,
 # decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (answers,
-# pairs.message_key), set_aside; 7: reply_words
-RETYPED = {2: (("conversations", "channel_key"),)}  # columns whose type a version changed
+# pairs.message_key), set_aside; 7: reply_words; 8: builds in count form (builds.form, ngrams.adjusted,
+# contexts, discounts.ngrams; ngrams.logp and q empty in them)
+RETYPED = {2: (("conversations", ("channel_key",)),),  # columns whose type a version changed
+           8: (("ngrams", ("logp", "q")),)}
 # columns and indexes a version added to an existing table
 ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),),
          5: (("decode_profiles", "prompt_weight"),),
-         6: (("pairs", "message_key"),)}
+         6: (("pairs", "message_key"),),
+         8: (("builds", "form"), ("ngrams", "adjusted"), ("discounts", "ngrams"))}
 INDEXED = {4: (("learned", ("model_id", "seq")),), 6: (("pairs", ("model_id", "message_key")),)}
 
 
@@ -52,10 +55,11 @@ TABLES: tuple[Table, ...] = (
         ("id",), unique=(("name",),),
     ),
     Table(
-        "builds",
+        "builds",  # form: 'counts' (probabilities computed from the counts as they are read) or
+        # 'probabilities' (stored: ARPA imports; NULL in builds written before version 8)
         (("id", "serial"), ("model_id", "int"), ("status", "name"), ("source", "name"),
          ("ngram_order", "int"), ("sentences", "int"), ("tokens", "int"),
-         ("created_at", "real"), ("finished_at", "real?")),
+         ("created_at", "real"), ("finished_at", "real?"), ("form", "name?")),
         ("id",),
     ),
     Table(
@@ -64,13 +68,22 @@ TABLES: tuple[Table, ...] = (
         ("model_id", "id"), unique=(("model_id", "text"),),
     ),
     Table(
-        "ngrams",
+        "ngrams",  # count form: count and adjusted count; probability form: count (0 when imported),
+        # log10 p, the backoff of the n-gram as a context and the 8-bit code of logp
         (("build", "int"), ("n", "int"), ("ctx", "key"), ("word", "int"), ("count", "int"),
-         ("logp", "real"), ("backoff", "real?"), ("q", "int")),
+         ("logp", "real?"), ("backoff", "real?"), ("q", "int?"), ("adjusted", "int?")),
         ("build", "n", "ctx", "word"), family="slab",
     ),
     Table(
-        "heads",
+        "contexts",  # count form: per order n and context key, the sum of the adjusted counts of the
+        # words that follow the context, how many have 1, 2 and 3 or more, and its head: the K of
+        # highest adjusted count, as int32 blobs of words and counts (only when more follow it)
+        (("build", "int"), ("n", "int"), ("ctx", "key"), ("total", "int"), ("n1", "int"), ("n2", "int"),
+         ("n3", "int"), ("head_words", "blob?"), ("head_counts", "blob?")),
+        ("build", "n", "ctx"), family="slab",
+    ),
+    Table(
+        "heads",  # probability form: top-K heads with 8-bit codes
         (("build", "int"), ("n", "int"), ("ctx", "key"), ("words", "blob"), ("codes", "blob")),
         ("build", "n", "ctx"), family="slab",
     ),
@@ -82,7 +95,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "discounts",
         (("build", "int"), ("n", "int"), ("t1", "int"), ("t2", "int"), ("t3", "int"), ("t4", "int"),
-         ("d1", "real"), ("d2", "real"), ("d3", "real"), ("fallback", "int")),
+         ("d1", "real"), ("d2", "real"), ("d3", "real"), ("fallback", "int"), ("ngrams", "int?")),
         ("build", "n"),
     ),
     # Level 2: conversations and what people taught the bot in them.
@@ -204,8 +217,14 @@ COLD_TABLES: tuple[Table, ...] = (
     Table(
         "cold_ngrams",
         (("source", "name"), ("build", "int"), ("n", "int"), ("ctx", "key"), ("word", "int"),
-         ("count", "int"), ("logp", "real"), ("backoff", "real?"), ("q", "int")),
+         ("count", "int"), ("logp", "real?"), ("backoff", "real?"), ("q", "int?"), ("adjusted", "int?")),
         ("source", "build", "n", "ctx", "word"), family="slab",
+    ),
+    Table(
+        "cold_contexts",
+        (("source", "name"), ("build", "int"), ("n", "int"), ("ctx", "key"), ("total", "int"), ("n1", "int"),
+         ("n2", "int"), ("n3", "int"), ("head_words", "blob?"), ("head_counts", "blob?")),
+        ("source", "build", "n", "ctx"), family="slab",
     ),
     Table(
         "cold_heads",

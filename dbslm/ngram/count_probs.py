@@ -1,0 +1,113 @@
+"""Probabilities of a count-form build, computed from its rows as they are read.
+
+The arithmetic is :func:`dbslm.ngram.kneser_ney.estimate`'s, value for value: a probability
+read here is the one a full estimate of the same counts gives, to the last bit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dbslm.ngram.kneser_ney import (NO_BACKOFF, ContextStats, Discount, interpolated, log10_backoff, own_share,
+                                    unigram_probs)
+from dbslm.text.vocab import BOS
+
+
+@dataclass(frozen=True)
+class Context:
+    """A count-form context: the statistics of the words that follow it and its candidates,
+    highest adjusted count first (its head, or every sampled word when it has no head)."""
+
+    total: int
+    n1: int
+    n2: int
+    n3: int
+    words: np.ndarray  # int64
+    counts: np.ndarray  # their adjusted counts, int64
+    whole: bool  # the words are all that follow it (no head was needed)
+
+
+def stats_of(rows: np.ndarray) -> ContextStats:
+    """Context statistics from integer columns (total, n1, n2, n3), as the estimate holds them."""
+    total, n1, n2, n3 = (rows[..., i].astype(np.float64) for i in range(4))
+    return ContextStats(total, n1, n2, n3)
+
+
+def position_probs(found: np.ndarray, adjusted: np.ndarray, contexts: np.ndarray, words: np.ndarray,
+                   discounts: list[Discount]) -> tuple[np.ndarray, np.ndarray]:
+    """log10 p of the n-gram of each order ending at each position, and the log10 backoff of
+    each n-gram as a context, as a probability-form build stores them (for
+    :func:`dbslm.ngram.scoring.log10_probs`); all shaped (order, positions).
+
+    ``found`` and ``adjusted``: whether each n-gram exists and its adjusted count; ``contexts``
+    (order, positions, 4): the statistics of the context each order sees before each position
+    (zeros where it has none); ``words``: the word at each position.
+    """
+    order = len(discounts)
+    logp, backoff = np.zeros(found.shape), np.zeros(found.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows of absent n-grams are computed and dropped
+        lower = unigram_probs(adjusted[0], stats_of(contexts[0]), discounts[0], discounts[0].ngrams)
+        lower[words == BOS] = 1.0  # lmplz writes log10 p(<s>) as 0
+        logp[0] = np.where(found[0], np.log10(lower), 0.0)
+        for i in range(1, order):
+            stats = stats_of(contexts[i])
+            lower = interpolated(adjusted[i], stats, discounts[i], lower)
+            logp[i] = np.where(found[i], np.log10(lower), 0.0)
+            backoff[i - 1, :-1] = log10_backoff(stats.gamma(discounts[i]))[1:]
+    return logp, backoff
+
+
+@dataclass
+class Level:
+    """One context of a history and what a reader knows of it."""
+
+    context: Context | None  # None: no word follows it
+    known: dict[int, int]  # adjusted counts of words looked up beyond its candidates
+
+
+def candidate_probs(levels: list[Level], discounts: list[Discount]) -> tuple[np.ndarray, np.ndarray]:
+    """Next-word candidates after a history and their log10 probabilities, from its contexts
+    shortest first (the empty one, then one word, ...): every candidate of the longest context
+    that has it, with its interpolated probability there and the backoffs of the longer ones
+    (the back-off form, restricted to the candidates). Each candidate's adjusted count in every
+    shorter context must be known (among that context's words, or in its ``known``)."""
+    column: dict[int, int] = {}  # candidate -> its column
+    longest: list[int] = []  # per column, the longest level that has it
+    for k, level in enumerate(levels):
+        if level.context is not None:
+            for w in level.context.words.tolist():
+                at = column.setdefault(w, len(column))
+                if at == len(longest):
+                    longest.append(k)
+                else:
+                    longest[at] = k
+    adjusted = np.zeros((len(levels), len(column)), dtype=np.int64)
+    for k, level in enumerate(levels):
+        if level.context is not None:
+            row = adjusted[k]
+            row[[column[w] for w in level.context.words.tolist()]] = level.context.counts
+            known = [(column[w], a) for w, a in level.known.items() if w in column]
+            if known:
+                row[[c for c, _ in known]] = [a for _, a in known]
+    at = np.array(longest, dtype=np.int64)
+    logp, lower = np.zeros(len(column)), np.zeros(len(column))
+    for k, level in enumerate(levels):
+        context = level.context
+        if context is None:
+            continue  # no word follows it (gamma 1): the shorter context's probabilities stand
+        discount = discounts[k]
+        d1, d2, d3 = discount.d
+        gamma = (d1 * context.n1 + d2 * context.n2 + d3 * context.n3) / context.total  # as ContextStats.gamma
+        share = own_share(adjusted[k], np.float64(context.total), discount)
+        if k == 0:
+            lower = share + gamma / (discount.ngrams - 1)
+        else:  # words with a shorter longest level get a value here that nothing uses
+            lower = share + gamma * lower
+            if gamma != 1.0:
+                logp[at < k] += math.log10(gamma) if gamma > 0 else NO_BACKOFF
+        mine = at == k
+        logp[mine] += np.log10(lower[mine])
+    return np.fromiter(column, dtype=np.int64, count=len(column)), logp

@@ -1,0 +1,80 @@
+"""Builds in count form: what generation reads is what scoring computes, from the same counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dbslm.evaluation import token_scores
+from dbslm.ngram.reader import CountReader, ModelReader
+from dbslm.store import open_store
+from dbslm.text.vocab import BOS
+from dbslm.training import resolve_model, train
+
+LINES = ["the heron waits by the river", "the river runs to the sea", "a heron flies over the sea",
+         "the sea is wide and the river is long", "a heron waits and waits"] * 2
+
+
+async def reader_and_scores(db: str, head_size: int):
+    """A model trained on LINES, its reader, and a function giving scoring's log10 p(w | history)."""
+    store = await open_store(db)
+    model = await resolve_model(store, "base", 3, "whitespace", reset=False)
+    await train(store, model, [line.split() for line in LINES], head_size=head_size)
+    model = await store.level1.model("base")
+    vocab = await store.level1.vocabulary(model)
+    reader = await ModelReader.open(store.level1, model, head_size)
+
+    async def exact(history: list[int], word: int) -> float:
+        return float((await token_scores(store, model, np.array([*history, word], dtype=np.int64)))[-1])
+
+    return store, reader, vocab, exact
+
+
+def histories(vocab) -> list[list[int]]:
+    ids = [vocab.ids(line.split(), grow=False) for line in LINES[:5]]
+    return [[BOS, *line[:i]] for line in ids for i in range(len(line))]
+
+
+@pytest.mark.parametrize("db", ["sqlite", "mariadb"], indirect=True)
+async def test_candidates_have_the_probabilities_scoring_computes(db):
+    """Without heads (every context is small), each candidate's probability is the model's
+    own log10 p(w | history), to the last bit or nearly."""
+    store, reader, vocab, exact = await reader_and_scores(db, head_size=1000)
+    assert isinstance(reader, CountReader)
+    try:
+        for history in histories(vocab):
+            words, logp = await reader.candidates(history)
+            assert len(words) > 0
+            for w, lp in zip(words.tolist(), logp.tolist()):
+                assert lp == pytest.approx(await exact(history, w), abs=1e-12)
+    finally:
+        await store.close()
+
+
+async def test_candidates_of_a_head_are_exact_and_the_others_never_above(tmp_path):
+    """With heads of 2, a candidate of the longest context's head has its exact probability;
+    one that only a shorter context's head holds gets that context's, times the backoffs of
+    the longer ones: never more than its exact probability."""
+    store, reader, vocab, exact = await reader_and_scores(str(tmp_path / "m.sqlite3"), head_size=2)
+    longest_exact = 0
+    try:
+        for history in histories(vocab):
+            words, logp = await reader.candidates(history)
+            context = tuple(history[-2:])
+            own = await store.level1.contexts(reader.model.active_build, [(3, reader_key(context))])
+            head = set(own[(3, reader_key(context))].words.tolist()) if own else set()
+            for w, lp in zip(words.tolist(), logp.tolist()):
+                if w in head:
+                    longest_exact += 1
+                    assert lp == pytest.approx(await exact(history, w), abs=1e-12)
+                else:
+                    assert lp <= await exact(history, w) + 1e-12
+        assert longest_exact > 20
+    finally:
+        await store.close()
+
+
+def reader_key(context: tuple[int, ...]) -> int:
+    from dbslm.ngram.hashing import key_of
+
+    return key_of(context)
