@@ -60,7 +60,8 @@ class Reply:
 @dataclass
 class _Loaded:
     model: ModelInfo  # this engine's model (it may have no build yet when a base answers)
-    builds: tuple[int | None, int | None]  # the own and the base build this was loaded from
+    builds: tuple  # the own and the base build this was loaded from, each with its version
+    own: ModelReader | None  # the reader of its own build
     reader: ModelReader | MixedReader
     vocab: Vocabulary
     banned: frozenset[int]  # ids of the banned words
@@ -297,7 +298,7 @@ class DBSLMEngine:
 
     async def _load(self, model: ModelInfo | None = None) -> _Loaded | None:
         """The model's reader and vocabulary (mixed with the base's when there is a base),
-        reloaded when a build changes; None when nothing is trained. ``model`` is its row
+        reloaded when a build changes (in place too); None when nothing is trained. ``model`` is its row
         when the caller has just read it."""
         names = (self.model_name, *((self.base.model_name,) if self.base is not None else ()))
         found = {} if model is not None else await self.store.level1.models(names)  # one query for both
@@ -305,15 +306,17 @@ class DBSLMEngine:
         base = await self.base._load(found.get(names[-1])) if self.base is not None else None
         if model.active_build is None and base is None:
             return None
-        builds = (model.active_build, base.model.active_build if base else None)
+        builds = (model.active_build, model.version, *(base.builds[:2] if base else ()))
         if self._loaded is None or self._loaded.builds != builds:
             async with self._loading:  # one reload, however many replies notice the new build at once
                 if self._loaded is None or self._loaded.builds != builds:
                     self._loaded = await self._reload(model, base, builds)
         return self._loaded
 
-    async def _reload(self, model: ModelInfo, base: _Loaded | None, builds: tuple[int | None, int | None]) -> _Loaded:
-        own = await ModelReader.open(self.store.level1, model) if model.active_build is not None else None
+    async def _reload(self, model: ModelInfo, base: _Loaded | None, builds: tuple) -> _Loaded:
+        own = self._loaded.own if self._loaded is not None and model.active_build is not None else None
+        if model.active_build is not None and (own is None or not await own.refresh(model)):  # kept: a batch changed it
+            own = await ModelReader.open(self.store.level1, model)
         vocab = await self.store.level1.vocabulary(model) if own is not None else Vocabulary()
         reader: ModelReader | MixedReader | None = own
         if base is not None:
@@ -334,7 +337,7 @@ class DBSLMEngine:
         if not vectors.words and base is not None:
             vectors = base.vectors
         ranker = Ranker(self.level2, vectors, self._embedder, searched, tokenize, self.settings.prompt_weight)
-        return _Loaded(model, builds, reader, vocab, banned, vectors, ranker, searched, tokens)
+        return _Loaded(model, builds, own, reader, vocab, banned, vectors, ranker, searched, tokens)
 
     async def _answer(self, conversation_id: int, text: str, recent: list[Message], seed: int | None,
                       values: dict[str, str]) -> tuple[str | None, str, list[str]]:

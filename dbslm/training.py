@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dbslm.errors import DbslmError
+from dbslm.increment import learn_in_place, vocab_update
 from dbslm.ngram.count_tables import CountTables, count_tables
 from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_counts
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
@@ -134,16 +135,20 @@ async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]
         active = current.active_build if current else None
         whole_vocab = reset or active is None
         vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model, every_word=True)
+        ids = await asyncio.to_thread(_encode, model, vocab, sentences, dialog, sign)
+        sequences = int((ids == BOS).sum())
+        words = int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())
+        if not whole_vocab and current.counted:
+            ngrams = await learn_in_place(store, current, vocab, ids, sign, on_switch)
+            if ngrams is not None:
+                return TrainReport(model.name, active, sequences, words, ngrams, time.perf_counter() - started)
         old_counts = None if whole_vocab else await level1.remembered_counts(active)
         if old_counts is None and not whole_vocab:
             progress("reading the current counts")
             rows = [await level1.order_counts(active, n) for n in range(1, model.order + 1)]
             old_counts = await asyncio.to_thread(counts_from_rows, rows)
         progress("counting and estimating")
-        tables, counts, ids, update = await asyncio.to_thread(_build, model, vocab, sentences, dialog, old_counts,
-                                                              sign, head_size)
-        sequences = int((ids == BOS).sum())
-        words = int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())
+        tables, counts, update = await asyncio.to_thread(_build, model, vocab, ids, old_counts, sign, head_size)
         orders = tables.orders if tables is not None else []
         progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
         build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
@@ -163,11 +168,9 @@ def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
     return model
 
 
-def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
-           dialog: Iterable[tuple[list[str], list[str]]], old_counts: list[OrderCounts] | None, sign: int,
-           head_size: int) -> tuple[CountTables | None, list[OrderCounts], np.ndarray, VocabUpdate]:
-    """The tables of the old counts plus ``sign`` times the text's (None when no n-gram is
-    left), those counts, the text's ids and the vocabulary rows to write."""
+def _encode(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
+            dialog: Iterable[tuple[list[str], list[str]]], sign: int) -> np.ndarray:
+    """The token ids of the text (``vocab`` grows by its new words, which untraining refuses)."""
     learned = len(vocab)
     ids = np.concatenate((vocab.encode(sentences, grow=True), vocab.encode_dialog(dialog, grow=True)))
     if len(ids) == 0:
@@ -175,6 +178,13 @@ def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
     if sign < 0 and (ids >= learned).any():
         raise DbslmError(f"cannot untrain: model {model.name!r} never learned the word "
                          f"{vocab.texts[int(ids[ids >= learned].min())]!r}; nothing was changed")
+    return ids
+
+
+def _build(model: ModelInfo, vocab: Vocabulary, ids: np.ndarray, old_counts: list[OrderCounts] | None, sign: int,
+           head_size: int) -> tuple[CountTables | None, list[OrderCounts], VocabUpdate]:
+    """The tables of the old counts plus ``sign`` times the text's ``ids`` (None when no
+    n-gram is left), those counts and the vocabulary rows to write."""
     counts = count_ngrams(ids, model.order)
     if old_counts is not None:
         try:
@@ -185,17 +195,7 @@ def _build(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
                              ) from None
     tables = count_tables(counts, head_size) if len(counts[0].keys) else None
     changed = np.unique(ids) if old_counts is not None else np.arange(len(vocab))
-    freqs = _frequencies(counts[0], changed)
-    texts = [vocab.texts[i] if f or i < len(CONTROL_TOKENS) else forgotten(i)
-             for i, f in zip(changed.tolist(), freqs)]
-    return tables, counts, ids, VocabUpdate(changed.tolist(), texts, freqs)
-
-
-def forgotten(word_id: int) -> str:
-    """What a vocabulary row says once nothing the model holds has its word (untrained): no
-    table keeps a forgotten person's own words, and the row keeps its id. A token never has a
-    space in it, so this never names a word."""
-    return f"<forgotten {word_id}>"
+    return tables, counts, vocab_update(vocab, changed.tolist(), _frequencies(counts[0], changed))
 
 
 def _frequencies(unigrams: OrderCounts, ids: np.ndarray) -> list[int]:

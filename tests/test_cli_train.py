@@ -62,19 +62,19 @@ def test_max_json_lines_caps_each_file_and_reads_no_further(cli, tmp_path):
     data = rows_file(tmp_path / "rows.ndjson", 500, tail="{never read, so never refused\n")
     result = cli("train", data, "--db", db, "--max-json-lines", "200", "--json-chunk-size", "50")
     assert result.code == 0, result.err
-    assert "200 prompt/response pairs" in result.out and "in 4 builds" in result.out
+    assert "200 prompt/response pairs" in result.out and "in 4 batches" in result.out
     assert table_rows(db, "SELECT COUNT(*) FROM pairs") == [(200,)]
     assert counted(db, "zeta199") > 0 and counted(db, "zeta200") == 0
 
 
-def test_json_chunk_size_makes_a_build_per_chunk(cli, tmp_path):
+def test_json_chunk_size_makes_a_batch_per_chunk(cli, tmp_path):
     db = str(tmp_path / "m.sqlite3")
     data = rows_file(tmp_path / "rows.ndjson", 25)
     text = tmp_path / "notes.txt"
     text.write_text("the cat sat on the mat\nthe dog ran off\n")
     result = cli("train", data, text, "--db", db, "--json-chunk-size", "10")
     assert result.code == 0, result.err
-    assert "in 4 builds" in result.out and active_build(db) == 4  # 3 chunks of rows, 1 text file
+    assert "in 4 batches" in result.out  # 3 chunks of rows, 1 text file
     assert "25 prompt/response pairs" in result.out and "2 sentences" in result.out
     assert table_rows(db, "SELECT COUNT(*) FROM pairs") == [(25,)]
     whole = str(tmp_path / "whole.sqlite3")
@@ -183,7 +183,7 @@ def test_progress_bar_on_a_terminal_plain_lines_elsewhere(tmp_path):
             screen += chunk
     finally:
         os.close(leader)
-    assert proc.returncode == 0 and "in 2 builds" in proc.stdout
+    assert proc.returncode == 0 and "in 2 batches" in proc.stdout
     bars = screen.decode().split("\r\x1b[K")
     assert any(re.match(r"\[#{12}\.{12}\]  50% 10/20 rows, 80 tokens, [\d,]+ tokens/s, ETA \d+:\d\d", b)
                for b in bars), bars

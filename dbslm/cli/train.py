@@ -2,9 +2,10 @@
 
 Every input is read and checked before anything is trained, so a bad file (undecodable
 bytes, a malformed JSON row anywhere in it) refuses the whole run and the model is
-untouched. Without --json-chunk-size the whole input becomes one new build. With it, each
-text input and each chunk of dialog rows becomes a build of its own, each going live
-atomically, and dialog files are streamed (memory stays flat whatever their size). Probes
+untouched. Without --json-chunk-size the whole input is one batch. With it, each text input
+and each chunk of dialog rows is a batch of its own, each going live atomically (a new build,
+or the model's build changed in place when the batch is small beside it), and dialog files are
+streamed (memory stays flat whatever their size). Probes
 (--eval-interval, --chunk-eval-percent) answer prompts through respond() and score each reply
 against its reference: lexical overlap and ROUGE-L F1 (an empty reply scores 0) and the
 reference's perplexity under the model of that moment, as dbslm eval computes it.
@@ -64,8 +65,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-json-lines", type=positive_int, metavar="N",
                         help="use at most N prompt/response rows of each dialog file (rows after them are not read)")
     parser.add_argument("--json-chunk-size", type=positive_int, metavar="N",
-                        help="train dialog files N rows at a time, each chunk its own build that goes live "
-                             "atomically (text inputs: one build each); default: the whole input in one build")
+                        help="train dialog files N rows at a time, each chunk its own batch that goes live "
+                             "atomically (text inputs: one batch each); default: the whole input in one batch")
     parser.add_argument("--chunk-eval-percent", type=percentage, default=0.0, metavar="P",
                         help="hold out P%% of every dialog chunk (the whole file without --json-chunk-size; 0 to "
                              "below 100): never trained, replayed "
@@ -121,7 +122,7 @@ async def run(args: argparse.Namespace) -> int:
             await session.refresh_vectors()
         except (asyncio.CancelledError, KeyboardInterrupt):
             if session.reports:
-                progress.log(f"stopped: {len(session.reports)} chunk builds went live; build "
+                progress.log(f"stopped: {len(session.reports)} chunks went live; build "
                              f"{session.reports[-1].build} serves")
             raise
         finally:
@@ -131,7 +132,7 @@ async def run(args: argparse.Namespace) -> int:
         raise DbslmError(f"nothing to train: no input has at least {model.order} tokens")
     last = reports[-1]
     grams = ", ".join(f"{n}-grams {c:,}" for n, c in last.ngrams.items())
-    builds = f" in {len(reports)} builds" if len(reports) > 1 else ""
+    builds = f" in {len(reports)} batches" if len(reports) > 1 else ""
     print(f"model {last.model!r} (build {last.build}): {sum(r.sentences for r in reports):,} sentences, "
           f"{sum(r.tokens for r in reports):,} tokens added{builds}; {grams}; "
           f"{sum(r.seconds for r in reports):.2f} s")

@@ -52,6 +52,7 @@ class CountTables:
     orders: list[CountOrder]
     contexts: list[ContextRows]
     discounts: list[Discount]
+    head_size: int  # K: a context with more words than this has a head of its K best
 
     @property
     def order(self) -> int:
@@ -72,4 +73,4 @@ def count_tables(counts: list[OrderCounts], head_size: int) -> CountTables:
         keys = np.full(1, hashing.EMPTY_KEY, dtype=np.int64) if i == 0 else own_keys[i - 1][used]
         heads = top_k(i + 1, ctx_keys[i], parents, oc.words, a, a.astype("<i4"), head_size)
         contexts.append(ContextRows(i + 1, keys, stats, heads))
-    return CountTables(orders, contexts, discounts(adjusted))
+    return CountTables(orders, contexts, discounts(adjusted), head_size)

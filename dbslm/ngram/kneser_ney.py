@@ -96,17 +96,22 @@ def discounts(adjusted: list[np.ndarray]) -> list[Discount]:
     result = []
     for i, a in enumerate(adjusted):
         t = np.bincount(np.minimum(a, 5), minlength=6)[1:5]
-        t1, t2, t3, t4 = (int(x) for x in t)
-        d: tuple[float, ...] = FALLBACK_DISCOUNTS
-        fallback = True
-        if t1 and t2 and t3:
-            y = t1 / (t1 + 2 * t2)
-            d = tuple(k - (k + 1) * y * t[k] / t[k - 1] for k in (1, 2, 3))
-            fallback = not all(0.0 <= d[k - 1] <= k for k in (1, 2, 3))
-            if fallback:
-                d = FALLBACK_DISCOUNTS
-        result.append(Discount(i + 1, (t1, t2, t3, t4), (d[0], d[1], d[2]), fallback, len(a)))
+        result.append(discount_of(i + 1, tuple(int(x) for x in t), len(a)))
     return result
+
+
+def discount_of(n: int, t: tuple[int, ...], ngrams: int) -> Discount:
+    """The discounts of order ``n`` from its counts-of-counts ``t`` (t1..t4)."""
+    t1, t2, t3, _ = t
+    d: tuple[float, ...] = FALLBACK_DISCOUNTS
+    fallback = True
+    if t1 and t2 and t3:
+        y = t1 / (t1 + 2 * t2)
+        d = tuple(k - (k + 1) * y * t[k] / t[k - 1] for k in (1, 2, 3))
+        fallback = not all(0.0 <= d[k - 1] <= k for k in (1, 2, 3))
+        if fallback:
+            d = FALLBACK_DISCOUNTS
+    return Discount(n, (t[0], t[1], t[2], t[3]), (d[0], d[1], d[2]), fallback, ngrams)
 
 
 @dataclass

@@ -49,11 +49,17 @@ class ModelReader:
         caller must not change: they are kept for the next reply in this context)."""
         context = self._context(history)
         found = self._candidates.get(context)
-        if found is None:
+        while found is None:
             await self.prefetch([history])
-            found = self._merged(context)
-            remember(self._candidates, context, found, CANDIDATE_ENTRIES)
+            found = self._merged(context)  # None when a refresh dropped what it needs meanwhile
+            if found is not None:
+                remember(self._candidates, context, found, CANDIDATE_ENTRIES)
         return found
+
+    async def refresh(self, model: ModelInfo) -> bool:
+        """Bring the reader to ``model``'s version of its build; False when it cannot (another
+        build: open a new reader)."""
+        return False
 
     async def prefetch(self, histories: Iterable[list[int]]) -> None:
         """Load what :meth:`candidates` needs for ``histories``."""
@@ -67,7 +73,7 @@ class ModelReader:
     async def _load(self, contexts: set[tuple[int, ...]]) -> None:
         raise NotImplementedError
 
-    def _merged(self, context: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def _merged(self, context: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray] | None:
         raise NotImplementedError
 
 
@@ -85,14 +91,43 @@ class CountReader(ModelReader):
         self.discounts = discounts
         self._contexts: OrderedDict[Key, Context | None] = OrderedDict()  # None: no word follows it
         self._known: OrderedDict[Key, dict[int, int]] = OrderedDict()  # adjusted counts beyond a head
+        self._refreshes = 0
 
-    def _merged(self, context: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        levels = [Level(self._contexts[key], self._known.get(key, {})) for _, key in suffixes(context)]
-        return candidate_probs(levels, self.discounts)
+    async def refresh(self, model: ModelInfo) -> bool:
+        """Drop what the reader kept of the contexts that the batches since its version changed,
+        and every merged candidate list (the discounts moved)."""
+        if model.active_build != self.model.active_build:
+            return False
+        if model.version != self.model.version:
+            touched = await self.level1.touched(model.active_build, self.model.version)
+            if touched is None:
+                return False
+            self.discounts = await self.level1.discounts(model.active_build)
+            for key in touched:
+                self._contexts.pop(key, None)
+                self._known.pop(key, None)
+            self._candidates.clear()
+            self._refreshes += 1
+        self.model = model
+        return True
+
+    def _merged(self, context: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+        keys = [key for _, key in suffixes(context)]
+        if any(key not in self._contexts for key in keys):
+            return None
+        return candidate_probs([Level(self._contexts[key], self._known.get(key, {})) for key in keys], self.discounts)
 
     async def _load(self, contexts: set[tuple[int, ...]]) -> None:
         """Read the contexts of every suffix, then the adjusted counts that their candidates
-        need in shorter contexts whose head does not have them."""
+        need in shorter contexts whose head does not have them; again when a refresh dropped
+        some of them meanwhile."""
+        while True:
+            refreshes = self._refreshes
+            await self._load_once(contexts)
+            if refreshes == self._refreshes:
+                return
+
+    async def _load_once(self, contexts: set[tuple[int, ...]]) -> None:
         wanted = {key for context in contexts for _, key in suffixes(context) if key not in self._contexts}
         if wanted:
             found = await self.level1.contexts(self.model.active_build, sorted(wanted))

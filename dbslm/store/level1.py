@@ -45,6 +45,7 @@ class ModelInfo:
     active_build: int | None = None
     source: str | None = None  # how the active build was made: "text" or "arpa"
     form: str | None = None  # how it stores the model: COUNTS or PROBABILITIES
+    version: int = 0  # how many batches changed the build in place
 
     @property
     def counted(self) -> bool:
@@ -82,26 +83,26 @@ class Level1Store:
     def __init__(self, db: Database, cold: ColdStorage | None = None) -> None:
         self.db = db
         self.cold = cold
-        self._last_counts: tuple[int, float, list[OrderCounts]] | None = None  # build, its created_at, counts
+        self._last_counts: tuple[int, tuple, list[OrderCounts]] | None = None  # build, its identity, counts
 
     async def remember_counts(self, build: int, counts: list[OrderCounts]) -> None:
         """Keep the counts of the build this process just wrote (one build, of at most
         :data:`KEEP_COUNTS_MOST` n-grams: the next training of that model starts from them
         instead of reading them back)."""
         small = sum(len(order.keys) for order in counts) <= KEEP_COUNTS_MOST
-        self._last_counts = (build, await self._created_at(build), counts) if small else None
+        self._last_counts = (build, await self._identity(build), counts) if small else None
 
     async def remembered_counts(self, build: int) -> list[OrderCounts] | None:
-        """The counts of ``build`` if this process wrote it last. A build never changes; its
-        creation time tells it from a later build that got its id (SQLite reuses the id of
-        a deleted last row)."""
+        """The counts of ``build`` if this process wrote it last and no batch changed it since.
+        Its creation time tells it from a later build that got its id (SQLite reuses the id of
+        a deleted last row), its version from itself after a batch changed it in place."""
         if self._last_counts is None or self._last_counts[0] != build:
             return None
-        return self._last_counts[2] if await self._created_at(build) == self._last_counts[1] else None
+        return self._last_counts[2] if await self._identity(build) == self._last_counts[1] else None
 
-    async def _created_at(self, build: int) -> float | None:
-        row = await self.db.fetchone("SELECT created_at FROM builds WHERE id = ?", (build,))
-        return row[0] if row else None
+    async def _identity(self, build: int) -> tuple:
+        row = await self.db.fetchone("SELECT created_at, version FROM builds WHERE id = ?", (build,))
+        return tuple(row) if row else ()
 
     async def model(self, name: str) -> ModelInfo | None:
         return (await self.models([name])).get(name)
@@ -109,7 +110,8 @@ class Level1Store:
     async def models(self, names: Sequence[str]) -> dict[str, ModelInfo]:
         """The models of those names that exist, by name (one query for a community and its base)."""
         rows = await self.db.fetchall(
-            "SELECT m.id, m.name, m.ngram_order, m.tokenizer, m.active_build, b.source, b.form FROM models m "
+            "SELECT m.id, m.name, m.ngram_order, m.tokenizer, m.active_build, b.source, b.form, "
+            "COALESCE(b.version, 0) FROM models m "
             f"LEFT JOIN builds b ON b.id = m.active_build WHERE m.name IN ({', '.join('?' for _ in names)})",
             list(names))
         return {row[1]: ModelInfo(*row) for row in rows}
@@ -209,6 +211,16 @@ class Level1Store:
             found += await self.cold.context_stats(build, [k for k in keys if tuple(k) not in here])
         return np.array(found, dtype=np.int64).reshape(-1, 6)
 
+    async def touched(self, build: int, after: int) -> set[tuple[int, int]] | None:
+        """The contexts (n, ctx) that the versions of ``build`` after ``after`` changed (None:
+        some of those versions are no longer recorded)."""
+        rows = await self.db.fetchall("SELECT MIN(version) FROM touched WHERE build = ?", (build,))
+        oldest = rows[0][0] if rows else None
+        if oldest is not None and oldest > after + 1:
+            return None
+        return {(n, ctx) for n, ctx in await self.db.fetchall(
+            "SELECT n, ctx FROM touched WHERE build = ? AND version > ?", (build, after))}
+
     async def quant_tables(self, build: int) -> dict[int, np.ndarray]:
         """Per order, the look-up table from 8-bit code to log10 probability."""
         rows = await self.db.fetchall("SELECT n, code, logp FROM quant WHERE build = ? ORDER BY n, code", (build,))
@@ -272,9 +284,10 @@ class Level1Store:
                         "VALUES (?, ?, ?, NULL, ?)", (model.name, order, model.tokenizer, time.time()))
                 form = COUNTS if isinstance(tables, CountTables) else PROBABILITIES
                 build = await tx.execute(
-                    "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at, form) "
-                    "VALUES (?, 'building', ?, ?, ?, ?, ?, ?)",
-                    (model_id, source, order, sentences, tokens, time.time(), form))
+                    "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at, form, "
+                    "version, head_size) VALUES (?, 'building', ?, ?, ?, ?, ?, ?, 0, ?)",
+                    (model_id, source, order, sentences, tokens, time.time(), form,
+                     tables.head_size if form == COUNTS else None))
             if form == COUNTS:
                 await _write_count_rows(self.db, build, tables)
             else:
@@ -289,9 +302,7 @@ class Level1Store:
             if replace_vocab and not unread:
                 await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
             if not unread:
-                await tx.executemany(tx.dialect.upsert("vocab", VOCAB_COLUMNS, ("model_id", "id")),
-                                     [(model_id, i, t, int(i < len(CONTROL_TOKENS)), f)
-                                      for i, t, f in zip(vocab.ids, vocab.texts, vocab.freqs)])
+                await write_vocab(tx, model_id, vocab)
             await tx.execute("UPDATE builds SET status = 'retired' WHERE model_id = ? AND status = 'active'",
                              (model_id,))
             await tx.execute("UPDATE builds SET status = 'active', finished_at = ? WHERE id = ?",
@@ -326,6 +337,13 @@ class Level1Store:
         if self.cold is not None:
             await self.cold.purge(builds)
         return sum([await _purge_build(self.db, build) for build in builds])
+
+
+async def write_vocab(tx: Transaction, model_id: int, vocab: VocabUpdate) -> None:
+    """Insert the vocabulary rows, or update those that exist, inside ``tx``."""
+    await tx.executemany(tx.dialect.upsert("vocab", VOCAB_COLUMNS, ("model_id", "id")),
+                         [(model_id, i, t, int(i < len(CONTROL_TOKENS)), f)
+                          for i, t, f in zip(vocab.ids, vocab.texts, vocab.freqs)])
 
 
 def _ngram_rows(rows: list[tuple]) -> NgramRows:

@@ -116,7 +116,7 @@ async def _count_form(tx: Transaction) -> None:
             await tx.execute(f"DELETE FROM {table} WHERE build = ?", (build,))
         for table, columns, values in count_rows(build, written):
             await tx.insert_rows(table, columns, values)
-        await tx.execute("UPDATE builds SET form = ? WHERE id = ?", (COUNTS, build))
+        await tx.execute("UPDATE builds SET form = ?, version = 0, head_size = ? WHERE id = ?", (COUNTS, head_size, build))
 
 
 # a version's conversion of the rows it stores differently

@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 SCHEMA_VERSION = 8  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
 # 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable,
 # decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (answers,
-# pairs.message_key), set_aside; 7: reply_words; 8: builds in count form (builds.form, ngrams.adjusted,
-# contexts, discounts.ngrams; ngrams.logp and q empty in them)
+# pairs.message_key), set_aside; 7: reply_words; 8: builds in count form, learning by delta (builds.form,
+# version and head_size, ngrams.adjusted, contexts, discounts.ngrams, touched; ngrams.logp and q empty in them)
 RETYPED = {2: (("conversations", ("channel_key",)),),  # columns whose type a version changed
            8: (("ngrams", ("logp", "q")),)}
 # columns and indexes a version added to an existing table
 ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),),
          5: (("decode_profiles", "prompt_weight"),),
          6: (("pairs", "message_key"),),
-         8: (("builds", "form"), ("ngrams", "adjusted"), ("discounts", "ngrams"))}
+         8: (("builds", "form"), ("builds", "version"), ("builds", "head_size"), ("ngrams", "adjusted"),
+             ("discounts", "ngrams"))}
 INDEXED = {4: (("learned", ("model_id", "seq")),), 6: (("pairs", ("model_id", "message_key")),)}
 
 
@@ -56,10 +57,12 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "builds",  # form: 'counts' (probabilities computed from the counts as they are read) or
-        # 'probabilities' (stored: ARPA imports; NULL in builds written before version 8)
+        # 'probabilities' (stored: ARPA imports; NULL in builds written before version 8); version:
+        # how many batches changed a count-form build in place (see touched); head_size: its K
         (("id", "serial"), ("model_id", "int"), ("status", "name"), ("source", "name"),
          ("ngram_order", "int"), ("sentences", "int"), ("tokens", "int"),
-         ("created_at", "real"), ("finished_at", "real?"), ("form", "name?")),
+         ("created_at", "real"), ("finished_at", "real?"), ("form", "name?"), ("version", "int?"),
+         ("head_size", "int?")),
         ("id",),
     ),
     Table(
@@ -81,6 +84,12 @@ TABLES: tuple[Table, ...] = (
         (("build", "int"), ("n", "int"), ("ctx", "key"), ("total", "int"), ("n1", "int"), ("n2", "int"),
          ("n3", "int"), ("head_words", "blob?"), ("head_counts", "blob?")),
         ("build", "n", "ctx"), family="slab",
+    ),
+    Table(
+        "touched",  # count form: the contexts whose words a batch changed in place, by the build's version
+        # it made (readers drop what they kept of them); the last TOUCHED_KEPT versions of a build
+        (("build", "int"), ("version", "int"), ("n", "int"), ("ctx", "key")),
+        ("build", "version", "n", "ctx"), family="slab",
     ),
     Table(
         "heads",  # probability form: top-K heads with 8-bit codes

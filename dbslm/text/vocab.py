@@ -69,3 +69,10 @@ class Vocabulary:
         view.index = {self.texts[i]: int(i) for i in known_ids if i < len(self.texts)}
         view.index.update({t: i for i, t in enumerate(CONTROL_TOKENS)})
         return view
+
+
+def forgotten(word_id: int) -> str:
+    """What a vocabulary row says once nothing the model holds has its word (untrained): no
+    table keeps a forgotten person's own words, and the row keeps its id. A token never has a
+    space in it, so this never names a word."""
+    return f"<forgotten {word_id}>"

@@ -1,0 +1,81 @@
+"""Learning by delta: small batches change a count-form build in place, and the result is the
+build a training of the whole text writes, row for row; forgetting in place is exact too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dbslm.evaluation import evaluate
+from dbslm.ngram.reader import ModelReader
+from dbslm.store import Store, open_store
+from dbslm.training import resolve_model, train, untrain
+from tests.conftest import table_rows
+from tests.test_forgetting import LINES, TEST_TEXT, assert_same_model, ngrams_by_text
+
+HEAD = 4  # small heads, so that batches move words in and out of them
+ROWS = ("SELECT g.n, g.ctx, g.word, g.count, g.adjusted FROM ngrams g JOIN models m ON m.active_build = g.build "
+        "WHERE m.name = 'NAME' ORDER BY g.n, g.ctx, g.word")
+CONTEXTS = ("SELECT c.n, c.ctx, c.total, c.n1, c.n2, c.n3, c.head_words, c.head_counts FROM contexts c "
+            "JOIN models m ON m.active_build = c.build WHERE m.name = 'NAME' ORDER BY c.n, c.ctx")
+DISCOUNTS = ("SELECT d.n, d.t1, d.t2, d.t3, d.t4, d.d1, d.d2, d.d3, d.fallback, d.ngrams FROM discounts d "
+             "JOIN models m ON m.active_build = d.build WHERE m.name = 'NAME' ORDER BY d.n")
+VOCAB = "SELECT v.id, v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'NAME' ORDER BY v.id"
+
+
+async def learn(store: Store, name: str, sentences: list[list[str]]) -> int | None:
+    model = await resolve_model(store, name, 3, "whitespace", reset=False)
+    return (await train(store, model, sentences, head_size=HEAD)).build
+
+
+def same_rows(db: str, a: str, b: str) -> None:
+    for query in (ROWS, CONTEXTS, DISCOUNTS, VOCAB):
+        assert table_rows(db, query.replace("NAME", a)) == table_rows(db, query.replace("NAME", b)), query
+
+
+async def test_batches_learned_in_place_give_the_build_of_the_whole_text(db):
+    async with await open_store(db) as store:
+        build = await learn(store, "batched", LINES[:200])
+        for line in LINES[200:]:
+            assert await learn(store, "batched", [line]) == build  # in place: the same build
+        await learn(store, "whole", LINES)
+        same_rows(db, "batched", "whole")
+        assert table_rows(db, f"SELECT version FROM builds WHERE id = {build}") == [(40,)]
+        assert table_rows(db, f"SELECT COUNT(DISTINCT version) FROM touched WHERE build = {build}") == [(40,)]
+        batched, whole = await store.level1.model("batched"), await store.level1.model("whole")
+        assert await evaluate(store, batched, TEST_TEXT) == await evaluate(store, whole, TEST_TEXT)
+
+
+async def test_forgetting_in_place_gives_the_model_trained_without(db):
+    kept, forgotten = LINES[:200] + LINES[220:], LINES[200:220]
+    async with await open_store(db) as store:
+        build = await learn(store, "forgot", LINES)
+        for line in forgotten:
+            model = await store.level1.model("forgot")
+            assert (await untrain(store, model, [line], head_size=HEAD)).build == build
+        await learn(store, "without", kept)
+        assert_same_model(await ngrams_by_text(store, "forgot"), await ngrams_by_text(store, "without"))
+        forgot, without = await store.level1.model("forgot"), await store.level1.model("without")
+        assert [d.t for d in await store.level1.discounts(forgot.active_build)] == \
+            [d.t for d in await store.level1.discounts(without.active_build)]
+        a, b = await evaluate(store, forgot, TEST_TEXT), await evaluate(store, without, TEST_TEXT)
+        assert (a.tokens, a.oovs) == (b.tokens, b.oovs)
+        assert a.log10_prob == pytest.approx(b.log10_prob, abs=1e-9)
+
+
+async def test_a_reader_follows_the_batches_without_starting_afresh(tmp_path):
+    async with await open_store(str(tmp_path / "m.sqlite3")) as store:
+        await learn(store, "m", LINES[:200])
+        reader = await ModelReader.open(store.level1, await store.level1.model("m"), HEAD)
+        histories = [[1, *store_ids] for store_ids in ([], [5], [5, 6], [7, 8])]
+        for history in histories:
+            await reader.candidates(history)
+        for line in LINES[200:210]:
+            await learn(store, "m", [line])
+        model = await store.level1.model("m")
+        assert await reader.refresh(model)
+        fresh = await ModelReader.open(store.level1, model, HEAD)
+        for history in histories:
+            (words, logp), (expected_words, expected) = await reader.candidates(history), await fresh.candidates(history)
+            assert words.tolist() == expected_words.tolist()
+            assert np.array_equal(logp, expected)
