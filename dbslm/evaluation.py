@@ -35,8 +35,8 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
     of the full-precision log-probabilities (of a build in probability form: one in count form
     has no codes).
 
-    If another process switches the model to a new build while this one reads, the old
-    build's rows may vanish mid-read; the model is then scored again on the new build.
+    If another process switches the model to a new build (or changes it in place) while this
+    one reads, the old build's rows may vanish mid-read; the model is then scored again.
     """
     sentences = list(sentences)
     for _ in range(MAX_ATTEMPTS):
@@ -47,7 +47,7 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
                              "read: it has no 8-bit codes to score with")
         result = await _score(store, model, sentences, order or model.order, quantized)
         current = await trained_model(store, model.name)
-        if result is not None and current.active_build == model.active_build:
+        if result is not None and (current.active_build, current.version) == (model.active_build, model.version):
             return result
         model = current
     raise DbslmError(f"model {model.name!r} kept changing while it was being scored; try again")
@@ -118,6 +118,8 @@ async def _lookup(store: Store, model: ModelInfo, q: scoring.Queries,
         at, found = hashing.locate(hashing.extend_array(rows.ctx, rows.word), own)
         found &= valid
         discounts = (await store.level1.discounts(build))[:q.order]
+        if len(discounts) < q.order:  # the build is gone
+            return np.zeros(own.shape, dtype=bool), np.zeros(own.shape), np.zeros(own.shape)
         contexts = await _contexts(store, build, q)
         return found, *count_probs.position_probs(found, np.where(found, rows.adjusted[at], 0), contexts, q.ids,
                                                   discounts)

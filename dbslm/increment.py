@@ -20,7 +20,7 @@ from dbslm.store.level1 import OnSwitch, VocabUpdate
 from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary, forgotten
 
 DELTA_MOST = 200_000  # distinct n-grams of a batch written in place; a bigger batch writes a new build
-DELTA_SHARE = 0.25  # nor more than this share of the model's n-grams
+DELTA_SHARE = 1.0  # nor more n-grams than the model has
 NO_CONTEXT = StoredContext((0, 0, 0, 0), None)
 
 
@@ -47,6 +47,8 @@ async def learn_in_place(store: Store, model: ModelInfo, vocab: Vocabulary, ids:
         raise DbslmError(f"cannot untrain: model {model.name!r} never learned this text (it has n-grams the model "
                          "does not count that often, or words it has forgotten); nothing was changed") from None
     discounts = new_discounts(before, grams, count, count_after, adjusted, adjusted_after)
+    if discounts[0].ngrams <= 1:  # only <unk> is left: the model is untrained, which a new (empty) build says
+        return None
     contexts = await _contexts(deltas, build, grams, adjusted, adjusted_after, head_size)
     changed = (count != count_after) | (adjusted != adjusted_after)
     sentences, tokens = int((ids == BOS).sum()), int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())

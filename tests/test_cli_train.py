@@ -166,7 +166,7 @@ def test_profile_ingest_prints_a_line_per_input(cli, tmp_path):
     assert re.search(line.format(re.escape(str(first)), 12), chunked)
     assert re.search(line.format(re.escape(str(second)), 7), chunked)
     whole = cli("train", first, "--db", db, "--profile-ingest").out  # one build: it gets its own line
-    assert re.search(line.format(re.escape(str(first)), 12), whole) and re.search(line.format("build 6", 12), whole)
+    assert re.search(line.format(re.escape(str(first)), 12), whole) and re.search(line.format(r"build \d+", 12), whole)
     assert not re.search("^profile ", cli("train", first, "--db", db).out, re.M)
 
 

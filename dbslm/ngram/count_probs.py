@@ -74,26 +74,17 @@ def candidate_probs(levels: list[Level], discounts: list[Discount]) -> tuple[np.
     that has it, with its interpolated probability there and the backoffs of the longer ones
     (the back-off form, restricted to the candidates). Each candidate's adjusted count in every
     shorter context must be known (among that context's words, or in its ``known``)."""
-    column: dict[int, int] = {}  # candidate -> its column
-    longest: list[int] = []  # per column, the longest level that has it
+    longest: dict[int, int] = {}  # candidate -> the longest level that has it
+    counts: list[dict[int, int]] = []  # per level, the adjusted counts known there
     for k, level in enumerate(levels):
-        if level.context is not None:
-            for w in level.context.words.tolist():
-                at = column.setdefault(w, len(column))
-                if at == len(longest):
-                    longest.append(k)
-                else:
-                    longest[at] = k
-    adjusted = np.zeros((len(levels), len(column)), dtype=np.int64)
-    for k, level in enumerate(levels):
-        if level.context is not None:
-            row = adjusted[k]
-            row[[column[w] for w in level.context.words.tolist()]] = level.context.counts
-            known = [(column[w], a) for w, a in level.known.items() if w in column]
-            if known:
-                row[[c for c, _ in known]] = [a for _, a in known]
-    at = np.array(longest, dtype=np.int64)
-    logp, lower = np.zeros(len(column)), np.zeros(len(column))
+        context = level.context
+        words = context.words.tolist() if context is not None else []
+        longest.update(dict.fromkeys(words, k))
+        counts.append(dict(zip(words, context.counts.tolist())) if context is not None else {})
+        counts[-1].update(level.known)
+    ids = list(longest)
+    at = np.fromiter(longest.values(), dtype=np.int64, count=len(ids))
+    logp, lower = np.zeros(len(ids)), np.zeros(len(ids))
     for k, level in enumerate(levels):
         context = level.context
         if context is None:
@@ -101,7 +92,8 @@ def candidate_probs(levels: list[Level], discounts: list[Discount]) -> tuple[np.
         discount = discounts[k]
         d1, d2, d3 = discount.d
         gamma = (d1 * context.n1 + d2 * context.n2 + d3 * context.n3) / context.total  # as ContextStats.gamma
-        share = own_share(adjusted[k], np.float64(context.total), discount)
+        adjusted = np.array([counts[k].get(w, 0) for w in ids], dtype=np.int64)
+        share = own_share(adjusted, np.float64(context.total), discount)
         if k == 0:
             lower = share + gamma / (discount.ngrams - 1)
         else:  # words with a shorter longest level get a value here that nothing uses
@@ -110,4 +102,4 @@ def candidate_probs(levels: list[Level], discounts: list[Discount]) -> tuple[np.
                 logp[at < k] += math.log10(gamma) if gamma > 0 else NO_BACKOFF
         mine = at == k
         logp[mine] += np.log10(lower[mine])
-    return np.fromiter(column, dtype=np.int64, count=len(column)), logp
+    return np.array(ids, dtype=np.int64), logp

@@ -25,6 +25,9 @@ from dbslm.store.level1 import Level1Store, ModelInfo
 
 CACHE_ENTRIES = 200_000
 CANDIDATE_ENTRIES = 8_192  # contexts whose merged candidates are kept (a few KB each)
+# a reader's probabilities keep the discounts they were computed with until one moves by more than this share
+# (a batch moves them by about a thousandth of that): sampling cannot tell, and caches stay warm
+DISCOUNT_DRIFT = 1e-3
 Key = tuple[int, int]  # (n, context key): the n-grams that follow one context
 
 
@@ -77,6 +80,12 @@ class ModelReader:
         raise NotImplementedError
 
 
+def drifted(old: list[Discount], new: list[Discount]) -> bool:
+    """Whether a discount or the unigrams' uniform share moved by more than :data:`DISCOUNT_DRIFT`."""
+    return len(old) != len(new) or any(abs(b - a) > DISCOUNT_DRIFT * a for d, e in zip(old, new)
+                                       for a, b in zip((*d.d, d.ngrams), (*e.d, e.ngrams)))
+
+
 def suffixes(context: tuple[int, ...]) -> list[tuple[tuple[int, ...], Key]]:
     """Each suffix of ``context``, shortest (empty) first, with the key of the words after it."""
     return [(context[len(context) - k:], (k + 1, hashing.key_of(context[len(context) - k:])))
@@ -91,22 +100,32 @@ class CountReader(ModelReader):
         self.discounts = discounts
         self._contexts: OrderedDict[Key, Context | None] = OrderedDict()  # None: no word follows it
         self._known: OrderedDict[Key, dict[int, int]] = OrderedDict()  # adjusted counts beyond a head
+        self._suffix_keys: dict[tuple[int, ...], list[Key]] = {}  # of the contexts of the merged candidates
+        self._complete: dict[tuple[int, ...], list[Key]] = {}  # contexts whose counts are all loaded: their keys
         self._refreshes = 0
 
     async def refresh(self, model: ModelInfo) -> bool:
-        """Drop what the reader kept of the contexts that the batches since its version changed,
-        and every merged candidate list (the discounts moved)."""
+        """Drop what the reader kept of the contexts that the batches since its version
+        changed. Its probabilities keep the discounts it took last until one of them (or the
+        unigrams' uniform share) moved by more than :data:`DISCOUNT_DRIFT`: then it takes the
+        new ones and computes every candidate list again."""
         if model.active_build != self.model.active_build:
             return False
         if model.version != self.model.version:
             touched = await self.level1.touched(model.active_build, self.model.version)
             if touched is None:
                 return False
-            self.discounts = await self.level1.discounts(model.active_build)
+            discounts = await self.level1.discounts(model.active_build)
+            if drifted(self.discounts, discounts):
+                self.discounts = discounts
+                self._candidates.clear()
+            for context in [c for c in self._candidates if not touched.isdisjoint(self._suffix_keys.get(c, touched))]:
+                del self._candidates[context]
+            self._suffix_keys = {c: self._suffix_keys[c] for c in self._candidates if c in self._suffix_keys}
             for key in touched:
                 self._contexts.pop(key, None)
                 self._known.pop(key, None)
-            self._candidates.clear()
+            self._complete.clear()
             self._refreshes += 1
         self.model = model
         return True
@@ -115,6 +134,7 @@ class CountReader(ModelReader):
         keys = [key for _, key in suffixes(context)]
         if any(key not in self._contexts for key in keys):
             return None
+        self._suffix_keys[context] = keys
         return candidate_probs([Level(self._contexts[key], self._known.get(key, {})) for key in keys], self.discounts)
 
     async def _load(self, contexts: set[tuple[int, ...]]) -> None:
@@ -128,14 +148,17 @@ class CountReader(ModelReader):
                 return
 
     async def _load_once(self, contexts: set[tuple[int, ...]]) -> None:
-        wanted = {key for context in contexts for _, key in suffixes(context) if key not in self._contexts}
+        complete = self._complete
+        keys = {context: complete.get(context) or [key for _, key in suffixes(context)] for context in contexts
+                if not all(key in self._contexts for key in complete.get(context, ((0, 0),)))}
+        wanted = {key for chain in keys.values() for key in chain if key not in self._contexts}
         if wanted:
             found = await self.level1.contexts(self.model.active_build, sorted(wanted))
             for key in wanted:
                 remember(self._contexts, key, found.get(key))
         missing: set[tuple[int, int, int]] = set()
-        for context in contexts:
-            levels = [(key, self._contexts[key]) for _, key in suffixes(context)]
+        for chain in keys.values():
+            levels = [(key, self._contexts.get(key)) for key in chain]
             for k, (_, longer) in enumerate(levels):
                 for key, shorter in levels[:k] if longer is not None else ():
                     if shorter is None or shorter.whole:
@@ -154,6 +177,9 @@ class CountReader(ModelReader):
                     known = {}
                     remember(self._known, (n_, ctx_), known)
                 known[word_] = adjusted.get((n_, ctx_, word_), 0)
+        if len(complete) > CACHE_ENTRIES:
+            complete.clear()
+        complete.update(keys)
 
 
 class StoredReader(ModelReader):
