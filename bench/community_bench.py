@@ -28,10 +28,12 @@ from bot.events import Message  # noqa: E402
 from bot.settings import BotSettings  # noqa: E402
 from dbslm.engine import DBSLMEngine  # noqa: E402
 from dbslm.starter import starter_pairs  # noqa: E402
+from dbslm.store.community import LearnedMessage  # noqa: E402
 
 SETTINGS = BotSettings(admins=frozenset({"bench:admin"}), user_rate=10**9, channel_rate=10**9, rate_window=60,
                        max_upload_mb=1, chance_seed=1)
 HEAVY_USER, HEAVY_COUNT, USERS, PAGE = "u0", 10_000, 2_000, 1_000
+LISTENED = 50  # messages in a listening batch that should go live within a second
 
 
 def make_messages(count: int, folder: Path) -> list[Message]:
@@ -102,6 +104,7 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
         await ask(prompt, user=f"asker{i % 50}", mentions_bot=True)
         latencies.append((time.perf_counter() - begun) * 1000)
     latencies.sort()
+    listened = await listening_batch(community, messages)
     await ask("/forget", user=HEAVY_USER)
     begun = time.perf_counter()
     await ask("/forget confirm", user=HEAVY_USER)
@@ -120,9 +123,22 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
             f"| model | {stats['tokens']:,} tokens; n-grams per order {grams}; database {size / 2**20:,.0f} MB |",
             f"| peak RSS | {rss:,.0f} MB |",
             f"| replies to 200 mentions | p50 {latencies[100]:.1f} ms, p95 {latencies[190]:.1f} ms |",
+            f"| a listening batch of {LISTENED} new messages, queued to live | {listened:.2f} s |",
             f"| /forget of {heavy_count(len(messages)):,} messages | {forget:.1f} s; tokens {stats['tokens']:,} -> "
             f"{after['tokens']:,} ({out[-1]}) |", "",
             "Targets: backfill at least 20,000 messages/s learned; reply p95 under 50 ms; forget under 10 s."]
+
+
+async def listening_batch(community: DBSLMEngine, messages: list[Message]) -> float:
+    """Seconds from queueing LISTENED new channel messages (old ones, their words reversed) to
+    the model that holds them going live: what listening does with each batch."""
+    model_id = await community.model_id()
+    texts = [" ".join(reversed(m.text.split())) for m in random.Random(3).sample(messages, LISTENED)]
+    begun = time.perf_counter()
+    await community.learning.queue(model_id, [LearnedMessage(f"bench:w1:c1:new{i}", f"listener{i}", "bench:w1:c1",
+                                                             text) for i, text in enumerate(texts)])
+    await community.learning.learn_pending(model_id)
+    return time.perf_counter() - begun
 
 
 def options(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ from dbslm.store.level1 import OnSwitch, VocabUpdate
 from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary, forgotten
 
 DELTA_MOST = 200_000  # distinct n-grams of a batch written in place; a bigger batch writes a new build
-DELTA_SHARE = 1.0  # nor more n-grams than the model has
+DELTA_SHARE = 0.1  # nor more than this share of the model's n-grams: a bigger one costs less written anew
 NO_CONTEXT = StoredContext((0, 0, 0, 0), None)
 
 
@@ -36,9 +36,12 @@ async def learn_in_place(store: Store, model: ModelInfo, vocab: Vocabulary, ids:
     if state is None:
         return None
     version, head_size = state
-    grams = await asyncio.to_thread(batch_grams, ids, model.order, sign)
     before = await store.level1.discounts(build)
-    if len(grams.n) > min(DELTA_MOST, DELTA_SHARE * sum(d.ngrams for d in before)):
+    most = min(DELTA_MOST, DELTA_SHARE * sum(d.ngrams for d in before))
+    if len(ids) > 2 * most:  # so many tokens have more distinct n-grams than that: spare counting them
+        return None
+    grams = await asyncio.to_thread(batch_grams, ids, model.order, sign)
+    if len(grams.n) > most:
         return None
     count, adjusted = await deltas.counts(build, grams.n, grams.ctx, grams.word)
     try:

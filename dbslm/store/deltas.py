@@ -62,7 +62,7 @@ class DeltaStore:
         """The raw and adjusted counts of the n-grams (n, ctx, word) (0 for those not in the build)."""
         keys = np.stack((n, ctx, word), axis=1)
         found = await fetch_keyed(self.db, "g.n, g.ctx, g.word, g.count, g.adjusted", "ngrams", ("n", "ctx", "word"),
-                                  keys.tolist(), "g.build = ?", (build,))
+                                  keys.tolist(), "g.build = ?", (build,), chunk=self.db.dialect.max_params // 4)
         stored = {(a, b, c): (d, e) for a, b, c, d, e in found}
         pairs = [stored.get(key, (0, 0)) for key in map(tuple, keys.tolist())]
         return (np.array([p[0] for p in pairs], dtype=np.int64).reshape(-1),
@@ -71,7 +71,8 @@ class DeltaStore:
     async def contexts(self, build: int, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], StoredContext]:
         """The rows of those contexts (n, ctx) that some word follows."""
         rows = await fetch_keyed(self.db, "g.n, g.ctx, g.total, g.n1, g.n2, g.n3, g.head_words, g.head_counts",
-                                 "contexts", ("n", "ctx"), keys, "g.build = ?", (build,))
+                                 "contexts", ("n", "ctx"), keys, "g.build = ?", (build,),
+                                 chunk=self.db.dialect.max_params // 3)
         return {(n, ctx): StoredContext((total, n1, n2, n3), None if words is None else (
             np.frombuffer(words, dtype="<i4").astype(np.int64), np.frombuffer(counts, dtype="<i4").astype(np.int64)))
                 for n, ctx, total, n1, n2, n3, words, counts in rows}
