@@ -226,8 +226,7 @@ class DBSLMEngine:
         at = bot_turns[-1]
         prompt = next((m.text for m in reversed(messages[:at]) if m.role == "user"), "")
         return await self.level2.record_correction(await self.model_id(), conversation_id, messages[at].id,
-                                                   user_id or conversation.user_id, prompt, corrected,
-                                                   BIAS_STRENGTH)
+                                                   user_id or conversation.user_id, prompt, corrected, BIAS_STRENGTH)
 
     async def acknowledge(self, conversation_id: int, answer: str, correction_id: int | None = None) -> Reply:
         """The bot's acknowledgement of a correction (the ``acknowledge`` concept), logged; it
@@ -288,11 +287,12 @@ class DBSLMEngine:
         """Move up to ``batch`` of the model's coldest contexts to the MariaDB at ``cold_url``."""
         if self.store.db.dialect.name != "sqlite":
             raise DbslmError("the model already lives in MariaDB: there is nothing to flush")
-        model = await self.store.level1.model(self.model_name)
-        if model is None or model.active_build is None:
-            raise DbslmError(f"model {self.model_name!r} has not been trained yet: there is nothing to flush")
         cold = await self.store.attach_cold(cold_url)
-        return await cold.flush(model.active_build, batch, lambda _stage: None)
+        async with self.store.db.lock(f"train:{self.model_name}"):  # no batch changes it meanwhile
+            model = await self.store.level1.model(self.model_name)
+            if model is None or model.active_build is None:
+                raise DbslmError(f"model {self.model_name!r} has not been trained yet: there is nothing to flush")
+            return await cold.flush(model.active_build, batch, lambda _stage: None)
 
     # -- generation -------------------------------------------------------------------------
 

@@ -47,9 +47,11 @@ async def run(args: argparse.Namespace) -> int:
               "(--force flushes anyway)")
         return 0
     async with await open_store(path, create=False, cold_url=args.target or settings.mariadb_url) as store:
-        model = await trained_model(store, args.model)
-        report = await store.cold.flush(model.active_build, args.batch or settings.flush_batch,
-                                        lambda stage: print(f"{stage} ...", file=sys.stderr, flush=True))
+        name = args.model or settings.model
+        async with store.db.lock(f"train:{name}"):  # no batch changes the build while its contexts move
+            model = await trained_model(store, name)
+            report = await store.cold.flush(model.active_build, args.batch or settings.flush_batch,
+                                            lambda stage: print(f"{stage} ...", file=sys.stderr, flush=True))
         where = store.cold.remote.description
     print(f"moved {report.contexts:,} contexts ({report.rows:,} n-grams) of model {model.name!r} to {where}")
     return 0

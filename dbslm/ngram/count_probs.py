@@ -75,13 +75,12 @@ def candidate_probs(levels: list[Level], discounts: list[Discount]) -> tuple[np.
     (the back-off form, restricted to the candidates). Each candidate's adjusted count in every
     shorter context must be known (among that context's words, or in its ``known``)."""
     longest: dict[int, int] = {}  # candidate -> the longest level that has it
-    counts: list[dict[int, int]] = []  # per level, the adjusted counts known there
+    counts: list[dict[int, int]] = []  # per level, the adjusted counts of its words
     for k, level in enumerate(levels):
         context = level.context
         words = context.words.tolist() if context is not None else []
         longest.update(dict.fromkeys(words, k))
         counts.append(dict(zip(words, context.counts.tolist())) if context is not None else {})
-        counts[-1].update(level.known)
     ids = list(longest)
     at = np.fromiter(longest.values(), dtype=np.int64, count=len(ids))
     logp, lower = np.zeros(len(ids)), np.zeros(len(ids))
@@ -92,7 +91,8 @@ def candidate_probs(levels: list[Level], discounts: list[Discount]) -> tuple[np.
         discount = discounts[k]
         d1, d2, d3 = discount.d
         gamma = (d1 * context.n1 + d2 * context.n2 + d3 * context.n3) / context.total  # as ContextStats.gamma
-        adjusted = np.array([counts[k].get(w, 0) for w in ids], dtype=np.int64)
+        own, known = counts[k], level.known  # known: a reader's look-ups, of every context it read (large)
+        adjusted = np.array([own[w] if w in own else known.get(w, 0) for w in ids], dtype=np.int64)
         share = own_share(adjusted, np.float64(context.total), discount)
         if k == 0:
             lower = share + gamma / (discount.ngrams - 1)

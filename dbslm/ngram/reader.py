@@ -149,8 +149,11 @@ class CountReader(ModelReader):
 
     async def _load_once(self, contexts: set[tuple[int, ...]]) -> None:
         complete = self._complete
-        keys = {context: complete.get(context) or [key for _, key in suffixes(context)] for context in contexts
-                if not all(key in self._contexts for key in complete.get(context, ((0, 0),)))}
+        keys: dict[tuple[int, ...], list[Key]] = {}  # the contexts to load, with the keys of their suffixes
+        for context in contexts:
+            chain = complete.get(context)
+            if chain is None or any(key not in self._contexts for key in chain):
+                keys[context] = chain or [key for _, key in suffixes(context)]
         wanted = {key for chain in keys.values() for key in chain if key not in self._contexts}
         if wanted:
             found = await self.level1.contexts(self.model.active_build, sorted(wanted))
