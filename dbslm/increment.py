@@ -47,19 +47,28 @@ async def learn_in_place(store: Store, model: ModelInfo, vocab: Vocabulary, ids:
     try:
         count_after, adjusted_after = new_counts(grams, count, adjusted, model.order)
     except ValueError:
-        raise DbslmError(f"cannot untrain: model {model.name!r} never learned this text (it has n-grams the model "
-                         "does not count that often, or words it has forgotten); nothing was changed") from None
+        raise DbslmError(never_learned(model.name)) from None
     discounts = new_discounts(before, grams, count, count_after, adjusted, adjusted_after)
     if discounts[0].ngrams <= 1:  # only <unk> is left: the model is untrained, which a new (empty) build says
         return None
     contexts = await _contexts(deltas, build, grams, adjusted, adjusted_after, head_size)
     changed = (count != count_after) | (adjusted != adjusted_after)
-    sentences, tokens = int((ids == BOS).sum()), int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())
+    sentences, tokens = text_size(ids)
     delta = Delta(grams.n[changed], grams.ctx[changed], grams.word[changed], count_after[changed],
                   adjusted_after[changed], contexts, discounts, _vocab_update(vocab, ids, grams, count_after),
                   sign * sentences, sign * tokens)
     await deltas.write(model.id, build, version, delta, on_switch)
     return {d.n: d.ngrams for d in discounts}
+
+
+def text_size(ids: np.ndarray) -> tuple[int, int]:
+    """The sentences (or pairs) and the tokens (words, <unk> included) of encoded text."""
+    return int((ids == BOS).sum()), int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())
+
+
+def never_learned(name: str) -> str:
+    return (f"cannot untrain: model {name!r} never learned this text (it has n-grams the model does not count "
+            "that often, or words it has forgotten); nothing was changed")
 
 
 async def _contexts(deltas: DeltaStore, build: int, grams: BatchGrams, adjusted: np.ndarray,

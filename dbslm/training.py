@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dbslm.errors import DbslmError
-from dbslm.increment import learn_in_place, vocab_update
+from dbslm.increment import learn_in_place, never_learned, text_size, vocab_update
 from dbslm.ngram.count_tables import CountTables, count_tables
 from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_counts
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
@@ -23,7 +23,7 @@ from dbslm.ngram.tables import counts_from_rows
 from dbslm.store import ModelInfo, Store
 from dbslm.store.level1 import OnSwitch, VocabUpdate
 from dbslm.text.tokenize import TOKENIZERS
-from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary
+from dbslm.text.vocab import Vocabulary
 
 MAX_ORDER = 6
 DEFAULT_ORDER = 3
@@ -136,8 +136,7 @@ async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]
         whole_vocab = reset or active is None
         vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model, every_word=True)
         ids = await asyncio.to_thread(_encode, model, vocab, sentences, dialog, sign)
-        sequences = int((ids == BOS).sum())
-        words = int((ids >= len(CONTROL_TOKENS)).sum() + (ids == UNK).sum())
+        sequences, words = text_size(ids)
         if not whole_vocab and current.counted:
             ngrams = await learn_in_place(store, current, vocab, ids, sign, on_switch)
             if ngrams is not None:
@@ -190,9 +189,7 @@ def _build(model: ModelInfo, vocab: Vocabulary, ids: np.ndarray, old_counts: lis
         try:
             counts = merge_counts(old_counts, [OrderCounts(c.keys, sign * c.counts) for c in counts])
         except ValueError:
-            raise DbslmError(f"cannot untrain: model {model.name!r} never learned this text (it has n-grams the "
-                             "model does not count that often, or words it has forgotten); nothing was changed"
-                             ) from None
+            raise DbslmError(never_learned(model.name)) from None
     tables = count_tables(counts, head_size) if len(counts[0].keys) else None
     changed = np.unique(ids) if old_counts is not None else np.arange(len(vocab))
     return tables, counts, vocab_update(vocab, changed.tolist(), _frequencies(counts[0], changed))

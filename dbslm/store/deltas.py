@@ -47,6 +47,8 @@ class Delta:
 
 
 class DeltaStore:
+    """The reads and the one write of a batch changing a count-form build in place."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
