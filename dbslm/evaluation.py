@@ -112,14 +112,15 @@ async def _lookup(store: Store, model: ModelInfo, q: scoring.Queries,
     _, first = np.unique(own[valid], return_index=True)
     orders, positions = (axis[first] for axis in np.nonzero(valid))
     rows = await store.level1.lookup(build, orders + 1, ctx[orders, positions], q.ids[positions])
+    gone = np.zeros(own.shape, dtype=bool), np.zeros(own.shape), np.zeros(own.shape)
     if len(rows.word) == 0:  # the build is gone
-        return np.zeros(own.shape, dtype=bool), np.zeros(own.shape), np.zeros(own.shape)
+        return gone
+    at, found = hashing.locate(hashing.extend_array(rows.ctx, rows.word), own)
+    found &= valid
     if model.counted:
-        at, found = hashing.locate(hashing.extend_array(rows.ctx, rows.word), own)
-        found &= valid
         discounts = (await store.level1.discounts(build))[:q.order]
         if len(discounts) < q.order:  # the build is gone
-            return np.zeros(own.shape, dtype=bool), np.zeros(own.shape), np.zeros(own.shape)
+            return gone
         contexts = await _contexts(store, build, q)
         return found, *count_probs.position_probs(found, np.where(found, rows.adjusted[at], 0), contexts, q.ids,
                                                   discounts)
@@ -129,10 +130,7 @@ async def _lookup(store: Store, model: ModelInfo, q: scoring.Queries,
         logp = logp.copy()
         for n, lut in luts.items():
             logp[rows.n == n] = lut[rows.code[rows.n == n]]
-    at, found = hashing.locate(hashing.extend_array(rows.ctx, rows.word), own)
-    found &= valid
     return found, np.where(found, logp[at], 0.0), np.where(found, rows.backoff[at], 0.0)
-
 
 async def _contexts(store: Store, build: int, q: scoring.Queries) -> np.ndarray:
     """The statistics (total, n1, n2, n3) of the count-form context that each order sees

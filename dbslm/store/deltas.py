@@ -118,6 +118,7 @@ class DeltaStore:
                              "WHERE id = ?", (version + 1, delta.sentences, delta.tokens, build))
             await tx.insert_rows("touched", ("build", "version", "n", "ctx"),
                                  [build, version + 1, [c[0] for c in delta.contexts], [c[1] for c in delta.contexts]])
-            await tx.execute("DELETE FROM touched WHERE build = ? AND version <= ?", (build, version + 1 - TOUCHED_KEPT))
+            await tx.execute("DELETE FROM touched WHERE build = ? AND version <= ?",
+                             (build, version + 1 - TOUCHED_KEPT))
             if on_switch is not None:
                 await on_switch(tx, model_id)

@@ -13,7 +13,8 @@ from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.ngram.tables import counts_from_rows
 from dbslm.store.community import FORGETTING, LEARNED, QUEUED
 from dbslm.store.database import Database, Transaction
-from dbslm.store.level1 import COUNTS, count_rows
+from dbslm.store.build_rows import count_rows
+from dbslm.store.level1 import COUNTS
 from dbslm.store.schema import ADDED, INDEXED, RETYPED, SCHEMA_VERSION, TABLES, Table
 
 
@@ -116,7 +117,8 @@ async def _count_form(tx: Transaction) -> None:
             await tx.execute(f"DELETE FROM {table} WHERE build = ?", (build,))
         for table, columns, values in count_rows(build, written):
             await tx.insert_rows(table, columns, values)
-        await tx.execute("UPDATE builds SET form = ?, version = 0, head_size = ? WHERE id = ?", (COUNTS, head_size, build))
+        await tx.execute("UPDATE builds SET form = ?, version = 0, head_size = ? WHERE id = ?",
+                         (COUNTS, head_size, build))
 
 
 # a version's conversion of the rows it stores differently
