@@ -67,8 +67,8 @@ def count_tables(counts: list[OrderCounts], head_size: int) -> CountTables:
     orders, contexts = [], []
     for i, (oc, a) in enumerate(zip(counts, adjusted)):
         orders.append(CountOrder(i + 1, ctx_keys[i], oc.words, oc.counts, a))
-        parents = oc.parents
-        used = np.unique(parents)  # the contexts some word follows
+        parents = oc.parents  # sorted, as the keys are
+        used = parents[np.diff(parents, prepend=-1) != 0]  # the contexts some word follows
         stats = context_stats(parents, a, 1 if i == 0 else len(counts[i - 1].keys)).take(used)
         keys = np.full(1, hashing.EMPTY_KEY, dtype=np.int64) if i == 0 else own_keys[i - 1][used]
         heads = top_k(i + 1, ctx_keys[i], parents, oc.words, a, a.astype("<i4"), head_size)

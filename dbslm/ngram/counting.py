@@ -50,7 +50,10 @@ def count_ngrams(ids: np.ndarray, order: int) -> list[OrderCounts]:
         fits = room[positions] >= n - 1
         positions, rows = positions[fits], rows[fits]
         packed = (rows.astype(np.int64) << SHIFT) | ids[positions + n - 1]
-        keys, rows, counts = _unique(packed)
+        if n == order:  # the last order: no next one needs each position's row
+            keys, counts = _unique_counts(packed)
+        else:
+            keys, rows, counts = _unique(packed)
         orders.append(OrderCounts(keys, counts))
     return orders
 
@@ -64,6 +67,13 @@ def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     inverse[order] = np.cumsum(first) - 1
     starts = np.flatnonzero(first)
     return ranked[starts], inverse, np.diff(np.r_[starts, len(values)])
+
+
+def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_counts=True)``, about twice as fast."""
+    ranked = np.sort(values)
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]][: len(values)])
+    return ranked[starts], np.diff(np.r_[starts, len(values)])
 
 
 def merge_counts(a: list[OrderCounts], b: list[OrderCounts]) -> list[OrderCounts]:

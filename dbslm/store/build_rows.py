@@ -4,6 +4,7 @@ replaced."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -12,16 +13,25 @@ import numpy as np
 from dbslm.ngram import hashing
 from dbslm.ngram.count_tables import CountTables
 from dbslm.ngram.tables import ModelTables
-from dbslm.store.database import Database, Transaction, is_column, row_count
+from dbslm.store.database import (Database, Statements, Transaction, insert_statements, is_column, overlapped,
+                                  row_count)
 from dbslm.store.schema import BUILD_TABLES, TABLES
 
 SCHEMA = {t.name: t for t in TABLES}
+CONTEXT_COLUMNS = ("build", "n", "ctx", "total", "n1", "n2", "n3", "head_words", "head_counts")
 
 
 async def write_count_rows(db: Database, build: int, tables: CountTables) -> None:
-    """Insert every row of a count-form build, as :func:`write_probability_rows` does."""
-    for table, columns, values in count_rows(build, tables):
-        await insert_in_parts(db, table, columns, values)
+    """Insert every row of a count-form build, as :func:`write_probability_rows` does, each
+    table's rows sorted in a thread while the one before is written."""
+    rows = count_rows(build, tables)
+    following = asyncio.create_task(asyncio.to_thread(next, rows, None))
+    try:
+        while (table := await following) is not None:
+            following = asyncio.create_task(asyncio.to_thread(next, rows, None))
+            await insert_in_parts(db, *table)
+    finally:
+        following.cancel()
 
 
 def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str, ...], list]]:
@@ -33,14 +43,16 @@ def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str
             [build, order.n, order.ctx[rows], order.word[rows], order.count[rows], order.adjusted[rows]]
     for contexts in tables.contexts:
         rows = np.argsort(contexts.ctx)
-        heads = contexts.heads
-        at, has_head = (v.tolist() for v in hashing.locate(heads.ctx, contexts.ctx[rows]))
-        stats = contexts.stats.take(rows)
-        yield "contexts", ("build", "n", "ctx", "total", "n1", "n2", "n3", "head_words", "head_counts"), \
-            [build, contexts.n, contexts.ctx[rows], *(v.astype(np.int64) for v in (stats.total, stats.n1, stats.n2,
-                                                                                    stats.n3)),
-             [heads.words[i] if h else None for i, h in zip(at, has_head)],
-             [heads.codes[i] if h else None for i, h in zip(at, has_head)]]
+        ctx, stats = contexts.ctx[rows], contexts.stats.take(rows)
+        at, has_head = hashing.locate(contexts.heads.ctx, ctx)
+        columns = [build, contexts.n, ctx, *(v.astype(np.int64) for v in (stats.total, stats.n1, stats.n2, stats.n3))]
+        # contexts without a head leave its columns out: binding a NULL costs more than a number
+        yield "contexts", CONTEXT_COLUMNS[:-2], [c if np.isscalar(c) else c[~has_head] for c in columns]
+        if has_head.any():
+            heads = contexts.heads
+            yield "contexts", CONTEXT_COLUMNS, [*(c if np.isscalar(c) else c[has_head] for c in columns),
+                                                [heads.words[i] for i in at[has_head].tolist()],
+                                                [heads.codes[i] for i in at[has_head].tolist()]]
     yield "discounts", ("build", "n", "t1", "t2", "t3", "t4", "d1", "d2", "d3", "fallback", "ngrams"), \
         [build, *(list(column) for column in zip(*[(d.n, *d.t, *(float(x) for x in d.d), int(d.fallback), d.ngrams)
                                                   for d in tables.discounts]))]
@@ -73,15 +85,23 @@ async def write_probability_rows(db: Database, build: int, tables: ModelTables) 
             [(build, d.n, *d.t, *(float(x) for x in d.d), int(d.fallback)) for d in tables.discounts])
 
 
-async def insert_in_parts(db: Database, table: str, columns: Sequence[str], values: Sequence[Any]) -> None:
+async def insert_in_parts(db: Database, table: str, columns: Sequence[str], values: Sequence[Any]) -> int:
     """:meth:`Transaction.insert_rows` in transactions of the dialect's
-    ``build_rows_per_transaction`` rows."""
-    count = row_count(values)
-    part = db.dialect.build_rows_per_transaction or max(count, 1)
-    for start in range(0, count, part):
+    ``build_rows_per_transaction`` rows, each part's statements prepared while the one before
+    it is written; returns the rows inserted."""
+    count, part = row_count(values), db.dialect.build_rows_per_transaction
+    if part is None:  # one transaction (MariaDB's bulk load overlaps formatting and loading itself)
         async with db.transaction() as tx:
-            await tx.insert_rows(table, columns, [v[start:start + part] if is_column(v) else v for v in values])
+            return await tx.insert_rows(table, columns, values)
+
+    async def write(statements: Statements) -> int:
+        async with db.transaction() as tx:
+            inserted = await tx.run_statements(statements)
         await db.let_others_write()
+        return inserted
+
+    parts = [[v[start:start + part] if is_column(v) else v for v in values] for start in range(0, count, part)]
+    return await overlapped(parts, lambda rows: insert_statements(db.dialect, table, columns, rows), write)
 
 
 async def purge_build(db: Database, build: int) -> int:

@@ -6,16 +6,19 @@ commits). Writes happen inside ``async with db.transaction() as tx``: all or not
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from dbslm.store.dialect import Dialect
 
 Row = tuple[Any, ...]
+T = TypeVar("T")
+P = TypeVar("P")
 
 
 class Transaction(ABC):
@@ -45,27 +48,60 @@ class Transaction(ABC):
         columns) a row whose key exists updates it instead; with ``keep_on`` it is left as is.
         Returns how many rows were inserted (with ``keep_on``: the new ones).
         """
-        count = row_count(values)
-        if count == 0:
-            return 0
-        width = len(columns)
-        grid = np.empty((count, width), dtype=object)
-        for j, column in enumerate(values):
-            grid[:, j] = column.tolist() if isinstance(column, (np.ndarray, np.generic)) else column
-        per_statement = self.dialect.rows_per_statement(width)
-        one_row = "(" + ", ".join("?" for _ in columns) + ")"
-        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        tail = self.dialect.update_clause(columns, update_on) if update_on else \
-            self.dialect.keep_clause(tuple(keep_on)) if keep_on else ""
-        full = count - count % per_statement
-        inserted = 0
-        if full:
-            sql = head + ", ".join([one_row] * per_statement) + tail
-            inserted += await self.executemany(sql, grid[:full].reshape(-1, per_statement * width).tolist())
-        if full < count:
-            inserted += await self.executemany(head + ", ".join([one_row] * (count - full)) + tail,
-                                               [grid[full:].ravel().tolist()])
-        return inserted
+        return await self.run_statements(insert_statements(self.dialect, table, columns, values, update_on, keep_on))
+
+    async def run_statements(self, statements: Statements) -> int:
+        """Run prepared statements (see :func:`insert_statements`); returns the rows they changed."""
+        return sum([await self.executemany(sql, rows) for sql, rows in statements])
+
+
+Statements = list[tuple[str, list[list[Any]]]]
+
+
+def insert_statements(dialect: Dialect, table: str, columns: Sequence[str], values: Sequence[Any],
+                      update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> Statements:
+    """The multi-row statements of :meth:`Transaction.insert_rows` with their parameter rows
+    (no database needed: a thread can prepare them while another part is written)."""
+    count = row_count(values)
+    if count == 0:
+        return []
+    width = len(columns)
+    grid = np.empty((count, width), dtype=object)
+    for j, column in enumerate(values):
+        grid[:, j] = column.tolist() if isinstance(column, (np.ndarray, np.generic)) else column
+    per_statement = dialect.rows_per_statement(width)
+    one_row = "(" + ", ".join("?" for _ in columns) + ")"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    tail = dialect.update_clause(columns, update_on) if update_on else \
+        dialect.keep_clause(tuple(keep_on)) if keep_on else ""
+    full = count - count % per_statement
+    statements = []
+    if full:
+        statements.append((head + ", ".join([one_row] * per_statement) + tail,
+                           grid[:full].reshape(-1, per_statement * width).tolist()))
+    if full < count:
+        statements.append((head + ", ".join([one_row] * (count - full)) + tail, [grid[full:].ravel().tolist()]))
+    return statements
+
+
+async def overlapped(items: Sequence[T], prepare: Callable[[T], P], use: Callable[[P], Awaitable[int]],
+                     release: Callable[[P], None] = lambda prepared: None) -> int:
+    """The sum of ``use(prepare(item))`` over ``items``, each item prepared in a thread while the
+    one before it is used (a part of rows formatted while the database writes the last); every
+    prepared item is released after its use, or unused when a use fails."""
+    total, pending = 0, None
+    for i, item in enumerate(items):
+        prepared = await (pending or asyncio.to_thread(prepare, item))
+        pending = asyncio.create_task(asyncio.to_thread(prepare, items[i + 1])) if i + 1 < len(items) else None
+        try:
+            total += await use(prepared)
+        except BaseException:
+            if pending is not None:
+                release(await pending)
+            raise
+        finally:
+            release(prepared)
+    return total
 
 
 def is_column(values: Any) -> bool:

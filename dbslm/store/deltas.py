@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dbslm.ngram.kneser_ney import Discount
+from dbslm.store.build_rows import CONTEXT_COLUMNS
 from dbslm.store.database import Database, fetch_keyed
 from dbslm.store.level1 import COUNTS, OnSwitch, VocabUpdate, write_vocab
 
 TOUCHED_KEPT = 200  # versions of a build whose touched contexts are kept: a reader further behind starts afresh
 NGRAM_KEY = ("build", "n", "ctx", "word")
-CONTEXT_COLUMNS = ("build", "n", "ctx", "total", "n1", "n2", "n3", "head_words", "head_counts")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 import pymysql
 
 from dbslm.errors import DbslmError
-from dbslm.store.database import Database, Row, Transaction, is_column, row_count
+from dbslm.store.database import Database, Row, Transaction, is_column, overlapped, row_count
 from dbslm.store.dialect import MariaDBDialect
 
 CONNECT_TIMEOUT = 10
@@ -123,21 +123,10 @@ class MariaDBTransaction(Transaction):
                 f"FIELDS TERMINATED BY '\\t' ({fields})" + (f" SET {', '.join(sets)}" if sets else ""))
         params = [_bound(v) for _, v in constants]
         values = [v for _, v in rows]
-        starts, inserted = list(range(0, len(values[0]), LOAD_DATA_ROWS)), 0
-        writing = asyncio.create_task(asyncio.to_thread(_tab_separated_file, values, starts[0]))
-        for following in [*starts[1:], None]:
-            path = await writing
-            writing = None if following is None else asyncio.create_task(  # written while the server loads
-                asyncio.to_thread(_tab_separated_file, values, following))
-            try:
-                inserted += await self._load(load, [path, *params], duplicates_allowed=bool(keep_on))
-            except BaseException:
-                if writing is not None:
-                    os.unlink(await writing)
-                raise
-            finally:
-                os.unlink(path)
-        return inserted
+        starts = list(range(0, len(values[0]), LOAD_DATA_ROWS))  # each file written while the server loads the last
+        return await overlapped(starts, lambda start: _tab_separated_file(values, start),
+                                lambda path: self._load(load, [path, *params], duplicates_allowed=bool(keep_on)),
+                                os.unlink)
 
     async def _load(self, load: str, params: Sequence[Any], duplicates_allowed: bool) -> int:
         """Run one LOAD DATA (``params``: its file's path, then its SET values); returns the

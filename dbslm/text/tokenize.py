@@ -112,7 +112,7 @@ class WhitespaceTokenizer:
 
     def tokenize(self, line: str) -> list[str]:
         """Split ``line`` on whitespace (a token longer than MAX_TOKEN_CHARS in pieces)."""
-        return _capped(line.split())
+        return line.split() if len(line) <= MAX_TOKEN_CHARS else _capped(line.split())
 
 
 _SHARED = {"regex": RegexTokenizer(), "whitespace": WhitespaceTokenizer()}  # they hold no state
