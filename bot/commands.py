@@ -10,32 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timezone
 
-from bot.backfill import DEFAULT_LIMIT, MAX_LIMIT, backfill
+from bot.backfill import backfill
 from bot.communities import Communities
 from bot.community_commands import CommunityCommands
 from bot.events import Attachment, Message, Send
 from bot.learner import unpinging
+from bot.registry import BY_NAME, UsageError, checked, help_text, parse
 from bot.settings import BotSettings
 from bot.uploads import Uploads
 from dbslm.errors import DbslmError
 
 log = logging.getLogger(__name__)
 FORGET_CONFIRM_SECONDS = 120
-USER_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)>$")
-HELP = ("I learn from text and from your corrections. Commands: /correct <better answer> (fix my last reply "
-        "here), /history [n], /stats, /forget (delete everything you told me, and unlearn it), /optout and "
-        "/optin (whether I learn from your messages), /help; admins: /train with a .txt, .json, .ndjson or "
-        ".yml file (or text after it), /train history [n] (learn this channel's last n messages), /listen "
-        "on|off (learn from this channel), /chance <percent> (answer unprompted now and then), /ban "
-        "add|remove|list [words], /forget @user, /flush [n] (move cold contexts to MariaDB), /corrections "
-        "(those waiting for approval), /approve <id> (it applies everywhere and is learned), /reject <id>.")
-ADMIN_COMMANDS = frozenset({"/train", "/flush", "/listen", "/chance", "/ban", "/corrections", "/approve", "/reject"})
 SHOWN_CORRECTIONS = 20
+Handler = Callable[..., Awaitable[None]]  # (message, send, **its arguments)
 
 
 class Commands:
@@ -49,7 +41,7 @@ class Commands:
         self._forget_requests: dict[str, float] = {}
         self._background: set[asyncio.Task] = set()
         self._resumable: set[asyncio.Task] = set()
-        self.handlers: dict[str, Callable[[Message, str, Send], Awaitable[None]]] = {
+        self.handlers: dict[str, Handler] = {  # one for each command of bot.registry
             "/help": self.help, "/correct": self.correct, "/history": self.history, "/stats": self.stats,
             "/forget": self.forget, "/train": self.train, "/flush": self.flush,
             "/listen": self.community.listen, "/chance": self.community.chance,
@@ -60,30 +52,32 @@ class Commands:
         return message.is_admin or message.user_key in self.settings.admins
 
     async def run(self, message: Message, send: Send) -> None:
+        """Run the command ``message`` holds: its arguments typed by the platform, or parsed
+        from its text."""
         name, _, rest = message.text.strip().partition(" ")
-        name = name.lower()
-        handler = self.handlers.get(name)
-        if handler is None:
-            await send(f"I don't know the command {name[:40]}. {HELP}", private=True)
+        command = BY_NAME.get(name.lower())
+        if command is None:
+            await send(f"I don't know the command {name[:40]}. {help_text()}", private=True)
             return
-        if name in ADMIN_COMMANDS and not self.is_admin(message):
-            await send(f"Only admins can use {name}.", private=True)
+        if command.admin and not self.is_admin(message):
+            await send(f"Only admins can use {command.slash}.", private=True)
             return
         try:
-            await handler(message, rest.strip(), send)
-        except DbslmError as exc:
+            arguments = parse(command, rest) if message.arguments is None else checked(command, dict(message.arguments))
+            await self.handlers[command.slash](message, send, **arguments)
+        except (DbslmError, UsageError) as exc:
             await send(str(exc), private=True)
 
-    async def help(self, message: Message, rest: str, send: Send) -> None:
-        await send(HELP)
+    async def help(self, message: Message, send: Send) -> None:
+        await send(help_text())
 
-    async def correct(self, message: Message, rest: str, send: Send) -> None:
+    async def correct(self, message: Message, send: Send, text: str) -> None:
         engine = await self.communities.engine(message)
         conversation = await self.conversation_for(message)
-        correction = await engine.record_correction(conversation, rest, user_id=message.user_key)
-        await send(unpinging((await engine.acknowledge(conversation, rest, correction)).text))
+        correction = await engine.record_correction(conversation, text, user_id=message.user_key)
+        await send(unpinging((await engine.acknowledge(conversation, text, correction)).text))
 
-    async def corrections(self, message: Message, rest: str, send: Send) -> None:
+    async def corrections(self, message: Message, send: Send) -> None:
         pending = await (await self.communities.engine(message)).pending_corrections()
         if not pending:
             await send("No corrections are waiting for approval here.")
@@ -93,25 +87,22 @@ class Commands:
         more = f"\n(and {len(pending) - SHOWN_CORRECTIONS} more)" if len(pending) > SHOWN_CORRECTIONS else ""
         await send("Waiting for approval (/approve <id> or /reject <id>):\n" + "\n".join(lines) + more)
 
-    async def approve(self, message: Message, rest: str, send: Send) -> None:
-        engine = await self.communities.engine(message)
-        if not await engine.approve_correction(_correction_id(rest)):
-            raise DbslmError(f"There is no correction #{rest.lstrip('#')} waiting for approval here: see /corrections.")
-        await send(f"Approved correction #{rest.lstrip('#')}: it applies in every conversation, and I learned it.")
+    async def approve(self, message: Message, send: Send, number: int) -> None:
+        if not await (await self.communities.engine(message)).approve_correction(number):
+            raise DbslmError(f"There is no correction #{number} waiting for approval here: see /corrections.")
+        await send(f"Approved correction #{number}: it applies in every conversation, and I learned it.")
 
-    async def reject(self, message: Message, rest: str, send: Send) -> None:
-        engine = await self.communities.engine(message)
-        if not await engine.reject_correction(_correction_id(rest)):
-            raise DbslmError(f"There is no correction #{rest.lstrip('#')} waiting for approval here: see /corrections.")
-        await send(f"Rejected correction #{rest.lstrip('#')}: it no longer applies anywhere.")
+    async def reject(self, message: Message, send: Send, number: int) -> None:
+        if not await (await self.communities.engine(message)).reject_correction(number):
+            raise DbslmError(f"There is no correction #{number} waiting for approval here: see /corrections.")
+        await send(f"Rejected correction #{number}: it no longer applies anywhere.")
 
-    async def history(self, message: Message, rest: str, send: Send) -> None:
-        count = int(rest) if rest.isdigit() else 10
+    async def history(self, message: Message, send: Send, n: int) -> None:
         engine = await self.communities.engine(message)
-        messages = await engine.history(await self.conversation_for(message), max(1, min(count, 50)))
+        messages = await engine.history(await self.conversation_for(message), n)
         await send("\n".join(f"[{m.role}] {m.text}" for m in messages) or "We have not talked here yet.")
 
-    async def stats(self, message: Message, rest: str, send: Send) -> None:
+    async def stats(self, message: Message, send: Send) -> None:
         engine = await self.communities.engine(message)
         stats = await engine.stats()
         model_id = await engine.model_id()
@@ -132,13 +123,12 @@ class Commands:
         await send(f"Model {stats['model']!r}: {stats['tokens']:,} tokens learned; order {stats['order']}, "
                    f"{grams}; last rebuilt {built}. {community}")
 
-    async def forget(self, message: Message, rest: str, send: Send) -> None:
-        target = USER_MENTION.match(rest)
-        if target:
-            await self._forget_member(message, f"{message.platform}:{target.group(1)}", send)
+    async def forget(self, message: Message, send: Send, user: str | None, confirm: bool) -> None:
+        if user is not None:
+            await self._forget_member(message, f"{message.platform}:{user}", send)
             return
         asked = self._forget_requests.pop(message.user_key, None)
-        if rest.lower() != "confirm" or asked is None or time.monotonic() - asked > FORGET_CONFIRM_SECONDS:
+        if not confirm or asked is None or time.monotonic() - asked > FORGET_CONFIRM_SECONDS:
             self._forget_requests[message.user_key] = time.monotonic()
             await send("This deletes every message, correction and conversation of yours that I keep, and "
                        "unlearns what I learned from you. Send /forget confirm within two minutes to go ahead.")
@@ -160,11 +150,14 @@ class Commands:
         await send(f"Done: for this community I deleted {_removed(removed)} of <@{user_key.split(':', 1)[1]}>, "
                    "and I will not learn from them here unless they send /optin.")
 
-    async def train(self, message: Message, rest: str, send: Send) -> None:
-        if rest.split(" ", 1)[0].lower() == "history":
-            await self._train_history(message, rest.partition(" ")[2].strip(), send)
+    async def train(self, message: Message, send: Send, history: int | None, text: str | None) -> None:
+        if history is not None:
+            if text or message.attachments:
+                await send("Give /train a file or text, or history, not both.", private=True)
+                return
+            await self._train_history(message, history, send)
             return
-        uploads = list(message.attachments) + ([Attachment("message.txt", rest.encode("utf-8"))] if rest else [])
+        uploads = list(message.attachments) + ([Attachment("message.txt", text.encode("utf-8"))] if text else [])
         if not uploads:
             await send("Attach a .txt, .json, .ndjson or .yml file to /train, or put the text after it.",
                        private=True)
@@ -177,15 +170,11 @@ class Commands:
         self._spawn(self.uploads.train(await self.communities.engine(message), uploads, message.user_key, send), send)
         await send(f"Training on {', '.join(u.name for u in uploads)} in the background; I keep answering meanwhile.")
 
-    async def _train_history(self, message: Message, rest: str, send: Send) -> None:
+    async def _train_history(self, message: Message, limit: int, send: Send) -> None:
         if message.is_dm or message.history is None:
             await send("/train history reads a server channel's past messages; it works in channels "
                        "I can read.", private=True)
             return
-        if rest and not (rest.isdigit() and 0 < int(rest) <= MAX_LIMIT):
-            await send(f"Usage: /train history [n], n from 1 to {MAX_LIMIT:,} messages.", private=True)
-            return
-        limit = int(rest) if rest else DEFAULT_LIMIT
         self._spawn(backfill(self.communities, message, message.history, limit, send), send, stop_at_shutdown=True)
         await send(f"Reading up to {limit:,} past messages of this channel in the background; I learn those the "
                    "listening rules allow (no bots, commands, opted-out people or banned words).")
@@ -208,16 +197,13 @@ class Commands:
         task.add_done_callback(self._background.discard)
         task.add_done_callback(self._resumable.discard)
 
-    async def flush(self, message: Message, rest: str, send: Send) -> None:
+    async def flush(self, message: Message, send: Send, n: int | None) -> None:
         if self.settings.cold_url is None:
             await send("No MariaDB is configured for cold storage: set DBSLM_MARIADB_HOST (and its user, "
                        "password and database) to use /flush.", private=True)
             return
-        if rest and not (rest.isdigit() and int(rest) > 0):
-            await send("Usage: /flush [n], n a positive number of contexts.", private=True)
-            return
         engine = await self.communities.engine(message)
-        report = await engine.flush(self.settings.cold_url, int(rest) if rest else self.settings.flush_batch)
+        report = await engine.flush(self.settings.cold_url, n or self.settings.flush_batch)
         await send(f"Moved {report.contexts:,} cold contexts ({report.rows:,} n-grams) to MariaDB; "
                    "I answer from them as before.")
 
@@ -235,11 +221,3 @@ def _removed(removed: dict[str, int]) -> str:
     """The rows removed per table, in words ("nothing" when there were none)."""
     return ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in removed.items() if n) or "nothing"
 
-
-
-def _correction_id(text: str) -> int:
-    """A correction's number as /approve and /reject take it (``12`` or ``#12``)."""
-    number = text.strip().lstrip("#")
-    if not number.isdigit() or len(number) > 18:
-        raise DbslmError("Name the correction by its number: /approve <id> or /reject <id> (see /corrections).")
-    return int(number)

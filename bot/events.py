@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,9 @@ class Message:
     # Reads the channel's history a page at a time (bot.backfill.HistoryReader), where the
     # platform can: what /train history uses.
     history: Callable[[str | None], Awaitable[object]] | None = field(default=None, compare=False, repr=False)
+    # A command's arguments as the platform typed them (a Discord slash command's options, by
+    # name; see bot.registry); None: the core parses them from the text.
+    arguments: Mapping[str, Any] | None = None
 
     @property
     def user_key(self) -> str:

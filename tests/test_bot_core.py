@@ -9,6 +9,7 @@ import pytest
 from adapters.console import ConsoleAdapter
 from bot.core import SLOW_DOWN, BotCore, split_message
 from bot.events import Attachment, Message
+from bot.registry import BY_NAME, COMMANDS
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from tests.conftest import table_rows
@@ -31,6 +32,12 @@ async def ask(core: BotCore, text: str, channel: str = "c1", user: str = "ann", 
     flags.setdefault("is_dm", True)
     await core.handle(Message("test", "w1", channel, user, text, **flags), send)
     return out
+
+
+async def test_every_declared_command_has_a_handler_and_a_line_of_help(core):
+    assert set(core.commands.handlers) == set(BY_NAME)
+    [help_text] = await ask(core, "/help")
+    assert all(f"{c.slash}: {c.help}" in help_text for c in COMMANDS)
 
 
 async def test_what_gets_answered(core):

@@ -7,6 +7,7 @@ import contextlib
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -17,6 +18,7 @@ from bot.backfill import HistoryReader
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.events import Attachment
+from bot.registry import Command
 from bot.uploads import size_refusal
 
 MESSAGE_LIMIT = 2000
@@ -104,7 +106,8 @@ class DiscordAdapter:
             payload.guild_id, payload.channel_id, author["id"], without_own_mention(content, self.me),
             message_id=str(payload.message_id), from_bot=bool(author.get("bot")) or author["id"] == str(self.me.id)))
 
-    async def on_command(self, interaction: discord.Interaction, text: str, file: discord.Attachment | None) -> None:
+    async def on_command(self, interaction: discord.Interaction, command: Command, arguments: dict[str, Any],
+                         file: discord.Attachment | None) -> None:
         """Answer a slash command: defer at once, then post the core's replies as follow-ups,
         refusals and errors visible to the caller alone."""
         await interaction.response.defer()
@@ -122,8 +125,9 @@ class DiscordAdapter:
         except UploadTooLarge as exc:
             await send(str(exc), private=True)
             return
-        await self.core.handle(event(interaction.guild_id, interaction.channel_id or 0, interaction.user.id, text,
-                                     is_admin=interaction.permissions.manage_guild, attachments=attachments,
+        await self.core.handle(event(interaction.guild_id, interaction.channel_id or 0, interaction.user.id,
+                                     command.slash, arguments=arguments, is_admin=interaction.permissions.manage_guild,
+                                     attachments=attachments,
                                      history=self.history(interaction.guild_id, interaction.channel)),
                                send, MESSAGE_LIMIT)
 

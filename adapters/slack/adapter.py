@@ -32,10 +32,9 @@ from adapters.slack.files import UploadRefused, fetch_files
 from adapters.slack.messages import CONTENT_SUBTYPES, PLATFORM, history_reader, incoming, slack_text
 from bot.core import BotCore
 from bot.events import Message, Send
+from bot.registry import COMMANDS
 
 MESSAGE_LIMIT = 40000
-COMMANDS = ("/correct", "/history", "/stats", "/forget", "/train", "/flush", "/help",
-            "/listen", "/chance", "/optout", "/optin", "/ban", "/corrections", "/approve", "/reject")
 DM_SUBTYPES = (None, "file_share")  # a plain direct message, or one with files attached
 CHANNEL_TYPES = ("channel", "group")  # public and private channels
 SEEN_MESSAGES = 5000  # recent channel messages and commands remembered, so that each is handled once
@@ -55,8 +54,8 @@ class SlackAdapter:
         self.app = AsyncApp(client=client, signing_secret=signing_secret)  # its per-request clients copy the retries
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
-        for name in COMMANDS:
-            self.app.command(name)(self._on_command)
+        for command in COMMANDS:
+            self.app.command(command.slash)(self._on_command)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._admins: dict[tuple[str, str], tuple[bool, float]] = {}
 
