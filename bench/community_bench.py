@@ -117,7 +117,8 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
     return [machine_line(f"Community at scale, {backend}"), "",
             f"Command: `python3 bench/community_bench.py --messages {args.messages}"
             f"{' --mariadb URL' if args.mariadb else ''}`; {len(messages):,} messages from {USERS:,} users "
-            f"({heavy_count(len(messages)):,} from one), 4-16 words each, through `/train history` in pages of {PAGE:,}.", "",
+            f"({heavy_count(len(messages)):,} from one), 4-16 words each, through `/train history` in pages of "
+            f"{PAGE:,}.", "",
             "| stage | result |", "|---|---|",
             f"| backfill | {backfill:.1f} s, {len(messages) / backfill:,.0f} messages/s ({learned_line}) |",
             f"| model | {stats['tokens']:,} tokens; n-grams per order {grams}; database {size / 2**20:,.0f} MB |",

@@ -146,7 +146,8 @@ async def latency(tmp: Path) -> tuple[float, float, int]:
     await engine.train_text(corpus.read_text().splitlines(), tokenizer="whitespace")
     await engine.train_dialog(splits(starter_pairs())["every 10th pair"][0])
     prompts = [p for p, _ in splits(starter_pairs())["every 10th pair"][1]]
-    profile = asdict(replace(DecodeSettings(), max_tokens=LATENCY_TOKENS, copy_tokens=LATENCY_TOKENS))  # the condition
+    # the condition
+    profile = asdict(replace(DecodeSettings(), max_tokens=LATENCY_TOKENS, copy_tokens=LATENCY_TOKENS))
     await engine.level2.save_profile(await engine.model_id(), engine.profile, profile)
     conversation = await engine.start_conversation("latency")
     await engine.respond(conversation, "warm up", seed=0)

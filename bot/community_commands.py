@@ -8,7 +8,6 @@ from bot.learner import WORDS
 from bot.registry import BY_NAME
 
 
-
 class CommunityCommands:
     def __init__(self, communities: Communities) -> None:
         self.communities = communities

@@ -76,7 +76,7 @@ class DBSLMEngine:
 
     def __init__(self, store: Store, model: str = "base", profile: str = "default",
                  banned_words: Iterable[str] = (), embedder: str | None = None,
-                 base: "DBSLMEngine | None" = None, base_weight: float = DEFAULT_BASE_WEIGHT) -> None:
+                 base: DBSLMEngine | None = None, base_weight: float = DEFAULT_BASE_WEIGHT) -> None:
         """``embedder`` names a sentence-transformers model that ranks learned responses (the model's
         count-derived word vectors do if None).
         With a ``base`` engine (of the same store) the model answers from its own distribution
@@ -97,7 +97,7 @@ class DBSLMEngine:
         self._id: int | None = None
 
     @classmethod
-    async def open(cls, db: str, model: str = "base", embedder: str | None = None) -> "DBSLMEngine":
+    async def open(cls, db: str, model: str = "base", embedder: str | None = None) -> DBSLMEngine:
         return cls(await open_store(db), model, embedder=embedder)
 
     async def close(self) -> None:
@@ -365,7 +365,7 @@ class DBSLMEngine:
             likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
             await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
             rng = random.Random(seed)
-            for attempt in range(3):  # an empty reply is drawn again with the same generator
+            for _ in range(3):  # an empty reply is drawn again with the same generator
                 reply = await generate(loaded.reader, history, cache, spans, start, loaded.banned, self.settings, rng)
                 if reply:
                     break

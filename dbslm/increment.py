@@ -13,8 +13,15 @@ import asyncio
 import numpy as np
 
 from dbslm.errors import DbslmError
-from dbslm.ngram.delta import (BatchGrams, batch_grams, context_changes, merged_head, new_counts, new_discounts,
-                               top_words)
+from dbslm.ngram.delta import (
+    BatchGrams,
+    batch_grams,
+    context_changes,
+    merged_head,
+    new_counts,
+    new_discounts,
+    top_words,
+)
 from dbslm.store import ModelInfo, Store
 from dbslm.store.deltas import Delta, DeltaStore, StoredContext
 from dbslm.store.level1 import OnSwitch, VocabUpdate

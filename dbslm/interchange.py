@@ -12,8 +12,8 @@ from dbslm.errors import DbslmError
 from dbslm.ngram import hashing
 from dbslm.ngram.arpa import ArpaOrder, read_arpa, write_arpa
 from dbslm.ngram.heads import top_k
-from dbslm.ngram.quantize import quantize
 from dbslm.ngram.kneser_ney import estimate, with_unk
+from dbslm.ngram.quantize import quantize
 from dbslm.ngram.tables import ModelTables, OrderTable, counts_from_rows, parent_rows
 from dbslm.store import ModelInfo, Store
 from dbslm.store.community import CommunityStore

@@ -155,7 +155,8 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(core):
     await core.learner.close()
     alone = await resolve_model(engine.store, "kept-alone", None, None, reset=False)
     await train(engine.store, alone, dialog=[([], get_tokenizer("regex").tokenize(m.text)) for m in kept])
-    assert_same_model(await ngrams_by_text(engine.store, "discord:g1"), await ngrams_by_text(engine.store, "kept-alone"))
+    assert_same_model(await ngrams_by_text(engine.store, "discord:g1"),
+                      await ngrams_by_text(engine.store, "kept-alone"))
 
 
 async def _ignore(text: str, *, private: bool = False) -> None:

@@ -142,7 +142,8 @@ async def test_decode_profile_lives_in_a_table(engine, db):
 
 async def test_concepts_summary_acknowledgement_and_continuation(engine):
     conv = await engine.start_conversation("c")
-    for text in ("I love astronomy and telescopes", "Which telescopes are good for astronomy?", "Galaxies! Galaxies too"):
+    for text in ("I love astronomy and telescopes", "Which telescopes are good for astronomy?",
+                 "Galaxies! Galaxies too"):
         await engine.respond(conv, text, seed=1)
     summary = await engine.respond(conv, "What did we discuss?", seed=1)
     assert summary.concept == "summary" and summary.text == "We talked about astronomy, telescopes and galaxies."

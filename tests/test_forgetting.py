@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dbslm.errors import DbslmError
-from dbslm.ngram import hashing
 from dbslm.evaluation import evaluate, trained_model
+from dbslm.ngram import hashing
 from dbslm.ngram.reader import ModelReader
 from dbslm.ngram.tables import counts_from_rows, parent_rows
 from dbslm.starter import starter_pairs

@@ -20,7 +20,8 @@ CONTEXTS = ("SELECT c.n, c.ctx, c.total, c.n1, c.n2, c.n3, c.head_words, c.head_
             "JOIN models m ON m.active_build = c.build WHERE m.name = 'NAME' ORDER BY c.n, c.ctx")
 DISCOUNTS = ("SELECT d.n, d.t1, d.t2, d.t3, d.t4, d.d1, d.d2, d.d3, d.fallback, d.ngrams FROM discounts d "
              "JOIN models m ON m.active_build = d.build WHERE m.name = 'NAME' ORDER BY d.n")
-VOCAB = "SELECT v.id, v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'NAME' ORDER BY v.id"
+VOCAB = ("SELECT v.id, v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'NAME' "
+         "ORDER BY v.id")
 
 
 async def learn(store: Store, name: str, sentences: list[list[str]]) -> int | None:
@@ -76,7 +77,8 @@ async def test_a_reader_follows_the_batches_without_starting_afresh(tmp_path):
         assert await reader.refresh(model)
         fresh = await ModelReader.open(store.level1, model, HEAD)
         for history in histories:  # the same, the discounts of 10 lines ago apart (within DISCOUNT_DRIFT)
-            (words, logp), (expected_words, expected) = await reader.candidates(history), await fresh.candidates(history)
+            (words, logp), (expected_words, expected) = (await reader.candidates(history),
+                                                         await fresh.candidates(history))
             assert words.tolist() == expected_words.tolist()
             assert np.allclose(logp, expected, rtol=0, atol=0.01)
         reader.discounts = []  # as if they had drifted
@@ -84,5 +86,6 @@ async def test_a_reader_follows_the_batches_without_starting_afresh(tmp_path):
         assert await reader.refresh(await store.level1.model("m"))
         fresh = await ModelReader.open(store.level1, await store.level1.model("m"), HEAD)
         for history in histories:
-            (words, logp), (expected_words, expected) = await reader.candidates(history), await fresh.candidates(history)
+            (words, logp), (expected_words, expected) = (await reader.candidates(history),
+                                                         await fresh.candidates(history))
             assert words.tolist() == expected_words.tolist() and np.array_equal(logp, expected)

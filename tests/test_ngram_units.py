@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from dbslm.ngram import hashing
 from dbslm.ngram.counting import count_ngrams, merge_counts
-from dbslm.ngram.quantize import quantize
 from dbslm.ngram.kneser_ney import estimate, with_unk
+from dbslm.ngram.quantize import quantize
 from dbslm.ngram.tables import context_keys, counts_from_rows
 from dbslm.text.vocab import BOS, EOS, Vocabulary
 

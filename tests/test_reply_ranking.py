@@ -100,7 +100,7 @@ async def test_vectors_are_rows_and_forgetting_pairs_recounts_them(db):
 def test_reply_words_are_what_a_prompt_word_calls_for_beyond_what_every_reply_has():
     found = count_reply_words([(words(p), words(r)) for p, r in topical_pairs()])
     called = {}
-    for word, reply, score in zip(found.words, found.reply_words, found.scores):
+    for word, reply in zip(found.words, found.reply_words):
         called.setdefault(word, []).append(reply)
     food = {w for text in FOOD for w in text.split()}
     assert called["pizza"] and set(called["pizza"]) <= food  # "yes", "the", "was", "great" are in every reply

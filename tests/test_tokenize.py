@@ -3,8 +3,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dbslm.text.tokenize import (
-    MAX_TOKEN_CHARS,
     _TOKEN,
+    MAX_TOKEN_CHARS,
     TOKENIZERS,
     RegexTokenizer,
     WhitespaceTokenizer,

@@ -12,9 +12,9 @@ from dbslm.cli.common import add_database_options, positive_int
 from dbslm.errors import DbslmError
 from dbslm.evaluation import trained_model
 from dbslm.interchange import export_arpa, import_arpa
+from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.store import ModelInfo, open_store
 from dbslm.text.tokenize import TOKENIZERS
-from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.training import check_model_name
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from dbslm.ngram.scoring import Perplexity, perplexity
 from dbslm.store import Store
 from dbslm.text.dialogs import Pair, stream_pairs
 from dbslm.text.tokenize import get_tokenizer
+from dbslm.text.vocab import Vocabulary
 
 PROBE_USER = "train-probe"
 SAMPLE_SEED = 0
@@ -143,7 +145,7 @@ class Prober:
             model = await trained_model(self.store, self.engine.model_name)
             tokenize = get_tokenizer(model.tokenizer).tokenize
             vocab = await self.store.level1.vocabulary(model)
-            parts = await asyncio.to_thread(lambda: [vocab.encode([tokenize(r)], grow=False) for r in references])
+            parts = await asyncio.to_thread(_encoded, vocab, tokenize, references)
             ids = np.concatenate([np.zeros(0, dtype=np.int64), *parts])
             scores = await token_scores(self.store, model, ids) if len(ids) else ids
             if scores is None:
@@ -157,3 +159,8 @@ class Prober:
 def _finite(value: float) -> float | None:
     """``value``, or None where it is NaN (no tokens): JSON has no NaN."""
     return None if value != value else value
+
+
+def _encoded(vocab: Vocabulary, tokenize: Callable[[str], list[str]], texts: list[str]) -> list[np.ndarray]:
+    """The token ids of each text, apart."""
+    return [vocab.encode([tokenize(text)], grow=False) for text in texts]

@@ -21,16 +21,29 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dbslm.cli.common import (add_database_options, add_text_options, one_line_errors, percentage,
-                              positive_int, token_count)
+from dbslm.cli.common import (
+    add_database_options,
+    add_text_options,
+    one_line_errors,
+    percentage,
+    positive_int,
+    token_count,
+)
 from dbslm.cli.ingest import Chunk, Reading, Source, chunks, is_dialog, scan
 from dbslm.cli.probes import Probe, Prober, describe, probe_prompts
 from dbslm.cli.profile import profile_line
 from dbslm.cli.progress import Progress
 from dbslm.config import load_settings
 from dbslm.errors import DbslmError
-from dbslm.reply.association import (NOTHING, Association, association_after, fit_weight, refresh_vectors,
-                                    write_association)
+from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
+from dbslm.reply.association import (
+    NOTHING,
+    Association,
+    association_after,
+    fit_weight,
+    refresh_vectors,
+    write_association,
+)
 from dbslm.store import ModelInfo, Store, open_store
 from dbslm.store.community import CommunityStore
 from dbslm.store.database import Transaction
@@ -38,7 +51,6 @@ from dbslm.store.level2 import Level2Store
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files
 from dbslm.text.dialogs import DIALOG_SUFFIXES
 from dbslm.text.tokenize import TOKENIZERS, get_tokenizer
-from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.training import TrainReport, check_order, resolve_model, train
 
 DEFAULT_EVAL_SAMPLES = 8

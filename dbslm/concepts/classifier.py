@@ -35,7 +35,7 @@ class Background:
     total: int
 
     @classmethod
-    def merged(cls, found: dict[str, int], total: int) -> "Background":
+    def merged(cls, found: dict[str, int], total: int) -> Background:
         """From the counts of each spelling (see :func:`spellings`), summed per lower-cased word."""
         freq: dict[str, int] = {}
         for text, count in found.items():

@@ -43,7 +43,7 @@ def read_arpa(lines: Iterable[str], source: str) -> list[ArpaOrder]:
 
 
 def _read_header(numbered: Iterator[tuple[int, str]], source: str) -> list[int]:
-    for number, line in numbered:
+    for _, line in numbered:
         if line.strip() == "\\data\\":
             break
     else:

@@ -11,8 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dbslm.ngram.kneser_ney import (NO_BACKOFF, ContextStats, Discount, interpolated, log10_backoff, own_share,
-                                    unigram_probs)
+from dbslm.ngram.kneser_ney import (
+    NO_BACKOFF,
+    ContextStats,
+    Discount,
+    interpolated,
+    log10_backoff,
+    own_share,
+    unigram_probs,
+)
 from dbslm.text.vocab import BOS
 
 

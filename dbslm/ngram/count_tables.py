@@ -17,8 +17,15 @@ import numpy as np
 from dbslm.ngram import hashing
 from dbslm.ngram.counting import OrderCounts
 from dbslm.ngram.heads import Heads, top_k
-from dbslm.ngram.kneser_ney import (ContextStats, Discount, adjusted_counts, context_stats, discounts, suffix_rows,
-                                    with_unk)
+from dbslm.ngram.kneser_ney import (
+    ContextStats,
+    Discount,
+    adjusted_counts,
+    context_stats,
+    discounts,
+    suffix_rows,
+    with_unk,
+)
 from dbslm.ngram.tables import context_keys
 
 

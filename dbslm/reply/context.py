@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dbslm.memory.cache import CachedSequence
-from dbslm.reply.ranking import Ranker
 from dbslm.memory.retrieval import plain_words, similarity
+from dbslm.reply.ranking import Ranker
 from dbslm.store.level2 import Bias, Level2Store, Message
 from dbslm.text.vocab import EOS, SEP, Vocabulary
 

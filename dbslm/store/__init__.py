@@ -45,7 +45,7 @@ class Store:
             await self.cold.remote.close()
         await self.db.close()
 
-    async def __aenter__(self) -> "Store":
+    async def __aenter__(self) -> Store:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

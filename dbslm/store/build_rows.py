@@ -13,8 +13,7 @@ import numpy as np
 from dbslm.ngram import hashing
 from dbslm.ngram.count_tables import CountTables
 from dbslm.ngram.tables import ModelTables
-from dbslm.store.database import (Database, Statements, Transaction, insert_statements, is_column, overlapped,
-                                  row_count)
+from dbslm.store.database import Database, Statements, Transaction, insert_statements, is_column, overlapped, row_count
 from dbslm.store.schema import BUILD_TABLES, TABLES
 
 SCHEMA = {t.name: t for t in TABLES}

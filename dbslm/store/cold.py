@@ -41,7 +41,7 @@ class ColdStorage:
         self.source = source
 
     @classmethod
-    async def attach(cls, local: Database, remote: Database) -> "ColdStorage":
+    async def attach(cls, local: Database, remote: Database) -> ColdStorage:
         """Cold storage for ``local`` in ``remote``, creating the cold tables if needed."""
         row = await local.fetchone("SELECT value FROM meta WHERE name = 'database_id'")
         if row is None:

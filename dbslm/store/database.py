@@ -137,11 +137,11 @@ class Database(ABC):
     async def close(self) -> None:
         """Close every connection."""
 
-    async def let_others_write(self) -> None:
+    async def let_others_write(self) -> None:  # noqa: B027 - nothing to do unless one lock serves all
         """Between two parts of a long write (a build's rows): a pause in which other processes
         can take the write lock, where one lock serves the whole database (SQLite)."""
 
-    async def erase_deleted(self) -> None:
+    async def erase_deleted(self) -> None:  # noqa: B027 - nothing to do unless the backend keeps copies
         """Leave no copy of deleted rows in the database's files (after a forgetting). MariaDB:
         InnoDB purges deleted rows itself; its binary logs are the operator's (docs/integrity.md)."""
 

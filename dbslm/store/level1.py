@@ -17,8 +17,7 @@ from dbslm.ngram.count_tables import CountTables
 from dbslm.ngram.counting import OrderCounts
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.ngram.tables import ModelTables
-from dbslm.store.build_rows import (delete_builds, insert_in_parts, purge_build, write_count_rows,
-                                    write_probability_rows)
+from dbslm.store.build_rows import delete_builds, insert_in_parts, purge_build, write_count_rows, write_probability_rows
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database, Transaction, fetch_keyed
 from dbslm.store.heads import CONTEXT_STATS, Context, Head, read_contexts, read_heads

@@ -84,7 +84,7 @@ def parse_url(url: str) -> MariaDBTarget:
 
 
 class MariaDBTransaction(Transaction):
-    def __init__(self, conn: aiomysql.Connection, db: "MariaDBDatabase") -> None:
+    def __init__(self, conn: aiomysql.Connection, db: MariaDBDatabase) -> None:
         self._conn = conn
         self._db = db
         self.dialect = db.dialect
@@ -150,7 +150,7 @@ class MariaDBDatabase(Database):
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: str) -> "MariaDBDatabase":
+    async def open(cls, url: str) -> MariaDBDatabase:
         target = parse_url(url)
         try:
             pool = await asyncio.wait_for(aiomysql.create_pool(

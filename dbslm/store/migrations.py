@@ -11,9 +11,9 @@ from dbslm.errors import DbslmError
 from dbslm.ngram.count_tables import CountTables, count_tables
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.ngram.tables import counts_from_rows
+from dbslm.store.build_rows import count_rows
 from dbslm.store.community import FORGETTING, LEARNED, QUEUED
 from dbslm.store.database import Database, Transaction
-from dbslm.store.build_rows import count_rows
 from dbslm.store.level1 import COUNTS
 from dbslm.store.schema import ADDED, INDEXED, RETYPED, SCHEMA_VERSION, TABLES, Table
 

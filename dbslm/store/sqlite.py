@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import sqlite3
 import time
@@ -64,7 +65,7 @@ class SQLiteDatabase(Database):
         self._named_locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
-    async def open(cls, path: str | Path, create: bool = True) -> "SQLiteDatabase":
+    async def open(cls, path: str | Path, create: bool = True) -> SQLiteDatabase:
         """Open the SQLite file at ``path``, creating it and its folder if ``create``."""
         path = Path(path)
         if not create and not path.is_file():
@@ -82,7 +83,7 @@ class SQLiteDatabase(Database):
         try:
             for pragma in (*PRAGMAS, "PRAGMA busy_timeout=1"):  # the writer's waits: see WRITE_WAIT_SECONDS
                 # (turning a new file to WAL while another process opens it too fails at once: retried)
-                await _while_locked(lambda: writer.execute(pragma))
+                await _while_locked(functools.partial(writer.execute, pragma))
             reader = await aiosqlite.connect(path, isolation_level=None)
             for pragma in PRAGMAS[2:]:
                 await reader.execute(pragma)

@@ -28,7 +28,7 @@ class DialogPair(tuple):
 
     meta: dict[str, object]
 
-    def __new__(cls, prompt: str, response: str, meta: dict[str, object] | None = None) -> "DialogPair":
+    def __new__(cls, prompt: str, response: str, meta: dict[str, object] | None = None) -> DialogPair:
         pair = super().__new__(cls, (prompt, response))
         pair.meta = meta or {}
         return pair

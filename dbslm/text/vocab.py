@@ -62,7 +62,7 @@ class Vocabulary:
             out.append(i)
         return out
 
-    def restricted(self, known_ids: np.ndarray) -> "Vocabulary":
+    def restricted(self, known_ids: np.ndarray) -> Vocabulary:
         """A copy that knows only ``known_ids`` (plus controls); other words become ``<unk>``."""
         view = Vocabulary.__new__(Vocabulary)
         view.texts = self.texts

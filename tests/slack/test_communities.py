@@ -20,7 +20,8 @@ SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000
                        listen_batch=3, listen_seconds=0.2, chance_seed=7)
 T = TypeVar("T")
 # how many batches the model took: its builds, and the batches that changed the active one in place
-BATCHES = "SELECT m.active_build + b.version FROM models m JOIN builds b ON b.id = m.active_build WHERE m.name = 'slack:T1'"
+BATCHES = ("SELECT m.active_build + b.version FROM models m JOIN builds b ON b.id = m.active_build "
+           "WHERE m.name = 'slack:T1'")
 
 
 @pytest.fixture
@@ -218,7 +219,8 @@ async def test_bad_input_gets_a_clear_private_reply_and_changes_nothing(bot):
     assert (state.listening, state.chance) == (True, 0.0)
     assert await rows(core) == ["nine likes herons"]
     done = (await command(api, "/forget", "<@U9|nine>"))[0]["text"]  # an admin may, by the escaped mention
-    assert done.startswith("Done: for this community I deleted") and done.endswith("of <@U9>, and I will not learn from them here unless they send /optin.")
+    assert done.startswith("Done: for this community I deleted")
+    assert done.endswith("of <@U9>, and I will not learn from them here unless they send /optin.")
     assert await rows(core, status=None) == []
 
 
