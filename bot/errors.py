@@ -2,4 +2,4 @@
 
 
 class BotError(Exception):
-    """A problem the operator reads in one line; ``python -m bot`` exits with it."""
+    """A problem the operator reads in one line; ``dbslm-bot`` exits with it."""

@@ -23,8 +23,8 @@ from dbslm.generation import BIAS_STRENGTH, generate, span_ids
 from dbslm.learning import ChannelLearning
 from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
-from dbslm.ngram.mixture import MixedReader, combined_vocabulary
-from dbslm.ngram.reader import ModelReader
+from dbslm.reading.mixture import MixedReader, combined_vocabulary
+from dbslm.reading.reader import ModelReader
 from dbslm.reply.association import fit_weight, load_vectors, refresh_vectors
 from dbslm.reply.context import biases_for, cache_sequences
 from dbslm.reply.ranking import Ranker

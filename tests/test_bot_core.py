@@ -135,7 +135,7 @@ def test_split_message():
     assert split_message("x" * 4500, 2000) == ["x" * 2000, "x" * 2000, "x" * 500]
 
 
-def test_python_m_bot_answers_and_stops_cleanly_on_sigterm(tmp_path):
+def test_the_bot_process_answers_and_stops_cleanly_on_sigterm(tmp_path):
     import os
     import signal
     import subprocess
@@ -143,7 +143,7 @@ def test_python_m_bot_answers_and_stops_cleanly_on_sigterm(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
     env["DBSLM_SQLITE_PATH"] = str(tmp_path / "run.sqlite3")
-    proc = subprocess.Popen([sys.executable, "-m", "bot"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "app"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     proc.stdin.write("Hello\n")
     proc.stdin.flush()
@@ -155,17 +155,17 @@ def test_python_m_bot_answers_and_stops_cleanly_on_sigterm(tmp_path):
     assert not os.path.exists(tmp_path / "run.sqlite3-wal")  # the database was closed
 
 
-def test_python_m_bot_refuses_a_bad_setting_before_it_starts(tmp_path):
+def test_the_bot_process_refuses_a_bad_setting_before_it_starts(tmp_path):
     import os
     import subprocess
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "BOT_"))}
     env.update(DBSLM_SQLITE_PATH=str(tmp_path / "never.sqlite3"), BOT_MODEL_SCOPE="galaxy")
-    run = subprocess.run([sys.executable, "-m", "bot"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "app"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
                          env=env, timeout=60)
     assert run.returncode == 1 and run.stderr.strip().splitlines() == [
-        "bot: error: BOT_MODEL_SCOPE must be one of server, global, channel, not 'galaxy'"]
+        "dbslm-bot: error: BOT_MODEL_SCOPE must be one of server, global, channel, not 'galaxy'"]
     assert not (tmp_path / "never.sqlite3").exists()
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dbslm.evaluation import token_scores
-from dbslm.ngram.reader import CountReader, ModelReader
+from dbslm.reading.reader import CountReader, ModelReader
 from dbslm.store import open_store
 from dbslm.text.vocab import BOS
 from dbslm.training import resolve_model, train

@@ -93,7 +93,7 @@ def test_flush_refusals(cli, trained, tmp_path):
 
 async def test_replies_and_candidates_are_the_same_after_a_flush(tmp_path, mariadb_url):
     from dbslm.engine import DBSLMEngine
-    from dbslm.ngram.reader import ModelReader
+    from dbslm.reading.reader import ModelReader
     from dbslm.store import open_store
     from tests.test_engine import split_pairs
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from dbslm.errors import DbslmError
 from dbslm.evaluation import evaluate, trained_model
 from dbslm.ngram import hashing
-from dbslm.ngram.reader import ModelReader
 from dbslm.ngram.tables import counts_from_rows, parent_rows
+from dbslm.reading.reader import ModelReader
 from dbslm.starter import starter_pairs
 from dbslm.store import Store, open_store
 from dbslm.text.tokenize import get_tokenizer

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dbslm.evaluation import evaluate
-from dbslm.ngram.reader import ModelReader
+from dbslm.reading.reader import ModelReader
 from dbslm.store import Store, open_store
 from dbslm.training import resolve_model, train, untrain
 from tests.conftest import table_rows

@@ -1,4 +1,4 @@
-"""python -m bot's platform runner: Discord and Slack side by side in one process, one core."""
+"""dbslm-bot's platform runner: Discord and Slack side by side in one process, one core."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.__main__ import run_platforms
+from app.platforms import run_platforms
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.settings import BotSettings

@@ -38,7 +38,7 @@ async def test_correct_changes_the_next_answer_in_that_channel_only(discord_bot)
     assert (await fake.wait_for_messages(4))[3]["content"] != "AI is a talking database."
 
 
-async def test_python_m_bot_names_a_refused_discord_token_without_printing_it(tmp_path):
+async def test_the_bot_process_names_a_refused_discord_token_without_printing_it(tmp_path):
     import os
     import sys
 
@@ -55,7 +55,7 @@ async def test_python_m_bot_names_a_refused_discord_token_without_printing_it(tm
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     script = (f"import discord, runpy; discord.http.Route.BASE = 'http://127.0.0.1:{port}/api/v10'; "
-              "runpy.run_module('bot', run_name='__main__')")
+              "runpy.run_module('app', run_name='__main__')")
     env = {**os.environ, "DBSLM_SQLITE_PATH": str(tmp_path / "b.sqlite3"), "DISCORD_TOKEN": "t0ken-s3cr3t"}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, env=env,
                                                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,

@@ -160,11 +160,11 @@ async def test_serve_names_a_missing_or_refused_token_without_printing_it(tmp_pa
     ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t", "SLACK_SIGNING_SECRET": "sh-s3cr3t"}, "SLACK_BOT_TOKEN"),
     ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-s3cr3t"}, "SLACK_APP_TOKEN"),
 ])
-async def test_python_m_bot_names_a_refused_token_without_printing_it(tmp_path, tokens, named):
+async def test_the_bot_process_names_a_refused_token_without_printing_it(tmp_path, tokens, named):
     api = FakeSlack()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
     env.update(tokens, DBSLM_SQLITE_PATH=str(tmp_path / "b.sqlite3"), SLACK_API_URL=await api.start())
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", env=env, stdin=asyncio.subprocess.DEVNULL,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "app", env=env, stdin=asyncio.subprocess.DEVNULL,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     await api.close()

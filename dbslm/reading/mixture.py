@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from dbslm.ngram.reader import CANDIDATE_ENTRIES, ModelReader, remember
+from dbslm.reading.reader import CANDIDATE_ENTRIES, ModelReader, remember
 from dbslm.text.vocab import UNK, Vocabulary
 
 
