@@ -8,7 +8,7 @@ import gzip
 import sys
 from pathlib import Path
 
-from dbslm.cli.common import add_database_options, positive_int
+from dbslm.cli.common import add_database_options, positive_int, written_whole
 from dbslm.errors import DbslmError
 from dbslm.evaluation import trained_model
 from dbslm.interchange import export_arpa, import_arpa
@@ -46,15 +46,9 @@ async def run_export(args: argparse.Namespace) -> int:
             counts = await export_arpa(store, model, sys.stdout)
         else:
             path = Path(args.output)
-            partial = path.with_name(path.name + ".partial")
-            try:
-                opener = gzip.open if path.suffix == ".gz" else open
-                with opener(partial, "wt", encoding="utf-8") as out:
-                    counts = await export_arpa(store, model, out)
-                partial.replace(path)
-            except OSError as exc:
-                partial.unlink(missing_ok=True)
-                raise DbslmError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            opener = gzip.open if path.suffix == ".gz" else open
+            with written_whole(path) as partial, opener(partial, "wt", encoding="utf-8") as out:
+                counts = await export_arpa(store, model, out)
     if args.output != "-":
         print(f"wrote {args.output}: " + ", ".join(f"{n}-grams {c:,}" for n, c in counts.items()))
     return 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 from dbslm.config import load_settings
+from dbslm.errors import DbslmError
 from dbslm.text.corpus import DEFAULT_MAX_LINE_CHARS
 
 
@@ -71,3 +74,20 @@ def one_line_errors(parser: argparse.ArgumentParser) -> None:
 
 def token_count(sentences: Iterable[list[str]]) -> int:
     return sum(len(s) for s in sentences)
+
+
+@contextmanager
+def written_whole(path: Path, what: str = "") -> Iterator[Path]:
+    """The file to write in place of ``path``: it replaces ``path`` when the block ends, and is
+    removed if the block fails, so an interrupted run never leaves half a file. A file that
+    cannot be written is a one-line :class:`DbslmError` (``what`` names what was written)."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield partial
+        partial.replace(path)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise DbslmError(f"{path}: cannot write{' ' + what if what else ''}: {exc.strerror or exc}") from None
+        raise

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dbslm.cli.common import written_whole
 from dbslm.config import load_settings
 from dbslm.errors import DbslmError
 from dbslm.store import open_database, open_store
@@ -63,12 +64,6 @@ async def _dump(source, output: str, mode: str, report) -> None:
         await dump_database(source, sys.stdout, mode, MariaDBDialect(), report)
         return
     path = Path(output)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with open(partial, "w", encoding="utf-8") as out:
-            written = await dump_database(source, out, mode, MariaDBDialect(), report)
-        partial.replace(path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise DbslmError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    with written_whole(path) as partial, open(partial, "w", encoding="utf-8") as out:
+        written = await dump_database(source, out, mode, MariaDBDialect(), report)
     print(f"wrote {sum(written.values()):,} rows to {path}")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from dbslm import metrics
+from dbslm.cli.common import written_whole
 from dbslm.config import load_settings
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
@@ -129,14 +130,8 @@ class Prober:
     def export(self, path: Path, header: dict[str, object]) -> None:
         """Write ``header``, the timeline of probes and the summary as one JSON file."""
         document = {**header, "probes": [p.as_json() for p in self.probes], "summary": self.summary()}
-        partial = path.with_name(path.name + ".partial")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        with written_whole(path, "the metrics") as partial:
             partial.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-            partial.replace(path)
-        except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise DbslmError(f"{path}: cannot write the metrics: {exc.strerror or exc}") from None
 
     async def _perplexities(self, references: list[str]) -> tuple[int, list[Perplexity | None]]:
         """The active build and each reference's perplexity under it (one look-up for all);

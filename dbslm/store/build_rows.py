@@ -13,7 +13,7 @@ import numpy as np
 from dbslm.ngram import hashing
 from dbslm.ngram.count_tables import CountTables
 from dbslm.ngram.tables import ModelTables
-from dbslm.store.database import Database, Statements, Transaction, insert_statements, is_column, overlapped, row_count
+from dbslm.store.database import Database, Statements, insert_statements, is_column, overlapped, row_count
 from dbslm.store.schema import BUILD_TABLES, TABLES
 
 SCHEMA = {t.name: t for t in TABLES}
@@ -124,10 +124,3 @@ async def purge_build(db: Database, build: int) -> int:
         await tx.execute("DELETE FROM builds WHERE id = ?", (build,))
     return ngrams
 
-
-async def delete_builds(tx: Transaction, builds: list[int]) -> None:
-    """Delete builds and their rows, inside ``tx``."""
-    for build in builds:
-        for table in BUILD_TABLES:
-            await tx.execute(f"DELETE FROM {table} WHERE build = ?", (build,))
-        await tx.execute("DELETE FROM builds WHERE id = ?", (build,))

@@ -17,7 +17,7 @@ from dbslm.ngram.count_tables import CountTables
 from dbslm.ngram.counting import OrderCounts
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.ngram.tables import ModelTables
-from dbslm.store.build_rows import delete_builds, insert_in_parts, purge_build, write_count_rows, write_probability_rows
+from dbslm.store.build_rows import insert_in_parts, purge_build, write_count_rows, write_probability_rows
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database, Transaction, fetch_keyed
 from dbslm.store.heads import CONTEXT_STATS, Context, Head, read_contexts, read_heads
@@ -122,16 +122,6 @@ class Level1Store:
                              "WHERE NOT EXISTS (SELECT 1 FROM models WHERE name = ?)",
                              (name, order, tokenizer, time.time(), name))
         return await self.model(name)
-
-    async def drop_model(self, model: ModelInfo) -> None:
-        """Delete a model with every row that belongs to it."""
-        async with self.db.transaction() as tx:
-            builds = [r[0] for r in await tx.fetchall("SELECT id FROM builds WHERE model_id = ?", (model.id,))]
-            if self.cold is not None:
-                await self.cold.purge(builds)
-            await delete_builds(tx, builds)
-            await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model.id,))
-            await tx.execute("DELETE FROM models WHERE id = ?", (model.id,))
 
     async def vocabulary(self, model: ModelInfo, *, every_word: bool = False) -> Vocabulary:
         """The model's vocabulary. Ids are stable, but only the active build's unigrams are

@@ -119,11 +119,6 @@ class Level2Store:
             "ORDER BY id DESC LIMIT ?", (conversation_id, limit))
         return [Message(*r) for r in reversed(rows)]
 
-    async def message(self, message_id: int) -> Message | None:
-        row = await self.db.fetchone(
-            "SELECT id, role, user_id, text, concept, created_at FROM messages WHERE id = ?", (message_id,))
-        return Message(*row) if row else None
-
     async def record_correction(self, model_id: int, conversation_id: int, reply_id: int | None, user_id: str,
                                 prompt: str, corrected: str, strength: float) -> int:
         """A correction digest and its span bias for this conversation, in one transaction."""
