@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from dotenv import find_dotenv, load_dotenv
-
 from bot.errors import BotError
-from dbslm.config import load_settings
+from dbslm.config import env_number, load_settings
 
 SCOPES = ("server", "global", "channel")
 # Never learned from a channel and never said: slurs and the commonest obscenities. Admins
@@ -38,9 +36,8 @@ class BotSettings:
 
 def load_bot_settings() -> BotSettings:
     """The settings, each checked: a bad value is a one-line error naming the variable."""
-    load_dotenv(find_dotenv(usecwd=True), override=False)
+    storage = load_settings()  # reads .env too
     env = os.environ.get
-    storage = load_settings()
     scope = env("BOT_MODEL_SCOPE", "server").strip().lower()
     if scope not in SCOPES:
         raise BotError(f"BOT_MODEL_SCOPE must be one of {', '.join(SCOPES)}, not {scope!r}")
@@ -48,29 +45,18 @@ def load_bot_settings() -> BotSettings:
     seed = env("BOT_CHANCE_SEED", "").strip()
     return BotSettings(
         admins=frozenset(a.strip() for a in env("BOT_ADMINS", "").split(",") if a.strip()),
-        user_rate=int(_number("BOT_USER_RATE", "8", 1)),
-        channel_rate=int(_number("BOT_CHANNEL_RATE", "30", 1)),
-        rate_window=_number("BOT_RATE_WINDOW", "60", 0.001),
-        max_upload_mb=_number("BOT_MAX_UPLOAD_MB", "10", 0.001),
+        user_rate=env_number("BOT_USER_RATE", "8", 1, kind=int),
+        channel_rate=env_number("BOT_CHANNEL_RATE", "30", 1, kind=int),
+        rate_window=env_number("BOT_RATE_WINDOW", "60", 0.001),
+        max_upload_mb=env_number("BOT_MAX_UPLOAD_MB", "10", 0.001),
         cold_url=storage.cold_url,
         flush_batch=storage.flush_batch,
         model_scope=scope,
-        base_weight=_number("BOT_BASE_WEIGHT", "0.3", 0.0, 1.0),
-        listen_batch=int(_number("BOT_LISTEN_BATCH", "500", 1)),
-        listen_seconds=_number("BOT_LISTEN_SECONDS", "30", 0.001),
+        base_weight=env_number("BOT_BASE_WEIGHT", "0.3", 0.0, 1.0),
+        listen_batch=env_number("BOT_LISTEN_BATCH", "500", 1, kind=int),
+        listen_seconds=env_number("BOT_LISTEN_SECONDS", "30", 0.001),
         banned_words=DEFAULT_BANNED if banned is None else frozenset(
             w.strip().lower() for w in banned.split(",") if w.strip()),
-        chance_seed=int(_number("BOT_CHANCE_SEED", seed, 0)) if seed else None,
+        chance_seed=env_number("BOT_CHANCE_SEED", seed, 0, kind=int) if seed else None,
     )
 
-
-def _number(name: str, default: str, low: float, high: float | None = None) -> float:
-    text = os.environ.get(name, default)
-    try:
-        value = float(text)
-    except ValueError:
-        raise BotError(f"{name} must be a number, not {text!r}") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise BotError(f"{name} must be {bounds}, not {text!r}")
-    return value

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from dotenv import find_dotenv, load_dotenv
@@ -61,24 +63,31 @@ def load_settings() -> Settings:
         sqlite_path=env("DBSLM_SQLITE_PATH", DEFAULT_SQLITE_PATH),
         model=env("DBSLM_MODEL", DEFAULT_MODEL),
         mariadb_host=env("DBSLM_MARIADB_HOST", "127.0.0.1"),
-        mariadb_port=_number("DBSLM_MARIADB_PORT", "3306", int),
+        mariadb_port=env_number("DBSLM_MARIADB_PORT", "3306", 1, 65535, kind=int),
         mariadb_user=env("DBSLM_MARIADB_USER", "root"),
         mariadb_password=env("DBSLM_MARIADB_PASSWORD", ""),
         mariadb_database=env("DBSLM_MARIADB_DATABASE", "dbslm"),
-        flush_threshold_mb=_number("DBSLM_SQLITE_FLUSH_THRESHOLD_MB", "1024", float),
-        flush_batch=_number("DBSLM_SQLITE_FLUSH_BATCH", "500", int),
+        flush_threshold_mb=env_number("DBSLM_SQLITE_FLUSH_THRESHOLD_MB", "1024", 0.001),
+        flush_batch=env_number("DBSLM_SQLITE_FLUSH_BATCH", "500", 1, kind=int),
         embedder_model=env("DBSLM_EMBEDDER_MODEL", "").strip() or None,
         mariadb_configured=bool(env("DBSLM_MARIADB_HOST", "").strip()),
         dataset_path=env("DBSLM_DATASET_PATH", ""),
     )
 
 
-def _number(name: str, default: str, kind: type) -> float | int:
+def env_number(name: str, default: str, low: float, high: float | None = None, kind: type = float) -> Any:
+    """The number (``kind``: float or int) in the variable ``name`` (``default`` when unset),
+    at least ``low`` and at most ``high``: anything else is a one-line error naming the variable."""
     text = os.environ.get(name, default)
     try:
-        value = kind(text)
+        value = float(text)
     except ValueError:
-        raise DbslmError(f"{name} must be a number, not {text!r}") from None
-    if value <= 0:
-        raise DbslmError(f"{name} must be positive, not {text!r}")
-    return value
+        value = math.nan
+    if not math.isfinite(value):
+        raise DbslmError(f"{name} must be a number, not {text!r}")
+    if kind is int and not value.is_integer():
+        raise DbslmError(f"{name} must be a whole number, not {text!r}")
+    if not low <= value <= (high if high is not None else float("inf")):
+        bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise DbslmError(f"{name} must be {bounds}, not {text!r}")
+    return kind(value)
