@@ -12,10 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import sys
-
-import pymysql
 
 from app.platforms import run_platforms
 from bot.core import BotCore
@@ -50,7 +47,7 @@ def run() -> None:
     """The process: its exit status 1 with one line on standard error when it cannot start."""
     try:
         sys.exit(asyncio.run(main()))
-    except (BotError, DbslmError, sqlite3.Error, pymysql.Error) as exc:
+    except (BotError, DbslmError) as exc:
         print(f"dbslm-bot: error: {exc}", file=sys.stderr)
         sys.exit(1)
 

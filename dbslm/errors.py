@@ -6,3 +6,8 @@ class DbslmError(Exception):
 
     The command line prints its message and exits non-zero; the bot replies with it.
     """
+
+
+class DatabaseError(DbslmError):
+    """The database failed a statement (busy, gone, full, a constraint): each backend turns its
+    driver's errors into this one, so nothing above the store knows which driver it talks to."""

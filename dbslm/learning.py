@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
-
-import pymysql
 
 from dbslm.errors import DbslmError
 from dbslm.reply.association import association_after, write_association
@@ -34,8 +31,7 @@ log = logging.getLogger(__name__)
 PairsChanged = Callable[..., Awaitable[None]]
 # a build failing with these failed for the database (busy, gone, full: the stores report those as
 # a DbslmError's one line), not for its messages
-DATABASE_ERRORS = (DbslmError, OSError, sqlite3.OperationalError, pymysql.err.OperationalError,
-                   pymysql.err.InterfaceError)
+DATABASE_ERRORS = (DbslmError, OSError)
 BUILD_MOST = 1_000_000  # queued messages in one build: their texts and token ids are in memory at once
 
 

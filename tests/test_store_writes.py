@@ -9,7 +9,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from dbslm.errors import DbslmError
+from dbslm.errors import DatabaseError, DbslmError
 from dbslm.store import open_database
 
 HOSTILE = ["tab\there", "line\nbreak", "back\\slash", "\\N", "nul\0byte", "cr\rlf\r\n", "emoji 🙂 ok",
@@ -90,3 +90,18 @@ async def test_a_transaction_cancelled_anywhere_leaves_the_database_writable(bul
     assert sum(t == "whole" for _, t in rows) == 40
     cut = sorted(k for k, t in rows if t == "cut")
     assert all({k - k % 10 + j for j in range(3)} <= set(cut) for k in cut)  # each cut write all or nothing
+
+
+async def test_a_driver_error_reaches_the_caller_as_the_stores_one_line(bulk):
+    async with bulk.transaction() as tx:
+        await tx.execute("INSERT INTO bulk (k, t) VALUES (?, ?)", (1, "one"))
+    with pytest.raises(DatabaseError) as clash:
+        async with bulk.transaction() as tx:
+            await tx.execute("INSERT INTO bulk (k, t) VALUES (?, ?)", (1, "again"))  # the key exists
+    assert "\n" not in str(clash.value)
+    with pytest.raises(DatabaseError):
+        await bulk.fetchall("SELECT nothing FROM bulk")
+    with pytest.raises(DatabaseError):
+        async for _ in bulk.iterate("SELECT nothing FROM bulk"):
+            pass
+    assert await bulk.fetchall("SELECT k, t FROM bulk") == [(1, "one")]  # the failed transaction left nothing

@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sqlite3
 import sys
 import traceback
-
-import pymysql
 
 from dbslm import __version__
 from dbslm.cli import arpa, chat, eval_dialog, evaluate, flush, migrate, train
@@ -40,8 +37,6 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"error: {exc}", EXIT_ERROR)
     except KeyboardInterrupt:
         return _fail("interrupted; no half-written build went live", EXIT_INTERRUPTED)
-    except (sqlite3.Error, pymysql.Error) as exc:
-        return _fail(f"database error: {exc}", EXIT_ERROR)
     except MemoryError:
         return _fail("out of memory; try a smaller input or a lower order", EXIT_ERROR)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback

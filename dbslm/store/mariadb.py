@@ -21,7 +21,7 @@ import aiomysql
 import numpy as np
 import pymysql
 
-from dbslm.errors import DbslmError
+from dbslm.errors import DatabaseError, DbslmError
 from dbslm.store.database import Database, Row, Transaction, is_column, overlapped, row_count
 from dbslm.store.dialect import MariaDBDialect
 
@@ -159,9 +159,9 @@ class MariaDBDatabase(Database):
                 local_infile=True, connect_timeout=CONNECT_TIMEOUT, pool_recycle=3600),
                 CONNECT_TIMEOUT + 5)
         except asyncio.TimeoutError:
-            raise DbslmError(f"{target.place}: no answer within {CONNECT_TIMEOUT} s") from None
+            raise DatabaseError(f"{target.place}: no answer within {CONNECT_TIMEOUT} s") from None
         except (pymysql.Error, OSError) as exc:
-            raise DbslmError(f"{target.place}: {_reason(exc, target)}") from None
+            raise DatabaseError(f"{target.place}: {_reason(exc, target)}") from None
         return cls(target, pool)
 
     async def guard(self, coro: Any) -> Any:
@@ -169,9 +169,13 @@ class MariaDBDatabase(Database):
         try:
             return await asyncio.wait_for(coro, STATEMENT_TIMEOUT)
         except asyncio.TimeoutError:
-            raise DbslmError(f"{self.target.place}: no answer within {STATEMENT_TIMEOUT} s") from None
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
-            raise DbslmError(f"{self.target.place}: {_reason(exc, self.target)}") from None
+            raise DatabaseError(f"{self.target.place}: no answer within {STATEMENT_TIMEOUT} s") from None
+        except pymysql.Error as exc:
+            raise self.failed(exc) from None
+
+    def failed(self, exc: BaseException) -> DatabaseError:
+        """The driver's error as the store's (every statement's error passes here)."""
+        return DatabaseError(f"{self.target.place}: {_reason(exc, self.target)}")
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         for attempt in (1, 2):  # a connection the server dropped is replaced once
@@ -181,16 +185,18 @@ class MariaDBDatabase(Database):
                     return list(await cur.fetchall())
             except pymysql.err.OperationalError as exc:
                 if attempt == 2 or exc.args[0] not in _LOST:
-                    raise DbslmError(f"{self.target.place}: {_reason(exc, self.target)}") from None
+                    raise self.failed(exc) from None
             except asyncio.TimeoutError:
-                raise DbslmError(f"{self.target.place}: no answer within {STATEMENT_TIMEOUT} s") from None
+                raise DatabaseError(f"{self.target.place}: no answer within {STATEMENT_TIMEOUT} s") from None
             except (pymysql.err.InterfaceError, OSError) as exc:
                 if attempt == 2:
-                    raise DbslmError(f"{self.target.place}: {_reason(exc, self.target)}") from None
+                    raise self.failed(exc) from None
+            except pymysql.Error as exc:
+                raise self.failed(exc) from None
         raise AssertionError("unreachable")
 
     async def iterate(self, sql: str, params: Sequence[Any] = (), batch: int = 50000) -> AsyncIterator[list[Row]]:
-        async with self._pool.acquire() as conn, conn.cursor(aiomysql.SSCursor) as cur:
+        async with self._connection() as conn, conn.cursor(aiomysql.SSCursor) as cur:
             await self.guard(cur.execute(_format(sql), tuple(params)))
             while rows := await self.guard(cur.fetchmany(batch)):
                 yield list(rows)
@@ -225,7 +231,7 @@ class MariaDBDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             await self.guard(conn.begin())
             try:
                 yield MariaDBTransaction(conn, self)
@@ -238,9 +244,19 @@ class MariaDBDatabase(Database):
             await self.guard(conn.commit())
 
     @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[aiomysql.Connection]:
+        """A connection of the pool; the driver's errors in taking it, or in a statement that
+        did not pass :meth:`guard`, as the store's."""
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except (pymysql.Error, OSError) as exc:
+            raise self.failed(exc) from None
+
+    @asynccontextmanager
     async def lock(self, name: str, wait: bool = True) -> AsyncIterator[bool]:
         """A server-side named lock (GET_LOCK), released if this process dies."""
-        async with self._pool.acquire() as conn, conn.cursor() as cur:
+        async with self._connection() as conn, conn.cursor() as cur:
             timeout = LOCK_TIMEOUT if wait else 0
             await self.guard(cur.execute("SELECT GET_LOCK(%s, %s)", (f"dbslm:{name}"[:64], timeout)))
             (got,) = await cur.fetchone()

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiosqlite
 
-from dbslm.errors import DbslmError
+from dbslm.errors import DatabaseError, DbslmError
 from dbslm.store.database import Database, Row, Transaction
 from dbslm.store.dialect import SQLiteDialect
 
@@ -77,9 +77,9 @@ class SQLiteDatabase(Database):
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = await aiosqlite.connect(path, isolation_level=None)
         except OSError as exc:
-            raise DbslmError(f"cannot open database {path}: {exc.strerror or exc}") from None
+            raise DatabaseError(f"cannot open database {path}: {exc.strerror or exc}") from None
         except sqlite3.Error as exc:
-            raise DbslmError(f"cannot open database {path}: {_reason(exc)}") from None
+            raise DatabaseError(f"cannot open database {path}: {_reason(exc)}") from None
         try:
             for pragma in (*PRAGMAS, "PRAGMA busy_timeout=1"):  # the writer's waits: see WRITE_WAIT_SECONDS
                 # (turning a new file to WAL while another process opens it too fails at once: retried)
@@ -89,11 +89,18 @@ class SQLiteDatabase(Database):
                 await reader.execute(pragma)
         except sqlite3.Error as exc:
             await writer.close()
-            raise DbslmError(f"cannot use database {path}: {_reason(exc)}") from None
+            raise DatabaseError(f"cannot use database {path}: {_reason(exc)}") from None
         return cls(path, writer, reader)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(await self._reader.execute_fetchall(sql, params))
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: sqlite3.Error) -> DatabaseError:
+        """The driver's error as the store's (every statement's error passes here)."""
+        return DatabaseError(f"database {self.path}: {_reason(exc)}")
 
     async def let_others_write(self) -> None:
         await asyncio.sleep(PART_PAUSE_SECONDS)
@@ -107,11 +114,18 @@ class SQLiteDatabase(Database):
                 await tx.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
         async with self._write_lock:  # retried, as a transaction's start is, while others use the file
             deadline = time.monotonic() + WRITE_WAIT_SECONDS
-            while (await self._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))[0][0]:
+            while await self._checkpoint_busy():
                 if time.monotonic() > deadline:  # the rows are deleted; their old pages wait for the next one
                     log.warning("could not empty the write-ahead log of %s: the database stayed busy", self.path)
                     return
                 await asyncio.sleep(WRITE_RETRY_SECONDS)
+
+    async def _checkpoint_busy(self) -> bool:
+        """Fold the write-ahead log into the file; whether a reader kept it from finishing."""
+        try:
+            return bool((await self._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))[0][0])
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
 
     async def size_bytes(self) -> int:
         pages, size = await self.fetchone("SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()")
@@ -122,12 +136,15 @@ class SQLiteDatabase(Database):
         return row is not None
 
     async def iterate(self, sql: str, params: Sequence[Any] = (), batch: int = 50000) -> AsyncIterator[list[Row]]:
-        cursor = await self._reader.execute(sql, params)
         try:
-            while rows := await cursor.fetchmany(batch):
-                yield list(rows)
-        finally:
-            await cursor.close()
+            cursor = await self._reader.execute(sql, params)
+            try:
+                while rows := await cursor.fetchmany(batch):
+                    yield list(rows)
+            finally:
+                await cursor.close()
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -135,12 +152,15 @@ class SQLiteDatabase(Database):
             try:
                 await self._begin()
             except sqlite3.Error as exc:
-                raise DbslmError(f"cannot write to database {self.path}: {_reason(exc)}") from None
+                raise DatabaseError(f"cannot write to database {self.path}: {_reason(exc)}") from None
             except BaseException:  # cancelled: aiosqlite's thread may still have begun it
                 await asyncio.shield(self._rollback())
                 raise
             try:
                 yield SQLiteTransaction(self._writer)
+            except sqlite3.Error as exc:  # a statement's
+                await asyncio.shield(self._rollback())
+                raise self._failed(exc) from None
             except BaseException:
                 await asyncio.shield(self._rollback())  # finished even if cancelled again
                 raise
@@ -148,7 +168,7 @@ class SQLiteDatabase(Database):
                 await self._writer.execute("COMMIT")
             except sqlite3.Error as exc:
                 await self._rollback()
-                raise DbslmError(f"cannot write to database {self.path}: {_reason(exc)}") from None
+                raise DatabaseError(f"cannot write to database {self.path}: {_reason(exc)}") from None
             except BaseException:
                 await asyncio.shield(self._rollback())
                 raise
