@@ -27,7 +27,7 @@ from dbslm.starter import starter_pairs
 async def main() -> int:
     settings = load_settings()
     bot_settings = load_bot_settings()  # a bad setting is reported before anything starts
-    engine = await DBSLMEngine.open(settings.database, settings.model, settings.embedder_model)
+    engine = await DBSLMEngine.open(settings.database, settings.model, settings.embedder_model, settings.mariadb_url)
     try:
         if not (await engine.stats())["trained"]:
             print("training the starter model ...", file=sys.stderr)

@@ -82,8 +82,7 @@ class DBSLMEngine:
         With a ``base`` engine (of the same store) the model answers from its own distribution
         interpolated with the base model's, ``base_weight`` the base's share; it never trains it."""
         self.store, self.model_name, self.base, self.base_weight = store, model, base, base_weight
-        self.profile = profile
-        self.banned_words = frozenset(banned_words)
+        self.profile, self.banned_words = profile, frozenset(banned_words)
         self.settings = DecodeSettings()
         self.level2 = Level2Store(store.db)
         self.level3 = Level3Store(store.db)
@@ -97,8 +96,9 @@ class DBSLMEngine:
         self._id: int | None = None
 
     @classmethod
-    async def open(cls, db: str, model: str = "base", embedder: str | None = None) -> DBSLMEngine:
-        return cls(await open_store(db), model, embedder=embedder)
+    async def open(cls, db: str, model: str = "base", embedder: str | None = None,
+                   cold_url: str | None = None) -> DBSLMEngine:  # cold_url: see open_store
+        return cls(await open_store(db, cold_url=cold_url), model, embedder=embedder)
 
     async def close(self) -> None:
         await self.store.close()

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from dbslm.errors import DbslmError
 from tests.conftest import fresh_mariadb, table_rows
 from tests.test_bad_input import assert_refused
 
@@ -119,8 +120,11 @@ async def test_replies_and_candidates_are_the_same_after_a_flush(tmp_path, maria
     before = await replies(engine), await candidates(engine.store)
     model = await engine.store.level1.model("base")
     await engine.close()
-    store = await open_store(path, cold_url=mariadb_url)
+    store = await open_store(path)
+    await store.attach_cold(mariadb_url)
     report = await store.cold.flush(model.active_build, 100_000, lambda stage: None)
     assert report.contexts > 1000
     assert (await replies(DBSLMEngine(store)), await candidates(store)) == before
     await store.close()
+    with pytest.raises(DbslmError, match="keeps contexts in cold storage on MariaDB"):
+        await open_store(path)  # the store reads no settings: its caller names the cold tier

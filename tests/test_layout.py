@@ -66,6 +66,12 @@ def test_packages_import_each_other_one_way_only():
                                                                                    if n.startswith("dbslm"))))
 
 
+def test_the_store_reads_no_settings():
+    for path in (ROOT / "dbslm" / "store").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert not any(s in text for s in ("os.environ", "getenv", "dbslm.config", "load_dotenv")), path
+
+
 def test_the_code_passes_the_linter():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--quiet", "--no-cache", str(ROOT)],
                             capture_output=True, text=True, cwd=ROOT)

@@ -40,7 +40,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 async def run_export(args: argparse.Namespace) -> int:
-    async with await open_store(args.db, create=False) as store:
+    async with await open_store(args.db, create=False, cold_url=args.cold_url) as store:
         model = await trained_model(store, args.model)
         if args.output == "-":
             counts = await export_arpa(store, model, sys.stdout)
@@ -70,7 +70,7 @@ async def run_import(args: argparse.Namespace) -> int:
             raise DbslmError(f"{path}: byte {exc.start} is not valid {args.encoding}") from None
 
     lines = await asyncio.to_thread(read)
-    async with await open_store(args.db) as store:
+    async with await open_store(args.db, cold_url=args.cold_url) as store:
         existing = await store.level1.model(args.model)
         model = ModelInfo(existing.id if existing else None, args.model, 0, args.tokenizer,
                           existing.active_build if existing else None)

@@ -43,7 +43,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    store = await open_store(args.db)
+    store = await open_store(args.db, cold_url=args.cold_url)
     embedder = load_settings().embedder_model
     base = DBSLMEngine(store, check_model_name(args.base), embedder=embedder) if args.base else None
     engine = DBSLMEngine(store, args.model, embedder=embedder, base=base, base_weight=args.base_weight)

@@ -21,12 +21,14 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_defaults(args: argparse.Namespace) -> None:
-    """Fill ``--db`` and ``--model`` from the settings where the command line left them out."""
-    settings = None
+    """Fill ``--db`` and ``--model`` from the settings where the command line left them out,
+    and ``cold_url``: the MariaDB of ``DBSLM_MARIADB_*``, where a SQLite file's flushed
+    contexts are."""
+    settings = load_settings()
     for option, setting in (("db", "database"), ("model", "model")):
         if option in vars(args) and getattr(args, option) is None:
-            settings = settings or load_settings()
             setattr(args, option, getattr(settings, setting))
+    args.cold_url = settings.mariadb_url
 
 
 def add_text_options(parser: argparse.ArgumentParser) -> None:

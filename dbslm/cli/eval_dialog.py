@@ -37,7 +37,7 @@ async def run(args: argparse.Namespace) -> int:
     pairs = read_pairs(Path(args.dataset), args.encoding, args.max_line_chars)
     if not pairs:
         raise DbslmError(f"{args.dataset}: no prompt/response pairs")
-    store = await open_store(args.db, create=False)
+    store = await open_store(args.db, create=False, cold_url=args.cold_url)
     engine = DBSLMEngine(store, args.model, embedder=load_settings().embedder_model)
     try:
         model = await trained_model(store, args.model)

@@ -34,7 +34,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace) -> int:
     files = find_files(args.inputs, args.recursive)
     texts = [await asyncio.to_thread(read_lines, path, args.encoding, args.max_line_chars) for path in files]
-    async with await open_store(args.db, create=False) as store:
+    async with await open_store(args.db, create=False, cold_url=args.cold_url) as store:
         model = await trained_model(store, args.model)
         tokenize = get_tokenizer(model.tokenizer).tokenize
         sentences = await asyncio.to_thread(

@@ -46,7 +46,8 @@ async def run(args: argparse.Namespace) -> int:
         print(f"{file} is {size_mb:,.1f} MB, not above the threshold of {threshold:,.0f} MB: nothing to flush "
               "(--force flushes anyway)")
         return 0
-    async with await open_store(path, create=False, cold_url=args.target or settings.mariadb_url) as store:
+    async with await open_store(path, create=False, cold_url=args.cold_url) as store:
+        await store.attach_cold(args.target or args.cold_url)
         name = args.model or settings.model
         async with store.db.lock(f"train:{name}"):  # no batch changes the build while its contexts move
             model = await trained_model(store, name)

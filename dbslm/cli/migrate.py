@@ -43,7 +43,7 @@ async def run(args: argparse.Namespace) -> int:
     def report(table: str, rows: int) -> None:
         print(f"{table}: {rows:,} rows", file=sys.stderr, flush=True)
 
-    async with await open_store(source_path, create=False) as source:
+    async with await open_store(source_path, create=False, cold_url=args.cold_url) as source:
         if args.output:
             await _dump(source.db, args.output, mode, report)
         if args.apply:

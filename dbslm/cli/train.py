@@ -124,7 +124,7 @@ async def run(args: argparse.Namespace) -> int:
                                       args.max_line_chars) if dataset else []
     progress = Progress(sum(s.rows for s in sources))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
-    async with await open_store(args.db) as store:
+    async with await open_store(args.db, cold_url=args.cold_url) as store:
         model = await resolve_model(store, args.model, args.order, args.tokenizer, args.reset)
         session = _Session(store, model, args, reading, progress, (str(dataset), prompts))
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from dbslm.config import load_settings
 from dbslm.errors import DbslmError
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database
@@ -55,16 +54,19 @@ class Store:
 async def open_store(target: str, create: bool = True, cold_url: str | None = None) -> Store:
     """Open and migrate the database named by ``target``; without ``create`` it must exist.
 
-    What interrupted trainings left is removed (logged as a warning). A SQLite database gets
-    its MariaDB cold tier attached when it has flushed contexts, or
-    when ``cold_url`` names one (``DBSLM_MARIADB_*`` otherwise).
+    What interrupted trainings left is removed (logged as a warning). ``cold_url`` names the
+    MariaDB cold tier of a SQLite file, attached when the file has flushed contexts (opening
+    such a file without one is an error); :meth:`Store.attach_cold` attaches one at any time.
     """
     db = await open_database(target, create)
     store = Store(db, Level1Store(db))
     try:
         await migrate(db)
-        if db.dialect.name == "sqlite" and (cold_url or await db.fetchone("SELECT 1 FROM flushed LIMIT 1")):
-            await store.attach_cold(cold_url or load_settings().mariadb_url)
+        if db.dialect.name == "sqlite" and await db.fetchone("SELECT 1 FROM flushed LIMIT 1"):
+            if cold_url is None:
+                raise DbslmError(f"{db.description} keeps contexts in cold storage on MariaDB: name that "
+                                 "database (DBSLM_MARIADB_*) to open it")
+            await store.attach_cold(cold_url)
         for line in await store.level1.clean_up():  # with the cold tier: a build's cold rows go too
             log.warning("%s: %s", db.description, line)
     except BaseException:
