@@ -35,9 +35,9 @@ LOOKUPS = 2000
 async def head_latencies(db: str) -> tuple[float, float]:
     """p50 and p95 in milliseconds of head fetches for random unigram and bigram contexts."""
     async with await open_store(db, create=False) as store:
-        model = await store.level1.model("base")
+        model = await store.models.model("base")
         build = model.active_build
-        rows = {n: await store.level1.order_rows(build, n) for n in (1, 2)}
+        rows = {n: await store.models.order_rows(build, n) for n in (1, 2)}
         rng = random.Random(7)
         times = []
         for _ in range(LOOKUPS):
@@ -45,7 +45,7 @@ async def head_latencies(db: str) -> tuple[float, float]:
             i = rng.randrange(len(rows[n].word))
             ctx = hashing.extend(int(rows[n].ctx[i]), int(rows[n].word[i]))
             started = time.perf_counter()
-            await store.level1.heads(build, [(n + 1, ctx)])
+            await store.models.heads(build, [(n + 1, ctx)])
             times.append((time.perf_counter() - started) * 1000)
     times.sort()
     return times[len(times) // 2], times[int(len(times) * 0.95)]

@@ -134,7 +134,7 @@ async def dbslm_replies(path: Path, train: list[Pair], tests: list[Pair],
         conversation = await engine.start_conversation(f"bench{i}")
         reply = await engine.respond(conversation, prompt, seed=i)
         replies.append("" if reply.concept == "no_answer" else reply.text)
-    perplexities = await reply_perplexities(engine.store, await engine.store.level1.model(engine.model_name), tests)
+    perplexities = await reply_perplexities(engine.store, await engine.store.models.model(engine.model_name), tests)
     await engine.close()
     return replies, perplexities
 
@@ -148,7 +148,7 @@ async def latency(tmp: Path) -> tuple[float, float, int]:
     prompts = [p for p, _ in splits(starter_pairs())["every 10th pair"][1]]
     # the condition
     profile = asdict(replace(DecodeSettings(), max_tokens=LATENCY_TOKENS, copy_tokens=LATENCY_TOKENS))
-    await engine.level2.save_profile(await engine.model_id(), engine.profile, profile)
+    await engine.profiles.save_profile(await engine.model_id(), engine.profile, profile)
     conversation = await engine.start_conversation("latency")
     await engine.respond(conversation, "warm up", seed=0)
     times = []

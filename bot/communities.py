@@ -80,7 +80,7 @@ class Communities:
             learned += await engine.learning.forget_user(await engine.model_id(), user_key)
             await self.set_opted_out(engine, user_key, True)
         taught = await unteach(self.base.store, user_key)
-        removed = await self.base.level2.forget_user(user_key)
+        removed = await self.base.conversations.forget_user(user_key)
         await self.base.store.db.erase_deleted()
         return {**removed, "learned": learned, "taught_pairs": taught}
 

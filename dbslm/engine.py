@@ -14,10 +14,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dbslm.concepts.catalog import DEFAULTS, choose_concept
-from dbslm.concepts.classifier import Background, spellings
-from dbslm.concepts.payloads import PAYLOADS
+from dbslm.concepts.span import concept_span
 from dbslm.decoder import DecodeSettings
+from dbslm.domain import Conversation, Correction, LogEntry, Message, ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.generation import BIAS_STRENGTH, generate, span_ids
 from dbslm.learning import ChannelLearning
@@ -29,10 +28,12 @@ from dbslm.reply.association import fit_weight, load_vectors, refresh_vectors
 from dbslm.reply.context import biases_for, cache_sequences
 from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import WordVectors
-from dbslm.store import ModelInfo, Store, open_store
+from dbslm.store import Store, open_store
 from dbslm.store.cold import FlushReport
-from dbslm.store.level2 import Conversation, Correction, Level2Store, LogEntry, Message
-from dbslm.store.level3 import SHARED_MODEL_ID, Concept, Level3Store
+from dbslm.store.concepts import ConceptStore
+from dbslm.store.conversations import ConversationStore
+from dbslm.store.pairs import PairStore
+from dbslm.store.profiles import ProfileStore
 from dbslm.teaching import teach, unteach
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import MAX_INPUT_CHARS, bounded, repaired
@@ -84,8 +85,9 @@ class DBSLMEngine:
         self.store, self.model_name, self.base, self.base_weight = store, model, base, base_weight
         self.profile, self.banned_words = profile, frozenset(banned_words)
         self.settings = DecodeSettings()
-        self.level2 = Level2Store(store.db)
-        self.level3 = Level3Store(store.db)
+        self.conversations, self.pairs = ConversationStore(store.db), PairStore(store.db)
+        self.profiles = ProfileStore(store.db)
+        self.concepts = ConceptStore(store.db)
         self.learning = ChannelLearning(store, model, self._pairs_changed)
         self._pairs_counted, self._pairs_uncounted = 0, 0  # channel pairs learned, in and after the last count
         self.embedder_model = embedder
@@ -120,7 +122,7 @@ class DBSLMEngine:
         pairs = [pair for pair in pairs if pair[1].strip()]  # kept whole: a DialogPair has metadata
         model = await resolve_model(self.store, self.model_name, order, None, reset=False)
         report, vectors = await teach(self.store, model, pairs, source, user_id)
-        await fit_weight(self.level2, await self.model_id(), vectors, get_tokenizer(model.tokenizer).tokenize)
+        await fit_weight(self.pairs, await self.model_id(), vectors, get_tokenizer(model.tokenizer).tokenize)
         self._vectors_counted()
         return report
 
@@ -128,7 +130,7 @@ class DBSLMEngine:
         """Recount the model's word vectors from its pairs, and fit its prompt weight unless not
         to; returns how many words have one."""
         model = await self._model()
-        words = await refresh_vectors(self.level2, model.id, get_tokenizer(model.tokenizer).tokenize, fit)
+        words = await refresh_vectors(self.pairs, model.id, get_tokenizer(model.tokenizer).tokenize, fit)
         self._vectors_counted()
         return words
 
@@ -148,19 +150,19 @@ class DBSLMEngine:
     # -- conversations ----------------------------------------------------------------------
 
     async def start_conversation(self, user_id: str, agent: str = "dbslm", channel_key: str | None = None) -> int:
-        return await self.level2.start_conversation(await self.model_id(), user_id, agent, channel_key)
+        return await self.conversations.start_conversation(await self.model_id(), user_id, agent, channel_key)
 
     async def conversation_for_channel(self, channel_key: str, user_id: str, agent: str = "dbslm") -> int:
         """The conversation logged for a channel (or thread, or DM), started on first use."""
         model_id = await self.model_id()
-        found = await self.level2.conversation_for_channel(model_id, channel_key)
+        found = await self.conversations.conversation_for_channel(model_id, channel_key)
         if found is not None:
             return found.id
-        return await self.level2.start_conversation(model_id, user_id, agent, channel_key)
+        return await self.conversations.start_conversation(model_id, user_id, agent, channel_key)
 
     async def _conversation(self, conversation_id: int, messages: int) -> tuple[Conversation, list[Message]]:
         """The conversation and its last ``messages`` messages, oldest first."""
-        conversation, recent = await self.level2.conversation_and_history(conversation_id, messages)
+        conversation, recent = await self.conversations.conversation_and_history(conversation_id, messages)
         if conversation is None:
             raise DbslmError(f"no conversation {conversation_id}")
         return conversation, recent
@@ -178,15 +180,15 @@ class DBSLMEngine:
         self._loaded = None
 
     async def _model(self) -> ModelInfo:
-        found = await self.store.level1.model(self.model_name)
+        found = await self.store.models.model(self.model_name)
         if found is not None:
             return found
         like = await self.base._model() if self.base is not None else None
-        return await self.store.level1.ensure_model(self.model_name, like.order if like else DEFAULT_ORDER,
+        return await self.store.models.ensure_model(self.model_name, like.order if like else DEFAULT_ORDER,
                                                     like.tokenizer if like else DEFAULT_TOKENIZER)
 
     async def history(self, conversation_id: int, n: int = 20) -> list[Message]:
-        return await self.level2.history(conversation_id, n)
+        return await self.conversations.history(conversation_id, n)
 
     async def respond(self, conversation_id: int, text: str, *, seed: int | None = None,
                       user_id: str | None = None) -> Reply:
@@ -205,10 +207,10 @@ class DBSLMEngine:
             concept, reply_text, tokens = await self._answer(conversation.id, text, recent, seed, values)
         except BaseException:  # a failure, or the task cancelled (a shutdown)
             if asked is not None:  # the message is kept even when no answer comes
-                await self.level2.log(conversation.id, asked)
+                await self.conversations.log(conversation.id, asked)
             raise
         answer = LogEntry("bot", conversation.agent, reply_text, concept)
-        reply_id = await self.level2.log(conversation.id, *([asked] if asked else []), answer)
+        reply_id = await self.conversations.log(conversation.id, *([asked] if asked else []), answer)
         return Reply(reply_id, reply_text, tokens, concept, (time.perf_counter() - started) * 1000)
 
     async def record_correction(self, conversation_id: int, corrected_text: str, reply_id: int | None = None,
@@ -225,7 +227,7 @@ class DBSLMEngine:
             raise DbslmError("there is no reply of mine to correct in this conversation yet")
         at = bot_turns[-1]
         prompt = next((m.text for m in reversed(messages[:at]) if m.role == "user"), "")
-        return await self.level2.record_correction(await self.model_id(), conversation_id, messages[at].id,
+        return await self.conversations.record_correction(await self.model_id(), conversation_id, messages[at].id,
                                                    user_id or conversation.user_id, prompt, corrected, BIAS_STRENGTH)
 
     async def acknowledge(self, conversation_id: int, answer: str, correction_id: int | None = None) -> Reply:
@@ -233,31 +235,31 @@ class DBSLMEngine:
         names the question the correction applies to when ``correction_id`` is given."""
         started = time.perf_counter()
         conversation, recent = await self._conversation(conversation_id, CONVERSATION_WINDOW)
-        found = await self.level2.corrections(await self.model_id(), correction_id=correction_id) \
+        found = await self.conversations.corrections(await self.model_id(), correction_id=correction_id) \
             if correction_id is not None else []
-        await self.level3.signal(conversation_id, "acknowledge")
+        await self.concepts.signal(conversation_id, "acknowledge")
         return await self._reply_with(conversation, "", recent, started, answer=answer.strip(),
                                       question=found[0].prompt.strip() if found else "")
 
     async def pending_corrections(self) -> list[Correction]:
         """Corrections made in this model's conversations that wait for an admin's decision."""
-        return await self.level2.corrections(await self.model_id(), scope=PENDING)
+        return await self.conversations.corrections(await self.model_id(), scope=PENDING)
 
     async def approve_correction(self, correction_id: int) -> bool:
         """Make a pending correction of this model apply in every conversation and learn it as
         a pair (admins only); False when the model has no such pending correction."""
-        found = await self.level2.corrections(await self.model_id(), scope=PENDING, correction_id=correction_id)
+        found = await self.conversations.corrections(await self.model_id(), scope=PENDING, correction_id=correction_id)
         if not found:
             return False
         await self.train_dialog([(found[0].prompt, found[0].corrected)], source="correction",
                                 user_id=found[0].user_id)
-        return await self.level2.approve_correction(correction_id)
+        return await self.conversations.approve_correction(correction_id)
 
     async def reject_correction(self, correction_id: int) -> bool:
         """Withdraw a pending correction of this model (admins only); False when there is none."""
-        if not await self.level2.corrections(await self.model_id(), scope=PENDING, correction_id=correction_id):
+        if not await self.conversations.corrections(await self.model_id(), scope=PENDING, correction_id=correction_id):
             return False
-        await self.level2.reject_correction(correction_id)
+        await self.conversations.reject_correction(correction_id)
         return True
 
     async def forget_user(self, user_id: str, only_this_model: bool = False) -> dict[str, int]:
@@ -268,19 +270,19 @@ class DBSLMEngine:
         model_id = await self.model_id()
         learned = await self.learning.forget_user(model_id, user_id)  # first: if it fails, nothing else is gone
         taught = await unteach(self.store, user_id, self.model_name if only_this_model else None)
-        removed = await self.level2.forget_user(user_id, model_id if only_this_model else None)
+        removed = await self.conversations.forget_user(user_id, model_id if only_this_model else None)
         if removed["pairs"]:
             await self.refresh_vectors()  # no vector keeps what only their pairs said
         await self.store.db.erase_deleted()
         return {**removed, "learned": learned, "taught_pairs": taught}
 
     async def stats(self) -> dict[str, object]:
-        model = await self.store.level1.model(self.model_name)
+        model = await self.store.models.model(self.model_name)
         if model is None or model.active_build is None:
             return {"model": self.model_name, "trained": False}
-        tokens, built_at = await self.store.level1.build_summary(model)
+        tokens, built_at = await self.store.models.build_summary(model)
         return {"model": model.name, "trained": True, "order": model.order, "tokenizer": model.tokenizer,
-                "build": model.active_build, "ngrams": await self.store.level1.build_counts(model.active_build),
+                "build": model.active_build, "ngrams": await self.store.models.build_counts(model.active_build),
                 "tokens": tokens, "built_at": built_at}
 
     async def flush(self, cold_url: str, batch: int) -> FlushReport:
@@ -289,7 +291,7 @@ class DBSLMEngine:
             raise DbslmError("the model already lives in MariaDB: there is nothing to flush")
         cold = await self.store.attach_cold(cold_url)
         async with self.store.db.lock(f"train:{self.model_name}"):  # no batch changes it meanwhile
-            model = await self.store.level1.model(self.model_name)
+            model = await self.store.models.model(self.model_name)
             if model is None or model.active_build is None:
                 raise DbslmError(f"model {self.model_name!r} has not been trained yet: there is nothing to flush")
             return await cold.flush(model.active_build, batch, lambda _stage: None)
@@ -301,7 +303,7 @@ class DBSLMEngine:
         reloaded when a build changes (in place too); None when nothing is trained. ``model`` is its row
         when the caller has just read it."""
         names = (self.model_name, *((self.base.model_name,) if self.base is not None else ()))
-        found = {} if model is not None else await self.store.level1.models(names)  # one query for both
+        found = {} if model is not None else await self.store.models.models(names)  # one query for both
         model = model or found.get(self.model_name) or await self._model()
         base = await self.base._load(found.get(names[-1])) if self.base is not None else None
         if model.active_build is None and base is None:
@@ -316,8 +318,8 @@ class DBSLMEngine:
     async def _reload(self, model: ModelInfo, base: _Loaded | None, builds: tuple) -> _Loaded:
         own = self._loaded.own if self._loaded is not None and model.active_build is not None else None
         if model.active_build is not None and (own is None or not await own.refresh(model)):  # kept: a batch changed it
-            own = await ModelReader.open(self.store.level1, model)
-        vocab = await self.store.level1.vocabulary(model) if own is not None else Vocabulary()
+            own = await ModelReader.open(self.store.models, model)
+        vocab = await self.store.models.vocabulary(model) if own is not None else Vocabulary()
         reader: ModelReader | MixedReader | None = own
         if base is not None:
             own_size = len(vocab)
@@ -331,12 +333,12 @@ class DBSLMEngine:
             self._embedder_loaded = True
         tokenize = get_tokenizer(model.tokenizer).tokenize
         searched = (model.id,) + ((base.model.id,) if base is not None else ())
-        self.settings = await self.level2.decode_settings(model.id, self.profile)
-        tokens = (await self.store.level1.build_summary(model))[0] + (base.tokens if base is not None else 0)
-        vectors = await load_vectors(self.level2, model.id)
+        self.settings = await self.profiles.decode_settings(model.id, self.profile)
+        tokens = (await self.store.models.build_summary(model))[0] + (base.tokens if base is not None else 0)
+        vectors = await load_vectors(self.pairs, model.id)
         if not vectors.words and base is not None:
             vectors = base.vectors
-        ranker = Ranker(self.level2, vectors, self._embedder, searched, tokenize, self.settings.prompt_weight)
+        ranker = Ranker(self.pairs, vectors, self._embedder, searched, tokenize, self.settings.prompt_weight)
         return _Loaded(model, builds, own, reader, vocab, banned, vectors, ranker, searched, tokens)
 
     async def _answer(self, conversation_id: int, text: str, recent: list[Message], seed: int | None,
@@ -351,9 +353,11 @@ class DBSLMEngine:
         prompt = tokenize(text)
         vocab = loaded.vocab
         overlay: dict[int, str] = {}
-        corrected = [b.span for b in await biases_for(self.level2, loaded.model.id, conversation_id, prompt, tokenize)]
+        biases = await biases_for(self.conversations, loaded.model.id, conversation_id, prompt, tokenize)
+        corrected = [b.span for b in biases]
         spans = [span_ids(span, tokenize, vocab, overlay) for span in corrected]
-        concept, concept_text = await self._concept_span(loaded, conversation_id, prompt, recent, values)
+        concept, concept_text = await concept_span(self.concepts, self.store.models, loaded.model, loaded.model_ids,
+                                                   loaded.tokens, conversation_id, prompt, recent, values)
         start = span_ids(concept_text, tokenize, vocab, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
         if concept is not None and concept_text.rstrip().rstrip(CLOSING).endswith(SENTENCE_ENDS):
@@ -375,26 +379,3 @@ class DBSLMEngine:
             return "no_answer", "I don't know what to say to that.", []
         name = concept.name if concept else "correction" if spans else None
         return name, written or detokenize(tokens), tokens
-
-    async def _concept_span(self, loaded: _Loaded, conversation_id: int, prompt: list[str], recent: list[Message],
-                            values: dict[str, str]) -> tuple[Concept | None, str]:
-        """The concept this reply calls for (a signal, or a prompt its examples make likely)
-        and the text it emits; (None, "") when none applies or its payload has nothing to say."""
-        concepts = await self.level3.concepts(loaded.model.id)
-        missing = [c for c in DEFAULTS if c.name not in {k.name for k in concepts}]
-        for concept in missing:  # a default a later version added (or every one, the first time)
-            await self.level3.add_concept(SHARED_MODEL_ID, concept)
-        concepts += missing
-        tokenize = get_tokenizer(loaded.model.tokenizer).tokenize
-        signal = await self.level3.take_signal(conversation_id)
-        if signal is not None:
-            concept = next((c for c in concepts if c.name == signal), None)
-        else:
-            found = await self.store.level1.word_frequencies(loaded.model_ids, spellings(prompt))
-            concept = choose_concept(concepts, prompt, Background.merged(found, loaded.tokens), tokenize)
-        if concept is None:
-            return None, ""
-        filled = PAYLOADS[concept.payload](recent, **values) if concept.payload in PAYLOADS else {}
-        if filled is None:
-            return None, ""
-        return concept, concept.template.format(**filled)

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram import count_probs, hashing, scoring
-from dbslm.store import ModelInfo, Store
+from dbslm.store import Store
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.text.vocab import BOS, EOS, SEP
 
@@ -18,7 +19,7 @@ MAX_ATTEMPTS = 5
 
 async def trained_model(store: Store, name: str) -> ModelInfo:
     """The named model, which must have an active build."""
-    model = await store.level1.model(name)
+    model = await store.models.model(name)
     if model is None:
         raise DbslmError(f"no model named {name!r} in {store.db.description}")
     if model.active_build is None:
@@ -56,7 +57,7 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
 async def reply_perplexities(store: Store, model: ModelInfo, pairs: list[tuple[str, str]]) -> tuple[float, float]:
     """Perplexity of the pairs' responses (their tokens and ``</s>``) after ``<s> prompt <sep>``,
     and after ``<s> <sep>`` alone: does the model use the prompt?"""
-    vocab = await store.level1.vocabulary(model)
+    vocab = await store.models.vocabulary(model)
     tokenize = get_tokenizer(model.tokenizer).tokenize
 
     def encode(with_prompt: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +83,7 @@ async def reply_perplexities(store: Store, model: ModelInfo, pairs: list[tuple[s
 async def _score(store: Store, model: ModelInfo, sentences: list[list[str]], order: int,
                  quantized: bool) -> scoring.Perplexity | None:
     """The perplexity, or None when the build lost rows while being read (it was replaced)."""
-    vocab = await store.level1.vocabulary(model)  # words of the active build; others are <unk>
+    vocab = await store.models.vocabulary(model)  # words of the active build; others are <unk>
     ids = await asyncio.to_thread(vocab.encode, sentences, grow=False)
     if len(ids) == 0:
         raise DbslmError("nothing to evaluate: the text has no tokens")
@@ -111,14 +112,14 @@ async def _lookup(store: Store, model: ModelInfo, q: scoring.Queries,
     valid = np.stack([q.valid(n) for n in range(1, q.order + 1)])
     _, first = np.unique(own[valid], return_index=True)
     orders, positions = (axis[first] for axis in np.nonzero(valid))
-    rows = await store.level1.lookup(build, orders + 1, ctx[orders, positions], q.ids[positions])
+    rows = await store.models.lookup(build, orders + 1, ctx[orders, positions], q.ids[positions])
     gone = np.zeros(own.shape, dtype=bool), np.zeros(own.shape), np.zeros(own.shape)
     if len(rows.word) == 0:  # the build is gone
         return gone
     at, found = hashing.locate(hashing.extend_array(rows.ctx, rows.word), own)
     found &= valid
     if model.counted:
-        discounts = (await store.level1.discounts(build))[:q.order]
+        discounts = (await store.models.discounts(build))[:q.order]
         if len(discounts) < q.order:  # the build is gone
             return gone
         contexts = await _contexts(store, build, q)
@@ -126,7 +127,7 @@ async def _lookup(store: Store, model: ModelInfo, q: scoring.Queries,
                                                   discounts)
     logp = rows.logp
     if quantized:
-        luts = await store.level1.quant_tables(build)
+        luts = await store.models.quant_tables(build)
         logp = logp.copy()
         for n, lut in luts.items():
             logp[rows.n == n] = lut[rows.code[rows.n == n]]
@@ -136,7 +137,7 @@ async def _contexts(store: Store, build: int, q: scoring.Queries) -> np.ndarray:
     """The statistics (total, n1, n2, n3) of the count-form context that each order sees
     before each position of ``q`` (zeros where no word follows it), shaped (order, positions, 4)."""
     wanted = [np.unique(q.ctx[n - 1][q.valid(n)]) for n in range(1, q.order + 1)]
-    rows = await store.level1.context_stats(build, np.concatenate([np.full(len(w), n) for n, w in
+    rows = await store.models.context_stats(build, np.concatenate([np.full(len(w), n) for n, w in
                                                                    enumerate(wanted, 1)]), np.concatenate(wanted))
     stats = np.zeros((q.order, len(q.ids), 4), dtype=np.int64)
     for n in range(1, q.order + 1):

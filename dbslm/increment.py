@@ -12,6 +12,7 @@ import asyncio
 
 import numpy as np
 
+from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram.delta import (
     BatchGrams,
@@ -22,9 +23,9 @@ from dbslm.ngram.delta import (
     new_discounts,
     top_words,
 )
-from dbslm.store import ModelInfo, Store
+from dbslm.store import Store
 from dbslm.store.deltas import Delta, DeltaStore, StoredContext
-from dbslm.store.level1 import OnSwitch, VocabUpdate
+from dbslm.store.models import OnSwitch, VocabUpdate
 from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary, forgotten
 
 DELTA_MOST = 200_000  # distinct n-grams of a batch written in place; a bigger batch writes a new build
@@ -44,7 +45,7 @@ async def learn_in_place(store: Store, model: ModelInfo, vocab: Vocabulary, ids:
     if state is None:
         return None
     version, head_size = state
-    before = await store.level1.discounts(build)
+    before = await store.models.discounts(build)
     most = min(DELTA_MOST, DELTA_SHARE * sum(d.ngrams for d in before))
     if len(ids) > 2 * most:  # so many tokens have more distinct n-grams than that: spare counting them
         return None

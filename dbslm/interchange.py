@@ -8,6 +8,7 @@ from typing import TextIO
 
 import numpy as np
 
+from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram import hashing
 from dbslm.ngram.arpa import ArpaOrder, read_arpa, write_arpa
@@ -15,9 +16,9 @@ from dbslm.ngram.heads import top_k
 from dbslm.ngram.kneser_ney import estimate, with_unk
 from dbslm.ngram.quantize import quantize
 from dbslm.ngram.tables import ModelTables, OrderTable, counts_from_rows, parent_rows
-from dbslm.store import ModelInfo, Store
+from dbslm.store import Store
 from dbslm.store.community import CommunityStore
-from dbslm.store.level1 import VocabUpdate
+from dbslm.store.models import VocabUpdate
 from dbslm.text.vocab import Vocabulary
 
 MISSING_UNK_LOGP = -100.0  # what KenLM assumes when an ARPA file has no <unk>
@@ -28,10 +29,10 @@ async def export_arpa(store: Store, model: ModelInfo, out: TextIO) -> dict[int, 
     in count form is estimated from its counts, as a training estimates them."""
     orders = range(1, model.order + 1)
     if model.counted:
-        counts = [await store.level1.order_counts(model.active_build, n) for n in orders]
+        counts = [await store.models.order_counts(model.active_build, n) for n in orders]
     else:
-        rows = [await store.level1.order_rows(model.active_build, n) for n in orders]
-    vocab = await store.level1.vocabulary(model)
+        rows = [await store.models.order_rows(model.active_build, n) for n in orders]
+    vocab = await store.models.vocabulary(model)
 
     def work() -> list[int]:
         if model.counted:
@@ -65,7 +66,7 @@ async def import_arpa(store: Store, model: ModelInfo, lines: Iterable[str], sour
     tables, vocab = await asyncio.to_thread(work)
     update = VocabUpdate(list(range(len(vocab))), vocab.texts, [0] * len(vocab))
     info = ModelInfo(model.id, model.name, tables.order, model.tokenizer, model.active_build)
-    return await store.level1.write_build(info, tables, update, replace_vocab=True, source="arpa",
+    return await store.models.write_build(info, tables, update, replace_vocab=True, source="arpa",
                                           sentences=0, tokens=0, on_switch=CommunityStore.clear)
 
 

@@ -18,12 +18,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 
+from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.reply.association import association_after, write_association
-from dbslm.store import ModelInfo, Store
+from dbslm.store import Store
 from dbslm.store.community import FORGETTING, PENDING, UNPAIRING, BatchChanged, CommunityStore, LearnedMessage
 from dbslm.store.database import Transaction
-from dbslm.store.level2 import Level2Store
+from dbslm.store.pairs import PairStore
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, resolve_model, train, untrain
 
@@ -181,13 +182,13 @@ class ChannelLearning:
         switch, and ``repaired`` ones, queued again in it to be learned after ``prompt``."""
         if not learned and not repaired:
             return None
-        model = await self.store.level1.model(self.model_name)
+        model = await self.store.models.model(self.model_name)
         keys = [m.message_key for m in learned]
         requeued = [m.answering(prompt) for m in repaired]
         dialog = channel_dialog(model, [m.pair for m in (*learned, *repaired)])
         unpaired = [m.message_key for m in (*learned, *repaired) if m.prompt]
         tokenize = get_tokenizer(model.tokenizer).tokenize
-        association = await association_after(Level2Store(self.store.db), model.id, tokenize,
+        association = await association_after(PairStore(self.store.db), model.id, tokenize,
                                               removed_keys=set(unpaired)) if unpaired else None
 
         async def switch(tx: Transaction, model_id: int) -> None:

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from itertools import groupby
 from operator import itemgetter
 
+from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.reply.association import association_after, write_association
 from dbslm.reply.vectors import WordVectors
-from dbslm.store import ModelInfo, Store
+from dbslm.store import Store
 from dbslm.store.database import Transaction
-from dbslm.store.level2 import Level2Store
+from dbslm.store.pairs import PairStore
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, train, untrain
 
@@ -25,13 +26,12 @@ async def teach(store: Store, model: ModelInfo, pairs: Sequence[tuple[str, str]]
     """Learn prompt/response ``pairs`` (each the sequence ``<s> prompt <sep> response </s>``),
     keeping them for retrieval under ``source`` (and ``user_id``, who taught them); returns
     the report and the model's new word vectors."""
-    level2 = Level2Store(store.db)
     tokenize = get_tokenizer(model.tokenizer).tokenize
     dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for p, r in pairs])
-    association = await association_after(level2, model.id, tokenize, added=dialog)
+    association = await association_after(PairStore(store.db), model.id, tokenize, added=dialog)
 
     async def switch(tx: Transaction, model_id: int) -> None:
-        await Level2Store.add_pairs(tx, model_id, pairs, source, user_id)
+        await PairStore.add_pairs(tx, model_id, pairs, source, user_id)
         await write_association(tx, model_id, association)
 
     return await train(store, model, dialog=dialog, on_switch=switch), association.vectors
@@ -43,28 +43,28 @@ async def unteach(store: Store, user_id: str, model_name: str | None = None) -> 
     counted without them; returns how many pairs were subtracted. A model that has no counts
     to subtract from (imported from ARPA) keeps its n-grams: only its pairs are deleted, by
     the forgetting that called this."""
-    level2 = Level2Store(store.db)
-    scope = await store.level1.model(model_name) if model_name else None
+    stored = PairStore(store.db)
+    scope = await store.models.model(model_name) if model_name else None
     if model_name and scope is None:
         return 0
     subtracted = 0
-    taught = await level2.taught_pairs(user_id, scope.id if scope else None)
+    taught = await stored.taught_pairs(user_id, scope.id if scope else None)
     for name, rows in groupby(taught, key=itemgetter(0)):
-        model = await store.level1.model(name)
+        model = await store.models.model(name)
         if model is not None and model.active_build is not None and model.source != "arpa":
-            subtracted += await _subtract(store, level2, model, [(pair_id, p, r) for _, pair_id, p, r in rows])
+            subtracted += await _subtract(store, stored, model, [(pair_id, p, r) for _, pair_id, p, r in rows])
     return subtracted
 
 
-async def _subtract(store: Store, level2: Level2Store, model: ModelInfo, pairs: list[tuple[int, str, str]]) -> int:
+async def _subtract(store: Store, stored: PairStore, model: ModelInfo, pairs: list[tuple[int, str, str]]) -> int:
     """Untrain ``pairs`` (id, prompt, response) of ``model``, deleting them in the switch."""
     tokenize = get_tokenizer(model.tokenizer).tokenize
     dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for _, p, r in pairs])
     ids = [pair_id for pair_id, _, _ in pairs]
-    association = await association_after(level2, model.id, tokenize, removed_ids=set(ids))
+    association = await association_after(stored, model.id, tokenize, removed_ids=set(ids))
 
     async def switch(tx: Transaction, model_id: int) -> None:
-        if await Level2Store.delete_pairs(tx, ids) != len(ids):
+        if await PairStore.delete_pairs(tx, ids) != len(ids):
             raise DbslmError("the pairs to forget changed meanwhile; nothing was changed: try again")
         await write_association(tx, model_id, association)
 

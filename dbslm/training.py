@@ -14,14 +14,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.increment import learn_in_place, never_learned, text_size, vocab_update
 from dbslm.ngram.count_tables import CountTables, count_tables
 from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_counts
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.ngram.tables import counts_from_rows
-from dbslm.store import ModelInfo, Store
-from dbslm.store.level1 import OnSwitch, VocabUpdate
+from dbslm.store import Store
+from dbslm.store.models import OnSwitch, VocabUpdate
 from dbslm.text.tokenize import TOKENIZERS
 from dbslm.text.vocab import Vocabulary
 
@@ -70,7 +71,7 @@ async def resolve_model(store: Store, name: str, order: int | None, tokenizer: s
         raise DbslmError(f"unknown tokenizer {tokenizer!r}: choose {' or '.join(TOKENIZERS)}")
     if order is not None:
         check_order(order)
-    model = await store.level1.model(name)
+    model = await store.models.model(name)
     if model is None:
         return ModelInfo(None, name, order or DEFAULT_ORDER, tokenizer or DEFAULT_TOKENIZER)
     if reset or model.active_build is None:
@@ -125,35 +126,35 @@ async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]
                    progress: Callable[[str], None], on_switch: OnSwitch | None) -> TrainReport:
     """Add (``sign`` 1) or subtract (``sign`` -1) the counts of a text and switch to the result."""
     started = time.perf_counter()
-    level1 = store.level1
+    models = store.models
     async with store.db.lock(f"train:{model.name}"):
-        current = await level1.model(model.name)
+        current = await models.model(model.name)
         if sign < 0:
             model = _forgettable(current, model.name)
         elif current is not None:
             model = replace(model, id=current.id, active_build=current.active_build)
         active = current.active_build if current else None
         whole_vocab = reset or active is None
-        vocab = Vocabulary() if whole_vocab else await level1.vocabulary(model, every_word=True)
+        vocab = Vocabulary() if whole_vocab else await models.vocabulary(model, every_word=True)
         ids = await asyncio.to_thread(_encode, model, vocab, sentences, dialog, sign)
         sequences, words = text_size(ids)
         if not whole_vocab and current.counted:
             ngrams = await learn_in_place(store, current, vocab, ids, sign, on_switch)
             if ngrams is not None:
                 return TrainReport(model.name, active, sequences, words, ngrams, time.perf_counter() - started)
-        old_counts = None if whole_vocab else await level1.remembered_counts(active)
+        old_counts = None if whole_vocab else await models.remembered_counts(active)
         if old_counts is None and not whole_vocab:
             progress("reading the current counts")
-            rows = [await level1.order_counts(active, n) for n in range(1, model.order + 1)]
+            rows = [await models.order_counts(active, n) for n in range(1, model.order + 1)]
             old_counts = await asyncio.to_thread(counts_from_rows, rows)
         progress("counting and estimating")
         tables, counts, update = await asyncio.to_thread(_build, model, vocab, ids, old_counts, sign, head_size)
         orders = tables.orders if tables is not None else []
         progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
-        build = await level1.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
+        build = await models.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
                                          sentences=sequences, tokens=words, on_switch=on_switch)
         if build is not None:
-            await level1.remember_counts(build, counts)
+            await models.remember_counts(build, counts)
     return TrainReport(model.name, build, sequences, words, {t.n: len(t.word) for t in orders},
                        time.perf_counter() - started)
 

@@ -110,11 +110,11 @@ async def test_two_servers_keep_their_words(core, tmp_path):
     await core.commands.wait_for_training()
     await core.learner.close()
     b = await core.communities.engine_named("discord:B")
-    b_build = (await b.store.level1.model("discord:B")).active_build
+    b_build = (await b.store.models.model("discord:B")).active_build
     replies = [r for i in range(30) for r, _ in await say(core, f"tell me about quokka {i}", guild="B",
                                                               mentions_bot=True)]
     assert replies and not any("quokka" in r.lower() for r in replies)
-    assert (await b.store.level1.model("discord:B")).active_build == b_build  # A's /train did not touch B
+    assert (await b.store.models.model("discord:B")).active_build == b_build  # A's /train did not touch B
     assert owners_of(str(tmp_path / "dialogs.sqlite3"), "quokka") == {"discord:A"}
 
 

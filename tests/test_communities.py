@@ -42,7 +42,7 @@ async def test_a_new_community_answers_from_the_base(base):
     community = DBSLMEngine(base.store, "discord:1", base=base)
     reply = await community.respond(await community.start_conversation("ann"), "hello", seed=1)
     assert reply.text != UNTRAINED_REPLY and reply.text
-    assert (await base.store.level1.model("discord:1")).active_build is None  # nothing trained into it
+    assert (await base.store.models.model("discord:1")).active_build is None  # nothing trained into it
 
 
 async def test_community_words_stay_in_their_community(base, db):
@@ -88,13 +88,13 @@ async def test_a_long_queue_is_learned_in_bounded_builds(base, monkeypatch):
     model_id = await community.model_id()
     await community.learning.queue(model_id, [LearnedMessage("discord:1:c:99", "ann", "discord:1:c", "one more")])
     await community.learning.learn_pending(model_id)
-    first = (await base.store.level1.model("discord:1")).active_build
+    first = (await base.store.models.model("discord:1")).active_build
     texts = [f"message number {i} about the zorblax" for i in range(25)]
     await community.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i:02}", "ann", "discord:1:c", text)
                                               for i, text in enumerate(texts)])
     report = await community.learning.learn_pending(model_id)
     assert report.sentences == 25
-    model = await base.store.level1.model("discord:1")
+    model = await base.store.models.model("discord:1")
     assert model.active_build - first + model.version == 3  # 10, 10 and 5 messages: new builds or in place
     assert len(await community.learning.rows.messages(model_id, status=LEARNED)) == 26
 

@@ -146,7 +146,7 @@ async def test_forgetting_either_side_leaves_the_model_trained_without_them(core
     await core.communities.forget_user("discord:x", engine)
     assert await pairs_of(core) == [(None, answer.text)]  # learned again on its own
     assert await channel_pairs(core) == []
-    assert not (await load_vectors(engine.level2, await engine.model_id())).words  # recounted without them
+    assert not (await load_vectors(engine.pairs, await engine.model_id())).words  # recounted without them
     await assert_model_of(core, [(None, answer.text)], "alone-2")
 
 

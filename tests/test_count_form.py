@@ -20,9 +20,9 @@ async def reader_and_scores(db: str, head_size: int):
     store = await open_store(db)
     model = await resolve_model(store, "base", 3, "whitespace", reset=False)
     await train(store, model, [line.split() for line in LINES], head_size=head_size)
-    model = await store.level1.model("base")
-    vocab = await store.level1.vocabulary(model)
-    reader = await ModelReader.open(store.level1, model, head_size)
+    model = await store.models.model("base")
+    vocab = await store.models.vocabulary(model)
+    reader = await ModelReader.open(store.models, model, head_size)
 
     async def exact(history: list[int], word: int) -> float:
         return float((await token_scores(store, model, np.array([*history, word], dtype=np.int64)))[-1])
@@ -61,7 +61,7 @@ async def test_candidates_of_a_head_are_exact_and_the_others_never_above(tmp_pat
         for history in histories(vocab):
             words, logp = await reader.candidates(history)
             context = tuple(history[-2:])
-            own = await store.level1.contexts(reader.model.active_build, [(3, reader_key(context))])
+            own = await store.models.contexts(reader.model.active_build, [(3, reader_key(context))])
             head = set(own[(3, reader_key(context))].words.tolist()) if own else set()
             for w, lp in zip(words.tolist(), logp.tolist()):
                 if w in head:

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dbslm.decoder import DecodeSettings
+from dbslm.domain import Concept
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
 from dbslm.starter import starter_pairs
-from dbslm.store.level3 import Concept
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import bounded, repaired
 from tests.conftest import execute, table_rows
@@ -151,8 +151,8 @@ async def test_concepts_summary_acknowledgement_and_continuation(engine):
     assert ack.concept == "acknowledge" and ack.text.endswith("Saturn has rings.")
     fresh = await engine.start_conversation("d")
     assert (await engine.respond(fresh, "what did we discuss", seed=1)).concept != "summary"  # nothing yet
-    model = await engine.store.level1.model("base")
-    await engine.level3.add_concept(model.id, Concept("muse", ["give me a thought"], "Here is a thought:", None, 0.9))
+    model = await engine.store.models.model("base")
+    await engine.concepts.add_concept(model.id, Concept("muse", ["give me a thought"], "Here is a thought:", None, 0.9))
     muse = await engine.respond(fresh, "Give me a thought", seed=2)
     assert muse.concept == "muse" and muse.text.startswith("Here is a thought:") and len(muse.tokens) > 4
 

@@ -107,8 +107,8 @@ async def test_replies_and_candidates_are_the_same_after_a_flush(tmp_path, maria
         return [(await eng.respond(await eng.start_conversation("f"), p, seed=i)).text for i, p in enumerate(prompts)]
 
     async def candidates(store) -> list[tuple]:
-        model = await store.level1.model("base")
-        reader = await ModelReader.open(store.level1, model)
+        model = await store.models.model("base")
+        reader = await ModelReader.open(store.models, model)
         histories = [[1, *ids] for ids in (list(range(4, 60)), list(range(200, 230)), list(range(900, 905)))]
         out = []
         for history in histories:
@@ -118,7 +118,7 @@ async def test_replies_and_candidates_are_the_same_after_a_flush(tmp_path, maria
         return out
 
     before = await replies(engine), await candidates(engine.store)
-    model = await engine.store.level1.model("base")
+    model = await engine.store.models.model("base")
     await engine.close()
     store = await open_store(path)
     await store.attach_cold(mariadb_url)

@@ -39,15 +39,15 @@ async def learn(store: Store, name: str, order: int, sentences: Sentences = (), 
 
 async def forget(store: Store, name: str, sentences: Sentences = (), dialog: Pairs = ()):
     """Untrain sentences and dialog pairs from the model ``name``."""
-    return await untrain(store, await store.level1.model(name), sentences, dialog=dialog)
+    return await untrain(store, await store.models.model(name), sentences, dialog=dialog)
 
 
 async def ngrams_by_text(store: Store, name: str) -> Table:
     """Every row of the model's active build, keyed by its words: each n-gram's count and
     adjusted count; each context's (its words, then "->") statistics and head (as words)."""
-    model = await store.level1.model(name)
-    rows = [await store.level1.order_rows(model.active_build, n) for n in range(1, model.order + 1)]
-    texts = (await store.level1.vocabulary(model, every_word=True)).texts
+    model = await store.models.model(name)
+    rows = [await store.models.order_rows(model.active_build, n) for n in range(1, model.order + 1)]
+    texts = (await store.models.vocabulary(model, every_word=True)).texts
     parents = parent_rows([r.ctx for r in rows], [r.word for r in rows])
     table: Table = {}
     grams: list[tuple[str, ...]] = []
@@ -56,7 +56,7 @@ async def ngrams_by_text(store: Store, name: str) -> Table:
         grams = [(grams[p] if i else ()) + (texts[w],) for p, w in zip(parents[i].tolist(), r.word.tolist())]
         table.update(zip(grams, zip(r.count.tolist(), r.adjusted.tolist())))
         spelled.update(zip(((i + 2, k) for k in hashing.extend_array(r.ctx, r.word).tolist()), grams))
-    found = await store.level1.contexts(model.active_build, list(spelled))
+    found = await store.models.contexts(model.active_build, list(spelled))
     for key, context in found.items():
         counts = context.counts.tolist()
         last = counts[-1] if counts and not context.whole else 0  # ties at a head's end: by word id, which may differ
@@ -67,7 +67,7 @@ async def ngrams_by_text(store: Store, name: str) -> Table:
 
 async def known_words(store: Store, name: str) -> set[str]:
     """The words the model knows (the rest read as <unk>)."""
-    return set((await store.level1.vocabulary(await store.level1.model(name))).index)
+    return set((await store.models.vocabulary(await store.models.model(name))).index)
 
 
 VOCAB = "SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'NAME' AND v.control = 0"
@@ -97,9 +97,9 @@ async def test_untraining_y_gives_the_model_of_x_alone(db):
         await forget(store, "mixed", y[50:])
         await learn(store, "alone", 3, x)
         assert_same_model(await ngrams_by_text(store, "mixed"), await ngrams_by_text(store, "alone"))
-        mixed, alone = await store.level1.model("mixed"), await store.level1.model("alone")
-        assert [d.t for d in await store.level1.discounts(mixed.active_build)] == \
-            [d.t for d in await store.level1.discounts(alone.active_build)]
+        mixed, alone = await store.models.model("mixed"), await store.models.model("alone")
+        assert [d.t for d in await store.models.discounts(mixed.active_build)] == \
+            [d.t for d in await store.models.discounts(alone.active_build)]
         assert await known_words(store, "mixed") == await known_words(store, "alone")
         learned = dict(table_rows(db, VOCAB.replace("NAME", "mixed")))
         assert {w: f for w, f in learned.items() if f} == dict(table_rows(db, VOCAB.replace("NAME", "alone")))
@@ -123,10 +123,10 @@ async def test_the_counts_training_merges_with_are_every_stored_row(db):
     store = await open_store(db)
     try:
         await learn(store, "whole", 3, LINES)
-        model = await store.level1.model("whole")
+        model = await store.models.model("whole")
         for n in (1, 2, 3):
-            ctx, word, count = await store.level1.order_counts(model.active_build, n)  # packed on MariaDB
-            rows = await store.level1.order_rows(model.active_build, n)
+            ctx, word, count = await store.models.order_counts(model.active_build, n)  # packed on MariaDB
+            rows = await store.models.order_rows(model.active_build, n)
             assert sorted(zip(ctx.tolist(), word.tolist(), count.tolist())) == \
                 sorted(zip(rows.ctx.tolist(), rows.word.tolist(), rows.count.tolist()))
     finally:
@@ -138,19 +138,19 @@ async def test_the_counts_a_process_keeps_of_its_last_build_are_the_stored_ones(
     try:
         await learn(store, "whole", 3, LINES[:120])
         await learn(store, "whole", 3, LINES[120:])  # a new build: merged with the counts kept of the first
-        build = (await store.level1.model("whole")).active_build
-        kept = await store.level1.remembered_counts(build)
-        stored = counts_from_rows([await store.level1.order_counts(build, n) for n in (1, 2, 3)])
+        build = (await store.models.model("whole")).active_build
+        kept = await store.models.remembered_counts(build)
+        stored = counts_from_rows([await store.models.order_counts(build, n) for n in (1, 2, 3)])
         assert kept is not None and len(kept) == len(stored) == 3
         for mine, theirs in zip(kept, stored):
             assert mine.keys.tolist() == theirs.keys.tolist() and mine.counts.tolist() == theirs.counts.tolist()
-        assert await store.level1.remembered_counts(build - 1) is None
+        assert await store.models.remembered_counts(build - 1) is None
         async with store.db.transaction() as tx:  # another process's build under the same id (SQLite reuses ids)
             await tx.execute("UPDATE builds SET created_at = created_at + 1 WHERE id = ?", (build,))
-        assert await store.level1.remembered_counts(build) is None
+        assert await store.models.remembered_counts(build) is None
         await learn(store, "whole", 3, LINES[120:121])  # a batch changes the build in place
-        assert (await store.level1.model("whole")).active_build == build
-        assert await store.level1.remembered_counts(build) is None
+        assert (await store.models.model("whole")).active_build == build
+        assert await store.models.remembered_counts(build) is None
     finally:
         await store.close()
 
@@ -172,7 +172,7 @@ async def test_untraining_dialog_pairs_gives_the_model_without_them(db):
         probe = [[*p, "<sep>", *r] for p, r in y[:20]]  # the <sep> spelling is dropped: prompt + reply
         await assert_same_scores(store, "mixed", "alone", probe)
         await forget(store, "mixed", LINES[:40], x)  # and then the rest, sentences and pairs at once
-        assert (await store.level1.model("mixed")).active_build is None
+        assert (await store.models.model("mixed")).active_build is None
 
 
 async def test_forgotten_words_read_as_unknown_in_generation(db):
@@ -184,10 +184,10 @@ async def test_forgotten_words_read_as_unknown_in_generation(db):
         await learn(store, "alone", 3, x)
         candidates = []
         for name in ("mixed", "alone"):
-            model = await store.level1.model(name)
-            vocab = await store.level1.vocabulary(model)
+            model = await store.models.model(name)
+            vocab = await store.models.vocabulary(model)
             assert "fox" not in vocab.index and "away" not in vocab.index
-            reader = await ModelReader.open(store.level1, model)
+            reader = await ModelReader.open(store.models, model)
             words, logp = await reader.candidates([BOS, *vocab.ids(["the", "fox"], grow=False)])
             candidates.append(sorted(zip((vocab.texts[w] for w in words.tolist()), logp.tolist())))
         assert [w for w, _ in candidates[0]] == [w for w, _ in candidates[1]]
@@ -202,12 +202,12 @@ async def test_forgotten_words_read_as_unknown_in_generation(db):
 async def test_untraining_what_was_never_learned_is_refused(db, text):
     async with await open_store(db) as store:
         await learn(store, "base", 3, LINES[:30])
-        before = await store.level1.model("base")
+        before = await store.models.model("base")
         table = await ngrams_by_text(store, "base")
         with pytest.raises(DbslmError, match="never learned") as refused:
             await forget(store, "base", text)
         assert "\n" not in str(refused.value)
-        assert await store.level1.model("base") == before
+        assert await store.models.model("base") == before
         assert await ngrams_by_text(store, "base") == table
 
 
@@ -215,20 +215,20 @@ async def test_forgotten_text_cannot_be_untrained_twice(db):
     async with await open_store(db) as store:
         await learn(store, "base", 2, LINES[:20] + Y_ONLY)
         await forget(store, "base", Y_ONLY)
-        before = await store.level1.model("base")
+        before = await store.models.model("base")
         with pytest.raises(DbslmError, match="never learned"):
             await forget(store, "base", Y_ONLY[:1])
-        assert await store.level1.model("base") == before
+        assert await store.models.model("base") == before
 
 
 async def test_forgetting_everything_leaves_the_model_untrained(db, tmp_path):
     async with await open_store(db) as store:
         await learn(store, "base", 3, LINES[:20], dialog_pairs()[:10])
         await learn(store, "base", 3, LINES[20:30])
-        stale = await store.level1.model("base")
+        stale = await store.models.model("base")
         report = await forget(store, "base", LINES[:30], dialog_pairs()[:10])
         assert report.build is None and report.ngrams == {} and report.sentences == 40
-        model = await store.level1.model("base")
+        model = await store.models.model("base")
         assert model.active_build is None and model.order == 3
         assert table_rows(db, "SELECT COUNT(*) FROM ngrams") == [(0,)]
         assert table_rows(db, "SELECT COUNT(*) FROM builds") == [(0,)]

@@ -17,7 +17,7 @@ from bot.events import Message
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.store.community import CommunityStore
-from dbslm.store.level2 import Level2Store
+from dbslm.store.pairs import PairStore
 from dbslm.text.tokenize import MAX_TOKEN_CHARS
 from dbslm.text.valid import MAX_INPUT_CHARS
 from tests.conftest import execute, is_sqlite, table_rows
@@ -76,7 +76,7 @@ async def test_a_failure_in_the_switch_leaves_the_previous_model_whole(trained, 
     failure at any step of the switch leaves the model bit for bit as it was."""
     before = model_rows(trained)
     assert before[3], "the model has word vectors to keep"
-    monkeypatch.setattr(Level2Store, step, fail)
+    monkeypatch.setattr(PairStore, step, fail)
     engine = await DBSLMEngine.open(trained)
     try:
         with pytest.raises(RuntimeError):
@@ -88,7 +88,7 @@ async def test_a_failure_in_the_switch_leaves_the_previous_model_whole(trained, 
 
 def test_a_failure_in_the_switch_of_dbslm_train_changes_nothing(cli, trained, tmp_path, monkeypatch):
     before = model_rows(trained)
-    monkeypatch.setattr(Level2Store, "write_word_vectors", fail)
+    monkeypatch.setattr(PairStore, "write_word_vectors", fail)
     more = make(tmp_path, "more.ndjson", '{"prompt": "where do herons nest", "response": "in tall reeds"}\n')
     assert cli("train", more, "--db", trained).code != 0
     assert model_rows(trained) == before
@@ -99,7 +99,7 @@ async def test_a_failure_while_forgetting_what_someone_taught_changes_nothing(tr
     try:
         await engine.train_dialog([("where do herons nest", "in tall reeds by the water")], user_id="discord:9")
         before = model_rows(trained)
-        monkeypatch.setattr(Level2Store, "write_word_vectors", fail)
+        monkeypatch.setattr(PairStore, "write_word_vectors", fail)
         with pytest.raises(RuntimeError):
             await engine.forget_user("discord:9")
     finally:
@@ -125,8 +125,8 @@ async def test_forgetting_someone_subtracts_the_pairs_they_taught(db):
                 removed = await engine.forget_user("discord:7", only_this_model=True)
                 assert removed["taught_pairs"] == 3
             models[name] = (await ngrams_by_text(engine.store, name),
-                            [(p, r) for _, p, r, _ in await engine.level2.pair_texts(await engine.model_id(), 100)],
-                            await engine.level2.word_vectors(await engine.model_id()))
+                            [(p, r) for _, p, r, _ in await engine.pairs.pair_texts(await engine.model_id(), 100)],
+                            await engine.pairs.word_vectors(await engine.model_id()))
         finally:
             await engine.close()
     assert_same_model(models["forgot"][0], models["alone"][0])
@@ -219,12 +219,12 @@ def test_interrupted_trainings_are_cleaned_at_the_next_start_and_reported(cli, t
 async def test_console_train_refuses_a_path_that_is_not_a_readable_file(dialog_engine, tmp_path):
     lines: list[str] = []
     console = ConsoleAdapter(BotCore(dialog_engine, SETTINGS), write=lines.append)
-    build = (await dialog_engine.store.level1.model("base")).active_build
+    build = (await dialog_engine.store.models.model("base")).active_build
     await console.handle_line("/train /no/such/file.txt")
     await console.handle_line(f"/train {tmp_path}")
     assert len(lines) == 2 and all(line.startswith("bot> /train: ") for line in lines)
     assert "No such file" in lines[0] and "folder" in lines[1]
-    assert (await dialog_engine.store.level1.model("base")).active_build == build  # nothing was trained
+    assert (await dialog_engine.store.models.model("base")).active_build == build  # nothing was trained
 
 
 @pytest.mark.parametrize("batch", [1, 5])

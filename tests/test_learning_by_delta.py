@@ -43,7 +43,7 @@ async def test_batches_learned_in_place_give_the_build_of_the_whole_text(db):
         same_rows(db, "batched", "whole")
         assert table_rows(db, f"SELECT version FROM builds WHERE id = {build}") == [(40,)]
         assert table_rows(db, f"SELECT COUNT(DISTINCT version) FROM touched WHERE build = {build}") == [(40,)]
-        batched, whole = await store.level1.model("batched"), await store.level1.model("whole")
+        batched, whole = await store.models.model("batched"), await store.models.model("whole")
         assert await evaluate(store, batched, TEST_TEXT) == await evaluate(store, whole, TEST_TEXT)
 
 
@@ -52,13 +52,13 @@ async def test_forgetting_in_place_gives_the_model_trained_without(db):
     async with await open_store(db) as store:
         build = await learn(store, "forgot", LINES)
         for line in forgotten:
-            model = await store.level1.model("forgot")
+            model = await store.models.model("forgot")
             assert (await untrain(store, model, [line], head_size=HEAD)).build == build
         await learn(store, "without", kept)
         assert_same_model(await ngrams_by_text(store, "forgot"), await ngrams_by_text(store, "without"))
-        forgot, without = await store.level1.model("forgot"), await store.level1.model("without")
-        assert [d.t for d in await store.level1.discounts(forgot.active_build)] == \
-            [d.t for d in await store.level1.discounts(without.active_build)]
+        forgot, without = await store.models.model("forgot"), await store.models.model("without")
+        assert [d.t for d in await store.models.discounts(forgot.active_build)] == \
+            [d.t for d in await store.models.discounts(without.active_build)]
         a, b = await evaluate(store, forgot, TEST_TEXT), await evaluate(store, without, TEST_TEXT)
         assert (a.tokens, a.oovs) == (b.tokens, b.oovs)
         assert a.log10_prob == pytest.approx(b.log10_prob, abs=1e-9)
@@ -67,15 +67,15 @@ async def test_forgetting_in_place_gives_the_model_trained_without(db):
 async def test_a_reader_follows_the_batches_without_starting_afresh(tmp_path):
     async with await open_store(str(tmp_path / "m.sqlite3")) as store:
         await learn(store, "m", LINES[:200])
-        reader = await ModelReader.open(store.level1, await store.level1.model("m"), HEAD)
+        reader = await ModelReader.open(store.models, await store.models.model("m"), HEAD)
         histories = [[1, *store_ids] for store_ids in ([], [5], [5, 6], [7, 8])]
         for history in histories:
             await reader.candidates(history)
         for line in LINES[200:210]:
             await learn(store, "m", [line])
-        model = await store.level1.model("m")
+        model = await store.models.model("m")
         assert await reader.refresh(model)
-        fresh = await ModelReader.open(store.level1, model, HEAD)
+        fresh = await ModelReader.open(store.models, model, HEAD)
         for history in histories:  # the same, the discounts of 10 lines ago apart (within DISCOUNT_DRIFT)
             (words, logp), (expected_words, expected) = (await reader.candidates(history),
                                                          await fresh.candidates(history))
@@ -83,8 +83,8 @@ async def test_a_reader_follows_the_batches_without_starting_afresh(tmp_path):
             assert np.allclose(logp, expected, rtol=0, atol=0.01)
         reader.discounts = []  # as if they had drifted
         await learn(store, "m", LINES[210:211])
-        assert await reader.refresh(await store.level1.model("m"))
-        fresh = await ModelReader.open(store.level1, await store.level1.model("m"), HEAD)
+        assert await reader.refresh(await store.models.model("m"))
+        fresh = await ModelReader.open(store.models, await store.models.model("m"), HEAD)
         for history in histories:
             (words, logp), (expected_words, expected) = (await reader.candidates(history),
                                                          await fresh.candidates(history))

@@ -49,7 +49,7 @@ async def test_memory_phrasings_are_answered_by_the_memory_concepts(dialog_engin
     chosen = {}
     for prompt, _ in labelled:
         tokens = TOKENIZE(prompt)
-        found = await dialog_engine.store.level1.word_frequencies(loaded.model_ids, spellings(tokens))
+        found = await dialog_engine.store.models.word_frequencies(loaded.model_ids, spellings(tokens))
         concept = choose_concept(list(DEFAULTS), tokens, Background.merged(found, loaded.tokens), TOKENIZE)
         chosen[prompt] = concept.name if concept else None
     fired = [p for p, _ in labelled if chosen[p] in MEMORY]

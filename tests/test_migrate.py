@@ -200,12 +200,12 @@ async def test_a_version_7_model_is_written_in_count_form_and_scores_the_same(db
     test = [["the", "heron", "runs", "to", "the", "river"]]
     engine = await DBSLMEngine.open(db)
     await engine.train_text(lines)
-    before = await evaluate(engine.store, await engine.store.level1.model("base"), test)
+    before = await evaluate(engine.store, await engine.store.models.model("base"), test)
     heads = table_rows(db, "SELECT n, ctx, total, n1, n2, n3, head_words, head_counts FROM contexts ORDER BY n, ctx")
     await engine.close()
     undo_version_8(db)
     engine = await DBSLMEngine.open(db)
-    after = await evaluate(engine.store, await engine.store.level1.model("base"), test)
+    after = await evaluate(engine.store, await engine.store.models.model("base"), test)
     reply = await engine.respond(await engine.start_conversation("ann"), "the heron", seed=1)
     await engine.close()
     assert after == before and reply.text

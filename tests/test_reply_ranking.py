@@ -90,7 +90,7 @@ async def test_vectors_are_rows_and_forgetting_pairs_recounts_them(db):
     assert table_rows(db, f"SELECT COUNT(*) FROM word_vectors WHERE model_id = {model_id} AND word = 'kayak'") \
         == [(1,)]
     await engine.forget_user("test:bob")
-    stored = await load_vectors(engine.level2, model_id)
+    stored = await load_vectors(engine.pairs, model_id)
     await engine.close()
     alone = count_vectors([(words(p), words(r)) for p, r in topical_pairs()])
     assert "kayak" not in stored.words and stored.words == alone.words
@@ -148,7 +148,7 @@ async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
     execute(db, "UPDATE meta SET value = '4' WHERE name = 'schema_version'")
     engine = await DBSLMEngine.open(db)
     model_id = await engine.model_id()
-    found = await engine.level2.search_pairs((model_id,), ["heron"], 5, column="response")
+    found = await engine.pairs.search_pairs((model_id,), ["heron"], 5, column="response")
     await engine.close()
     assert [hit[2] for hit in found] == ["the heron stands in the river"]
     assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]

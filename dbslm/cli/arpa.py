@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 from dbslm.cli.common import add_database_options, positive_int, written_whole
+from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.evaluation import trained_model
 from dbslm.interchange import export_arpa, import_arpa
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
-from dbslm.store import ModelInfo, open_store
+from dbslm.store import open_store
 from dbslm.text.tokenize import TOKENIZERS
 from dbslm.training import check_model_name
 
@@ -71,11 +72,11 @@ async def run_import(args: argparse.Namespace) -> int:
 
     lines = await asyncio.to_thread(read)
     async with await open_store(args.db, cold_url=args.cold_url) as store:
-        existing = await store.level1.model(args.model)
+        existing = await store.models.model(args.model)
         model = ModelInfo(existing.id if existing else None, args.model, 0, args.tokenizer,
                           existing.active_build if existing else None)
         build = await import_arpa(store, model, lines, str(path), args.head_size)
-        counts = await store.level1.build_counts(build)
+        counts = await store.models.build_counts(build)
     print(f"imported {path} as model {args.model!r} (build {build}): "
           + ", ".join(f"{n}-grams {c:,}" for n, c in sorted(counts.items())))
     return 0

@@ -66,7 +66,8 @@ async def run(args: argparse.Namespace) -> int:
 async def _conversation(engine: DBSLMEngine, args: argparse.Namespace) -> int:
     if args.conversation is None:
         return await engine.start_conversation(args.user, args.agent)
-    if not await engine.history(args.conversation, 1) and await engine.level2.conversation(args.conversation) is None:
+    if not await engine.history(args.conversation, 1) and \
+            await engine.conversations.conversation(args.conversation) is None:
         raise DbslmError(f"no conversation {args.conversation} in {engine.store.db.description}")
     return args.conversation
 

@@ -139,7 +139,7 @@ class Prober:
         for _ in range(MAX_ATTEMPTS):
             model = await trained_model(self.store, self.engine.model_name)
             tokenize = get_tokenizer(model.tokenizer).tokenize
-            vocab = await self.store.level1.vocabulary(model)
+            vocab = await self.store.models.vocabulary(model)
             parts = await asyncio.to_thread(_encoded, vocab, tokenize, references)
             ids = np.concatenate([np.zeros(0, dtype=np.int64), *parts])
             scores = await token_scores(self.store, model, ids) if len(ids) else ids

@@ -34,6 +34,7 @@ from dbslm.cli.probes import Probe, Prober, describe, probe_prompts
 from dbslm.cli.profile import profile_line
 from dbslm.cli.progress import Progress
 from dbslm.config import load_settings
+from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.reply.association import (
@@ -44,10 +45,10 @@ from dbslm.reply.association import (
     refresh_vectors,
     write_association,
 )
-from dbslm.store import ModelInfo, Store, open_store
+from dbslm.store import Store, open_store
 from dbslm.store.community import CommunityStore
 from dbslm.store.database import Transaction
-from dbslm.store.level2 import Level2Store
+from dbslm.store.pairs import PairStore
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files
 from dbslm.text.dialogs import DIALOG_SUFFIXES
 from dbslm.text.tokenize import TOKENIZERS, get_tokenizer
@@ -261,8 +262,8 @@ class _Session:
             nothing does."""
             if reset:
                 await CommunityStore.clear(tx, model_id)
-                await Level2Store.clear_pairs(tx, model_id)
-            await Level2Store.add_pairs(tx, model_id, batch.pairs, source="train")
+                await PairStore.clear_pairs(tx, model_id)
+            await PairStore.add_pairs(tx, model_id, batch.pairs, source="train")
             if association is not None:
                 await write_association(tx, model_id, association)
 
@@ -286,7 +287,7 @@ class _Session:
         if not batch.pairs and not reset:
             return None
         self.progress.stage("counting word vectors")
-        self.association = await association_after(Level2Store(self.store.db), self.model.id, self.tokenize,
+        self.association = await association_after(PairStore(self.store.db), self.model.id, self.tokenize,
                                                    added=batch.dialog, replacing=reset)
         return self.association
 
@@ -295,13 +296,13 @@ class _Session:
         build wrote, or (a chunked run) count them first."""
         if not self.pairs_changed:
             return
-        level2, trained = Level2Store(self.store.db), await self.store.level1.model(self.model.name)
+        pairs, trained = PairStore(self.store.db), await self.store.models.model(self.model.name)
         if self.association is None:
             self.progress.stage("counting word vectors")
-            await refresh_vectors(level2, trained.id, self.tokenize)
+            await refresh_vectors(pairs, trained.id, self.tokenize)
         else:
             self.progress.stage("fitting the prompt weight")
-            await fit_weight(level2, trained.id, self.association.vectors, self.tokenize)
+            await fit_weight(pairs, trained.id, self.association.vectors, self.tokenize)
 
     async def _probe(self, batch: _Batch) -> None:
         started = time.perf_counter()

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from dbslm.concepts.classifier import Background, ConceptModel
+from dbslm.domain import Concept
 from dbslm.memory.retrieval import words_of
-from dbslm.store.level3 import Concept
 
 ACKNOWLEDGE = "Thanks! From now on I will answer {question} with: {answer}"
 DEFAULTS = (

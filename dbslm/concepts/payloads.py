@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from dbslm.domain import Message
 from dbslm.metrics import words
-from dbslm.store.level2 import Message
 
 MIN_TOPIC_LETTERS = 4
 COMMON = frozenset("that this what with have about your from they there would could should which when "

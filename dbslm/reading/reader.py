@@ -17,11 +17,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from dbslm.domain import ModelInfo
 from dbslm.ngram import hashing
 from dbslm.ngram.count_probs import Level, candidate_probs
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.store.heads import Context
-from dbslm.store.level1 import Level1Store, ModelInfo
+from dbslm.store.models import ModelStore
 
 CACHE_ENTRIES = 200_000
 CANDIDATE_ENTRIES = 8_192  # contexts whose merged candidates are kept (a few KB each)
@@ -35,17 +36,17 @@ class ModelReader:
     """Cached generation-time access to a model's active build (:meth:`open` picks the reader
     of the build's form)."""
 
-    def __init__(self, level1: Level1Store, model: ModelInfo, head_size: int) -> None:
-        self.level1 = level1
+    def __init__(self, models: ModelStore, model: ModelInfo, head_size: int) -> None:
+        self.models = models
         self.model = model
         self.head_size = head_size
         self._candidates: OrderedDict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     @classmethod
-    async def open(cls, level1: Level1Store, model: ModelInfo, head_size: int = 32) -> ModelReader:
+    async def open(cls, models: ModelStore, model: ModelInfo, head_size: int = 32) -> ModelReader:
         if model.counted:
-            return CountReader(level1, model, await level1.discounts(model.active_build), head_size)
-        return StoredReader(level1, model, await level1.quant_tables(model.active_build), head_size)
+            return CountReader(models, model, await models.discounts(model.active_build), head_size)
+        return StoredReader(models, model, await models.quant_tables(model.active_build), head_size)
 
     async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Candidate next words and their log10 probabilities after ``history`` (arrays the
@@ -95,8 +96,8 @@ def suffixes(context: tuple[int, ...]) -> list[tuple[tuple[int, ...], Key]]:
 class CountReader(ModelReader):
     """A count-form build: each candidate's probability computed from the counts of its contexts."""
 
-    def __init__(self, level1: Level1Store, model: ModelInfo, discounts: list[Discount], head_size: int) -> None:
-        super().__init__(level1, model, head_size)
+    def __init__(self, models: ModelStore, model: ModelInfo, discounts: list[Discount], head_size: int) -> None:
+        super().__init__(models, model, head_size)
         self.discounts = discounts
         self._contexts: OrderedDict[Key, Context | None] = OrderedDict()  # None: no word follows it
         self._known: OrderedDict[Key, dict[int, int]] = OrderedDict()  # adjusted counts beyond a head
@@ -112,10 +113,10 @@ class CountReader(ModelReader):
         if model.active_build != self.model.active_build:
             return False
         if model.version != self.model.version:
-            touched = await self.level1.touched(model.active_build, self.model.version)
+            touched = await self.models.touched(model.active_build, self.model.version)
             if touched is None:
                 return False
-            discounts = await self.level1.discounts(model.active_build)
+            discounts = await self.models.discounts(model.active_build)
             if drifted(self.discounts, discounts):
                 self.discounts = discounts
                 self._candidates.clear()
@@ -156,7 +157,7 @@ class CountReader(ModelReader):
                 keys[context] = chain or [key for _, key in suffixes(context)]
         wanted = {key for chain in keys.values() for key in chain if key not in self._contexts}
         if wanted:
-            found = await self.level1.contexts(self.model.active_build, sorted(wanted))
+            found = await self.models.contexts(self.model.active_build, sorted(wanted))
             for key in wanted:
                 remember(self._contexts, key, found.get(key))
         missing: set[tuple[int, int, int]] = set()
@@ -171,7 +172,7 @@ class CountReader(ModelReader):
                                    if w not in known)
         if missing:
             n, ctx, word = (np.array(column, dtype=np.int64) for column in zip(*sorted(missing)))
-            rows = await self.level1.lookup(self.model.active_build, n, ctx, word)
+            rows = await self.models.lookup(self.model.active_build, n, ctx, word)
             adjusted = {(a, b, c): d for a, b, c, d in zip(rows.n.tolist(), rows.ctx.tolist(), rows.word.tolist(),
                                                            rows.adjusted.tolist())}
             for n_, ctx_, word_ in missing:
@@ -188,8 +189,8 @@ class CountReader(ModelReader):
 class StoredReader(ModelReader):
     """A probability-form build (an ARPA import): heads of 8-bit codes and stored backoffs."""
 
-    def __init__(self, level1: Level1Store, model: ModelInfo, luts: dict[int, np.ndarray], head_size: int) -> None:
-        super().__init__(level1, model, head_size)
+    def __init__(self, models: ModelStore, model: ModelInfo, luts: dict[int, np.ndarray], head_size: int) -> None:
+        super().__init__(models, model, head_size)
         self.luts = luts
         self._heads: OrderedDict[Key, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._backoffs: OrderedDict[tuple[int, ...], float] = OrderedDict()
@@ -218,7 +219,7 @@ class StoredReader(ModelReader):
                 if suffix and suffix not in self._backoffs:
                     backoffs.add(suffix)
         if heads:
-            for key, (words, codes) in (await self.level1.heads(self.model.active_build, sorted(heads))).items():
+            for key, (words, codes) in (await self.models.heads(self.model.active_build, sorted(heads))).items():
                 logp = self.luts[key[0]][codes] if len(codes) else np.zeros(0)
                 remember(self._heads, key, (words[:self.head_size].astype(np.int64), logp[:self.head_size]))
         if backoffs:
@@ -229,7 +230,7 @@ class StoredReader(ModelReader):
         n = np.array([len(c) for c in contexts])
         ctx = np.array([hashing.key_of(c[:-1]) for c in contexts], dtype=np.int64)
         word = np.array([c[-1] for c in contexts], dtype=np.int64)
-        rows = await self.level1.lookup(self.model.active_build, n, ctx, word)
+        rows = await self.models.lookup(self.model.active_build, n, ctx, word)
         found = {(int(a), int(b), int(c)): float(d) for a, b, c, d in zip(rows.n, rows.ctx, rows.word, rows.backoff)}
         for context, key in zip(contexts, ctx.tolist()):
             remember(self._backoffs, context, found.get((len(context), key, context[-1]), 0.0))

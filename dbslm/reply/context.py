@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dbslm.domain import Bias, Message
 from dbslm.memory.cache import CachedSequence
 from dbslm.memory.retrieval import plain_words, similarity
 from dbslm.reply.ranking import Ranker
-from dbslm.store.level2 import Bias, Level2Store, Message
+from dbslm.store.conversations import ConversationStore
 from dbslm.text.vocab import EOS, SEP, Vocabulary
 
 SESSION_WEIGHT = 0.05  # the cache weight of the user's last turn; older ones decay
 BIAS_MATCH = 0.8  # the hashed-vector cosine at which a rephrased question gets its correction
 
 
-async def biases_for(level2: Level2Store, model_id: int, conversation_id: int, prompt: list[str],
+async def biases_for(conversations: ConversationStore, model_id: int, conversation_id: int, prompt: list[str],
                      tokenize: Callable[[str], list[str]]) -> list[Bias]:
     """The newest correction in force whose question is this prompt or a rephrasing of it
     (the same words once contractions are spelled out, or hashed vectors this close)."""
-    biases = await level2.biases(model_id, conversation_id)
+    biases = await conversations.biases(model_id, conversation_id)
     key = plain_words(prompt)
     chosen = [b for b in biases if sorted(plain_words(tokenize(b.prompt))) == sorted(key)
               or similarity(plain_words(tokenize(b.prompt)), key) >= BIAS_MATCH]

@@ -25,7 +25,7 @@ from dbslm.memory.embedding import Embedder, from_blob, to_blob
 from dbslm.memory.retrieval import words_of
 from dbslm.metrics import word_f1
 from dbslm.reply.vectors import WordVectors
-from dbslm.store.level2 import Level2Store
+from dbslm.store.pairs import PairStore
 
 RESPONSE_CANDIDATES = 50  # pairs whose response shares the message's words
 PROMPT_CANDIDATES = 20  # pairs whose prompt does
@@ -48,12 +48,12 @@ class Candidate:
 
 
 class Ranker:
-    def __init__(self, level2: Level2Store, vectors: WordVectors, embedder: Embedder | None,
+    def __init__(self, pairs: PairStore, vectors: WordVectors, embedder: Embedder | None,
                  model_ids: tuple[int, ...], tokenize: Callable[[str], list[str]], prompt_weight: float) -> None:
         """Rank the pairs of the models ``model_ids`` (a community's and its base's) with
         ``vectors``, or with a sentence model's vectors when ``embedder`` is given."""
         self.prompt_weight = prompt_weight
-        self.level2 = level2
+        self.pairs = pairs
         self.vectors = vectors
         self.embedder = embedder
         self.model_ids = model_ids
@@ -101,8 +101,8 @@ class Ranker:
         return list(found.values())
 
     async def _search(self, words: list[str]) -> list[tuple[int, str, str, float]]:
-        hits = await self.level2.search_pairs(self.model_ids, words, RESPONSE_CANDIDATES, column="response")
-        return hits + await self.level2.search_pairs(self.model_ids, words, PROMPT_CANDIDATES, column="prompt")
+        hits = await self.pairs.search_pairs(self.model_ids, words, RESPONSE_CANDIDATES, column="response")
+        return hits + await self.pairs.search_pairs(self.model_ids, words, PROMPT_CANDIDATES, column="prompt")
 
     async def _relevance(self, prompt: str, words: list[str], candidates: list[Candidate]) -> np.ndarray:
         """How well each candidate's response answers the message: a cosine in [-1, 1]."""
@@ -114,12 +114,12 @@ class Ranker:
     async def _response_vectors(self, candidates: list[Candidate]) -> np.ndarray:
         """The sentence model's vectors of the candidates' responses, stored on first use."""
         assert self.embedder is not None
-        stored = await self.level2.pair_vectors(self.embedder.name, [c.pair_id for c in candidates])
+        stored = await self.pairs.pair_vectors(self.embedder.name, [c.pair_id for c in candidates])
         missing = [c for c in candidates if c.pair_id not in stored]
         if missing:
             made = await asyncio.to_thread(self.embedder.encode, [c.response for c in missing])
             fresh = {c.pair_id: to_blob(v) for c, v in zip(missing, made)}
-            await self.level2.save_pair_vectors(self.embedder.name, fresh)
+            await self.pairs.save_pair_vectors(self.embedder.name, fresh)
             stored.update(fresh)
         return np.stack([from_blob(stored[c.pair_id]) for c in candidates])
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database
-from dbslm.store.level1 import Level1Store, ModelInfo
 from dbslm.store.migrations import migrate
+from dbslm.store.models import ModelStore
 
 __all__ = ["Store", "ModelInfo", "open_database", "open_store"]
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ class Store:
     """A migrated database, its cold tier if it has one, and the repositories that use them."""
 
     db: Database
-    level1: Level1Store
+    models: ModelStore
     cold: ColdStorage | None = None
 
     async def attach_cold(self, url: str) -> ColdStorage:
@@ -36,7 +37,7 @@ class Store:
             except BaseException:
                 await remote.close()
                 raise
-            self.level1.cold = self.cold
+            self.models.cold = self.cold
         return self.cold
 
     async def close(self) -> None:
@@ -59,7 +60,7 @@ async def open_store(target: str, create: bool = True, cold_url: str | None = No
     such a file without one is an error); :meth:`Store.attach_cold` attaches one at any time.
     """
     db = await open_database(target, create)
-    store = Store(db, Level1Store(db))
+    store = Store(db, ModelStore(db))
     try:
         await migrate(db)
         if db.dialect.name == "sqlite" and await db.fetchone("SELECT 1 FROM flushed LIMIT 1"):
@@ -67,7 +68,7 @@ async def open_store(target: str, create: bool = True, cold_url: str | None = No
                 raise DbslmError(f"{db.description} keeps contexts in cold storage on MariaDB: name that "
                                  "database (DBSLM_MARIADB_*) to open it")
             await store.attach_cold(cold_url)
-        for line in await store.level1.clean_up():  # with the cold tier: a build's cold rows go too
+        for line in await store.models.clean_up():  # with the cold tier: a build's cold rows go too
             log.warning("%s: %s", db.description, line)
     except BaseException:
         await db.close()

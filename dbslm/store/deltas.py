@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dbslm.domain import COUNTS
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.store.build_rows import CONTEXT_COLUMNS
 from dbslm.store.database import Database, fetch_keyed
-from dbslm.store.level1 import COUNTS, OnSwitch, VocabUpdate, write_vocab
+from dbslm.store.models import OnSwitch, VocabUpdate, write_vocab
 
 TOUCHED_KEPT = 200  # versions of a build whose touched contexts are kept: a reader further behind starts afresh
 NGRAM_KEY = ("build", "n", "ctx", "word")

@@ -7,6 +7,7 @@ import uuid
 
 import numpy as np
 
+from dbslm.domain import COUNTS
 from dbslm.errors import DbslmError
 from dbslm.ngram.count_tables import CountTables, count_tables
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
@@ -14,7 +15,6 @@ from dbslm.ngram.tables import counts_from_rows
 from dbslm.store.build_rows import count_rows
 from dbslm.store.community import FORGETTING, LEARNED, QUEUED
 from dbslm.store.database import Database, Transaction
-from dbslm.store.level1 import COUNTS
 from dbslm.store.schema import ADDED, INDEXED, RETYPED, SCHEMA_VERSION, TABLES, Table
 
 

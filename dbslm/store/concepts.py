@@ -1,26 +1,16 @@
-"""Level 3 rows: the concept catalog and conversation signals."""
+"""The concept catalog and conversation signals (Level 3)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
+from dbslm.domain import Concept
 from dbslm.store.database import Database
-
-
-@dataclass(frozen=True)
-class Concept:
-    name: str
-    examples: list[str]  # prompts that call for it
-    template: str  # text with {payload} placeholders
-    payload: str | None  # the function that fills the placeholders
-    threshold: float  # P(concept | prompt) that fires it; above 1 only a signal does
-
 
 SHARED_MODEL_ID = 0  # concepts every model has
 
 
-class Level3Store:
+class ConceptStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 

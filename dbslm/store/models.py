@@ -1,4 +1,4 @@
-"""Level 1 rows: models, builds, the vocabulary and the n-gram tables.
+"""Models, their builds, the vocabulary and the n-gram tables (Level 1).
 
 A model's n-gram statistics live in one build at a time. A new build is written beside the
 active one and switched to in the same transaction, so readers always see a whole model; the
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dbslm.domain import COUNTS, PROBABILITIES, ModelInfo
 from dbslm.ngram.count_tables import CountTables
 from dbslm.ngram.counting import OrderCounts
 from dbslm.ngram.kneser_ney import Discount
@@ -27,27 +28,7 @@ OnSwitch = Callable[[Transaction, int], Awaitable[None]]
 # what a look-up returns per n-gram (0 for the columns of the other form)
 ROW_VALUES = "g.count, COALESCE(g.logp, 0), COALESCE(g.backoff, 0), COALESCE(g.q, 0), COALESCE(g.adjusted, 0)"
 VOCAB_COLUMNS = ("model_id", "id", "text", "control", "freq")
-COUNTS, PROBABILITIES = "counts", "probabilities"  # the forms of a build (see builds.form)
 KEEP_COUNTS_MOST = 10_000_000  # n-grams whose counts a process keeps between builds: 160 MB
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A model's identity and settings, and the build it currently serves."""
-
-    id: int | None  # None until the model's first build is written
-    name: str
-    order: int
-    tokenizer: str
-    active_build: int | None = None
-    source: str | None = None  # how the active build was made: "text" or "arpa"
-    form: str | None = None  # how it stores the model: COUNTS or PROBABILITIES
-    version: int = 0  # how many batches changed the build in place
-
-    @property
-    def counted(self) -> bool:
-        """Whether the active build is in count form (probabilities computed as they are read)."""
-        return self.form == COUNTS
 
 
 @dataclass
@@ -74,7 +55,7 @@ class VocabUpdate:
     freqs: list[int]
 
 
-class Level1Store:
+class ModelStore:
     """Reads and writes the Level 1 tables of one database."""
 
     def __init__(self, db: Database, cold: ColdStorage | None = None) -> None:

@@ -1,0 +1,40 @@
+"""The concept a reply calls for, and the text it emits (Level 3, before Level 1 continues)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dbslm.concepts.catalog import DEFAULTS, choose_concept
+from dbslm.concepts.classifier import Background, spellings
+from dbslm.concepts.payloads import PAYLOADS
+from dbslm.domain import Concept, Message, ModelInfo
+from dbslm.store.concepts import SHARED_MODEL_ID, ConceptStore
+from dbslm.store.models import ModelStore
+from dbslm.text.tokenize import get_tokenizer
+
+
+async def concept_span(concepts: ConceptStore, models: ModelStore, model: ModelInfo, model_ids: Sequence[int],
+                       tokens: int, conversation_id: int, prompt: list[str], recent: list[Message],
+                       values: dict[str, str]) -> tuple[Concept | None, str]:
+    """The concept this reply calls for (a signal, or a prompt its examples make likely) and
+    the text it emits; (None, "") when none applies or its payload has nothing to say.
+    ``model_ids`` and ``tokens``: the models the prompt's words are weighed against, and how
+    many tokens they were trained on."""
+    known = await concepts.concepts(model.id)
+    missing = [c for c in DEFAULTS if c.name not in {k.name for k in known}]
+    for concept in missing:  # a default a later version added (or every one, the first time)
+        await concepts.add_concept(SHARED_MODEL_ID, concept)
+    known += missing
+    signal = await concepts.take_signal(conversation_id)
+    if signal is not None:
+        concept = next((c for c in known if c.name == signal), None)
+    else:
+        found = await models.word_frequencies(model_ids, spellings(prompt))
+        concept = choose_concept(known, prompt, Background.merged(found, tokens),
+                                 get_tokenizer(model.tokenizer).tokenize)
+    if concept is None:
+        return None, ""
+    filled = PAYLOADS[concept.payload](recent, **values) if concept.payload in PAYLOADS else {}
+    if filled is None:
+        return None, ""
+    return concept, concept.template.format(**filled)
