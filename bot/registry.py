@@ -21,7 +21,7 @@ USER_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)>$")
 class Arg:
     """One argument. In text, arguments come in their declared order:
 
-    - ``word`` and ``choice`` (one of ``choices``): one word; ``int`` (``#12`` too) and
+    - ``choice`` (one of ``choices``): one word; ``int`` (``#12`` too) and
       ``number`` (``15%`` too): one word within ``low`` and ``high``;
     - ``flag``: the argument's own name as a word (``confirm``), True when present;
     - ``user``: a mention of a user, given as the platform's user id;
@@ -165,7 +165,7 @@ def _fits(arg: Arg, value: Any) -> bool:
                 and (arg.low is None or value >= arg.low) and (arg.high is None or value <= arg.high))
     if arg.kind == "flag":
         return isinstance(value, bool)
-    return isinstance(value, str) if arg.kind in ("text", "word", "user") else True
+    return isinstance(value, str) if arg.kind in ("text", "user") else True
 
 
 def _value(command: Command, arg: Arg, word: str) -> Any:

@@ -18,7 +18,7 @@ from discord import app_commands
 from bot.registry import COMMANDS, Arg, Command
 
 Run = Callable[[discord.Interaction, Command, dict[str, Any], discord.Attachment | None], Awaitable[None]]
-TYPES: dict[str, Any] = {"text": str, "word": str, "flag": bool, "user": discord.User, "file": discord.Attachment}
+TYPES: dict[str, Any] = {"text": str, "flag": bool, "user": discord.User, "file": discord.Attachment}
 
 
 def add_commands(tree: app_commands.CommandTree, run: Run) -> None:

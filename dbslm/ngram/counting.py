@@ -62,7 +62,7 @@ def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True, return_counts=True)``, about twice as fast."""
     order = np.argsort(values)
     ranked = values[order]
-    first = np.r_[True, ranked[1:] != ranked[:-1]][: len(values)]
+    first = _run_starts(ranked)
     inverse = np.empty(len(values), dtype=np.int64)
     inverse[order] = np.cumsum(first) - 1
     starts = np.flatnonzero(first)
@@ -70,10 +70,16 @@ def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(values, return_counts=True)``, about twice as fast."""
+    """``np.unique(values, return_counts=True)``, about twice as fast (no inverse to build:
+    a plain sort)."""
     ranked = np.sort(values)
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]][: len(values)])
+    starts = np.flatnonzero(_run_starts(ranked))
     return ranked[starts], np.diff(np.r_[starts, len(values)])
+
+
+def _run_starts(ranked: np.ndarray) -> np.ndarray:
+    """Whether each value of sorted ``ranked`` begins a run of equal values."""
+    return np.r_[True, ranked[1:] != ranked[:-1]][: len(ranked)]
 
 
 def merge_counts(a: list[OrderCounts], b: list[OrderCounts]) -> list[OrderCounts]:
