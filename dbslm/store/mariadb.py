@@ -171,9 +171,9 @@ class MariaDBDatabase(Database):
         except asyncio.TimeoutError:
             raise DatabaseError(f"{self.target.place}: no answer within {STATEMENT_TIMEOUT} s") from None
         except pymysql.Error as exc:
-            raise self.failed(exc) from None
+            raise self._failed(exc) from None
 
-    def failed(self, exc: BaseException) -> DatabaseError:
+    def _failed(self, exc: BaseException) -> DatabaseError:
         """The driver's error as the store's (every statement's error passes here)."""
         return DatabaseError(f"{self.target.place}: {_reason(exc, self.target)}")
 
@@ -185,14 +185,14 @@ class MariaDBDatabase(Database):
                     return list(await cur.fetchall())
             except pymysql.err.OperationalError as exc:
                 if attempt == 2 or exc.args[0] not in _LOST:
-                    raise self.failed(exc) from None
+                    raise self._failed(exc) from None
             except asyncio.TimeoutError:
                 raise DatabaseError(f"{self.target.place}: no answer within {STATEMENT_TIMEOUT} s") from None
             except (pymysql.err.InterfaceError, OSError) as exc:
                 if attempt == 2:
-                    raise self.failed(exc) from None
+                    raise self._failed(exc) from None
             except pymysql.Error as exc:
-                raise self.failed(exc) from None
+                raise self._failed(exc) from None
         raise AssertionError("unreachable")
 
     async def iterate(self, sql: str, params: Sequence[Any] = (), batch: int = 50000) -> AsyncIterator[list[Row]]:
@@ -251,7 +251,7 @@ class MariaDBDatabase(Database):
             async with self._pool.acquire() as conn:
                 yield conn
         except (pymysql.Error, OSError) as exc:
-            raise self.failed(exc) from None
+            raise self._failed(exc) from None
 
     @asynccontextmanager
     async def lock(self, name: str, wait: bool = True) -> AsyncIterator[bool]:
