@@ -22,13 +22,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import write_corpus  # noqa: E402
 from bench.measure import bench_main, machine_line  # noqa: E402
-from bot.backfill import MAX_LIMIT, HistoryPage  # noqa: E402
 from bot.core import BotCore  # noqa: E402
 from bot.events import Message  # noqa: E402
 from bot.settings import BotSettings  # noqa: E402
+from dbslm.domain import ChannelMessage  # noqa: E402
 from dbslm.engine import DBSLMEngine  # noqa: E402
+from dbslm.listening.backfill import MAX_LIMIT, HistoryPage  # noqa: E402
 from dbslm.starter import starter_pairs  # noqa: E402
-from dbslm.store.community import LearnedMessage  # noqa: E402
 
 SETTINGS = BotSettings(admins=frozenset({"bench:admin"}), user_rate=10**9, channel_rate=10**9, rate_window=60,
                        max_upload_mb=1, chance_seed=1)
@@ -133,12 +133,11 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
 async def listening_batch(community: DBSLMEngine, messages: list[Message]) -> float:
     """Seconds from queueing LISTENED new channel messages (old ones, their words reversed) to
     the model that holds them going live: what listening does with each batch."""
-    model_id = await community.model_id()
     texts = [" ".join(reversed(m.text.split())) for m in random.Random(3).sample(messages, LISTENED)]
     begun = time.perf_counter()
-    await community.learning.queue(model_id, [LearnedMessage(f"bench:w1:c1:new{i}", f"listener{i}", "bench:w1:c1",
+    await community.learning.queue([ChannelMessage(f"bench:w1:c1:new{i}", f"listener{i}", "bench:w1:c1",
                                                              text) for i, text in enumerate(texts)])
-    await community.learning.learn_pending(model_id)
+    await community.learning.learn_queued()
     return time.perf_counter() - begun
 
 

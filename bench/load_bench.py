@@ -26,6 +26,7 @@ from bench.measure import bench_main, machine_line  # noqa: E402
 from bot.core import BotCore  # noqa: E402
 from bot.events import Message  # noqa: E402
 from bot.settings import BotSettings  # noqa: E402
+from dbslm.domain import Status
 from dbslm.engine import DBSLMEngine  # noqa: E402
 from dbslm.starter import starter_pairs  # noqa: E402
 
@@ -111,7 +112,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
                     f"{len(messages) / run.seconds:,.0f} |")
     await core.close()
     community = await core.communities.engine_named("bench:w1")
-    learned = len(await community.learning.rows.messages(await community.model_id(), status="learned"))
+    learned = len(await community.learning.messages(status=Status.LEARNED))
     await engine.close()
     listening = (f" Every channel listened: {learned:,} messages learned in batches of {SETTINGS.listen_batch} "
                  "while replying." if args.listen else "")

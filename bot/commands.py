@@ -14,15 +14,17 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timezone
 
-from bot.backfill import backfill
 from bot.communities import Communities
 from bot.community_commands import CommunityCommands
 from bot.events import Attachment, Message, Send
-from bot.learner import unpinging
 from bot.registry import BY_NAME, UsageError, checked, help_text, parse
+from bot.rules import unpinging
 from bot.settings import BotSettings
 from bot.uploads import Uploads
 from dbslm.errors import DbslmError
+from dbslm.listening.backfill import HistoryPage, backfill
+from dbslm.listening.listener import Listener
+from dbslm.listening.pairing import Heard
 
 log = logging.getLogger(__name__)
 FORGET_CONFIRM_SECONDS = 120
@@ -31,9 +33,10 @@ Handler = Callable[..., Awaitable[None]]  # (message, send, **its arguments)
 
 
 class Commands:
-    def __init__(self, communities: Communities, settings: BotSettings,
+    def __init__(self, communities: Communities, listener: Listener, settings: BotSettings,
                  conversation_for: Callable[[Message], Awaitable[int]]) -> None:
         self.communities = communities
+        self.listener = listener
         self.settings = settings
         self.conversation_for = conversation_for
         self.uploads = Uploads(settings.max_upload_mb)
@@ -106,12 +109,12 @@ class Commands:
         engine = await self.communities.engine(message)
         stats = await engine.stats()
         model_id = await engine.model_id()
-        rows = self.communities.rows
-        listened, opted_out = await rows.listened_channels(model_id), len(await self.communities.opted_out(engine))
+        listened = await self.communities.channels.listened_channels(model_id)
+        opted_out = len(await self.communities.opted_out(engine))
         state = await self.communities.channel(engine, message)
         here = (f" This channel: {'listening' if state.listening else 'not listening'}, reply chance "
                 f"{state.chance:.0%}." if not message.is_dm else "")
-        aside = await rows.set_aside_count(model_id)
+        aside = await engine.learning.heard.set_aside_count(model_id)
         unlearnable = f", {aside} messages set aside as unlearnable" if aside else ""
         community = f"{listened} listened channels, {opted_out} opted out{unlearnable}.{here}"
         if not stats["trained"]:
@@ -175,9 +178,25 @@ class Commands:
             await send("/train history reads a server channel's past messages; it works in channels "
                        "I can read.", private=True)
             return
-        self._spawn(backfill(self.communities, message, message.history, limit, send), send, stop_at_shutdown=True)
+        self._spawn(self._backfill(message, limit, send), send, stop_at_shutdown=True)
         await send(f"Reading up to {limit:,} past messages of this channel in the background; I learn those the "
                    "listening rules allow (no bots, commands, opted-out people or banned words).")
+
+    async def _backfill(self, message: Message, limit: int, send: Send) -> None:
+        """Learn up to ``limit`` past messages of the command's channel, from where a backfill
+        before stopped."""
+        engine = await self.communities.engine(message)
+        read = message.history
+
+        async def heard_page(cursor: str | None) -> HistoryPage[Heard]:
+            page = await read(cursor)
+            return HistoryPage([await self.communities.heard(m, engine) for m in page.messages], page.cursor)
+
+        async def save_cursor(cursor: str | None) -> None:
+            await self.communities.update_channel(engine, message, backfill_cursor=cursor)
+
+        cursor = (await self.communities.channel(engine, message)).backfill_cursor
+        await backfill(self.listener, engine.learning, heard_page, cursor, save_cursor, limit, send)
 
     def _spawn(self, work: Coroutine[None, None, None], send: Send, *, stop_at_shutdown: bool = False) -> None:
         """Run a long command in the background; a failure is reported where it was asked.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.communities import Communities
 from bot.events import Message, Send
-from bot.learner import WORDS
 from bot.registry import BY_NAME
+from bot.rules import WORDS
 
 
 class CommunityCommands:
@@ -49,8 +49,7 @@ class CommunityCommands:
         listed = sorted({w.lower() for w in WORDS.findall(words or "")})
         engine = await self.communities.engine(message)
         if action == "list":
-            banned = await self.communities.rows.banned_words(await engine.model_id(),
-                                                              self.communities.settings.banned_words)
+            banned = await self.communities.banned_words(engine)
             await send(f"{len(banned)} banned words: " + ", ".join(sorted(banned)), private=True)
             return
         if not listed:

@@ -4,22 +4,18 @@ in what order, how often."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from dataclasses import replace
 
 from bot.commands import Commands
 from bot.communities import Communities, channel_of
 from bot.events import Message, Send
-from bot.learner import Learner, message_key, unpinging
 from bot.limits import RateLimiter
+from bot.rules import message_key, unpinging
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
-from dbslm.errors import DbslmError
-from dbslm.store.community import UNPAIRING
+from dbslm.listening.listener import Listener
 from dbslm.text.valid import repaired
-
-log = logging.getLogger(__name__)
 
 SLOW_DOWN = "You are sending messages faster than I can answer; please wait a moment."
 
@@ -38,8 +34,8 @@ class BotCore:
         self.engine = engine
         self.settings = settings
         self.communities = Communities(engine, settings)
-        self.learner = Learner(settings.listen_batch, settings.listen_seconds)
-        self.commands = Commands(self.communities, settings, self.conversation_for)
+        self.listener = Listener(settings.listen_batch, settings.listen_seconds)
+        self.commands = Commands(self.communities, self.listener, settings, self.conversation_for)
         self._chance = random.Random(settings.chance_seed)
         self._locks: dict[str, asyncio.Lock] = {}
         self._users = RateLimiter(settings.user_rate, settings.rate_window)
@@ -52,7 +48,7 @@ class BotCore:
         elsewhere it is neither answered nor learned. A message answered only by the reply
         chance is dropped quietly when the rate limits say so."""
         if message.from_bot:
-            self.communities.heard(message.channel_key, None, message.sent_at)  # no one answers a bot here
+            self.listener.unanswerable(message.channel_key, message.sent_at)  # no one answers a bot here
             return
         message = replace(message, text=repaired(message.text))  # text any table can hold
         text = message.text.lstrip()
@@ -64,7 +60,8 @@ class BotCore:
                 engine = await self.communities.engine(message)
                 state = await self.communities.channel(engine, message)
                 if state.listening:
-                    await self._listen(engine, message)
+                    await self.listener.observe(engine.learning, await self.communities.heard(message, engine),
+                                                await self.communities.opted_out(engine))
             addressed = addressed or bool(state.chance and self._chance.random() < state.chance)
         if not addressed:
             return
@@ -86,57 +83,27 @@ class BotCore:
             conversation = await self.conversation_for(message)
             reply = await engine.respond(conversation, message.text, user_id=message.user_key)
             await send_parts(unpinging(reply.text))
-            self.communities.heard(message.channel_key, None)  # what comes next answers the bot
+            self.listener.unanswerable(message.channel_key)  # what comes next answers the bot
 
     async def message_deleted(self, message: Message) -> None:
-        """A message was deleted on the platform: never learned from now on (its creation, or
-        a backfill page holding it, may still be on the way), and subtracted exactly from the
-        model with the community's next batch, so a purge costs one rebuild, not one each."""
+        """A message was deleted on the platform: never learned from now on, and subtracted
+        from the model with the community's next batch."""
         if message.message_id is None or message.is_dm:
             return
-        self.communities.deleted(message)
         async with self._lock(channel_of(message)):
             engine = await self.communities.engine(message)
-            await engine.learning.forget_later(await engine.model_id(), [message_key(message)])
-        self.learner.schedule(engine)
+            await self.listener.deleted(engine.learning, message_key(message))
 
     async def message_edited(self, message: Message) -> None:
-        """A message was edited: its old text unlearned at once and the new one learned where
-        the listening rules allow, after the message it answered; the messages that answer it
-        are learned again after its new text (an edit that leaves the learned text as it was
-        changes nothing)."""
+        """A message was edited: its old text unlearned and the new one learned where the
+        listening rules allow (see :meth:`Listener.edited`)."""
         if message.message_id is None or message.is_dm or message.from_bot:
             return
         message = replace(message, text=repaired(message.text))
         engine = await self.communities.engine(message)
-        model_id = await engine.model_id()
-        key = message_key(message)
-        learned = await engine.learning.rows.messages(model_id, message_key=key)
-        kept = self.communities.learnable(message, engine, await self.communities.opted_out(engine))
-        if learned and kept is not None and learned[0].text == kept.text:
-            return
         async with self._lock(channel_of(message)):
-            try:
-                await engine.learning.forget(model_id, [key], edited=kept)
-            except DbslmError as exc:  # the model no longer holds it (retrained from scratch, say)
-                log.warning("could not unlearn an edited message from %s: %s", engine.model_name, exc)
-                return
-            if kept is not None and (await self.communities.channel(engine, message)).listening:
-                old = learned[0] if learned and learned[0].status != UNPAIRING else None  # its prompt stays
-                await self.learner.add(engine, replace(kept, prompt_key=old and old.prompt_key,
-                                                       prompt_user=old and old.prompt_user, prompt=old and old.prompt))
-            else:
-                self.learner.schedule(engine)  # the messages that answered it, learned again
-
-    async def _listen(self, engine: DBSLMEngine, message: Message) -> None:
-        """Queue a listened channel's message for learning, after the message it answers, if the
-        listening rules allow."""
-        opted_out = await self.communities.opted_out(engine)
-        row = self.communities.learnable(message, engine, opted_out)
-        if row is not None:
-            row = row.answering(await self.communities.prompt_for(message, engine, opted_out))
-            await self.learner.add(engine, row)
-        self.communities.heard(message.channel_key, row, message.sent_at)
+            listening = (await self.communities.channel(engine, message)).listening
+            await self.listener.edited(engine.learning, await self.communities.heard(message, engine), listening)
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -144,7 +111,7 @@ class BotCore:
     async def resume_learning(self) -> None:
         """Learn what a previous run queued but did not learn (call once at start)."""
         for engine in await self.communities.waiting():
-            self.learner.learn_soon(engine)
+            self.listener.resume(engine.learning)
 
     async def conversation_for(self, message: Message) -> int:
         """The conversation of the message's channel (thread, DM), started on first use."""
@@ -154,7 +121,7 @@ class BotCore:
     async def close(self) -> None:
         """Shutdown: finish trainings, stop backfills (they resume later), learn what waits."""
         await self.commands.wait_for_training(stop_backfills=True)
-        await self.learner.close()
+        await self.listener.close()
 
 
 def split_message(text: str, limit: int) -> list[str]:

@@ -32,7 +32,7 @@ class Message:
     sent_at: float | None = None  # when the platform says it was sent (epoch seconds)
     reply_to: str | None = None  # the id of the message it answers (a reply reference, a thread's parent)
     replied: Message | None = None  # that message itself, where the platform sends it along
-    # Reads the channel's history a page at a time (bot.backfill.HistoryReader), where the
+    # Reads the channel's history a page at a time (dbslm.listening.backfill.HistoryReader), where the
     # platform can: what /train history uses.
     history: Callable[[str | None], Awaitable[object]] | None = field(default=None, compare=False, repr=False)
     # A command's arguments as the platform typed them (a Discord slash command's options, by

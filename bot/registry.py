@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.backfill import DEFAULT_LIMIT, MAX_LIMIT
+from dbslm.listening.backfill import DEFAULT_LIMIT, MAX_LIMIT
 
 HISTORY_SHOWN = 50  # /history shows at most this many messages
 USER_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)>$")

@@ -1,10 +1,12 @@
 """The values the layers hand each other: a model, a conversation and its messages,
-corrections and biases, a concept. They belong to no table and no backend."""
+corrections and biases, a concept, a channel's settings and the messages heard in it. They
+belong to no table and no backend."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import Enum
 
 COUNTS, PROBABILITIES = "counts", "probabilities"  # the forms of a build (see builds.form)
 
@@ -86,3 +88,52 @@ class Concept:
     template: str  # text with {payload} placeholders
     payload: str | None  # the function that fills the placeholders
     threshold: float  # P(concept | prompt) that fires it; above 1 only a signal does
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """A channel's listening switch, reply chance and history backfill cursor."""
+
+    listening: bool = False
+    chance: float = 0.0  # the share of unprompted messages answered, 0..1
+    backfill_cursor: str | None = None  # where a history backfill stopped
+
+
+class Status(str, Enum):
+    """Where a channel message is in its model's learning (see :mod:`dbslm.listening`)."""
+
+    QUEUED = "queued"  # waiting for its batch
+    LEARNED = "learned"  # in the serving model
+    FORGETTING = "forgetting"  # in the serving model; deleted on its platform: subtracted with the next batch
+    UNPAIRING = "unpairing"  # in the serving model after a prompt that was taken away: subtracted with the
+    # next batch and queued again on its own (or after the prompt's new text)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ChannelMessage:
+    """A message heard in a listened channel, as its model learns it: its text without
+    mentions, after the message it answers (its prompt), if any."""
+
+    message_key: str  # the platform's message, e.g. discord:<guild>:<channel>:<message id>
+    user_id: str
+    channel_key: str
+    text: str
+    status: Status = Status.QUEUED
+    prompt_key: str | None = None  # the message it answers, learned before it as its prompt
+    prompt_user: str | None = None
+    prompt: str | None = None
+
+    def answering(self, prompt: ChannelMessage | None) -> ChannelMessage:
+        """This message learned after ``prompt`` (or without a prompt)."""
+        if prompt is None and self.prompt_key is None:
+            return self  # most messages: no copy (dataclasses.replace costs microseconds a message)
+        return replace(self, prompt_key=prompt and prompt.message_key, prompt_user=prompt and prompt.user_id,
+                       prompt=prompt and prompt.text)
+
+    @property
+    def pair(self) -> tuple[str | None, str]:
+        """What the model learns of it: its prompt (None when it has none) and its text."""
+        return self.prompt, self.text

@@ -19,7 +19,7 @@ from dbslm.decoder import DecodeSettings
 from dbslm.domain import Conversation, Correction, LogEntry, Message, ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.generation import BIAS_STRENGTH, generate, span_ids
-from dbslm.learning import ChannelLearning
+from dbslm.listening.learning import ChannelLearning
 from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
 from dbslm.reading.mixture import MixedReader, combined_vocabulary
@@ -88,7 +88,7 @@ class DBSLMEngine:
         self.conversations, self.pairs = ConversationStore(store.db), PairStore(store.db)
         self.profiles = ProfileStore(store.db)
         self.concepts = ConceptStore(store.db)
-        self.learning = ChannelLearning(store, model, self._pairs_changed)
+        self.learning = ChannelLearning(store, model, self.model_id, self._pairs_changed)
         self._pairs_counted, self._pairs_uncounted = 0, 0  # channel pairs learned, in and after the last count
         self.embedder_model = embedder
         self._embedder: Embedder | None = None
@@ -268,7 +268,7 @@ class DBSLMEngine:
         messages: it becomes exactly the model trained without them. Returns the rows
         removed per table."""
         model_id = await self.model_id()
-        learned = await self.learning.forget_user(model_id, user_id)  # first: if it fails, nothing else is gone
+        learned = await self.learning.forget_user(user_id)  # first: if it fails, nothing else is gone
         taught = await unteach(self.store, user_id, self.model_name if only_this_model else None)
         removed = await self.conversations.forget_user(user_id, model_id if only_this_model else None)
         if removed["pairs"]:

@@ -17,8 +17,8 @@ from dbslm.ngram.kneser_ney import estimate, with_unk
 from dbslm.ngram.quantize import quantize
 from dbslm.ngram.tables import ModelTables, OrderTable, counts_from_rows, parent_rows
 from dbslm.store import Store
-from dbslm.store.community import CommunityStore
 from dbslm.store.models import VocabUpdate
+from dbslm.store.queue import QueueStore
 from dbslm.text.vocab import Vocabulary
 
 MISSING_UNK_LOGP = -100.0  # what KenLM assumes when an ARPA file has no <unk>
@@ -67,7 +67,7 @@ async def import_arpa(store: Store, model: ModelInfo, lines: Iterable[str], sour
     update = VocabUpdate(list(range(len(vocab))), vocab.texts, [0] * len(vocab))
     info = ModelInfo(model.id, model.name, tables.order, model.tokenizer, model.active_build)
     return await store.models.write_build(info, tables, update, replace_vocab=True, source="arpa",
-                                          sentences=0, tokens=0, on_switch=CommunityStore.clear)
+                                          sentences=0, tokens=0, on_switch=QueueStore.clear)
 
 
 def arpa_tables(orders: list[ArpaOrder], head_size: int, source: str) -> tuple[ModelTables, Vocabulary]:

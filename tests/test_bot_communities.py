@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.backfill import BackfillError, HistoryPage
 from bot.core import BotCore
 from bot.events import Message
 from bot.settings import BotSettings
-from dbslm.store.community import LearnedMessage
+from dbslm.domain import ChannelMessage, Status
+from dbslm.listening.backfill import BackfillError, HistoryPage
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import resolve_model, train
 from tests.conftest import owners_of
@@ -47,9 +47,9 @@ async def say(core: BotCore, text: str, user: str = "ann", guild: str = "g1", ch
 
 async def learned(core: BotCore, guild: str = "g1") -> list[str]:
     """Wait for the batches, then the texts the guild's model learned."""
-    await core.learner.close()
+    await core.listener.close()
     engine = await core.communities.engine_named(f"discord:{guild}")
-    return [m.text for m in await engine.learning.rows.messages(await engine.model_id(), status="learned")]
+    return [m.text for m in await engine.learning.messages(status=Status.LEARNED)]
 
 
 async def test_listening_learns_ordinary_messages_only(core):
@@ -77,7 +77,7 @@ async def test_learning_waits_for_the_batch_or_the_timer(core):
     engine = await core.communities.engine_named("discord:g1")
     assert (await engine.stats())["trained"] is False
     await asyncio.sleep(0.3)
-    await core.learner.close()
+    await core.listener.close()
     assert (await engine.stats())["tokens"] == 3 * 5
 
 
@@ -108,7 +108,7 @@ async def test_two_servers_keep_their_words(core, tmp_path):
         await say(core, f"the quokka parade {i} is on the pier", guild="A", user=f"a{i}")
     await say(core, "/train the quokka quokka quokka song", is_admin=True, guild="A")
     await core.commands.wait_for_training()
-    await core.learner.close()
+    await core.listener.close()
     b = await core.communities.engine_named("discord:B")
     b_build = (await b.store.models.model("discord:B")).active_build
     replies = [r for i in range(30) for r, _ in await say(core, f"tell me about quokka {i}", guild="B",
@@ -126,7 +126,7 @@ async def test_forget_subtracts_exactly_what_a_user_taught(core):
         await say(core, x, user="x")
         if y:
             await say(core, y, user="y")
-    await core.learner.close()
+    await core.listener.close()
     assert "confirm" in (await say(core, "/forget", user="y"))[0][0]
     done = (await say(core, "/forget confirm", user="y"))[0][0]
     assert "2 learned" in done
@@ -135,7 +135,7 @@ async def test_forget_subtracts_exactly_what_a_user_taught(core):
     tokenize = get_tokenizer("regex").tokenize
     await train(engine.store, alone, dialog=[([], tokenize(line)) for line in x_lines])
     assert_same_model(await ngrams_by_text(engine.store, "discord:g1"), await ngrams_by_text(engine.store, "x-alone"))
-    assert all(m.user_id != "discord:y" for m in await engine.learning.rows.messages(await engine.model_id()))
+    assert all(m.user_id != "discord:y" for m in await engine.learning.messages())
 
 
 async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(core):
@@ -144,15 +144,15 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(core):
     typo = Message("discord", "g1", "c1", "y", "the walrus is pink", message_id="w")
     for m in (*kept, typo):
         await core.handle(m, _ignore)
-    await core.learner.close()
+    await core.listener.close()
     await core.message_edited(replace(typo, text="the walrus is grey"))
-    await core.learner.close()
+    await core.listener.close()
     assert sorted(await learned(core)) == sorted([m.text for m in kept] + ["the walrus is grey"])
     await core.message_deleted(replace(typo, text=""))
     engine = await core.communities.engine_named("discord:g1")
-    marked = await engine.learning.rows.messages(await engine.model_id(), status="forgetting")
+    marked = await engine.learning.messages(status=Status.FORGETTING)
     assert [m.text for m in marked] == ["the walrus is grey"]  # subtracted with the next batch, not at once
-    await core.learner.close()
+    await core.listener.close()
     alone = await resolve_model(engine.store, "kept-alone", None, None, reset=False)
     await train(engine.store, alone, dialog=[([], get_tokenizer("regex").tokenize(m.text)) for m in kept])
     assert_same_model(await ngrams_by_text(engine.store, "discord:g1"),
@@ -213,8 +213,8 @@ async def test_history_backfill_needs_a_readable_channel(core):
 async def test_what_a_stopped_run_queued_is_learned_at_the_next_start(core, dialog_engine):
     await say(core, "/listen on", is_admin=True)
     engine = await core.communities.engine_named("discord:g1")
-    await engine.learning.queue(await engine.model_id(), [
-        LearnedMessage("discord:g1:c1:q1", "discord:ann", "discord:g1:c1:", "queued before the stop")])
+    await engine.learning.queue([
+        ChannelMessage("discord:g1:c1:q1", "discord:ann", "discord:g1:c1:", "queued before the stop")])
     restarted = BotCore(dialog_engine, SETTINGS)
     await restarted.resume_learning()
     await restarted.close()
@@ -228,7 +228,7 @@ async def test_shutdown_stops_a_backfill_that_resumes_later(core):
     await history.second_page.wait()
     await core.close()  # does not wait for the whole history
     engine = await core.communities.engine_named("discord:g1")
-    waiting = await engine.learning.rows.messages(await engine.model_id(), status="pending")
+    waiting = await engine.learning.messages(status=Status.QUEUED)
     assert len(waiting) == 18  # the first page's 20 messages but its bots', learned at the next start
     await core.handle(command, _ignore)
     history.gate.set()
@@ -263,7 +263,7 @@ async def test_an_edit_that_keeps_the_text_changes_nothing(core):
     await say(core, "/listen on", is_admin=True)
     message = Message("discord", "g1", "c1", "x", "a calm lake at noon", message_id="e1")
     await core.handle(message, _ignore)
-    await core.learner.close()
+    await core.listener.close()
     engine = await core.communities.engine_named("discord:g1")
     build = (await engine.stats())["build"]
     await core.message_edited(replace(message, text="a calm lake at noon <@99>"))  # only a mention added

@@ -8,9 +8,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from dbslm import learning
+from dbslm.domain import ChannelMessage, Status
 from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
-from dbslm.store.community import LEARNED, PENDING, LearnedMessage
+from dbslm.listening import learning
 from tests.conftest import table_rows
 
 ZORBLAX = ["the zorblax festival starts at dawn", "we paint the zorblax lanterns blue",
@@ -28,9 +28,9 @@ async def base(db):
 async def alone(base: DBSLMEngine, texts: list[str]) -> tuple[dict, int]:
     """The n-grams per order and tokens of a fresh community that learned exactly ``texts``."""
     engine = DBSLMEngine(base.store, "discord:2", base=base)
-    await engine.learning.queue(await engine.model_id(), [LearnedMessage(f"discord:2:c:{i:03}", "ann", "discord:2:c", t)
+    await engine.learning.queue([ChannelMessage(f"discord:2:c:{i:03}", "ann", "discord:2:c", t)
                                                           for i, t in enumerate(texts)])
-    await engine.learning.learn_pending(await engine.model_id())
+    await engine.learning.learn_queued()
     return model_size(await engine.stats())
 
 
@@ -85,18 +85,17 @@ async def test_the_mixture_interpolates_both_models(base):
 async def test_a_long_queue_is_learned_in_bounded_builds(base, monkeypatch):
     monkeypatch.setattr(learning, "BUILD_MOST", 10)
     community = DBSLMEngine(base.store, "discord:1", base=base)
-    model_id = await community.model_id()
-    await community.learning.queue(model_id, [LearnedMessage("discord:1:c:99", "ann", "discord:1:c", "one more")])
-    await community.learning.learn_pending(model_id)
+    await community.learning.queue([ChannelMessage("discord:1:c:99", "ann", "discord:1:c", "one more")])
+    await community.learning.learn_queued()
     first = (await base.store.models.model("discord:1")).active_build
     texts = [f"message number {i} about the zorblax" for i in range(25)]
-    await community.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i:02}", "ann", "discord:1:c", text)
+    await community.learning.queue([ChannelMessage(f"discord:1:c:{i:02}", "ann", "discord:1:c", text)
                                               for i, text in enumerate(texts)])
-    report = await community.learning.learn_pending(model_id)
+    report = await community.learning.learn_queued()
     assert report.sentences == 25
     model = await base.store.models.model("discord:1")
     assert model.active_build - first + model.version == 3  # 10, 10 and 5 messages: new builds or in place
-    assert len(await community.learning.rows.messages(model_id, status=LEARNED)) == 26
+    assert len(await community.learning.messages(status=Status.LEARNED)) == 26
 
     monkeypatch.setattr(learning, "BUILD_MOST", 100)
     assert model_size(await community.stats()) == await alone(base, texts + ["one more"])  # in one build
@@ -104,28 +103,28 @@ async def test_a_long_queue_is_learned_in_bounded_builds(base, monkeypatch):
 
 async def test_a_message_queued_during_a_build_waits_for_the_next(base):
     community = DBSLMEngine(base.store, "discord:1", base=base)
-    model_id = await community.model_id()
-    late = LearnedMessage("discord:1:c:00", "bob", "discord:1:c", "a late zorblax message")  # first in key order
-    take, calls = community.learning.rows.take_pending, []
+    late = ChannelMessage("discord:1:c:00", "bob", "discord:1:c", "a late zorblax message")  # first in key order
+    take, calls = community.learning.heard.take, []
 
     async def more_arrive_meanwhile(model_id: int, most: int, last: int):
         batch = await take(model_id, most, last)
         if not calls:
-            await community.learning.queue(model_id, [late])
+            await community.learning.queue([late])
         calls.append(batch and [text for _, text in batch.pairs])
         return batch
 
-    community.learning.rows.take_pending = more_arrive_meanwhile
-    await community.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
+    community.learning.heard.take = more_arrive_meanwhile
+    await community.learning.queue([ChannelMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
                                               for i, text in enumerate(ZORBLAX[:3], 1)])
-    report = await community.learning.learn_pending(model_id)
+    report = await community.learning.learn_queued()
     assert calls == [ZORBLAX[:3], None] and report.sentences == 3  # a stream of messages never keeps it building
-    assert [m.status for m in await community.learning.rows.messages(model_id, message_key=late.message_key)] == [
-        PENDING]
-    report = await community.learning.learn_pending(model_id)
+    assert [m.status for m in await community.learning.messages(message_key=late.message_key)] == [
+        Status.QUEUED]
+    report = await community.learning.learn_queued()
     assert calls[2:] == [[late.text], None] and report.sentences == 1  # the late one in a build of its own, once
-    assert {m.message_key: m.status for m in await community.learning.rows.messages(model_id)} == {
-        "discord:1:c:00": LEARNED, "discord:1:c:1": LEARNED, "discord:1:c:2": LEARNED, "discord:1:c:3": LEARNED}
+    assert {m.message_key: m.status for m in await community.learning.messages()} == {
+        "discord:1:c:00": Status.LEARNED, "discord:1:c:1": Status.LEARNED, "discord:1:c:2": Status.LEARNED,
+        "discord:1:c:3": Status.LEARNED}
 
 
 @pytest.mark.parametrize("meanwhile", ["learns the batch", "drops a message"])
@@ -134,22 +133,21 @@ async def test_a_batch_another_process_changed_never_goes_live(base, meanwhile):
     the second builds a batch, the first learns it or drops one of its messages (deleted on
     the platform); the second's build never goes live and it takes the queue again."""
     first, second = (DBSLMEngine(base.store, "discord:1", base=base) for _ in range(2))
-    model_id = await first.model_id()
-    await first.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
+    await first.learning.queue([ChannelMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
                                           for i, text in enumerate(ZORBLAX[:3])])
-    take, taken = second.learning.rows.take_pending, []
+    take, taken = second.learning.heard.take, []
 
     async def the_first_acts_meanwhile(model_id: int, most: int, last: int):
         batch = await take(model_id, most, last)
         if not taken and meanwhile == "learns the batch":
-            await first.learning.learn_pending(model_id)
+            await first.learning.learn_queued()
         elif not taken:
-            await first.learning.forget_later(model_id, ["discord:1:c:0"])
+            await first.learning.forget_later(["discord:1:c:0"])
         taken.append(batch and [text for _, text in batch.pairs])
         return batch
 
-    second.learning.rows.take_pending = the_first_acts_meanwhile
-    report = await second.learning.learn_pending(model_id)
+    second.learning.heard.take = the_first_acts_meanwhile
+    report = await second.learning.learn_queued()
     kept = ZORBLAX[:3] if meanwhile == "learns the batch" else ZORBLAX[1:3]
     assert taken == [ZORBLAX[:3], None] if meanwhile == "learns the batch" else [ZORBLAX[:3], kept, None]
     assert (report and report.sentences) == (None if meanwhile == "learns the batch" else 2)
@@ -161,32 +159,31 @@ async def test_queueing_learning_and_dropping_at_once_keep_the_table_true(base):
     no transaction deadlocks, and the model is exactly the one trained on the rows the table
     says it learned."""
     first, second = (DBSLMEngine(base.store, "discord:1", base=base) for _ in range(2))
-    model_id = await first.model_id()
 
-    def page(p: int) -> list[LearnedMessage]:
-        return [LearnedMessage(f"discord:1:c:{p:02}{i:02}", f"u{i % 3}", "discord:1:c", f"{ZORBLAX[i % 9]} {p} {i}")
+    def page(p: int) -> list[ChannelMessage]:
+        return [ChannelMessage(f"discord:1:c:{p:02}{i:02}", f"u{i % 3}", "discord:1:c", f"{ZORBLAX[i % 9]} {p} {i}")
                 for i in range(40)]
 
     async def queue() -> None:
         for p in range(12):
-            await first.learning.queue(model_id, page(p))
+            await first.learning.queue(page(p))
 
     async def drop() -> None:
         for p in range(12):
-            await second.learning.forget_later(model_id, [f"discord:1:c:{p:02}07", f"discord:1:c:{p:02}31"])
+            await second.learning.forget_later([f"discord:1:c:{p:02}07", f"discord:1:c:{p:02}31"])
             await asyncio.sleep(0.01)
 
     async def learn(engine: DBSLMEngine) -> None:
         for _ in range(6):
-            await engine.learning.forget_marked(model_id)
-            await engine.learning.learn_pending(model_id)
+            await engine.learning.forget_marked()
+            await engine.learning.learn_queued()
             await asyncio.sleep(0.01)
 
     await asyncio.gather(queue(), drop(), learn(first), learn(second))
-    await first.learning.forget_marked(model_id)
-    await first.learning.learn_pending(model_id)
-    learned = await first.learning.rows.messages(model_id, status=LEARNED)
-    assert await first.learning.rows.messages(model_id) == learned  # nothing pending or marked is left
+    await first.learning.forget_marked()
+    await first.learning.learn_queued()
+    learned = await first.learning.messages(status=Status.LEARNED)
+    assert await first.learning.messages() == learned  # nothing pending or marked is left
     assert 400 < len(learned) < 480
     assert model_size(await first.stats()) == await alone(base, [m.text for m in learned])
 
@@ -195,23 +192,22 @@ async def test_a_message_another_process_subtracted_is_not_subtracted_twice(base
     """The same text learned twice, one copy deleted on the platform; two engines (as two
     processes) both read the marked copy, the first subtracts it, then the second tries to."""
     first, second = (DBSLMEngine(base.store, "discord:1", base=base) for _ in range(2))
-    model_id = await first.model_id()
-    await first.learning.queue(model_id, [LearnedMessage(f"discord:1:c:{i}", "ann", "discord:1:c", ZORBLAX[0])
+    await first.learning.queue([ChannelMessage(f"discord:1:c:{i}", "ann", "discord:1:c", ZORBLAX[0])
                                           for i in range(2)])
-    await first.learning.learn_pending(model_id)
-    await first.learning.forget_later(model_id, ["discord:1:c:0"])
-    read, reads = second.learning.rows.messages, []
+    await first.learning.learn_queued()
+    await first.learning.forget_later(["discord:1:c:0"])
+    read, reads = second.learning.heard.messages, []
 
     async def the_first_subtracts_meanwhile(*args, **kwargs):
         found = await read(*args, **kwargs)
         if kwargs.get("status") != "forgetting":
             return found  # the messages that answer those (none here)
         if not reads:
-            await first.learning.forget_marked(model_id)
+            await first.learning.forget_marked()
         reads.append([m.message_key for m in found])
         return found
 
-    second.learning.rows.messages = the_first_subtracts_meanwhile
-    assert await second.learning.forget_marked(model_id) is None  # its build was refused: nothing left to do
+    second.learning.heard.messages = the_first_subtracts_meanwhile
+    assert await second.learning.forget_marked() is None  # its build was refused: nothing left to do
     assert reads == [["discord:1:c:0"], []]
     assert model_size(await first.stats()) == await alone(base, [ZORBLAX[0]])

@@ -11,14 +11,15 @@ from dataclasses import replace
 
 import pytest
 
-from bot.backfill import HistoryPage
-from bot.communities import ANSWER_SECONDS
 from bot.core import BotCore
 from bot.events import Message
 from bot.settings import BotSettings
+from dbslm.domain import Status
 from dbslm.engine import DBSLMEngine
+from dbslm.listening.backfill import HistoryPage
+from dbslm.listening.pairing import ANSWER_SECONDS
 from dbslm.reply.association import load_vectors
-from dbslm.store.community import CHANNEL
+from dbslm.store.queue import CHANNEL
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import resolve_model, train
 from tests.test_forgetting import assert_same_model, ngrams_by_text
@@ -57,14 +58,14 @@ async def community(core: BotCore) -> DBSLMEngine:
 async def learn(core: BotCore) -> None:
     """Learn what is queued (and subtract what is marked), as the next batch does."""
     engine = await community(core)
-    await engine.learning.forget_marked(await engine.model_id())
-    await engine.learning.learn_pending(await engine.model_id())
+    await engine.learning.forget_marked()
+    await engine.learning.learn_queued()
 
 
 async def pairs_of(core: BotCore) -> list[tuple[str | None, str]]:
     """What the community learned: each message after its prompt, in learning order."""
     engine = await community(core)
-    return [m.pair for m in await engine.learning.rows.messages(await engine.model_id(), status="learned")]
+    return [m.pair for m in await engine.learning.messages(status=Status.LEARNED)]
 
 
 async def channel_pairs(core: BotCore) -> list[tuple[str, str]]:
@@ -159,7 +160,7 @@ async def test_a_deleted_prompt_unpairs_and_an_edited_one_repairs(core):
     assert await channel_pairs(core) == [(edited.text, answer.text)]
     await core.message_deleted(replace(ask, text=""))
     engine = await community(core)
-    assert [m.text for m in await engine.learning.rows.messages(await engine.model_id(), status="unpairing")] \
+    assert [m.text for m in await engine.learning.messages(status=Status.UNPAIRING)] \
         == [answer.text]
     await learn(core)
     await assert_learned(core, [(None, answer.text)], "alone-4")

@@ -14,10 +14,11 @@ import pytest
 from adapters.console import ConsoleAdapter
 from bot.core import BotCore
 from bot.events import Message
+from dbslm.domain import Status
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
-from dbslm.store.community import CommunityStore
 from dbslm.store.pairs import PairStore
+from dbslm.store.queue import QueueStore
 from dbslm.text.tokenize import MAX_TOKEN_CHARS
 from dbslm.text.valid import MAX_INPUT_CHARS
 from tests.conftest import execute, is_sqlite, table_rows
@@ -194,9 +195,9 @@ async def test_a_surrogate_in_a_listened_channel_is_learned_repaired(dialog_engi
 
     await core.handle(Message("discord", "g", "c", "boss", "/listen on", is_admin=True, message_id="1"), send)
     await core.handle(Message("discord", "g", "c", "ann", "odd \ud83d text here", message_id="2"), send)
-    await core.learner.close()
+    await core.listener.close()
     engine = await core.communities.engine_named("discord:g")
-    learned = await engine.learning.rows.messages(await engine.model_id(), status="learned")
+    learned = await engine.learning.messages(status=Status.LEARNED)
     assert [m.text for m in learned] == ["odd \ufffd text here"]
 
 
@@ -255,11 +256,10 @@ async def test_a_message_that_cannot_be_learned_is_set_aside_and_the_others_are_
                  "a message after it", "and the last one"]
         for i, text in enumerate(texts, 1):
             await core.handle(Message("discord", "g", "c", f"u{i}", text, message_id=str(i)), send)
-        await core.learner.close()
+        await core.listener.close()
         monkeypatch.undo()
         community = await core.communities.engine_named("discord:g")
-        learned = [m.text for m in await community.learning.rows.messages(await community.model_id(),
-                                                                           status="learned")]
+        learned = [m.text for m in await community.learning.messages(status=Status.LEARNED)]
         await core.handle(Message("discord", "g", "c", "boss", "/stats", is_admin=True, message_id="9",
                                   mentions_bot=True), send)
     finally:
@@ -287,13 +287,13 @@ async def test_a_failure_in_a_listened_batch_switch_leaves_it_queued_and_the_mod
         async def full(*args, **kwargs) -> None:
             raise DbslmError("the database or disk is full")
 
-        monkeypatch.setattr(CommunityStore, "mark_learned", full)
+        monkeypatch.setattr(QueueStore, "mark_learned", full)
         with pytest.raises(DbslmError):
-            await community.learning.learn_pending(model_id)
+            await community.learning.learn_queued()
         after = community_rows(db, model_id)
         monkeypatch.undo()
         assert after == before and table_rows(db, "SELECT COUNT(*) FROM set_aside") == [(0,)]
-        assert (await community.learning.learn_pending(model_id)).sentences == 3
+        assert (await community.learning.learn_queued()).sentences == 3
     finally:
         await core.close()
         await engine.close()
@@ -332,10 +332,10 @@ async def test_forgetting_a_person_leaves_no_copy_of_their_words(db):
         await say("mallory", "my zanzibarquux keeps the boats", "2")  # answers ann: a pair
         await say("ann", "that sounds odd to me", "3")  # answers mallory: learned again on its own
         await say("mallory", "zanzibarquux says hello", "4", mentions_bot=True)  # logged in a conversation
-        await core.learner.close()
+        await core.listener.close()
         await say("mallory", "/forget", "5", mentions_bot=True)
         await say("mallory", "/forget confirm", "6", mentions_bot=True)
-        await core.learner.close()
+        await core.listener.close()
     finally:
         await engine.close()
     texts = [(t.name, c) for t in TABLES for c, kind in t.columns

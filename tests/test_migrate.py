@@ -119,17 +119,17 @@ def undo_version_6(db: str) -> None:
 async def queued_and_learned(db: str, learned: int, waiting: int) -> int:
     """A trained model that learned ``learned`` channel messages and has ``waiting`` more queued
     (keys discord:c:0, 1, ...); returns its id."""
+    from dbslm.domain import ChannelMessage
     from dbslm.engine import DBSLMEngine
-    from dbslm.store.community import LearnedMessage
 
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello there", "hi, nice to meet you")])
     model_id = await engine.model_id()
-    rows = [LearnedMessage(f"discord:c:{i}", "ann", "discord:c", f"the heron number {i} waits")
+    rows = [ChannelMessage(f"discord:c:{i}", "ann", "discord:c", f"the heron number {i} waits")
             for i in range(learned + waiting)]
-    await engine.learning.queue(model_id, rows[:learned])
-    await engine.learning.learn_pending(model_id)
-    await engine.learning.queue(model_id, rows[learned:])
+    await engine.learning.queue(rows[:learned])
+    await engine.learning.learn_queued()
+    await engine.learning.queue(rows[learned:])
     await engine.close()
     return model_id
 
@@ -153,12 +153,12 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     execute(db, "ALTER TABLE decode_profiles DROP COLUMN prompt_weight")
     execute(db, "UPDATE meta SET value = '3' WHERE name = 'schema_version'")
     engine = await DBSLMEngine.open(db)
-    states = {m.message_key: m.status for m in await engine.learning.rows.messages(model_id)}
-    assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "pending",
-                      "discord:c:5": "pending"}
-    assert await engine.learning.rows.models_waiting() == [engine.model_name]
-    report = await engine.learning.learn_pending(model_id)
-    states = {m.message_key: m.status for m in await engine.learning.rows.messages(model_id)}
+    states = {m.message_key: m.status for m in await engine.learning.messages()}
+    assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "queued",
+                      "discord:c:5": "queued"}
+    assert await engine.learning.heard.models_waiting() == [engine.model_name]
+    report = await engine.learning.learn_queued()
+    states = {m.message_key: m.status for m in await engine.learning.messages()}
     await engine.close()
     assert report.sentences == 2
     assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "learned",
@@ -181,13 +181,13 @@ async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):
     execute(mariadb_url, "UPDATE meta SET value = '3' WHERE name = 'schema_version'")
     engine = await DBSLMEngine.open(mariadb_url)
     seqs = dict(table_rows(mariadb_url, "SELECT message_key, seq FROM learned"))
-    states = {m.message_key: m.status for m in await engine.learning.rows.messages(model_id)}
-    report = await engine.learning.learn_pending(model_id)
+    states = {m.message_key: m.status for m in await engine.learning.messages()}
+    report = await engine.learning.learn_queued()
     await engine.close()
     assert seqs == {"discord:c:0": 0, "discord:c:1": 0, "discord:c:2": 3, "discord:c:3": 4,
                     "discord:c:4": 5}  # numbered on after the highest number
-    assert states == {"discord:c:0": "learned", "discord:c:1": "learned", "discord:c:2": "pending",
-                      "discord:c:3": "pending", "discord:c:4": "pending"}
+    assert states == {"discord:c:0": "learned", "discord:c:1": "learned", "discord:c:2": "queued",
+                      "discord:c:3": "queued", "discord:c:4": "queued"}
     assert report.sentences == 3
     assert table_rows(mariadb_url, f"SELECT queued, learned FROM queues WHERE model_id = {model_id}") == [(5, 5)]
 

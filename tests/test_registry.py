@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.backfill import DEFAULT_LIMIT
 from bot.registry import BY_NAME, UsageError, checked, parse
+from dbslm.listening.backfill import DEFAULT_LIMIT
 
 
 def args(text: str) -> dict:

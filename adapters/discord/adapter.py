@@ -14,12 +14,12 @@ from discord import app_commands
 
 from adapters.discord.messages import event, from_message, history_reader, without_own_mention
 from adapters.discord.slash import add_commands
-from bot.backfill import HistoryReader
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.events import Attachment
 from bot.registry import Command
 from bot.uploads import size_refusal
+from dbslm.listening.backfill import HistoryReader
 
 MESSAGE_LIMIT = 2000
 

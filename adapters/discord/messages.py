@@ -6,8 +6,8 @@ import re
 
 import discord
 
-from bot.backfill import BackfillError, HistoryPage, HistoryReader
 from bot.events import Message
+from dbslm.listening.backfill import BackfillError, HistoryPage, HistoryReader
 
 PLATFORM = "discord"
 PAGE = 100  # the most messages Discord returns per history request

@@ -15,8 +15,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.backfill import BackfillError, HistoryPage, HistoryReader
 from bot.events import Message
+from dbslm.listening.backfill import BackfillError, HistoryPage, HistoryReader
 
 PLATFORM = "slack"
 # Subtypes whose text is something a person (or bot) said; any other subtype is an event.

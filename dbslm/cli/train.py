@@ -46,9 +46,9 @@ from dbslm.reply.association import (
     write_association,
 )
 from dbslm.store import Store, open_store
-from dbslm.store.community import CommunityStore
 from dbslm.store.database import Transaction
 from dbslm.store.pairs import PairStore
+from dbslm.store.queue import QueueStore
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files
 from dbslm.text.dialogs import DIALOG_SUFFIXES
 from dbslm.text.tokenize import TOKENIZERS, get_tokenizer
@@ -261,7 +261,7 @@ class _Session:
             """The build's pairs and association (and, from scratch, the old ones gone) go live with it, or
             nothing does."""
             if reset:
-                await CommunityStore.clear(tx, model_id)
+                await QueueStore.clear(tx, model_id)
                 await PairStore.clear_pairs(tx, model_id)
             await PairStore.add_pairs(tx, model_id, batch.pairs, source="train")
             if association is not None:

@@ -13,8 +13,8 @@ from dbslm.ngram.count_tables import CountTables, count_tables
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.ngram.tables import counts_from_rows
 from dbslm.store.build_rows import count_rows
-from dbslm.store.community import FORGETTING, LEARNED, QUEUED
 from dbslm.store.database import Database, Transaction
+from dbslm.store.queue import FORGETTING, LEARNED, QUEUED
 from dbslm.store.schema import ADDED, INDEXED, RETYPED, SCHEMA_VERSION, TABLES, Table
 
 

@@ -12,7 +12,7 @@ import pytest
 from bot.core import BotCore
 from bot.events import Message
 from bot.settings import BotSettings
-from dbslm.store.community import ChannelState
+from dbslm.domain import ChannelState, Status
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import resolve_model, train
 from tests.conftest import owners_of, table_rows
@@ -45,7 +45,7 @@ async def say(fake: FakeDiscord, channel: str, author: dict, text: str, guild: s
 async def learned(core: BotCore, status: str | None = "learned", guild: str = GUILD) -> list[str]:
     """The texts the server's model learned (any status: queued ones too), sorted."""
     engine = await core.communities.engine_named(f"discord:{guild}")
-    return sorted(m.text for m in await engine.learning.rows.messages(await engine.model_id(), status=status))
+    return sorted(m.text for m in await engine.learning.messages(status=status))
 
 
 async def eventually(check: Callable[[], Awaitable[object]], expected: object, timeout: float = 5) -> None:
@@ -227,8 +227,7 @@ async def test_a_reply_is_learned_after_the_message_it_answers(discord_bot, core
 
     async def pairs() -> list[tuple[str | None, str]]:
         engine = await core.communities.engine_named(f"discord:{GUILD}")
-        return sorted((m.pair for m in await engine.learning.rows.messages(await engine.model_id(),
-                                                                            status="learned")), key=str)
+        return sorted((m.pair for m in await engine.learning.messages(status=Status.LEARNED)), key=str)
 
     await eventually(pairs, sorted([(None, asked["content"]), (asked["content"], "the tide comes in at six"),
                                     (asked["content"], reply["content"])], key=str),

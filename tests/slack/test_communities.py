@@ -11,6 +11,7 @@ import pytest
 
 from bot.core import BotCore
 from bot.settings import BotSettings
+from dbslm.domain import Status
 from tests.conftest import owners_of, table_rows
 from tests.slack.fake_slack import ADMIN, ADMIN2, FakeSlack, changed_body, command_body, deleted_body, event_body
 from tests.slack.harness import socket_bot
@@ -70,7 +71,7 @@ async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool]
 async def rows(core: BotCore, team: str = "T1", status: str | None = "learned") -> list[str]:
     """The texts of the workspace model's learned (or, with ``status=None``, also queued) messages."""
     engine = await core.communities.engine_named(f"slack:{team}")
-    return sorted(m.text for m in await engine.learning.rows.messages(await engine.model_id(), status=status))
+    return sorted(m.text for m in await engine.learning.messages(status=status))
 
 
 def vocab(db: str, team: str = "T1") -> dict[str, int]:
@@ -180,7 +181,7 @@ async def test_an_interrupted_backfill_resumes_and_learns_nothing_twice(bot):
                                      "invite me to it first. History: learned 0 new of 0 messages read")
     assert await rows(core, status=None) == learnable(api.history["C2"])
     engine = await core.communities.engine_named("slack:T1")
-    assert (await core.communities.rows.channel(await engine.model_id(), "slack:T1:C3")).backfill_cursor is None
+    assert (await core.communities.channels.channel(await engine.model_id(), "slack:T1:C3")).backfill_cursor is None
 
 
 async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(bot):
@@ -215,7 +216,7 @@ async def test_bad_input_gets_a_clear_private_reply_and_changes_nothing(bot):
         out = (await command(api, name, text, user))[0]
         assert (out["method"], out["user"], out["text"]) == ("chat.postEphemeral", user, reply), (name, text)
     engine = await core.communities.engine_named("slack:T1")
-    state = await core.communities.rows.channel(await engine.model_id(), "slack:T1:C1")
+    state = await core.communities.channels.channel(await engine.model_id(), "slack:T1:C1")
     assert (state.listening, state.chance) == (True, 0.0)
     assert await rows(core) == ["nine likes herons"]
     done = (await command(api, "/forget", "<@U9|nine>"))[0]["text"]  # an admin may, by the escaped mention
@@ -248,8 +249,7 @@ async def test_a_thread_reply_is_learned_after_the_message_it_answers(bot):
 
     async def pairs() -> list[tuple[str | None, str]]:
         engine = await core.communities.engine_named("slack:T1")
-        return sorted((m.pair for m in await engine.learning.rows.messages(await engine.model_id(),
-                                                                            status="learned")), key=str)
+        return sorted((m.pair for m in await engine.learning.messages(status=Status.LEARNED)), key=str)
 
     expected = sorted([(None, parent["text"]), (parent["text"], answer["text"]), (answer["text"], "found it, thanks")],
                       key=str)

@@ -1,13 +1,13 @@
 """History backfill: ``/train history [limit]`` learns a channel's past messages.
 
-The adapter hands the core a reader of the channel's history, newest first, one page per call
-(paginated and rate-limit aware on the platform's side). Messages pass the listening rules,
-are queued under their platform ids (a message is never queued twice) and learned in large
-batches. Pages are queued while the next one is read (pages that come faster than they are
-written, together); the cursor is saved after the rows it passed are queued, so a backfill
-interrupted by a restart resumes where it stopped and learns nothing twice. Each build rewrites
-the whole model, so a build starts only when the backfill has queued as many new messages as
-before it: a long backfill rewrites the model a few times, not once per fixed-size batch.
+A reader hands over the channel's history, newest first, one page per call (paginated and
+rate-limit aware on the platform's side). Messages that passed the listening rules are queued
+under their platform ids (a message is never queued twice) and learned in large batches.
+Pages are queued while the next one is read (pages that come faster than they are written,
+together); the cursor is saved after the rows it passed are queued, so a backfill interrupted
+by a restart resumes where it stopped and learns nothing twice. Each build rewrites the whole
+model, so a build starts only when the backfill has queued as many new messages as before it:
+a long backfill rewrites the model a few times, not once per fixed-size batch.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from bot.communities import Communities
-from bot.events import Message, Send
-from dbslm.engine import DBSLMEngine
-from dbslm.store.community import LearnedMessage
+from dbslm.domain import ChannelMessage
+from dbslm.listening.learning import ChannelLearning
+from dbslm.listening.listener import Listener
+from dbslm.listening.pairing import Heard
 
 log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 10_000
@@ -31,32 +32,41 @@ QUEUE_EVERY = 20_000  # most rows queued in one transaction
 PROGRESS_SECONDS = 10.0
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class HistoryPage:
-    messages: list[Message]  # newest first
+class HistoryPage(Generic[T]):
+    messages: list[T]  # newest first
     cursor: str | None  # where the next (older) page starts; None at the channel's beginning
 
 
-HistoryReader = Callable[[str | None], Awaitable[HistoryPage]]
+HistoryReader = Callable[[str | None], Awaitable[HistoryPage[T]]]
+Tell = Callable[[str], Awaitable[None]]
 
 
 class BackfillError(Exception):
     """The platform refused the history (no access to the channel, say): a one-line reason."""
 
 
-async def backfill(communities: Communities, command: Message, read: HistoryReader, limit: int,
-                   send: Send) -> None:
-    """Read up to ``limit`` past messages of the command's channel and learn the learnable ones."""
-    engine = await communities.engine(command)
-    model_id = await engine.model_id()
-    state = await communities.channel(engine, command)
-    cursor, seen, queued, waiting = state.backfill_cursor, 0, 0, 0
+async def backfill(listener: Listener, learning: ChannelLearning, read: HistoryReader[Heard], cursor: str | None,
+                   save_cursor: Callable[[str | None], Awaitable[None]], limit: int, tell: Tell) -> None:
+    """Read up to ``limit`` past messages, from ``cursor`` (where a backfill before stopped) on,
+    and learn the learnable ones; ``save_cursor`` keeps where the pages queued so far end."""
+    seen, queued, waiting = 0, 0, 0
     started = reported = time.monotonic()
     problem = ""
-    rows: list[LearnedMessage] = []  # of pages read but not queued yet (the saved cursor is before them)
+    rows: list[ChannelMessage] = []  # of pages read but not queued yet (the saved cursor is before them)
     unsaved = False  # whether pages were read since the cursor was saved
-    learning: list[asyncio.Task] = []  # batches build while the next pages are read
-    reading: asyncio.Future[HistoryPage] | None = asyncio.ensure_future(read(cursor))
+    learning_tasks: list[asyncio.Task] = []  # batches build while the next pages are read
+    reading: asyncio.Future[HistoryPage[Heard]] | None = asyncio.ensure_future(read(cursor))
+
+    async def queue() -> int:
+        """Queue the rows of the pages read, then save the cursor after them; returns how many were new."""
+        fresh = await learning.queue(rows)
+        await save_cursor(cursor)
+        return fresh
+
     try:
         while reading is not None:  # whole pages: a resumed backfill starts at the next one
             try:
@@ -64,36 +74,35 @@ async def backfill(communities: Communities, command: Message, read: HistoryRead
             except BackfillError as exc:
                 problem = f"I could not read this channel's history: {exc}. "
                 break
-            opted_out = await communities.opted_out(engine)
-            rows += communities.history_rows(page.messages, engine, opted_out)
+            rows += listener.history_rows(page.messages)
             seen += len(page.messages)
             cursor, unsaved = page.cursor, True
             more = cursor is not None and bool(page.messages) and seen < limit
             reading = asyncio.ensure_future(read(cursor)) if more else None
             if len(rows) < QUEUE_EVERY and await _arrived(reading):
                 continue  # pages come faster than they are written: queue them together
-            fresh = await _queue(communities, engine, command, model_id, rows, cursor)
+            fresh = await queue()
             rows, unsaved, queued, waiting = [], False, queued + fresh, waiting + fresh
             if waiting >= max(LEARN_EVERY, queued - waiting):  # the model doubles between builds
-                learning.append(asyncio.create_task(engine.learning.learn_pending(model_id)))
+                learning_tasks.append(asyncio.create_task(learning.learn_queued()))
                 waiting = 0
             if time.monotonic() - reported > PROGRESS_SECONDS:
                 reported = time.monotonic()
-                await _tell(send, f"History: {seen:,} messages read, {queued:,} to learn so far ...")
+                await _tell(tell, f"History: {seen:,} messages read, {queued:,} to learn so far ...")
         if unsaved:  # the pages read before a refused one
-            queued += await _queue(communities, engine, command, model_id, rows, cursor)
+            queued += await queue()
     except BaseException as exc:  # stopped (shutdown) or failed: what is queued is learned at the next start
         if reading is not None:
             reading.cancel()
-        for task in learning:
+        for task in learning_tasks:
             task.cancel()  # a build cut short never goes live
         if unsaved and isinstance(exc, asyncio.CancelledError):  # stopped: keep what was read
-            await _queue(communities, engine, command, model_id, rows, cursor)
+            await queue()
         raise
-    learning.append(asyncio.create_task(engine.learning.learn_pending(model_id)))
-    await asyncio.gather(*learning)
+    learning_tasks.append(asyncio.create_task(learning.learn_queued()))
+    await asyncio.gather(*learning_tasks)
     more = " There is more: run it again to go further back." if cursor is not None and not problem else ""
-    await _tell(send, f"{problem}History: learned {queued:,} new of {seen:,} messages read in "
+    await _tell(tell, f"{problem}History: learned {queued:,} new of {seen:,} messages read in "
                       f"{time.monotonic() - started:.1f} s.{more}")
 
 
@@ -105,18 +114,10 @@ async def _arrived(reading: asyncio.Future[HistoryPage] | None) -> bool:
     return reading.done()
 
 
-async def _queue(communities: Communities, engine: DBSLMEngine, command: Message, model_id: int,
-                 rows: list[LearnedMessage], cursor: str | None) -> int:
-    """Queue the rows of the pages read, then save the cursor after them; returns how many were new."""
-    fresh = await engine.learning.queue(model_id, rows)
-    await communities.update_channel(engine, command, backfill_cursor=cursor)
-    return fresh
-
-
-async def _tell(send: Send, text: str) -> None:
+async def _tell(tell: Tell, text: str) -> None:
     """Report progress; a report that cannot be delivered (an expired interaction, say) is
     logged and the backfill goes on."""
     try:
-        await send(text)
+        await tell(text)
     except Exception:  # noqa: BLE001 - the platform's own error; the work matters more than the report
         log.warning("could not deliver a backfill report", exc_info=True)

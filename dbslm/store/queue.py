@@ -1,39 +1,42 @@
-"""Community rows: each channel's listening switch and reply chance, opt-outs, banned words,
-and the messages learned from channels (kept so that forgetting can subtract them exactly)."""
+"""The learning queue: the messages heard in listened channels, numbered as they are queued
+and kept once learned, so that forgetting can subtract them exactly.
+
+Each queued message gets the next sequence number of its model's queue; the serving model
+holds every message up to its queue's ``learned`` number, so one build takes the next numbers
+and its switch moves that one number, whatever the size of the batch. The queue's counter row
+is locked from numbering to commit, so numbers commit in order and a build never passes over a
+message still being queued. Deleting queued messages counts a drop: a build whose batch was
+taken before a drop, or before another process moved the number, never goes live. A crash
+mid-build moves nothing: the next build takes the same messages again.
+
+The ``status`` column holds a message's mark: ``queued`` until it is marked ``forgetting``
+or ``unpairing`` (:class:`dbslm.domain.Status`); a ``queued`` row whose number the queue's
+``learned`` number has passed is learned.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from dbslm.domain import ChannelMessage, Status
 from dbslm.store.database import Database
 
-# Each queued message gets the next sequence number of its model's queue; the serving model
-# holds every message up to its queue's ``learned`` number, so one build takes the next
-# numbers and its switch moves that one number, whatever the size of the batch. The queue's
-# counter row is locked from numbering to commit, so numbers commit in order and a build
-# never passes over a message still being queued. Deleting queued messages counts a drop: a
-# build whose batch was taken before a drop, or before another process moved the number, never
-# goes live. A message deleted on its platform waits, ``forgetting``, to be subtracted. A
-# crash mid-build moves nothing: the next build takes the same messages again. The state of a
-# message, as :class:`LearnedMessage` says it:
-#
-# A message that answers another (its prompt) is learned as the pair ``<s> prompt <sep> message
-# </s>`` and kept as a pair for retrieval; when its prompt is taken away (deleted, edited, or
-# its author forgotten) it waits ``unpairing`` to be subtracted with it, and is queued again
-# on its own (or after the prompt's new text), so the model stays the one trained without it.
-PENDING, LEARNED, FORGETTING, UNPAIRING = "pending", "learned", "forgetting", "unpairing"
+QUEUED, LEARNED, FORGETTING, UNPAIRING = (s.value for s in Status)  # as bound and stored
 _ANSWERS = "LEFT JOIN answers a ON a.model_id = l.model_id AND a.message_key = l.message_key"  # each one's prompt
-QUEUED = "queued"  # the stored status of a message that is not to be subtracted
 CHANNEL = "channel"  # the source of the pairs that channel messages make
 _MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, CASE WHEN l.status IN (?, ?) THEN l.status "
              "WHEN l.seq <= q.learned THEN ? ELSE ? END, a.prompt_key, a.prompt_user, a.prompt "
              f"FROM learned l JOIN queues q ON q.model_id = l.model_id {_ANSWERS}")
-_MESSAGES_PARAMS = (FORGETTING, UNPAIRING, LEARNED, PENDING)
-_IN_STATE = {PENDING: ("l.seq > q.learned", ()),
-             LEARNED: ("l.seq <= q.learned AND l.status NOT IN (?, ?)", (FORGETTING, UNPAIRING)),
-             FORGETTING: ("l.status = ?", (FORGETTING,)), UNPAIRING: ("l.status = ?", (UNPAIRING,))}
+_MESSAGES_PARAMS = (FORGETTING, UNPAIRING, LEARNED, QUEUED)
+_IN_STATE = {Status.QUEUED: ("l.seq > q.learned", ()),
+             Status.LEARNED: ("l.seq <= q.learned AND l.status NOT IN (?, ?)", (FORGETTING, UNPAIRING)),
+             Status.FORGETTING: ("l.status = ?", (FORGETTING,)), Status.UNPAIRING: ("l.status = ?", (UNPAIRING,))}
+
+
+def _message(row: Sequence) -> ChannelMessage:
+    return ChannelMessage(row[0], row[1], row[2], row[3], Status(row[4]), *row[5:])
 
 
 @dataclass(frozen=True)
@@ -53,80 +56,13 @@ class BatchChanged(Exception):
     queued messages were dropped: the build must not go live."""
 
 
-@dataclass(frozen=True)
-class ChannelState:
-    listening: bool = False
-    chance: float = 0.0  # the share of unprompted messages answered, 0..1
-    backfill_cursor: str | None = None  # where a history backfill stopped
+class QueueStore:
+    """The channel messages each model learned or will learn, in the order they were queued."""
 
-
-@dataclass(frozen=True)
-class LearnedMessage:
-    message_key: str  # the platform's message, e.g. discord:<channel>:<message id>
-    user_id: str
-    channel_key: str
-    text: str
-    status: str = PENDING
-    prompt_key: str | None = None  # the message it answers, learned before it as its prompt
-    prompt_user: str | None = None
-    prompt: str | None = None
-
-    def answering(self, prompt: LearnedMessage | None) -> LearnedMessage:
-        """This message learned after ``prompt`` (or without a prompt)."""
-        if prompt is None and self.prompt_key is None:
-            return self  # most messages: no copy (dataclasses.replace costs microseconds a message)
-        return replace(self, prompt_key=prompt and prompt.message_key, prompt_user=prompt and prompt.user_id,
-                       prompt=prompt and prompt.text)
-
-    @property
-    def pair(self) -> tuple[str | None, str]:
-        """What the model learns of it: its prompt (None when it has none) and its text."""
-        return self.prompt, self.text
-
-
-class CommunityStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def channel(self, model_id: int, channel_key: str) -> ChannelState:
-        row = await self.db.fetchone("SELECT listening, chance, backfill_cursor FROM channels "
-                                     "WHERE model_id = ? AND channel_key = ?", (model_id, channel_key))
-        return ChannelState(bool(row[0]), float(row[1]), row[2]) if row else ChannelState()
-
-    async def save_channel(self, model_id: int, channel_key: str, state: ChannelState) -> None:
-        columns = ("model_id", "channel_key", "listening", "chance", "backfill_cursor", "updated_at")
-        async with self.db.transaction() as tx:
-            await tx.execute(self.db.dialect.upsert("channels", columns, ("model_id", "channel_key")),
-                             (model_id, channel_key, int(state.listening), state.chance, state.backfill_cursor,
-                              time.time()))
-
-    async def listened_channels(self, model_id: int) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM channels WHERE model_id = ? AND listening = 1", (model_id,))
-        return int(row[0])
-
-    async def set_opted_out(self, model_id: int, user_id: str, out: bool) -> None:
-        async with self.db.transaction() as tx:
-            await tx.execute("DELETE FROM optouts WHERE model_id = ? AND user_id = ?", (model_id, user_id))
-            if out:
-                await tx.execute("INSERT INTO optouts (model_id, user_id, created_at) VALUES (?, ?, ?)",
-                                 (model_id, user_id, time.time()))
-
-    async def opted_out(self, model_id: int) -> frozenset[str]:
-        rows = await self.db.fetchall("SELECT user_id FROM optouts WHERE model_id = ?", (model_id,))
-        return frozenset(r[0] for r in rows)
-
-    async def banned_words(self, model_id: int, defaults: frozenset[str]) -> frozenset[str]:
-        """``defaults`` with the model's own bans added and its lifted ones removed."""
-        rows = await self.db.fetchall("SELECT word, banned FROM banned_words WHERE model_id = ?", (model_id,))
-        return (defaults | {w for w, b in rows if b}) - {w for w, b in rows if not b}
-
-    async def set_banned(self, model_id: int, words: Sequence[str], banned: bool) -> None:
-        async with self.db.transaction() as tx:
-            await tx.executemany(self.db.dialect.upsert("banned_words", ("model_id", "word", "banned"),
-                                                        ("model_id", "word")),
-                                 [(model_id, w, int(banned)) for w in words])
-
-    async def add_pending(self, model_id: int, messages: Sequence[LearnedMessage]) -> int:
+    async def add(self, model_id: int, messages: Sequence[ChannelMessage]) -> int:
         """Queue messages for learning, numbered in order; a message already queued or
         learned is left as it is. Returns how many were new."""
         fresh = sorted({m.message_key: m for m in messages}.values(), key=lambda m: m.message_key)  # key order
@@ -153,31 +89,31 @@ class CommunityStore:
             await _add_answers(tx, model_id, answers)
             return new
 
-    async def messages(self, model_id: int, *, status: str | None = None, user_id: str | None = None,
+    async def messages(self, model_id: int, *, status: Status | None = None, user_id: str | None = None,
                        message_key: str | None = None, prompt_user: str | None = None,
-                       prompt_key: str | None = None) -> list[LearnedMessage]:
+                       prompt_key: str | None = None) -> list[ChannelMessage]:
         """The model's messages in the order they were queued, filtered as given (``status``:
-        pending, learned, forgetting or unpairing)."""
+        a :class:`Status`)."""
         where, params = ["l.model_id = ?"], [*_MESSAGES_PARAMS, model_id]
         if status is not None:
-            where.append(_IN_STATE[status][0])
-            params += _IN_STATE[status][1]
+            where.append(_IN_STATE[Status(status)][0])
+            params += _IN_STATE[Status(status)][1]
         for column, value in (("l.user_id", user_id), ("l.message_key", message_key),
                               ("a.prompt_user", prompt_user), ("a.prompt_key", prompt_key)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
         rows = await self.db.fetchall(f"{_MESSAGES} WHERE {' AND '.join(where)} ORDER BY l.seq", params)
-        return [LearnedMessage(*r) for r in rows]
+        return [_message(r) for r in rows]
 
-    async def by_keys(self, model_id: int, keys: Sequence[str], answering: bool = False) -> list[LearnedMessage]:
+    async def by_keys(self, model_id: int, keys: Sequence[str], answering: bool = False) -> list[ChannelMessage]:
         """The rows of those ``keys`` (or, ``answering``, of the messages that answer them), as they are now."""
         column = "a.prompt_key" if answering else "l.message_key"
-        found: list[LearnedMessage] = []
+        found: list[ChannelMessage] = []
         for part, marks in _chunks(keys):
             rows = await self.db.fetchall(f"{_MESSAGES} WHERE l.model_id = ? AND {column} IN ({marks})",
                                           (*_MESSAGES_PARAMS, model_id, *part))
-            found += [LearnedMessage(*r) for r in rows]
+            found += [_message(r) for r in rows]
         return found
 
     async def models_waiting(self) -> list[str]:
@@ -198,9 +134,9 @@ class CommunityStore:
         row = await self.db.fetchone("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
         return int(row[0]) if row else 0
 
-    async def take_pending(self, model_id: int, most: int, last: int) -> Batch | None:
-        """The next build's messages: up to ``most`` of the pending ones queued up to sequence
-        number ``last``, in queue order (None when none is pending)."""
+    async def take(self, model_id: int, most: int, last: int) -> Batch | None:
+        """The next build's messages: up to ``most`` of the queued ones queued up to sequence
+        number ``last``, in queue order (None when none is queued)."""
         queue = await self.db.fetchone("SELECT learned, dropped FROM queues WHERE model_id = ?", (model_id,))
         rows = [] if queue is None else await self.db.fetchall(
             f"SELECT l.seq, a.prompt, l.text, l.message_key FROM learned l {_ANSWERS} "
@@ -280,13 +216,13 @@ class CommunityStore:
                          "AND source = ?)", (model_id, CHANNEL))
         await tx.execute("DELETE FROM pairs WHERE model_id = ? AND source = ?", (model_id, CHANNEL))
 
-    async def drop_pending(self, model_id: int, keys: Sequence[str]) -> None:
+    async def drop_queued(self, model_id: int, keys: Sequence[str]) -> None:
         """Delete queued messages before any build learns them."""
         async with self.db.transaction() as tx:
             await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
             await self._remove(tx, model_id, keys)
 
-    async def remove_subtracted(self, tx, model_id: int, keys: Sequence[str], requeued: Sequence[LearnedMessage]
+    async def remove_subtracted(self, tx, model_id: int, keys: Sequence[str], requeued: Sequence[ChannelMessage]
                                 ) -> None:
         """Inside the transaction ``tx`` that switches to the build without these learned
         messages (``keys``, removed, and ``requeued``, queued again as they are given: with
@@ -308,7 +244,7 @@ class CommunityStore:
         await _drop_answers(tx, model_id, [m.message_key for m in requeued if m.prompt_key is None])
         await _add_answers(tx, model_id, requeued)  # the others' new prompt replaces the old
 
-    async def set_prompts(self, model_id: int, keys: Sequence[str], prompt: LearnedMessage | None) -> None:
+    async def set_prompts(self, model_id: int, keys: Sequence[str], prompt: ChannelMessage | None) -> None:
         """These queued messages answer ``prompt`` now (the edited text of the one they
         answered), or nothing; a batch taken before never goes live."""
         async with self.db.transaction() as tx:
@@ -316,7 +252,7 @@ class CommunityStore:
             if prompt is None:
                 await _drop_answers(tx, model_id, keys)
             else:  # replaces what they answered
-                await _add_answers(tx, model_id, [LearnedMessage(key, "", "", "").answering(prompt) for key in keys])
+                await _add_answers(tx, model_id, [ChannelMessage(key, "", "", "").answering(prompt) for key in keys])
 
     @staticmethod
     async def _remove(tx, model_id: int, keys: Sequence[str]) -> int:
@@ -328,7 +264,7 @@ class CommunityStore:
         return removed
 
 
-async def _add_answers(tx, model_id: int, messages: Sequence[LearnedMessage]) -> None:
+async def _add_answers(tx, model_id: int, messages: Sequence[ChannelMessage]) -> None:
     """Record what those of ``messages`` that answer another answer."""
     answers = [m for m in messages if m.prompt_key is not None]
     if answers:

@@ -1,14 +1,8 @@
-"""Learning from channel messages, and unlearning them exactly.
+"""One model's channel messages learned in batches, and unlearned exactly.
 
-A message is queued (a ``learned`` row, pending) when it arrives and learned with the others
-of its batch in one build (taken by sequence number: rows queued meanwhile wait for the next
-one): a message that answers another is the sequence ``<s> prompt <sep> message </s>`` and a
-pair for retrieval, any other ``<s> <sep> message </s>``, a reply without its prompt; each
-stays one unit that forgetting can subtract. The transaction that switches to the build
-holding a batch moves the queue's ``learned`` number past it, and rows are deleted in the one
-that switches to the build without them, so the tables always say exactly what the serving
-model was trained on. A message whose prompt is taken away (deleted, edited, its author
-forgotten) is subtracted with that prompt and queued again without it (or after its new text).
+A message answering another is learned as ``<s> prompt <sep> message </s>`` and kept as a
+pair for retrieval, any other as ``<s> <sep> message </s>``, a reply without its prompt; each
+stays one unit that forgetting can subtract (see :mod:`dbslm.listening` for the states).
 """
 
 from __future__ import annotations
@@ -18,18 +12,19 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 
-from dbslm.domain import ModelInfo
+from dbslm.domain import ChannelMessage, ModelInfo, Status
 from dbslm.errors import DbslmError
 from dbslm.reply.association import association_after, write_association
 from dbslm.store import Store
-from dbslm.store.community import FORGETTING, PENDING, UNPAIRING, BatchChanged, CommunityStore, LearnedMessage
 from dbslm.store.database import Transaction
 from dbslm.store.pairs import PairStore
+from dbslm.store.queue import BatchChanged, QueueStore
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training import TrainReport, resolve_model, train, untrain
 
 log = logging.getLogger(__name__)
 PairsChanged = Callable[..., Awaitable[None]]
+ModelId = Callable[[], Awaitable[int]]
 # a build failing with these failed for the database (busy, gone, full: the stores report those as
 # a DbslmError's one line), not for its messages
 DATABASE_ERRORS = (DbslmError, OSError)
@@ -37,23 +32,34 @@ BUILD_MOST = 1_000_000  # queued messages in one build: their texts and token id
 
 
 class ChannelLearning:
-    """One model's learned messages."""
+    """One model's channel messages: queued, learned in batches, forgotten."""
 
-    def __init__(self, store: Store, model_name: str, pairs_changed: PairsChanged) -> None:
-        """``pairs_changed`` hears how many pairs a batch added (the model's association is
-        recounted as they grow), or that a forgetting removed some (``added`` 0) and wrote the
-        association counted without them in its switch."""
+    def __init__(self, store: Store, model_name: str, model_id: ModelId, pairs_changed: PairsChanged) -> None:
+        """``model_id`` gives the model's id (created on first use); ``pairs_changed`` hears
+        how many pairs a batch added (the model's association is recounted as they grow), or
+        that a forgetting removed some (``added`` 0) and wrote the association counted without
+        them in its switch."""
         self.store = store
         self.model_name = model_name
         self._pairs_changed = pairs_changed
-        self.rows = CommunityStore(store.db)
+        self.model_id = model_id
+        self.heard = QueueStore(store.db)
         self._lock = asyncio.Lock()  # a batch and a forgetting never interleave
 
-    async def queue(self, model_id: int, messages: Sequence[LearnedMessage]) -> int:
+    async def queue(self, messages: Sequence[ChannelMessage]) -> int:
         """Queue messages for the next batch; returns how many were new."""
-        return await self.rows.add_pending(model_id, messages)
+        return await self.heard.add(await self.model_id(), messages)
 
-    async def learn_pending(self, model_id: int) -> TrainReport | None:
+    async def messages(self, **filters: object) -> list[ChannelMessage]:
+        """The model's channel messages in queue order, filtered as :meth:`QueueStore.messages` takes."""
+        return await self.heard.messages(await self.model_id(), **filters)
+
+    async def message(self, key: str) -> ChannelMessage | None:
+        """The channel message ``key`` as the model holds or queues it, or None."""
+        found = await self.heard.messages(await self.model_id(), message_key=key)
+        return found[0] if found else None
+
+    async def learn_queued(self) -> TrainReport | None:
         """Learn every message queued so far, in one build per :data:`BUILD_MOST` of them (the
         ones queued meanwhile wait for the next call: a steady stream of messages never keeps
         the model rebuilding); the report adds up the builds' sentences, tokens and seconds
@@ -62,7 +68,8 @@ class ChannelLearning:
         A build that fails for its messages (not for the database: that one is raised, and
         they stay queued) is tried again with its first half, and so on: a message that fails
         alone is tried without its prompt, then set aside with the reason; the others are learned."""
-        total, most, last = None, BUILD_MOST, await self.rows.last_queued(model_id)
+        model_id = await self.model_id()
+        total, most, last = None, BUILD_MOST, await self.heard.last_queued(model_id)
         while True:
             try:
                 report = await self._learn_batch(model_id, most, last)
@@ -72,11 +79,11 @@ class ChannelLearning:
                 if failed.size > 1:
                     most = failed.size // 2
                 elif failed.prompted:  # its prompt may be what fails: try it alone
-                    await self.rows.set_prompts(model_id, [failed.first], None)
+                    await self.heard.set_prompts(model_id, [failed.first], None)
                 else:
                     log.warning("set aside channel message %s of %s: it cannot be learned (%s)", failed.first,
                                 self.model_name, failed.reason)
-                    await self.rows.set_aside(model_id, failed.first, failed.reason)
+                    await self.heard.set_aside(model_id, failed.first, failed.reason)
                     most = BUILD_MOST
                 continue
             if report is None:
@@ -88,13 +95,13 @@ class ChannelLearning:
 
     async def _learn_batch(self, model_id: int, most: int, last: int) -> TrainReport | None:
         async with self._lock:
-            batch = await self.rows.take_pending(model_id, most, last)
+            batch = await self.heard.take(model_id, most, last)
             if batch is None:
                 return None
             model = await resolve_model(self.store, self.model_name, None, None, reset=False)
             try:
                 report = await train(self.store, model, dialog=channel_dialog(model, batch.pairs),
-                                     on_switch=lambda tx, model_id: self.rows.mark_learned(tx, model_id, batch))
+                                     on_switch=lambda tx, model_id: self.heard.mark_learned(tx, model_id, batch))
             except (BatchChanged, *DATABASE_ERRORS):
                 raise
             except Exception as exc:  # noqa: BLE001 - what the messages made fail, whatever it is
@@ -105,69 +112,71 @@ class ChannelLearning:
             await self._pairs_changed(added=paired)
         return report
 
-    async def forget_later(self, model_id: int, keys: Sequence[str]) -> None:
+    async def forget_later(self, keys: Sequence[str]) -> None:
         """Mark messages (deleted on their platform) to be subtracted with the next batch, and
         the messages that answer them to be learned again without them."""
         async with self._lock:  # a build in progress decides first whether they are in the model
-            await self.rows.mark_forgetting(model_id, keys)
+            await self.heard.mark_forgetting(await self.model_id(), keys)
 
-    async def forget_marked(self, model_id: int) -> TrainReport | None:
+    async def forget_marked(self) -> TrainReport | None:
         """Subtract every message marked by :meth:`forget_later`, in one build."""
+        model_id = await self.model_id()
 
-        async def marked() -> tuple[list[LearnedMessage], list[LearnedMessage]]:
-            return (await self.rows.messages(model_id, status=FORGETTING),
-                    await self.rows.messages(model_id, status=UNPAIRING))
+        async def marked() -> tuple[list[ChannelMessage], list[ChannelMessage]]:
+            return (await self.heard.messages(model_id, status=Status.FORGETTING),
+                    await self.heard.messages(model_id, status=Status.UNPAIRING))
 
         async with self._lock:
             report, _ = await self._forget(model_id, marked)
         return report
 
-    async def forget(self, model_id: int, keys: Sequence[str], edited: LearnedMessage | None = None
-                     ) -> TrainReport | None:
+    async def forget(self, keys: Sequence[str], edited: ChannelMessage | None = None) -> TrainReport | None:
         """Subtract these messages from the model (and drop queued ones); the messages that
         answer them are learned again after ``edited`` (their new text) or without a prompt."""
+        model_id = await self.model_id()
 
-        async def current() -> tuple[list[LearnedMessage], list[LearnedMessage]]:
-            return await self.rows.by_keys(model_id, keys), await self.rows.by_keys(model_id, keys, answering=True)
+        async def current() -> tuple[list[ChannelMessage], list[ChannelMessage]]:
+            return await self.heard.by_keys(model_id, keys), await self.heard.by_keys(model_id, keys, answering=True)
 
         async with self._lock:
             report, _ = await self._forget(model_id, current, edited)
         return report
 
-    async def forget_user(self, model_id: int, user_id: str) -> int:
+    async def forget_user(self, user_id: str) -> int:
         """Subtract every learned message of ``user_id`` (and drop their queued ones), and learn
         again without a prompt the messages that answered theirs; returns how many of theirs
         there were."""
+        model_id = await self.model_id()
 
-        async def theirs() -> tuple[list[LearnedMessage], list[LearnedMessage]]:
-            return (await self.rows.messages(model_id, user_id=user_id),
-                    [m for m in await self.rows.messages(model_id, prompt_user=user_id) if m.user_id != user_id])
+        async def theirs() -> tuple[list[ChannelMessage], list[ChannelMessage]]:
+            return (await self.heard.messages(model_id, user_id=user_id),
+                    [m for m in await self.heard.messages(model_id, prompt_user=user_id) if m.user_id != user_id])
 
         async with self._lock:
             _, count = await self._forget(model_id, theirs)
-            await self.rows.forget_set_aside(model_id, user_id)
-        await self.learn_pending(model_id)  # the messages that answered theirs, on their own now
+            await self.heard.forget_set_aside(model_id, user_id)
+        await self.learn_queued()  # the messages that answered theirs, on their own now
         return count
 
-    async def _forget(self, model_id: int, read: Callable[[], Awaitable[tuple[list[LearnedMessage],
-                                                                                list[LearnedMessage]]]],
-                      prompt: LearnedMessage | None = None) -> tuple[TrainReport | None, int]:
+    async def _forget(self, model_id: int, read: Callable[[], Awaitable[tuple[list[ChannelMessage],
+                                                                                list[ChannelMessage]]]],
+                      prompt: ChannelMessage | None = None) -> tuple[TrainReport | None, int]:
         """Forget the messages ``read`` finds (as they are now, under the lock) and take their
         prompt from the messages that answer them (``prompt`` is what they answer instead),
         reading again when another process changed some of them first; returns the report and
         how many messages were forgotten."""
         while True:
             messages, answering = await read()
-            learned = [m for m in messages if m.status != PENDING]
-            queued = [m.message_key for m in messages if m.status == PENDING]
+            learned = [m for m in messages if m.status != Status.QUEUED]
+            queued = [m.message_key for m in messages if m.status == Status.QUEUED]
             forgotten = {m.message_key for m in messages}
             repaired = [m for m in answering
-                        if m.status not in (PENDING, FORGETTING) and m.message_key not in forgotten]
-            waiting = [m.message_key for m in answering if m.status == PENDING]
+                        if m.status not in (Status.QUEUED, Status.FORGETTING) and m.message_key not in forgotten]
+            waiting = [m.message_key for m in answering if m.status == Status.QUEUED]
             if queued:
-                await self.rows.drop_pending(model_id, queued)
+                await self.heard.drop_queued(model_id, queued)
             if waiting:
-                await self.rows.set_prompts(model_id, waiting, prompt)
+                await self.heard.set_prompts(model_id, waiting, prompt)
             try:
                 return await self._subtract(model_id, learned, repaired, prompt), len(messages)
             except BatchChanged:  # found at the switch: their rows were gone
@@ -176,8 +185,8 @@ class ChannelLearning:
                 if await read() == (messages, answering):
                     raise
 
-    async def _subtract(self, model_id: int, learned: Sequence[LearnedMessage], repaired: Sequence[LearnedMessage],
-                        prompt: LearnedMessage | None) -> TrainReport | None:
+    async def _subtract(self, model_id: int, learned: Sequence[ChannelMessage], repaired: Sequence[ChannelMessage],
+                        prompt: ChannelMessage | None) -> TrainReport | None:
         """Untrain messages the model holds: ``learned`` ones, whose rows are deleted in the
         switch, and ``repaired`` ones, queued again in it to be learned after ``prompt``."""
         if not learned and not repaired:
@@ -192,7 +201,7 @@ class ChannelLearning:
                                               removed_keys=set(unpaired)) if unpaired else None
 
         async def switch(tx: Transaction, model_id: int) -> None:
-            await self.rows.remove_subtracted(tx, model_id, keys, requeued)
+            await self.heard.remove_subtracted(tx, model_id, keys, requeued)
             if association is not None:  # nothing keeps what only their pairs said
                 await write_association(tx, model_id, association)
 
