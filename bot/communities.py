@@ -17,17 +17,15 @@ from bot.settings import BotSettings
 from dbslm.domain import ChannelState
 from dbslm.engine import DBSLMEngine
 from dbslm.listening.pairing import Heard
-from dbslm.store.channels import ChannelStore
-from dbslm.store.queue import QueueStore
-from dbslm.teaching import unteach
+from dbslm.training.teaching import unteach
 
 
 class Communities:
     def __init__(self, base: DBSLMEngine, settings: BotSettings) -> None:
         self.base = base
         self.settings = settings
-        self.channels = ChannelStore(base.store.db)
-        self.queue = QueueStore(base.store.db)
+        self.channels = base.channels
+        self.queue = base.learning.heard  # every model's learning queue
         self._engines: dict[str, asyncio.Task[DBSLMEngine]] = {}  # one engine per model, made once
         self._channels: dict[tuple[str, str], ChannelState] = {}
         self._opted_out: dict[str, frozenset[str]] = {}

@@ -105,6 +105,15 @@ class BotCore:
             listening = (await self.communities.channel(engine, message)).listening
             await self.listener.edited(engine.learning, await self.communities.heard(message, engine), listening)
 
+    def is_admin(self, message: Message) -> bool:
+        """Whether the message's author may run admin commands (the platform says so, or BOT_ADMINS)."""
+        return self.commands.is_admin(message)
+
+    @property
+    def max_upload_mb(self) -> float:
+        """The largest /train upload, which adapters refuse before downloading it."""
+        return self.settings.max_upload_mb
+
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 

@@ -19,7 +19,7 @@ from bot.settings import BotSettings
 from dbslm.domain import ChannelMessage, Status
 from dbslm.listening.backfill import BackfillError, HistoryPage
 from dbslm.text.tokenize import get_tokenizer
-from dbslm.training import resolve_model, train
+from dbslm.training.builds import resolve_model, train
 from tests.conftest import owners_of
 from tests.test_forgetting import assert_same_model, ngrams_by_text
 

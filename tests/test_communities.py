@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from dbslm.domain import ChannelMessage, Status
-from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
+from dbslm.engine import DBSLMEngine
 from dbslm.listening import learning
+from dbslm.reply.replier import UNTRAINED_REPLY
 from tests.conftest import table_rows
 
 ZORBLAX = ["the zorblax festival starts at dawn", "we paint the zorblax lanterns blue",
@@ -64,8 +65,8 @@ async def test_community_words_stay_in_their_community(base, db):
 async def test_the_mixture_interpolates_both_models(base):
     community = DBSLMEngine(base.store, "discord:1", base=base, base_weight=0.25)
     await community.train_text(ZORBLAX + ["hi there friend"])
-    loaded = await community._load()
-    own, base_loaded = loaded.reader.own, await base._load()
+    loaded = await community.replier.load()
+    own, base_loaded = loaded.reader.own, await base.replier.load()
     history = [1, loaded.vocab.index["hi"], loaded.vocab.index["there"]]
     words, logp = await loaded.reader.candidates(history)
     own_words, own_logp = await own.candidates(history)  # the community vocabulary's ids come first

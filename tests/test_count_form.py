@@ -9,7 +9,7 @@ from dbslm.evaluation import token_scores
 from dbslm.reading.reader import CountReader, ModelReader
 from dbslm.store import open_store
 from dbslm.text.vocab import BOS
-from dbslm.training import resolve_model, train
+from dbslm.training.builds import resolve_model, train
 
 LINES = ["the heron waits by the river", "the river runs to the sea", "a heron flies over the sea",
          "the sea is wide and the river is long", "a heron waits and waits"] * 2

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from dbslm.decoder import DecodeSettings
 from dbslm.domain import Concept
-from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
+from dbslm.engine import DBSLMEngine
+from dbslm.reply.replier import UNTRAINED_REPLY
 from dbslm.starter import starter_pairs
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import bounded, repaired

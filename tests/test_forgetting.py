@@ -19,7 +19,7 @@ from dbslm.starter import starter_pairs
 from dbslm.store import Store, open_store
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.text.vocab import BOS
-from dbslm.training import resolve_model, train, untrain
+from dbslm.training.builds import resolve_model, train, untrain
 from tests.conftest import KJV, table_rows
 
 Sentences = list[list[str]]
@@ -243,7 +243,8 @@ async def test_forgetting_everything_leaves_the_model_untrained(db, tmp_path):
         await learn(store, "base", 3, LINES[30:60])  # starts afresh, as a new model would
         await learn(store, "fresh", 3, LINES[30:60])
         assert_same_model(await ngrams_by_text(store, "base"), await ngrams_by_text(store, "fresh"))
-    from dbslm.engine import UNTRAINED_REPLY, DBSLMEngine
+    from dbslm.engine import DBSLMEngine
+    from dbslm.reply.replier import UNTRAINED_REPLY
 
     engine = await DBSLMEngine.open(db, model="fresh")
     try:

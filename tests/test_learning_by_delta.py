@@ -9,7 +9,7 @@ import pytest
 from dbslm.evaluation import evaluate
 from dbslm.reading.reader import ModelReader
 from dbslm.store import Store, open_store
-from dbslm.training import resolve_model, train, untrain
+from dbslm.training.builds import resolve_model, train, untrain
 from tests.conftest import table_rows
 from tests.test_forgetting import LINES, TEST_TEXT, assert_same_model, ngrams_by_text
 

@@ -43,7 +43,7 @@ NEITHER = [  # questions that share their words but ask something else
 
 
 async def test_memory_phrasings_are_answered_by_the_memory_concepts(dialog_engine):
-    loaded = await dialog_engine._load()
+    loaded = await dialog_engine.replier.load()
     labelled = [(p, "recall") for p in RECALL] + [(p, "summary") for p in SUMMARY] + [(p, None) for p in NEITHER]
     assert len(labelled) >= 60
     chosen = {}

@@ -55,7 +55,7 @@ def test_counting_is_deterministic_and_skips_rare_and_overlong_words():
 async def test_the_reply_on_the_messages_topic_leads(tmp_path):
     engine = await DBSLMEngine.open(str(tmp_path / "topics.sqlite3"))
     await engine.train_dialog(topical_pairs())
-    loaded = await engine._load()
+    loaded = await engine.replier.load()
     ranked = await loaded.ranker.responses("tell me about cheese and pasta",
                                            TOKENIZE("tell me about cheese and pasta"))
     await engine.close()
@@ -68,7 +68,7 @@ async def test_an_echo_is_never_chosen_and_the_same_question_gets_its_answer(tmp
     engine = await DBSLMEngine.open(str(tmp_path / "echo.sqlite3"))
     await engine.train_dialog(PAIRS + [("Say something", "How old are you?")] + topical_pairs())
     conversation = await engine.start_conversation("ann")
-    loaded = await engine._load()
+    loaded = await engine.replier.load()
     ranked = await loaded.ranker.responses("How old are you?", TOKENIZE("How old are you?"))
     reply = await engine.respond(conversation, "How old are you?", seed=1)
     await engine.close()
@@ -208,7 +208,7 @@ def test_the_index_is_searched_for_rare_words_first():
 async def test_a_message_of_common_words_still_finds_answers(tmp_path):
     engine = await DBSLMEngine.open(str(tmp_path / "common.sqlite3"))
     await engine.train_dialog(topical_pairs())
-    loaded = await engine._load()
+    loaded = await engine.replier.load()
     ranked = await loaded.ranker.responses("was it great?", TOKENIZE("was it great?"))
     await engine.close()
     assert ranked and "great" in ranked[0][0]

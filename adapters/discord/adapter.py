@@ -139,7 +139,7 @@ class DiscordAdapter:
         """The attachments' contents; UploadTooLarge, before anything is downloaded, if one is
         over the core's upload limit."""
         for attachment in attachments:
-            refusal = size_refusal(attachment.filename, attachment.size, self.core.settings.max_upload_mb)
+            refusal = size_refusal(attachment.filename, attachment.size, self.core.max_upload_mb)
             if refusal:
                 raise UploadTooLarge(refusal)
         return tuple([Attachment(a.filename, await a.read()) for a in attachments])

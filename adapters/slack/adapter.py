@@ -117,10 +117,10 @@ class SlackAdapter:
             message = replace(message, is_admin=await self._is_admin(client, team, message.user))
         send = self._sender(client, channel, message.user, message.thread)
         files = event.get("files")
-        if files and message.text.lower().split()[:1] == ["/train"] and self.core.commands.is_admin(message):
+        if files and message.text.lower().split()[:1] == ["/train"] and self.core.is_admin(message):
             try:
                 message = replace(message, attachments=await fetch_files(client, files,
-                                                                         self.core.settings.max_upload_mb))
+                                                                         self.core.max_upload_mb))
             except UploadRefused as exc:
                 await send(str(exc), private=True)
                 return

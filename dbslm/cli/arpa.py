@@ -16,7 +16,7 @@ from dbslm.interchange import export_arpa, import_arpa
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.store import open_store
 from dbslm.text.tokenize import TOKENIZERS
-from dbslm.training import check_model_name
+from dbslm.training.builds import check_model_name
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

@@ -17,7 +17,7 @@ from dbslm.engine import DEFAULT_BASE_WEIGHT, DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.starter import starter_pairs
 from dbslm.store import open_store
-from dbslm.training import check_model_name
+from dbslm.training.builds import check_model_name
 
 HELP = "commands: :history  :exit  :quit  /correct <better answer>  (Ctrl-D leaves)"
 

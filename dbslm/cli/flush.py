@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from dbslm.admin import flush
 from dbslm.cli.common import positive_int
 from dbslm.config import load_settings
 from dbslm.errors import DbslmError
-from dbslm.evaluation import trained_model
 from dbslm.store import open_store
 
 
@@ -46,13 +46,10 @@ async def run(args: argparse.Namespace) -> int:
         print(f"{file} is {size_mb:,.1f} MB, not above the threshold of {threshold:,.0f} MB: nothing to flush "
               "(--force flushes anyway)")
         return 0
+    name = args.model or settings.model
     async with await open_store(path, create=False, cold_url=args.cold_url) as store:
-        await store.attach_cold(args.target or args.cold_url)
-        name = args.model or settings.model
-        async with store.db.lock(f"train:{name}"):  # no batch changes the build while its contexts move
-            model = await trained_model(store, name)
-            report = await store.cold.flush(model.active_build, args.batch or settings.flush_batch,
-                                            lambda stage: print(f"{stage} ...", file=sys.stderr, flush=True))
+        report = await flush(store, name, args.target or args.cold_url, args.batch or settings.flush_batch,
+                             lambda stage: print(f"{stage} ...", file=sys.stderr, flush=True))
         where = store.cold.remote.description
-    print(f"moved {report.contexts:,} contexts ({report.rows:,} n-grams) of model {model.name!r} to {where}")
+    print(f"moved {report.contexts:,} contexts ({report.rows:,} n-grams) of model {name!r} to {where}")
     return 0

@@ -38,21 +38,17 @@ from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.reply.association import (
-    NOTHING,
     Association,
-    association_after,
     fit_weight,
     refresh_vectors,
-    write_association,
 )
 from dbslm.store import Store, open_store
-from dbslm.store.database import Transaction
 from dbslm.store.pairs import PairStore
-from dbslm.store.queue import QueueStore
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files
 from dbslm.text.dialogs import DIALOG_SUFFIXES
 from dbslm.text.tokenize import TOKENIZERS, get_tokenizer
-from dbslm.training import TrainReport, check_order, resolve_model, train
+from dbslm.training.builds import TrainReport, check_order, resolve_model
+from dbslm.training.teaching import teach
 
 DEFAULT_EVAL_SAMPLES = 8
 DEFAULT_EVAL_POOL = 256
@@ -255,20 +251,12 @@ class _Session:
         first = not self.reports
         reset = self.args.reset and first
 
-        association = await self._association(batch, reset)
-
-        async def on_switch(tx: Transaction, model_id: int) -> None:
-            """The build's pairs and association (and, from scratch, the old ones gone) go live with it, or
-            nothing does."""
-            if reset:
-                await QueueStore.clear(tx, model_id)
-                await PairStore.clear_pairs(tx, model_id)
-            await PairStore.add_pairs(tx, model_id, batch.pairs, source="train")
-            if association is not None:
-                await write_association(tx, model_id, association)
-
-        report = await train(self.store, self.model, batch.sentences, dialog=batch.dialog, reset=reset,
-                             head_size=self.args.head_size, progress=self.progress.stage, on_switch=on_switch)
+        whole = self.reading.chunk_rows is None  # one build: it counts the association (a chunked run, once after)
+        report, association = await teach(
+            self.store, self.model, batch.pairs, "train", sentences=batch.sentences, dialog=batch.dialog, reset=reset,
+            associate=whole, head_size=self.args.head_size, progress=self.progress.stage)
+        if whole:
+            self.association = association
         self.pairs_changed = self.pairs_changed or reset or bool(batch.pairs)
         self.reports.append(report)
         self.tokens += report.tokens
@@ -277,19 +265,6 @@ class _Session:
             self.progress.echo(profile_line(f"build {report.build}", time.perf_counter() - started, batch.rows,
                                             report.tokens))
         await self._probe(batch)
-
-    async def _association(self, batch: _Batch, reset: bool) -> Association | None:
-        """The association (word vectors, reply words) a build's switch writes: in a run of one
-        build, counted with its pairs; in a chunked run, none when it starts from scratch (the
-        old pairs' go), else None (counted once after the run: a count reads every pair)."""
-        if self.reading.chunk_rows is not None:
-            return NOTHING if reset else None
-        if not batch.pairs and not reset:
-            return None
-        self.progress.stage("counting word vectors")
-        self.association = await association_after(PairStore(self.store.db), self.model.id, self.tokenize,
-                                                   added=batch.dialog, replacing=reset)
-        return self.association
 
     async def refresh_vectors(self) -> None:
         """After a run that changed the model's pairs: fit its prompt weight to the vectors its

@@ -20,7 +20,7 @@ from dbslm.store.database import Transaction
 from dbslm.store.pairs import PairStore
 from dbslm.store.queue import BatchChanged, QueueStore
 from dbslm.text.tokenize import get_tokenizer
-from dbslm.training import TrainReport, resolve_model, train, untrain
+from dbslm.training.builds import TrainReport, resolve_model, train, untrain
 
 log = logging.getLogger(__name__)
 PairsChanged = Callable[..., Awaitable[None]]

@@ -14,7 +14,7 @@ from bot.events import Message
 from bot.settings import BotSettings
 from dbslm.domain import ChannelState, Status
 from dbslm.text.tokenize import get_tokenizer
-from dbslm.training import resolve_model, train
+from dbslm.training.builds import resolve_model, train
 from tests.conftest import owners_of, table_rows
 from tests.discord.conftest import running_bot
 from tests.discord.fake_discord import ADMIN_ROLE, BOT, GUILD, GUILD_B, FakeDiscord, user

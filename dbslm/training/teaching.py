@@ -6,35 +6,56 @@ the build that learned them; forgetting the person who taught some subtracts the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import groupby
 from operator import itemgetter
 
 from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
-from dbslm.reply.association import association_after, write_association
-from dbslm.reply.vectors import WordVectors
+from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
+from dbslm.reply.association import NOTHING, Association, association_after, write_association
 from dbslm.store import Store
 from dbslm.store.database import Transaction
 from dbslm.store.pairs import PairStore
+from dbslm.store.queue import QueueStore
 from dbslm.text.tokenize import get_tokenizer
-from dbslm.training import TrainReport, train, untrain
+from dbslm.training.builds import TrainReport, quiet, train, untrain
 
 
 async def teach(store: Store, model: ModelInfo, pairs: Sequence[tuple[str, str]], source: str,
-                user_id: str | None = None) -> tuple[TrainReport, WordVectors]:
-    """Learn prompt/response ``pairs`` (each the sequence ``<s> prompt <sep> response </s>``),
-    keeping them for retrieval under ``source`` (and ``user_id``, who taught them); returns
-    the report and the model's new word vectors."""
+                user_id: str | None = None, *, sentences: Iterable[list[str]] = (),
+                dialog: list[tuple[list[str], list[str]]] | None = None, reset: bool = False,
+                associate: bool = True, head_size: int = DEFAULT_HEAD_SIZE,
+                progress: Callable[[str], None] = quiet) -> tuple[TrainReport, Association | None]:
+    """Learn ``sentences`` and prompt/response ``pairs`` (each the sequence ``<s> prompt <sep>
+    response </s>``; ``dialog`` holds their token lists when the caller has them) in one build,
+    keeping the pairs for retrieval under ``source`` (and ``user_id``, who taught them). With
+    ``reset`` the model starts from nothing: its pairs and channel messages go in the switch.
+
+    The switch also writes the association counted with the pairs, unless not ``associate``
+    (a run of many builds counts it once after them: :func:`refresh_vectors`); returns the
+    report and the association written (None when none was)."""
     tokenize = get_tokenizer(model.tokenizer).tokenize
-    dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for p, r in pairs])
-    association = await association_after(PairStore(store.db), model.id, tokenize, added=dialog)
+    if dialog is None:
+        dialog = await asyncio.to_thread(lambda: [(tokenize(p), tokenize(r)) for p, r in pairs])
+    association = NOTHING if reset else None
+    if associate and (pairs or reset):
+        progress("counting word vectors")
+        association = await association_after(PairStore(store.db), model.id, tokenize, added=dialog, replacing=reset)
 
     async def switch(tx: Transaction, model_id: int) -> None:
+        """The build's pairs and association (and, from scratch, the old ones gone) go live with it, or
+        nothing does."""
+        if reset:
+            await QueueStore.clear(tx, model_id)
+            await PairStore.clear_pairs(tx, model_id)
         await PairStore.add_pairs(tx, model_id, pairs, source, user_id)
-        await write_association(tx, model_id, association)
+        if association is not None:
+            await write_association(tx, model_id, association)
 
-    return await train(store, model, dialog=dialog, on_switch=switch), association.vectors
+    report = await train(store, model, sentences, dialog=dialog, reset=reset, head_size=head_size, progress=progress,
+                         on_switch=switch)
+    return report, association
 
 
 async def unteach(store: Store, user_id: str, model_name: str | None = None) -> int:

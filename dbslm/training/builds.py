@@ -16,7 +16,6 @@ import numpy as np
 
 from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
-from dbslm.increment import learn_in_place, never_learned, text_size, vocab_update
 from dbslm.ngram.count_tables import CountTables, count_tables
 from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_counts
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
@@ -25,6 +24,7 @@ from dbslm.store import Store
 from dbslm.store.models import OnSwitch, VocabUpdate
 from dbslm.text.tokenize import TOKENIZERS
 from dbslm.text.vocab import Vocabulary
+from dbslm.training.increment import learn_in_place, never_learned, text_size, vocab_update
 
 MAX_ORDER = 6
 DEFAULT_ORDER = 3
@@ -32,7 +32,7 @@ DEFAULT_TOKENIZER = "regex"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
-def _quiet(stage: str) -> None:
+def quiet(stage: str) -> None:
     """The default progress listener: says nothing."""
 
 
@@ -88,7 +88,7 @@ async def resolve_model(store: Store, name: str, order: int | None, tokenizer: s
 
 async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]] = (), *,
                 dialog: Iterable[tuple[list[str], list[str]]] = (), reset: bool = False,
-                head_size: int = DEFAULT_HEAD_SIZE, progress: Callable[[str], None] = _quiet,
+                head_size: int = DEFAULT_HEAD_SIZE, progress: Callable[[str], None] = quiet,
                 on_switch: OnSwitch | None = None) -> TrainReport:
     """Add ``sentences`` (token lists) and ``dialog`` (prompt and response token lists, each
     pair one sequence ``<s> prompt <sep> response </s>``) to ``model`` and switch it to the
@@ -104,7 +104,7 @@ async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]] =
 
 async def untrain(store: Store, model: ModelInfo, sentences: Iterable[list[str]] = (), *,
                   dialog: Iterable[tuple[list[str], list[str]]] = (), head_size: int = DEFAULT_HEAD_SIZE,
-                  progress: Callable[[str], None] = _quiet, on_switch: OnSwitch | None = None) -> TrainReport:
+                  progress: Callable[[str], None] = quiet, on_switch: OnSwitch | None = None) -> TrainReport:
     """Forget ``sentences`` and ``dialog`` (encoded as :func:`train` encodes them): subtract
     their counts from the active build's and switch the model named by ``model`` (its stored
     order and vocabulary apply) to the rebuilt build.

@@ -1,0 +1,169 @@
+"""The replier: one model's answer to a message, token by token from its tables.
+
+The model's reader, vocabulary, word vectors and decoding profile are loaded once per build
+(mixed with a base model's in a community). The pointer cache holds responses to similar
+earlier prompts and the conversation's recent turns; corrections in force for the
+conversation become span biases; a concept may start the reply with a span of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from dbslm.concepts.span import concept_span
+from dbslm.decoder import DecodeSettings
+from dbslm.domain import Message, ModelInfo
+from dbslm.generation import generate, span_ids
+from dbslm.memory.cache import PointerCache
+from dbslm.memory.embedding import Embedder, load_embedder
+from dbslm.reading.mixture import MixedReader, combined_vocabulary
+from dbslm.reading.reader import ModelReader
+from dbslm.reply.association import load_vectors
+from dbslm.reply.context import biases_for, cache_sequences
+from dbslm.reply.ranking import Ranker
+from dbslm.reply.vectors import WordVectors
+from dbslm.store import Store
+from dbslm.store.concepts import ConceptStore
+from dbslm.store.conversations import ConversationStore
+from dbslm.store.pairs import PairStore
+from dbslm.store.profiles import ProfileStore
+from dbslm.text.tokenize import detokenize, get_tokenizer
+from dbslm.text.valid import MAX_INPUT_CHARS
+from dbslm.text.vocab import BOS, SEP, Vocabulary
+
+SESSION_TURNS = 6
+SENTENCE_ENDS = (".", "!", "?", "…")
+CLOSING = "\"'”’»)]"  # may follow a sentence's end
+UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or dbslm train)."
+
+
+@dataclass
+class Loaded:
+    """What a replier answers from, read once per build."""
+
+    model: ModelInfo  # the replier's model (it may have no build yet when a base answers)
+    builds: tuple  # the own and the base build this was loaded from, each with its version
+    own: ModelReader | None  # the reader of its own build
+    reader: ModelReader | MixedReader
+    vocab: Vocabulary
+    banned: frozenset[int]  # ids of the banned words
+    vectors: WordVectors  # its own, or its base's when it has none
+    ranker: Ranker
+    settings: DecodeSettings  # the model's decoding profile
+    model_ids: tuple[int, ...]  # the models it answers from: its own, then the base's
+    tokens: int  # the tokens those models were trained on
+
+
+class Replier:
+    """Answers messages from one model (and its base's, in a community)."""
+
+    def __init__(self, store: Store, model_name: str, model: Callable[[], Awaitable[ModelInfo]], profile: str,
+                 banned_words: Iterable[str], embedder: str | None, base: Replier | None, base_weight: float) -> None:
+        """``model`` reads the model's row (creating it on first use); ``embedder`` names a
+        sentence-transformers model that ranks learned responses (the model's count-derived
+        word vectors do if None); with a ``base`` replier the model answers from its own
+        distribution interpolated with the base's, ``base_weight`` the base's share."""
+        self.store, self.model_name, self.model = store, model_name, model
+        self.base, self.base_weight = base, base_weight
+        self.profile, self.banned_words = profile, frozenset(banned_words)
+        self.embedder_model = embedder
+        self.conversations, self.pairs = ConversationStore(store.db), PairStore(store.db)
+        self.profiles, self.concepts = ProfileStore(store.db), ConceptStore(store.db)
+        self._embedder: Embedder | None = None
+        self._embedder_loaded = False
+        self._loaded: Loaded | None = None
+        self._loading = asyncio.Lock()
+
+    def set_banned(self, words: Iterable[str]) -> None:
+        """Never say these words (from the next reply on)."""
+        self.banned_words = frozenset(words)
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the model again for the next reply (its word vectors changed)."""
+        self._loaded = None
+
+    async def load(self, model: ModelInfo | None = None) -> Loaded | None:
+        """The model's reader and vocabulary (mixed with the base's when there is a base),
+        reloaded when a build changes (in place too); None when nothing is trained. ``model`` is its row
+        when the caller has just read it."""
+        names = (self.model_name, *((self.base.model_name,) if self.base is not None else ()))
+        found = {} if model is not None else await self.store.models.models(names)  # one query for both
+        model = model or found.get(self.model_name) or await self.model()
+        base = await self.base.load(found.get(names[-1])) if self.base is not None else None
+        if model.active_build is None and base is None:
+            return None
+        builds = (model.active_build, model.version, *(base.builds[:2] if base else ()))
+        if self._loaded is None or self._loaded.builds != builds:
+            async with self._loading:  # one reload, however many replies notice the new build at once
+                if self._loaded is None or self._loaded.builds != builds:
+                    self._loaded = await self._reload(model, base, builds)
+        return self._loaded
+
+    async def _reload(self, model: ModelInfo, base: Loaded | None, builds: tuple) -> Loaded:
+        own = self._loaded.own if self._loaded is not None and model.active_build is not None else None
+        if model.active_build is not None and (own is None or not await own.refresh(model)):  # kept: a batch changed it
+            own = await ModelReader.open(self.store.models, model)
+        vocab = await self.store.models.vocabulary(model) if own is not None else Vocabulary()
+        reader: ModelReader | MixedReader | None = own
+        if base is not None:
+            own_size = len(vocab)
+            vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
+            reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
+        banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
+        if not self._embedder_loaded:  # a sentence model takes seconds to load: once, shared with communities
+            base_replier = self.base
+            self._embedder = base_replier._embedder if base_replier is not None and base_replier._embedder_loaded \
+                else await asyncio.to_thread(load_embedder, self.embedder_model)
+            self._embedder_loaded = True
+        tokenize = get_tokenizer(model.tokenizer).tokenize
+        searched = (model.id,) + ((base.model.id,) if base is not None else ())
+        settings = await self.profiles.decode_settings(model.id, self.profile)
+        tokens = (await self.store.models.build_summary(model))[0] + (base.tokens if base is not None else 0)
+        vectors = await load_vectors(self.pairs, model.id)
+        if not vectors.words and base is not None:
+            vectors = base.vectors
+        ranker = Ranker(self.pairs, vectors, self._embedder, searched, tokenize, settings.prompt_weight)
+        return Loaded(model, builds, own, reader, vocab, banned, vectors, ranker, settings, searched, tokens)
+
+    async def answer(self, conversation_id: int, text: str, recent: list[Message], seed: int | None,
+                      values: dict[str, str]) -> tuple[str | None, str, list[str]]:
+        if len(text) > MAX_INPUT_CHARS:
+            return "refusal", (f"That message is too long for me: {len(text):,} characters, "
+                               f"and I read up to {MAX_INPUT_CHARS:,}."), []
+        loaded = await self.load()
+        if loaded is None:
+            return "untrained", UNTRAINED_REPLY, []
+        tokenize = get_tokenizer(loaded.model.tokenizer).tokenize
+        prompt = tokenize(text)
+        vocab = loaded.vocab
+        overlay: dict[int, str] = {}
+        biases = await biases_for(self.conversations, loaded.model.id, conversation_id, prompt, tokenize)
+        corrected = [b.span for b in biases]
+        spans = [span_ids(span, tokenize, vocab, overlay) for span in corrected]
+        concept, concept_text = await concept_span(self.concepts, self.store.models, loaded.model, loaded.model_ids,
+                                                   loaded.tokens, conversation_id, prompt, recent, values)
+        start = span_ids(concept_text, tokenize, vocab, overlay)
+        history = [BOS, *vocab.ids(prompt, grow=False), SEP]
+        if concept is not None and concept_text.rstrip().rstrip(CLOSING).endswith(SENTENCE_ENDS):
+            reply, written = start, concept_text  # a complete sentence: Level 1 has nothing to add
+        else:
+            cache = PointerCache(await cache_sequences(
+                loaded.ranker, vocab, tokenize, text, prompt, recent[-SESSION_TURNS:], spans, corrected,
+                loaded.settings.cache_decay))
+            likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
+            await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
+            rng = random.Random(seed)
+            for _ in range(3):  # an empty reply is drawn again with the same generator
+                reply = await generate(loaded.reader, history, cache, spans, start, loaded.banned, loaded.settings, rng)
+                if reply:
+                    break
+            written = cache.verbatim(reply)  # a learned answer copied whole keeps its own spacing
+        tokens = [overlay.get(i) or vocab.texts[i] for i in reply]
+        if not tokens:
+            return "no_answer", "I don't know what to say to that.", []
+        name = concept.name if concept else "correction" if spans else None
+        return name, written or detokenize(tokens), tokens
