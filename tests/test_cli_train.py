@@ -168,6 +168,9 @@ def test_profile_ingest_prints_a_line_per_input(cli, tmp_path):
     whole = cli("train", first, "--db", db, "--profile-ingest").out  # one build: it gets its own line
     assert re.search(line.format(re.escape(str(first)), 12), whole) and re.search(line.format(r"build \d+", 12), whole)
     assert not re.search("^profile ", cli("train", first, "--db", db).out, re.M)
+    text = tmp_path / "c.txt"  # its final newline ends the third line: no fourth, empty one
+    text.write_text("the keeper climbs the stairs\n" * 3)
+    assert re.search(line.format(re.escape(str(text)), 3), cli("train", text, "--db", db, "--profile-ingest").out)
 
 
 def test_progress_bar_on_a_terminal_plain_lines_elsewhere(tmp_path):
