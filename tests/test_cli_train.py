@@ -1,23 +1,18 @@
-"""``dbslm train``: streaming chunks, held-out and interval probes, metrics export, profiling,
-the progress bar and bad options, each shown by its effect on the output and the store."""
+"""``dbslm train``: streaming chunks, held-out and interval probes, metrics export, profiling
+and bad options, each shown by its effect on the output and the store (the progress bar:
+tests/test_train_progress.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import os
-import pty
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dbslm.cli import build_parser, main
 from dbslm.cli.ingest import hold_out
-from dbslm.cli.progress import Progress
 from dbslm.evaluation import evaluate, trained_model
 from dbslm.store import open_store
 from dbslm.text.dialogs import read_pairs, stream_pairs
@@ -168,41 +163,9 @@ def test_profile_ingest_prints_a_line_per_input(cli, tmp_path):
     whole = cli("train", first, "--db", db, "--profile-ingest").out  # one build: it gets its own line
     assert re.search(line.format(re.escape(str(first)), 12), whole) and re.search(line.format(r"build \d+", 12), whole)
     assert not re.search("^profile ", cli("train", first, "--db", db).out, re.M)
-
-
-def test_progress_bar_on_a_terminal_plain_lines_elsewhere(tmp_path):
-    data = rows_file(tmp_path / "rows.ndjson", 20)
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "dbslm", "train", str(data), "--db", str(tmp_path / "m.sqlite3"),
-                               "--json-chunk-size", "10"], stderr=follower, stdout=subprocess.PIPE, text=True,
-                              timeout=60)
-        os.close(follower)
-        screen = b""
-        while chunk := _read(leader):
-            screen += chunk
-    finally:
-        os.close(leader)
-    assert proc.returncode == 0 and "in 2 batches" in proc.stdout
-    bars = screen.decode().split("\r\x1b[K")
-    assert any(re.match(r"\[#{12}\.{12}\]  50% 10/20 rows, 80 tokens, [\d,]+ tokens/s, ETA \d+:\d\d", b)
-               for b in bars), bars
-    assert "100% 20/20 rows, 160 tokens" in bars[-1] and screen.endswith(b"\r\n")
-
-    ticks = iter([0.0, 2.0, 2.0])
-    plain = io.StringIO()
-    progress = Progress(4, interactive=False, err=plain, clock=lambda: next(ticks))
-    progress.advance(1, 300)
-    assert plain.getvalue() == " 25% 1/4 rows, 300 tokens, 150 tokens/s, ETA 0:06\n"
-    progress.stage("counting")
-    assert plain.getvalue().endswith("\ncounting ...\n")
-
-
-def _read(fd: int) -> bytes:
-    try:
-        return os.read(fd, 65536)
-    except OSError:  # the terminal closed
-        return b""
+    text = tmp_path / "c.txt"  # its final newline ends the third line: no fourth, empty one
+    text.write_text("the keeper climbs the stairs\n" * 3)
+    assert re.search(line.format(re.escape(str(text)), 3), cli("train", text, "--db", db, "--profile-ingest").out)
 
 
 def test_help_documents_every_flag(capsys):

@@ -16,7 +16,6 @@ errors) are ephemeral: only their caller sees them. A 429 from the Web API is wa
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +32,7 @@ from adapters.slack.messages import CONTENT_SUBTYPES, PLATFORM, history_reader, 
 from bot.core import BotCore
 from bot.events import Message, Send
 from bot.registry import COMMANDS
+from dbslm.recent import Recent
 
 MESSAGE_LIMIT = 40000
 DM_SUBTYPES = (None, "file_share")  # a plain direct message, or one with files attached
@@ -56,7 +56,7 @@ class SlackAdapter:
         self.app.event("message")(self._on_message)
         for command in COMMANDS:
             self.app.command(command.slash)(self._on_command)
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: Recent[str, None] = Recent(SEEN_MESSAGES)
         self._admins: dict[tuple[str, str], tuple[bool, float]] = {}
 
     def socket_mode(self, app_token: str) -> AsyncSocketModeHandler:
@@ -102,8 +102,6 @@ class SlackAdapter:
         if key in self._seen:
             return False
         self._seen[key] = None
-        if len(self._seen) > SEEN_MESSAGES:
-            self._seen.popitem(last=False)
         return True
 
     async def _dispatch(self, event: dict[str, Any], team: str, client: AsyncWebClient, bot_user: str | None, *,

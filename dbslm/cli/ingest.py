@@ -3,13 +3,14 @@
 A first pass (:func:`scan`) reads the text files and streams every dialog file through
 once, so a malformed row anywhere refuses the whole run before anything is trained; dialog
 rows are not kept. The second pass (:func:`chunks`) streams each dialog file again in
-chunks of rows, holding out a share of every chunk for evaluation.
+chunks of rows, holding out a share of every chunk for evaluation, and tells how many bytes
+of the input it has read (for the progress bar).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -35,6 +36,7 @@ class Source:
 
     path: Path
     rows: int
+    size: int  # bytes
     lines: list[str] | None = None
     seconds: float = 0.0  # spent reading it in the first pass
 
@@ -47,7 +49,8 @@ class Chunk:
     path: Path
     first: int
     rows: int
-    whole: bool
+    whole: bool  # all of the source
+    last: bool  # the source's last chunk
     lines: list[str] = field(default_factory=list)
     pairs: list[Pair] = field(default_factory=list)
     held_out: list[Pair] = field(default_factory=list)
@@ -67,29 +70,42 @@ def is_dialog(path: Path) -> bool:
 def scan(path: Path, reading: Reading) -> Source:
     """First pass over one file: a text file's lines, or a dialog file's row count (every row
     up to the cap parsed and checked, none kept)."""
-    started = time.perf_counter()
+    started, size = time.perf_counter(), path.stat().st_size
     if is_dialog(path):
         rows = sum(1 for _ in stream_pairs(path, reading.encoding, reading.max_line_chars, reading.max_rows))
-        return Source(path, rows, None, time.perf_counter() - started)
+        return Source(path, rows, size, None, time.perf_counter() - started)
     lines = read_lines(path, reading.encoding, reading.max_line_chars)
-    return Source(path, len(lines), lines, time.perf_counter() - started)
+    return Source(path, len(lines), size, lines, time.perf_counter() - started)
 
 
-def chunks(source: Source, reading: Reading) -> Iterator[Chunk]:
+def chunks(source: Source, reading: Reading, on_read: Callable[[int], None]) -> Iterator[Chunk]:
     """Second pass: a text source as one chunk; a dialog file streamed in chunks of
-    ``reading.chunk_rows`` rows (at least one chunk, empty for an empty file)."""
+    ``reading.chunk_rows`` rows (at least one chunk, empty for an empty file). ``on_read``
+    hears the bytes read as they are (a text source's all at once: it was read by :func:`scan`),
+    every byte of the source (those past --max-json-lines too) by the time its last chunk comes."""
     if source.lines is not None:
-        yield Chunk(source.path, 1, len(source.lines), True, lines=source.lines)
+        on_read(source.size)
+        yield Chunk(source.path, 1, len(source.lines), True, True, lines=source.lines)
         return
-    rows = stream_pairs(source.path, reading.encoding, reading.max_line_chars, reading.max_rows)
+    heard = 0
+
+    def hear(nbytes: int) -> None:
+        nonlocal heard
+        heard += nbytes
+        on_read(nbytes)
+
+    rows = stream_pairs(source.path, reading.encoding, reading.max_line_chars, reading.max_rows, hear)
     first = 1
     while True:
         batch = list(islice(rows, reading.chunk_rows))
         trained, held = hold_out(batch, reading.held_out_percent)
-        yield Chunk(source.path, first, len(batch), len(batch) == source.rows, pairs=trained, held_out=held)
-        first += len(batch)
-        if not batch or first > source.rows:
+        last = not batch or first + len(batch) > source.rows
+        if last:
+            on_read(source.size - heard)  # the bytes not heard yet: the last rows', any after the last row used
+        yield Chunk(source.path, first, len(batch), len(batch) == source.rows, last, pairs=trained, held_out=held)
+        if last:
             return
+        first += len(batch)
 
 
 def hold_out(rows: list[Pair], percent: float) -> tuple[list[Pair], list[Pair]]:

@@ -1,96 +1,75 @@
-"""Training progress: a bar redrawn in place on a terminal, plain log lines anywhere else.
+"""Training progress: a tqdm bar over the bytes of input read on a terminal, plain log lines elsewhere.
 
-The bar shows the share of the input rows done, the tokens trained, their rate and an ETA
-(from the rows still to go). Messages and results are printed above it, so it never tears
-a line of output.
+On a terminal the bar's description is the stage under way and its postfix the tokens trained
+and their rate; messages and results are printed above it (``tqdm.write``), so it never tears a
+line of output. When standard error is not a terminal, each stage of a build and each build is
+one line.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from typing import TextIO
 
-BAR_WIDTH = 24
-CLEAR_LINE = "\r\033[K"
-
-
-def clock_text(seconds: float) -> str:
-    """``seconds`` as ``m:ss`` or ``h:mm:ss``."""
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from tqdm import tqdm
 
 
 class Progress:
-    """Progress of one training run over ``total`` input rows (text lines and dialog rows)."""
+    """Progress of one training run over ``total`` bytes of input."""
 
-    def __init__(self, total: int, *, interactive: bool | None = None, err: TextIO | None = None,
-                 out: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self.err = err or sys.stderr
-        self.out = out or sys.stdout
-        self.interactive = self.err.isatty() if interactive is None else interactive
-        self.total = max(total, 1)
-        self.clock = clock
-        self.started = clock()
-        self.rows = 0
-        self.tokens = 0
-        self.note = ""
-        self._shown = False
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bytes = 0  # of input read
+        self.tokens = 0  # trained
+        self.started = time.monotonic()
+        self.bar = (tqdm(total=total, desc="reading", unit="B", unit_scale=True, unit_divisor=1024,
+                         dynamic_ncols=True, file=sys.stderr) if sys.stderr.isatty() else None)
 
-    def advance(self, rows: int, tokens: int) -> None:
-        """Count ``rows`` more input rows done and ``tokens`` more tokens trained."""
-        self.rows += rows
+    def read(self, nbytes: int) -> None:
+        """Count ``nbytes`` more bytes of input read (called from the reading thread)."""
+        self.bytes += nbytes
+        if self.bar is not None:
+            self.bar.update(nbytes)
+
+    def built(self, tokens: int) -> None:
+        """A build went live with ``tokens`` more tokens trained."""
         self.tokens += tokens
-        self.note = ""
-        if self.interactive:
-            self._draw()
+        trained = f"{self.tokens:,} tokens, {self.tokens / max(time.monotonic() - self.started, 1e-9):,.0f} tokens/s"
+        if self.bar is None:
+            print(f"{self.bytes:,}/{self.total:,} bytes read, {trained}", file=sys.stderr, flush=True)
         else:
-            print(self.status(), file=self.err, flush=True)
+            self.bar.set_postfix_str(trained)
+
+    def reading(self, name: str) -> None:
+        """Input ``name`` is being read: the bar says so (no line elsewhere, so that the error of an
+        input refused is the only line on standard error)."""
+        if self.bar is not None:
+            self.bar.set_description_str(f"reading {name}")
 
     def stage(self, text: str) -> None:
-        """A training stage starts (the listener of :func:`dbslm.training.train`)."""
-        if self.interactive:
-            self.note = text
-            self._draw()
+        """A stage starts (the listener of :func:`dbslm.training.train`)."""
+        if self.bar is None:
+            print(f"{text} ...", file=sys.stderr, flush=True)
         else:
-            print(f"{text} ...", file=self.err, flush=True)
+            self.bar.set_description_str(text)
 
     def log(self, text: str) -> None:
         """A message for the person watching (standard error)."""
-        self._print(text, self.err)
+        self._print(text, sys.stderr)
 
     def echo(self, text: str) -> None:
         """A line of results (standard output)."""
-        self._print(text, self.out)
+        self._print(text, sys.stdout)
 
     def close(self) -> None:
-        """End the bar's line."""
-        if self._shown:
-            print(file=self.err, flush=True)
-            self._shown = False
-
-    def status(self) -> str:
-        """Rows done, tokens, rate and ETA in one line."""
-        elapsed = max(self.clock() - self.started, 1e-9)
-        share = min(self.rows / self.total, 1.0)
-        eta = clock_text(elapsed * (1 - share) / share) if share else "?"
-        return (f"{share:4.0%} {self.rows:,}/{self.total:,} rows, {self.tokens:,} tokens, "
-                f"{self.tokens / elapsed:,.0f} tokens/s, ETA {eta}")
-
-    def _draw(self) -> None:
-        filled = round(BAR_WIDTH * min(self.rows / self.total, 1.0))
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        note = f" | {self.note} ..." if self.note else ""
-        self.err.write(f"{CLEAR_LINE}[{bar}] {self.status()}{note}")
-        self.err.flush()
-        self._shown = True
+        """Leave the bar as it ended, on a line of its own."""
+        if self.bar is not None:
+            self.bar.close()
 
     def _print(self, text: str, stream: TextIO) -> None:
-        if self._shown:
-            self.err.write(CLEAR_LINE)
-            self.err.flush()
-        print(text, file=stream, flush=True)
-        if self._shown:
-            self._draw()
+        if self.bar is None:
+            print(text, file=stream, flush=True)
+        else:
+            tqdm.write(text, file=stream)
+            stream.flush()

@@ -115,11 +115,11 @@ async def run(args: argparse.Namespace) -> int:
     if args.stdin:
         data = await asyncio.to_thread(sys.stdin.buffer.read)
         lines = await asyncio.to_thread(decode_lines, data, "<stdin>", args.encoding, args.max_line_chars)
-        sources.append(Source(Path("<stdin>"), len(lines), lines))
+        sources.append(Source(Path("<stdin>"), len(lines), len(data), lines))
     prompts = await asyncio.to_thread(probe_prompts, dataset, args.eval_pool_size or DEFAULT_EVAL_POOL,
                                       args.eval_samples or DEFAULT_EVAL_SAMPLES, args.encoding,
                                       args.max_line_chars) if dataset else []
-    progress = Progress(sum(s.rows for s in sources))
+    progress = Progress(sum(s.size for s in sources))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     async with await open_store(args.db, cold_url=args.cold_url) as store:
         model = await resolve_model(store, args.model, args.order, args.tokenizer, args.reset)
@@ -213,8 +213,9 @@ class _Session:
     async def ingest(self, source: Source) -> None:
         """Read, tokenize and (in chunked runs) train one source, with its summary line."""
         started, probing = time.perf_counter(), self.probe_seconds
-        stream = chunks(source, self.reading)
+        stream = chunks(source, self.reading, self.progress.read)
         items = held = tokens = 0
+        self.progress.reading(source.path.name)
         while (chunk := await asyncio.to_thread(next, stream, None)) is not None:
             sentences, dialog = await asyncio.to_thread(self._tokenize, chunk)
             found = token_count(sentences) + sum(len(p) + len(r) for p, r in dialog)
@@ -228,6 +229,8 @@ class _Session:
             tokens += found
             if self.reading.chunk_rows is not None:
                 await self.commit()
+                if not chunk.last:
+                    self.progress.reading(source.path.name)
         if tokens:
             what = "prompt/response pairs" if is_dialog(source.path) else "sentences"
             aside = f" ({held:,} held out for evaluation)" if held else ""
@@ -260,7 +263,7 @@ class _Session:
         self.pairs_changed = self.pairs_changed or reset or bool(batch.pairs)
         self.reports.append(report)
         self.tokens += report.tokens
-        self.progress.advance(batch.rows, report.tokens)
+        self.progress.built(report.tokens)
         if self.args.profile_ingest and self.reading.chunk_rows is None:
             self.progress.echo(profile_line(f"build {report.build}", time.perf_counter() - started, batch.rows,
                                             report.tokens))

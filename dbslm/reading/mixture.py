@@ -7,12 +7,12 @@ between the id spaces. A community without a build yet answers from the base alo
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
 
-from dbslm.reading.reader import CANDIDATE_ENTRIES, ModelReader, remember
+from dbslm.reading.reader import CANDIDATE_ENTRIES, ModelReader
+from dbslm.recent import Recent
 from dbslm.text.vocab import UNK, Vocabulary
 
 
@@ -35,7 +35,7 @@ class MixedReader:
         self.to_base, self.from_base = to_base, from_base  # to_base is read per id: a list is quicker
         self.weight = weight if own is not None else 1.0
         self.context = max(base.model.order, own.model.order if own is not None else 1) - 1  # tokens they read
-        self._candidates: OrderedDict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._candidates: Recent[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = Recent(CANDIDATE_ENTRIES)
 
     async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Candidate next words (combined ids) and their mixed log10 probabilities (kept:
@@ -44,7 +44,7 @@ class MixedReader:
         found = self._candidates.get(context)
         if found is None:
             found = await self._mixed(history)
-            remember(self._candidates, context, found, CANDIDATE_ENTRIES)
+            self._candidates[context] = found
         return found
 
     async def _mixed(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:

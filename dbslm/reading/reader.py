@@ -12,7 +12,6 @@ candidates of the most recent contexts are kept whole: replies copy the same lea
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
@@ -21,6 +20,7 @@ from dbslm.domain import ModelInfo
 from dbslm.ngram import hashing
 from dbslm.ngram.count_probs import Level, candidate_probs
 from dbslm.ngram.kneser_ney import Discount
+from dbslm.recent import Recent
 from dbslm.store.heads import Context
 from dbslm.store.models import ModelStore
 
@@ -40,7 +40,7 @@ class ModelReader:
         self.models = models
         self.model = model
         self.head_size = head_size
-        self._candidates: OrderedDict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._candidates: Recent[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = Recent(CANDIDATE_ENTRIES)
 
     @classmethod
     async def open(cls, models: ModelStore, model: ModelInfo, head_size: int = 32) -> ModelReader:
@@ -57,7 +57,7 @@ class ModelReader:
             await self.prefetch([history])
             found = self._merged(context)  # None when a refresh dropped what it needs meanwhile
             if found is not None:
-                remember(self._candidates, context, found, CANDIDATE_ENTRIES)
+                self._candidates[context] = found
         return found
 
     async def refresh(self, model: ModelInfo) -> bool:
@@ -99,8 +99,8 @@ class CountReader(ModelReader):
     def __init__(self, models: ModelStore, model: ModelInfo, discounts: list[Discount], head_size: int) -> None:
         super().__init__(models, model, head_size)
         self.discounts = discounts
-        self._contexts: OrderedDict[Key, Context | None] = OrderedDict()  # None: no word follows it
-        self._known: OrderedDict[Key, dict[int, int]] = OrderedDict()  # adjusted counts beyond a head
+        self._contexts: Recent[Key, Context | None] = Recent(CACHE_ENTRIES)  # None: no word follows it
+        self._known: Recent[Key, dict[int, int]] = Recent(CACHE_ENTRIES)  # adjusted counts beyond a head
         self._suffix_keys: dict[tuple[int, ...], list[Key]] = {}  # of the contexts of the merged candidates
         self._complete: dict[tuple[int, ...], list[Key]] = {}  # contexts whose counts are all loaded: their keys
         self._refreshes = 0
@@ -159,7 +159,7 @@ class CountReader(ModelReader):
         if wanted:
             found = await self.models.contexts(self.model.active_build, sorted(wanted))
             for key in wanted:
-                remember(self._contexts, key, found.get(key))
+                self._contexts[key] = found.get(key)
         missing: set[tuple[int, int, int]] = set()
         for chain in keys.values():
             levels = [(key, self._contexts.get(key)) for key in chain]
@@ -178,8 +178,7 @@ class CountReader(ModelReader):
             for n_, ctx_, word_ in missing:
                 known = self._known.get((n_, ctx_))
                 if known is None:
-                    known = {}
-                    remember(self._known, (n_, ctx_), known)
+                    known = self._known[(n_, ctx_)] = {}
                 known[word_] = adjusted.get((n_, ctx_, word_), 0)
         if len(complete) > CACHE_ENTRIES:
             complete.clear()
@@ -192,8 +191,8 @@ class StoredReader(ModelReader):
     def __init__(self, models: ModelStore, model: ModelInfo, luts: dict[int, np.ndarray], head_size: int) -> None:
         super().__init__(models, model, head_size)
         self.luts = luts
-        self._heads: OrderedDict[Key, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._backoffs: OrderedDict[tuple[int, ...], float] = OrderedDict()
+        self._heads: Recent[Key, tuple[np.ndarray, np.ndarray]] = Recent(CACHE_ENTRIES)
+        self._backoffs: Recent[tuple[int, ...], float] = Recent(CACHE_ENTRIES)
 
     def _merged(self, context: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         words: dict[int, float] = {}
@@ -221,7 +220,7 @@ class StoredReader(ModelReader):
         if heads:
             for key, (words, codes) in (await self.models.heads(self.model.active_build, sorted(heads))).items():
                 logp = self.luts[key[0]][codes] if len(codes) else np.zeros(0)
-                remember(self._heads, key, (words[:self.head_size].astype(np.int64), logp[:self.head_size]))
+                self._heads[key] = (words[:self.head_size].astype(np.int64), logp[:self.head_size])
         if backoffs:
             await self._load_backoffs(sorted(backoffs))
 
@@ -233,11 +232,4 @@ class StoredReader(ModelReader):
         rows = await self.models.lookup(self.model.active_build, n, ctx, word)
         found = {(int(a), int(b), int(c)): float(d) for a, b, c, d in zip(rows.n, rows.ctx, rows.word, rows.backoff)}
         for context, key in zip(contexts, ctx.tolist()):
-            remember(self._backoffs, context, found.get((len(context), key, context[-1]), 0.0))
-
-
-def remember(cache: OrderedDict, key, value, limit: int = CACHE_ENTRIES) -> None:
-    """Keep ``value`` under ``key``, dropping the oldest entry past ``limit``."""
-    cache[key] = value
-    if len(cache) > limit:
-        cache.popitem(last=False)
+            self._backoffs[context] = found.get((len(context), key, context[-1]), 0.0)

@@ -60,9 +60,9 @@ def decode_lines(data: bytes, source: str, encoding: str = "utf-8",
         line = data.count(b"\n", 0, exc.start) + 1
         raise DbslmError(f"{source}:{line}: byte 0x{data[exc.start]:02x} is not valid {encoding} "
                          f"(is --encoding right?)") from None
-    lines = text.split("\n")
-    longest = max(range(len(lines)), key=lambda i: len(lines[i]))
-    if len(lines[longest]) > max_line_chars:
+    lines = text.removesuffix("\n").split("\n") if text else []  # a final newline ends the last line
+    longest = max(range(len(lines)), key=lambda i: len(lines[i]), default=None)
+    if longest is not None and len(lines[longest]) > max_line_chars:
         raise DbslmError(f"{source}:{longest + 1}: line has {len(lines[longest]):,} characters, more than "
                          f"the limit of {max_line_chars:,}; text is one sentence per line")
     return [line.rstrip("\r") for line in lines]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import yaml
@@ -64,18 +64,20 @@ def parse_pairs(data: bytes, path: Path, encoding: str = "utf-8", max_line_chars
 
 
 def stream_pairs(path: Path, encoding: str = "utf-8", max_line_chars: int = 1_000_000,
-                 limit: int | None = None) -> Iterator[Pair]:
+                 limit: int | None = None, on_read: Callable[[int], None] | None = None) -> Iterator[Pair]:
     """The first ``limit`` (default: all) prompt/response pairs of a dialog file, one at a time.
 
     NDJSON/JSONL files are read a line at a time, so memory stays flat whatever their size and
-    nothing after the ``limit``-th row is read; whole-document formats (.json, .yml) are parsed
-    at once by :func:`read_pairs`. The refusals are those of :func:`read_pairs`.
+    nothing after the ``limit``-th row is read; ``on_read`` hears the bytes read as the reading
+    goes, ``READ_BYTES`` or more at a time and the rest at the end of the file. Whole-document
+    formats (.json, .yml) are parsed at once by :func:`read_pairs` (``on_read`` hears nothing).
+    The refusals are those of :func:`read_pairs`.
     """
     if path.suffix.lower() not in STREAMED_SUFFIXES:
         yield from read_pairs(path, encoding, max_line_chars)[:limit]
         return
     rows = 0
-    for number, line in enumerate(_stream_lines(path, encoding, max_line_chars), 1):
+    for number, line in enumerate(_stream_lines(path, encoding, max_line_chars, on_read or _unheard), 1):
         if line.strip():
             yield _row(_json(line, f"{path}:{number}"), f"{path}:{number}")
             rows += 1
@@ -83,18 +85,26 @@ def stream_pairs(path: Path, encoding: str = "utf-8", max_line_chars: int = 1_00
                 return
 
 
-def _stream_lines(path: Path, encoding: str, max_line_chars: int) -> Iterator[str]:
+def _unheard(nbytes: int) -> None:
+    """The default ``on_read`` of :func:`stream_pairs`: nobody counts."""
+
+
+def _stream_lines(path: Path, encoding: str, max_line_chars: int, on_read: Callable[[int], None]) -> Iterator[str]:
     """The lines of a file read piece by piece, refusing NUL bytes, bad bytes and over-long
-    lines with the file and line named."""
+    lines with the file and line named; ``on_read`` hears the bytes read (see :func:`stream_pairs`)."""
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
     except LookupError:
         raise DbslmError(f"unknown encoding {encoding!r}") from None
     nul_is_text = encoding.lower().replace("-", "").startswith("utf16")
-    number, pending = 1, ""
+    number, pending, unheard = 1, "", 0
     try:
         with path.open("rb") as stream:
             for piece in iter(lambda: stream.readline(READ_BYTES), b""):
+                unheard += len(piece)
+                if unheard >= READ_BYTES:
+                    on_read(unheard)
+                    unheard = 0
                 if b"\x00" in piece and not nul_is_text:
                     raise DbslmError(f"{path}: looks like a binary file (it contains NUL bytes), not text")
                 try:
@@ -109,6 +119,7 @@ def _stream_lines(path: Path, encoding: str, max_line_chars: int) -> Iterator[st
                     number += 1
                 if len(pending) > max_line_chars:
                     raise _too_long(path, number, max_line_chars)
+            on_read(unheard)
             yield pending + decoder.decode(b"", final=True)
     except OSError as exc:
         raise DbslmError(f"{path}: cannot read: {exc.strerror or exc}") from None
