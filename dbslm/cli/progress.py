@@ -48,7 +48,7 @@ class Progress:
             self.bar.set_description_str(f"reading {name}")
 
     def stage(self, text: str) -> None:
-        """A stage starts (the listener of :func:`dbslm.training.train`)."""
+        """A stage starts (the listener of :func:`dbslm.training.builds.train`)."""
         if self.bar is None:
             print(f"{text} ...", file=sys.stderr, flush=True)
         else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import replace
 
 from dbslm.domain import ChannelMessage, Status
@@ -13,6 +12,7 @@ from dbslm.errors import DbslmError
 from dbslm.listening.batches import BatchTimer
 from dbslm.listening.learning import ChannelLearning
 from dbslm.listening.pairing import Heard, LastMessages, answered, by_someone_else, history_rows, learnable
+from dbslm.recent import Recent
 
 log = logging.getLogger(__name__)
 REMEMBERED_DELETIONS = 10_000
@@ -25,7 +25,7 @@ class Listener:
     def __init__(self, batch: int, seconds: float) -> None:
         self.batches = BatchTimer(batch, seconds)
         self.last = LastMessages()
-        self._deleted: OrderedDict[str, None] = OrderedDict()  # recently deleted messages, never learned
+        self._deleted: Recent[str, None] = Recent(REMEMBERED_DELETIONS)  # recently deleted messages, never learned
 
     async def observe(self, learning: ChannelLearning, heard: Heard, opted_out: frozenset[str]) -> None:
         """Queue a listened channel's message after the message it answers (neither by its
@@ -52,8 +52,6 @@ class Listener:
         backfill page holding it, may still be on the way), and subtracted exactly from the model
         with its next batch, so a purge costs one rebuild, not one each."""
         self._deleted[key] = None
-        if len(self._deleted) > REMEMBERED_DELETIONS:
-            self._deleted.popitem(last=False)
         await learning.forget_later([key])
         self.batches.schedule(learning)
 

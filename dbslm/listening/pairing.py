@@ -4,11 +4,11 @@ message of its conversation when someone else sent it at most :data:`ANSWER_SECO
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Container
 from dataclasses import dataclass
 
 from dbslm.domain import ChannelMessage
+from dbslm.recent import Recent
 
 ANSWER_SECONDS = 300.0
 REMEMBERED_CONVERSATIONS = 10_000  # at most this many conversations' last messages are kept, to pair the next one
@@ -32,16 +32,14 @@ class LastMessages:
     def __init__(self) -> None:
         # what is learned of it (None: it can be no prompt), when it was sent and when it came
         # (monotonic), the one that came longest ago first
-        self._last: OrderedDict[str, tuple[ChannelMessage | None, float, float]] = OrderedDict()
+        self._last: Recent[str, tuple[ChannelMessage | None, float, float]] = Recent(REMEMBERED_CONVERSATIONS)
 
     def heard(self, conversation: str, row: ChannelMessage | None, at: float | None = None) -> None:
         """Remember the newest message of ``conversation``: ``row`` is what is learned of it,
         None when it can be no prompt (a bot's, a command)."""
         now = time.monotonic()
         self._last[conversation] = (row, at or time.time(), now)
-        self._last.move_to_end(conversation)
-        while self._last and (len(self._last) > REMEMBERED_CONVERSATIONS
-                              or next(iter(self._last.values()))[2] < now - ANSWER_SECONDS):
+        while next(iter(self._last.values()))[2] < now - ANSWER_SECONDS:
             self._last.popitem(last=False)  # the one heard longest ago: too old to be answered
 
     def before(self, conversation: str) -> tuple[ChannelMessage | None, float | None]:
