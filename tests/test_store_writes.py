@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dbslm.errors import DatabaseError, DbslmError
-from dbslm.store import open_database
+from dbslm.store import open_database, open_store
 
 HOSTILE = ["tab\there", "line\nbreak", "back\\slash", "\\N", "nul\0byte", "cr\rlf\r\n", "emoji 🙂 ok",
            "Ünïcode والعربية 中文", "'; DROP TABLE bulk; --", ""]
@@ -105,3 +105,17 @@ async def test_a_driver_error_reaches_the_caller_as_the_stores_one_line(bulk):
         async for _ in bulk.iterate("SELECT nothing FROM bulk"):
             pass
     assert await bulk.fetchall("SELECT k, t FROM bulk") == [(1, "one")]  # the failed transaction left nothing
+
+
+async def test_two_processes_creating_one_model_at_once_get_the_same_row(db):
+    """Two bot processes meeting a new community's first message at once (on MariaDB an
+    INSERT ... WHERE NOT EXISTS failed here with 'Failed to read auto-increment value')."""
+    stores = [await open_store(db) for _ in range(2)]
+    try:
+        for i in range(40):
+            first, second = await asyncio.gather(*(s.models.ensure_model(f"discord:{i}", 3, "regex") for s in stores))
+            assert first.id == second.id is not None
+        assert len(await stores[0].models.models([f"discord:{i}" for i in range(40)])) == 40
+    finally:
+        for store in stores:
+            await store.close()

@@ -98,10 +98,8 @@ class ModelStore:
         """The model named ``name``, created without a build (with ``order`` and ``tokenizer``)
         when it does not exist yet, so that rows can belong to it before its first training."""
         async with self.db.transaction() as tx:
-            await tx.execute("INSERT INTO models (name, ngram_order, tokenizer, active_build, created_at) "
-                             "SELECT ?, ?, ?, NULL, ? FROM (SELECT 1 AS one) AS single "
-                             "WHERE NOT EXISTS (SELECT 1 FROM models WHERE name = ?)",
-                             (name, order, tokenizer, time.time(), name))
+            await tx.insert_rows("models", ("name", "ngram_order", "tokenizer", "active_build", "created_at"),
+                                 [[name], order, tokenizer, None, time.time()], keep_on=("name",))
         return await self.model(name)
 
     async def vocabulary(self, model: ModelInfo, *, every_word: bool = False) -> Vocabulary:
