@@ -17,6 +17,7 @@ from bot.events import Message
 from dbslm.domain import Status
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
+from dbslm.reply.replier import Replier
 from dbslm.store.pairs import PairStore
 from dbslm.store.queue import QueueStore
 from dbslm.text.tokenize import MAX_TOKEN_CHARS
@@ -177,7 +178,7 @@ async def test_a_message_is_logged_with_its_answer_and_kept_when_answering_fails
         async def broken(*args: object) -> None:
             raise DbslmError("the model went away")
 
-        monkeypatch.setattr(DBSLMEngine, "_answer", broken)
+        monkeypatch.setattr(Replier, "answer", broken)
         with pytest.raises(DbslmError, match="went away"):
             await engine.respond(conversation, "hello again", seed=1)
         logged = [(m.role, m.text) for m in await engine.history(conversation, 10)]
