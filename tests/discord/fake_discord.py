@@ -12,7 +12,7 @@ import zlib
 
 from aiohttp import WSMsgType, web
 
-from tests.recorder import Recorder
+from tests.helpers import Recorder
 
 BOT = {"id": "1000", "username": "dbslm", "discriminator": "0", "global_name": None, "avatar": None, "bot": True}
 GUILD = "600"  # server A: channels 60 and 61, a role that may Manage Server

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.recorder import Recorder
+from tests.helpers import Recorder
 
 ADMIN = "UADMIN"  # an admin of T1, but not of T2
 ADMIN2 = "UADMIN2"  # an admin of T2

@@ -10,8 +10,8 @@ from adapters.slack import serve
 from bot.core import BotCore
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
+from tests.helpers import split_pairs
 from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
-from tests.test_engine import split_pairs
 
 
 @asynccontextmanager
