@@ -1,4 +1,5 @@
-"""Shared fixtures: the parity corpus, fresh database paths and a CLI runner."""
+"""The shared fixtures, a pytest plugin (registered in the root conftest.py, so that every test
+folder gets them): the parity corpus, fresh database paths, a CLI runner and a trained engine."""
 
 from __future__ import annotations
 

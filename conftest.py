@@ -1,0 +1,3 @@
+"""Registers the shared fixtures (tests/fixtures.py) for every folder of tests below the root."""
+
+pytest_plugins = ["tests.fixtures"]
