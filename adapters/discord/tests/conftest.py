@@ -11,9 +11,9 @@ import pytest
 import yarl
 
 from adapters.discord import DiscordAdapter
+from adapters.discord.tests.fake_discord import FakeDiscord
 from bot.core import BotCore
 from bot.settings import BotSettings
-from tests.discord.fake_discord import FakeDiscord
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
 

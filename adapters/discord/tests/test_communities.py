@@ -7,15 +7,15 @@ import itertools
 
 import pytest
 
+from adapters.discord.tests.conftest import running_bot
+from adapters.discord.tests.fake_discord import ADMIN_ROLE, BOT, GUILD, GUILD_B, FakeDiscord, user
+from adapters.discord.tests.test_slash_commands import ANN, BOSS, ask, followups
 from bot.core import BotCore
 from bot.events import Message
 from bot.settings import BotSettings
 from dbslm.domain import ChannelState, Status
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
-from tests.discord.conftest import running_bot
-from tests.discord.fake_discord import ADMIN_ROLE, BOT, GUILD, GUILD_B, FakeDiscord, user
-from tests.discord.test_slash_commands import ANN, BOSS, ask, followups
 from tests.helpers import assert_same_model, eventually, ngrams_by_text, owners_of, table_rows
 
 OPERATOR = user("5", "operator")  # in BOT_ADMINS

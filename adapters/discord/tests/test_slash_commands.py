@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.discord.fake_discord import ADMIN_ROLE, BOT, GUILD, FakeDiscord, user
+from adapters.discord.tests.fake_discord import ADMIN_ROLE, BOT, GUILD, FakeDiscord, user
 
 ANN = user("7", "ann")
 BOSS = user("9", "boss")

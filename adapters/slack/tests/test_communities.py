@@ -8,12 +8,20 @@ from typing import Any, TypeVar
 
 import pytest
 
+from adapters.slack.tests.fake_slack import (
+    ADMIN,
+    ADMIN2,
+    FakeSlack,
+    changed_body,
+    command_body,
+    deleted_body,
+    event_body,
+)
+from adapters.slack.tests.harness import socket_bot
 from bot.core import BotCore
 from bot.settings import BotSettings
 from dbslm.domain import Status
 from tests.helpers import eventually, owners_of, table_rows, vocabulary
-from tests.slack.fake_slack import ADMIN, ADMIN2, FakeSlack, changed_body, command_body, deleted_body, event_body
-from tests.slack.harness import socket_bot
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000, rate_window=60, max_upload_mb=1,
                        listen_batch=3, listen_seconds=0.2, chance_seed=7)

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
+from adapters.discord.tests.fake_discord import user
+from adapters.slack.tests.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, event_body
 from app.platforms import run_platforms
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.settings import BotSettings
-from tests.discord.fake_discord import user
-from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, event_body
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
 

@@ -7,9 +7,9 @@ import logging
 import aiohttp
 import pytest
 
+from adapters.slack.tests.fake_slack import ADMIN, APP_TOKEN, BOT_TOKEN, FakeSlack, command_body, event_body
+from adapters.slack.tests.harness import socket_bot
 from bot.settings import BotSettings
-from tests.slack.fake_slack import ADMIN, APP_TOKEN, BOT_TOKEN, FakeSlack, command_body, event_body
-from tests.slack.harness import socket_bot
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
 FACTS = b'{"prompt": "favourite colour?", "response": "Teal, always."}\n'

@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 
 from adapters.discord import serve
+from adapters.discord.tests.fake_discord import ADMIN_ROLE, BOT, GUILD, user
 from bot.errors import BotError
-from tests.discord.fake_discord import ADMIN_ROLE, BOT, GUILD, user
 
 
 async def test_dms_are_answered_and_own_messages_are_not(discord_bot):
