@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import discord
 import pytest
 import yarl
 
-from adapters.discord import DiscordAdapter
 from adapters.discord.tests.fake_discord import FakeDiscord
+from adapters.discord.tests.harness import running_bot
 from bot.core import BotCore
 from bot.settings import BotSettings
 
@@ -33,23 +29,6 @@ async def fake_discord(monkeypatch):
 def core(dialog_engine):
     """The bot core on a SQLite model trained on the starter dialogs."""
     return BotCore(dialog_engine, SETTINGS)
-
-
-@asynccontextmanager
-async def running_bot(core: BotCore) -> AsyncIterator[DiscordAdapter]:
-    """A Discord adapter on ``core``, logged in to the fake and connected until the block ends
-    (the core's trainings and batches are finished then)."""
-    adapter = DiscordAdapter(core)
-    await asyncio.wait_for(adapter.client.login("fake-token"), 10)
-    available = asyncio.create_task(adapter.client.wait_for("guild_available", timeout=10))
-    task = asyncio.create_task(adapter.client.connect())
-    try:
-        await available
-        yield adapter
-    finally:
-        await adapter.client.close()
-        task.cancel()
-        await asyncio.wait_for(core.close(), 10)
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import itertools
 
 import pytest
 
-from adapters.discord.tests.conftest import running_bot
 from adapters.discord.tests.fake_discord import ADMIN_ROLE, BOT, GUILD, GUILD_B, FakeDiscord, user
-from adapters.discord.tests.test_slash_commands import ANN, BOSS, ask, followups
+from adapters.discord.tests.harness import ANN, BOSS, ask, followups, running_bot
 from bot.core import BotCore
 from bot.events import Message
 from bot.settings import BotSettings
