@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import discord
 import pytest
-import yarl
 
 from adapters.discord.tests.fake_discord import FakeDiscord
 from adapters.discord.tests.harness import running_bot
@@ -15,12 +13,10 @@ SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_w
 
 
 @pytest.fixture
-async def fake_discord(monkeypatch):
-    """A fake Discord on loopback that discord.py's REST and gateway clients talk to."""
+async def fake_discord():
+    """A fake Discord on loopback (the bot reaches it through its API URL, ``fake.api_url``)."""
     fake = FakeDiscord()
-    url = await fake.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", f"{url}/api/v10")
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(url.replace("http", "ws", 1)))
+    await fake.start()
     yield fake
     await fake.close()
 
@@ -34,5 +30,5 @@ def core(dialog_engine):
 @pytest.fixture
 async def discord_bot(fake_discord, core):
     """The fake, once the bot has logged in, synced its commands and seen the servers."""
-    async with running_bot(core):
+    async with running_bot(fake_discord, core):
         yield fake_discord

@@ -67,6 +67,7 @@ class FakeDiscord:
         self.ready = asyncio.Event()
         self.app = web.Application()
         api = "/api/v10"
+        self.app.router.add_get(f"{api}/gateway/bot", self._gateway_bot)
         self.app.router.add_get(f"{api}/users/@me", self._me)
         self.app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
         self.app.router.add_post(api + "/channels/{channel}/messages", self._create_message)
@@ -80,16 +81,25 @@ class FakeDiscord:
         self.app.router.add_get("/", self._gateway)
 
     async def start(self) -> str:
-        """Listen on a free loopback port; the base URL."""
+        """Listen on a free loopback port; returns the REST API's base URL (``DISCORD_API_URL``)."""
         self._runner = web.AppRunner(self.app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        return self.url
+        return self.api_url
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/v10"
 
     async def close(self) -> None:
         await self._runner.cleanup()
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        """Where the gateway is (this fake serves it at its root)."""
+        return _json({"url": self.url.replace("http", "ws", 1), "shards": 1, "session_start_limit": {
+            "total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}})
 
     async def _me(self, request: web.Request) -> web.Response:
         return _json(BOT)

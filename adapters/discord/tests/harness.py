@@ -15,10 +15,10 @@ BOSS = user("9", "boss")
 
 
 @asynccontextmanager
-async def running_bot(core: BotCore) -> AsyncIterator[DiscordAdapter]:
-    """A Discord adapter on ``core``, logged in to the fake and connected until the block ends
+async def running_bot(fake: FakeDiscord, core: BotCore) -> AsyncIterator[DiscordAdapter]:
+    """A Discord adapter on ``core``, logged in to ``fake`` and connected until the block ends
     (the core's trainings and batches are finished then)."""
-    adapter = DiscordAdapter(core)
+    adapter = DiscordAdapter(core, api_url=fake.api_url)
     await asyncio.wait_for(adapter.client.login("fake-token"), 10)
     available = asyncio.create_task(adapter.client.wait_for("guild_available", timeout=10))
     task = asyncio.create_task(adapter.client.connect())

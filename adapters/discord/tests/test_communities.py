@@ -122,13 +122,13 @@ async def test_history_backfill_reads_every_page_and_waits_out_a_rate_limit(disc
 async def test_an_interrupted_backfill_resumes_after_a_restart_and_learns_nothing_twice(fake_discord, dialog_engine):
     fake = fake_discord
     fake.history["60"], fake.history_faults["60"] = past("60", 250), [200, 403]
-    async with running_bot(BotCore(dialog_engine, SETTINGS)):
+    async with running_bot(fake, BotCore(dialog_engine, SETTINGS)):
         await say(fake, "60", BOSS, "/train history", roles=(ADMIN_ROLE,))
         refused = (await fake.wait_for_messages(2))[1]["content"]
         assert refused.startswith("I could not read this channel's history: Missing Access. History: learned 90 new "
                                   "of 100 messages read")
     core = BotCore(dialog_engine, SETTINGS)  # a restart
-    async with running_bot(core):
+    async with running_bot(fake, core):
         await say(fake, "60", BOSS, "/train history", roles=(ADMIN_ROLE,))
         assert "History: learned 135 new of 150 messages read" in (await fake.wait_for_messages(4))[3]["content"]
         assert [r["before"] for r in fake.reads] == [None, "10151", "10151", "10051"]
