@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pymysql
 import pytest
@@ -227,3 +227,14 @@ async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool]
         value = await read()
         assert done(value), f"not done after {timeout} s: {value!r}"
         return value
+
+
+class Payloads:
+    """Payloads recorded as a platform sends them, one a JSON file (``folder``/<name>.json)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __call__(self, name: str, /, **fields: Any) -> dict[str, Any]:
+        """A fresh copy of the payload ``name``, with ``fields`` in place of (or besides) its own."""
+        return {**json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8")), **fields}

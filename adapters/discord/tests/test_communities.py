@@ -62,7 +62,7 @@ def past(channel: str, count: int) -> list[dict]:
 
 
 def people(messages: list[dict]) -> list[str]:
-    return sorted(m["content"] for m in messages if not m["author"]["bot"])
+    return sorted(m["content"] for m in messages if not m["author"].get("bot"))
 
 
 async def test_two_servers_keep_their_words(discord_bot, core, tmp_path):
