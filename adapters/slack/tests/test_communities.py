@@ -16,6 +16,7 @@ from adapters.slack.tests.fake_slack import (
     command_body,
     deleted_body,
     event_body,
+    payload,
 )
 from adapters.slack.tests.harness import socket_bot
 from bot.core import BotCore
@@ -75,10 +76,10 @@ def past(count: int) -> list[dict[str, Any]]:
     """A channel's history, newest first: every fifth message a bot's, and one member joining."""
     def message(i: int) -> dict[str, Any]:
         if i == 13:
-            return {"type": "message", "subtype": "channel_join", "user": "U3", "text": "<@U3> has joined the channel",
-                    "ts": f"{i}.000100"}
-        bot = {"bot_id": "B9", "subtype": "bot_message"} if i % 5 == 0 else {}
-        return {"type": "message", "user": f"U{i % 4 + 1}", "text": f"old heron note {i}", "ts": f"{i}.000100", **bot}
+            return payload("channel_join", user="U3", text="<@U3> has joined the channel", ts=f"{i}.000100")
+        if i % 5 == 0:
+            return payload("bot_message", bot_id="B9", text=f"old heron note {i}", ts=f"{i}.000100")
+        return payload("history_message", user=f"U{i % 4 + 1}", text=f"old heron note {i}", ts=f"{i}.000100")
     return [message(i) for i in range(count, 0, -1)]
 
 
