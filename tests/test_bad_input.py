@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import table_rows
+from tests.helpers import assert_refused, make, table_rows
 
 
 @pytest.fixture
@@ -18,21 +18,6 @@ def trained(cli, db, kjv) -> str:
 
 def snapshot(db: str) -> list[tuple]:
     return table_rows(db, "SELECT build, n, ctx, word, count, logp FROM ngrams ORDER BY 1, 2, 3, 4")
-
-
-def assert_refused(result, *fragments: str) -> None:
-    assert result.code != 0
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dbslm: "), result.err
-    assert "Traceback" not in result.err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
-def make(tmp_path, name: str, data: bytes | str):
-    path = tmp_path / name
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
 
 
 @pytest.mark.parametrize("name,data,fragments", [

@@ -15,16 +15,12 @@ from hypothesis import strategies as st
 
 from bot.core import BotCore
 from bot.events import Message
-from bot.settings import BotSettings
 from dbslm.domain import ChannelMessage, Status
 from dbslm.listening.backfill import BackfillError, HistoryPage
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
-from tests.conftest import owners_of
-from tests.test_forgetting import assert_same_model, ngrams_by_text
+from tests.helpers import SETTINGS, assert_same_model, ngrams_by_text, owners_of
 
-SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000, rate_window=60, max_upload_mb=1,
-                       listen_batch=4, listen_seconds=0.05, chance_seed=7)
 IDS = itertools.count(1)
 
 

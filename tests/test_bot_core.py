@@ -12,7 +12,7 @@ from bot.events import Attachment, Message
 from bot.registry import BY_NAME, COMMANDS
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
-from tests.conftest import table_rows
+from tests.helpers import table_rows
 
 SETTINGS = BotSettings(admins=frozenset({"test:boss"}), user_rate=3, channel_rate=100, rate_window=60,
                        max_upload_mb=1, model_scope="global")  # one model: communities have their own tests

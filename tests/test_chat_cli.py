@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.helpers import table_rows
+
 
 def chat(db: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dbslm", "chat", "--db", db, "--seed", "1", *args],
@@ -44,8 +46,6 @@ def test_correct_in_the_repl_and_bad_conversation(tmp_path):
 
 
 def test_user_and_agent_are_the_logged_identities_and_quit_leaves(tmp_path):
-    from tests.conftest import table_rows
-
     db = str(tmp_path / "chat.sqlite3")
     run = chat(db, "--user", "alice", "--agent", "quill", stdin="Hello\n:quit\nnever read\n")
     assert run.returncode == 0 and "never read" not in run.stdout

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from dbslm.memory.embedding import sentence_models_installed
-from tests.conftest import table_rows
+from tests.helpers import table_rows
 
 
 def test_stdin_and_max_json_lines(tmp_path):

@@ -17,7 +17,7 @@ from dbslm.evaluation import evaluate, trained_model
 from dbslm.store import open_store
 from dbslm.text.dialogs import read_pairs, stream_pairs
 from dbslm.text.tokenize import get_tokenizer
-from tests.conftest import table_rows
+from tests.helpers import table_rows
 
 PROBE_LINE = re.compile(r"probe (\d+) \((held-out|interval), .*\): (\d+) samples, lexical overlap ([\d.]+), "
                         r"ROUGE-L ([\d.]+), perplexity ([\d.]+)")

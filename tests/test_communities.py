@@ -12,7 +12,7 @@ from dbslm.domain import ChannelMessage, Status
 from dbslm.engine import DBSLMEngine
 from dbslm.listening import learning
 from dbslm.reply.replier import UNTRAINED_REPLY
-from tests.conftest import table_rows
+from tests.helpers import table_rows
 
 ZORBLAX = ["the zorblax festival starts at dawn", "we paint the zorblax lanterns blue",
            "everyone sings the zorblax song"] * 3

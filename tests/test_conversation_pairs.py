@@ -22,7 +22,7 @@ from dbslm.reply.association import load_vectors
 from dbslm.store.queue import CHANNEL
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
-from tests.test_forgetting import assert_same_model, ngrams_by_text
+from tests.helpers import assert_same_model, ngrams_by_text
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000, rate_window=60, max_upload_mb=1,
                        listen_batch=100, listen_seconds=60, chance_seed=7)

@@ -12,18 +12,12 @@ from dbslm.decoder import DecodeSettings
 from dbslm.domain import Concept
 from dbslm.engine import DBSLMEngine
 from dbslm.reply.replier import UNTRAINED_REPLY
-from dbslm.starter import starter_pairs
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import bounded, repaired
-from tests.conftest import execute, table_rows
+from tests.helpers import execute, split_pairs, table_rows
 
 HOSTILE = ["", "   \t\n ", "🎉🔥👩‍💻🇫🇷", "x" * 100_000, "a\x00b\x07c\x1b[31m", "مرحبا שלום hello",
            "今日はいい天気ですね。", "'; DROP TABLE messages; --", "Robert'); DELETE FROM pairs;--", "\u202eevil"]
-
-
-def split_pairs() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    pairs = starter_pairs()
-    return [p for i, p in enumerate(pairs) if i % 10], [p for i, p in enumerate(pairs) if i % 10 == 0]
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import time
 import pytest
 
 from dbslm.errors import DbslmError
-from tests.conftest import fresh_mariadb, table_rows
-from tests.test_bad_input import assert_refused
+from tests.helpers import assert_refused, fresh_mariadb, split_pairs, table_rows
 
 NGRAM = "n, ctx, word, count, logp, backoff, q, adjusted"
 CONTEXT = "n, ctx, total, n1, n2, n3, head_words, head_counts"
@@ -96,7 +95,6 @@ async def test_replies_and_candidates_are_the_same_after_a_flush(tmp_path, maria
     from dbslm.engine import DBSLMEngine
     from dbslm.reading.reader import ModelReader
     from dbslm.store import open_store
-    from tests.test_engine import split_pairs
 
     path = str(tmp_path / "chat.sqlite3")
     engine = await DBSLMEngine.open(path)

@@ -12,22 +12,17 @@ from hypothesis import strategies as st
 
 from dbslm.errors import DbslmError
 from dbslm.evaluation import evaluate, trained_model
-from dbslm.ngram import hashing
-from dbslm.ngram.tables import counts_from_rows, parent_rows
+from dbslm.ngram.tables import counts_from_rows
 from dbslm.reading.reader import ModelReader
 from dbslm.starter import starter_pairs
 from dbslm.store import Store, open_store
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.text.vocab import BOS
 from dbslm.training.builds import resolve_model, train, untrain
-from tests.conftest import KJV, table_rows
+from tests.helpers import LINES, TEST_TEXT, assert_same_model, ngrams_by_text, table_rows, vocabulary
 
 Sentences = list[list[str]]
 Pairs = list[tuple[list[str], list[str]]]
-Table = dict[tuple[str, ...], tuple[int, float, float]]
-
-LINES = [line.split() for line in (KJV / "train.txt").read_text().splitlines()[:240]]
-TEST_TEXT = [line.split() for line in (KJV / "test.txt").read_text().splitlines()[:60]]
 Y_ONLY = [["zebras", "graze", "quietly", "on", "the", "savanna"], ["the", "zebras", "sleep"]]
 
 
@@ -42,41 +37,9 @@ async def forget(store: Store, name: str, sentences: Sentences = (), dialog: Pai
     return await untrain(store, await store.models.model(name), sentences, dialog=dialog)
 
 
-async def ngrams_by_text(store: Store, name: str) -> Table:
-    """Every row of the model's active build, keyed by its words: each n-gram's count and
-    adjusted count; each context's (its words, then "->") statistics and head (as words)."""
-    model = await store.models.model(name)
-    rows = [await store.models.order_rows(model.active_build, n) for n in range(1, model.order + 1)]
-    texts = (await store.models.vocabulary(model, every_word=True)).texts
-    parents = parent_rows([r.ctx for r in rows], [r.word for r in rows])
-    table: Table = {}
-    grams: list[tuple[str, ...]] = []
-    spelled = {(1, hashing.EMPTY_KEY): ()}
-    for i, r in enumerate(rows):
-        grams = [(grams[p] if i else ()) + (texts[w],) for p, w in zip(parents[i].tolist(), r.word.tolist())]
-        table.update(zip(grams, zip(r.count.tolist(), r.adjusted.tolist())))
-        spelled.update(zip(((i + 2, k) for k in hashing.extend_array(r.ctx, r.word).tolist()), grams))
-    found = await store.models.contexts(model.active_build, list(spelled))
-    for key, context in found.items():
-        counts = context.counts.tolist()
-        last = counts[-1] if counts and not context.whole else 0  # ties at a head's end: by word id, which may differ
-        table[(*spelled[key], "->")] = (context.total, context.n1, context.n2, context.n3, context.whole, counts,
-                                        {texts[w]: a for w, a in zip(context.words.tolist(), counts) if a > last})
-    return table
-
-
 async def known_words(store: Store, name: str) -> set[str]:
     """The words the model knows (the rest read as <unk>)."""
     return set((await store.models.vocabulary(await store.models.model(name))).index)
-
-
-VOCAB = "SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'NAME' AND v.control = 0"
-
-
-def assert_same_model(forgot: Table, alone: Table) -> None:
-    assert forgot.keys() == alone.keys()
-    for gram, stored in alone.items():
-        assert forgot[gram] == stored, gram
 
 
 async def assert_same_scores(store: Store, forgot: str, alone: str, text: Sentences) -> None:
@@ -101,8 +64,8 @@ async def test_untraining_y_gives_the_model_of_x_alone(db):
         assert [d.t for d in await store.models.discounts(mixed.active_build)] == \
             [d.t for d in await store.models.discounts(alone.active_build)]
         assert await known_words(store, "mixed") == await known_words(store, "alone")
-        learned = dict(table_rows(db, VOCAB.replace("NAME", "mixed")))
-        assert {w: f for w, f in learned.items() if f} == dict(table_rows(db, VOCAB.replace("NAME", "alone")))
+        learned = vocabulary(db, "mixed")
+        assert {w: f for w, f in learned.items() if f} == vocabulary(db, "alone")
         y_only = {w for s in y for w in s} - {w for s in x for w in s}
         erased = {w for w, f in learned.items() if not f}  # rows kept (ids stay), frequency 0, words erased
         assert len(erased) == len(y_only) and all(w.startswith("<forgotten ") for w in erased)
@@ -167,8 +130,8 @@ async def test_untraining_dialog_pairs_gives_the_model_without_them(db):
         await learn(store, "alone", 4, LINES[:40], x)
         assert_same_model(await ngrams_by_text(store, "mixed"), await ngrams_by_text(store, "alone"))
         assert await known_words(store, "mixed") == await known_words(store, "alone")
-        learned = dict(table_rows(db, VOCAB.replace("NAME", "mixed")))
-        assert {w: f for w, f in learned.items() if f} == dict(table_rows(db, VOCAB.replace("NAME", "alone")))
+        learned = vocabulary(db, "mixed")
+        assert {w: f for w, f in learned.items() if f} == vocabulary(db, "alone")
         probe = [[*p, "<sep>", *r] for p, r in y[:20]]  # the <sep> spelling is dropped: prompt + reply
         await assert_same_scores(store, "mixed", "alone", probe)
         await forget(store, "mixed", LINES[:40], x)  # and then the rest, sentences and pairs at once

@@ -22,10 +22,16 @@ from dbslm.store.pairs import PairStore
 from dbslm.store.queue import QueueStore
 from dbslm.text.tokenize import MAX_TOKEN_CHARS
 from dbslm.text.valid import MAX_INPUT_CHARS
-from tests.conftest import execute, is_sqlite, table_rows
-from tests.test_bad_input import assert_refused, make
-from tests.test_bot_communities import SETTINGS
-from tests.test_forgetting import assert_same_model, ngrams_by_text
+from tests.helpers import (
+    SETTINGS,
+    assert_refused,
+    assert_same_model,
+    execute,
+    is_sqlite,
+    make,
+    ngrams_by_text,
+    table_rows,
+)
 
 MODEL = ("SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'base' ORDER BY v.id",
          "SELECT g.n, g.ctx, g.word, g.count, g.logp FROM ngrams g JOIN models m ON m.active_build = g.build "

@@ -8,7 +8,7 @@ import kenlm
 import pytest
 
 from dbslm.ngram.arpa import read_arpa
-from tests.conftest import table_rows
+from tests.helpers import table_rows
 
 
 def arpa_entries(path) -> dict[tuple[str, ...], tuple[float, float]]:

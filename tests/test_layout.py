@@ -29,10 +29,13 @@ def room(module: str) -> str:
 
 
 def imports() -> dict[str, set[str]]:
-    """For each node, the nodes its modules import (the project's own, at any depth of the code)."""
+    """For each node, the nodes its modules import (the project's own, at any depth of the code).
+    The tests beside an adapter (adapters/*/tests) are no part of it: they may drive it from app."""
     graph: dict[str, set[str]] = {}
     for folder in PACKAGES:
         for path in (ROOT / folder).rglob("*.py"):
+            if "tests" in path.relative_to(ROOT).parts:
+                continue
             module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
             found = graph.setdefault(room(module), set())
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -10,8 +10,7 @@ from dbslm.evaluation import evaluate
 from dbslm.reading.reader import ModelReader
 from dbslm.store import Store, open_store
 from dbslm.training.builds import resolve_model, train, untrain
-from tests.conftest import table_rows
-from tests.test_forgetting import LINES, TEST_TEXT, assert_same_model, ngrams_by_text
+from tests.helpers import LINES, TEST_TEXT, assert_same_model, ngrams_by_text, table_rows
 
 HEAD = 4  # small heads, so that batches move words in and out of them
 ROWS = ("SELECT g.n, g.ctx, g.word, g.count, g.adjusted FROM ngrams g JOIN models m ON m.active_build = g.build "

@@ -8,8 +8,7 @@ import sys
 import pymysql
 
 from dbslm.store.mariadb import parse_url
-from tests.conftest import table_rows
-from tests.test_bad_input import assert_refused
+from tests.helpers import assert_refused, table_rows
 
 SECRET = "s3cr3t-Pa55word"
 

@@ -9,8 +9,7 @@ import pytest
 
 from dbslm.store.mariadb import parse_url
 from dbslm.store.schema import SCHEMA_VERSION, TABLES
-from tests.conftest import fresh_mariadb, table_rows
-from tests.test_bad_input import assert_refused
+from tests.helpers import assert_refused, execute, fresh_mariadb, is_sqlite, table_rows, undo_version_6, undo_version_8
 
 
 def everything(db: str) -> dict[str, list[tuple]]:
@@ -60,7 +59,6 @@ def test_migrate_refusals(cli, tmp_path):
 
 async def test_a_version_1_database_is_upgraded_in_place(db):
     from dbslm.engine import DBSLMEngine
-    from tests.conftest import execute, is_sqlite
 
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello there", "hi, nice to meet you")])
@@ -90,32 +88,6 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
         "?", f"'{thread}'")) == [(1,)]
 
 
-def undo_version_8(db: str) -> None:
-    """Write the trained builds as version 7 stored them (probabilities where counts were), as
-    far as the conversion reads them: the count form's columns and table are taken away."""
-    from dbslm.store.schema import ADDED
-    from tests.conftest import execute
-
-    execute(db, "UPDATE ngrams SET logp = -1.5, q = 7")  # version 8 reads only the counts of these
-    for table, column in ADDED[8]:
-        execute(db, f"ALTER TABLE {table} DROP COLUMN {column}")
-    execute(db, "DROP TABLE contexts")
-    execute(db, "UPDATE meta SET value = '7' WHERE name = 'schema_version'")
-
-
-def undo_version_6(db: str) -> None:
-    """Take away the columns and indexes versions 6 to 8 added, as a database of version 5 lacks them."""
-    from dbslm.store.dialect import index_name
-    from dbslm.store.schema import ADDED, INDEXED
-    from tests.conftest import execute, is_sqlite
-
-    undo_version_8(db)
-    for table, columns in INDEXED[6]:
-        execute(db, f"DROP INDEX {index_name(table, columns)}" + ("" if is_sqlite(db) else f" ON {table}"))
-    for table, column in ADDED[6]:
-        execute(db, f"ALTER TABLE {table} DROP COLUMN {column}")
-
-
 async def queued_and_learned(db: str, learned: int, waiting: int) -> int:
     """A trained model that learned ``learned`` channel messages and has ``waiting`` more queued
     (keys discord:c:0, 1, ...); returns its id."""
@@ -136,7 +108,6 @@ async def queued_and_learned(db: str, learned: int, waiting: int) -> int:
 
 async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     from dbslm.engine import DBSLMEngine
-    from tests.conftest import execute, is_sqlite
 
     model_id = await queued_and_learned(db, 3, 0)
     # version 3 kept each message's state in its status, and had no sequence numbers
@@ -171,7 +142,6 @@ async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):
     short after numbering some waiting rows (and writing the queues), it is run again at the
     next start and numbers on."""
     from dbslm.engine import DBSLMEngine
-    from tests.conftest import execute
 
     model_id = await queued_and_learned(mariadb_url, 2, 3)  # the waiting ones numbered 3, 4 and 5
     # as the cut-short conversion left them: learned rows at 0, two waiting ones numbered, one not yet

@@ -18,8 +18,7 @@ from dbslm.reply.reply_words import TOP, count_reply_words
 from dbslm.reply.vectors import count_vectors
 from dbslm.store.schema import SCHEMA_VERSION
 from dbslm.text.tokenize import get_tokenizer
-from tests.conftest import execute, is_sqlite, table_rows
-from tests.test_migrate import undo_version_6
+from tests.helpers import execute, is_sqlite, table_rows, undo_version_6
 
 TOKENIZE = get_tokenizer("regex").tokenize
 PAIRS = [("How old are you?", "I was built this year."), ("What is your favourite colour?", "Teal, always."),

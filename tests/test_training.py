@@ -10,7 +10,7 @@ import time
 import pytest
 
 from dbslm.store.dialect import SQLiteDialect
-from tests.conftest import is_sqlite, table_rows
+from tests.helpers import is_sqlite, table_rows
 
 ROWS = "SELECT n, ctx, word, count, logp, COALESCE(backoff, 0), q FROM ngrams g " \
        "JOIN models m ON m.active_build = g.build ORDER BY n, ctx, word"

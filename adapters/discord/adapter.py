@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import discord
+import yarl
 from discord import app_commands
 
 from adapters.discord.messages import event, from_message, history_reader, without_own_mention
@@ -30,13 +31,32 @@ class UploadTooLarge(Exception):
 
 class BotClient(discord.Client):
     """discord.py's client with the message-content intent and a command tree synced at login.
-    Replies ping nobody: a reply may repeat a mention it was trained on (an uploaded text, say)."""
+    Replies ping nobody: a reply may repeat a mention it was trained on (an uploaded text, say).
 
-    def __init__(self) -> None:
+    ``api_url`` is another base URL of Discord's REST API (``https://discord.com/api/v10`` by
+    default): a Discord-compatible server, or a test's fake Discord. The client then connects to
+    the gateway that server names (GET /gateway/bot, where Discord tells bots theirs).
+    """
+
+    def __init__(self, api_url: str | None = None) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
         self.tree = app_commands.CommandTree(self)
+        self.api_url = api_url.rstrip("/") if api_url else None
+
+    async def login(self, token: str) -> None:
+        """Log in, at ``api_url`` when it is set, and learn its gateway.
+
+        discord.py has no option for either address: it keeps them in class attributes, so they
+        are set there, for the whole process (one Discord connection a process, as ``serve`` makes).
+        """
+        if self.api_url:
+            discord.http.Route.BASE = self.api_url
+        await super().login(token)
+        if self.api_url:
+            _, gateway, _ = await self.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
 
     async def setup_hook(self) -> None:
         """Publish the application commands globally (at every login, so changes take effect)."""
@@ -47,9 +67,9 @@ class DiscordAdapter:
     """Hands every message the bot sees, their edits and deletions, and slash commands to the
     core; posts its replies."""
 
-    def __init__(self, core: BotCore) -> None:
+    def __init__(self, core: BotCore, api_url: str | None = None) -> None:
         self.core = core
-        self.client = BotClient()
+        self.client = BotClient(api_url)
         for handler in (self.on_message, self.on_raw_message_delete, self.on_raw_bulk_message_delete,
                         self.on_raw_message_edit):
             self.client.event(handler)
@@ -148,18 +168,20 @@ class DiscordAdapter:
 async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> None:
     """Log in with ``env["DISCORD_TOKEN"]``, publish the slash commands and answer until ``stop``.
 
-    A missing or refused token, or a refused intent, is a BotError naming the setting, never its value.
+    ``env["DISCORD_API_URL"]``, when set, is another base URL of Discord's REST API (a
+    Discord-compatible server, such as a test's fake). A missing or refused token, or a refused
+    intent, is a BotError naming the setting, never its value.
     """
     token = env.get("DISCORD_TOKEN", "").strip()
     if not token:
         raise BotError("DISCORD_TOKEN is not set")
-    client = DiscordAdapter(core).client
+    client = DiscordAdapter(core, env.get("DISCORD_API_URL") or None).client
     try:
         try:
             await client.login(token)
         except discord.LoginFailure:
             raise BotError("DISCORD_TOKEN was refused by Discord (improper token)") from None
-        except (discord.HTTPException, OSError) as exc:
+        except (discord.HTTPException, discord.GatewayNotFound, OSError) as exc:
             raise BotError(f"cannot reach Discord to log in with DISCORD_TOKEN: {type(exc).__name__}") from None
         connection = asyncio.create_task(client.connect())
         stopping = asyncio.create_task(stop.wait())

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
+from adapters.discord.tests.fake_discord import user
+from adapters.slack.tests.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, event_body
 from app.platforms import run_platforms
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.settings import BotSettings
-from tests.discord.fake_discord import user
-from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, event_body
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
 
@@ -25,8 +25,8 @@ async def fake_slack():
 
 
 async def test_discord_and_slack_answer_from_one_core(fake_discord, fake_slack, dialog_engine):
-    env = {"DISCORD_TOKEN": "fake-token", "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
-           "SLACK_API_URL": fake_slack.url}
+    env = {"DISCORD_TOKEN": "fake-token", "DISCORD_API_URL": fake_discord.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
+           "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": fake_slack.url}
     core, stop = BotCore(dialog_engine, SETTINGS), asyncio.Event()
     running = asyncio.create_task(run_platforms(core, stop, env))
     await asyncio.wait_for(asyncio.gather(fake_discord.ready.wait(), fake_slack.connected.wait()), 10)

@@ -1,7 +1,8 @@
 """A small fake of Discord on 127.0.0.1: the REST calls the adapter makes, a gateway that
 speaks zlib-stream compressed JSON (READY, then GUILD_CREATE with two servers), application
 commands and their interactions, channel history (with scripted rate limits and refusals), and
-a CDN for attachments. Written from Discord's public API documentation."""
+a CDN for attachments. Written from Discord's public API documentation; what it sends is
+loaded from payloads/ (JSON as Discord sends it) with the ids and text of each test filled in."""
 
 from __future__ import annotations
 
@@ -9,12 +10,21 @@ import asyncio
 import json
 import time
 import zlib
+from pathlib import Path
 
 from aiohttp import WSMsgType, web
 
-from tests.recorder import Recorder
+from tests.helpers import Payloads, Recorder
 
-BOT = {"id": "1000", "username": "dbslm", "discriminator": "0", "global_name": None, "avatar": None, "bot": True}
+payload = Payloads(Path(__file__).parent / "payloads")
+
+
+def user(uid: str, name: str, bot: bool = False) -> dict:
+    """A user object (Discord marks only bots' as such)."""
+    return payload("user", id=uid, username=name, **({"bot": True} if bot else {}))
+
+
+BOT = user("1000", "dbslm", bot=True)
 GUILD = "600"  # server A: channels 60 and 61, a role that may Manage Server
 ADMIN_ROLE = "601"
 GUILD_B = "800"  # server B: channels 80 and 81, its own admin role
@@ -25,12 +35,6 @@ EPHEMERAL = 1 << 6
 ROLES = {GUILD: 0, ADMIN_ROLE: MANAGE_GUILD, GUILD_B: 0, ADMIN_ROLE_B: MANAGE_GUILD}  # @everyone has the server's id
 # application command option types (6 is a user, 11 an attachment)
 OPTION_TYPES = {bool: 5, int: 4, float: 10, str: 3}
-RATE_LIMITED = {"message": "You are being rate limited.", "retry_after": 0.2, "global": False}
-MISSING_ACCESS = {"message": "Missing Access", "code": 50001}
-
-
-def user(uid: str, name: str, bot: bool = False) -> dict:
-    return {"id": uid, "username": name, "discriminator": "0", "global_name": None, "avatar": None, "bot": bot}
 
 
 class FakeDiscord:
@@ -67,6 +71,7 @@ class FakeDiscord:
         self.ready = asyncio.Event()
         self.app = web.Application()
         api = "/api/v10"
+        self.app.router.add_get(f"{api}/gateway/bot", self._gateway_bot)
         self.app.router.add_get(f"{api}/users/@me", self._me)
         self.app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
         self.app.router.add_post(api + "/channels/{channel}/messages", self._create_message)
@@ -80,24 +85,30 @@ class FakeDiscord:
         self.app.router.add_get("/", self._gateway)
 
     async def start(self) -> str:
-        """Listen on a free loopback port; the base URL."""
+        """Listen on a free loopback port; returns the REST API's base URL (``DISCORD_API_URL``)."""
         self._runner = web.AppRunner(self.app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        return self.url
+        return self.api_url
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/v10"
 
     async def close(self) -> None:
         await self._runner.cleanup()
 
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        """Where the gateway is (this fake serves it at its root)."""
+        return _json(payload("gateway_bot", url=self.url.replace("http", "ws", 1)))
+
     async def _me(self, request: web.Request) -> web.Response:
-        return _json(BOT)
+        return _json(current_user())
 
     async def _application(self, request: web.Request) -> web.Response:
-        return _json({"id": BOT["id"], "name": "dbslm", "icon": None, "description": "", "bot_public": False,
-                      "bot_require_code_grant": False, "owner": user("1", "owner"), "verify_key": "00",
-                      "flags": 0, "summary": ""})
+        return _json(payload("application", id=BOT["id"], name=BOT["username"]))
 
     async def _typing(self, request: web.Request) -> web.Response:
         return web.Response(status=204)
@@ -117,13 +128,14 @@ class FakeDiscord:
         self.reads.add({"channel": channel, "before": before, "limit": limit, "status": status,
                         "at": time.monotonic()})
         if status == 429:  # with the headers Discord sends (discord.py needs Via to tell it from Cloudflare)
-            reset = RATE_LIMITED["retry_after"]
-            return _json(RATE_LIMITED, 429, {
+            limited = payload("rate_limited")
+            reset = limited["retry_after"]
+            return _json(limited, 429, {
                 "Via": "1.1 google", "Retry-After": "1", "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset": f"{time.time() + reset:.3f}", "X-RateLimit-Reset-After": str(reset),
                 "X-RateLimit-Bucket": "history", "X-RateLimit-Scope": "user"})
         if status == 403:
-            return _json(MISSING_ACCESS, 403)
+            return _json(payload("missing_access"), 403)
         older = [m for m in self.history.get(channel, []) if before is None or int(m["id"]) < int(before)]
         return _json(older[:limit])
 
@@ -142,9 +154,9 @@ class FakeDiscord:
         self.callbacks.add({"interaction": interaction, "type": body["type"], "flags": flags})
         if body["type"] == 5:  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
             self._deferred[token] = flags
-        return _json({"interaction": {"id": interaction, "type": 2, "response_message_loading": True,
-                                      "response_message_ephemeral": bool(flags & EPHEMERAL)},
-                      "resource": {"type": body["type"]}})
+        response = payload("interaction_callback", resource={"type": body["type"]})
+        response["interaction"] |= {"id": interaction, "response_message_ephemeral": bool(flags & EPHEMERAL)}
+        return _json(response)
 
     async def _delete_original(self, request: web.Request) -> web.Response:
         self.callbacks.add({"deleted": request.match_info["token"]})
@@ -169,25 +181,24 @@ class FakeDiscord:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         self._socket, self._compressor = socket, zlib.compressobj()
-        await self._send({"op": 10, "d": {"heartbeat_interval": 45000}})
+        await self._send(payload("hello"))
         async for frame in socket:
             if frame.type != WSMsgType.TEXT:
                 continue
-            payload = json.loads(frame.data)
-            if payload["op"] == 2:  # IDENTIFY
-                await self.dispatch("READY", {"v": 10, "user": BOT, "session_id": "fake",
-                                              "guilds": [{"id": g, "unavailable": True} for g in GUILDS],
-                                              "resume_gateway_url": str(request.url), "private_channels": [],
-                                              "application": {"id": BOT["id"], "flags": 0}})
+            opcode = json.loads(frame.data)["op"]
+            if opcode == 2:  # IDENTIFY
+                await self.dispatch("READY", payload(
+                    "ready", user=current_user(), guilds=[{"id": g, "unavailable": True} for g in GUILDS],
+                    resume_gateway_url=str(request.url), application={"id": BOT["id"], "flags": 0}))
                 for guild_id in GUILDS:
                     await self.dispatch("GUILD_CREATE", guild(guild_id))
                 self.ready.set()
-            elif payload["op"] == 1:  # heartbeat
-                await self._send({"op": 11})
+            elif opcode == 1:  # heartbeat
+                await self._send(payload("heartbeat_ack"))
         return socket
 
-    async def _send(self, payload: dict) -> None:
-        data = self._compressor.compress(json.dumps(payload).encode()) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+    async def _send(self, frame: dict) -> None:
+        data = self._compressor.compress(json.dumps(frame).encode()) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
         await self._socket.send_bytes(data)
 
     async def dispatch(self, event: str, data: dict) -> None:
@@ -197,24 +208,21 @@ class FakeDiscord:
     @staticmethod
     def message(mid: str, channel: str, author: dict, content: str, guild: str | None = None,
                 mentions: list[dict] = (), roles: tuple[str, ...] = ()) -> dict:
-        """A message object; in a guild, with its author's member object (``roles``)."""
-        data = {"id": mid, "channel_id": channel, "author": author, "content": content, "timestamp":
-                "2026-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False, "mention_everyone": False,
-                "mentions": list(mentions), "mention_roles": [], "attachments": [], "embeds": [], "pinned": False,
-                "type": 0, "flags": 0}
+        """A message object; in a guild, as MESSAGE_CREATE carries it: with the guild's id and its
+        author's member object (``roles``)."""
+        data = payload("message", id=mid, channel_id=channel, author=author, content=content, mentions=list(mentions))
         if guild:
-            data["guild_id"] = guild
-            data["member"] = member(roles)
+            data |= {"guild_id": guild, "member": member(roles)}
         return data
 
-    async def delete(self, mid: str, channel: str, guild: str | None = GUILD) -> None:
+    async def delete(self, mid: str, channel: str, guild: str = GUILD) -> None:
         """Dispatch MESSAGE_DELETE: only ids, as Discord sends it."""
-        await self.dispatch("MESSAGE_DELETE", {"id": mid, "channel_id": channel,
-                                               **({"guild_id": guild} if guild else {})})
+        await self.dispatch("MESSAGE_DELETE", payload("message_delete", id=mid, channel_id=channel, guild_id=guild))
 
     async def delete_bulk(self, mids: list[str], channel: str, guild: str = GUILD) -> None:
         """Dispatch MESSAGE_DELETE_BULK (a moderator's purge)."""
-        await self.dispatch("MESSAGE_DELETE_BULK", {"ids": mids, "channel_id": channel, "guild_id": guild})
+        await self.dispatch("MESSAGE_DELETE_BULK", payload("message_delete_bulk", ids=mids, channel_id=channel,
+                                                           guild_id=guild))
 
     async def edit(self, message: dict, content: str) -> None:
         """Dispatch MESSAGE_UPDATE: ``message`` (as made by ``message``) with new content."""
@@ -227,61 +235,66 @@ class FakeDiscord:
         an APPLICATION_COMMAND interaction with ``options`` (a user dict is a user option) and ``file``
         (served by the CDN) as its attachment option ``file``. The interaction's token."""
         number = len(self._channels) + 1
+        token = f"token-{number}"
+        self._channels[token] = channel
+        server = next((g for g, (channels, _) in GUILDS.items() if channel in channels), None)
+        if server is None:  # a DM
+            interaction = payload("interaction_create_dm", user=author)
+            interaction["channel"] |= {"id": channel, "recipients": [author]}
+        else:
+            permissions = 0
+            for role in (server, *roles):
+                permissions |= ROLES[role]
+            interaction = payload("interaction_create", guild_id=server)
+            interaction["guild"]["id"] = server
+            interaction["member"] |= {**member(roles), "user": author, "permissions": str(permissions)}
+            interaction["channel"] |= {"id": channel, "guild_id": server, "name": f"c{channel}",
+                                       "permissions": str(permissions)}
+            interaction["authorizing_integration_owners"] = {"0": server}
         users = {value["id"]: value for value in options.values() if isinstance(value, dict)}
-        data: dict = {"id": "701", "name": name, "type": 1,  # a global command
-                      "options": [{"name": key, "type": 6, "value": value["id"]} if isinstance(value, dict) else
-                                  {"name": key, "type": OPTION_TYPES[type(value)], "value": value}
-                                  for key, value in options.items()],
-                      "resolved": {"users": users}}
+        data = interaction["data"] | {
+            "id": "701", "name": name,  # a global command
+            "options": [{"name": key, "type": 6, "value": value["id"]} if isinstance(value, dict) else
+                        {"name": key, "type": OPTION_TYPES[type(value)], "value": value}
+                        for key, value in options.items()],
+            "resolved": {"users": users}}
         if file is not None:
             filename, content = file
             path = f"attachments/{channel}/{number}/{filename}"
             self._files[path] = content
             url = f"{self.url}/cdn/{path}"
-            attachment = {"id": f"50{number}", "filename": filename, "size": len(content), "url": url,
-                          "proxy_url": url}
+            attachment = payload("attachment", id=f"50{number}", filename=filename, size=len(content), url=url,
+                                 proxy_url=url)
             data["options"].append({"name": "file", "type": 11, "value": attachment["id"]})
             data["resolved"]["attachments"] = {attachment["id"]: attachment}
-        token = f"token-{number}"
-        self._channels[token] = channel
-        server = next((g for g, (channels, _) in GUILDS.items() if channel in channels), None)
-        if server is None:  # a DM
-            where = {"user": author, "channel": {"id": channel, "type": 1, "recipients": [author]}}
-        else:
-            permissions = 0
-            for role in (server, *roles):
-                permissions |= ROLES[role]
-            where = {"guild_id": server, "member": {**member(roles), "user": author, "permissions": str(permissions)},
-                     "channel": {"id": channel, "type": 0, "guild_id": server, "name": f"c{channel}"}}
-        await self.dispatch("INTERACTION_CREATE", {
-            "id": f"40{number}", "application_id": BOT["id"], "type": 2, "data": data, "channel_id": channel,
-            "token": token, "version": 1, "app_permissions": "0", "locale": "en-US",
-            "attachment_size_limit": 10 << 20, **where})
+        await self.dispatch("INTERACTION_CREATE", interaction | {
+            "id": f"40{number}", "application_id": BOT["id"], "data": data, "channel_id": channel, "token": token})
         return token
 
     async def wait_for_messages(self, count: int) -> list[dict]:
         return await self.sent.wait_for(count)
 
 
+def current_user() -> dict:
+    """The bot's own user object, as GET /users/@me and READY carry it."""
+    return payload("current_user", id=BOT["id"], username=BOT["username"])
+
+
 def member(roles: tuple[str, ...]) -> dict:
     """A guild member object without its user."""
-    return {"roles": list(roles), "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0}
+    return payload("member", roles=list(roles))
 
 
 def guild(guild_id: str) -> dict:
-    """The GUILD_CREATE payload of a server: its roles and two text channels."""
+    """The GUILD_CREATE payload of a server: its roles (@everyone, admins), two text channels and
+    the bot's own member object."""
     channels, admin_role = GUILDS[guild_id]
-    return {"id": guild_id, "name": f"server {guild_id}", "owner_id": "1", "unavailable": False, "member_count": 3,
-            "large": False, "features": [], "emojis": [], "stickers": [], "members": [], "voice_states": [],
-            "presences": [], "threads": [], "stage_instances": [], "guild_scheduled_events": [],
-            "joined_at": "2025-01-01T00:00:00+00:00",
-            "roles": [{"id": role, "name": "@everyone" if role == guild_id else "admins",
-                       "permissions": str(ROLES[role]),
-                       "position": position, "color": 0, "hoist": False, "managed": False, "mentionable": False,
-                       "flags": 0} for position, role in enumerate((guild_id, admin_role))],
-            "channels": [{"id": channel, "type": 0, "name": f"c{channel}", "position": position, "guild_id": guild_id,
-                          "permission_overwrites": [], "nsfw": False, "parent_id": None}
-                         for position, channel in enumerate(channels)]}
+    data = payload("guild_create", id=guild_id, name=f"server {guild_id}")
+    data["roles"] = [{**role, "id": rid, "permissions": str(ROLES[rid])}
+                     for role, rid in zip(data["roles"], (guild_id, admin_role))]
+    data["channels"] = [{**channel, "id": cid, "name": f"c{cid}"} for channel, cid in zip(data["channels"], channels)]
+    data["members"] = [{**data["members"][0], "user": BOT}]
+    return data
 
 
 def _string(value: object) -> str | None:

@@ -7,9 +7,9 @@ import logging
 import aiohttp
 import pytest
 
+from adapters.slack.tests.fake_slack import ADMIN, APP_TOKEN, BOT_TOKEN, FakeSlack, command_body, event_body, payload
+from adapters.slack.tests.harness import socket_bot
 from bot.settings import BotSettings
-from tests.slack.fake_slack import ADMIN, APP_TOKEN, BOT_TOKEN, FakeSlack, command_body, event_body
-from tests.slack.harness import socket_bot
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
 FACTS = b'{"prompt": "favourite colour?", "response": "Teal, always."}\n'
@@ -93,8 +93,7 @@ async def test_train_with_an_uploaded_file_needs_an_admin(slack, capsys, caplog)
 
 async def test_bad_and_oversized_uploads_are_reported(slack):
     bad = slack.upload("bad.ndjson", b'{"prompt": "a", "response": "b"}\n{oops\n')
-    await dm(slack, "/train", user=ADMIN, subtype="file_share", files=[{"id": bad["id"],
-                                                                         "file_access": "check_file_info"}])
+    await dm(slack, "/train", user=ADMIN, subtype="file_share", files=[payload("file_stub", id=bad["id"])])
     texts = [p["text"] for p in await slack.posted.wait_for(2)]
     assert texts[1].startswith("Training failed, nothing changed: bad.ndjson:2: malformed JSON")
     big = {**slack.upload("big.txt", b"words"), "size": 5 * 2**20}
@@ -102,7 +101,7 @@ async def test_bad_and_oversized_uploads_are_reported(slack):
     refused = (await slack.posted.wait_for(3))[2]
     assert refused["method"] == "chat.postEphemeral"
     assert refused["text"] == "big.txt is larger than the 1 MB limit."
-    gone = {"id": "F0", "name": "gone.txt", "size": 5, "url_private": f"{slack.url}/files-pri/F0/gone.txt"}
+    gone = slack.file("F0", "gone.txt", 5)  # never uploaded
     await dm(slack, "/train", user=ADMIN, subtype="file_share", files=[gone])
     assert (await slack.posted.wait_for(4))[3]["text"] == "Slack refused to send me gone.txt (HTTP 404)."
     assert [d["file"] for d in slack.downloads] == [bad["id"], "F0"]

@@ -4,18 +4,25 @@ each other's words, the listening rules, history backfill, deleted and edited me
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
 
+from adapters.slack.tests.fake_slack import (
+    ADMIN,
+    ADMIN2,
+    FakeSlack,
+    changed_body,
+    command_body,
+    deleted_body,
+    event_body,
+    payload,
+)
+from adapters.slack.tests.harness import socket_bot
 from bot.core import BotCore
 from bot.settings import BotSettings
 from dbslm.domain import Status
-from tests.conftest import owners_of, table_rows
-from tests.slack.fake_slack import ADMIN, ADMIN2, FakeSlack, changed_body, command_body, deleted_body, event_body
-from tests.slack.harness import socket_bot
-from tests.test_forgetting import VOCAB
+from tests.helpers import eventually, owners_of, table_rows, vocabulary
 
 SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000, rate_window=60, max_upload_mb=1,
                        listen_batch=3, listen_seconds=0.2, chance_seed=7)
@@ -59,34 +66,20 @@ async def command(api: FakeSlack, name: str, text: str = "", user: str = ADMIN, 
     return (await api.posted.wait_for(before + count))[before:before + count]
 
 
-async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 5) -> T:
-    """``read()`` once ``done`` says so (the bot learns in the background)."""
-    async def poll() -> T:
-        while not done(value := await read()):
-            await asyncio.sleep(0.05)
-        return value
-    return await asyncio.wait_for(poll(), timeout)
-
-
 async def rows(core: BotCore, team: str = "T1", status: str | None = "learned") -> list[str]:
     """The texts of the workspace model's learned (or, with ``status=None``, also queued) messages."""
     engine = await core.communities.engine_named(f"slack:{team}")
     return sorted(m.text for m in await engine.learning.messages(status=status))
 
 
-def vocab(db: str, team: str = "T1") -> dict[str, int]:
-    """The workspace model's words and their frequencies."""
-    return dict(table_rows(db, VOCAB.replace("NAME", f"slack:{team}")))
-
-
 def past(count: int) -> list[dict[str, Any]]:
     """A channel's history, newest first: every fifth message a bot's, and one member joining."""
     def message(i: int) -> dict[str, Any]:
         if i == 13:
-            return {"type": "message", "subtype": "channel_join", "user": "U3", "text": "<@U3> has joined the channel",
-                    "ts": f"{i}.000100"}
-        bot = {"bot_id": "B9", "subtype": "bot_message"} if i % 5 == 0 else {}
-        return {"type": "message", "user": f"U{i % 4 + 1}", "text": f"old heron note {i}", "ts": f"{i}.000100", **bot}
+            return payload("channel_join", user="U3", text="<@U3> has joined the channel", ts=f"{i}.000100")
+        if i % 5 == 0:
+            return payload("bot_message", bot_id="B9", text=f"old heron note {i}", ts=f"{i}.000100")
+        return payload("history_message", user=f"U{i % 4 + 1}", text=f"old heron note {i}", ts=f"{i}.000100")
     return [message(i) for i in range(count, 0, -1)]
 
 
@@ -190,11 +183,13 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(bot):
     kept = [(await say(api, f"kept line number {i}"))["text"] for i in range(3)]
     typo = await say(api, "the walrus is pink", user="U2")
     await eventually(lambda: rows(core), lambda texts: len(texts) == 4)
-    assert (vocab(db).get("pink"), vocab(db).get("grey", 0)) == (1, 0)
+    words = vocabulary(db, "slack:T1")
+    assert (words.get("pink"), words.get("grey", 0)) == (1, 0)
     await api.push("events_api", changed_body(typo, "the walrus is grey"))
     assert await eventually(lambda: rows(core), lambda texts: "the walrus is grey" in texts) == sorted(
         kept + ["the walrus is grey"])
-    assert (vocab(db).get("pink", 0), vocab(db).get("grey")) == (0, 1)
+    words = vocabulary(db, "slack:T1")
+    assert (words.get("pink", 0), words.get("grey")) == (0, 1)
     batches = table_rows(db, BATCHES)
     typo["text"] = "the walrus is grey"
     await api.push("events_api", changed_body(typo, typo["text"]))  # a link preview: the same text
@@ -202,7 +197,8 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(bot):
     await eventually(lambda: rows(core, status=None), lambda texts: texts == sorted(kept))
     await asyncio.sleep(0.3)
     assert table_rows(db, BATCHES) == [(batches[0][0] + 1,)]  # the deletion's batch, no relearning
-    assert (vocab(db).get("walrus", 0), vocab(db).get("grey", 0), vocab(db)["kept"]) == (0, 0, 3)
+    words = vocabulary(db, "slack:T1")
+    assert (words.get("walrus", 0), words.get("grey", 0), words["kept"]) == (0, 0, 3)
 
 
 async def test_bad_input_gets_a_clear_private_reply_and_changes_nothing(bot):

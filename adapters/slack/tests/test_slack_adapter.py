@@ -15,12 +15,12 @@ import aiohttp
 import pytest
 
 from adapters.slack import serve
+from adapters.slack.tests.fake_slack import ADMIN, APP_TOKEN, BOT_TOKEN, FakeSlack, command_body, event_body
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
-from tests.slack.fake_slack import ADMIN, APP_TOKEN, BOT_TOKEN, FakeSlack, command_body, event_body
-from tests.test_engine import split_pairs
+from tests.helpers import split_pairs
 
 SECRET = "fake-signing-secret"
 SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)

@@ -7,6 +7,7 @@ acknowledged with ``{envelope_id}``; a file's ``url_private`` needs the bot toke
 conversations.history pages newest first with ``response_metadata.next_cursor``; a rate-limited
 call is answered HTTP 429 with a ``Retry-After`` header. Two workspaces (T1, T2), each with its
 own admins. Records every Web API call, and what the bot posts, acknowledges and downloads.
+What it sends is loaded from payloads/ (JSON as Slack sends it), each test's ids and text filled in.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ import asyncio
 import itertools
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.recorder import Recorder
+from tests.helpers import Payloads, Recorder
 
 ADMIN = "UADMIN"  # an admin of T1, but not of T2
 ADMIN2 = "UADMIN2"  # an admin of T2
 BOT_TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-token"
+BOT_USER, BOT_ID = "UBOT", "BBOT"
+payload = Payloads(Path(__file__).parent / "payloads")
 
 
 async def serve_app(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -40,36 +44,46 @@ async def serve_app(app: web.Application) -> tuple[web.AppRunner, str]:
 _TS = itertools.count(1)
 
 
+def fresh_ts() -> str:
+    """A message timestamp no other message of the run has."""
+    return f"{1000 + next(_TS)}.000100"
+
+
 def event_body(kind: str, text: str, user: str = "U1", channel: str = "C1", team: str = "T1",
                **extra: Any) -> dict[str, Any]:
-    """An Events API ``event_callback`` body around one event (a fresh ``ts`` unless given)."""
-    ts = extra.pop("ts", f"{1000 + next(_TS)}.000100")
-    inner = {"type": kind, "user": user, "text": text, "ts": ts, "channel": channel, "event_ts": ts, **extra}
-    return {"token": "t", "team_id": team, "api_app_id": "A1", "type": "event_callback",
-            "event_id": f"Ev{time.monotonic_ns()}", "event_time": 1, "event": inner}
+    """An Events API ``event_callback`` body around one event, ``message`` or ``app_mention``
+    (a fresh ``ts`` unless given)."""
+    ts = extra.pop("ts", None) or fresh_ts()
+    return wrapped(payload(kind, user=user, text=text, ts=ts, channel=channel, event_ts=ts, **extra), team)
 
 
 def changed_body(old: dict[str, Any], text: str, team: str = "T1") -> dict[str, Any]:
     """The ``message_changed`` event of the message event ``old`` edited to ``text``."""
+    ts = fresh_ts()
     before = {k: old[k] for k in ("type", "user", "text", "ts")}
-    return event_body("message", "", channel=old["channel"], team=team, subtype="message_changed", hidden=True,
-                      channel_type="channel", message={**before, "text": text, "edited": {"user": old["user"]}},
-                      previous_message=before)
+    return wrapped(payload("message_changed", channel=old["channel"], ts=ts, event_ts=ts, previous_message=before,
+                           message={**before, "text": text, "edited": {"user": old["user"], "ts": ts}}), team)
 
 
 def deleted_body(old: dict[str, Any], team: str = "T1") -> dict[str, Any]:
     """The ``message_deleted`` event of the message event ``old``."""
-    body = event_body("message", "", channel=old["channel"], team=team, subtype="message_deleted", hidden=True,
-                      channel_type="channel", deleted_ts=old["ts"],
-                      previous_message={k: old[k] for k in ("type", "user", "text", "ts")})
-    del body["event"]["user"], body["event"]["text"]
+    ts = fresh_ts()
+    return wrapped(payload("message_deleted", channel=old["channel"], ts=ts, event_ts=ts, deleted_ts=old["ts"],
+                           previous_message={k: old[k] for k in ("type", "user", "text", "ts")}), team)
+
+
+def wrapped(event: dict[str, Any], team: str) -> dict[str, Any]:
+    """The ``event_callback`` body that delivers ``event`` to the bot installed in the workspace ``team``."""
+    body = payload("event_callback", team_id=team, context_team_id=team, event_id=f"Ev{time.monotonic_ns()}",
+                   event=event)
+    body["authorizations"][0] |= {"team_id": team, "user_id": BOT_USER}
     return body
 
 
 def command_body(name: str, text: str, user: str = "U1", channel: str = "C1", team: str = "T1") -> dict[str, str]:
     """A slash command's payload (form fields over HTTP, a JSON object in Socket Mode)."""
-    return {"token": "t", "team_id": team, "channel_id": channel, "user_id": user, "command": name,
-            "text": text, "response_url": "http://127.0.0.1:9/unused", "trigger_id": f"{next(_TS)}.trigger"}
+    return payload("slash_command", team_id=team, channel_id=channel, user_id=user, command=name, text=text,
+                   response_url="http://127.0.0.1:9/unused", trigger_id=f"{next(_TS)}.trigger")
 
 
 class FakeSlack:
@@ -111,21 +125,23 @@ class FakeSlack:
 
     def upload(self, name: str, data: bytes) -> dict[str, Any]:
         """Store a file; returns its file object as a ``files`` entry of a message event carries it."""
-        file_id = f"F{next(self._ids)}"
-        url = f"{self.url}/files-pri/{file_id}/{name}"
-        file = {"id": file_id, "name": name, "size": len(data), "mimetype": "text/plain", "url_private": url,
-                "url_private_download": url + "?download=1"}
-        self._files[file_id] = (file, data)
+        file = self.file(f"F{next(self._ids)}", name, len(data))
+        self._files[file["id"]] = (file, data)
         return file
 
-    async def push(self, kind: str, payload: dict[str, Any]) -> str:
+    def file(self, file_id: str, name: str, size: int) -> dict[str, Any]:
+        """The file object of a file of this fake (only an uploaded one can be downloaded)."""
+        url = f"{self.url}/files-pri/{file_id}/{name}"
+        return payload("file", id=file_id, name=name, title=name, size=size, url_private=url,
+                       url_private_download=url + "?download=1")
+
+    async def push(self, kind: str, body: dict[str, Any]) -> str:
         """Send one envelope (events_api, slash_commands) over the bot's websocket; returns its id.
         A slash command gets a ``response_url`` of this fake."""
         envelope_id = f"env-{next(self._ids)}"
         if kind == "slash_commands":
-            payload = {**payload, "response_url": f"{self.url}/respond/{payload['channel_id']}"}
-        await self._sockets[-1].send_json({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                                           "accepts_response_payload": kind != "events_api"})
+            body = {**body, "response_url": f"{self.url}/respond/{body['channel_id']}"}
+        await self._sockets[-1].send_json(payload(f"envelope_{kind}", envelope_id=envelope_id, payload=body))
         return envelope_id
 
     async def _call(self, request: web.Request) -> web.Response:
@@ -141,39 +157,52 @@ class FakeSlack:
         if authorized and method in self.rate_limited:
             self.rate_limited.discard(method)
             self.calls.add({"method": method, **form, "status": 429})
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+            return web.json_response(payload("error", error="ratelimited"), status=429, headers={"Retry-After": "1"})
         self.calls.add({"method": method, **form, "status": 200})
         if not authorized:
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response(payload("error", error="invalid_auth"))
         if method == "conversations.history":
             return web.json_response(self._history(form["channel"], int(form.get("limit", 100)), form.get("cursor")))
         if method == "auth.test":
-            return web.json_response({"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1"})
+            return web.json_response(payload("auth_test", user_id=BOT_USER, bot_id=BOT_ID, team_id="T1"))
         if method == "apps.connections.open":
-            return web.json_response({"ok": True, "url": f"ws://{request.host}/link/?ticket=t{next(self._ids)}"})
+            return web.json_response(payload("apps_connections_open",
+                                              url=f"ws://{request.host}/link/?ticket=t{next(self._ids)}"))
         if method == "users.info":
-            admin = form["user"] in self.admins.get(form.get("team_id", "T1"), set())
-            return web.json_response({"ok": True, "user": {"id": form["user"], "is_admin": admin}})
+            team, who = form.get("team_id", "T1"), form["user"]
+            answer = payload("users_info")
+            answer["user"] |= {"id": who, "team_id": team, "is_admin": who in self.admins.get(team, set())}
+            return web.json_response(answer)
         if method == "files.info":
-            return web.json_response({"ok": True, "file": self._files[form["file"]][0]})
+            return web.json_response(payload("files_info", file=self._files[form["file"]][0]))
         if method in ("chat.postMessage", "chat.postEphemeral") and form["channel"] in self.outside:
-            return web.json_response({"ok": False, "error": "not_in_channel"})
+            return web.json_response(payload("error", error="not_in_channel"))
         if method in ("chat.postMessage", "chat.postEphemeral"):
             self.posted.add({"method": method, **{k: str(v) for k, v in form.items()}})
-            return web.json_response({"ok": True, "channel": form["channel"], "ts": "1.0", "message_ts": "1.0"})
-        return web.json_response({"ok": False, "error": "unknown_method"})
+            return web.json_response(self._posted(method, form))
+        return web.json_response(payload("error", error="unknown_method"))
+
+    @staticmethod
+    def _posted(method: str, form: dict[str, Any]) -> dict[str, Any]:
+        """chat.postMessage's answer (the message as posted) or chat.postEphemeral's."""
+        ts = fresh_ts()
+        if method == "chat.postEphemeral":
+            return payload("chat_post_ephemeral", message_ts=ts)
+        answer = payload("chat_post_message", channel=form["channel"], ts=ts)
+        answer["message"] |= {"user": BOT_USER, "bot_id": BOT_ID, "text": str(form.get("text", "")), "ts": ts}
+        return answer
 
     def _history(self, channel: str, limit: int, cursor: str | None) -> dict[str, Any]:
         """One page of a channel's history, or not_in_channel past its readable pages."""
         served = self._pages.get(channel, 0)
         if channel in self.outside or served >= self.readable_pages.get(channel, served + 1):
-            return {"ok": False, "error": "not_in_channel"}
+            return payload("error", error="not_in_channel")
         self._pages[channel] = served + 1
         start = int(cursor or 0)
         end = start + min(limit, self.page_size)
         more = end < len(self.history.get(channel, []))
-        return {"ok": True, "messages": self.history.get(channel, [])[start:end], "has_more": more,
-                "response_metadata": {"next_cursor": str(end) if more else ""}}
+        return payload("conversations_history", messages=self.history.get(channel, [])[start:end], has_more=more,
+                       response_metadata={"next_cursor": str(end) if more else ""})
 
     async def _respond(self, request: web.Request) -> web.Response:
         """A slash command's response_url: posts as ``response_url`` with their response_type."""
@@ -186,7 +215,7 @@ class FakeSlack:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         self._sockets.append(socket)
-        await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}})
+        await socket.send_json(payload("hello"))
         self.connected.set()
         async for frame in socket:
             if frame.type == WSMsgType.TEXT:

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from adapters.slack import serve
+from adapters.slack.tests.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from bot.core import BotCore
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
-from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
-from tests.test_engine import split_pairs
+from tests.helpers import split_pairs
 
 
 @asynccontextmanager

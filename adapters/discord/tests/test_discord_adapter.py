@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 
 from adapters.discord import serve
+from adapters.discord.tests.fake_discord import ADMIN_ROLE, BOT, GUILD, user
 from bot.errors import BotError
-from tests.discord.fake_discord import ADMIN_ROLE, BOT, GUILD, user
 
 
 async def test_dms_are_answered_and_own_messages_are_not(discord_bot):
@@ -54,10 +54,9 @@ async def test_the_bot_process_names_a_refused_discord_token_without_printing_it
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
-    script = (f"import discord, runpy; discord.http.Route.BASE = 'http://127.0.0.1:{port}/api/v10'; "
-              "runpy.run_module('app', run_name='__main__')")
-    env = {**os.environ, "DBSLM_SQLITE_PATH": str(tmp_path / "b.sqlite3"), "DISCORD_TOKEN": "t0ken-s3cr3t"}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, env=env,
+    env = {**os.environ, "DBSLM_SQLITE_PATH": str(tmp_path / "b.sqlite3"), "DISCORD_TOKEN": "t0ken-s3cr3t",
+           "DISCORD_API_URL": f"http://127.0.0.1:{port}/api/v10"}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "app", env=env,
                                                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -95,7 +94,8 @@ async def test_serve_answers_until_stopped_and_names_a_missing_token(fake_discor
     stop = asyncio.Event()
     with pytest.raises(BotError, match="^DISCORD_TOKEN is not set$"):
         await serve(core, stop, {"DISCORD_TOKEN": " "})
-    serving = asyncio.create_task(serve(core, stop, {"DISCORD_TOKEN": "fake-token"}))
+    serving = asyncio.create_task(serve(core, stop, {"DISCORD_TOKEN": "fake-token",
+                                                     "DISCORD_API_URL": fake_discord.api_url}))
     await asyncio.wait_for(fake_discord.ready.wait(), 10)
     await fake_discord.dispatch("MESSAGE_CREATE", fake_discord.message("1", "50", user("7", "ann"), "Hello"))
     assert (await fake_discord.wait_for_messages(1))[0]["content"]

@@ -3,23 +3,19 @@ edits, and bad community commands, on the real discord.py client against the fak
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
 
 import pytest
 
+from adapters.discord.tests.fake_discord import ADMIN_ROLE, BOT, GUILD, GUILD_B, FakeDiscord, user
+from adapters.discord.tests.harness import ANN, BOSS, ask, followups, running_bot
 from bot.core import BotCore
 from bot.events import Message
 from bot.settings import BotSettings
 from dbslm.domain import ChannelState, Status
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
-from tests.conftest import owners_of, table_rows
-from tests.discord.conftest import running_bot
-from tests.discord.fake_discord import ADMIN_ROLE, BOT, GUILD, GUILD_B, FakeDiscord, user
-from tests.discord.test_slash_commands import ANN, BOSS, ask, followups
-from tests.test_forgetting import assert_same_model, ngrams_by_text
+from tests.helpers import assert_same_model, eventually, ngrams_by_text, owners_of, table_rows
 
 OPERATOR = user("5", "operator")  # in BOT_ADMINS
 SHY = user("8", "shy")
@@ -48,17 +44,6 @@ async def learned(core: BotCore, status: str | None = "learned", guild: str = GU
     return sorted(m.text for m in await engine.learning.messages(status=status))
 
 
-async def eventually(check: Callable[[], Awaitable[object]], expected: object, timeout: float = 5) -> None:
-    """Wait until ``check()`` returns ``expected`` (failing with the last value after ``timeout``)."""
-    async def settle() -> None:
-        while await check() != expected:
-            await asyncio.sleep(0.02)
-    try:
-        await asyncio.wait_for(settle(), timeout)
-    except asyncio.TimeoutError:
-        assert await check() == expected
-
-
 async def channel_state(core: BotCore, channel: str) -> ChannelState:
     engine = await core.communities.engine_named(f"discord:{GUILD}")
     return await core.communities.channel(engine, Message("discord", GUILD, channel, "", ""))
@@ -77,7 +62,7 @@ def past(channel: str, count: int) -> list[dict]:
 
 
 def people(messages: list[dict]) -> list[str]:
-    return sorted(m["content"] for m in messages if not m["author"]["bot"])
+    return sorted(m["content"] for m in messages if not m["author"].get("bot"))
 
 
 async def test_two_servers_keep_their_words(discord_bot, core, tmp_path):
@@ -88,7 +73,8 @@ async def test_two_servers_keep_their_words(discord_bot, core, tmp_path):
         await say(fake, "60", user(f"2{i}", f"a{i}"), f"the quokka parade {i} is on the pier")
     trained = await followups(fake, await fake.slash("train", BOSS, (ADMIN_ROLE,), text="the quokka song"), 2)
     assert trained[1]["content"].startswith("Trained on message.txt")
-    await eventually(lambda: learned(core), sorted(f"the quokka parade {i} is on the pier" for i in range(4)))
+    parade = sorted(f"the quokka parade {i} is on the pier" for i in range(4))
+    await eventually(lambda: learned(core), lambda texts: texts == parade)
     replies = [await ask(fake, "80", f"tell me about quokka {i}", GUILD_B) for i in range(20)]
     assert all(replies) and not any("quokka" in r.lower() for r in replies)
     db = str(tmp_path / "dialogs.sqlite3")
@@ -115,7 +101,8 @@ async def test_listening_learns_ordinary_messages_only(discord_bot, core):
     await say(fake, "60", SHY, "my secret spring diary")
     await say(fake, "60", ANN, "marmalade on toast this spring")
     await say(fake, "60", ANN, "the river is high this spring")
-    await eventually(lambda: learned(core), ["the river is high this spring"], timeout=SETTINGS.listen_seconds + 2)
+    await eventually(lambda: learned(core), lambda texts: texts == ["the river is high this spring"],
+                     timeout=SETTINGS.listen_seconds + 2)
     assert await learned(core, status=None) == ["the river is high this spring"]  # nothing else even queued
 
 
@@ -135,13 +122,13 @@ async def test_history_backfill_reads_every_page_and_waits_out_a_rate_limit(disc
 async def test_an_interrupted_backfill_resumes_after_a_restart_and_learns_nothing_twice(fake_discord, dialog_engine):
     fake = fake_discord
     fake.history["60"], fake.history_faults["60"] = past("60", 250), [200, 403]
-    async with running_bot(BotCore(dialog_engine, SETTINGS)):
+    async with running_bot(fake, BotCore(dialog_engine, SETTINGS)):
         await say(fake, "60", BOSS, "/train history", roles=(ADMIN_ROLE,))
         refused = (await fake.wait_for_messages(2))[1]["content"]
         assert refused.startswith("I could not read this channel's history: Missing Access. History: learned 90 new "
                                   "of 100 messages read")
     core = BotCore(dialog_engine, SETTINGS)  # a restart
-    async with running_bot(core):
+    async with running_bot(fake, core):
         await say(fake, "60", BOSS, "/train history", roles=(ADMIN_ROLE,))
         assert "History: learned 135 new of 150 messages read" in (await fake.wait_for_messages(4))[3]["content"]
         assert [r["before"] for r in fake.reads] == [None, "10151", "10151", "10051"]
@@ -169,15 +156,16 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(discord_bot,
     for text in kept:
         await say(fake, "60", user("21", "x"), text)
     typo = await say(fake, "60", user("22", "y"), "the walrus is pink <@21>")
-    await eventually(lambda: learned(core), sorted(kept + ["the walrus is pink"]))  # mentions never learned
+    # learned without its mention (mentions are never learned)
+    await eventually(lambda: learned(core), lambda texts: texts == sorted(kept + ["the walrus is pink"]))
     await fake.edit(typo, "the walrus is grey")
-    await eventually(lambda: learned(core), sorted(kept + ["the walrus is grey"]))
+    await eventually(lambda: learned(core), lambda texts: texts == sorted(kept + ["the walrus is grey"]))
     await fake.delete(typo["id"], "60")
-    await eventually(lambda: learned(core, status=None), kept)
+    await eventually(lambda: learned(core, status=None), lambda texts: texts == kept)
     purged = [await say(fake, "60", user("23", "z"), f"spam number {i}") for i in range(2)]
-    await eventually(lambda: learned(core), sorted(kept + ["spam number 0", "spam number 1"]))
+    await eventually(lambda: learned(core), lambda texts: texts == sorted(kept + ["spam number 0", "spam number 1"]))
     await fake.delete_bulk([m["id"] for m in purged], "60")
-    await eventually(lambda: learned(core, status=None), kept)
+    await eventually(lambda: learned(core, status=None), lambda texts: texts == kept)
     engine = await core.communities.engine_named(f"discord:{GUILD}")
     alone = await resolve_model(engine.store, "kept-alone", None, None, reset=False)
     await train(engine.store, alone, dialog=[([], get_tokenizer("regex").tokenize(text)) for text in kept])
@@ -191,7 +179,7 @@ async def test_bad_community_commands_change_nothing_and_an_admin_forgets_a_memb
     await fake.wait_for_messages(1)
     for i in range(4):
         await say(fake, "61", user("21", "x"), f"x says line {i}")
-    await eventually(lambda: learned(core), [f"x says line {i}" for i in range(4)])
+    await eventually(lambda: learned(core), lambda texts: texts == [f"x says line {i}" for i in range(4)])
     for name, author, options in (("chance", BOSS, {"percent": 150.0}),
                                   ("listen", OPERATOR, {"channel": "50", "state": "on"}),  # a DM
                                   ("forget", ANN, {"user": user("21", "x")})):
@@ -229,6 +217,6 @@ async def test_a_reply_is_learned_after_the_message_it_answers(discord_bot, core
         engine = await core.communities.engine_named(f"discord:{GUILD}")
         return sorted((m.pair for m in await engine.learning.messages(status=Status.LEARNED)), key=str)
 
-    await eventually(pairs, sorted([(None, asked["content"]), (asked["content"], "the tide comes in at six"),
-                                    (asked["content"], reply["content"])], key=str),
-                     timeout=SETTINGS.listen_seconds + 3)
+    expected = sorted([(None, asked["content"]), (asked["content"], "the tide comes in at six"),
+                       (asked["content"], reply["content"])], key=str)
+    await eventually(pairs, lambda found: found == expected, timeout=SETTINGS.listen_seconds + 3)

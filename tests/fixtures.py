@@ -1,0 +1,80 @@
+"""The shared fixtures, a pytest plugin (registered in the root conftest.py, so that every test
+folder gets them): the parity corpus, fresh database paths, a CLI runner and a trained engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dbslm.cli import main
+from tests.helpers import KJV, CliResult, fresh_mariadb, split_pairs
+
+
+@pytest.fixture
+def kjv() -> Path:
+    return KJV
+
+
+@pytest.fixture
+def reference() -> dict:
+    return json.loads((KJV / "reference.json").read_text())
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test, dropped afterwards."""
+    with fresh_mariadb() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database to use, once per backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "model.sqlite3")
+    return request.getfixturevalue("mariadb_url")
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run ``dbslm`` in this process; returns exit code and captured output."""
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+    return run
+
+
+@pytest.fixture(scope="session")
+def trained_dialogs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file trained on nine tenths of the starter dialogs, once per run (tests get copies)."""
+    from dbslm.engine import DBSLMEngine
+
+    path = tmp_path_factory.mktemp("trained") / "dialogs.sqlite3"
+
+    async def train() -> None:
+        engine = await DBSLMEngine.open(str(path))
+        await engine.train_dialog(split_pairs()[0])
+        await engine.close()  # the last connection to close folds the write-ahead log into the file
+
+    asyncio.run(train())
+    return path
+
+
+@pytest.fixture
+async def dialog_engine(tmp_path: Path, trained_dialogs: Path):
+    """An engine on a fresh SQLite file, trained on nine tenths of the starter dialogs."""
+    from dbslm.engine import DBSLMEngine
+
+    for suffix in ("", "-wal"):  # a copy of the trained file, as a run of `dbslm train` leaves it
+        if Path(f"{trained_dialogs}{suffix}").exists():
+            shutil.copyfile(f"{trained_dialogs}{suffix}", tmp_path / f"dialogs.sqlite3{suffix}")
+    engine = await DBSLMEngine.open(str(tmp_path / "dialogs.sqlite3"))
+    yield engine
+    await engine.close()
