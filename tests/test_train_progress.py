@@ -19,7 +19,7 @@ import pytest
 from tqdm import tqdm
 
 from dbslm.text.dialogs import READ_BYTES, stream_pairs
-from tests.conftest import table_rows
+from tests.helpers import table_rows
 
 STATUS = re.compile(r"([\d,]+)/([\d,]+) bytes read, ([\d,]+) tokens, [\d,]+ tokens/s")
 STAGE = re.compile(r"(reading the current counts|counting and estimating|writing [\d,]+ n-grams"
