@@ -21,7 +21,7 @@ FILE_SUFFIXES = (".txt", ".json", ".ndjson", ".jsonl", ".yml", ".yaml")  # what 
 def _named_file(text: str) -> Path | None:
     """The file a ``/train`` line names: one word that looks like a path (it has a slash or a
     file suffix, or names something that exists); other text after /train is text to learn."""
-    argument = text[len("/train "):].strip() if text.startswith("/train ") else ""
+    argument = text[len("/train ") :].strip() if text.startswith("/train ") else ""
     if not argument or " " in argument:
         return None
     path = Path(argument).expanduser()
@@ -36,8 +36,9 @@ def _read_file(path: Path) -> bytes:
 
 
 class ConsoleAdapter:
-    def __init__(self, core: BotCore, user: str = "operator", admin: bool = True,
-                 write: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, core: BotCore, user: str = "operator", admin: bool = True, write: Callable[[str], None] = print
+    ) -> None:
         self.core = core
         self.user = user
         self.admin = admin
@@ -52,12 +53,15 @@ class ConsoleAdapter:
             try:
                 attachments = (Attachment(path.name, await asyncio.to_thread(_read_file, path)),)
             except OSError as exc:
-                self.write(f"bot> /train: {path}: {exc.strerror or 'cannot read it'}; name a readable file "
-                           "(or give the text to learn after /train)")
+                self.write(
+                    f"bot> /train: {path}: {exc.strerror or 'cannot read it'}; name a readable file "
+                    "(or give the text to learn after /train)"
+                )
                 return
             text = "/train"
-        message = Message(PLATFORM, "local", "console", self.user, text, is_dm=True, is_admin=self.admin,
-                          attachments=attachments)
+        message = Message(
+            PLATFORM, "local", "console", self.user, text, is_dm=True, is_admin=self.admin, attachments=attachments
+        )
 
         async def send(reply: str, *, private: bool = False) -> None:
             self.write(f"bot> {reply}")

@@ -53,8 +53,9 @@ async def head_latencies(db: str) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mariadb", default=os.environ.get("DBSLM_TEST_MARIADB_URL",
-                                                            "mariadb://root@127.0.0.1:3306/test"))
+    parser.add_argument(
+        "--mariadb", default=os.environ.get("DBSLM_TEST_MARIADB_URL", "mariadb://root@127.0.0.1:3306/test")
+    )
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     t = parse_url(args.mariadb)
@@ -67,22 +68,29 @@ def main() -> None:
             corpus = Path(tmp) / "corpus.txt"
             tokens = write_corpus(corpus)
             url = urlsplit(args.mariadb)
-            targets = [("SQLite", str(Path(tmp) / "bench.sqlite3")),
-                       (f"MariaDB ({t.slab_engine} slabs)", urlunsplit(url._replace(path="/" + name)))]
+            targets = [
+                ("SQLite", str(Path(tmp) / "bench.sqlite3")),
+                (f"MariaDB ({t.slab_engine} slabs)", urlunsplit(url._replace(path="/" + name))),
+            ]
             for label, db in targets:
-                train = run_measured([sys.executable, "-m", "dbslm", "train", str(corpus), "--db", db,
-                                      "--tokenizer", "whitespace"])
+                train = run_measured(
+                    [sys.executable, "-m", "dbslm", "train", str(corpus), "--db", db, "--tokenizer", "whitespace"]
+                )
                 evaluate = run_measured([sys.executable, "-m", "dbslm", "eval", str(TEST), "--db", db])
                 p50, p95 = asyncio.run(head_latencies(db))
                 results.append((label, train[0], train[1], evaluate[0], p50, p95))
     finally:
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
         admin.close()
-    lines = [machine_line("Backends, order 3"), "",
-             f"Command: `python3 bench/backends_bench.py`; training on {tokens:,} tokens "
-             f"(bench/corpus.py), eval of the pentateuch test text (18,738 tokens), {LOOKUPS:,} head fetches.", "",
-             "| backend | train wall | train peak RSS | eval wall | head fetch p50 | head fetch p95 |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        machine_line("Backends, order 3"),
+        "",
+        f"Command: `python3 bench/backends_bench.py`; training on {tokens:,} tokens "
+        f"(bench/corpus.py), eval of the pentateuch test text (18,738 tokens), {LOOKUPS:,} head fetches.",
+        "",
+        "| backend | train wall | train peak RSS | eval wall | head fetch p50 | head fetch p95 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for label, train_wall, rss, eval_wall, p50, p95 in results:
         lines.append(f"| {label} | {train_wall:.2f} s | {rss} MB | {eval_wall:.2f} s | {p50:.3f} ms | {p95:.3f} ms |")
     lines.append(f"\nMariaDB training is {results[1][1] / results[0][1]:.1f}x SQLite's (target: within 3x).")

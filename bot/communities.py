@@ -32,8 +32,12 @@ class Communities:
 
     def model_name(self, message: Message) -> str:
         """The model ``message`` talks to and teaches."""
-        if self.settings.model_scope == "global" or message.platform == "console" or not message.workspace \
-                or (message.is_dm and message.workspace == "dm"):
+        if (
+            self.settings.model_scope == "global"
+            or message.platform == "console"
+            or not message.workspace
+            or (message.is_dm and message.workspace == "dm")
+        ):
             return self.base.model_name
         name = f"{message.platform}:{message.workspace}"
         return f"{name}:{message.channel}" if self.settings.model_scope == "channel" else name
@@ -52,9 +56,17 @@ class Communities:
             raise
 
     async def _open(self, name: str) -> DBSLMEngine:
-        engine = self.base if name == self.base.model_name else DBSLMEngine(
-            self.base.store, name, embedder=self.base.embedder_model, base=self.base,
-            base_weight=self.settings.base_weight)
+        engine = (
+            self.base
+            if name == self.base.model_name
+            else DBSLMEngine(
+                self.base.store,
+                name,
+                embedder=self.base.embedder_model,
+                base=self.base,
+                base_weight=self.settings.base_weight,
+            )
+        )
         engine.set_banned(await self.banned_words(engine))
         return engine
 

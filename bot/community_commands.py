@@ -19,9 +19,12 @@ class CommunityCommands:
             return
         engine = await self.communities.engine(message)
         await self.communities.update_channel(engine, message, listening=state == "on")
-        await send("I am listening in this channel now: I learn from its messages (not from bots, commands, "
-                   "banned words or people who sent /optout)." if state == "on"
-                   else "I stopped listening in this channel; what I learned stays until someone runs /forget.")
+        await send(
+            "I am listening in this channel now: I learn from its messages (not from bots, commands, "
+            "banned words or people who sent /optout)."
+            if state == "on"
+            else "I stopped listening in this channel; what I learned stays until someone runs /forget."
+        )
 
     async def chance(self, message: Message, send: Send, percent: float) -> None:
         """``/chance <percent>``: how often to answer a message here without being mentioned."""
@@ -41,8 +44,12 @@ class CommunityCommands:
     async def _opt(self, message: Message, send: Send, out: bool) -> None:
         engine = await self.communities.engine(message)
         await self.communities.set_opted_out(engine, message.user_key, out)
-        await send("I will not learn from your messages here from now on (/forget also unlearns what I did learn)."
-                   if out else "I may learn from your messages in listened channels again.", private=True)
+        await send(
+            "I will not learn from your messages here from now on (/forget also unlearns what I did learn)."
+            if out
+            else "I may learn from your messages in listened channels again.",
+            private=True,
+        )
 
     async def ban(self, message: Message, send: Send, action: str, words: str | None) -> None:
         """``/ban add|remove <words>`` or ``/ban list``: words never learned and never said."""
@@ -56,5 +63,7 @@ class CommunityCommands:
             await send(BY_NAME["/ban"].usage, private=True)
             return
         banned = await self.communities.ban(engine, listed, action == "add")
-        await send(f"{'Banned' if action == 'add' else 'Lifted the ban on'}: {', '.join(listed)}. "
-                   f"{len(banned)} words are banned here.")
+        await send(
+            f"{'Banned' if action == 'add' else 'Lifted the ban on'}: {', '.join(listed)}. "
+            f"{len(banned)} words are banned here."
+        )

@@ -52,16 +52,20 @@ class BotCore:
             return
         message = replace(message, text=repaired(message.text))  # text any table can hold
         text = message.text.lstrip()
-        command = text.startswith("/") and (message.is_dm or message.mentions_bot
-                                            or text.split(maxsplit=1)[0].lower() in self.commands.handlers)
+        command = text.startswith("/") and (
+            message.is_dm or message.mentions_bot or text.split(maxsplit=1)[0].lower() in self.commands.handlers
+        )
         addressed = message.is_dm or message.mentions_bot or command
         if not message.is_dm:
             async with self._lock(channel_of(message)):  # learning in arrival order, with deletes and edits
                 engine = await self.communities.engine(message)
                 state = await self.communities.channel(engine, message)
                 if state.listening:
-                    await self.listener.observe(engine.learning, await self.communities.heard(message, engine),
-                                                await self.communities.opted_out(engine))
+                    await self.listener.observe(
+                        engine.learning,
+                        await self.communities.heard(message, engine),
+                        await self.communities.opted_out(engine),
+                    )
             addressed = addressed or bool(state.chance and self._chance.random() < state.chance)
         if not addressed:
             return
@@ -72,7 +76,8 @@ class BotCore:
 
         async with self._lock(message.channel_key):  # replies in order within a conversation
             if not self.commands.is_admin(message) and not (
-                    self._users.allow(message.user_key) and self._channels.allow(message.channel_key)):
+                self._users.allow(message.user_key) and self._channels.allow(message.channel_key)
+            ):
                 if message.is_dm or message.mentions_bot or command:
                     await send_parts(SLOW_DOWN, private=True)
                 return

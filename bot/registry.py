@@ -59,49 +59,120 @@ class UsageError(ValueError):
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("correct", "Correct my last reply in this channel", "Usage: /correct <the better answer>",
-            (Arg("text", "text", "the better answer", required=True),)),
-    Command("history", "Show this channel's conversation so far",
-            f"Usage: /history [n], n from 1 to {HISTORY_SHOWN} messages.",
-            (Arg("n", "int", "how many messages (default 10)", low=1, high=HISTORY_SHOWN, default=10),)),
+    Command(
+        "correct",
+        "Correct my last reply in this channel",
+        "Usage: /correct <the better answer>",
+        (Arg("text", "text", "the better answer", required=True),),
+    ),
+    Command(
+        "history",
+        "Show this channel's conversation so far",
+        f"Usage: /history [n], n from 1 to {HISTORY_SHOWN} messages.",
+        (Arg("n", "int", "how many messages (default 10)", low=1, high=HISTORY_SHOWN, default=10),),
+    ),
     Command("stats", "Show the model's size", "Usage: /stats"),
-    Command("forget", "Delete every message, correction and conversation of yours (asks first)",
-            "Usage: /forget, then /forget confirm; admins: /forget @member",
-            (Arg("user", "user", "admins: unlearn this member's messages in this server instead"),
-             Arg("confirm", "flag", "true to delete everything you told me"))),
+    Command(
+        "forget",
+        "Delete every message, correction and conversation of yours (asks first)",
+        "Usage: /forget, then /forget confirm; admins: /forget @member",
+        (
+            Arg("user", "user", "admins: unlearn this member's messages in this server instead"),
+            Arg("confirm", "flag", "true to delete everything you told me"),
+        ),
+    ),
     Command("optout", "Stop me learning from your messages in this server", "Usage: /optout"),
     Command("optin", "Let me learn from your messages in this server again", "Usage: /optin"),
     Command("help", "What I do and which commands I know", "Usage: /help"),
-    Command("train", "Train the model on a file, on text or on this channel's history (admins)",
-            f"Usage: /train history [n], n from 1 to {MAX_LIMIT:,} messages; or /train with a .txt, .json, "
-            ".ndjson or .yml file, or with text after it.",
-            (Arg("file", "file", "a .txt, .json, .ndjson or .yml file"),
-             Arg("history", "int", "learn this channel's last n messages instead", low=1, high=MAX_LIMIT,
-                 after="history", default=DEFAULT_LIMIT),
-             Arg("text", "text", "text to train on")), admin=True),
-    Command("listen", "Learn from this channel's messages, or stop (admins)", "Usage: /listen on|off",
-            (Arg("state", "choice", "on: learn from this channel's messages; off: stop", required=True,
-                 choices=("on", "off")),), admin=True),
-    Command("chance", "How often I answer in this channel without being mentioned (admins)",
-            "Usage: /chance <percent>, a number from 0 to 100.",
-            (Arg("percent", "number", "how many of the messages that do not mention me I answer, 0 to 100",
-                 required=True, low=0, high=100),), admin=True),
-    Command("ban", "Words I never learn and never say here (admins)",
-            "Usage: /ban add <words>, /ban remove <words> or /ban list",
-            (Arg("action", "choice", "add or remove words, or list the banned ones", required=True,
-                 choices=("add", "remove", "list")),
-             Arg("words", "text", "the words")), admin=True),
-    Command("flush", "Move the coldest contexts to MariaDB (admins)",
-            "Usage: /flush [n], n a positive number of contexts.",
-            (Arg("n", "int", "how many cold contexts to move at most", low=1),), admin=True),
-    Command("corrections", "The corrections waiting for approval here (admins)", "Usage: /corrections",
-            admin=True),
-    Command("approve", "Approve a correction: it applies everywhere and is learned (admins)",
-            "Name the correction by its number: /approve <id> (see /corrections).",
-            (Arg("number", "int", "the correction's number, from /corrections", required=True, low=1),), admin=True),
-    Command("reject", "Reject a correction: it no longer applies anywhere (admins)",
-            "Name the correction by its number: /reject <id> (see /corrections).",
-            (Arg("number", "int", "the correction's number, from /corrections", required=True, low=1),), admin=True),
+    Command(
+        "train",
+        "Train the model on a file, on text or on this channel's history (admins)",
+        f"Usage: /train history [n], n from 1 to {MAX_LIMIT:,} messages; or /train with a .txt, .json, "
+        ".ndjson or .yml file, or with text after it.",
+        (
+            Arg("file", "file", "a .txt, .json, .ndjson or .yml file"),
+            Arg(
+                "history",
+                "int",
+                "learn this channel's last n messages instead",
+                low=1,
+                high=MAX_LIMIT,
+                after="history",
+                default=DEFAULT_LIMIT,
+            ),
+            Arg("text", "text", "text to train on"),
+        ),
+        admin=True,
+    ),
+    Command(
+        "listen",
+        "Learn from this channel's messages, or stop (admins)",
+        "Usage: /listen on|off",
+        (
+            Arg(
+                "state",
+                "choice",
+                "on: learn from this channel's messages; off: stop",
+                required=True,
+                choices=("on", "off"),
+            ),
+        ),
+        admin=True,
+    ),
+    Command(
+        "chance",
+        "How often I answer in this channel without being mentioned (admins)",
+        "Usage: /chance <percent>, a number from 0 to 100.",
+        (
+            Arg(
+                "percent",
+                "number",
+                "how many of the messages that do not mention me I answer, 0 to 100",
+                required=True,
+                low=0,
+                high=100,
+            ),
+        ),
+        admin=True,
+    ),
+    Command(
+        "ban",
+        "Words I never learn and never say here (admins)",
+        "Usage: /ban add <words>, /ban remove <words> or /ban list",
+        (
+            Arg(
+                "action",
+                "choice",
+                "add or remove words, or list the banned ones",
+                required=True,
+                choices=("add", "remove", "list"),
+            ),
+            Arg("words", "text", "the words"),
+        ),
+        admin=True,
+    ),
+    Command(
+        "flush",
+        "Move the coldest contexts to MariaDB (admins)",
+        "Usage: /flush [n], n a positive number of contexts.",
+        (Arg("n", "int", "how many cold contexts to move at most", low=1),),
+        admin=True,
+    ),
+    Command("corrections", "The corrections waiting for approval here (admins)", "Usage: /corrections", admin=True),
+    Command(
+        "approve",
+        "Approve a correction: it applies everywhere and is learned (admins)",
+        "Name the correction by its number: /approve <id> (see /corrections).",
+        (Arg("number", "int", "the correction's number, from /corrections", required=True, low=1),),
+        admin=True,
+    ),
+    Command(
+        "reject",
+        "Reject a correction: it no longer applies anywhere (admins)",
+        "Name the correction by its number: /reject <id> (see /corrections).",
+        (Arg("number", "int", "the correction's number, from /corrections", required=True, low=1),),
+        admin=True,
+    ),
 )
 BY_NAME = {c.slash: c for c in COMMANDS}
 
@@ -121,7 +192,7 @@ def parse(command: Command, text: str) -> dict[str, Any]:
             found[arg.name], words = " ".join(words) or None, []
         elif arg.kind == "flag":
             found[arg.name] = bool(words) and words[0].lower() == arg.name
-            words = words[found[arg.name]:]
+            words = words[found[arg.name] :]
         elif arg.kind == "user":
             mention = USER_MENTION.match(words[0]) if words else None
             found[arg.name], words = (mention.group(1), words[1:]) if mention else (None, words)
@@ -129,7 +200,7 @@ def parse(command: Command, text: str) -> dict[str, Any]:
             present = bool(words) and words[0].lower() == arg.after
             words = words[present:]
             found[arg.name] = None if not present else arg.default if not words else _value(command, arg, words[0])
-            words = words[present and bool(words):]
+            words = words[present and bool(words) :]
         elif arg.kind != "file":
             found[arg.name], words = (_value(command, arg, words[0]), words[1:]) if words else (None, words)
     if words:
@@ -161,8 +232,13 @@ def _fits(arg: Arg, value: Any) -> bool:
         return isinstance(value, str) and value.lower() in arg.choices
     if arg.kind in ("int", "number"):
         kinds = (int,) if arg.kind == "int" else (int, float)
-        return (isinstance(value, kinds) and not isinstance(value, bool) and value == value
-                and (arg.low is None or value >= arg.low) and (arg.high is None or value <= arg.high))
+        return (
+            isinstance(value, kinds)
+            and not isinstance(value, bool)
+            and value == value
+            and (arg.low is None or value >= arg.low)
+            and (arg.high is None or value <= arg.high)
+        )
     if arg.kind == "flag":
         return isinstance(value, bool)
     return isinstance(value, str) if arg.kind in ("text", "user") else True

@@ -56,7 +56,16 @@ def heard(message: Message, opted_out: frozenset[str], banned: frozenset[str]) -
     """``message`` as listening takes it: what may be learned of it (and of the message it
     replies to, where the platform sent that along), under the rules."""
     replied = heard(message.replied, opted_out, banned) if message.replied is not None else None
-    reply_to = None if message.reply_to is None else \
-        ":".join((message.platform, message.workspace, message.channel, message.reply_to))
-    return Heard(message_key(message), message.channel_key, learnable_row(message, opted_out, banned),
-                 message.sent_at, replied, reply_to)
+    reply_to = (
+        None
+        if message.reply_to is None
+        else ":".join((message.platform, message.workspace, message.channel, message.reply_to))
+    )
+    return Heard(
+        message_key(message),
+        message.channel_key,
+        learnable_row(message, opted_out, banned),
+        message.sent_at,
+        replied,
+        reply_to,
+    )

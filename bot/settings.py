@@ -11,10 +11,32 @@ from dbslm.config import env_number, load_settings
 SCOPES = ("server", "global", "channel")
 # Never learned from a channel and never said: slurs and the commonest obscenities. Admins
 # extend or trim a community's list with /ban; BOT_BANNED_WORDS replaces this default.
-DEFAULT_BANNED = frozenset({
-    "fuck", "fucking", "motherfucker", "shit", "cunt", "bitch", "asshole", "bastard", "dick", "cock",
-    "pussy", "slut", "whore", "fag", "faggot", "nigger", "nigga", "retard", "kike", "spic", "chink", "tranny",
-})
+DEFAULT_BANNED = frozenset(
+    {
+        "fuck",
+        "fucking",
+        "motherfucker",
+        "shit",
+        "cunt",
+        "bitch",
+        "asshole",
+        "bastard",
+        "dick",
+        "cock",
+        "pussy",
+        "slut",
+        "whore",
+        "fag",
+        "faggot",
+        "nigger",
+        "nigga",
+        "retard",
+        "kike",
+        "spic",
+        "chink",
+        "tranny",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -55,8 +77,8 @@ def load_bot_settings() -> BotSettings:
         base_weight=env_number("BOT_BASE_WEIGHT", "0.3", 0.0, 1.0),
         listen_batch=env_number("BOT_LISTEN_BATCH", "500", 1, kind=int),
         listen_seconds=env_number("BOT_LISTEN_SECONDS", "30", 0.001),
-        banned_words=DEFAULT_BANNED if banned is None else frozenset(
-            w.strip().lower() for w in banned.split(",") if w.strip()),
+        banned_words=DEFAULT_BANNED
+        if banned is None
+        else frozenset(w.strip().lower() for w in banned.split(",") if w.strip()),
         chance_seed=env_number("BOT_CHANCE_SEED", seed, 0, kind=int) if seed else None,
     )
-

@@ -43,7 +43,9 @@ class Uploads:
                     lines = await asyncio.to_thread(decode_lines, upload.data, upload.name)
                     report = await engine.train_text(lines)
                 grams = ", ".join(f"{n}-grams {c:,}" for n, c in report.ngrams.items())
-                await send(f"Trained on {upload.name}: {report.tokens:,} tokens; the model now has {grams} "
-                           f"({report.seconds:.1f} s).")
+                await send(
+                    f"Trained on {upload.name}: {report.tokens:,} tokens; the model now has {grams} "
+                    f"({report.seconds:.1f} s)."
+                )
         except DbslmError as exc:
             await send(f"Training failed, nothing changed: {exc}")

@@ -19,13 +19,21 @@ async def stats(store: Store, name: str) -> dict[str, object]:
     if model is None or model.active_build is None:
         return {"model": name, "trained": False}
     tokens, built_at = await store.models.build_summary(model)
-    return {"model": model.name, "trained": True, "order": model.order, "tokenizer": model.tokenizer,
-            "build": model.active_build, "ngrams": await store.models.build_counts(model.active_build),
-            "tokens": tokens, "built_at": built_at}
+    return {
+        "model": model.name,
+        "trained": True,
+        "order": model.order,
+        "tokenizer": model.tokenizer,
+        "build": model.active_build,
+        "ngrams": await store.models.build_counts(model.active_build),
+        "tokens": tokens,
+        "built_at": built_at,
+    }
 
 
-async def flush(store: Store, name: str, cold_url: str, batch: int,
-                progress: Callable[[str], None] = quiet) -> FlushReport:
+async def flush(
+    store: Store, name: str, cold_url: str, batch: int, progress: Callable[[str], None] = quiet
+) -> FlushReport:
     """Move up to ``batch`` of the model's coldest contexts to the MariaDB at ``cold_url``;
     ``progress`` hears each stage."""
     if store.db.dialect.name != "sqlite":

@@ -30,9 +30,17 @@ class DecodeSettings:
     prompt_weight: float = 0.1  # how much a learned response's prompt matching counts in its rank (fit per model)
 
 
-def choose(words: np.ndarray, log10p: np.ndarray, cache: dict[int, float], confidence: float,
-           boosts: dict[int, float], generated: Counter, banned: frozenset[int], settings: DecodeSettings,
-           rng: random.Random) -> int | None:
+def choose(
+    words: np.ndarray,
+    log10p: np.ndarray,
+    cache: dict[int, float],
+    confidence: float,
+    boosts: dict[int, float],
+    generated: Counter,
+    banned: frozenset[int],
+    settings: DecodeSettings,
+    rng: random.Random,
+) -> int | None:
     """The next token id, or None when no candidate is left.
 
     The cache's share of the mixture is the profile's ``cache_weight`` times its

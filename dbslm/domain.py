@@ -130,8 +130,12 @@ class ChannelMessage:
         """This message learned after ``prompt`` (or without a prompt)."""
         if prompt is None and self.prompt_key is None:
             return self  # most messages: no copy (dataclasses.replace costs microseconds a message)
-        return replace(self, prompt_key=prompt and prompt.message_key, prompt_user=prompt and prompt.user_id,
-                       prompt=prompt and prompt.text)
+        return replace(
+            self,
+            prompt_key=prompt and prompt.message_key,
+            prompt_user=prompt and prompt.user_id,
+            prompt=prompt and prompt.text,
+        )
 
     @property
     def pair(self) -> tuple[str | None, str]:

@@ -47,9 +47,16 @@ class Reply:
 class DBSLMEngine:
     """One model of one database, for conversations."""
 
-    def __init__(self, store: Store, model: str = "base", profile: str = "default",
-                 banned_words: Iterable[str] = (), embedder: str | None = None,
-                 base: DBSLMEngine | None = None, base_weight: float = DEFAULT_BASE_WEIGHT) -> None:
+    def __init__(
+        self,
+        store: Store,
+        model: str = "base",
+        profile: str = "default",
+        banned_words: Iterable[str] = (),
+        embedder: str | None = None,
+        base: DBSLMEngine | None = None,
+        base_weight: float = DEFAULT_BASE_WEIGHT,
+    ) -> None:
         """``embedder`` names a sentence-transformers model that ranks learned responses (the model's
         count-derived word vectors do if None).
         With a ``base`` engine (of the same store) the model answers from its own distribution
@@ -58,15 +65,24 @@ class DBSLMEngine:
         self.conversations, self.pairs = ConversationStore(store.db), PairStore(store.db)
         self.concepts = ConceptStore(store.db)
         self.channels = ChannelStore(store.db)  # its community's settings
-        self.replier = Replier(store, model, self._model, profile, banned_words, embedder,
-                               base.replier if base is not None else None, base_weight)
+        self.replier = Replier(
+            store,
+            model,
+            self._model,
+            profile,
+            banned_words,
+            embedder,
+            base.replier if base is not None else None,
+            base_weight,
+        )
         self.learning = ChannelLearning(store, model, self.model_id, self._pairs_changed)
         self._pairs_counted, self._pairs_uncounted = 0, 0  # channel pairs learned, in and after the last count
         self._id: int | None = None
 
     @classmethod
-    async def open(cls, db: str, model: str = "base", embedder: str | None = None,
-                   cold_url: str | None = None) -> DBSLMEngine:  # cold_url: see open_store
+    async def open(
+        cls, db: str, model: str = "base", embedder: str | None = None, cold_url: str | None = None
+    ) -> DBSLMEngine:  # cold_url: see open_store
         return cls(await open_store(db, cold_url=cold_url), model, embedder=embedder)
 
     async def close(self) -> None:
@@ -74,16 +90,23 @@ class DBSLMEngine:
 
     # -- training ---------------------------------------------------------------------------
 
-    async def train_text(self, lines: Iterable[str], *, order: int | None = None,
-                         tokenizer: str | None = None) -> TrainReport:
+    async def train_text(
+        self, lines: Iterable[str], *, order: int | None = None, tokenizer: str | None = None
+    ) -> TrainReport:
         """Learn plain text, one sentence per line."""
         model = await resolve_model(self.store, self.model_name, order, tokenizer, reset=False)
         tokenize = get_tokenizer(model.tokenizer).tokenize
         sentences = await asyncio.to_thread(lambda: [t for t in map(tokenize, lines) if t])
         return await train(self.store, model, sentences)
 
-    async def train_dialog(self, pairs: Iterable[tuple[str, str]], *, order: int | None = None,
-                           source: str = "dialog", user_id: str | None = None) -> TrainReport:
+    async def train_dialog(
+        self,
+        pairs: Iterable[tuple[str, str]],
+        *,
+        order: int | None = None,
+        source: str = "dialog",
+        user_id: str | None = None,
+    ) -> TrainReport:
         """Learn prompt/response pairs: the n-grams of each reply after its prompt, and the
         pair itself for retrieval (taught by ``user_id``: forgetting them subtracts it)."""
         pairs = [pair for pair in pairs if pair[1].strip()]  # kept whole: a DialogPair has metadata
@@ -159,14 +182,16 @@ class DBSLMEngine:
         if found is not None:
             return found
         like = await self.base._model() if self.base is not None else None
-        return await self.store.models.ensure_model(self.model_name, like.order if like else DEFAULT_ORDER,
-                                                    like.tokenizer if like else DEFAULT_TOKENIZER)
+        return await self.store.models.ensure_model(
+            self.model_name, like.order if like else DEFAULT_ORDER, like.tokenizer if like else DEFAULT_TOKENIZER
+        )
 
     async def history(self, conversation_id: int, n: int = 20) -> list[Message]:
         return await self.conversations.history(conversation_id, n)
 
-    async def respond(self, conversation_id: int, text: str, *, seed: int | None = None,
-                      user_id: str | None = None) -> Reply:
+    async def respond(
+        self, conversation_id: int, text: str, *, seed: int | None = None, user_id: str | None = None
+    ) -> Reply:
         """Log ``text``, answer it and log the answer."""
         started = time.perf_counter()
         text = repaired(text)
@@ -174,8 +199,16 @@ class DBSLMEngine:
         asked = LogEntry("user", user_id or conversation.user_id, bounded(text))
         return await self._reply_with(conversation, text, recent, started, seed, asked)
 
-    async def _reply_with(self, conversation: Conversation, text: str, recent: list[Message], started: float,
-                          seed: int | None = None, asked: LogEntry | None = None, **values: str) -> Reply:
+    async def _reply_with(
+        self,
+        conversation: Conversation,
+        text: str,
+        recent: list[Message],
+        started: float,
+        seed: int | None = None,
+        asked: LogEntry | None = None,
+        **values: str,
+    ) -> Reply:
         """Answer ``text`` after the messages ``recent`` (which do not include it); log the
         message ``asked`` (when given) and the answer in one transaction."""
         try:
@@ -188,33 +221,48 @@ class DBSLMEngine:
         reply_id = await self.conversations.log(conversation.id, *([asked] if asked else []), answer)
         return Reply(reply_id, reply_text, tokens, concept, (time.perf_counter() - started) * 1000)
 
-    async def record_correction(self, conversation_id: int, corrected_text: str, reply_id: int | None = None,
-                                user_id: str | None = None) -> int:
+    async def record_correction(
+        self, conversation_id: int, corrected_text: str, reply_id: int | None = None, user_id: str | None = None
+    ) -> int:
         """Tie a better answer to a reply (default: the conversation's last); from now on
         the same prompt in this conversation is answered with it."""
         corrected = bounded(repaired(corrected_text.strip()))
         if not corrected:
             raise DbslmError("a correction needs the better answer: /correct <better answer>")
         conversation, messages = await self._conversation(conversation_id, 200)
-        bot_turns = [i for i, m in enumerate(messages) if m.role == "bot" and m.concept != "acknowledge"
-                     and (reply_id is None or m.id == reply_id)]
+        bot_turns = [
+            i
+            for i, m in enumerate(messages)
+            if m.role == "bot" and m.concept != "acknowledge" and (reply_id is None or m.id == reply_id)
+        ]
         if not bot_turns:
             raise DbslmError("there is no reply of mine to correct in this conversation yet")
         at = bot_turns[-1]
         prompt = next((m.text for m in reversed(messages[:at]) if m.role == "user"), "")
-        return await self.conversations.record_correction(await self.model_id(), conversation_id, messages[at].id,
-                                                   user_id or conversation.user_id, prompt, corrected, BIAS_STRENGTH)
+        return await self.conversations.record_correction(
+            await self.model_id(),
+            conversation_id,
+            messages[at].id,
+            user_id or conversation.user_id,
+            prompt,
+            corrected,
+            BIAS_STRENGTH,
+        )
 
     async def acknowledge(self, conversation_id: int, answer: str, correction_id: int | None = None) -> Reply:
         """The bot's acknowledgement of a correction (the ``acknowledge`` concept), logged; it
         names the question the correction applies to when ``correction_id`` is given."""
         started = time.perf_counter()
         conversation, recent = await self._conversation(conversation_id, CONVERSATION_WINDOW)
-        found = await self.conversations.corrections(await self.model_id(), correction_id=correction_id) \
-            if correction_id is not None else []
+        found = (
+            await self.conversations.corrections(await self.model_id(), correction_id=correction_id)
+            if correction_id is not None
+            else []
+        )
         await self.concepts.signal(conversation_id, "acknowledge")
-        return await self._reply_with(conversation, "", recent, started, answer=answer.strip(),
-                                      question=found[0].prompt.strip() if found else "")
+        return await self._reply_with(
+            conversation, "", recent, started, answer=answer.strip(), question=found[0].prompt.strip() if found else ""
+        )
 
     async def pending_corrections(self) -> list[Correction]:
         """Corrections made in this model's conversations that wait for an admin's decision."""
@@ -226,8 +274,7 @@ class DBSLMEngine:
         found = await self.conversations.corrections(await self.model_id(), scope=PENDING, correction_id=correction_id)
         if not found:
             return False
-        await self.train_dialog([(found[0].prompt, found[0].corrected)], source="correction",
-                                user_id=found[0].user_id)
+        await self.train_dialog([(found[0].prompt, found[0].corrected)], source="correction", user_id=found[0].user_id)
         return await self.conversations.approve_correction(correction_id)
 
     async def reject_correction(self, correction_id: int) -> bool:

@@ -27,8 +27,9 @@ async def trained_model(store: Store, name: str) -> ModelInfo:
     return model
 
 
-async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]], *,
-                   order: int | None = None, quantized: bool = False) -> scoring.Perplexity:
+async def evaluate(
+    store: Store, model: ModelInfo, sentences: Iterable[list[str]], *, order: int | None = None, quantized: bool = False
+) -> scoring.Perplexity:
     """Perplexity of ``sentences`` (token lists) under ``model``.
 
     ``order`` below the model's scores with shorter contexts only (a truncated model, not
@@ -44,8 +45,10 @@ async def evaluate(store: Store, model: ModelInfo, sentences: Iterable[list[str]
         if order is not None and not 1 <= order <= model.order:
             raise DbslmError(f"order {order} is out of range for model {model.name!r}: choose 1 to {model.order}")
         if quantized and model.counted:
-            raise DbslmError(f"model {model.name!r} keeps counts and computes its probabilities exactly as they are "
-                             "read: it has no 8-bit codes to score with")
+            raise DbslmError(
+                f"model {model.name!r} keeps counts and computes its probabilities exactly as they are "
+                "read: it has no 8-bit codes to score with"
+            )
         result = await _score(store, model, sentences, order or model.order, quantized)
         current = await trained_model(store, model.name)
         if result is not None and (current.active_build, current.version) == (model.active_build, model.version):
@@ -80,8 +83,9 @@ async def reply_perplexities(store: Store, model: ModelInfo, pairs: list[tuple[s
     return found[0], found[1]
 
 
-async def _score(store: Store, model: ModelInfo, sentences: list[list[str]], order: int,
-                 quantized: bool) -> scoring.Perplexity | None:
+async def _score(
+    store: Store, model: ModelInfo, sentences: list[list[str]], order: int, quantized: bool
+) -> scoring.Perplexity | None:
     """The perplexity, or None when the build lost rows while being read (it was replaced)."""
     vocab = await store.models.vocabulary(model)  # words of the active build; others are <unk>
     ids = await asyncio.to_thread(vocab.encode, sentences, grow=False)
@@ -91,8 +95,9 @@ async def _score(store: Store, model: ModelInfo, sentences: list[list[str]], ord
     return None if scores is None else scoring.perplexity(ids, scores)
 
 
-async def token_scores(store: Store, model: ModelInfo, ids: np.ndarray, order: int | None = None,
-                       quantized: bool = False) -> np.ndarray | None:
+async def token_scores(
+    store: Store, model: ModelInfo, ids: np.ndarray, order: int | None = None, quantized: bool = False
+) -> np.ndarray | None:
     """log10 p of every token of ``ids`` (sequences from ``<s>``; NaN at ``<s>``), or None
     when the build lost rows while being read."""
     q = scoring.queries(ids, order or model.order)
@@ -102,8 +107,9 @@ async def token_scores(store: Store, model: ModelInfo, ids: np.ndarray, order: i
     return scoring.log10_probs(q, found, logp, backoff)
 
 
-async def _lookup(store: Store, model: ModelInfo, q: scoring.Queries,
-                  quantized: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+async def _lookup(
+    store: Store, model: ModelInfo, q: scoring.Queries, quantized: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Look each distinct n-gram of ``q`` up once; returns whether it exists, its log10 p
     and its backoff (0 where absent), each shaped (order, positions)."""
     build = model.active_build
@@ -119,12 +125,13 @@ async def _lookup(store: Store, model: ModelInfo, q: scoring.Queries,
     at, found = hashing.locate(hashing.extend_array(rows.ctx, rows.word), own)
     found &= valid
     if model.counted:
-        discounts = (await store.models.discounts(build))[:q.order]
+        discounts = (await store.models.discounts(build))[: q.order]
         if len(discounts) < q.order:  # the build is gone
             return gone
         contexts = await _contexts(store, build, q)
-        return found, *count_probs.position_probs(found, np.where(found, rows.adjusted[at], 0), contexts, q.ids,
-                                                  discounts)
+        return found, *count_probs.position_probs(
+            found, np.where(found, rows.adjusted[at], 0), contexts, q.ids, discounts
+        )
     logp = rows.logp
     if quantized:
         luts = await store.models.quant_tables(build)
@@ -133,12 +140,14 @@ async def _lookup(store: Store, model: ModelInfo, q: scoring.Queries,
             logp[rows.n == n] = lut[rows.code[rows.n == n]]
     return found, np.where(found, logp[at], 0.0), np.where(found, rows.backoff[at], 0.0)
 
+
 async def _contexts(store: Store, build: int, q: scoring.Queries) -> np.ndarray:
     """The statistics (total, n1, n2, n3) of the count-form context that each order sees
     before each position of ``q`` (zeros where no word follows it), shaped (order, positions, 4)."""
     wanted = [np.unique(q.ctx[n - 1][q.valid(n)]) for n in range(1, q.order + 1)]
-    rows = await store.models.context_stats(build, np.concatenate([np.full(len(w), n) for n, w in
-                                                                   enumerate(wanted, 1)]), np.concatenate(wanted))
+    rows = await store.models.context_stats(
+        build, np.concatenate([np.full(len(w), n) for n, w in enumerate(wanted, 1)]), np.concatenate(wanted)
+    )
     stats = np.zeros((q.order, len(q.ids), 4), dtype=np.int64)
     for n in range(1, q.order + 1):
         mine = rows[rows[:, 0] == n]

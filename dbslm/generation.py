@@ -22,9 +22,16 @@ class Candidates(Protocol):
     async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-async def generate(reader: Candidates, history: list[int], cache: PointerCache, spans: list[list[int]],
-                   start: list[int], banned: frozenset[int], settings: DecodeSettings,
-                   rng: random.Random) -> list[int]:
+async def generate(
+    reader: Candidates,
+    history: list[int],
+    cache: PointerCache,
+    spans: list[list[int]],
+    start: list[int],
+    banned: frozenset[int],
+    settings: DecodeSettings,
+    rng: random.Random,
+) -> list[int]:
     """The reply's token ids after ``history`` (``<s> prompt <sep>``), continuing ``start``:
     up to the profile's ``max_tokens``, and beyond (to ``copy_tokens``) only while it copies
     a learned answer the cache is confident of, so such an answer is not cut mid-line."""
@@ -36,8 +43,7 @@ async def generate(reader: Candidates, history: list[int], cache: PointerCache, 
         if past_cap and confidence < COPYING:
             break
         words, log10p = await reader.candidates(history + reply)
-        word = choose(words, log10p, proposal, confidence, span_boosts(spans, reply), generated, banned, settings,
-                      rng)
+        word = choose(words, log10p, proposal, confidence, span_boosts(spans, reply), generated, banned, settings, rng)
         if word is None or word == EOS or (past_cap and word not in proposal):
             break
         reply.append(word)
@@ -45,8 +51,7 @@ async def generate(reader: Candidates, history: list[int], cache: PointerCache, 
     return reply
 
 
-def span_ids(span: str, tokenize: Callable[[str], list[str]], vocab: Vocabulary,
-             overlay: dict[int, str]) -> list[int]:
+def span_ids(span: str, tokenize: Callable[[str], list[str]], vocab: Vocabulary, overlay: dict[int, str]) -> list[int]:
     """The ids of a span to emit; a token the model does not know gets a reply-local
     (negative) id, its text kept in ``overlay``."""
     ids = []
@@ -63,7 +68,7 @@ def span_boosts(spans: list[list[int]], reply: list[int]) -> dict[int, float]:
     """The next token of each bias span the reply is following (``</s>`` once it is whole)."""
     boosts: dict[int, float] = {}
     for span in spans:
-        if reply == span[:len(reply)]:
+        if reply == span[: len(reply)]:
             nxt = span[len(reply)] if len(reply) < len(span) else EOS
             boosts[nxt] = max(boosts.get(nxt, 0.0), BIAS_STRENGTH)
     return boosts

@@ -57,17 +57,18 @@ async def export_arpa(store: Store, model: ModelInfo, out: TextIO) -> dict[int, 
     return {n: size for n, size in zip(orders, sizes)}
 
 
-async def import_arpa(store: Store, model: ModelInfo, lines: Iterable[str], source: str,
-                      head_size: int) -> int:
+async def import_arpa(store: Store, model: ModelInfo, lines: Iterable[str], source: str, head_size: int) -> int:
     """Replace ``model``'s build with the ARPA model in ``lines``; returns the new build id."""
+
     def work() -> tuple[ModelTables, Vocabulary]:
         return arpa_tables(read_arpa(lines, source), head_size, source)
 
     tables, vocab = await asyncio.to_thread(work)
     update = VocabUpdate(list(range(len(vocab))), vocab.texts, [0] * len(vocab))
     info = ModelInfo(model.id, model.name, tables.order, model.tokenizer, model.active_build)
-    return await store.models.write_build(info, tables, update, replace_vocab=True, source="arpa",
-                                          sentences=0, tokens=0, on_switch=QueueStore.clear)
+    return await store.models.write_build(
+        info, tables, update, replace_vocab=True, source="arpa", sentences=0, tokens=0, on_switch=QueueStore.clear
+    )
 
 
 def arpa_tables(orders: list[ArpaOrder], head_size: int, source: str) -> tuple[ModelTables, Vocabulary]:
@@ -85,11 +86,13 @@ def arpa_tables(orders: list[ArpaOrder], head_size: int, source: str) -> tuple[M
     tables, heads = [], []
     for order in orders:
         try:
-            ids = np.array([[vocab.index[w] for w in words] for words in order.words],
-                           dtype=np.int64).reshape(-1, order.n)
+            ids = np.array([[vocab.index[w] for w in words] for words in order.words], dtype=np.int64).reshape(
+                -1, order.n
+            )
         except KeyError as exc:
-            raise DbslmError(f"{source}: the {order.n}-gram section uses {exc.args[0]!r}, "
-                             "which is not among the unigrams") from None
+            raise DbslmError(
+                f"{source}: the {order.n}-gram section uses {exc.args[0]!r}, which is not among the unigrams"
+            ) from None
         ctx = np.full(len(ids), hashing.EMPTY_KEY, dtype=np.int64)
         for column in range(order.n - 1):
             ctx = hashing.extend_array(ctx, ids[:, column])
@@ -98,8 +101,8 @@ def arpa_tables(orders: list[ArpaOrder], head_size: int, source: str) -> tuple[M
             raise DbslmError(f"{source}: the {order.n}-gram section lists an n-gram twice")
         codes, lut = quantize(order.logp)
         backoff = order.backoff if order.n < len(orders) else None
-        tables.append(OrderTable(order.n, ctx, word, np.zeros(len(word), dtype=np.int64), order.logp,
-                                 backoff, codes, lut))
+        tables.append(
+            OrderTable(order.n, ctx, word, np.zeros(len(word), dtype=np.int64), order.logp, backoff, codes, lut)
+        )
         heads.append(top_k(order.n, ctx, ctx, word, order.logp, codes, head_size))
     return ModelTables(tables, heads, []), vocab
-

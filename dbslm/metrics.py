@@ -62,7 +62,7 @@ def word_f1(reply: list[str], reference: list[str]) -> float:
 
 def distinct_n(replies: list[str], n: int = 2) -> float:
     """Distinct n-grams over all n-grams of all replies."""
-    grams = [tuple(ws[i:i + n]) for ws in map(words, replies) for i in range(len(ws) - n + 1)]
+    grams = [tuple(ws[i : i + n]) for ws in map(words, replies) for i in range(len(ws) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
@@ -77,7 +77,6 @@ def pairwise_unigram_f1(texts: list[list[str]]) -> np.ndarray:
     sizes = counts.sum(axis=1)
     total = sizes[:, None] + sizes[None, :]
     return np.divide(2 * common, total, out=np.zeros_like(common), where=total > 0)
-
 
 
 def reply_figures(replies: list[str], pairs: list[tuple[str, str]]) -> dict[str, float]:

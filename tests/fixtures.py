@@ -43,11 +43,13 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):
     """Run ``dbslm`` in this process; returns exit code and captured output."""
+
     def run(*args: str) -> CliResult:
         capsys.readouterr()
         code = main([str(a) for a in args])
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
+
     return run
 
 

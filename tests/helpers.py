@@ -36,8 +36,16 @@ TEST_TEXT = [line.split() for line in (KJV / "test.txt").read_text().splitlines(
 MARIADB_URL = os.environ.get("DBSLM_TEST_MARIADB_URL", "")
 REQUIRE_MARIADB = os.environ.get("DBSLM_REQUIRE_MARIADB") == "1"
 # the community tests' bot: no admins, no rate limits to speak of, small batches learned quickly
-SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000, rate_window=60, max_upload_mb=1,
-                       listen_batch=4, listen_seconds=0.05, chance_seed=7)
+SETTINGS = BotSettings(
+    admins=frozenset(),
+    user_rate=10_000,
+    channel_rate=10_000,
+    rate_window=60,
+    max_upload_mb=1,
+    listen_batch=4,
+    listen_seconds=0.05,
+    chance_seed=7,
+)
 
 
 @dataclass
@@ -68,8 +76,9 @@ def fresh_mariadb() -> Iterator[str]:
     target = parse_url(MARIADB_URL)
     name = f"dbslm_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = pymysql.connect(host=target.host, port=target.port, user=target.user,
-                                password=target.password, autocommit=True)
+        admin = pymysql.connect(
+            host=target.host, port=target.port, user=target.user, password=target.password, autocommit=True
+        )
     except pymysql.Error as exc:
         if REQUIRE_MARIADB:
             pytest.fail(f"MariaDB is required but unreachable: {exc}")
@@ -88,8 +97,9 @@ def table_rows(db: str, sql: str) -> list[tuple]:
     """Rows of a query, read with the plain drivers (sqlite3, PyMySQL) outside dbslm."""
     if db.startswith("mariadb://"):
         t = parse_url(db)
-        conn = pymysql.connect(host=t.host, port=t.port, user=t.user, password=t.password, database=t.database,
-                               autocommit=True)
+        conn = pymysql.connect(
+            host=t.host, port=t.port, user=t.user, password=t.password, database=t.database, autocommit=True
+        )
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)
@@ -124,8 +134,13 @@ def owners_of(db: str, word: str) -> set[str]:
 
 def vocabulary(db: str, model: str) -> dict[str, int]:
     """The words of the model named ``model`` (no control tokens) and their frequencies."""
-    return dict(table_rows(db, "SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id "
-                               f"WHERE m.name = '{model}' AND v.control = 0"))
+    return dict(
+        table_rows(
+            db,
+            "SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id "
+            f"WHERE m.name = '{model}' AND v.control = 0",
+        )
+    )
 
 
 def undo_version_8(db: str) -> None:
@@ -165,8 +180,15 @@ async def ngrams_by_text(store: Store, name: str) -> Table:
     for key, context in found.items():
         counts = context.counts.tolist()
         last = counts[-1] if counts and not context.whole else 0  # ties at a head's end: by word id, which may differ
-        table[(*spelled[key], "->")] = (context.total, context.n1, context.n2, context.n3, context.whole, counts,
-                                        {texts[w]: a for w, a in zip(context.words.tolist(), counts) if a > last})
+        table[(*spelled[key], "->")] = (
+            context.total,
+            context.n1,
+            context.n2,
+            context.n3,
+            context.whole,
+            counts,
+            {texts[w]: a for w, a in zip(context.words.tolist(), counts) if a > last},
+        )
     return table
 
 
@@ -206,10 +228,12 @@ class Recorder(list):
 
     async def wait_for(self, count: int, timeout: float = 10) -> list[dict]:
         """The calls so far, once there are at least ``count`` of them."""
+
         async def enough() -> None:
             while len(self) < count:
                 self._grown.clear()
                 await self._grown.wait()
+
         await asyncio.wait_for(enough(), timeout)
         return self
 
@@ -217,10 +241,12 @@ class Recorder(list):
 async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 5) -> T:
     """``read()`` once ``done`` accepts it (the bot learns in the background); after ``timeout``
     seconds, fails with the last value read."""
+
     async def poll() -> T:
         while not done(value := await read()):
             await asyncio.sleep(0.02)
         return value
+
     try:
         return await asyncio.wait_for(poll(), timeout)
     except asyncio.TimeoutError:

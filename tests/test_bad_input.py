@@ -20,13 +20,16 @@ def snapshot(db: str) -> list[tuple]:
     return table_rows(db, "SELECT build, n, ctx, word, count, logp FROM ngrams ORDER BY 1, 2, 3, 4")
 
 
-@pytest.mark.parametrize("name,data,fragments", [
-    ("empty.txt", "", ["nothing to train"]),
-    ("blank.txt", "\n  \n\t\n", ["nothing to train"]),
-    ("binary.txt", b"\x7fELF\x02\x01\x00\x00" * 100, ["binary"]),
-    ("latin1.txt", "caf\xe9 au lait\n".encode("latin-1"), ["latin1.txt:1", "0xe9", "--encoding"]),
-    ("short.txt", "hello\n", ["nothing to train", "at least"]),
-])
+@pytest.mark.parametrize(
+    "name,data,fragments",
+    [
+        ("empty.txt", "", ["nothing to train"]),
+        ("blank.txt", "\n  \n\t\n", ["nothing to train"]),
+        ("binary.txt", b"\x7fELF\x02\x01\x00\x00" * 100, ["binary"]),
+        ("latin1.txt", "caf\xe9 au lait\n".encode("latin-1"), ["latin1.txt:1", "0xe9", "--encoding"]),
+        ("short.txt", "hello\n", ["nothing to train", "at least"]),
+    ],
+)
 def test_bad_training_files(cli, trained, tmp_path, name, data, fragments):
     before = snapshot(trained)
     assert_refused(cli("train", make(tmp_path, name, data), "--db", trained), *fragments)
@@ -77,8 +80,10 @@ def test_bad_arpa_files(cli, trained, tmp_path):
 
 
 def test_hostile_model_name_and_sql_text(cli, trained, tmp_path):
-    assert_refused(cli("train", make(tmp_path, "a.txt", "a b c d\n"), "--db", trained,
-                       "--model", "x'; DROP TABLE ngrams; --"), "invalid model name")
+    assert_refused(
+        cli("train", make(tmp_path, "a.txt", "a b c d\n"), "--db", trained, "--model", "x'; DROP TABLE ngrams; --"),
+        "invalid model name",
+    )
     sql = make(tmp_path, "sql.txt", "'; DROP TABLE ngrams; -- and more words here\n")
     assert cli("train", sql, "--db", trained).code == 0
     assert table_rows(trained, "SELECT COUNT(*) FROM vocab WHERE text = 'DROP'") == [(1,)]
@@ -91,24 +96,31 @@ def test_non_english_text_trains(cli, db, tmp_path):
 
 
 def test_unknown_flag_is_a_usage_error_without_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "dbslm", "train", "--no-such-flag", "x.txt"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dbslm", "train", "--no-such-flag", "x.txt"], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "unrecognized arguments" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_dialog_files_train_and_bad_rows_name_their_line(cli, db, tmp_path):
-    good = make(tmp_path, "d.ndjson", '{"prompt": "what is your name?", "response": "My name is Quill.", '
-                                      '"emotion": "happy"}\n\n{"prompt": "who made you?", "response": "A team."}\n')
+    good = make(
+        tmp_path,
+        "d.ndjson",
+        '{"prompt": "what is your name?", "response": "My name is Quill.", '
+        '"emotion": "happy"}\n\n{"prompt": "who made you?", "response": "A team."}\n',
+    )
     yml = make(tmp_path, "c.yml", "conversations:\n- - Hello there\n  - General Kenobi\n  - You are a bold one\n")
     listing = make(tmp_path, "l.json", '[{"prompt": "ping", "response": "pong pong"}]')
     result = cli("train", good, yml, listing, "--db", db)
     assert result.code == 0 and "2 prompt/response pairs" in result.out and "c.yml: 2 prompt" in result.out
     assert table_rows(db, "SELECT COUNT(*) FROM pairs") == [(5,)]
     before = snapshot(db)
-    cases = [("bad.ndjson", '{"prompt": "a", "response": "b"}\n{"prompt": "x"\n', "bad.ndjson:2"),
-             ("missing.ndjson", '{"prompt": "a"}\n', "missing.ndjson:1"),
-             ("bad.yml", "conversations: [[", "bad.yml:1"),
-             ("flat.json", '{"prompt": "a"}', "flat.json")]
+    cases = [
+        ("bad.ndjson", '{"prompt": "a", "response": "b"}\n{"prompt": "x"\n', "bad.ndjson:2"),
+        ("missing.ndjson", '{"prompt": "a"}\n', "missing.ndjson:1"),
+        ("bad.yml", "conversations: [[", "bad.yml:1"),
+        ("flat.json", '{"prompt": "a"}', "flat.json"),
+    ]
     for name, text, where in cases:
         assert_refused(cli("train", make(tmp_path, name, text), "--db", db), where)
     assert snapshot(db) == before

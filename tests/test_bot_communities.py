@@ -29,8 +29,9 @@ def core(dialog_engine):
     return BotCore(dialog_engine, SETTINGS)
 
 
-async def say(core: BotCore, text: str, user: str = "ann", guild: str = "g1", channel: str = "c1",
-              **flags) -> list[tuple[str, bool]]:
+async def say(
+    core: BotCore, text: str, user: str = "ann", guild: str = "g1", channel: str = "c1", **flags
+) -> list[tuple[str, bool]]:
     """Send one message; what the bot answered (text, private)."""
     out: list[tuple[str, bool]] = []
 
@@ -88,9 +89,14 @@ async def test_reply_chance(core):
 
 
 async def test_bad_community_commands_change_nothing(core):
-    for text, flags in (("/chance 150", {"is_admin": True}), ("/chance abc", {"is_admin": True}),
-                        ("/listen maybe", {"is_admin": True}), ("/listen on", {"is_admin": True, "is_dm": True}),
-                        ("/forget <@42>", {}), ("/ban add", {"is_admin": True})):
+    for text, flags in (
+        ("/chance 150", {"is_admin": True}),
+        ("/chance abc", {"is_admin": True}),
+        ("/listen maybe", {"is_admin": True}),
+        ("/listen on", {"is_admin": True, "is_dm": True}),
+        ("/forget <@42>", {}),
+        ("/ban add", {"is_admin": True}),
+    ):
         reply = await say(core, text, **flags)
         assert len(reply) == 1 and reply[0][1], text  # one private, clear line
     engine = await core.communities.engine_named("discord:g1")
@@ -107,8 +113,9 @@ async def test_two_servers_keep_their_words(core, tmp_path):
     await core.listener.close()
     b = await core.communities.engine_named("discord:B")
     b_build = (await b.store.models.model("discord:B")).active_build
-    replies = [r for i in range(30) for r, _ in await say(core, f"tell me about quokka {i}", guild="B",
-                                                              mentions_bot=True)]
+    replies = [
+        r for i in range(30) for r, _ in await say(core, f"tell me about quokka {i}", guild="B", mentions_bot=True)
+    ]
     assert replies and not any("quokka" in r.lower() for r in replies)
     assert (await b.store.models.model("discord:B")).active_build == b_build  # A's /train did not touch B
     assert owners_of(str(tmp_path / "dialogs.sqlite3"), "quokka") == {"discord:A"}
@@ -151,8 +158,9 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(core):
     await core.listener.close()
     alone = await resolve_model(engine.store, "kept-alone", None, None, reset=False)
     await train(engine.store, alone, dialog=[([], get_tokenizer("regex").tokenize(m.text)) for m in kept])
-    assert_same_model(await ngrams_by_text(engine.store, "discord:g1"),
-                      await ngrams_by_text(engine.store, "kept-alone"))
+    assert_same_model(
+        await ngrams_by_text(engine.store, "discord:g1"), await ngrams_by_text(engine.store, "kept-alone")
+    )
 
 
 async def _ignore(text: str, *, private: bool = False) -> None:
@@ -163,8 +171,18 @@ class FakeHistory:
     """A channel's past messages, newest first, in pages of ``size``; fails once at ``fail_at``."""
 
     def __init__(self, count: int, size: int, fail_at: int | None = None) -> None:
-        self.messages = [Message("discord", "g1", "c1", f"u{i % 5}", f"old message {i} about herons",
-                                 message_id=f"h{i}", from_bot=i % 10 == 0) for i in range(count, 0, -1)]
+        self.messages = [
+            Message(
+                "discord",
+                "g1",
+                "c1",
+                f"u{i % 5}",
+                f"old message {i} about herons",
+                message_id=f"h{i}",
+                from_bot=i % 10 == 0,
+            )
+            for i in range(count, 0, -1)
+        ]
         self.size, self.fail_at, self.reads = size, fail_at, 0
 
     async def __call__(self, cursor: str | None) -> HistoryPage:
@@ -209,8 +227,9 @@ async def test_history_backfill_needs_a_readable_channel(core):
 async def test_what_a_stopped_run_queued_is_learned_at_the_next_start(core, dialog_engine):
     await say(core, "/listen on", is_admin=True)
     engine = await core.communities.engine_named("discord:g1")
-    await engine.learning.queue([
-        ChannelMessage("discord:g1:c1:q1", "discord:ann", "discord:g1:c1:", "queued before the stop")])
+    await engine.learning.queue(
+        [ChannelMessage("discord:g1:c1:q1", "discord:ann", "discord:g1:c1:", "queued before the stop")]
+    )
     restarted = BotCore(dialog_engine, SETTINGS)
     await restarted.resume_learning()
     await restarted.close()
@@ -269,8 +288,17 @@ async def test_an_edit_that_keeps_the_text_changes_nothing(core):
 @given(st.text(max_size=300))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 async def test_any_text_in_any_command_gets_an_answer_and_no_exception(core, text):
-    for command in ("", "/listen ", "/chance ", "/ban add ", "/ban remove ", "/train history ", "/forget ",
-                    "/stats ", "/correct "):
+    for command in (
+        "",
+        "/listen ",
+        "/chance ",
+        "/ban add ",
+        "/ban remove ",
+        "/train history ",
+        "/forget ",
+        "/stats ",
+        "/correct ",
+    ):
         replies = await say(core, command + text, is_admin=True, mentions_bot=True)
         assert replies and all(reply.strip() for reply, _ in replies)
 
@@ -282,9 +310,24 @@ async def test_retraining_a_community_from_scratch_forgets_its_learned_rows(core
     assert len(await learned(core)) == 4
     text = tmp_path / "fresh.txt"
     text.write_text("a brand new start for this server\n")
-    run = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "dbslm", "train", str(text), "--db",
-                                                   str(tmp_path / "dialogs.sqlite3"), "--model", "discord:g1",
-                                                   "--reset"], capture_output=True, text=True, timeout=120)
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "dbslm",
+            "train",
+            str(text),
+            "--db",
+            str(tmp_path / "dialogs.sqlite3"),
+            "--model",
+            "discord:g1",
+            "--reset",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert await learned(core) == []  # the model holds none of them now: nothing claims it does
 
@@ -295,6 +338,8 @@ async def test_an_admin_reviews_only_the_corrections_of_their_own_server(core):
     assert "No corrections" in (await say(core, "/corrections", user="boss", guild="g2", is_admin=True))[0][0]
     listed = (await say(core, "/corrections", user="boss", guild="g1", is_admin=True))[0][0]
     number = listed.split("#")[1].split(" ")[0]
-    assert "There is no correction" in (await say(core, f"/approve {number}", user="boss", guild="g2",
-                                                  is_admin=True))[0][0]
+    assert (
+        "There is no correction"
+        in (await say(core, f"/approve {number}", user="boss", guild="g2", is_admin=True))[0][0]
+    )
     assert "Approved" in (await say(core, f"/approve {number}", user="boss", guild="g1", is_admin=True))[0][0]

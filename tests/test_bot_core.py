@@ -14,8 +14,14 @@ from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from tests.helpers import table_rows
 
-SETTINGS = BotSettings(admins=frozenset({"test:boss"}), user_rate=3, channel_rate=100, rate_window=60,
-                       max_upload_mb=1, model_scope="global")  # one model: communities have their own tests
+SETTINGS = BotSettings(
+    admins=frozenset({"test:boss"}),
+    user_rate=3,
+    channel_rate=100,
+    rate_window=60,
+    max_upload_mb=1,
+    model_scope="global",
+)  # one model: communities have their own tests
 
 
 @pytest.fixture
@@ -89,13 +95,15 @@ async def test_flush_needs_an_admin_and_a_mariadb(core, mariadb_url):
     core.commands.settings = replace(SETTINGS, cold_url=mariadb_url)
     assert "Usage" in (await ask(core, "/flush lots", user="boss"))[0]
     engine = core.engine
-    before = [(await engine.respond(await engine.start_conversation("u"), "What is AI?", seed=s)).text
-              for s in range(5)]
+    before = [
+        (await engine.respond(await engine.start_conversation("u"), "What is AI?", seed=s)).text for s in range(5)
+    ]
     moved = (await ask(core, "/flush 40", user="boss"))[0]
     assert moved.startswith("Moved 40 cold contexts (") and "password" not in moved
     assert len(table_rows(mariadb_url, "SELECT DISTINCT n, ctx FROM cold_ngrams")) == 40
-    assert before == [(await engine.respond(await engine.start_conversation("u"), "What is AI?", seed=s)).text
-                      for s in range(5)]
+    assert before == [
+        (await engine.respond(await engine.start_conversation("u"), "What is AI?", seed=s)).text for s in range(5)
+    ]
 
 
 async def test_rate_limit_and_forget_confirmation(core):
@@ -143,8 +151,14 @@ def test_the_bot_process_answers_and_stops_cleanly_on_sigterm(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
     env["DBSLM_SQLITE_PATH"] = str(tmp_path / "run.sqlite3")
-    proc = subprocess.Popen([sys.executable, "-m", "app"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     proc.stdin.write("Hello\n")
     proc.stdin.flush()
     assert proc.stdout.readline().startswith("bot> ")
@@ -162,10 +176,12 @@ def test_the_bot_process_refuses_a_bad_setting_before_it_starts(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "BOT_"))}
     env.update(DBSLM_SQLITE_PATH=str(tmp_path / "never.sqlite3"), BOT_MODEL_SCOPE="galaxy")
-    run = subprocess.run([sys.executable, "-m", "app"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                         env=env, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "app"], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60
+    )
     assert run.returncode == 1 and run.stderr.strip().splitlines() == [
-        "dbslm-bot: error: BOT_MODEL_SCOPE must be one of server, global, channel, not 'galaxy'"]
+        "dbslm-bot: error: BOT_MODEL_SCOPE must be one of server, global, channel, not 'galaxy'"
+    ]
     assert not (tmp_path / "never.sqlite3").exists()
 
 
@@ -190,6 +206,7 @@ async def test_admins_review_corrections_in_chat(dialog_engine, tmp_path):
     assert (await ask(core, "/approve soon", user="boss"))[0].startswith("Name the correction by its number")
     assert (await ask(core, "/reject 99999", user="boss"))[0].startswith("There is no correction #99999")
     path = str(tmp_path / "dialogs.sqlite3")
-    assert table_rows(path, "SELECT prompt, response, source, user_id FROM pairs WHERE source = 'correction'") \
-        == [("What is AI?", "AI is a talking database.", "correction", "test:ann")]
+    assert table_rows(path, "SELECT prompt, response, source, user_id FROM pairs WHERE source = 'correction'") == [
+        ("What is AI?", "AI is a talking database.", "correction", "test:ann")
+    ]
     assert table_rows(path, "SELECT scope FROM corrections ORDER BY id") == [("global",), ("rejected",)]

@@ -9,8 +9,13 @@ from tests.helpers import table_rows
 
 
 def chat(db: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dbslm", "chat", "--db", db, "--seed", "1", *args],
-                          input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dbslm", "chat", "--db", db, "--seed", "1", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_first_chat_trains_the_starter_model_and_answers(tmp_path):

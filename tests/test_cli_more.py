@@ -13,11 +13,15 @@ from tests.helpers import table_rows
 def test_stdin_and_max_json_lines(tmp_path):
     db = str(tmp_path / "m.sqlite3")
     rows = tmp_path / "rows.ndjson"
-    rows.write_text("".join(json.dumps({"prompt": f"question {i}?", "response": f"answer {i}."}) + "\n"
-                            for i in range(500)))
-    run = subprocess.run([sys.executable, "-m", "dbslm", "train", str(rows), "--stdin", "--db", db,
-                          "--max-json-lines", "200"], input="piped words arrive here\n", capture_output=True,
-                         text=True)
+    rows.write_text(
+        "".join(json.dumps({"prompt": f"question {i}?", "response": f"answer {i}."}) + "\n" for i in range(500))
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "dbslm", "train", str(rows), "--stdin", "--db", db, "--max-json-lines", "200"],
+        input="piped words arrive here\n",
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     assert "200 prompt/response pairs" in run.stdout and "<stdin>: 1 sentences" in run.stdout
     assert table_rows(db, "SELECT COUNT(*) FROM pairs") == [(200,)]
@@ -29,8 +33,10 @@ def test_stdin_and_max_json_lines(tmp_path):
 def test_eval_dialog_reports_honest_metrics(cli, tmp_path):
     db = str(tmp_path / "d.sqlite3")
     data = tmp_path / "d.ndjson"
-    data.write_text('{"prompt": "what is your name?", "response": "My name is Quill."}\n'
-                    '{"prompt": "who made you?", "response": "A small team."}\n')
+    data.write_text(
+        '{"prompt": "what is your name?", "response": "My name is Quill."}\n'
+        '{"prompt": "who made you?", "response": "A small team."}\n'
+    )
     assert cli("train", data, "--db", db).code == 0
     result = cli("eval-dialog", data, "--db", db, "--json").json()
     assert result["pairs"] == 2 and result["rouge_l_f1"] == 1.0 and result["empty"] == 0.0
@@ -50,9 +56,15 @@ def test_eval_dialog_reports_honest_metrics(cli, tmp_path):
 def test_a_rows_other_fields_are_kept_as_pair_metadata(cli, tmp_path):
     db = str(tmp_path / "meta.sqlite3")
     rows = tmp_path / "moods.ndjson"
-    rows.write_text(json.dumps({"prompt": "how are you?", "response": "Wonderful!", "emotion": "joy", "turn": 2})
-                    + "\n" + json.dumps({"prompt": "and now?", "response": "Still fine."}) + "\n")
+    rows.write_text(
+        json.dumps({"prompt": "how are you?", "response": "Wonderful!", "emotion": "joy", "turn": 2})
+        + "\n"
+        + json.dumps({"prompt": "and now?", "response": "Still fine."})
+        + "\n"
+    )
     assert cli("train", rows, "--db", db).code == 0
     kept = table_rows(db, "SELECT prompt, meta FROM pairs ORDER BY id")
     assert [(p, json.loads(m) if m else None) for p, m in kept] == [
-        ("how are you?", {"emotion": "joy", "turn": 2}), ("and now?", None)]
+        ("how are you?", {"emotion": "joy", "turn": 2}),
+        ("and now?", None),
+    ]

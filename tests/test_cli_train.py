@@ -19,14 +19,21 @@ from dbslm.text.dialogs import read_pairs, stream_pairs
 from dbslm.text.tokenize import get_tokenizer
 from tests.helpers import table_rows
 
-PROBE_LINE = re.compile(r"probe (\d+) \((held-out|interval), .*\): (\d+) samples, lexical overlap ([\d.]+), "
-                        r"ROUGE-L ([\d.]+), perplexity ([\d.]+)")
+PROBE_LINE = re.compile(
+    r"probe (\d+) \((held-out|interval), .*\): (\d+) samples, lexical overlap ([\d.]+), "
+    r"ROUGE-L ([\d.]+), perplexity ([\d.]+)"
+)
 
 
 def rows_file(path: Path, n: int, tail: str = "") -> Path:
     """``n`` rows whose responses carry a word of their own (``zeta<i>``)."""
-    path.write_text("".join(json.dumps({"prompt": f"question number {i}?", "response": f"answer zeta{i} here."})
-                            + "\n" for i in range(n)) + tail)
+    path.write_text(
+        "".join(
+            json.dumps({"prompt": f"question number {i}?", "response": f"answer zeta{i} here."}) + "\n"
+            for i in range(n)
+        )
+        + tail
+    )
     return path
 
 
@@ -36,8 +43,11 @@ def active_build(db: str) -> int:
 
 def counted(db: str, word: str) -> int:
     """The n-gram rows of the active build that predict ``word``."""
-    return table_rows(db, "SELECT COUNT(*) FROM ngrams g JOIN models m ON g.build = m.active_build "
-                          f"JOIN vocab v ON v.model_id = m.id AND v.id = g.word WHERE v.text = '{word}'")[0][0]
+    return table_rows(
+        db,
+        "SELECT COUNT(*) FROM ngrams g JOIN models m ON g.build = m.active_build "
+        f"JOIN vocab v ON v.model_id = m.id AND v.id = g.word WHERE v.text = '{word}'",
+    )[0][0]
 
 
 def one_line_error(capsys, *argv: str) -> tuple[int, str]:
@@ -74,18 +84,20 @@ def test_json_chunk_size_makes_a_batch_per_chunk(cli, tmp_path):
     assert table_rows(db, "SELECT COUNT(*) FROM pairs") == [(25,)]
     whole = str(tmp_path / "whole.sqlite3")
     assert cli("train", data, text, "--db", whole).code == 0 and active_build(whole) == 1
-    assert table_rows(db, "SELECT n, COUNT(*), SUM(count) FROM ngrams g JOIN models m ON g.build = m.active_build "
-                          "GROUP BY n") == \
-        table_rows(whole, "SELECT n, COUNT(*), SUM(count) FROM ngrams g JOIN models m ON g.build = m.active_build "
-                          "GROUP BY n")  # chunk by chunk, the counts add up to the same model
+    assert table_rows(
+        db, "SELECT n, COUNT(*), SUM(count) FROM ngrams g JOIN models m ON g.build = m.active_build GROUP BY n"
+    ) == table_rows(
+        whole, "SELECT n, COUNT(*), SUM(count) FROM ngrams g JOIN models m ON g.build = m.active_build GROUP BY n"
+    )  # chunk by chunk, the counts add up to the same model
 
 
 def test_chunk_eval_percent_holds_rows_out_of_training_and_replays_them(cli, tmp_path):
     db = str(tmp_path / "m.sqlite3")
     export = tmp_path / "metrics.json"
     data = rows_file(tmp_path / "rows.ndjson", 40)
-    result = cli("train", data, "--db", db, "--json-chunk-size", "10", "--chunk-eval-percent", "10",
-                 "--metrics-export", export)
+    result = cli(
+        "train", data, "--db", db, "--json-chunk-size", "10", "--chunk-eval-percent", "10", "--metrics-export", export
+    )
     assert result.code == 0, result.err
     assert "36 prompt/response pairs (4 held out for evaluation)" in result.out
     assert table_rows(db, "SELECT COUNT(*) FROM pairs") == [(36,)]
@@ -97,7 +109,9 @@ def test_chunk_eval_percent_holds_rows_out_of_training_and_replays_them(cli, tmp
         assert (counted(db, f"zeta{i}") == 0) == (i % 10 == 9), i
     assert table_rows(db, "SELECT COUNT(*) FROM pairs WHERE response LIKE '%zeta9 %'") == [(0,)]
     assert hold_out(list("abcdefghijklmnopqrstuvwxy"), 10) == (
-        [c for c in "abcdefghijklmnopqrstuvwxy" if c not in "ly"], ["l", "y"])
+        [c for c in "abcdefghijklmnopqrstuvwxy" if c not in "ly"],
+        ["l", "y"],
+    )
 
 
 def test_interval_probes_print_what_the_export_holds(cli, tmp_path):
@@ -105,9 +119,24 @@ def test_interval_probes_print_what_the_export_holds(cli, tmp_path):
     export = tmp_path / "timeline.json"
     data = rows_file(tmp_path / "rows.ndjson", 30)
     dataset = rows_file(tmp_path / "probe.ndjson", 12)
-    result = cli("train", data, "--db", db, "--json-chunk-size", "10", "--eval-interval", "80",
-                 "--eval-dataset", dataset, "--eval-samples", "3", "--eval-pool-size", "5",
-                 "--metrics-export", export)
+    result = cli(
+        "train",
+        data,
+        "--db",
+        db,
+        "--json-chunk-size",
+        "10",
+        "--eval-interval",
+        "80",
+        "--eval-dataset",
+        dataset,
+        "--eval-samples",
+        "3",
+        "--eval-pool-size",
+        "5",
+        "--metrics-export",
+        export,
+    )
     assert result.code == 0, result.err
     document = json.loads(export.read_text())
     probes = document["probes"]
@@ -117,11 +146,16 @@ def test_interval_probes_print_what_the_export_holds(cli, tmp_path):
     for (index, kind, samples, overlap, rouge, ppl), probe in zip(printed, probes):
         figures = probe["averages"]
         assert (int(index), kind, int(samples)) == (probe["index"], "interval", 3)
-        assert (overlap, rouge, ppl) == (f"{figures['lexical_overlap']:.4f}", f"{figures['rouge_l_f1']:.4f}",
-                                         f"{figures['perplexity']:.2f}")
+        assert (overlap, rouge, ppl) == (
+            f"{figures['lexical_overlap']:.4f}",
+            f"{figures['rouge_l_f1']:.4f}",
+            f"{figures['perplexity']:.2f}",
+        )
     summary = document["summary"]
-    assert (f"run averages: 9 samples, lexical overlap {summary['lexical_overlap']:.4f}, "
-            f"ROUGE-L {summary['rouge_l_f1']:.4f}, perplexity {summary['perplexity']:.2f}") in result.out
+    assert (
+        f"run averages: 9 samples, lexical overlap {summary['lexical_overlap']:.4f}, "
+        f"ROUGE-L {summary['rouge_l_f1']:.4f}, perplexity {summary['perplexity']:.2f}"
+    ) in result.out
     pool = [f"question number {i}?" for i in range(5)]
     prompts = [[s["prompt"] for s in p["samples"]] for p in probes]
     assert prompts[0] == prompts[1] == prompts[2] and set(prompts[0]) <= set(pool)
@@ -174,22 +208,34 @@ def test_help_documents_every_flag(capsys):
     text = capsys.readouterr().out
     commands = next(a for a in build_parser()._actions if a.dest == "command")
     flags = [f for a in commands.choices["train"]._actions for f in a.option_strings]
-    for flag in ("--json-chunk-size", "--max-json-lines", "--eval-interval", "--eval-samples", "--eval-dataset",
-                 "--eval-pool-size", "--chunk-eval-percent", "--metrics-export", "--profile-ingest"):
+    for flag in (
+        "--json-chunk-size",
+        "--max-json-lines",
+        "--eval-interval",
+        "--eval-samples",
+        "--eval-dataset",
+        "--eval-pool-size",
+        "--chunk-eval-percent",
+        "--metrics-export",
+        "--profile-ingest",
+    ):
         assert flag in flags
     assert [f for f in flags if f not in text] == []
     assert "DBSLM_DATASET_PATH" in text and "refuses the whole run" in text.replace("\n", " ").replace("  ", " ")
 
 
-@pytest.mark.parametrize("argv,code,fragment", [
-    (["--chunk-eval-percent", "150"], 2, "--chunk-eval-percent: 150 is not a percentage"),
-    (["--json-chunk-size", "abc"], 2, "--json-chunk-size: 'abc' is not a whole number"),
-    (["--json-chunk-size", "0"], 2, "0 is not a positive number"),
-    (["--eval-samples", "3"], 1, "--eval-samples: probes need --eval-interval"),
-    (["--metrics-export", "rows.ndjson/m.json"], 1, "cannot write the metrics"),
-    (["--eval-interval", "10"], 1, "--eval-interval needs prompts"),
-    (["--eval-interval", "10", "--eval-dataset", "nowhere.ndjson"], 1, "nowhere.ndjson: no such file"),
-])
+@pytest.mark.parametrize(
+    "argv,code,fragment",
+    [
+        (["--chunk-eval-percent", "150"], 2, "--chunk-eval-percent: 150 is not a percentage"),
+        (["--json-chunk-size", "abc"], 2, "--json-chunk-size: 'abc' is not a whole number"),
+        (["--json-chunk-size", "0"], 2, "0 is not a positive number"),
+        (["--eval-samples", "3"], 1, "--eval-samples: probes need --eval-interval"),
+        (["--metrics-export", "rows.ndjson/m.json"], 1, "cannot write the metrics"),
+        (["--eval-interval", "10"], 1, "--eval-interval needs prompts"),
+        (["--eval-interval", "10", "--eval-dataset", "nowhere.ndjson"], 1, "nowhere.ndjson: no such file"),
+    ],
+)
 def test_bad_options_are_one_line_and_write_nothing(capsys, tmp_path, monkeypatch, argv, code, fragment):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DBSLM_DATASET_PATH", raising=False)

@@ -14,8 +14,11 @@ from dbslm.listening import learning
 from dbslm.reply.replier import UNTRAINED_REPLY
 from tests.helpers import table_rows
 
-ZORBLAX = ["the zorblax festival starts at dawn", "we paint the zorblax lanterns blue",
-           "everyone sings the zorblax song"] * 3
+ZORBLAX = [
+    "the zorblax festival starts at dawn",
+    "we paint the zorblax lanterns blue",
+    "everyone sings the zorblax song",
+] * 3
 
 
 @pytest.fixture
@@ -29,8 +32,9 @@ async def base(db):
 async def alone(base: DBSLMEngine, texts: list[str]) -> tuple[dict, int]:
     """The n-grams per order and tokens of a fresh community that learned exactly ``texts``."""
     engine = DBSLMEngine(base.store, "discord:2", base=base)
-    await engine.learning.queue([ChannelMessage(f"discord:2:c:{i:03}", "ann", "discord:2:c", t)
-                                                          for i, t in enumerate(texts)])
+    await engine.learning.queue(
+        [ChannelMessage(f"discord:2:c:{i:03}", "ann", "discord:2:c", t) for i, t in enumerate(texts)]
+    )
     await engine.learning.learn_queued()
     return model_size(await engine.stats())
 
@@ -51,10 +55,12 @@ async def test_community_words_stay_in_their_community(base, db):
     b = DBSLMEngine(base.store, "discord:2", base=base)
     await a.train_dialog([("what is on this week?", line) for line in ZORBLAX])
     await b.train_dialog([("what is on this week?", "the harvest market opens on friday")] * 3)
-    replies_a = [(await a.respond(await a.start_conversation("ann"), "what is on this week?", seed=s)).text
-                 for s in range(5)]
-    replies_b = [(await b.respond(await b.start_conversation("bob"), "what is on this week?", seed=s)).text
-                 for s in range(10)]
+    replies_a = [
+        (await a.respond(await a.start_conversation("ann"), "what is on this week?", seed=s)).text for s in range(5)
+    ]
+    replies_b = [
+        (await b.respond(await b.start_conversation("bob"), "what is on this week?", seed=s)).text for s in range(10)
+    ]
     assert any("zorblax" in r for r in replies_a)
     assert not any("zorblax" in r for r in replies_b) and any("harvest" in r for r in replies_b)
     owners = {name: model_id for model_id, name in table_rows(db, "SELECT id, name FROM models")}
@@ -71,14 +77,15 @@ async def test_the_mixture_interpolates_both_models(base):
     words, logp = await loaded.reader.candidates(history)
     own_words, own_logp = await own.candidates(history)  # the community vocabulary's ids come first
     base_words, base_logp = await base_loaded.reader.candidates(
-        [1, base_loaded.vocab.index["hi"], base_loaded.vocab.index["there"]])
+        [1, base_loaded.vocab.index["hi"], base_loaded.vocab.index["there"]]
+    )
     expected: dict[str, float] = {}
     for w, lp in zip(own_words, own_logp):
-        expected[loaded.vocab.texts[w]] = 0.75 * 10 ** lp
+        expected[loaded.vocab.texts[w]] = 0.75 * 10**lp
     for w, lp in zip(base_words, base_logp):
         text = base_loaded.vocab.texts[w]
-        expected[text] = expected.get(text, 0.0) + 0.25 * 10 ** lp
-    got = {loaded.vocab.texts[w]: 10 ** lp for w, lp in zip(words, logp)}
+        expected[text] = expected.get(text, 0.0) + 0.25 * 10**lp
+    got = {loaded.vocab.texts[w]: 10**lp for w, lp in zip(words, logp)}
     assert got.keys() == expected.keys()
     assert np.allclose([got[k] for k in expected], list(expected.values()), rtol=1e-12)
 
@@ -90,8 +97,9 @@ async def test_a_long_queue_is_learned_in_bounded_builds(base, monkeypatch):
     await community.learning.learn_queued()
     first = (await base.store.models.model("discord:1")).active_build
     texts = [f"message number {i} about the zorblax" for i in range(25)]
-    await community.learning.queue([ChannelMessage(f"discord:1:c:{i:02}", "ann", "discord:1:c", text)
-                                              for i, text in enumerate(texts)])
+    await community.learning.queue(
+        [ChannelMessage(f"discord:1:c:{i:02}", "ann", "discord:1:c", text) for i, text in enumerate(texts)]
+    )
     report = await community.learning.learn_queued()
     assert report.sentences == 25
     model = await base.store.models.model("discord:1")
@@ -115,17 +123,20 @@ async def test_a_message_queued_during_a_build_waits_for_the_next(base):
         return batch
 
     community.learning.heard.take = more_arrive_meanwhile
-    await community.learning.queue([ChannelMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
-                                              for i, text in enumerate(ZORBLAX[:3], 1)])
+    await community.learning.queue(
+        [ChannelMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text) for i, text in enumerate(ZORBLAX[:3], 1)]
+    )
     report = await community.learning.learn_queued()
     assert calls == [ZORBLAX[:3], None] and report.sentences == 3  # a stream of messages never keeps it building
-    assert [m.status for m in await community.learning.messages(message_key=late.message_key)] == [
-        Status.QUEUED]
+    assert [m.status for m in await community.learning.messages(message_key=late.message_key)] == [Status.QUEUED]
     report = await community.learning.learn_queued()
     assert calls[2:] == [[late.text], None] and report.sentences == 1  # the late one in a build of its own, once
     assert {m.message_key: m.status for m in await community.learning.messages()} == {
-        "discord:1:c:00": Status.LEARNED, "discord:1:c:1": Status.LEARNED, "discord:1:c:2": Status.LEARNED,
-        "discord:1:c:3": Status.LEARNED}
+        "discord:1:c:00": Status.LEARNED,
+        "discord:1:c:1": Status.LEARNED,
+        "discord:1:c:2": Status.LEARNED,
+        "discord:1:c:3": Status.LEARNED,
+    }
 
 
 @pytest.mark.parametrize("meanwhile", ["learns the batch", "drops a message"])
@@ -134,8 +145,9 @@ async def test_a_batch_another_process_changed_never_goes_live(base, meanwhile):
     the second builds a batch, the first learns it or drops one of its messages (deleted on
     the platform); the second's build never goes live and it takes the queue again."""
     first, second = (DBSLMEngine(base.store, "discord:1", base=base) for _ in range(2))
-    await first.learning.queue([ChannelMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text)
-                                          for i, text in enumerate(ZORBLAX[:3])])
+    await first.learning.queue(
+        [ChannelMessage(f"discord:1:c:{i}", "ann", "discord:1:c", text) for i, text in enumerate(ZORBLAX[:3])]
+    )
     take, taken = second.learning.heard.take, []
 
     async def the_first_acts_meanwhile(model_id: int, most: int, last: int):
@@ -162,8 +174,10 @@ async def test_queueing_learning_and_dropping_at_once_keep_the_table_true(base):
     first, second = (DBSLMEngine(base.store, "discord:1", base=base) for _ in range(2))
 
     def page(p: int) -> list[ChannelMessage]:
-        return [ChannelMessage(f"discord:1:c:{p:02}{i:02}", f"u{i % 3}", "discord:1:c", f"{ZORBLAX[i % 9]} {p} {i}")
-                for i in range(40)]
+        return [
+            ChannelMessage(f"discord:1:c:{p:02}{i:02}", f"u{i % 3}", "discord:1:c", f"{ZORBLAX[i % 9]} {p} {i}")
+            for i in range(40)
+        ]
 
     async def queue() -> None:
         for p in range(12):
@@ -193,8 +207,7 @@ async def test_a_message_another_process_subtracted_is_not_subtracted_twice(base
     """The same text learned twice, one copy deleted on the platform; two engines (as two
     processes) both read the marked copy, the first subtracts it, then the second tries to."""
     first, second = (DBSLMEngine(base.store, "discord:1", base=base) for _ in range(2))
-    await first.learning.queue([ChannelMessage(f"discord:1:c:{i}", "ann", "discord:1:c", ZORBLAX[0])
-                                          for i in range(2)])
+    await first.learning.queue([ChannelMessage(f"discord:1:c:{i}", "ann", "discord:1:c", ZORBLAX[0]) for i in range(2)])
     await first.learning.learn_queued()
     await first.learning.forget_later(["discord:1:c:0"])
     read, reads = second.learning.heard.messages, []

@@ -9,8 +9,25 @@ from dbslm.text.tokenize import get_tokenizer
 
 TOKENIZE = get_tokenizer("regex").tokenize
 # word counts of a chatty model: the usual words of questions are common, topic words rare
-CHATTY = Background({"what": 900, "did": 300, "we": 400, "you": 1200, "do": 500, "is": 1500, "the": 2000,
-                     "about": 200, "today": 60, "have": 400, "talk": 40, "ai": 30, "movie": 10, "was": 500}, 100_000)
+CHATTY = Background(
+    {
+        "what": 900,
+        "did": 300,
+        "we": 400,
+        "you": 1200,
+        "do": 500,
+        "is": 1500,
+        "the": 2000,
+        "about": 200,
+        "today": 60,
+        "have": 400,
+        "talk": 40,
+        "ai": 30,
+        "movie": 10,
+        "was": 500,
+    },
+    100_000,
+)
 
 
 def probability(prompt: str, background: Background = CHATTY) -> float:
@@ -19,8 +36,13 @@ def probability(prompt: str, background: Background = CHATTY) -> float:
 
 
 def test_paraphrases_of_the_examples_call_for_the_concept():
-    for prompt in ("What did we discuss?", "What were we just talking about?", "Can you summarize our conversation?",
-                   "What have we been talking about so far?", "Give me a summary"):
+    for prompt in (
+        "What did we discuss?",
+        "What were we just talking about?",
+        "Can you summarize our conversation?",
+        "What have we been talking about so far?",
+        "Give me a summary",
+    ):
         assert probability(prompt) > 0.9, prompt
 
 

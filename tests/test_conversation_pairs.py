@@ -24,8 +24,16 @@ from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
 from tests.helpers import assert_same_model, ngrams_by_text
 
-SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000, rate_window=60, max_upload_mb=1,
-                       listen_batch=100, listen_seconds=60, chance_seed=7)
+SETTINGS = BotSettings(
+    admins=frozenset(),
+    user_rate=10_000,
+    channel_rate=10_000,
+    rate_window=60,
+    max_upload_mb=1,
+    listen_batch=100,
+    listen_seconds=60,
+    chance_seed=7,
+)
 T0 = time.time()  # the messages are sent now, a few minutes apart
 IDS = itertools.count(1)
 TOKENIZE = get_tokenizer("regex").tokenize
@@ -70,8 +78,10 @@ async def pairs_of(core: BotCore) -> list[tuple[str | None, str]]:
 
 async def channel_pairs(core: BotCore) -> list[tuple[str, str]]:
     engine = await community(core)
-    rows = await engine.store.db.fetchall("SELECT prompt, response FROM pairs WHERE model_id = ? AND source = ? "
-                                          "ORDER BY id", (await engine.model_id(), CHANNEL))
+    rows = await engine.store.db.fetchall(
+        "SELECT prompt, response FROM pairs WHERE model_id = ? AND source = ? ORDER BY id",
+        (await engine.model_id(), CHANNEL),
+    )
     return [(r[0], r[1]) for r in rows]
 
 
@@ -123,8 +133,12 @@ async def test_replies_and_thread_replies_answer_their_message(core):
     late_thread = message("the keys are at the gate now", "z", 9000, reply_to=ask.message_id)  # found by its id
     await hear(core, ask, other, reply, late_thread)
     await learn(core)
-    assert await pairs_of(core) == [(None, ask.text), (ask.text, other.text), (ask.text, reply.text),
-                                    (ask.text, late_thread.text)]
+    assert await pairs_of(core) == [
+        (None, ask.text),
+        (ask.text, other.text),
+        (ask.text, reply.text),
+        (ask.text, late_thread.text),
+    ]
 
 
 async def test_nothing_answers_a_bot_a_command_or_oneself(core):
@@ -160,8 +174,7 @@ async def test_a_deleted_prompt_unpairs_and_an_edited_one_repairs(core):
     assert await channel_pairs(core) == [(edited.text, answer.text)]
     await core.message_deleted(replace(ask, text=""))
     engine = await community(core)
-    assert [m.text for m in await engine.learning.messages(status=Status.UNPAIRING)] \
-        == [answer.text]
+    assert [m.text for m in await engine.learning.messages(status=Status.UNPAIRING)] == [answer.text]
     await learn(core)
     await assert_learned(core, [(None, answer.text)], "alone-4")
     assert await channel_pairs(core) == []
@@ -175,8 +188,12 @@ async def test_an_edited_answer_keeps_its_prompt(core):
 
 
 async def test_history_pairs_answers_within_a_page(core):
-    past = [message("does anyone have a spare tent?", "x", 0), message("I have a tent you can borrow", "y", 60),
-            message("thank you so much", "x", 100), message("no more tents left", "z", 100 + ANSWER_SECONDS * 3)]
+    past = [
+        message("does anyone have a spare tent?", "x", 0),
+        message("I have a tent you can borrow", "y", 60),
+        message("thank you so much", "x", 100),
+        message("no more tents left", "z", 100 + ANSWER_SECONDS * 3),
+    ]
     pages = [HistoryPage(list(reversed(past)), None)]
 
     async def read(cursor: str | None) -> HistoryPage:
@@ -184,5 +201,8 @@ async def test_history_pairs_answers_within_a_page(core):
 
     await core.handle(message("/train history", "admin", 9999, is_admin=True, history=read), _ignore)
     await core.commands.wait_for_training()
-    await assert_learned(core, [(None, past[0].text), (past[0].text, past[1].text), (past[1].text, past[2].text),
-                                (None, past[3].text)], "alone-6")
+    await assert_learned(
+        core,
+        [(None, past[0].text), (past[0].text, past[1].text), (past[1].text, past[2].text), (None, past[3].text)],
+        "alone-6",
+    )

@@ -11,8 +11,13 @@ from dbslm.store import open_store
 from dbslm.text.vocab import BOS
 from dbslm.training.builds import resolve_model, train
 
-LINES = ["the heron waits by the river", "the river runs to the sea", "a heron flies over the sea",
-         "the sea is wide and the river is long", "a heron waits and waits"] * 2
+LINES = [
+    "the heron waits by the river",
+    "the river runs to the sea",
+    "a heron flies over the sea",
+    "the sea is wide and the river is long",
+    "a heron waits and waits",
+] * 2
 
 
 async def reader_and_scores(db: str, head_size: int):

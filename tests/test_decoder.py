@@ -12,9 +12,17 @@ from dbslm.decoder import DecodeSettings, choose
 from dbslm.text.vocab import BOS, EOS, NEVER_SAMPLED, SEP
 
 
-def plain_choose(words: np.ndarray, log10p: np.ndarray, cache: dict[int, float], confidence: float,
-                 boosts: dict[int, float], generated: Counter, banned: frozenset[int], settings: DecodeSettings,
-                 rng: random.Random) -> int | None:
+def plain_choose(
+    words: np.ndarray,
+    log10p: np.ndarray,
+    cache: dict[int, float],
+    confidence: float,
+    boosts: dict[int, float],
+    generated: Counter,
+    banned: frozenset[int],
+    settings: DecodeSettings,
+    rng: random.Random,
+) -> int | None:
     """The rules word by word: the mixture, a boosted word nobody proposed at the least
     proposed share, log-space boosts and penalties, then temperature, top-k and top-p."""
     gate = settings.cache_weight * confidence if cache else 0.0
@@ -41,7 +49,7 @@ def plain_choose(words: np.ndarray, log10p: np.ndarray, cache: dict[int, float],
     logits.sort(key=lambda x: (-x[0], x[1]))
     if settings.temperature <= 0:
         return logits[0][1]
-    kept = logits[:max(1, settings.top_k)]
+    kept = logits[: max(1, settings.top_k)]
     weights = [math.exp((lg - kept[0][0]) / settings.temperature) for lg, _ in kept]
     cumulative, cut = 0.0, len(kept)
     for i, wt in enumerate(weights):
@@ -62,8 +70,11 @@ def test_choose_follows_the_rules_on_random_inputs() -> None:
         boosts = {int(w): 12.0 for w in draw.choice(pool, draw.integers(0, 2))}
         generated = Counter({int(w): int(draw.integers(1, 4)) for w in draw.choice(pool, draw.integers(0, 6))})
         banned = frozenset(int(w) for w in draw.choice(pool, 3))
-        settings = DecodeSettings(temperature=float(draw.choice([0.0, 0.5, 1.2])),
-                                  top_k=int(draw.choice([1, 5, 40])), top_p=float(draw.choice([0.5, 0.95])))
+        settings = DecodeSettings(
+            temperature=float(draw.choice([0.0, 0.5, 1.2])),
+            top_k=int(draw.choice([1, 5, 40])),
+            top_p=float(draw.choice([0.5, 0.95])),
+        )
         for seed in range(3):
             args = (words, log10p, cache, 0.7, boosts, generated, banned, settings)
             assert choose(*args, random.Random(seed)) == plain_choose(*args, random.Random(seed)), case

@@ -16,8 +16,18 @@ from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import bounded, repaired
 from tests.helpers import execute, split_pairs, table_rows
 
-HOSTILE = ["", "   \t\n ", "🎉🔥👩‍💻🇫🇷", "x" * 100_000, "a\x00b\x07c\x1b[31m", "مرحبا שלום hello",
-           "今日はいい天気ですね。", "'; DROP TABLE messages; --", "Robert'); DELETE FROM pairs;--", "\u202eevil"]
+HOSTILE = [
+    "",
+    "   \t\n ",
+    "🎉🔥👩‍💻🇫🇷",
+    "x" * 100_000,
+    "a\x00b\x07c\x1b[31m",
+    "مرحبا שלום hello",
+    "今日はいい天気ですね。",
+    "'; DROP TABLE messages; --",
+    "Robert'); DELETE FROM pairs;--",
+    "\u202eevil",
+]
 
 
 @pytest.fixture
@@ -127,8 +137,9 @@ def test_any_unicode_gets_an_answer(sync_engine, text):
 async def test_decode_profile_lives_in_a_table(engine, db):
     conv = await engine.start_conversation("p")
     await engine.respond(conv, "Hello", seed=1)
-    assert table_rows(db, "SELECT name, temperature, max_tokens, copy_tokens FROM decode_profiles") == \
-        [("default", 0.5, 40, 200)]
+    assert table_rows(db, "SELECT name, temperature, max_tokens, copy_tokens FROM decode_profiles") == [
+        ("default", 0.5, 40, 200)
+    ]
     execute(db, "UPDATE decode_profiles SET max_tokens = 2, copy_tokens = 2, temperature = 0")
     fresh = DBSLMEngine(engine.store)
     reply = await fresh.respond(await fresh.start_conversation("p2"), "What is AI?", seed=1)
@@ -137,8 +148,11 @@ async def test_decode_profile_lives_in_a_table(engine, db):
 
 async def test_concepts_summary_acknowledgement_and_continuation(engine):
     conv = await engine.start_conversation("c")
-    for text in ("I love astronomy and telescopes", "Which telescopes are good for astronomy?",
-                 "Galaxies! Galaxies too"):
+    for text in (
+        "I love astronomy and telescopes",
+        "Which telescopes are good for astronomy?",
+        "Galaxies! Galaxies too",
+    ):
         await engine.respond(conv, text, seed=1)
     summary = await engine.respond(conv, "What did we discuss?", seed=1)
     assert summary.concept == "summary" and summary.text == "We talked about astronomy, telescopes and galaxies."
@@ -169,7 +183,7 @@ async def test_a_long_learned_answer_is_copied_whole_past_the_length_cap(tmp_pat
 
 
 async def test_a_copied_answer_keeps_its_spacing_and_lines(tmp_path):
-    code = "Like this:\n```\n#!/bin/bash\nls -la /usr/bin && echo \"done\"\n```"
+    code = 'Like this:\n```\n#!/bin/bash\nls -la /usr/bin && echo "done"\n```'
     engine = await DBSLMEngine.open(str(tmp_path / "code.sqlite3"))
     await engine.train_dialog([("How do I list a folder?", code), ("Where do you live?", "In a database file.")])
     conversation = await engine.start_conversation("c")
@@ -197,5 +211,16 @@ def test_contractions_are_spelled_out_for_matching():
     from dbslm.memory.retrieval import plain_words
 
     tokenize = get_tokenizer("regex").tokenize
-    assert plain_words(tokenize("What's up? I can't, you won\u2019t, we're")) == \
-        ["what", "is", "up", "i", "can", "not", "you", "will", "not", "we", "are"]
+    assert plain_words(tokenize("What's up? I can't, you won\u2019t, we're")) == [
+        "what",
+        "is",
+        "up",
+        "i",
+        "can",
+        "not",
+        "you",
+        "will",
+        "not",
+        "we",
+        "are",
+    ]

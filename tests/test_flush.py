@@ -19,8 +19,11 @@ CONTEXT = "n, ctx, total, n1, n2, n3, head_words, head_counts"
 
 def rows(db: str, prefix: str = "") -> list:
     """The n-gram and context rows of ``db`` (``prefix``: of its cold tables), in one order."""
-    return sorted(table_rows(db, f"SELECT build, {NGRAM} FROM {prefix}ngrams") +
-                  table_rows(db, f"SELECT build, {CONTEXT} FROM {prefix}contexts"), key=repr)
+    return sorted(
+        table_rows(db, f"SELECT build, {NGRAM} FROM {prefix}ngrams")
+        + table_rows(db, f"SELECT build, {CONTEXT} FROM {prefix}contexts"),
+        key=repr,
+    )
 
 
 def state(sqlite: str, cold: str) -> tuple[list, list, list]:
@@ -48,8 +51,9 @@ def test_flush_moves_rows_and_answers_stay_the_same(cli, trained, kjv, mariadb_u
     assert sorted(local + remote, key=repr) == rows_before
     monkeypatch.setenv("DBSLM_MARIADB_DATABASE", mariadb_url.rsplit("/", 1)[1])
     assert cli("eval", kjv / "test.txt", "--db", trained, "--json").json() == before
-    assert [cli("chat", "--db", trained, "--prompt", prompt, "--seed", 3).out for prompt in ("And God", "Moses")] \
-        == said
+    assert [
+        cli("chat", "--db", trained, "--prompt", prompt, "--seed", 3).out for prompt in ("And God", "Moses")
+    ] == said
 
 
 @pytest.mark.parametrize("stage,delay", [("copying", 0.05), ("verified", 0.0)])
@@ -59,9 +63,12 @@ def test_flush_killed_midway_and_rerun_ends_in_the_same_state(cli, trained, tmp_
     with fresh_mariadb() as reference_cold:
         assert cli("flush", "--db", reference, "--to", reference_cold, "--force", "--batch", 20000).code == 0
         expected = state(reference, reference_cold)
-    proc = subprocess.Popen([sys.executable, "-m", "dbslm", "flush", "--db", trained, "--to", mariadb_url,
-                             "--force", "--batch", "20000"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dbslm", "flush", "--db", trained, "--to", mariadb_url, "--force", "--batch", "20000"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stderr:
         if line.startswith(stage):
             break
@@ -79,8 +86,10 @@ def test_training_after_a_flush_brings_the_model_home(cli, trained, kjv, mariadb
     assert cli("flush", "--db", trained, "--to", mariadb_url, "--force", "--batch", 3000).code == 0
     for db in (trained, plain):
         assert cli("train", kjv / "test.txt", "--db", db).code == 0
-    assert cli("eval", kjv / "test.txt", "--db", trained, "--json").json() == \
-        cli("eval", kjv / "test.txt", "--db", plain, "--json").json()
+    assert (
+        cli("eval", kjv / "test.txt", "--db", trained, "--json").json()
+        == cli("eval", kjv / "test.txt", "--db", plain, "--json").json()
+    )
     assert table_rows(mariadb_url, "SELECT COUNT(*) FROM cold_ngrams") == [(0,)]
     assert table_rows(trained, "SELECT COUNT(*) FROM flushed") == [(0,)]
 

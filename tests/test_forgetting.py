@@ -61,8 +61,9 @@ async def test_untraining_y_gives_the_model_of_x_alone(db):
         await learn(store, "alone", 3, x)
         assert_same_model(await ngrams_by_text(store, "mixed"), await ngrams_by_text(store, "alone"))
         mixed, alone = await store.models.model("mixed"), await store.models.model("alone")
-        assert [d.t for d in await store.models.discounts(mixed.active_build)] == \
-            [d.t for d in await store.models.discounts(alone.active_build)]
+        assert [d.t for d in await store.models.discounts(mixed.active_build)] == [
+            d.t for d in await store.models.discounts(alone.active_build)
+        ]
         assert await known_words(store, "mixed") == await known_words(store, "alone")
         learned = vocabulary(db, "mixed")
         assert {w: f for w, f in learned.items() if f} == vocabulary(db, "alone")
@@ -90,8 +91,9 @@ async def test_the_counts_training_merges_with_are_every_stored_row(db):
         for n in (1, 2, 3):
             ctx, word, count = await store.models.order_counts(model.active_build, n)  # packed on MariaDB
             rows = await store.models.order_rows(model.active_build, n)
-            assert sorted(zip(ctx.tolist(), word.tolist(), count.tolist())) == \
-                sorted(zip(rows.ctx.tolist(), rows.word.tolist(), rows.count.tolist()))
+            assert sorted(zip(ctx.tolist(), word.tolist(), count.tolist())) == sorted(
+                zip(rows.ctx.tolist(), rows.word.tolist(), rows.count.tolist())
+            )
     finally:
         await store.close()
 
@@ -157,11 +159,14 @@ async def test_forgotten_words_read_as_unknown_in_generation(db):
         assert [p for _, p in candidates[0]] == pytest.approx([p for _, p in candidates[1]], abs=1e-9)
 
 
-@pytest.mark.parametrize("text", [
-    [["the", "unicorn", "of", "the", "LORD"]],  # a word never seen
-    [LINES[0], LINES[0]],  # more occurrences than learned
-    [list(reversed(LINES[1]))],  # known words, never in that order
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        [["the", "unicorn", "of", "the", "LORD"]],  # a word never seen
+        [LINES[0], LINES[0]],  # more occurrences than learned
+        [list(reversed(LINES[1]))],  # known words, never in that order
+    ],
+)
 async def test_untraining_what_was_never_learned_is_refused(db, text):
     async with await open_store(db) as store:
         await learn(store, "base", 3, LINES[:30])
@@ -218,8 +223,9 @@ async def test_forgetting_everything_leaves_the_model_untrained(db, tmp_path):
         await engine.close()
 
 
-words_strategy = st.lists(st.lists(st.sampled_from("a b c d e f".split()), min_size=1, max_size=6),
-                          min_size=1, max_size=5)
+words_strategy = st.lists(
+    st.lists(st.sampled_from("a b c d e f".split()), min_size=1, max_size=6), min_size=1, max_size=5
+)
 
 
 @given(words_strategy, words_strategy, st.integers(1, 4))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,10 @@ import pytest
 from adapters.console import ConsoleAdapter
 from bot.core import BotCore
 from bot.events import Message
-from dbslm.domain import Status
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.reply.replier import Replier
 from dbslm.store.pairs import PairStore
-from dbslm.store.queue import QueueStore
 from dbslm.text.tokenize import MAX_TOKEN_CHARS
 from dbslm.text.valid import MAX_INPUT_CHARS
 from tests.helpers import (
@@ -33,15 +30,22 @@ from tests.helpers import (
     table_rows,
 )
 
-MODEL = ("SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'base' ORDER BY v.id",
-         "SELECT g.n, g.ctx, g.word, g.count, g.logp FROM ngrams g JOIN models m ON m.active_build = g.build "
-         "WHERE m.name = 'base' ORDER BY 1, 2, 3",
-         "SELECT prompt, response, user_id FROM pairs ORDER BY id",
-         "SELECT word, weight, vector FROM word_vectors ORDER BY model_id, word",
-         "SELECT model_id, word, reply_word, score, pairs FROM reply_words ORDER BY 1, 2, 3")
-FIRST = [("hello there", "hi, how are you?"), ("what is a heron", "a tall grey bird"),
-         ("where do herons live", "herons live by the water"), ("is a heron a bird", "yes, a tall grey bird"),
-         ("hello again", "hi there, welcome back"), ("how are you", "fine, and how are you?")]
+MODEL = (
+    "SELECT v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'base' ORDER BY v.id",
+    "SELECT g.n, g.ctx, g.word, g.count, g.logp FROM ngrams g JOIN models m ON m.active_build = g.build "
+    "WHERE m.name = 'base' ORDER BY 1, 2, 3",
+    "SELECT prompt, response, user_id FROM pairs ORDER BY id",
+    "SELECT word, weight, vector FROM word_vectors ORDER BY model_id, word",
+    "SELECT model_id, word, reply_word, score, pairs FROM reply_words ORDER BY 1, 2, 3",
+)
+FIRST = [
+    ("hello there", "hi, how are you?"),
+    ("what is a heron", "a tall grey bird"),
+    ("where do herons live", "herons live by the water"),
+    ("is a heron a bird", "yes, a tall grey bird"),
+    ("hello again", "hi there, welcome back"),
+    ("how are you", "fine, and how are you?"),
+]
 
 
 def model_rows(db: str) -> list[list[tuple]]:
@@ -56,15 +60,29 @@ def trained(cli, db, tmp_path) -> str:
     return db
 
 
-@pytest.mark.parametrize("name,data,fragments", [
-    ("surrogate.ndjson", '{"prompt": "ok", "response": "fine"}\n{"prompt": "bad \\ud800", "response": "x"}\n',
-     ["surrogate.ndjson:2:", "lone surrogate"]),
-    ("surrogate.yml", 'conversations:\n- ["hi", "bad \\ud800 text"]\n', ["surrogate.yml: conversation 1", "surrogate"]),
-    ("nested.json", "[" * 100_000 + "]" * 100_000, ["nested.json: malformed JSON (nested deeper"]),
-    ("number.ndjson", '{"prompt": "a", "response": "b", "n": ' + "9" * 100_000 + "}\n", ["number.ndjson:1:", "digits"]),
-    ("aliases.yml", "conversations:\n- &a [lol, lol, lol]\n- [*a, *a, *a]\n", ["aliases.yml:3: YAML aliases"]),
-    ("deep.yml", "conversations: " + "[" * 100_000 + "]" * 100_000, ["deep.yml: malformed YAML (nested deeper"]),
-])
+@pytest.mark.parametrize(
+    "name,data,fragments",
+    [
+        (
+            "surrogate.ndjson",
+            '{"prompt": "ok", "response": "fine"}\n{"prompt": "bad \\ud800", "response": "x"}\n',
+            ["surrogate.ndjson:2:", "lone surrogate"],
+        ),
+        (
+            "surrogate.yml",
+            'conversations:\n- ["hi", "bad \\ud800 text"]\n',
+            ["surrogate.yml: conversation 1", "surrogate"],
+        ),
+        ("nested.json", "[" * 100_000 + "]" * 100_000, ["nested.json: malformed JSON (nested deeper"]),
+        (
+            "number.ndjson",
+            '{"prompt": "a", "response": "b", "n": ' + "9" * 100_000 + "}\n",
+            ["number.ndjson:1:", "digits"],
+        ),
+        ("aliases.yml", "conversations:\n- &a [lol, lol, lol]\n- [*a, *a, *a]\n", ["aliases.yml:3: YAML aliases"]),
+        ("deep.yml", "conversations: " + "[" * 100_000 + "]" * 100_000, ["deep.yml: malformed YAML (nested deeper"]),
+    ],
+)
 def test_a_bad_file_is_refused_in_one_line_and_changes_nothing(cli, trained, tmp_path, name, data, fragments):
     before = model_rows(trained)
     assert_refused(cli("train", make(tmp_path, name, data), "--db", trained), *fragments)
@@ -72,10 +90,15 @@ def test_a_bad_file_is_refused_in_one_line_and_changes_nothing(cli, trained, tmp
 
 
 def test_a_malformed_mariadb_url_is_one_line(cli, tmp_path):
-    assert_refused(cli("train", make(tmp_path, "a.txt", "a b c\n"), "--db", "mariadb://root@[::1/test"),
-                   "MariaDB URL is malformed")
-    assert_refused(cli("train", make(tmp_path, "a.txt", "a b c\n"), "--db",
-                       "mariadb://root@127.0.0.1/test?slab_engine=InnoDB;DROP"), "slab_engine must be one of")
+    assert_refused(
+        cli("train", make(tmp_path, "a.txt", "a b c\n"), "--db", "mariadb://root@[::1/test"), "MariaDB URL is malformed"
+    )
+    assert_refused(
+        cli(
+            "train", make(tmp_path, "a.txt", "a b c\n"), "--db", "mariadb://root@127.0.0.1/test?slab_engine=InnoDB;DROP"
+        ),
+        "slab_engine must be one of",
+    )
 
 
 @pytest.mark.parametrize("step", ["add_pairs", "write_word_vectors"])
@@ -125,22 +148,26 @@ async def test_forgetting_someone_subtracts_the_pairs_they_taught(db):
         try:
             await engine.train_dialog(FIRST)
             if taught:
-                await engine.train_dialog([("what do herons eat", "zanderfish and frogs")], source="correction",
-                                          user_id="discord:7")
+                await engine.train_dialog(
+                    [("what do herons eat", "zanderfish and frogs")], source="correction", user_id="discord:7"
+                )
                 await engine.train_dialog(FIRST[:2], source="upload:faq.ndjson", user_id="discord:7")
             await engine.train_dialog([("hello there", "hi, good to see you")])
             if taught:
                 removed = await engine.forget_user("discord:7", only_this_model=True)
                 assert removed["taught_pairs"] == 3
-            models[name] = (await ngrams_by_text(engine.store, name),
-                            [(p, r) for _, p, r, _ in await engine.pairs.pair_texts(await engine.model_id(), 100)],
-                            await engine.pairs.word_vectors(await engine.model_id()))
+            models[name] = (
+                await ngrams_by_text(engine.store, name),
+                [(p, r) for _, p, r, _ in await engine.pairs.pair_texts(await engine.model_id(), 100)],
+                await engine.pairs.word_vectors(await engine.model_id()),
+            )
         finally:
             await engine.close()
     assert_same_model(models["forgot"][0], models["alone"][0])
     assert models["forgot"][1:] == models["alone"][1:] and models["alone"][2]
-    texts = [t for (t,) in table_rows(db, "SELECT text FROM vocab")] + \
-            [t for row in table_rows(db, "SELECT prompt, response FROM pairs") for t in row]
+    texts = [t for (t,) in table_rows(db, "SELECT text FROM vocab")] + [
+        t for row in table_rows(db, "SELECT prompt, response FROM pairs") for t in row
+    ]
     assert not [t for t in texts if "zanderfish" in t]
 
 
@@ -193,30 +220,21 @@ async def test_a_message_is_logged_with_its_answer_and_kept_when_answering_fails
     assert logged == [("user", "hello"), ("bot", reply.text), ("user", "hello again")]
 
 
-async def test_a_surrogate_in_a_listened_channel_is_learned_repaired(dialog_engine):
-    core = BotCore(dialog_engine, replace(SETTINGS, listen_batch=1))
-    sent: list[str] = []
-
-    async def send(text: str, *, private: bool = False) -> None:
-        sent.append(text)
-
-    await core.handle(Message("discord", "g", "c", "boss", "/listen on", is_admin=True, message_id="1"), send)
-    await core.handle(Message("discord", "g", "c", "ann", "odd \ud83d text here", message_id="2"), send)
-    await core.listener.close()
-    engine = await core.communities.engine_named("discord:g")
-    learned = await engine.learning.messages(status=Status.LEARNED)
-    assert [m.text for m in learned] == ["odd \ufffd text here"]
-
-
 def test_interrupted_trainings_are_cleaned_at_the_next_start_and_reported(cli, trained, tmp_path, caplog):
     """What a killed training leaves (its build row, half its n-gram rows) is removed when the
     next command opens the database, and the removal is reported."""
     active = table_rows(trained, "SELECT active_build FROM models WHERE name = 'base'")[0][0]
-    execute(trained, "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at) "
-                     "SELECT id, 'building', 'text', 3, 1, 1, 0 FROM models WHERE name = 'base'")
+    execute(
+        trained,
+        "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at) "
+        "SELECT id, 'building', 'text', 3, 1, 1, 0 FROM models WHERE name = 'base'",
+    )
     stale = max(b for (b,) in table_rows(trained, "SELECT id FROM builds"))
-    execute(trained, "INSERT INTO ngrams (build, n, ctx, word, count, logp, backoff, q) "
-                     f"SELECT {stale}, n, ctx, word, count, logp, backoff, q FROM ngrams WHERE build = {active}")
+    execute(
+        trained,
+        "INSERT INTO ngrams (build, n, ctx, word, count, logp, backoff, q) "
+        f"SELECT {stale}, n, ctx, word, count, logp, backoff, q FROM ngrams WHERE build = {active}",
+    )
     with caplog.at_level(logging.WARNING):
         assert cli("eval", make(tmp_path, "t.txt", "hello there\n"), "--db", trained).code == 0
     assert any("interrupted training" in r.getMessage() and "n-gram rows" in r.getMessage() for r in caplog.records)
@@ -235,89 +253,6 @@ async def test_console_train_refuses_a_path_that_is_not_a_readable_file(dialog_e
     assert (await dialog_engine.store.models.model("base")).active_build == build  # nothing was trained
 
 
-@pytest.mark.parametrize("batch", [1, 5])
-async def test_a_message_that_cannot_be_learned_is_set_aside_and_the_others_are_learned(db, monkeypatch, batch):
-    """A poison message (its tokenizing fails: a fault injected in the tokenizer) in a listened
-    channel: it is set aside with its reason, every other message is learned, /stats counts it."""
-    from dbslm.text.tokenize import RegexTokenizer
-
-    tokenize = RegexTokenizer.tokenize
-
-    def poisoned(self, line: str) -> list[str]:
-        if "nightshade" in line:
-            raise ValueError("this text breaks the tokenizer")
-        return tokenize(self, line)
-
-    engine = await DBSLMEngine.open(db)
-    await engine.train_dialog([("hello", "hi there")])
-    core = BotCore(engine, replace(SETTINGS, listen_batch=batch, listen_seconds=0.05))
-    said: list[str] = []
-
-    async def send(text: str, *, private: bool = False) -> None:
-        said.append(text)
-
-    try:
-        await core.handle(Message("discord", "g", "c", "boss", "/listen on", is_admin=True, message_id="0"), send)
-        monkeypatch.setattr(RegexTokenizer, "tokenize", poisoned)
-        texts = ["the first fine message", "a second fine one", "deadly nightshade grows here",
-                 "a message after it", "and the last one"]
-        for i, text in enumerate(texts, 1):
-            await core.handle(Message("discord", "g", "c", f"u{i}", text, message_id=str(i)), send)
-        await core.listener.close()
-        monkeypatch.undo()
-        community = await core.communities.engine_named("discord:g")
-        learned = [m.text for m in await community.learning.messages(status=Status.LEARNED)]
-        await core.handle(Message("discord", "g", "c", "boss", "/stats", is_admin=True, message_id="9",
-                                  mentions_bot=True), send)
-    finally:
-        await engine.close()
-    assert sorted(learned) == sorted(t for t in texts if "nightshade" not in t)
-    assert table_rows(db, "SELECT message_key, reason FROM set_aside") == [
-        ("discord:g:c:3", "ValueError: this text breaks the tokenizer")]
-    assert "1 messages set aside as unlearnable" in said[-1]
-
-
-async def test_a_failure_in_a_listened_batch_switch_leaves_it_queued_and_the_model_as_it_was(db, monkeypatch):
-    """The queue's bookkeeping switches with the build: a database failure there (a full disk)
-    leaves the community model as it was and every message queued, none set aside."""
-    engine = await DBSLMEngine.open(db)
-    await engine.train_dialog([("hello", "hi there")])
-    core = BotCore(engine, replace(SETTINGS, listen_batch=100, listen_seconds=3600))
-    try:
-        await core.handle(Message("discord", "g", "c", "boss", "/listen on", is_admin=True, message_id="0"), drop)
-        for i, text in enumerate(["herons nest in reeds", "they eat small fish", "and frogs too"], 1):
-            await core.handle(Message("discord", "g", "c", f"u{i}", text, message_id=str(i)), drop)
-        community = await core.communities.engine_named("discord:g")
-        model_id = await community.model_id()
-        before = community_rows(db, model_id)
-
-        async def full(*args, **kwargs) -> None:
-            raise DbslmError("the database or disk is full")
-
-        monkeypatch.setattr(QueueStore, "mark_learned", full)
-        with pytest.raises(DbslmError):
-            await community.learning.learn_queued()
-        after = community_rows(db, model_id)
-        monkeypatch.undo()
-        assert after == before and table_rows(db, "SELECT COUNT(*) FROM set_aside") == [(0,)]
-        assert (await community.learning.learn_queued()).sentences == 3
-    finally:
-        await core.close()
-        await engine.close()
-
-
-def community_rows(db: str, model_id: int) -> list[list[tuple]]:
-    """A community model's queue, pairs and build."""
-    return [table_rows(db, f"SELECT {columns} FROM {table} WHERE {key} = {model_id}")
-            for table, columns, key in (("learned", "message_key, status, seq", "model_id"),
-                                        ("pairs", "prompt, response", "model_id"), ("models", "active_build", "id"),
-                                        ("queues", "learned, queued", "model_id"))]
-
-
-async def drop(text: str, *, private: bool = False) -> None:
-    """Where the bot's answers go when a test does not read them."""
-
-
 async def test_forgetting_a_person_leaves_no_copy_of_their_words(db):
     """After /forget, no table holds a word only the forgotten person used, and on SQLite no
     byte of the database's files does either (secure_delete, merged full-text indexes, the
@@ -330,6 +265,7 @@ async def test_forgetting_a_person_leaves_no_copy_of_their_words(db):
     async def say(user: str, text: str, key: str, **flags) -> None:
         async def send(reply: str, *, private: bool = False) -> None:
             pass
+
         await core.handle(Message("discord", "g", "c", user, text, message_id=key, **flags), send)
 
     try:
@@ -345,10 +281,14 @@ async def test_forgetting_a_person_leaves_no_copy_of_their_words(db):
         await core.listener.close()
     finally:
         await engine.close()
-    texts = [(t.name, c) for t in TABLES for c, kind in t.columns
-             if kind.rstrip("?") in ("text", "name", "ref", "token")]
-    found = [(table, column) for table, column in texts
-             if table_rows(db, f"SELECT COUNT(*) FROM {table} WHERE {column} LIKE '%zanzibarquux%'") != [(0,)]]
+    texts = [
+        (t.name, c) for t in TABLES for c, kind in t.columns if kind.rstrip("?") in ("text", "name", "ref", "token")
+    ]
+    found = [
+        (table, column)
+        for table, column in texts
+        if table_rows(db, f"SELECT COUNT(*) FROM {table} WHERE {column} LIKE '%zanzibarquux%'") != [(0,)]
+    ]
     assert found == []
     if is_sqlite(db):
         files = list(Path(db).parent.glob(Path(db).name + "*"))

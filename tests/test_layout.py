@@ -14,8 +14,11 @@ PACKAGES = ("dbslm", "bot", "adapters", "app")
 
 
 def test_no_module_is_over_the_size_a_reader_takes_in():
-    sizes = {path.relative_to(ROOT): len(path.read_text(encoding="utf-8").splitlines())
-             for folder in ("dbslm", "bot", "adapters", "bench", "tests") for path in (ROOT / folder).rglob("*.py")}
+    sizes = {
+        path.relative_to(ROOT): len(path.read_text(encoding="utf-8").splitlines())
+        for folder in ("dbslm", "bot", "adapters", "bench", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+    }
     assert {str(path): lines for path, lines in sizes.items() if lines > MOST_LINES} == {}
 
 
@@ -39,9 +42,13 @@ def imports() -> dict[str, set[str]]:
             module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
             found = graph.setdefault(room(module), set())
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                    [node.module, *(f"{node.module}.{a.name}" for a in node.names)] \
-                    if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                    if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                    else []
+                )
                 found |= {room(n) for n in names if n.split(".")[0] in PACKAGES and _exists(n)} - {room(module)}
     return graph
 
@@ -65,8 +72,10 @@ def test_packages_import_each_other_one_way_only():
                     seen.add(following)
                     stack.append((following, (*path, following)))
     assert cycles == set()
-    assert not any(n.startswith(("bot", "adapters", "app")) for n in set().union(*(graph[n] for n in graph
-                                                                                   if n.startswith("dbslm"))))
+    assert not any(
+        n.startswith(("bot", "adapters", "app"))
+        for n in set().union(*(graph[n] for n in graph if n.startswith("dbslm")))
+    )
 
 
 def test_the_store_reads_no_settings():
@@ -75,7 +84,12 @@ def test_the_store_reads_no_settings():
         assert not any(s in text for s in ("os.environ", "getenv", "dbslm.config", "load_dotenv")), path
 
 
-def test_the_code_passes_the_linter():
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--quiet", "--no-cache", str(ROOT)],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_the_code_passes_the_linter_and_is_formatted():
+    for check in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *check, "--quiet", "--no-cache", str(ROOT)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -13,14 +13,21 @@ from dbslm.training.builds import resolve_model, train, untrain
 from tests.helpers import LINES, TEST_TEXT, assert_same_model, ngrams_by_text, table_rows
 
 HEAD = 4  # small heads, so that batches move words in and out of them
-ROWS = ("SELECT g.n, g.ctx, g.word, g.count, g.adjusted FROM ngrams g JOIN models m ON m.active_build = g.build "
-        "WHERE m.name = 'NAME' ORDER BY g.n, g.ctx, g.word")
-CONTEXTS = ("SELECT c.n, c.ctx, c.total, c.n1, c.n2, c.n3, c.head_words, c.head_counts FROM contexts c "
-            "JOIN models m ON m.active_build = c.build WHERE m.name = 'NAME' ORDER BY c.n, c.ctx")
-DISCOUNTS = ("SELECT d.n, d.t1, d.t2, d.t3, d.t4, d.d1, d.d2, d.d3, d.fallback, d.ngrams FROM discounts d "
-             "JOIN models m ON m.active_build = d.build WHERE m.name = 'NAME' ORDER BY d.n")
-VOCAB = ("SELECT v.id, v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'NAME' "
-         "ORDER BY v.id")
+ROWS = (
+    "SELECT g.n, g.ctx, g.word, g.count, g.adjusted FROM ngrams g JOIN models m ON m.active_build = g.build "
+    "WHERE m.name = 'NAME' ORDER BY g.n, g.ctx, g.word"
+)
+CONTEXTS = (
+    "SELECT c.n, c.ctx, c.total, c.n1, c.n2, c.n3, c.head_words, c.head_counts FROM contexts c "
+    "JOIN models m ON m.active_build = c.build WHERE m.name = 'NAME' ORDER BY c.n, c.ctx"
+)
+DISCOUNTS = (
+    "SELECT d.n, d.t1, d.t2, d.t3, d.t4, d.d1, d.d2, d.d3, d.fallback, d.ngrams FROM discounts d "
+    "JOIN models m ON m.active_build = d.build WHERE m.name = 'NAME' ORDER BY d.n"
+)
+VOCAB = (
+    "SELECT v.id, v.text, v.freq FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'NAME' ORDER BY v.id"
+)
 
 
 async def learn(store: Store, name: str, sentences: list[list[str]]) -> int | None:
@@ -56,8 +63,9 @@ async def test_forgetting_in_place_gives_the_model_trained_without(db):
         await learn(store, "without", kept)
         assert_same_model(await ngrams_by_text(store, "forgot"), await ngrams_by_text(store, "without"))
         forgot, without = await store.models.model("forgot"), await store.models.model("without")
-        assert [d.t for d in await store.models.discounts(forgot.active_build)] == \
-            [d.t for d in await store.models.discounts(without.active_build)]
+        assert [d.t for d in await store.models.discounts(forgot.active_build)] == [
+            d.t for d in await store.models.discounts(without.active_build)
+        ]
         a, b = await evaluate(store, forgot, TEST_TEXT), await evaluate(store, without, TEST_TEXT)
         assert (a.tokens, a.oovs) == (b.tokens, b.oovs)
         assert a.log10_prob == pytest.approx(b.log10_prob, abs=1e-9)
@@ -76,8 +84,10 @@ async def test_a_reader_follows_the_batches_without_starting_afresh(tmp_path):
         assert await reader.refresh(model)
         fresh = await ModelReader.open(store.models, model, HEAD)
         for history in histories:  # the same, the discounts of 10 lines ago apart (within DISCOUNT_DRIFT)
-            (words, logp), (expected_words, expected) = (await reader.candidates(history),
-                                                         await fresh.candidates(history))
+            (words, logp), (expected_words, expected) = (
+                await reader.candidates(history),
+                await fresh.candidates(history),
+            )
             assert words.tolist() == expected_words.tolist()
             assert np.allclose(logp, expected, rtol=0, atol=0.01)
         reader.discounts = []  # as if they had drifted
@@ -85,6 +95,8 @@ async def test_a_reader_follows_the_batches_without_starting_afresh(tmp_path):
         assert await reader.refresh(await store.models.model("m"))
         fresh = await ModelReader.open(store.models, await store.models.model("m"), HEAD)
         for history in histories:
-            (words, logp), (expected_words, expected) = (await reader.candidates(history),
-                                                         await fresh.candidates(history))
+            (words, logp), (expected_words, expected) = (
+                await reader.candidates(history),
+                await fresh.candidates(history),
+            )
             assert words.tolist() == expected_words.tolist() and np.array_equal(logp, expected)

@@ -37,15 +37,22 @@ def big_text(kjv, tmp_path):
 def test_connection_dropped_mid_train_leaves_previous_model(cli, kjv, tmp_path, mariadb_url):
     assert cli("train", kjv / "test.txt", "--db", mariadb_url, "--tokenizer", "whitespace").code == 0
     before = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()
-    proc = subprocess.Popen([sys.executable, "-m", "dbslm", "train", str(big_text(kjv, tmp_path)), "--db",
-                             mariadb_url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dbslm", "train", str(big_text(kjv, tmp_path)), "--db", mariadb_url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     t = parse_url(mariadb_url)
     admin = pymysql.connect(host=t.host, port=t.port, user=t.user, password=t.password, autocommit=True)
     killed = 0
     with admin.cursor() as cur:
         while not killed and proc.poll() is None:  # wait until the n-grams are being written
-            cur.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND "
-                        "(info LIKE 'LOAD DATA%%ngrams%%' OR info LIKE 'INSERT INTO ngrams%%')", (t.database,))
+            cur.execute(
+                "SELECT id FROM information_schema.processlist WHERE db = %s AND "
+                "(info LIKE 'LOAD DATA%%ngrams%%' OR info LIKE 'INSERT INTO ngrams%%')",
+                (t.database,),
+            )
             for (conn_id,) in cur.fetchall():
                 cur.execute(f"KILL {int(conn_id)}")
                 killed += 1
@@ -61,8 +68,11 @@ def test_connection_dropped_mid_train_leaves_previous_model(cli, kjv, tmp_path, 
 
 def test_the_bulk_tables_are_innodb_unless_the_url_says_otherwise(cli, kjv, mariadb_url):
     cli("train", kjv / "test.txt", "--db", mariadb_url, "--tokenizer", "whitespace")
-    engines = table_rows(mariadb_url, "SELECT table_name, engine FROM information_schema.tables "
-                                      "WHERE table_schema = DATABASE() AND table_name IN ('ngrams', 'heads', 'quant')")
+    engines = table_rows(
+        mariadb_url,
+        "SELECT table_name, engine FROM information_schema.tables "
+        "WHERE table_schema = DATABASE() AND table_name IN ('ngrams', 'heads', 'quant')",
+    )
     assert sorted(engines) == [("heads", "InnoDB"), ("ngrams", "InnoDB"), ("quant", "InnoDB")]
     assert parse_url(mariadb_url + "?slab_engine=aria").slab_engine == "Aria"
 
@@ -70,8 +80,11 @@ def test_the_bulk_tables_are_innodb_unless_the_url_says_otherwise(cli, kjv, mari
 def test_one_process_trains_while_another_answers(cli, kjv, tmp_path, mariadb_url):
     cli("train", kjv / "test.txt", "--db", mariadb_url, "--tokenizer", "whitespace")
     before = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()["log10_prob"]
-    trainer = subprocess.Popen([sys.executable, "-m", "dbslm", "train", str(big_text(kjv, tmp_path)),
-                                "--db", mariadb_url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "dbslm", "train", str(big_text(kjv, tmp_path)), "--db", mariadb_url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     seen = []
     while trainer.poll() is None:
         result = cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json")
@@ -92,5 +105,7 @@ def test_a_large_model_trains_the_same_on_both_backends(cli, tmp_path, kjv, mari
     sqlite = str(tmp_path / "big.sqlite3")
     for db in (sqlite, mariadb_url):
         assert cli("train", corpus, "--db", db, "--tokenizer", "whitespace").code == 0
-    assert cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json() == \
-        cli("eval", kjv / "test.txt", "--db", sqlite, "--json").json()
+    assert (
+        cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()
+        == cli("eval", kjv / "test.txt", "--db", sqlite, "--json").json()
+    )

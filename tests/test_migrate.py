@@ -45,15 +45,15 @@ def test_sql_file_replays_to_the_same_model(cli, source, kjv, tmp_path):
     with fresh_mariadb() as url:
         t = parse_url(url)
         with dump.open("rb") as sql:
-            subprocess.run([client, "-h", t.host, "-P", str(t.port), "-u", t.user, t.database],
-                           stdin=sql, check=True)
+            subprocess.run([client, "-h", t.host, "-P", str(t.port), "-u", t.user, t.database], stdin=sql, check=True)
         assert cli("eval", kjv / "test.txt", "--db", url, "--json").json() == expected
         assert everything(url) == everything(source)
 
 
 def test_migrate_refusals(cli, tmp_path):
-    assert_refused(cli("migrate", "--sqlite", tmp_path / "missing.sqlite3", "--output", tmp_path / "x.sql"),
-                   "no database")
+    assert_refused(
+        cli("migrate", "--sqlite", tmp_path / "missing.sqlite3", "--output", tmp_path / "x.sql"), "no database"
+    )
     assert_refused(cli("migrate", "--sqlite", tmp_path / "x.sqlite3"), "--output")
 
 
@@ -71,8 +71,10 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     execute(db, "ALTER TABLE decode_profiles DROP COLUMN copy_tokens")
     execute(db, "ALTER TABLE decode_profiles DROP COLUMN prompt_weight")
     if not is_sqlite(db):  # version 1's channel keys were VARCHAR(64)
-        execute(db, "ALTER TABLE conversations MODIFY channel_key VARCHAR(64) CHARACTER SET utf8mb4 "
-                    "COLLATE utf8mb4_bin NULL")
+        execute(
+            db,
+            "ALTER TABLE conversations MODIFY channel_key VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL",
+        )
     execute(db, "UPDATE meta SET value = '1' WHERE name = 'schema_version'")
     engine = await DBSLMEngine.open(db)
     reply = await engine.respond(await engine.start_conversation("ann"), "hello there", seed=1)
@@ -84,8 +86,9 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
     assert table_rows(db, "SELECT max_tokens, copy_tokens, prompt_weight FROM decode_profiles") == [(40, None, None)]
     assert table_rows(db, "SELECT prompt, meta FROM pairs") == [("hello there", None)]
-    assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?".replace(
-        "?", f"'{thread}'")) == [(1,)]
+    assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?".replace("?", f"'{thread}'")) == [
+        (1,)
+    ]
 
 
 async def queued_and_learned(db: str, learned: int, waiting: int) -> int:
@@ -97,8 +100,10 @@ async def queued_and_learned(db: str, learned: int, waiting: int) -> int:
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello there", "hi, nice to meet you")])
     model_id = await engine.model_id()
-    rows = [ChannelMessage(f"discord:c:{i}", "ann", "discord:c", f"the heron number {i} waits")
-            for i in range(learned + waiting)]
+    rows = [
+        ChannelMessage(f"discord:c:{i}", "ann", "discord:c", f"the heron number {i} waits")
+        for i in range(learned + waiting)
+    ]
     await engine.learning.queue(rows[:learned])
     await engine.learning.learn_queued()
     await engine.learning.queue(rows[learned:])
@@ -114,9 +119,12 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     execute(db, "DELETE FROM learned WHERE message_key = 'discord:c:2'")
     execute(db, "UPDATE learned SET status = 'forgetting' WHERE message_key = 'discord:c:0'")
     execute(db, "UPDATE learned SET status = 'learned' WHERE message_key = 'discord:c:1'")
-    execute(db, "INSERT INTO learned (model_id, message_key, user_id, channel_key, text, status, created_at) "
-                f"VALUES ({model_id}, 'discord:c:5', 'ann', 'discord:c', 'the heron number 5 waits', 'pending', 0), "
-                f"({model_id}, 'discord:c:4', 'ann', 'discord:c', 'the heron number 4 waits', 'learning', 0)")
+    execute(
+        db,
+        "INSERT INTO learned (model_id, message_key, user_id, channel_key, text, status, created_at) "
+        f"VALUES ({model_id}, 'discord:c:5', 'ann', 'discord:c', 'the heron number 5 waits', 'pending', 0), "
+        f"({model_id}, 'discord:c:4', 'ann', 'discord:c', 'the heron number 4 waits', 'learning', 0)",
+    )
     undo_version_6(db)
     execute(db, "DROP INDEX learned_model_id_seq" + (" ON learned" if not is_sqlite(db) else ""))
     execute(db, "ALTER TABLE learned DROP COLUMN seq")
@@ -125,15 +133,23 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     execute(db, "UPDATE meta SET value = '3' WHERE name = 'schema_version'")
     engine = await DBSLMEngine.open(db)
     states = {m.message_key: m.status for m in await engine.learning.messages()}
-    assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "queued",
-                      "discord:c:5": "queued"}
+    assert states == {
+        "discord:c:0": "forgetting",
+        "discord:c:1": "learned",
+        "discord:c:4": "queued",
+        "discord:c:5": "queued",
+    }
     assert await engine.learning.heard.models_waiting() == [engine.model_name]
     report = await engine.learning.learn_queued()
     states = {m.message_key: m.status for m in await engine.learning.messages()}
     await engine.close()
     assert report.sentences == 2
-    assert states == {"discord:c:0": "forgetting", "discord:c:1": "learned", "discord:c:4": "learned",
-                      "discord:c:5": "learned"}
+    assert states == {
+        "discord:c:0": "forgetting",
+        "discord:c:1": "learned",
+        "discord:c:4": "learned",
+        "discord:c:5": "learned",
+    }
     assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 
@@ -154,10 +170,20 @@ async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):
     states = {m.message_key: m.status for m in await engine.learning.messages()}
     report = await engine.learning.learn_queued()
     await engine.close()
-    assert seqs == {"discord:c:0": 0, "discord:c:1": 0, "discord:c:2": 3, "discord:c:3": 4,
-                    "discord:c:4": 5}  # numbered on after the highest number
-    assert states == {"discord:c:0": "learned", "discord:c:1": "learned", "discord:c:2": "queued",
-                      "discord:c:3": "queued", "discord:c:4": "queued"}
+    assert seqs == {
+        "discord:c:0": 0,
+        "discord:c:1": 0,
+        "discord:c:2": 3,
+        "discord:c:3": 4,
+        "discord:c:4": 5,
+    }  # numbered on after the highest number
+    assert states == {
+        "discord:c:0": "learned",
+        "discord:c:1": "learned",
+        "discord:c:2": "queued",
+        "discord:c:3": "queued",
+        "discord:c:4": "queued",
+    }
     assert report.sentences == 3
     assert table_rows(mariadb_url, f"SELECT queued, learned FROM queues WHERE model_id = {model_id}") == [(5, 5)]
 
@@ -181,5 +207,7 @@ async def test_a_version_7_model_is_written_in_count_form_and_scores_the_same(db
     assert after == before and reply.text
     assert table_rows(db, "SELECT form, COUNT(*) FROM builds GROUP BY form") == [("counts", 1)]
     assert table_rows(db, "SELECT COUNT(*) FROM ngrams WHERE logp IS NOT NULL OR q IS NOT NULL") == [(0,)]
-    assert table_rows(db, "SELECT n, ctx, total, n1, n2, n3, head_words, head_counts FROM contexts "
-                          "ORDER BY n, ctx") == heads
+    assert (
+        table_rows(db, "SELECT n, ctx, total, n1, n2, n3, head_words, head_counts FROM contexts ORDER BY n, ctx")
+        == heads
+    )

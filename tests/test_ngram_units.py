@@ -25,7 +25,7 @@ def brute_counts(sentences: list[list[str]], order: int, vocab: Vocabulary) -> l
         ids = [BOS] + [vocab.index[w] for w in s] + [EOS]
         for n in range(1, order + 1):
             for i in range(len(ids) - n + 1):
-                result[n - 1][tuple(ids[i:i + n])] += 1
+                result[n - 1][tuple(ids[i : i + n])] += 1
     return result
 
 

@@ -21,8 +21,11 @@ from dbslm.text.tokenize import get_tokenizer
 from tests.helpers import execute, is_sqlite, table_rows, undo_version_6
 
 TOKENIZE = get_tokenizer("regex").tokenize
-PAIRS = [("How old are you?", "I was built this year."), ("What is your favourite colour?", "Teal, always."),
-         ("Where do you live?", "In a database file.")]
+PAIRS = [
+    ("How old are you?", "I was built this year."),
+    ("What is your favourite colour?", "Teal, always."),
+    ("Where do you live?", "In a database file."),
+]
 FOOD = ["pizza cheese oven", "pasta sauce cheese", "pizza dough oven", "sauce tomato pasta", "cheese tomato pizza"]
 PETS = ["dog walk leash", "cat purr sofa", "dog bark walk", "cat sofa nap", "leash dog park"]
 
@@ -55,12 +58,10 @@ async def test_the_reply_on_the_messages_topic_leads(tmp_path):
     engine = await DBSLMEngine.open(str(tmp_path / "topics.sqlite3"))
     await engine.train_dialog(topical_pairs())
     loaded = await engine.replier.load()
-    ranked = await loaded.ranker.responses("tell me about cheese and pasta",
-                                           TOKENIZE("tell me about cheese and pasta"))
+    ranked = await loaded.ranker.responses("tell me about cheese and pasta", TOKENIZE("tell me about cheese and pasta"))
     await engine.close()
     assert ranked[0][1] == 1.0 and all(w <= 1.0 for _, w in ranked)
-    assert all(any(w in r for w in ("pizza", "pasta", "sauce", "cheese", "tomato", "dough", "oven"))
-               for r, _ in ranked)
+    assert all(any(w in r for w in ("pizza", "pasta", "sauce", "cheese", "tomato", "dough", "oven")) for r, _ in ranked)
 
 
 async def test_an_echo_is_never_chosen_and_the_same_question_gets_its_answer(tmp_path):
@@ -85,9 +86,9 @@ async def taught_by_ann_and_bob(db: str, bobs: list[tuple[str, str]]) -> tuple[D
 
 async def test_vectors_are_rows_and_forgetting_pairs_recounts_them(db):
     engine, model_id = await taught_by_ann_and_bob(
-        db, [("my kayak paddle", "kayak river paddle"), ("a kayak trip", "paddle the river")])
-    assert table_rows(db, f"SELECT COUNT(*) FROM word_vectors WHERE model_id = {model_id} AND word = 'kayak'") \
-        == [(1,)]
+        db, [("my kayak paddle", "kayak river paddle"), ("a kayak trip", "paddle the river")]
+    )
+    assert table_rows(db, f"SELECT COUNT(*) FROM word_vectors WHERE model_id = {model_id} AND word = 'kayak'") == [(1,)]
     await engine.forget_user("test:bob")
     stored = await load_vectors(engine.pairs, model_id)
     await engine.close()
@@ -104,21 +105,31 @@ def test_reply_words_are_what_a_prompt_word_calls_for_beyond_what_every_reply_ha
     food = {w for text in FOOD for w in text.split()}
     assert called["pizza"] and set(called["pizza"]) <= food  # "yes", "the", "was", "great" are in every reply
     assert all(len(replies) <= TOP for replies in called.values())
-    few = count_reply_words([(["kayak"], ["paddle"])] + [(["kayak"], ["river"])] * 3 + [(["bike"], ["wheel"])] * 3
-                            + [(["tea"], ["cup"])] * 3)
+    few = count_reply_words(
+        [(["kayak"], ["paddle"])]
+        + [(["kayak"], ["river"])] * 3
+        + [(["bike"], ["wheel"])] * 3
+        + [(["tea"], ["cup"])] * 3
+    )
     assert list(zip(few.words, few.reply_words, few.pairs.tolist())) == [
-        ("bike", "wheel", 3), ("kayak", "river", 3), ("tea", "cup", 3)]  # a pairing seen once says nothing
+        ("bike", "wheel", 3),
+        ("kayak", "river", 3),
+        ("tea", "cup", 3),
+    ]  # a pairing seen once says nothing
 
 
 async def test_reply_words_are_rows_and_forgetting_pairs_recounts_them(db):
     engine, model_id = await taught_by_ann_and_bob(
-        db, [("my kayak trip", "paddle down the river"), ("a kayak for two", "a river paddle")])
+        db, [("my kayak trip", "paddle down the river"), ("a kayak for two", "a river paddle")]
+    )
     which = f"SELECT reply_word FROM reply_words WHERE model_id = {model_id} AND word = 'kayak' ORDER BY score DESC"
     assert {"paddle", "river"} <= {w for (w,) in table_rows(db, which)}
     await engine.forget_user("test:bob")
     await engine.close()
-    stored = table_rows(db, f"SELECT word, reply_word, score, pairs FROM reply_words WHERE model_id = {model_id} "
-                            "ORDER BY word, reply_word")
+    stored = table_rows(
+        db,
+        f"SELECT word, reply_word, score, pairs FROM reply_words WHERE model_id = {model_id} ORDER BY word, reply_word",
+    )
     alone = count_reply_words([(words(p), words(r)) for p, r in topical_pairs()])
     expected = sorted(zip(alone.words, alone.reply_words, alone.scores.tolist(), alone.pairs.tolist()))
     assert [(w, r, n) for w, r, _, n in stored] == [(w, r, n) for w, r, _, n in expected]
@@ -137,8 +148,11 @@ async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
             execute(db, f"DROP TRIGGER pairs_{column}_fts_ad")
             execute(db, f"DROP TABLE pairs_{column}_fts")
         execute(db, "CREATE VIRTUAL TABLE pairs_fts USING fts5(prompt, content='pairs', content_rowid='id')")
-        execute(db, "CREATE TRIGGER pairs_fts_ai AFTER INSERT ON pairs BEGIN "
-                    "INSERT INTO pairs_fts (rowid, prompt) VALUES (new.id, new.prompt); END")
+        execute(
+            db,
+            "CREATE TRIGGER pairs_fts_ai AFTER INSERT ON pairs BEGIN "
+            "INSERT INTO pairs_fts (rowid, prompt) VALUES (new.id, new.prompt); END",
+        )
         execute(db, "INSERT INTO pairs_fts (pairs_fts) VALUES ('rebuild')")
     else:
         execute(db, "ALTER TABLE pairs DROP INDEX response")

@@ -9,15 +9,18 @@ from dbslm.config import load_settings
 from dbslm.errors import DbslmError
 
 
-@pytest.mark.parametrize("name, value, refusal", [
-    ("BOT_USER_RATE", "1.5", "BOT_USER_RATE must be a whole number, not '1.5'"),
-    ("BOT_USER_RATE", "0", "BOT_USER_RATE must be at least 1, not '0'"),
-    ("BOT_BASE_WEIGHT", "2", "BOT_BASE_WEIGHT must be between 0 and 1, not '2'"),
-    ("BOT_RATE_WINDOW", "inf", "BOT_RATE_WINDOW must be a number, not 'inf'"),
-    ("BOT_LISTEN_SECONDS", "soon", "BOT_LISTEN_SECONDS must be a number, not 'soon'"),
-    ("DBSLM_MARIADB_PORT", "70000", "DBSLM_MARIADB_PORT must be between 1 and 65535, not '70000'"),
-    ("DBSLM_SQLITE_FLUSH_BATCH", "nan", "DBSLM_SQLITE_FLUSH_BATCH must be a number, not 'nan'"),
-])
+@pytest.mark.parametrize(
+    "name, value, refusal",
+    [
+        ("BOT_USER_RATE", "1.5", "BOT_USER_RATE must be a whole number, not '1.5'"),
+        ("BOT_USER_RATE", "0", "BOT_USER_RATE must be at least 1, not '0'"),
+        ("BOT_BASE_WEIGHT", "2", "BOT_BASE_WEIGHT must be between 0 and 1, not '2'"),
+        ("BOT_RATE_WINDOW", "inf", "BOT_RATE_WINDOW must be a number, not 'inf'"),
+        ("BOT_LISTEN_SECONDS", "soon", "BOT_LISTEN_SECONDS must be a number, not 'soon'"),
+        ("DBSLM_MARIADB_PORT", "70000", "DBSLM_MARIADB_PORT must be between 1 and 65535, not '70000'"),
+        ("DBSLM_SQLITE_FLUSH_BATCH", "nan", "DBSLM_SQLITE_FLUSH_BATCH must be a number, not 'nan'"),
+    ],
+)
 def test_a_bad_number_is_refused_by_name(monkeypatch, name, value, refusal):
     monkeypatch.setenv(name, value)
     with pytest.raises(DbslmError) as refused:

@@ -12,8 +12,18 @@ import pytest
 from dbslm.errors import DatabaseError, DbslmError
 from dbslm.store import open_database, open_store
 
-HOSTILE = ["tab\there", "line\nbreak", "back\\slash", "\\N", "nul\0byte", "cr\rlf\r\n", "emoji 🙂 ok",
-           "Ünïcode والعربية 中文", "'; DROP TABLE bulk; --", ""]
+HOSTILE = [
+    "tab\there",
+    "line\nbreak",
+    "back\\slash",
+    "\\N",
+    "nul\0byte",
+    "cr\rlf\r\n",
+    "emoji 🙂 ok",
+    "Ünïcode والعربية 中文",
+    "'; DROP TABLE bulk; --",
+    "",
+]
 
 
 @pytest.fixture
@@ -35,15 +45,19 @@ async def test_values_survive_a_bulk_insert(bulk):
     async with bulk.transaction() as tx:
         await tx.insert_rows("bulk", ("k", "t", "b", "r", "f"), [list(range(count)), texts, blobs, reals, flags])
     rows = await bulk.fetchall("SELECT k, t, b, r, f FROM bulk ORDER BY k")
-    assert [(k, t, None if b is None else bytes(b), r, f) for k, t, b, r, f in rows] == \
-        list(zip(range(count), texts, blobs, reals, map(int, flags)))
+    assert [(k, t, None if b is None else bytes(b), r, f) for k, t, b, r, f in rows] == list(
+        zip(range(count), texts, blobs, reals, map(int, flags))
+    )
 
 
 @pytest.mark.parametrize("count", [30, 3000])  # multi-row INSERTs, and LOAD DATA on MariaDB
 async def test_a_value_given_once_goes_into_every_row(bulk, count):
     async with bulk.transaction() as tx:
-        await tx.insert_rows("bulk", ("k", "t", "b", "r", "f"),
-                             [range(count), HOSTILE[0] + HOSTILE[3], b"\0\t\\", np.float64(-0.1), np.int64(-7)])
+        await tx.insert_rows(
+            "bulk",
+            ("k", "t", "b", "r", "f"),
+            [range(count), HOSTILE[0] + HOSTILE[3], b"\0\t\\", np.float64(-0.1), np.int64(-7)],
+        )
     rows = await bulk.fetchall("SELECT t, b, r, f, COUNT(*) FROM bulk GROUP BY t, b, r, f")
     assert [(t, bytes(b), r, f, n) for t, b, r, f, n in rows] == [("tab\there\\N", b"\0\t\\", -0.1, -7, count)]
 

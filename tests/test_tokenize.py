@@ -33,15 +33,29 @@ def test_english_round_trip(line):
 
 def test_example_tokens():
     assert tok("Hello, world! How's it going? (fine) I paid $3.50 at 10:30.") == [
-        "Hello", ",", "world", "!", "How's", "it", "going", "?", "(", "fine", ")",
-        "I", "paid", "$", "3.50", "at", "10:30", ".",
+        "Hello",
+        ",",
+        "world",
+        "!",
+        "How's",
+        "it",
+        "going",
+        "?",
+        "(",
+        "fine",
+        ")",
+        "I",
+        "paid",
+        "$",
+        "3.50",
+        "at",
+        "10:30",
+        ".",
     ]
 
 
 def test_words_keep_inner_apostrophes_and_hyphens():
-    assert tok("don't l'homme e-mail naïve rock’n’roll") == [
-        "don't", "l'homme", "e-mail", "naïve", "rock’n’roll"
-    ]
+    assert tok("don't l'homme e-mail naïve rock’n’roll") == ["don't", "l'homme", "e-mail", "naïve", "rock’n’roll"]
 
 
 def test_case_kept():
@@ -49,9 +63,7 @@ def test_case_kept():
 
 
 def test_numbers():
-    assert tok("3.14 1,000 10:30 24/7 1,234.56 42") == [
-        "3.14", "1,000", "10:30", "24/7", "1,234.56", "42"
-    ]
+    assert tok("3.14 1,000 10:30 24/7 1,234.56 42") == ["3.14", "1,000", "10:30", "24/7", "1,234.56", "42"]
     assert tok("costs 5.") == ["costs", "5", "."]
 
 
@@ -61,11 +73,16 @@ def test_punctuation_runs():
 
 
 def test_url_and_mentions():
-    assert tok("see https://example.com/x?q=1&r=2, now") == [
-        "see", "https://example.com/x?q=1&r=2", ",", "now"
-    ]
+    assert tok("see https://example.com/x?q=1&r=2, now") == ["see", "https://example.com/x?q=1&r=2", ",", "now"]
     assert tok("hey <@123> <@!45> <#678> <@&9> <:kek:111> @bob.smith #off-topic") == [
-        "hey", "<@123>", "<@!45>", "<#678>", "<@&9>", "<:kek:111>", "@bob.smith", "#off-topic"
+        "hey",
+        "<@123>",
+        "<@!45>",
+        "<#678>",
+        "<@&9>",
+        "<:kek:111>",
+        "@bob.smith",
+        "#off-topic",
     ]
 
 
@@ -152,8 +169,11 @@ def test_tokenize_never_fails(line):
     assert isinstance(detokenize(tokens), str)
 
 
-@given(st.lists(st.sampled_from(list(" aZ09_.,:;'-!?/\\()[]<>@#&*=3DPpOo|\"") + ["http://", "www.", "<@1>", "e.g"]))
-       .map("".join))
+@given(
+    st.lists(st.sampled_from(list(" aZ09_.,:;'-!?/\\()[]<>@#&*=3DPpOo|\"") + ["http://", "www.", "<@1>", "e.g"])).map(
+        "".join
+    )
+)
 def test_printable_ascii_lines_split_piece_by_piece_as_the_full_rules_do(line):
     assert tok(line) == _TOKEN.findall(line)
 
@@ -161,7 +181,7 @@ def test_printable_ascii_lines_split_piece_by_piece_as_the_full_rules_do(line):
 def test_long_lines_tokenize_in_linear_time():
     assert tok("a " * 20000 + ".x") == ["a"] * 20000 + [".", "x"]
     run = "word" * 5000  # a 20,000-letter token: in pieces of MAX_TOKEN_CHARS
-    assert tok(run + " :)") == [run[i:i + MAX_TOKEN_CHARS] for i in range(0, len(run), MAX_TOKEN_CHARS)] + [":)"]
+    assert tok(run + " :)") == [run[i : i + MAX_TOKEN_CHARS] for i in range(0, len(run), MAX_TOKEN_CHARS)] + [":)"]
 
 
 @given(st.text())

@@ -22,15 +22,21 @@ from dbslm.text.dialogs import READ_BYTES, stream_pairs
 from tests.helpers import table_rows
 
 STATUS = re.compile(r"([\d,]+)/([\d,]+) bytes read, ([\d,]+) tokens, [\d,]+ tokens/s")
-STAGE = re.compile(r"(reading the current counts|counting and estimating|writing [\d,]+ n-grams"
-                   r"|counting word vectors) \.\.\.")
+STAGE = re.compile(
+    r"(reading the current counts|counting and estimating|writing [\d,]+ n-grams"
+    r"|counting word vectors) \.\.\."
+)
 STOPPED = "dbslm: interrupted; no half-written build went live"
 
 
 def rows_file(path: Path, n: int) -> Path:
     """``n`` prompt/response rows of 8 tokens each (about 70 bytes a row)."""
-    path.write_text("".join(json.dumps({"prompt": f"question number {i}?", "response": f"answer zeta{i} here."})
-                            + "\n" for i in range(n)))
+    path.write_text(
+        "".join(
+            json.dumps({"prompt": f"question number {i}?", "response": f"answer zeta{i} here."}) + "\n"
+            for i in range(n)
+        )
+    )
     return path
 
 
@@ -42,8 +48,11 @@ def train(db: Path, *argv: object, terminal: bool, interrupt_at: bytes | None = 
     if terminal:
         fcntl.ioctl(writer, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "dbslm", "train", *map(str, argv), "--db", str(db)],
-                                stdout=subprocess.PIPE, stderr=writer)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dbslm", "train", *map(str, argv), "--db", str(db)],
+            stdout=subprocess.PIPE,
+            stderr=writer,
+        )
         os.close(writer)
         err = b""
         while chunk := _read(reader):
@@ -95,8 +104,11 @@ def test_a_bar_of_the_bytes_read_on_a_terminal(tmp_path):
     code, out, screen = train(tmp_path / "m.sqlite3", data, "--json-chunk-size", "1000", terminal=True)
     assert code == 0 and "in 3 batches" in out, screen
     size = tqdm.format_sizeof(data.stat().st_size, divisor=1024)
-    bar = re.compile(r"(?P<stage>[^:]+): +(?P<percent>\d+)%\|.*\| [\d.]+k?/" + re.escape(size)
-                     + r" \[[\d:]+<[\d:?]+, [^,\]]+/s(?:, (?P<tokens>[\d,]+) tokens, [\d,]+ tokens/s)?\]")
+    bar = re.compile(
+        r"(?P<stage>[^:]+): +(?P<percent>\d+)%\|.*\| [\d.]+k?/"
+        + re.escape(size)
+        + r" \[[\d:]+<[\d:?]+, [^,\]]+/s(?:, (?P<tokens>[\d,]+) tokens, [\d,]+ tokens/s)?\]"
+    )
     frames = [bar.fullmatch(frame.strip()) for frame in screen.split("\r") if frame.strip()]
     assert all(frames), screen
     stages = {f["stage"] for f in frames}
@@ -116,7 +128,7 @@ def test_an_interrupted_run_says_what_went_live_on_lines_of_their_own(tmp_path, 
     stopped = re.search(r"(?:^|[\r\n])stopped: (\d+) chunks went live; build (\d+) serves\r?\n", err)
     assert stopped and 0 < int(stopped[1]) < 30, err
     assert table_rows(str(db), "SELECT active_build FROM models")[0][0] == int(stopped[2])
-    assert re.search(rf"\n{STOPPED}\r?\n$", err[stopped.end() - 1:]), err
+    assert re.search(rf"\n{STOPPED}\r?\n$", err[stopped.end() - 1 :]), err
 
 
 def test_the_reader_reports_every_byte_it_reads_in_pieces(tmp_path):

@@ -12,8 +12,10 @@ import pytest
 from dbslm.store.dialect import SQLiteDialect
 from tests.helpers import is_sqlite, table_rows
 
-ROWS = "SELECT n, ctx, word, count, logp, COALESCE(backoff, 0), q FROM ngrams g " \
-       "JOIN models m ON m.active_build = g.build ORDER BY n, ctx, word"
+ROWS = (
+    "SELECT n, ctx, word, count, logp, COALESCE(backoff, 0), q FROM ngrams g "
+    "JOIN models m ON m.active_build = g.build ORDER BY n, ctx, word"
+)
 
 
 def test_train_a_then_b_equals_train_a_plus_b(cli, tmp_path, kjv, mariadb_url):
@@ -55,8 +57,13 @@ def test_builds_written_and_purged_in_many_transactions_are_the_same(cli, tmp_pa
             monkeypatch.setattr(SQLiteDialect, "build_rows_per_transaction", 97)
         for _ in range(2):  # the second build replaces the first, whose rows are deleted
             assert cli("train", kjv / "test.txt", "--db", db, "--tokenizer", "whitespace").code == 0
-    for sql in (ROWS, "SELECT id, text, control, freq FROM vocab ORDER BY id", "SELECT COUNT(*) FROM heads",
-                "SELECT COUNT(DISTINCT build) FROM ngrams", "SELECT status FROM builds"):
+    for sql in (
+        ROWS,
+        "SELECT id, text, control, freq FROM vocab ORDER BY id",
+        "SELECT COUNT(*) FROM heads",
+        "SELECT COUNT(DISTINCT build) FROM ngrams",
+        "SELECT status FROM builds",
+    ):
         assert table_rows(parts, sql) == table_rows(whole, sql)
     assert table_rows(parts, "SELECT COUNT(DISTINCT build) FROM ngrams") == [(1,)]
     assert table_rows(parts, "SELECT COUNT(*) FROM ngrams")[0][0] > 97 * 10
@@ -74,8 +81,10 @@ def test_models_are_separate(cli, db, kjv, tmp_path):
     cli("train", kjv / "test.txt", "--db", db, "--tokenizer", "whitespace")
     before = table_rows(db, ROWS)
     assert cli("train", other, "--db", db, "--model", "zoo").code == 0
-    assert table_rows(db, "SELECT COUNT(*) FROM vocab v JOIN models m ON m.id = v.model_id "
-                          "WHERE m.name = 'base' AND v.text = 'zebras'") == [(0,)]
+    assert table_rows(
+        db,
+        "SELECT COUNT(*) FROM vocab v JOIN models m ON m.id = v.model_id WHERE m.name = 'base' AND v.text = 'zebras'",
+    ) == [(0,)]
     assert cli("eval", kjv / "test.txt", "--db", db, "--json").code == 0
     assert table_rows(db, ROWS.replace("ORDER BY", "AND m.name = 'base' ORDER BY")) == before
 
@@ -86,8 +95,12 @@ def test_sigkill_during_training_leaves_previous_model(cli, db, kjv, tmp_path):
     lines = (kjv / "train.txt").read_text().splitlines()
     big = tmp_path / "big.txt"  # three texts with distinct n-grams: a long write
     big.write_text("\n".join(lines + [" ".join(x.split()[::-1]) for x in lines] + [x.upper() for x in lines]))
-    proc = subprocess.Popen([sys.executable, "-m", "dbslm", "train", str(big), "--db", db],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dbslm", "train", str(big), "--db", db],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stderr:
         if line.startswith("writing"):
             break
@@ -109,8 +122,14 @@ def test_two_processes_training_one_sqlite_model_lose_nothing(cli, tmp_path, kjv
     parts = [tmp_path / "p1.txt", tmp_path / "p2.txt"]
     parts[0].write_text("\n".join(lines[::2]))
     parts[1].write_text("\n".join(lines[1::2]))
-    runs = [subprocess.Popen([sys.executable, "-m", "dbslm", "train", str(p), "--db", db, "--tokenizer", "whitespace"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for p in parts]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dbslm", "train", str(p), "--db", db, "--tokenizer", "whitespace"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for p in parts
+    ]
     assert [r.wait(timeout=120) for r in runs] == [0, 0]
     once = str(tmp_path / "once.sqlite3")
     assert cli("train", kjv / "train.txt", "--db", once, "--tokenizer", "whitespace").code == 0

@@ -70,8 +70,12 @@ class DiscordAdapter:
     def __init__(self, core: BotCore, api_url: str | None = None) -> None:
         self.core = core
         self.client = BotClient(api_url)
-        for handler in (self.on_message, self.on_raw_message_delete, self.on_raw_bulk_message_delete,
-                        self.on_raw_message_edit):
+        for handler in (
+            self.on_message,
+            self.on_raw_message_delete,
+            self.on_raw_bulk_message_delete,
+            self.on_raw_message_edit,
+        ):
             self.client.event(handler)
         add_commands(self.client.tree, self.on_command)
 
@@ -106,14 +110,16 @@ class DiscordAdapter:
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         """A deleted message is unlearned (the raw event arrives whether or not it was cached)."""
         author = payload.cached_message.author.id if payload.cached_message else None
-        await self.core.message_deleted(event(payload.guild_id, payload.channel_id, author, "",
-                                              message_id=str(payload.message_id)))
+        await self.core.message_deleted(
+            event(payload.guild_id, payload.channel_id, author, "", message_id=str(payload.message_id))
+        )
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         """Messages removed together (a moderator's purge) are unlearned like single deletes."""
         for message_id in sorted(payload.message_ids):
-            await self.core.message_deleted(event(payload.guild_id, payload.channel_id, None, "",
-                                                  message_id=str(message_id)))
+            await self.core.message_deleted(
+                event(payload.guild_id, payload.channel_id, None, "", message_id=str(message_id))
+            )
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """An edited message is relearned with its new text. Updates without content or author
@@ -122,12 +128,24 @@ class DiscordAdapter:
         content, author = data.get("content"), data.get("author")
         if content is None or author is None or (payload.cached_message and payload.cached_message.content == content):
             return
-        await self.core.message_edited(event(
-            payload.guild_id, payload.channel_id, author["id"], without_own_mention(content, self.me),
-            message_id=str(payload.message_id), from_bot=bool(author.get("bot")) or author["id"] == str(self.me.id)))
+        await self.core.message_edited(
+            event(
+                payload.guild_id,
+                payload.channel_id,
+                author["id"],
+                without_own_mention(content, self.me),
+                message_id=str(payload.message_id),
+                from_bot=bool(author.get("bot")) or author["id"] == str(self.me.id),
+            )
+        )
 
-    async def on_command(self, interaction: discord.Interaction, command: Command, arguments: dict[str, Any],
-                         file: discord.Attachment | None) -> None:
+    async def on_command(
+        self,
+        interaction: discord.Interaction,
+        command: Command,
+        arguments: dict[str, Any],
+        file: discord.Attachment | None,
+    ) -> None:
         """Answer a slash command: defer at once, then post the core's replies as follow-ups,
         refusals and errors visible to the caller alone."""
         await interaction.response.defer()
@@ -145,11 +163,20 @@ class DiscordAdapter:
         except UploadTooLarge as exc:
             await send(str(exc), private=True)
             return
-        await self.core.handle(event(interaction.guild_id, interaction.channel_id or 0, interaction.user.id,
-                                     command.slash, arguments=arguments, is_admin=interaction.permissions.manage_guild,
-                                     attachments=attachments,
-                                     history=self.history(interaction.guild_id, interaction.channel)),
-                               send, MESSAGE_LIMIT)
+        await self.core.handle(
+            event(
+                interaction.guild_id,
+                interaction.channel_id or 0,
+                interaction.user.id,
+                command.slash,
+                arguments=arguments,
+                is_admin=interaction.permissions.manage_guild,
+                attachments=attachments,
+                history=self.history(interaction.guild_id, interaction.channel),
+            ),
+            send,
+            MESSAGE_LIMIT,
+        )
 
     def history(self, guild_id: int | None, channel: object) -> HistoryReader | None:
         """The reader of a server channel's past messages (for /train history); None in DMs."""
@@ -192,7 +219,8 @@ async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> N
         try:
             await connection
         except discord.PrivilegedIntentsRequired:
-            raise BotError("Discord refused the message content intent: enable it for the bot in the "
-                           "Developer Portal") from None
+            raise BotError(
+                "Discord refused the message content intent: enable it for the bot in the Developer Portal"
+            ) from None
     finally:
         await client.close()

@@ -30,14 +30,17 @@ def add_commands(tree: app_commands.CommandTree, run: Run) -> None:
 
 def slash_command(command: Command, run: Run) -> app_commands.Command:
     """``command`` as discord.py's app command (its options from the callback's signature)."""
+
     async def callback(interaction: discord.Interaction, **options: Any) -> None:
         files = [options.pop(arg.name) for arg in command.args if arg.kind == "file"]
-        arguments = {name: str(value.id) if isinstance(value, discord.abc.User) else value
-                     for name, value in options.items()}
+        arguments = {
+            name: str(value.id) if isinstance(value, discord.abc.User) else value for name, value in options.items()
+        }
         await run(interaction, command, arguments, next((f for f in files if f is not None), None))
 
-    interaction = inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                    annotation=discord.Interaction)
+    interaction = inspect.Parameter(
+        "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+    )
     callback.__signature__ = inspect.Signature([interaction, *map(_parameter, command.args)])  # type: ignore[attr-defined]
     callback.__discord_app_commands_param_description__ = {a.name: a.help for a in command.args}  # type: ignore
     slash = app_commands.Command(name=command.name, description=command.help, callback=callback)
@@ -53,5 +56,9 @@ def _parameter(arg: Arg) -> inspect.Parameter:
         kind = base if arg.low is None and arg.high is None else app_commands.Range[base, arg.low, arg.high]
     else:
         kind = TYPES[arg.kind]
-    return inspect.Parameter(arg.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind,
-                             default=inspect.Parameter.empty if arg.required else None)  # None: optional
+    return inspect.Parameter(
+        arg.name,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=kind,
+        default=inspect.Parameter.empty if arg.required else None,
+    )  # None: optional

@@ -79,8 +79,9 @@ async def _http_mode(adapter: SlackAdapter, host: str, port: int, stop: asyncio.
         try:
             await web.TCPSite(runner, host, port).start()
         except OSError as exc:
-            raise BotError(f"cannot listen for Slack on {host}:{port} (BOT_SLACK_HOST, BOT_SLACK_PORT): "
-                           f"{exc.strerror}") from None
+            raise BotError(
+                f"cannot listen for Slack on {host}:{port} (BOT_SLACK_HOST, BOT_SLACK_PORT): {exc.strerror}"
+            ) from None
         print(f"the bot is listening for Slack on {host}:{port} (SIGTERM stops it)", file=sys.stderr)
         await stop.wait()
     finally:

@@ -69,12 +69,14 @@ class SlackAdapter:
             raise ValueError("HTTP mode needs a signing secret to verify Slack's requests")
         return self.app.web_app(path="/slack/events")
 
-    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient,
-                          context: AsyncBoltContext) -> None:
+    async def _on_mention(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await self._channel_message(event, body.get("team_id", ""), client, context.bot_user_id)
 
-    async def _on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient,
-                          context: AsyncBoltContext) -> None:
+    async def _on_message(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         kind, subtype, team = event.get("channel_type"), event.get("subtype"), body.get("team_id", "")
         if kind == "im" and subtype in DM_SUBTYPES:
             await self._dispatch(event, team, client, context.bot_user_id, is_dm=True)
@@ -82,8 +84,16 @@ class SlackAdapter:
             return
         elif subtype == "message_deleted":
             previous = event.get("previous_message") or {}
-            await self.core.message_deleted(Message(PLATFORM, team, event["channel"], previous.get("user", ""), "",
-                                                    message_id=event.get("deleted_ts") or previous.get("ts")))
+            await self.core.message_deleted(
+                Message(
+                    PLATFORM,
+                    team,
+                    event["channel"],
+                    previous.get("user", ""),
+                    "",
+                    message_id=event.get("deleted_ts") or previous.get("ts"),
+                )
+            )
         elif subtype == "message_changed":
             new, old = event.get("message") or {}, event.get("previous_message") or {}
             if new.get("text") != old.get("text"):  # not a link preview or a reply count
@@ -91,8 +101,9 @@ class SlackAdapter:
         elif subtype in CONTENT_SUBTYPES:
             await self._channel_message(event, team, client, context.bot_user_id)
 
-    async def _channel_message(self, event: dict[str, Any], team: str, client: AsyncWebClient,
-                               bot_user: str | None) -> None:
+    async def _channel_message(
+        self, event: dict[str, Any], team: str, client: AsyncWebClient, bot_user: str | None
+    ) -> None:
         """A message in a channel, from its ``message`` or its ``app_mention`` event, whichever is first."""
         if self._first_time(f"{team}:{event['channel']}:{event.get('ts')}"):
             await self._dispatch(event, team, client, bot_user, is_dm=False)
@@ -104,11 +115,18 @@ class SlackAdapter:
         self._seen[key] = None
         return True
 
-    async def _dispatch(self, event: dict[str, Any], team: str, client: AsyncWebClient, bot_user: str | None, *,
-                        is_dm: bool) -> None:
+    async def _dispatch(
+        self, event: dict[str, Any], team: str, client: AsyncWebClient, bot_user: str | None, *, is_dm: bool
+    ) -> None:
         channel = event["channel"]
-        message = incoming(event, team, channel, bot_user, is_dm=is_dm,
-                           history=None if is_dm else history_reader(client, team, channel, bot_user))
+        message = incoming(
+            event,
+            team,
+            channel,
+            bot_user,
+            is_dm=is_dm,
+            history=None if is_dm else history_reader(client, team, channel, bot_user),
+        )
         if not message.from_bot and (is_dm or message.mentions_bot or message.text.startswith("/")):
             # only what may be a command needs it: a users.info call per channel message would
             # run into Slack's rate limits in a busy channel
@@ -117,35 +135,45 @@ class SlackAdapter:
         files = event.get("files")
         if files and message.text.lower().split()[:1] == ["/train"] and self.core.is_admin(message):
             try:
-                message = replace(message, attachments=await fetch_files(client, files,
-                                                                         self.core.max_upload_mb))
+                message = replace(message, attachments=await fetch_files(client, files, self.core.max_upload_mb))
             except UploadRefused as exc:
                 await send(str(exc), private=True)
                 return
         await self.core.handle(message, send, MESSAGE_LIMIT)
 
-    async def _on_command(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient,
-                          context: AsyncBoltContext) -> None:
+    async def _on_command(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()  # within Slack's 3 seconds; the answer follows
         if not self._first_time(f"command:{command.get('trigger_id') or command.get('response_url')}"):
             return  # the same invocation again: a replayed request runs nothing twice
         team, channel, user = command.get("team_id", ""), command["channel_id"], command["user_id"]
         is_dm = channel.startswith("D")
         text, _ = slack_text(f"{command['command']} {command.get('text', '')}", None)
-        message = Message(PLATFORM, team, channel, user, text, is_dm=is_dm,
-                          is_admin=await self._is_admin(client, team, user),
-                          history=None if is_dm else history_reader(client, team, channel, context.bot_user_id))
-        await self.core.handle(message, self._sender(client, channel, user, response_url=command.get("response_url")),
-                               MESSAGE_LIMIT)
+        message = Message(
+            PLATFORM,
+            team,
+            channel,
+            user,
+            text,
+            is_dm=is_dm,
+            is_admin=await self._is_admin(client, team, user),
+            history=None if is_dm else history_reader(client, team, channel, context.bot_user_id),
+        )
+        await self.core.handle(
+            message, self._sender(client, channel, user, response_url=command.get("response_url")), MESSAGE_LIMIT
+        )
 
     @staticmethod
-    def _sender(client: AsyncWebClient, channel: str, user: str, thread: str | None = None,
-                response_url: str | None = None) -> Send:
+    def _sender(
+        client: AsyncWebClient, channel: str, user: str, thread: str | None = None, response_url: str | None = None
+    ) -> Send:
         """Post to ``channel`` (in ``thread``); a private reply is ephemeral, shown to ``user`` alone.
 
         A slash command's answer in a channel the bot is not a member of goes to the command's
         ``response_url`` (valid for half an hour), where Slack refuses chat.postMessage.
         """
+
         async def send(text: str, *, private: bool = False) -> None:
             try:
                 if private:
@@ -155,8 +183,9 @@ class SlackAdapter:
             except SlackApiError as exc:
                 if response_url is None or exc.response.get("error") not in NOT_A_MEMBER:
                     raise
-                await AsyncWebhookClient(response_url).send(text=text,
-                                                            response_type="ephemeral" if private else "in_channel")
+                await AsyncWebhookClient(response_url).send(
+                    text=text, response_type="ephemeral" if private else "in_channel"
+                )
 
         return send
 

@@ -32,8 +32,9 @@ async def fetch_files(client: AsyncWebClient, files: list[dict[str, Any]], max_m
         refusal = size_refusal(_name(file), file.get("size", 0), max_mb)
         if refusal:
             raise UploadRefused(refusal)
-    session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {client.token}"},
-                                    timeout=aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS))
+    session = aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {client.token}"}, timeout=aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS)
+    )
     async with session:
         return tuple([Attachment(_name(file), await _download(session, file, limit)) for file in objects])
 
@@ -42,8 +43,9 @@ async def _file_info(client: AsyncWebClient, file_id: str) -> dict[str, Any]:
     try:
         return (await client.files_info(file=file_id))["file"]
     except SlackApiError as exc:
-        raise UploadRefused(f"Slack did not let me read the file {file_id} "
-                            f"({exc.response.get('error', 'error')}).") from None
+        raise UploadRefused(
+            f"Slack did not let me read the file {file_id} ({exc.response.get('error', 'error')})."
+        ) from None
 
 
 async def _download(session: aiohttp.ClientSession, file: dict[str, Any], limit: int) -> bytes:

@@ -49,13 +49,23 @@ def slack_text(text: str, bot_user: str | None) -> tuple[str, bool]:
 def incoming(event: dict[str, Any], team: str, channel: str, bot_user: str | None, **flags: Any) -> Message:
     """The bot message of a Slack message object; ``flags`` sets Message fields such as ``is_dm``."""
     user = event.get("user", "")
-    text, mentioned = slack_text(event.get("text", "") if event.get("subtype") in CONTENT_SUBTYPES else "",
-                                 bot_user)
+    text, mentioned = slack_text(event.get("text", "") if event.get("subtype") in CONTENT_SUBTYPES else "", bot_user)
     from_bot = bool(event.get("bot_id")) or event.get("subtype") == "bot_message" or (bool(user) and user == bot_user)
     ts, thread = event.get("ts"), event.get("thread_ts")
-    return Message(PLATFORM, team, channel, user, text, thread=thread, mentions_bot=mentioned, from_bot=from_bot,
-                   message_id=ts, sent_at=_seconds(ts), reply_to=thread if thread and thread != ts else None,
-                   **flags)
+    return Message(
+        PLATFORM,
+        team,
+        channel,
+        user,
+        text,
+        thread=thread,
+        mentions_bot=mentioned,
+        from_bot=from_bot,
+        message_id=ts,
+        sent_at=_seconds(ts),
+        reply_to=thread if thread and thread != ts else None,
+        **flags,
+    )
 
 
 def _seconds(ts: str | None) -> float | None:
@@ -72,6 +82,7 @@ def history_reader(client: AsyncWebClient, team: str, channel: str, bot_user: st
     A 429 is waited out by the client's rate-limit retry handler; a refusal (not in the channel,
     no such channel, a missing scope) becomes a :class:`BackfillError` with a one-line reason.
     """
+
     async def read(cursor: str | None) -> HistoryPage:
         try:
             response = await client.conversations_history(channel=channel, cursor=cursor, limit=HISTORY_PAGE)
@@ -82,4 +93,3 @@ def history_reader(client: AsyncWebClient, team: str, channel: str, bot_user: st
         return HistoryPage(messages, (response.get("response_metadata") or {}).get("next_cursor") or None)
 
     return read
-

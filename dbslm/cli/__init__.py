@@ -19,7 +19,8 @@ EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dbslm", description="A chat bot whose whole language model lives in database tables.")
+        prog="dbslm", description="A chat bot whose whole language model lives in database tables."
+    )
     parser.add_argument("--version", action="version", version=f"dbslm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:

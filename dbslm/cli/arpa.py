@@ -20,22 +20,37 @@ from dbslm.training.builds import check_model_name
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    export = commands.add_parser("export-arpa", help="write a model as an ARPA file",
-                                 description="Write the model's active build as an ARPA file "
-                                             "(gzip-compressed when the name ends in .gz; - for stdout).")
+    export = commands.add_parser(
+        "export-arpa",
+        help="write a model as an ARPA file",
+        description="Write the model's active build as an ARPA file "
+        "(gzip-compressed when the name ends in .gz; - for stdout).",
+    )
     export.add_argument("output", metavar="FILE")
     add_database_options(export)
     export.set_defaults(run=run_export)
 
-    imp = commands.add_parser("import-arpa", help="load an ARPA file (KenLM's or SRILM's) as a model",
-                              description="Load an ARPA model into the tables, replacing the named "
-                                          "model; the engine then serves it like a trained one.")
+    imp = commands.add_parser(
+        "import-arpa",
+        help="load an ARPA file (KenLM's or SRILM's) as a model",
+        description="Load an ARPA model into the tables, replacing the named "
+        "model; the engine then serves it like a trained one.",
+    )
     imp.add_argument("input", metavar="FILE", help="ARPA file, optionally .gz")
     add_database_options(imp)
-    imp.add_argument("--tokenizer", choices=TOKENIZERS, default="whitespace",
-                     help="how text is split before scoring with this model (default: whitespace)")
-    imp.add_argument("--head-size", type=positive_int, default=DEFAULT_HEAD_SIZE, metavar="K",
-                     help=f"words kept per context for sampling (default: {DEFAULT_HEAD_SIZE})")
+    imp.add_argument(
+        "--tokenizer",
+        choices=TOKENIZERS,
+        default="whitespace",
+        help="how text is split before scoring with this model (default: whitespace)",
+    )
+    imp.add_argument(
+        "--head-size",
+        type=positive_int,
+        default=DEFAULT_HEAD_SIZE,
+        metavar="K",
+        help=f"words kept per context for sampling (default: {DEFAULT_HEAD_SIZE})",
+    )
     imp.add_argument("--encoding", default="utf-8", help="encoding of the file (default: utf-8)")
     imp.set_defaults(run=run_import)
 
@@ -73,10 +88,17 @@ async def run_import(args: argparse.Namespace) -> int:
     lines = await asyncio.to_thread(read)
     async with await open_store(args.db, cold_url=args.cold_url) as store:
         existing = await store.models.model(args.model)
-        model = ModelInfo(existing.id if existing else None, args.model, 0, args.tokenizer,
-                          existing.active_build if existing else None)
+        model = ModelInfo(
+            existing.id if existing else None,
+            args.model,
+            0,
+            args.tokenizer,
+            existing.active_build if existing else None,
+        )
         build = await import_arpa(store, model, lines, str(path), args.head_size)
         counts = await store.models.build_counts(build)
-    print(f"imported {path} as model {args.model!r} (build {build}): "
-          + ", ".join(f"{n}-grams {c:,}" for n, c in sorted(counts.items())))
+    print(
+        f"imported {path} as model {args.model!r} (build {build}): "
+        + ", ".join(f"{n}-grams {c:,}" for n, c in sorted(counts.items()))
+    )
     return 0

@@ -24,8 +24,11 @@ HELP = "commands: :history  :exit  :quit  /correct <better answer>  (Ctrl-D leav
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     for name in ("chat", "run"):
-        parser = commands.add_parser(name, help="chat with a model in the terminal" if name == "chat" else
-                                     "alias of chat", description=__doc__.splitlines()[0])
+        parser = commands.add_parser(
+            name,
+            help="chat with a model in the terminal" if name == "chat" else "alias of chat",
+            description=__doc__.splitlines()[0],
+        )
         add_database_options(parser)
         parser.add_argument("--conversation", type=positive_int, metavar="ID", help="resume a logged conversation")
         parser.add_argument("--user", default="console", help="user id written to the log (default: console)")
@@ -33,12 +36,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--max-turns", type=positive_int, metavar="N", help="leave after N replies")
         parser.add_argument("--prompt", metavar="TEXT", help="answer TEXT once and exit")
         parser.add_argument("--seed", type=int, help="seed replies (the same seed gives the same reply)")
-        parser.add_argument("--no-starter", action="store_true",
-                            help="do not train the starter corpus into an untrained model")
-        parser.add_argument("--base", metavar="NAME",
-                            help="answer as a community model does in the bot: mixed with this base model")
-        parser.add_argument("--base-weight", type=share, default=DEFAULT_BASE_WEIGHT, metavar="W",
-                            help=f"the base model's share with --base, 0 to 1 (default: {DEFAULT_BASE_WEIGHT})")
+        parser.add_argument(
+            "--no-starter", action="store_true", help="do not train the starter corpus into an untrained model"
+        )
+        parser.add_argument(
+            "--base", metavar="NAME", help="answer as a community model does in the bot: mixed with this base model"
+        )
+        parser.add_argument(
+            "--base-weight",
+            type=share,
+            default=DEFAULT_BASE_WEIGHT,
+            metavar="W",
+            help=f"the base model's share with --base, 0 to 1 (default: {DEFAULT_BASE_WEIGHT})",
+        )
         parser.set_defaults(run=run)
 
 
@@ -66,8 +76,10 @@ async def run(args: argparse.Namespace) -> int:
 async def _conversation(engine: DBSLMEngine, args: argparse.Namespace) -> int:
     if args.conversation is None:
         return await engine.start_conversation(args.user, args.agent)
-    if not await engine.history(args.conversation, 1) and \
-            await engine.conversations.conversation(args.conversation) is None:
+    if (
+        not await engine.history(args.conversation, 1)
+        and await engine.conversations.conversation(args.conversation) is None
+    ):
         raise DbslmError(f"no conversation {args.conversation} in {engine.store.db.description}")
     return args.conversation
 
@@ -92,7 +104,7 @@ async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace
             print(HELP)
             continue
         if text.startswith("/correct"):
-            answer = text[len("/correct"):]
+            answer = text[len("/correct") :]
             try:
                 correction = await engine.record_correction(conversation, answer, user_id=args.user)
                 print(f"bot> {(await engine.acknowledge(conversation, answer, correction)).text}")

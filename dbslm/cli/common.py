@@ -14,9 +14,12 @@ from dbslm.text.corpus import DEFAULT_MAX_LINE_CHARS
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="DB",
-                        help="a SQLite file (created with its folder) or mariadb://user:password@host:port/name "
-                             "(default: from DBSLM_BACKEND with DBSLM_SQLITE_PATH or DBSLM_MARIADB_*)")
+    parser.add_argument(
+        "--db",
+        metavar="DB",
+        help="a SQLite file (created with its folder) or mariadb://user:password@host:port/name "
+        "(default: from DBSLM_BACKEND with DBSLM_SQLITE_PATH or DBSLM_MARIADB_*)",
+    )
     parser.add_argument("--model", metavar="NAME", help="model to use (default: DBSLM_MODEL or base)")
 
 
@@ -33,8 +36,13 @@ def resolve_defaults(args: argparse.Namespace) -> None:
 
 def add_text_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoding", default="utf-8", help="encoding of the input files (default: utf-8)")
-    parser.add_argument("--max-line-chars", type=positive_int, default=DEFAULT_MAX_LINE_CHARS, metavar="N",
-                        help=f"refuse lines longer than N characters (default: {DEFAULT_MAX_LINE_CHARS:,})")
+    parser.add_argument(
+        "--max-line-chars",
+        type=positive_int,
+        default=DEFAULT_MAX_LINE_CHARS,
+        metavar="N",
+        help=f"refuse lines longer than N characters (default: {DEFAULT_MAX_LINE_CHARS:,})",
+    )
 
 
 def positive_int(text: str) -> int:
@@ -69,8 +77,10 @@ def _number(text: str, low: float, high: float, what: str, *, top_included: bool
 
 def one_line_errors(parser: argparse.ArgumentParser) -> None:
     """Have ``parser`` refuse a bad option in one ``dbslm: error:`` line (exit 2), without the usage."""
+
     def error(message: str) -> NoReturn:
         parser.exit(2, f"dbslm: error: {message} ({parser.prog} --help lists every flag)\n")
+
     parser.error = error  # type: ignore[method-assign]
 
 

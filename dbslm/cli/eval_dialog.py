@@ -20,12 +20,14 @@ from dbslm.text.dialogs import read_pairs
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "eval-dialog", help="reply metrics on a prompt/response dataset",
+        "eval-dialog",
+        help="reply metrics on a prompt/response dataset",
         description="Answer every prompt of a dialog file (NDJSON/JSON rows, YAML conversations) with "
-                    "respond(), one conversation and seed each, and report ROUGE-L F1, lexical overlap, "
-                    "distinct-2, the shares of empty, repeated and prompt-echoing replies, the reference "
-                    "replies' perplexity with and without their prompt and, with the embeddings extra, "
-                    "the ranking measure (docs/evaluation.md). Empty replies score 0; nothing pads them.")
+        "respond(), one conversation and seed each, and report ROUGE-L F1, lexical overlap, "
+        "distinct-2, the shares of empty, repeated and prompt-echoing replies, the reference "
+        "replies' perplexity with and without their prompt and, with the embeddings extra, "
+        "the ranking measure (docs/evaluation.md). Empty replies score 0; nothing pads them.",
+    )
     parser.add_argument("dataset", metavar="FILE")
     add_database_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -48,16 +50,24 @@ async def run(args: argparse.Namespace) -> int:
         with_prompt, without = await reply_perplexities(store, model, pairs)
     finally:
         await engine.close()
-    figures: dict[str, object] = {"pairs": len(pairs), **metrics.reply_figures(replies, pairs),
-                                  "reference_perplexity_with_prompt": with_prompt,
-                                  "reference_perplexity_without_prompt": without,
-                                  "ranking_measure": await asyncio.to_thread(ranking_measure, replies, pairs)}
+    figures: dict[str, object] = {
+        "pairs": len(pairs),
+        **metrics.reply_figures(replies, pairs),
+        "reference_perplexity_with_prompt": with_prompt,
+        "reference_perplexity_without_prompt": without,
+        "ranking_measure": await asyncio.to_thread(ranking_measure, replies, pairs),
+    }
     if args.json:
         print(json.dumps(figures))
     else:
         for name, value in figures.items():
-            shown = f"{value:.4f}" if isinstance(value, float) else \
-                "- (needs the embeddings extra: pip install 'dbslm[embeddings]')" if value is None else value
+            shown = (
+                f"{value:.4f}"
+                if isinstance(value, float)
+                else "- (needs the embeddings extra: pip install 'dbslm[embeddings]')"
+                if value is None
+                else value
+            )
             print(f"{name}:\t{shown}")
     return 0
 

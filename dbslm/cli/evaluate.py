@@ -16,15 +16,19 @@ from dbslm.text.tokenize import get_tokenizer
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "eval", help="perplexity of test text (one sentence per line)",
+        "eval",
+        help="perplexity of test text (one sentence per line)",
         description="Score text with the model in back-off form, as KenLM's query does: "
-                    "perplexity over words and one </s> per sentence, with and without OOVs.")
+        "perplexity over words and one </s> per sentence, with and without OOVs.",
+    )
     parser.add_argument("inputs", nargs="+", metavar="PATH", help="test files or folders of .txt files")
     add_database_options(parser)
-    parser.add_argument("--order", type=int, metavar="N",
-                        help="score with contexts of at most N-1 words (default: the model's order)")
-    parser.add_argument("--quantized", action="store_true",
-                        help="use the 8-bit quantized log-probabilities instead of the exact ones")
+    parser.add_argument(
+        "--order", type=int, metavar="N", help="score with contexts of at most N-1 words (default: the model's order)"
+    )
+    parser.add_argument(
+        "--quantized", action="store_true", help="use the 8-bit quantized log-probabilities instead of the exact ones"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--recursive", action="store_true", help="search folders recursively")
     add_text_options(parser)
@@ -37,8 +41,7 @@ async def run(args: argparse.Namespace) -> int:
     async with await open_store(args.db, create=False, cold_url=args.cold_url) as store:
         model = await trained_model(store, args.model)
         tokenize = get_tokenizer(model.tokenizer).tokenize
-        sentences = await asyncio.to_thread(
-            lambda: [t for lines in texts for t in map(tokenize, lines) if t])
+        sentences = await asyncio.to_thread(lambda: [t for lines in texts for t in map(tokenize, lines) if t])
         if not sentences:
             raise DbslmError("nothing to evaluate: the input has no text")
         result = await evaluate(store, model, sentences, order=args.order, quantized=args.quantized)

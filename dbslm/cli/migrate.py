@@ -16,18 +16,27 @@ from dbslm.store.transfer import copy_database, dump_database
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "migrate", help="copy a SQLite database to MariaDB (SQL file or direct)",
+        "migrate",
+        help="copy a SQLite database to MariaDB (SQL file or direct)",
         description="Copy every table of a SQLite database to MariaDB, streaming, as portable "
-                    "MariaDB SQL (--output) and/or straight into a server (--apply).")
+        "MariaDB SQL (--output) and/or straight into a server (--apply).",
+    )
     parser.add_argument("--sqlite", metavar="PATH", help="the SQLite database (default: DBSLM_SQLITE_PATH)")
     parser.add_argument("--output", metavar="FILE.sql", help="write MariaDB DDL and data to this file (- for stdout)")
     parser.add_argument("--apply", action="store_true", help="copy into the MariaDB database of --to")
-    parser.add_argument("--to", dest="target", metavar="URL",
-                        help="target for --apply: mariadb://user:password@host:port/name (default: DBSLM_MARIADB_*)")
+    parser.add_argument(
+        "--to",
+        dest="target",
+        metavar="URL",
+        help="target for --apply: mariadb://user:password@host:port/name (default: DBSLM_MARIADB_*)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--drop-existing", action="store_true", help="drop and rebuild the target tables first")
-    mode.add_argument("--incremental", action="store_true",
-                      help="upsert rows in place, dropping nothing (a second run changes nothing)")
+    mode.add_argument(
+        "--incremental",
+        action="store_true",
+        help="upsert rows in place, dropping nothing (a second run changes nothing)",
+    )
     parser.set_defaults(run=run)
 
 

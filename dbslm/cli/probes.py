@@ -34,8 +34,9 @@ PROBE_USER = "train-probe"
 SAMPLE_SEED = 0
 
 
-def probe_prompts(dataset: Path, pool_size: int, samples: int, encoding: str = "utf-8",
-                  max_line_chars: int = 1_000_000) -> list[Pair]:
+def probe_prompts(
+    dataset: Path, pool_size: int, samples: int, encoding: str = "utf-8", max_line_chars: int = 1_000_000
+) -> list[Pair]:
     """``samples`` rows drawn with a fixed seed from the first ``pool_size`` rows of ``dataset``
     (the same rows at every probe, so probes compare)."""
     pool = list(stream_pairs(dataset, encoding, max_line_chars, pool_size))
@@ -57,10 +58,16 @@ class Sample:
 
     def as_json(self) -> dict[str, object]:
         ppl = self.perplexity
-        return {"prompt": self.prompt, "reference": self.reference, "reply": self.reply,
-                "lexical_overlap": self.lexical_overlap, "rouge_l_f1": self.rouge_l_f1,
-                "perplexity": _finite(ppl.including_oovs) if ppl else None,
-                "tokens": ppl.tokens if ppl else 0, "oovs": ppl.oovs if ppl else 0}
+        return {
+            "prompt": self.prompt,
+            "reference": self.reference,
+            "reply": self.reply,
+            "lexical_overlap": self.lexical_overlap,
+            "rouge_l_f1": self.rouge_l_f1,
+            "perplexity": _finite(ppl.including_oovs) if ppl else None,
+            "tokens": ppl.tokens if ppl else 0,
+            "oovs": ppl.oovs if ppl else 0,
+        }
 
 
 @dataclass
@@ -75,28 +82,42 @@ class Probe:
     samples: list[Sample]
 
     def as_json(self) -> dict[str, object]:
-        return {"index": self.index, "kind": self.kind, "build": self.build, "tokens_trained": self.tokens,
-                "source": self.source, "averages": averages(self.samples),
-                "samples": [s.as_json() for s in self.samples]}
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "build": self.build,
+            "tokens_trained": self.tokens,
+            "source": self.source,
+            "averages": averages(self.samples),
+            "samples": [s.as_json() for s in self.samples],
+        }
 
 
 def averages(samples: list[Sample]) -> dict[str, float | int | None]:
     """Mean overlap and ROUGE-L over ``samples``, and their pooled perplexity."""
     n = len(samples)
     scored = [s.perplexity for s in samples if s.perplexity is not None]
-    pooled = Perplexity(sum(p.log10_prob for p in scored), sum(p.tokens for p in scored),
-                        sum(p.oovs for p in scored), sum(p.log10_prob_excluding_oovs for p in scored))
-    return {"samples": n,
-            "lexical_overlap": sum(s.lexical_overlap for s in samples) / n if n else 0.0,
-            "rouge_l_f1": sum(s.rouge_l_f1 for s in samples) / n if n else 0.0,
-            "perplexity": _finite(pooled.including_oovs)}
+    pooled = Perplexity(
+        sum(p.log10_prob for p in scored),
+        sum(p.tokens for p in scored),
+        sum(p.oovs for p in scored),
+        sum(p.log10_prob_excluding_oovs for p in scored),
+    )
+    return {
+        "samples": n,
+        "lexical_overlap": sum(s.lexical_overlap for s in samples) / n if n else 0.0,
+        "rouge_l_f1": sum(s.rouge_l_f1 for s in samples) / n if n else 0.0,
+        "perplexity": _finite(pooled.including_oovs),
+    }
 
 
 def describe(figures: dict[str, float | int | None]) -> str:
     """Averages as printed: the same rounding everywhere."""
     ppl = figures["perplexity"]
-    return (f"{figures['samples']} samples, lexical overlap {figures['lexical_overlap']:.4f}, "
-            f"ROUGE-L {figures['rouge_l_f1']:.4f}, perplexity {'n/a' if ppl is None else f'{ppl:.2f}'}")
+    return (
+        f"{figures['samples']} samples, lexical overlap {figures['lexical_overlap']:.4f}, "
+        f"ROUGE-L {figures['rouge_l_f1']:.4f}, perplexity {'n/a' if ppl is None else f'{ppl:.2f}'}"
+    )
 
 
 class Prober:
@@ -116,9 +137,12 @@ class Prober:
             reply = await self.engine.respond(conversation, prompt, seed=i, user_id=PROBE_USER)
             replies.append("" if reply.concept == "no_answer" else reply.text)
         build, perplexities = await self._perplexities([r for _, r in pairs])
-        samples = await asyncio.to_thread(lambda: [
-            Sample(p, ref, reply, metrics.lexical_overlap(reply, ref), metrics.rouge_l_f1(reply, ref), ppl)
-            for (p, ref), reply, ppl in zip(pairs, replies, perplexities)])
+        samples = await asyncio.to_thread(
+            lambda: [
+                Sample(p, ref, reply, metrics.lexical_overlap(reply, ref), metrics.rouge_l_f1(reply, ref), ppl)
+                for (p, ref), reply, ppl in zip(pairs, replies, perplexities)
+            ]
+        )
         probe = Probe(len(self.probes) + 1, kind, build, tokens, source, samples)
         self.probes.append(probe)
         return probe
@@ -146,8 +170,9 @@ class Prober:
             if scores is None:
                 continue
             ends = np.cumsum([len(p) for p in parts])
-            return model.active_build, [perplexity(p, scores[end - len(p):end]) if len(p) else None
-                                        for p, end in zip(parts, ends)]
+            return model.active_build, [
+                perplexity(p, scores[end - len(p) : end]) if len(p) else None for p, end in zip(parts, ends)
+            ]
         raise DbslmError(f"model {self.engine.model_name!r} kept changing while it was probed; try again")
 
 

@@ -30,5 +30,7 @@ def profile_line(label: str, seconds: float, rows: int, tokens: int) -> str:
     """One profile line for an input (or a build), with the memory figures at this moment."""
     now = rss_mib()
     memory = f"rss {now:,.1f} MiB, " if now is not None else ""
-    return (f"profile {label}: {seconds:.3f} s, {rows:,} rows, {tokens:,} tokens, "
-            f"{memory}peak rss {peak_rss_mib():,.1f} MiB")
+    return (
+        f"profile {label}: {seconds:.3f} s, {rows:,} rows, {tokens:,} tokens, "
+        f"{memory}peak rss {peak_rss_mib():,.1f} MiB"
+    )

@@ -23,8 +23,19 @@ class Progress:
         self.bytes = 0  # of input read
         self.tokens = 0  # trained
         self.started = time.monotonic()
-        self.bar = (tqdm(total=total, desc="reading", unit="B", unit_scale=True, unit_divisor=1024,
-                         dynamic_ncols=True, file=sys.stderr) if sys.stderr.isatty() else None)
+        self.bar = (
+            tqdm(
+                total=total,
+                desc="reading",
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                dynamic_ncols=True,
+                file=sys.stderr,
+            )
+            if sys.stderr.isatty()
+            else None
+        )
 
     def read(self, nbytes: int) -> None:
         """Count ``nbytes`` more bytes of input read (called from the reading thread)."""

@@ -18,7 +18,6 @@ import asyncio
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbslm.cli.common import (
@@ -27,28 +26,19 @@ from dbslm.cli.common import (
     one_line_errors,
     percentage,
     positive_int,
-    token_count,
 )
-from dbslm.cli.ingest import Chunk, Reading, Source, chunks, is_dialog, scan
-from dbslm.cli.probes import Probe, Prober, describe, probe_prompts
-from dbslm.cli.profile import profile_line
+from dbslm.cli.ingest import Reading, Source, scan
+from dbslm.cli.probes import Prober, describe, probe_prompts
 from dbslm.cli.progress import Progress
+from dbslm.cli.train_session import TrainSession
 from dbslm.config import load_settings
-from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
-from dbslm.reply.association import (
-    Association,
-    fit_weight,
-    refresh_vectors,
-)
-from dbslm.store import Store, open_store
-from dbslm.store.pairs import PairStore
+from dbslm.store import open_store
 from dbslm.text.corpus import TEXT_SUFFIXES, decode_lines, find_files
 from dbslm.text.dialogs import DIALOG_SUFFIXES
-from dbslm.text.tokenize import TOKENIZERS, get_tokenizer
-from dbslm.training.builds import TrainReport, check_order, resolve_model
-from dbslm.training.teaching import teach
+from dbslm.text.tokenize import TOKENIZERS
+from dbslm.training.builds import check_order, resolve_model
 
 DEFAULT_EVAL_SAMPLES = 8
 DEFAULT_EVAL_POOL = 256
@@ -57,46 +47,96 @@ METRICS_FOLDER = Path("var/eval_logs")
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "train", help="train a model on text files (one sentence per line) and dialog files",
-        description=__doc__.split("\n\n", 1)[1].replace("\n", " "))
+        "train",
+        help="train a model on text files (one sentence per line) and dialog files",
+        description=__doc__.split("\n\n", 1)[1].replace("\n", " "),
+    )
     one_line_errors(parser)
-    parser.add_argument("inputs", nargs="*", metavar="PATH",
-                        help="text files (.txt, one sentence per line), dialog files (.json/.ndjson/.jsonl rows "
-                             "with prompt and response, .yml conversations) or folders of them")
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="PATH",
+        help="text files (.txt, one sentence per line), dialog files (.json/.ndjson/.jsonl rows "
+        "with prompt and response, .yml conversations) or folders of them",
+    )
     add_database_options(parser)
-    parser.add_argument("--order", "--ngram-order", dest="order", type=int, metavar="N",
-                        help="n-gram order of a new model, 1 to 6 (default: 3, or the model's)")
-    parser.add_argument("--tokenizer", choices=TOKENIZERS,
-                        help="regex for chat text, whitespace for pre-tokenized corpora (default: regex)")
+    parser.add_argument(
+        "--order",
+        "--ngram-order",
+        dest="order",
+        type=int,
+        metavar="N",
+        help="n-gram order of a new model, 1 to 6 (default: 3, or the model's)",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        choices=TOKENIZERS,
+        help="regex for chat text, whitespace for pre-tokenized corpora (default: regex)",
+    )
     parser.add_argument("--reset", action="store_true", help="retrain the model from this text alone")
     parser.add_argument("--recursive", action="store_true", help="search folders recursively")
     parser.add_argument("--stdin", action="store_true", help="also train on text from standard input")
-    parser.add_argument("--max-json-lines", type=positive_int, metavar="N",
-                        help="use at most N prompt/response rows of each dialog file (rows after them are not read)")
-    parser.add_argument("--json-chunk-size", type=positive_int, metavar="N",
-                        help="train dialog files N rows at a time, each chunk its own batch that goes live "
-                             "atomically (text inputs: one batch each); default: the whole input in one batch")
-    parser.add_argument("--chunk-eval-percent", type=percentage, default=0.0, metavar="P",
-                        help="hold out P%% of every dialog chunk (the whole file without --json-chunk-size; 0 to "
-                             "below 100): never trained, replayed "
-                             "through respond() and scored right after the chunk's build (default: 0)")
-    parser.add_argument("--eval-interval", type=positive_int, metavar="TOKENS",
-                        help="probe the model after every TOKENS trained tokens (at the end of a build)")
-    parser.add_argument("--eval-samples", type=positive_int, metavar="N",
-                        help=f"prompts per probe (default: {DEFAULT_EVAL_SAMPLES})")
-    parser.add_argument("--eval-dataset", metavar="FILE",
-                        help="prompt/response rows (NDJSON or any dialog file) for the probes "
-                             "(default: DBSLM_DATASET_PATH)")
-    parser.add_argument("--eval-pool-size", type=positive_int, metavar="N",
-                        help="the probes draw their prompts, with a fixed seed, from the dataset's first N rows "
-                             f"(default: {DEFAULT_EVAL_POOL})")
-    parser.add_argument("--metrics-export", metavar="PATH",
-                        help="write the probes' timeline and averages as JSON (default when probes ran: "
-                             f"{METRICS_FOLDER}/train-<timestamp>.json; - writes none)")
-    parser.add_argument("--profile-ingest", action="store_true",
-                        help="print each input's latency and resident memory (current and peak)")
-    parser.add_argument("--head-size", type=positive_int, default=DEFAULT_HEAD_SIZE, metavar="K",
-                        help=f"words kept per context for sampling (default: {DEFAULT_HEAD_SIZE})")
+    parser.add_argument(
+        "--max-json-lines",
+        type=positive_int,
+        metavar="N",
+        help="use at most N prompt/response rows of each dialog file (rows after them are not read)",
+    )
+    parser.add_argument(
+        "--json-chunk-size",
+        type=positive_int,
+        metavar="N",
+        help="train dialog files N rows at a time, each chunk its own batch that goes live "
+        "atomically (text inputs: one batch each); default: the whole input in one batch",
+    )
+    parser.add_argument(
+        "--chunk-eval-percent",
+        type=percentage,
+        default=0.0,
+        metavar="P",
+        help="hold out P%% of every dialog chunk (the whole file without --json-chunk-size; 0 to "
+        "below 100): never trained, replayed "
+        "through respond() and scored right after the chunk's build (default: 0)",
+    )
+    parser.add_argument(
+        "--eval-interval",
+        type=positive_int,
+        metavar="TOKENS",
+        help="probe the model after every TOKENS trained tokens (at the end of a build)",
+    )
+    parser.add_argument(
+        "--eval-samples", type=positive_int, metavar="N", help=f"prompts per probe (default: {DEFAULT_EVAL_SAMPLES})"
+    )
+    parser.add_argument(
+        "--eval-dataset",
+        metavar="FILE",
+        help="prompt/response rows (NDJSON or any dialog file) for the probes (default: DBSLM_DATASET_PATH)",
+    )
+    parser.add_argument(
+        "--eval-pool-size",
+        type=positive_int,
+        metavar="N",
+        help="the probes draw their prompts, with a fixed seed, from the dataset's first N rows "
+        f"(default: {DEFAULT_EVAL_POOL})",
+    )
+    parser.add_argument(
+        "--metrics-export",
+        metavar="PATH",
+        help="write the probes' timeline and averages as JSON (default when probes ran: "
+        f"{METRICS_FOLDER}/train-<timestamp>.json; - writes none)",
+    )
+    parser.add_argument(
+        "--profile-ingest",
+        action="store_true",
+        help="print each input's latency and resident memory (current and peak)",
+    )
+    parser.add_argument(
+        "--head-size",
+        type=positive_int,
+        default=DEFAULT_HEAD_SIZE,
+        metavar="K",
+        help=f"words kept per context for sampling (default: {DEFAULT_HEAD_SIZE})",
+    )
     add_text_options(parser)
     parser.set_defaults(run=run)
 
@@ -108,22 +148,32 @@ async def run(args: argparse.Namespace) -> int:
         raise DbslmError("nothing to train: name files or folders, or pass --stdin")
     dataset = _probe_dataset(args)
     _check_export(args.metrics_export)
-    reading = Reading(args.encoding, args.max_line_chars, args.max_json_lines, args.json_chunk_size,
-                      args.chunk_eval_percent)
+    reading = Reading(
+        args.encoding, args.max_line_chars, args.max_json_lines, args.json_chunk_size, args.chunk_eval_percent
+    )
     files = find_files(args.inputs, args.recursive, TEXT_SUFFIXES + DIALOG_SUFFIXES)
     sources = [await asyncio.to_thread(scan, path, reading) for path in files]
     if args.stdin:
         data = await asyncio.to_thread(sys.stdin.buffer.read)
         lines = await asyncio.to_thread(decode_lines, data, "<stdin>", args.encoding, args.max_line_chars)
         sources.append(Source(Path("<stdin>"), len(lines), len(data), lines))
-    prompts = await asyncio.to_thread(probe_prompts, dataset, args.eval_pool_size or DEFAULT_EVAL_POOL,
-                                      args.eval_samples or DEFAULT_EVAL_SAMPLES, args.encoding,
-                                      args.max_line_chars) if dataset else []
+    prompts = (
+        await asyncio.to_thread(
+            probe_prompts,
+            dataset,
+            args.eval_pool_size or DEFAULT_EVAL_POOL,
+            args.eval_samples or DEFAULT_EVAL_SAMPLES,
+            args.encoding,
+            args.max_line_chars,
+        )
+        if dataset
+        else []
+    )
     progress = Progress(sum(s.size for s in sources))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     async with await open_store(args.db, cold_url=args.cold_url) as store:
         model = await resolve_model(store, args.model, args.order, args.tokenizer, args.reset)
-        session = _Session(store, model, args, reading, progress, (str(dataset), prompts))
+        session = TrainSession(store, model, args, reading, progress, (str(dataset), prompts))
         try:
             for source in sources:
                 await session.ingest(source)
@@ -131,8 +181,9 @@ async def run(args: argparse.Namespace) -> int:
             await session.refresh_vectors()
         except (asyncio.CancelledError, KeyboardInterrupt):
             if session.reports:
-                progress.log(f"stopped: {len(session.reports)} chunks went live; build "
-                             f"{session.reports[-1].build} serves")
+                progress.log(
+                    f"stopped: {len(session.reports)} chunks went live; build {session.reports[-1].build} serves"
+                )
             raise
         finally:
             progress.close()
@@ -142,9 +193,11 @@ async def run(args: argparse.Namespace) -> int:
     last = reports[-1]
     grams = ", ".join(f"{n}-grams {c:,}" for n, c in last.ngrams.items())
     builds = f" in {len(reports)} batches" if len(reports) > 1 else ""
-    print(f"model {last.model!r} (build {last.build}): {sum(r.sentences for r in reports):,} sentences, "
-          f"{sum(r.tokens for r in reports):,} tokens added{builds}; {grams}; "
-          f"{sum(r.seconds for r in reports):.2f} s")
+    print(
+        f"model {last.model!r} (build {last.build}): {sum(r.sentences for r in reports):,} sentences, "
+        f"{sum(r.tokens for r in reports):,} tokens added{builds}; {grams}; "
+        f"{sum(r.seconds for r in reports):.2f} s"
+    )
     _report_probes(session.prober, args, started)
     return 0
 
@@ -152,8 +205,15 @@ async def run(args: argparse.Namespace) -> int:
 def _probe_dataset(args: argparse.Namespace) -> Path | None:
     """The dataset of the interval probes, refusing probe options that would do nothing."""
     if args.eval_interval is None:
-        given = [flag for flag, value in (("--eval-samples", args.eval_samples), ("--eval-dataset", args.eval_dataset),
-                                          ("--eval-pool-size", args.eval_pool_size)) if value is not None]
+        given = [
+            flag
+            for flag, value in (
+                ("--eval-samples", args.eval_samples),
+                ("--eval-dataset", args.eval_dataset),
+                ("--eval-pool-size", args.eval_pool_size),
+            )
+            if value is not None
+        ]
         if given:
             raise DbslmError(f"{', '.join(given)}: probes need --eval-interval TOKENS")
         return None
@@ -187,134 +247,14 @@ def _report_probes(prober: Prober, args: argparse.Namespace, started: str) -> No
         return
     path = Path(args.metrics_export or METRICS_FOLDER / f"train-{time.strftime('%Y%m%d-%H%M%S')}.json")
     settings = {k: v for k, v in vars(args).items() if k not in ("run", "db", "command")}
-    prober.export(path, {"command": "dbslm train", "model": args.model, "started": started,
-                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "settings": settings})
+    prober.export(
+        path,
+        {
+            "command": "dbslm train",
+            "model": args.model,
+            "started": started,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "settings": settings,
+        },
+    )
     print(f"wrote the probe metrics to {path}")
-
-
-class _Session:
-    """One run's builds: chunks gather into a batch that is trained as one build (at every
-    chunk with --json-chunk-size, else once at the end), and probes follow the builds."""
-
-    def __init__(self, store: Store, model: ModelInfo, args: argparse.Namespace, reading: Reading,
-                 progress: Progress, probe_set: tuple[str, list[tuple[str, str]]]) -> None:
-        self.store, self.model, self.args, self.reading, self.progress = store, model, args, reading, progress
-        self.tokenize = get_tokenizer(model.tokenizer).tokenize
-        self.prober = Prober(store, model.name)
-        self.dataset, self.prompts = probe_set  # the interval probes' dataset and prompts
-        self.reports: list[TrainReport] = []
-        self.tokens = 0  # trained in this run
-        self.probed_at = 0
-        self.probe_seconds = 0.0
-        self.batch = _Batch()
-        self.pairs_changed = False  # the model's pairs changed: its association is to be recounted
-        self.association: Association | None = None  # what the run's one build wrote
-
-    async def ingest(self, source: Source) -> None:
-        """Read, tokenize and (in chunked runs) train one source, with its summary line."""
-        started, probing = time.perf_counter(), self.probe_seconds
-        stream = chunks(source, self.reading, self.progress.read)
-        items = held = tokens = 0
-        self.progress.reading(source.path.name)
-        while (chunk := await asyncio.to_thread(next, stream, None)) is not None:
-            sentences, dialog = await asyncio.to_thread(self._tokenize, chunk)
-            found = token_count(sentences) + sum(len(p) + len(r) for p, r in dialog)
-            self.batch.rows += chunk.rows
-            if found < self.model.order:
-                self.progress.echo(f"skipping {chunk.label}: {found} tokens, fewer than the order {self.model.order}")
-                continue
-            self.batch.take(chunk, sentences, dialog)
-            items += len(dialog) or len(sentences)
-            held += len(chunk.held_out)
-            tokens += found
-            if self.reading.chunk_rows is not None:
-                await self.commit()
-                if not chunk.last:
-                    self.progress.reading(source.path.name)
-        if tokens:
-            what = "prompt/response pairs" if is_dialog(source.path) else "sentences"
-            aside = f" ({held:,} held out for evaluation)" if held else ""
-            self.progress.echo(f"{source.path}: {items:,} {what}{aside}, {tokens:,} tokens")
-        if self.args.profile_ingest:
-            seconds = source.seconds + time.perf_counter() - started - (self.probe_seconds - probing)
-            self.progress.echo(profile_line(str(source.path), seconds, source.rows, tokens))
-
-    def _tokenize(self, chunk: Chunk) -> tuple[list[list[str]], list[tuple[list[str], list[str]]]]:
-        """The token lists of a chunk's text lines and of its pairs to train."""
-        return ([t for t in map(self.tokenize, chunk.lines) if t],
-                [(self.tokenize(p), self.tokenize(r)) for p, r in chunk.pairs])
-
-    async def commit(self) -> None:
-        """Train the pending batch as one build (the first one resets with --reset), keep its
-        pairs for retrieval, then probe."""
-        if not self.batch.sentences and not self.batch.dialog:
-            return
-        batch, self.batch = self.batch, _Batch()
-        started = time.perf_counter()
-        first = not self.reports
-        reset = self.args.reset and first
-
-        whole = self.reading.chunk_rows is None  # one build: it counts the association (a chunked run, once after)
-        report, association = await teach(
-            self.store, self.model, batch.pairs, "train", sentences=batch.sentences, dialog=batch.dialog, reset=reset,
-            associate=whole, head_size=self.args.head_size, progress=self.progress.stage)
-        if whole:
-            self.association = association
-        self.pairs_changed = self.pairs_changed or reset or bool(batch.pairs)
-        self.reports.append(report)
-        self.tokens += report.tokens
-        self.progress.built(report.tokens)
-        if self.args.profile_ingest and self.reading.chunk_rows is None:
-            self.progress.echo(profile_line(f"build {report.build}", time.perf_counter() - started, batch.rows,
-                                            report.tokens))
-        await self._probe(batch)
-
-    async def refresh_vectors(self) -> None:
-        """After a run that changed the model's pairs: fit its prompt weight to the vectors its
-        build wrote, or (a chunked run) count them first."""
-        if not self.pairs_changed:
-            return
-        pairs, trained = PairStore(self.store.db), await self.store.models.model(self.model.name)
-        if self.association is None:
-            self.progress.stage("counting word vectors")
-            await refresh_vectors(pairs, trained.id, self.tokenize)
-        else:
-            self.progress.stage("fitting the prompt weight")
-            await fit_weight(pairs, trained.id, self.association.vectors, self.tokenize)
-
-    async def _probe(self, batch: _Batch) -> None:
-        started = time.perf_counter()
-        if batch.held_out:
-            self._show(await self.prober.probe("held-out", batch.held_out, self.tokens, batch.label))
-        if self.prompts and self.tokens - self.probed_at >= self.args.eval_interval:
-            self.probed_at = self.tokens
-            self._show(await self.prober.probe("interval", self.prompts, self.tokens, self.dataset))
-        self.probe_seconds += time.perf_counter() - started
-
-    def _show(self, probe: Probe) -> None:
-        self.progress.echo(f"probe {probe.index} ({probe.kind}, {probe.source}, build {probe.build}, "
-                           f"after {probe.tokens:,} tokens): {describe(probe.as_json()['averages'])}")
-
-
-@dataclass
-class _Batch:
-    """What the next build trains: token lists, the pairs to keep, rows held out."""
-
-    rows: int = 0  # input rows read since the last build (trained, held out or skipped)
-    sentences: list[list[str]] = field(default_factory=list)
-    dialog: list[tuple[list[str], list[str]]] = field(default_factory=list)
-    pairs: list[tuple[str, str]] = field(default_factory=list)
-    held_out: list[tuple[str, str]] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return self.labels[0] if len(self.labels) == 1 else f"{len(self.labels)} inputs"
-
-    def take(self, chunk: Chunk, sentences: list[list[str]], dialog: list[tuple[list[str], list[str]]]) -> None:
-        """Add a chunk: its token lists, its pairs and its held-out rows."""
-        self.sentences += sentences
-        self.dialog += dialog
-        self.pairs += chunk.pairs
-        self.held_out += chunk.held_out
-        self.labels.append(chunk.label)

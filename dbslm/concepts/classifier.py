@@ -70,4 +70,3 @@ class ConceptModel:
             p_concept = max(self.counts[word] - DISCOUNT, 0.0) / self.total + kept * p_background
             log_odds += math.log(p_concept / p_background)
         return 1.0 / (1.0 + math.exp(-log_odds)) if log_odds > -700 else 0.0
-

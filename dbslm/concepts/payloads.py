@@ -13,14 +13,21 @@ from dbslm.domain import Message
 from dbslm.metrics import words
 
 MIN_TOPIC_LETTERS = 4
-COMMON = frozenset("that this what with have about your from they there would could should which when "
-                   "where will just like know think were been tell them then than does did".split())
+COMMON = frozenset(
+    "that this what with have about your from they there would could should which when "
+    "where will just like know think were been tell them then than does did".split()
+)
 
 
 def topics(messages: list[Message], **_: str) -> dict[str, str] | None:
     """The user's three most frequent content words in the conversation."""
-    counts = Counter(w for m in messages if m.role == "user" for w in words(m.text)
-                     if len(w) >= MIN_TOPIC_LETTERS and w not in COMMON)
+    counts = Counter(
+        w
+        for m in messages
+        if m.role == "user"
+        for w in words(m.text)
+        if len(w) >= MIN_TOPIC_LETTERS and w not in COMMON
+    )
     top = [w for w, _ in counts.most_common(3)]
     if not top:
         return None

@@ -13,9 +13,17 @@ from dbslm.store.models import ModelStore
 from dbslm.text.tokenize import get_tokenizer
 
 
-async def concept_span(concepts: ConceptStore, models: ModelStore, model: ModelInfo, model_ids: Sequence[int],
-                       tokens: int, conversation_id: int, prompt: list[str], recent: list[Message],
-                       values: dict[str, str]) -> tuple[Concept | None, str]:
+async def concept_span(
+    concepts: ConceptStore,
+    models: ModelStore,
+    model: ModelInfo,
+    model_ids: Sequence[int],
+    tokens: int,
+    conversation_id: int,
+    prompt: list[str],
+    recent: list[Message],
+    values: dict[str, str],
+) -> tuple[Concept | None, str]:
     """The concept this reply calls for (a signal, or a prompt its examples make likely) and
     the text it emits; (None, "") when none applies or its payload has nothing to say.
     ``model_ids`` and ``tokens``: the models the prompt's words are weighed against, and how
@@ -30,8 +38,9 @@ async def concept_span(concepts: ConceptStore, models: ModelStore, model: ModelI
         concept = next((c for c in known if c.name == signal), None)
     else:
         found = await models.word_frequencies(model_ids, spellings(prompt))
-        concept = choose_concept(known, prompt, Background.merged(found, tokens),
-                                 get_tokenizer(model.tokenizer).tokenize)
+        concept = choose_concept(
+            known, prompt, Background.merged(found, tokens), get_tokenizer(model.tokenizer).tokenize
+        )
     if concept is None:
         return None, ""
     filled = PAYLOADS[concept.payload](recent, **values) if concept.payload in PAYLOADS else {}

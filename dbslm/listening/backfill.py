@@ -49,8 +49,15 @@ class BackfillError(Exception):
     """The platform refused the history (no access to the channel, say): a one-line reason."""
 
 
-async def backfill(listener: Listener, learning: ChannelLearning, read: HistoryReader[Heard], cursor: str | None,
-                   save_cursor: Callable[[str | None], Awaitable[None]], limit: int, tell: Tell) -> None:
+async def backfill(
+    listener: Listener,
+    learning: ChannelLearning,
+    read: HistoryReader[Heard],
+    cursor: str | None,
+    save_cursor: Callable[[str | None], Awaitable[None]],
+    limit: int,
+    tell: Tell,
+) -> None:
     """Read up to ``limit`` past messages, from ``cursor`` (where a backfill before stopped) on,
     and learn the learnable ones; ``save_cursor`` keeps where the pages queued so far end."""
     seen, queued, waiting = 0, 0, 0
@@ -102,8 +109,11 @@ async def backfill(listener: Listener, learning: ChannelLearning, read: HistoryR
     learning_tasks.append(asyncio.create_task(learning.learn_queued()))
     await asyncio.gather(*learning_tasks)
     more = " There is more: run it again to go further back." if cursor is not None and not problem else ""
-    await _tell(tell, f"{problem}History: learned {queued:,} new of {seen:,} messages read in "
-                      f"{time.monotonic() - started:.1f} s.{more}")
+    await _tell(
+        tell,
+        f"{problem}History: learned {queued:,} new of {seen:,} messages read in "
+        f"{time.monotonic() - started:.1f} s.{more}",
+    )
 
 
 async def _arrived(reading: asyncio.Future[HistoryPage] | None) -> bool:

@@ -72,8 +72,13 @@ class BatchTimer:
             log.exception("learning a batch of %s failed", learning.model_name)
             return
         if report is not None:
-            log.info("learned %s sentences (%s tokens) into %s in %.2f s", report.sentences, report.tokens,
-                     learning.model_name, report.seconds)
+            log.info(
+                "learned %s sentences (%s tokens) into %s in %.2f s",
+                report.sentences,
+                report.tokens,
+                learning.model_name,
+                report.seconds,
+            )
 
     async def close(self) -> None:
         """Learn what is waiting and let running batches finish (shutdown)."""

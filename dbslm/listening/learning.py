@@ -81,17 +81,28 @@ class ChannelLearning:
                 elif failed.prompted:  # its prompt may be what fails: try it alone
                     await self.heard.set_prompts(model_id, [failed.first], None)
                 else:
-                    log.warning("set aside channel message %s of %s: it cannot be learned (%s)", failed.first,
-                                self.model_name, failed.reason)
+                    log.warning(
+                        "set aside channel message %s of %s: it cannot be learned (%s)",
+                        failed.first,
+                        self.model_name,
+                        failed.reason,
+                    )
                     await self.heard.set_aside(model_id, failed.first, failed.reason)
                     most = BUILD_MOST
                 continue
             if report is None:
                 return total
             most = BUILD_MOST
-            total = report if total is None else replace(
-                report, sentences=total.sentences + report.sentences, tokens=total.tokens + report.tokens,
-                seconds=total.seconds + report.seconds)
+            total = (
+                report
+                if total is None
+                else replace(
+                    report,
+                    sentences=total.sentences + report.sentences,
+                    tokens=total.tokens + report.tokens,
+                    seconds=total.seconds + report.seconds,
+                )
+            )
 
     async def _learn_batch(self, model_id: int, most: int, last: int) -> TrainReport | None:
         async with self._lock:
@@ -100,13 +111,18 @@ class ChannelLearning:
                 return None
             model = await resolve_model(self.store, self.model_name, None, None, reset=False)
             try:
-                report = await train(self.store, model, dialog=channel_dialog(model, batch.pairs),
-                                     on_switch=lambda tx, model_id: self.heard.mark_learned(tx, model_id, batch))
+                report = await train(
+                    self.store,
+                    model,
+                    dialog=channel_dialog(model, batch.pairs),
+                    on_switch=lambda tx, model_id: self.heard.mark_learned(tx, model_id, batch),
+                )
             except (BatchChanged, *DATABASE_ERRORS):
                 raise
             except Exception as exc:  # noqa: BLE001 - what the messages made fail, whatever it is
-                raise _Failed(len(batch.pairs), batch.first, batch.pairs[0][0] is not None,
-                              f"{type(exc).__name__}: {exc}"[:200]) from exc
+                raise _Failed(
+                    len(batch.pairs), batch.first, batch.pairs[0][0] is not None, f"{type(exc).__name__}: {exc}"[:200]
+                ) from exc
         paired = sum(prompt is not None for prompt, _ in batch.pairs)
         if paired:
             await self._pairs_changed(added=paired)
@@ -123,8 +139,10 @@ class ChannelLearning:
         model_id = await self.model_id()
 
         async def marked() -> tuple[list[ChannelMessage], list[ChannelMessage]]:
-            return (await self.heard.messages(model_id, status=Status.FORGETTING),
-                    await self.heard.messages(model_id, status=Status.UNPAIRING))
+            return (
+                await self.heard.messages(model_id, status=Status.FORGETTING),
+                await self.heard.messages(model_id, status=Status.UNPAIRING),
+            )
 
         async with self._lock:
             report, _ = await self._forget(model_id, marked)
@@ -149,8 +167,10 @@ class ChannelLearning:
         model_id = await self.model_id()
 
         async def theirs() -> tuple[list[ChannelMessage], list[ChannelMessage]]:
-            return (await self.heard.messages(model_id, user_id=user_id),
-                    [m for m in await self.heard.messages(model_id, prompt_user=user_id) if m.user_id != user_id])
+            return (
+                await self.heard.messages(model_id, user_id=user_id),
+                [m for m in await self.heard.messages(model_id, prompt_user=user_id) if m.user_id != user_id],
+            )
 
         async with self._lock:
             _, count = await self._forget(model_id, theirs)
@@ -158,9 +178,12 @@ class ChannelLearning:
         await self.learn_queued()  # the messages that answered theirs, on their own now
         return count
 
-    async def _forget(self, model_id: int, read: Callable[[], Awaitable[tuple[list[ChannelMessage],
-                                                                                list[ChannelMessage]]]],
-                      prompt: ChannelMessage | None = None) -> tuple[TrainReport | None, int]:
+    async def _forget(
+        self,
+        model_id: int,
+        read: Callable[[], Awaitable[tuple[list[ChannelMessage], list[ChannelMessage]]]],
+        prompt: ChannelMessage | None = None,
+    ) -> tuple[TrainReport | None, int]:
         """Forget the messages ``read`` finds (as they are now, under the lock) and take their
         prompt from the messages that answer them (``prompt`` is what they answer instead),
         reading again when another process changed some of them first; returns the report and
@@ -170,8 +193,11 @@ class ChannelLearning:
             learned = [m for m in messages if m.status != Status.QUEUED]
             queued = [m.message_key for m in messages if m.status == Status.QUEUED]
             forgotten = {m.message_key for m in messages}
-            repaired = [m for m in answering
-                        if m.status not in (Status.QUEUED, Status.FORGETTING) and m.message_key not in forgotten]
+            repaired = [
+                m
+                for m in answering
+                if m.status not in (Status.QUEUED, Status.FORGETTING) and m.message_key not in forgotten
+            ]
             waiting = [m.message_key for m in answering if m.status == Status.QUEUED]
             if queued:
                 await self.heard.drop_queued(model_id, queued)
@@ -185,8 +211,13 @@ class ChannelLearning:
                 if await read() == (messages, answering):
                     raise
 
-    async def _subtract(self, model_id: int, learned: Sequence[ChannelMessage], repaired: Sequence[ChannelMessage],
-                        prompt: ChannelMessage | None) -> TrainReport | None:
+    async def _subtract(
+        self,
+        model_id: int,
+        learned: Sequence[ChannelMessage],
+        repaired: Sequence[ChannelMessage],
+        prompt: ChannelMessage | None,
+    ) -> TrainReport | None:
         """Untrain messages the model holds: ``learned`` ones, whose rows are deleted in the
         switch, and ``repaired`` ones, queued again in it to be learned after ``prompt``."""
         if not learned and not repaired:
@@ -197,8 +228,11 @@ class ChannelLearning:
         dialog = channel_dialog(model, [m.pair for m in (*learned, *repaired)])
         unpaired = [m.message_key for m in (*learned, *repaired) if m.prompt]
         tokenize = get_tokenizer(model.tokenizer).tokenize
-        association = await association_after(PairStore(self.store.db), model.id, tokenize,
-                                              removed_keys=set(unpaired)) if unpaired else None
+        association = (
+            await association_after(PairStore(self.store.db), model.id, tokenize, removed_keys=set(unpaired))
+            if unpaired
+            else None
+        )
 
         async def switch(tx: Transaction, model_id: int) -> None:
             await self.heard.remove_subtracted(tx, model_id, keys, requeued)
@@ -219,8 +253,7 @@ class _Failed(Exception):
         self.size, self.first, self.prompted, self.reason = size, first, prompted, reason
 
 
-def channel_dialog(model: ModelInfo, pairs: Sequence[tuple[str | None, str]]
-                   ) -> Iterator[tuple[list[str], list[str]]]:
+def channel_dialog(model: ModelInfo, pairs: Sequence[tuple[str | None, str]]) -> Iterator[tuple[list[str], list[str]]]:
     """Each message after the end of its prompt (or as a reply without one), tokenized as the
     build's worker thread reads it (so only the token ids of a batch are ever in memory, not
     its token lists). A prompt is a channel message learned on its own too: only its last

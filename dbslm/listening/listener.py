@@ -71,8 +71,15 @@ class Listener:
             return
         if row is not None and listening:
             old = learned if learned is not None and learned.status != Status.UNPAIRING else None  # its prompt stays
-            await self.batches.add(learning, replace(row, prompt_key=old and old.prompt_key,
-                                                     prompt_user=old and old.prompt_user, prompt=old and old.prompt))
+            await self.batches.add(
+                learning,
+                replace(
+                    row,
+                    prompt_key=old and old.prompt_key,
+                    prompt_user=old and old.prompt_user,
+                    prompt=old and old.prompt,
+                ),
+            )
         else:
             self.batches.schedule(learning)  # the messages that answered it, learned again
 

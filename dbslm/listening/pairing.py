@@ -48,8 +48,13 @@ class LastMessages:
         return row, at
 
 
-def answered(heard: Heard, previous: ChannelMessage | None, previous_at: float | None, sent_at: float | None,
-             deleted: Container[str] = ()) -> ChannelMessage | None:
+def answered(
+    heard: Heard,
+    previous: ChannelMessage | None,
+    previous_at: float | None,
+    sent_at: float | None,
+    deleted: Container[str] = (),
+) -> ChannelMessage | None:
     """What ``heard`` (sent at ``sent_at``) answers: the message it replies to, where the platform
     sent it along (unless ``deleted``), else ``previous`` (sent at ``previous_at``) when it was
     sent at most ANSWER_SECONDS before it."""
@@ -65,8 +70,9 @@ def learnable(heard: Heard, deleted: Container[str] = ()) -> ChannelMessage | No
     return None if heard.row is None or (deleted and heard.key in deleted) else heard.row
 
 
-def by_someone_else(prompt: ChannelMessage | None, user_id: str, opted_out: frozenset[str] = frozenset()
-                    ) -> ChannelMessage | None:
+def by_someone_else(
+    prompt: ChannelMessage | None, user_id: str, opted_out: frozenset[str] = frozenset()
+) -> ChannelMessage | None:
     """``prompt`` unless its author is the one answering or opted out: nobody answers themselves."""
     if prompt is None or prompt.user_id == user_id or prompt.user_id in opted_out:
         return None

@@ -39,7 +39,7 @@ class PointerCache:
             for seq in self.sequences:
                 ids = seq.ids
                 for end in range(length, len(ids)):
-                    if ids[end - length:end] == suffix:
+                    if ids[end - length : end] == suffix:
                         mass[ids[end]] = mass.get(ids[end], 0.0) + seq.weight
             if mass:
                 total = sum(mass.values())

@@ -32,8 +32,9 @@ class SentenceEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise DbslmError(f"DBSLM_EMBEDDER_MODEL={model} needs the embeddings extra: "
-                             "pip install 'dbslm[embeddings]'") from None
+            raise DbslmError(
+                f"DBSLM_EMBEDDER_MODEL={model} needs the embeddings extra: pip install 'dbslm[embeddings]'"
+            ) from None
         self.name = model
         location = model
         if model == BUNDLED:

@@ -16,13 +16,32 @@ def words_of(tokens: Iterable[str]) -> list[str]:
     return [t.lower() for t in tokens if any(ch.isalnum() for ch in t)]
 
 
-CONTRACTIONS = (("n't", "not"), ("'re", "are"), ("'ll", "will"), ("'ve", "have"), ("'m", "am"), ("'d", "would"),
-                ("'s", "is"))
-IRREGULAR = {"can't": ["can", "not"], "won't": ["will", "not"], "shan't": ["shall", "not"],
-             # the same, typed without the apostrophe, as chat often is
-             "cant": ["can", "not"], "dont": ["do", "not"], "doesnt": ["does", "not"], "isnt": ["is", "not"],
-             "im": ["i", "am"], "youre": ["you", "are"], "whats": ["what", "is"], "thats": ["that", "is"],
-             "hows": ["how", "is"], "wheres": ["where", "is"], "whos": ["who", "is"]}
+CONTRACTIONS = (
+    ("n't", "not"),
+    ("'re", "are"),
+    ("'ll", "will"),
+    ("'ve", "have"),
+    ("'m", "am"),
+    ("'d", "would"),
+    ("'s", "is"),
+)
+IRREGULAR = {
+    "can't": ["can", "not"],
+    "won't": ["will", "not"],
+    "shan't": ["shall", "not"],
+    # the same, typed without the apostrophe, as chat often is
+    "cant": ["can", "not"],
+    "dont": ["do", "not"],
+    "doesnt": ["does", "not"],
+    "isnt": ["is", "not"],
+    "im": ["i", "am"],
+    "youre": ["you", "are"],
+    "whats": ["what", "is"],
+    "thats": ["that", "is"],
+    "hows": ["how", "is"],
+    "wheres": ["where", "is"],
+    "whos": ["who", "is"],
+}
 
 
 def plain_words(tokens: Iterable[str]) -> list[str]:
@@ -36,7 +55,7 @@ def plain_words(tokens: Iterable[str]) -> list[str]:
             continue
         for ending, full in CONTRACTIONS:
             if word.endswith(ending) and len(word) > len(ending):
-                out += [word[:-len(ending)], full]
+                out += [word[: -len(ending)], full]
                 break
         else:
             out.append(word)

@@ -79,14 +79,16 @@ def _read_section(numbered: Iterator[tuple[int, str]], n: int, expected: int, so
         if not parts:
             break
         if len(parts) not in (n + 1, n + 2):
-            raise DbslmError(f"{source}:{number}: a {n}-gram line needs a probability, {n} words "
-                             f"and an optional backoff; found {len(parts)} fields")
+            raise DbslmError(
+                f"{source}:{number}: a {n}-gram line needs a probability, {n} words "
+                f"and an optional backoff; found {len(parts)} fields"
+            )
         try:
             logps.append(float(parts[0]))
             backoffs.append(float(parts[n + 1]) if len(parts) == n + 2 else 0.0)
         except ValueError:
             raise DbslmError(f"{source}:{number}: {line.strip()[:60]!r} has a number that is not a number") from None
-        words.append(parts[1:n + 1])
+        words.append(parts[1 : n + 1])
     if len(words) != expected:
         raise DbslmError(f"{source}: the header declares {expected} {n}-grams, the section has {len(words)}")
     return ArpaOrder(n, words, np.array(logps, dtype=np.float64), np.array(backoffs, dtype=np.float64))

@@ -43,8 +43,9 @@ def stats_of(rows: np.ndarray) -> ContextStats:
     return ContextStats(total, n1, n2, n3)
 
 
-def position_probs(found: np.ndarray, adjusted: np.ndarray, contexts: np.ndarray, words: np.ndarray,
-                   discounts: list[Discount]) -> tuple[np.ndarray, np.ndarray]:
+def position_probs(
+    found: np.ndarray, adjusted: np.ndarray, contexts: np.ndarray, words: np.ndarray, discounts: list[Discount]
+) -> tuple[np.ndarray, np.ndarray]:
     """log10 p of the n-gram of each order ending at each position, and the log10 backoff of
     each n-gram as a context, as a probability-form build stores them (for
     :func:`dbslm.ngram.scoring.log10_probs`); all shaped (order, positions).

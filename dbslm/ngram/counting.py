@@ -102,7 +102,7 @@ def merge_counts(a: list[OrderCounts], b: list[OrderCounts]) -> list[OrderCounts
         keep = counts > 0
         new_row = np.cumsum(keep) - 1
         new_row[~keep] = -1
-        map_a, map_b = new_row[rows[: len(ka)]], new_row[rows[len(ka):]]
+        map_a, map_b = new_row[rows[: len(ka)]], new_row[rows[len(ka) :]]
         merged.append(OrderCounts(keys[keep], counts[keep]))
     return merged
 

@@ -37,19 +37,27 @@ def batch_grams(ids: np.ndarray, order: int, sign: int) -> BatchGrams:
     parts, shorter, offset = [], np.full(len(ids), -1, dtype=np.int64), 0
     for n in range(1, order + 1):
         at = np.flatnonzero(q.valid(n))
-        keys, first, inverse, counts = np.unique(hashing.extend_array(q.ctx[n - 1][at], ids[at]), return_index=True,
-                                                 return_inverse=True, return_counts=True)
+        keys, first, inverse, counts = np.unique(
+            hashing.extend_array(q.ctx[n - 1][at], ids[at]), return_index=True, return_inverse=True, return_counts=True
+        )
         start = at[first]
-        parts.append((np.full(len(keys), n), q.ctx[n - 1][start], ids[start], sign * counts,
-                      q.avail[start] == n - 1, shorter[start] if n > 1 else np.full(len(keys), -1)))
+        parts.append(
+            (
+                np.full(len(keys), n),
+                q.ctx[n - 1][start],
+                ids[start],
+                sign * counts,
+                q.avail[start] == n - 1,
+                shorter[start] if n > 1 else np.full(len(keys), -1),
+            )
+        )
         shorter = np.full(len(ids), -1, dtype=np.int64)
         shorter[at] = offset + inverse.reshape(-1)
         offset += len(keys)
     return BatchGrams(*(np.concatenate(column) for column in zip(*parts)))
 
 
-def new_counts(grams: BatchGrams, count: np.ndarray, adjusted: np.ndarray, order: int
-               ) -> tuple[np.ndarray, np.ndarray]:
+def new_counts(grams: BatchGrams, count: np.ndarray, adjusted: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
     """The raw and adjusted counts of ``grams`` after the batch, given the ones stored (0 for
     n-grams not in the model); raises ValueError when a count would go below 0."""
     count_after = count + grams.delta
@@ -64,14 +72,21 @@ def new_counts(grams: BatchGrams, count: np.ndarray, adjusted: np.ndarray, order
     return count_after, adjusted_after
 
 
-def new_discounts(old: list[Discount], grams: BatchGrams, count: np.ndarray, count_after: np.ndarray,
-                  adjusted: np.ndarray, adjusted_after: np.ndarray) -> list[Discount]:
+def new_discounts(
+    old: list[Discount],
+    grams: BatchGrams,
+    count: np.ndarray,
+    count_after: np.ndarray,
+    adjusted: np.ndarray,
+    adjusted_after: np.ndarray,
+) -> list[Discount]:
     """Each order's counts-of-counts and n-gram count moved by the batch, and its discounts."""
     result = []
     for d in old:
         mine = grams.n == d.n
-        t = tuple(t + int((adjusted_after[mine] == k).sum() - (adjusted[mine] == k).sum())
-                  for k, t in zip((1, 2, 3, 4), d.t))
+        t = tuple(
+            t + int((adjusted_after[mine] == k).sum() - (adjusted[mine] == k).sum()) for k, t in zip((1, 2, 3, 4), d.t)
+        )
         rows = d.ngrams + int((count_after[mine] > 0).sum() - (count[mine] > 0).sum())
         result.append(discount_of(d.n, t, rows))
     return result
@@ -103,13 +118,23 @@ def context_changes(grams: BatchGrams, adjusted: np.ndarray, adjusted_after: np.
 
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(len(keys) + 1))
-    return ContextChange(keys[:, 0], keys[:, 1], moved(adjusted_after[changed] - adjusted[changed]),
-                         *(moved((after == k).astype(np.int64) - (before == k)) for k in (1, 2, 3)),
-                         [changed[order[a:b]] for a, b in zip(bounds[:-1], bounds[1:])])
+    return ContextChange(
+        keys[:, 0],
+        keys[:, 1],
+        moved(adjusted_after[changed] - adjusted[changed]),
+        *(moved((after == k).astype(np.int64) - (before == k)) for k in (1, 2, 3)),
+        [changed[order[a:b]] for a, b in zip(bounds[:-1], bounds[1:])],
+    )
 
 
-def merged_head(head: tuple[np.ndarray, np.ndarray] | None, words: np.ndarray, before: np.ndarray,
-                after: np.ndarray, followers: int, k: int) -> tuple[np.ndarray, np.ndarray] | None | bool:
+def merged_head(
+    head: tuple[np.ndarray, np.ndarray] | None,
+    words: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    followers: int,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray] | None | bool:
     """A context's head after its ``words`` moved from adjusted counts ``before`` to ``after``,
     from its head before (None: it had none) when that decides it: None when it needs none
     (``followers``, the words that follow it now, are at most ``k``), False when only all its
@@ -125,8 +150,11 @@ def merged_head(head: tuple[np.ndarray, np.ndarray] | None, words: np.ndarray, b
         if a < b and (w in counts or a == 0):  # a head word lost count, or a word vanished
             return False
         counts[w] = a
-    return _best(np.fromiter(counts, dtype=np.int64, count=len(counts)),
-                 np.fromiter(counts.values(), dtype=np.int64, count=len(counts)), k)  # still more than k follow
+    return _best(
+        np.fromiter(counts, dtype=np.int64, count=len(counts)),
+        np.fromiter(counts.values(), dtype=np.int64, count=len(counts)),
+        k,
+    )  # still more than k follow
 
 
 def top_words(words: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -27,8 +27,15 @@ class Heads:
     codes: list[bytes]
 
 
-def top_k(n: int, ctx_of_row: np.ndarray, parents: np.ndarray, words: np.ndarray,
-          score: np.ndarray, values: np.ndarray, k: int) -> Heads:
+def top_k(
+    n: int,
+    ctx_of_row: np.ndarray,
+    parents: np.ndarray,
+    words: np.ndarray,
+    score: np.ndarray,
+    values: np.ndarray,
+    k: int,
+) -> Heads:
     """The ``k`` rows of highest ``score``, best first (ties in row order), of each context
     (rows grouped by equal ``parents``) that has more than ``k`` candidates, with their
     ``values`` (whose dtype the blobs keep). Control tokens other than ``</s>`` are never
@@ -46,8 +53,12 @@ def top_k(n: int, ctx_of_row: np.ndarray, parents: np.ndarray, words: np.ndarray
     word_bytes = words[rows].astype("<i4").tobytes()
     value_bytes, size = values[rows].tobytes(), values.dtype.itemsize
     bounds = list(zip(starts.tolist(), ends.tolist()))
-    return Heads(n, ctx_of_row[rows[starts]], [word_bytes[4 * a:4 * b] for a, b in bounds],
-                 [value_bytes[size * a:size * b] for a, b in bounds])
+    return Heads(
+        n,
+        ctx_of_row[rows[starts]],
+        [word_bytes[4 * a : 4 * b] for a, b in bounds],
+        [value_bytes[size * a : size * b] for a, b in bounds],
+    )
 
 
 def _groups(sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -161,8 +161,10 @@ def log10_backoff(gamma: np.ndarray) -> np.ndarray:
 def context_stats(parents: np.ndarray, adjusted: np.ndarray, contexts: int) -> ContextStats:
     """The statistics of ``contexts`` contexts from their words' ``parents`` and ``adjusted`` counts."""
     clipped = np.minimum(adjusted, 3)
-    return ContextStats(np.bincount(parents, weights=adjusted, minlength=contexts),
-                        *(np.bincount(parents, weights=clipped == k, minlength=contexts) for k in (1, 2, 3)))
+    return ContextStats(
+        np.bincount(parents, weights=adjusted, minlength=contexts),
+        *(np.bincount(parents, weights=clipped == k, minlength=contexts) for k in (1, 2, 3)),
+    )
 
 
 def estimate(counts: list[OrderCounts]) -> Estimate:

@@ -86,5 +86,4 @@ def perplexity(ids: np.ndarray, scores: np.ndarray) -> Perplexity:
     predicted = ids != BOS
     oov = ids == UNK
     kept = predicted & ~oov
-    return Perplexity(float(scores[predicted].sum()), int(predicted.sum()), int(oov.sum()),
-                      float(scores[kept].sum()))
+    return Perplexity(float(scores[predicted].sum()), int(predicted.sum()), int(oov.sum()), float(scores[kept].sum()))

@@ -29,8 +29,15 @@ def combined_vocabulary(own: Vocabulary, base: Vocabulary) -> tuple[Vocabulary, 
 class MixedReader:
     """Next-word candidates of two models, interpolated linearly with base weight ``weight``."""
 
-    def __init__(self, own: ModelReader | None, own_size: int, base: ModelReader, to_base: list[int],
-                 from_base: np.ndarray, weight: float) -> None:
+    def __init__(
+        self,
+        own: ModelReader | None,
+        own_size: int,
+        base: ModelReader,
+        to_base: list[int],
+        from_base: np.ndarray,
+        weight: float,
+    ) -> None:
         self.own, self.own_size, self.base = own, own_size, base
         self.to_base, self.from_base = to_base, from_base  # to_base is read per id: a list is quicker
         self.weight = weight if own is not None else 1.0
@@ -40,7 +47,7 @@ class MixedReader:
     async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Candidate next words (combined ids) and their mixed log10 probabilities (kept:
         the caller must not change them)."""
-        context = tuple(history[len(history) - self.context:])
+        context = tuple(history[len(history) - self.context :])
         found = self._candidates.get(context)
         if found is None:
             found = await self._mixed(history)
@@ -49,16 +56,16 @@ class MixedReader:
 
     async def _mixed(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         words, logp = await self.base.candidates(self._base_history(history))
-        words, prob = self.from_base[words], self.weight * 10.0 ** logp
+        words, prob = self.from_base[words], self.weight * 10.0**logp
         if self.own is not None:
             own_words, own_logp = await self.own.candidates(self._own_history(history))
             words = np.concatenate((own_words, words))
-            prob = np.concatenate(((1.0 - self.weight) * 10.0 ** own_logp, prob))
+            prob = np.concatenate(((1.0 - self.weight) * 10.0**own_logp, prob))
         unique, rows = np.unique(words, return_inverse=True)
         return unique, np.log10(np.bincount(rows, weights=prob, minlength=len(unique)))
 
     async def prefetch(self, histories: Iterable[list[int]]) -> None:
-        histories = [h for h in histories if tuple(h[len(h) - self.context:]) not in self._candidates]
+        histories = [h for h in histories if tuple(h[len(h) - self.context :]) not in self._candidates]
         await self.base.prefetch(self._base_history(h) for h in histories)
         if self.own is not None:
             await self.own.prefetch(self._own_history(h) for h in histories)
@@ -67,7 +74,7 @@ class MixedReader:
         """The end of ``history`` that a model reads, in base ids; reply-local (negative) ids
         and words the base lacks become UNK."""
         to_base, size = self.to_base, len(self.to_base)
-        return [to_base[i] if 0 <= i < size else UNK for i in history[len(history) - self.context:]]
+        return [to_base[i] if 0 <= i < size else UNK for i in history[len(history) - self.context :]]
 
     def _own_history(self, history: list[int]) -> list[int]:
-        return [i if 0 <= i < self.own_size else UNK for i in history[len(history) - self.context:]]
+        return [i if 0 <= i < self.own_size else UNK for i in history[len(history) - self.context :]]

@@ -72,7 +72,7 @@ class ModelReader:
             await self._load(contexts)
 
     def _context(self, history: list[int]) -> tuple[int, ...]:
-        return tuple(history[-(self.model.order - 1):]) if self.model.order > 1 else ()
+        return tuple(history[-(self.model.order - 1) :]) if self.model.order > 1 else ()
 
     async def _load(self, contexts: set[tuple[int, ...]]) -> None:
         raise NotImplementedError
@@ -83,14 +83,17 @@ class ModelReader:
 
 def drifted(old: list[Discount], new: list[Discount]) -> bool:
     """Whether a discount or the unigrams' uniform share moved by more than :data:`DISCOUNT_DRIFT`."""
-    return len(old) != len(new) or any(abs(b - a) > DISCOUNT_DRIFT * a for d, e in zip(old, new)
-                                       for a, b in zip((*d.d, d.ngrams), (*e.d, e.ngrams)))
+    return len(old) != len(new) or any(
+        abs(b - a) > DISCOUNT_DRIFT * a for d, e in zip(old, new) for a, b in zip((*d.d, d.ngrams), (*e.d, e.ngrams))
+    )
 
 
 def suffixes(context: tuple[int, ...]) -> list[tuple[tuple[int, ...], Key]]:
     """Each suffix of ``context``, shortest (empty) first, with the key of the words after it."""
-    return [(context[len(context) - k:], (k + 1, hashing.key_of(context[len(context) - k:])))
-            for k in range(len(context) + 1)]
+    return [
+        (context[len(context) - k :], (k + 1, hashing.key_of(context[len(context) - k :])))
+        for k in range(len(context) + 1)
+    ]
 
 
 class CountReader(ModelReader):
@@ -168,13 +171,16 @@ class CountReader(ModelReader):
                     if shorter is None or shorter.whole:
                         continue
                     known = self._known.get(key, {})
-                    missing.update((*key, w) for w in set(longer.words.tolist()) - set(shorter.words.tolist())
-                                   if w not in known)
+                    missing.update(
+                        (*key, w) for w in set(longer.words.tolist()) - set(shorter.words.tolist()) if w not in known
+                    )
         if missing:
             n, ctx, word = (np.array(column, dtype=np.int64) for column in zip(*sorted(missing)))
             rows = await self.models.lookup(self.model.active_build, n, ctx, word)
-            adjusted = {(a, b, c): d for a, b, c, d in zip(rows.n.tolist(), rows.ctx.tolist(), rows.word.tolist(),
-                                                           rows.adjusted.tolist())}
+            adjusted = {
+                (a, b, c): d
+                for a, b, c, d in zip(rows.n.tolist(), rows.ctx.tolist(), rows.word.tolist(), rows.adjusted.tolist())
+            }
             for n_, ctx_, word_ in missing:
                 known = self._known.get((n_, ctx_))
                 if known is None:
@@ -204,8 +210,9 @@ class StoredReader(ModelReader):
                     words[w] = carried + lp
             if suffix:
                 carried += self._backoffs[suffix]
-        return np.fromiter(words.keys(), dtype=np.int64, count=len(words)), \
-            np.fromiter(words.values(), dtype=np.float64, count=len(words))
+        return np.fromiter(words.keys(), dtype=np.int64, count=len(words)), np.fromiter(
+            words.values(), dtype=np.float64, count=len(words)
+        )
 
     async def _load(self, contexts: set[tuple[int, ...]]) -> None:
         """Load the heads and backoffs of every suffix of ``contexts``."""
@@ -220,7 +227,7 @@ class StoredReader(ModelReader):
         if heads:
             for key, (words, codes) in (await self.models.heads(self.model.active_build, sorted(heads))).items():
                 logp = self.luts[key[0]][codes] if len(codes) else np.zeros(0)
-                self._heads[key] = (words[:self.head_size].astype(np.int64), logp[:self.head_size])
+                self._heads[key] = (words[: self.head_size].astype(np.int64), logp[: self.head_size])
         if backoffs:
             await self._load_backoffs(sorted(backoffs))
 

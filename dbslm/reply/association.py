@@ -35,20 +35,32 @@ class Association:
 NOTHING = Association(EMPTY, NO_REPLY_WORDS)  # of a model without pairs
 
 
-async def association_after(stored: PairStore, model_id: int | None, tokenize: Callable[[str], list[str]],
-                            added: Sequence[tuple[Tokens, Tokens]] = (), removed_ids: Collection[int] = (),
-                            removed_keys: Collection[str] = (), replacing: bool = False) -> Association:
+async def association_after(
+    stored: PairStore,
+    model_id: int | None,
+    tokenize: Callable[[str], list[str]],
+    added: Sequence[tuple[Tokens, Tokens]] = (),
+    removed_ids: Collection[int] = (),
+    removed_keys: Collection[str] = (),
+    replacing: bool = False,
+) -> Association:
     """The association of the newest :data:`MAX_PAIRS` pairs a model will hold once a switch
     adds ``added`` (token lists, in insertion order) and deletes the pairs of ``removed_ids``
     and of the channel messages ``removed_keys`` (or, ``replacing``, every pair it had): counted
     (in a worker thread) before the switch, so that they go live with the pairs they follow."""
-    kept = [] if model_id is None or replacing else await stored.pair_texts(
-        model_id, max(0, MAX_PAIRS - len(added)) + len(removed_ids) + len(removed_keys))
+    kept = (
+        []
+        if model_id is None or replacing
+        else await stored.pair_texts(model_id, max(0, MAX_PAIRS - len(added)) + len(removed_ids) + len(removed_keys))
+    )
 
     def count() -> Association:
         pairs = [(words_of(p), words_of(r)) for p, r in reversed(added[-MAX_PAIRS:])]
-        pairs += [(words_of(tokenize(p)), words_of(tokenize(r))) for pair_id, p, r, key in kept
-                  if pair_id not in removed_ids and key not in removed_keys]
+        pairs += [
+            (words_of(tokenize(p)), words_of(tokenize(r)))
+            for pair_id, p, r, key in kept
+            if pair_id not in removed_ids and key not in removed_keys
+        ]
         newest = pairs[:MAX_PAIRS]
         return Association(count_vectors(newest), count_reply_words(newest))
 
@@ -59,14 +71,17 @@ async def write_association(tx: Transaction, model_id: int, association: Associa
     """Inside ``tx`` (the switch to the build with the pairs it was counted from): replace a
     model's word vectors and reply words."""
     vectors, reply = association.vectors, association.reply_words
-    await PairStore.write_word_vectors(tx, model_id, vectors.words, vectors.weights.tolist(),
-                                         [row.tobytes() for row in vectors.matrix])
-    await PairStore.write_reply_words(tx, model_id, reply.words, reply.reply_words, reply.scores.tolist(),
-                                        reply.pairs.tolist())
+    await PairStore.write_word_vectors(
+        tx, model_id, vectors.words, vectors.weights.tolist(), [row.tobytes() for row in vectors.matrix]
+    )
+    await PairStore.write_reply_words(
+        tx, model_id, reply.words, reply.reply_words, reply.scores.tolist(), reply.pairs.tolist()
+    )
 
 
-async def refresh_vectors(stored: PairStore, model_id: int, tokenize: Callable[[str], list[str]],
-                          fit: bool = True) -> int:
+async def refresh_vectors(
+    stored: PairStore, model_id: int, tokenize: Callable[[str], list[str]], fit: bool = True
+) -> int:
     """Recount the association of a model from the pairs it holds now, replace the stored
     one and (with ``fit``) fit its prompt weight; returns how many words have a vector."""
     association = await association_after(stored, model_id, tokenize)
@@ -77,8 +92,9 @@ async def refresh_vectors(stored: PairStore, model_id: int, tokenize: Callable[[
     return len(association.vectors.words)
 
 
-async def fit_weight(stored: PairStore, model_id: int, vectors: WordVectors,
-                     tokenize: Callable[[str], list[str]]) -> None:
+async def fit_weight(
+    stored: PairStore, model_id: int, vectors: WordVectors, tokenize: Callable[[str], list[str]]
+) -> None:
     """Fit the model's profiles' ``prompt_weight`` to its pairs, ranked with ``vectors``."""
     pairs = [(pair_id, p, r) for pair_id, p, r, _ in await stored.pair_texts(model_id, MAX_PAIRS)]
     defaults = asdict(DecodeSettings())

@@ -35,8 +35,11 @@ async def fit_prompt_weight(ranker: Ranker, pairs: list[tuple[int, str, str]]) -
         words, truth = words_of(ranker.tokenize(prompt)), words_of(ranker.tokenize(response))
         if not words or not truth:
             continue
-        candidates = [c for c in await ranker.candidates(words)
-                      if c.pair_id != pair_id and c.response != response and word_f1(c.words, words) < ECHO]
+        candidates = [
+            c
+            for c in await ranker.candidates(words)
+            if c.pair_id != pair_id and c.response != response and word_f1(c.words, words) < ECHO
+        ]
         if not candidates:
             continue
         responses = ranker.vectors.sentences([c.words for c in candidates])  # once, for both queries

@@ -48,8 +48,15 @@ class Candidate:
 
 
 class Ranker:
-    def __init__(self, pairs: PairStore, vectors: WordVectors, embedder: Embedder | None,
-                 model_ids: tuple[int, ...], tokenize: Callable[[str], list[str]], prompt_weight: float) -> None:
+    def __init__(
+        self,
+        pairs: PairStore,
+        vectors: WordVectors,
+        embedder: Embedder | None,
+        model_ids: tuple[int, ...],
+        tokenize: Callable[[str], list[str]],
+        prompt_weight: float,
+    ) -> None:
         """Rank the pairs of the models ``model_ids`` (a community's and its base's) with
         ``vectors``, or with a sentence model's vectors when ``embedder`` is given."""
         self.prompt_weight = prompt_weight
@@ -80,8 +87,10 @@ class Ranker:
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].index_score, i))
         best = scores[order[0]]
         # the learned answers to this very question share the lead; others fade with their score
-        return [(candidates[i].response, 1.0 if same[i] else float(np.exp(SHARPNESS * (scores[i] - best))))
-                for i in order[:RETRIEVED]]
+        return [
+            (candidates[i].response, 1.0 if same[i] else float(np.exp(SHARPNESS * (scores[i] - best))))
+            for i in order[:RETRIEVED]
+        ]
 
     def relevance(self, words: list[str], candidates: list[Candidate]) -> np.ndarray:
         """The cosines of the message's and the candidates' word vectors."""

@@ -60,8 +60,17 @@ class Loaded:
 class Replier:
     """Answers messages from one model (and its base's, in a community)."""
 
-    def __init__(self, store: Store, model_name: str, model: Callable[[], Awaitable[ModelInfo]], profile: str,
-                 banned_words: Iterable[str], embedder: str | None, base: Replier | None, base_weight: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        model_name: str,
+        model: Callable[[], Awaitable[ModelInfo]],
+        profile: str,
+        banned_words: Iterable[str],
+        embedder: str | None,
+        base: Replier | None,
+        base_weight: float,
+    ) -> None:
         """``model`` reads the model's row (creating it on first use); ``embedder`` names a
         sentence-transformers model that ranks learned responses (the model's count-derived
         word vectors do if None); with a ``base`` replier the model answers from its own
@@ -116,8 +125,11 @@ class Replier:
         banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
         if not self._embedder_loaded:  # a sentence model takes seconds to load: once, shared with communities
             base_replier = self.base
-            self._embedder = base_replier._embedder if base_replier is not None and base_replier._embedder_loaded \
+            self._embedder = (
+                base_replier._embedder
+                if base_replier is not None and base_replier._embedder_loaded
                 else await asyncio.to_thread(load_embedder, self.embedder_model)
+            )
             self._embedder_loaded = True
         tokenize = get_tokenizer(model.tokenizer).tokenize
         searched = (model.id,) + ((base.model.id,) if base is not None else ())
@@ -129,11 +141,15 @@ class Replier:
         ranker = Ranker(self.pairs, vectors, self._embedder, searched, tokenize, settings.prompt_weight)
         return Loaded(model, builds, own, reader, vocab, banned, vectors, ranker, settings, searched, tokens)
 
-    async def answer(self, conversation_id: int, text: str, recent: list[Message], seed: int | None,
-                      values: dict[str, str]) -> tuple[str | None, str, list[str]]:
+    async def answer(
+        self, conversation_id: int, text: str, recent: list[Message], seed: int | None, values: dict[str, str]
+    ) -> tuple[str | None, str, list[str]]:
         if len(text) > MAX_INPUT_CHARS:
-            return "refusal", (f"That message is too long for me: {len(text):,} characters, "
-                               f"and I read up to {MAX_INPUT_CHARS:,}."), []
+            return (
+                "refusal",
+                (f"That message is too long for me: {len(text):,} characters, and I read up to {MAX_INPUT_CHARS:,}."),
+                [],
+            )
         loaded = await self.load()
         if loaded is None:
             return "untrained", UNTRAINED_REPLY, []
@@ -144,16 +160,35 @@ class Replier:
         biases = await biases_for(self.conversations, loaded.model.id, conversation_id, prompt, tokenize)
         corrected = [b.span for b in biases]
         spans = [span_ids(span, tokenize, vocab, overlay) for span in corrected]
-        concept, concept_text = await concept_span(self.concepts, self.store.models, loaded.model, loaded.model_ids,
-                                                   loaded.tokens, conversation_id, prompt, recent, values)
+        concept, concept_text = await concept_span(
+            self.concepts,
+            self.store.models,
+            loaded.model,
+            loaded.model_ids,
+            loaded.tokens,
+            conversation_id,
+            prompt,
+            recent,
+            values,
+        )
         start = span_ids(concept_text, tokenize, vocab, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
         if concept is not None and concept_text.rstrip().rstrip(CLOSING).endswith(SENTENCE_ENDS):
             reply, written = start, concept_text  # a complete sentence: Level 1 has nothing to add
         else:
-            cache = PointerCache(await cache_sequences(
-                loaded.ranker, vocab, tokenize, text, prompt, recent[-SESSION_TURNS:], spans, corrected,
-                loaded.settings.cache_decay))
+            cache = PointerCache(
+                await cache_sequences(
+                    loaded.ranker,
+                    vocab,
+                    tokenize,
+                    text,
+                    prompt,
+                    recent[-SESSION_TURNS:],
+                    spans,
+                    corrected,
+                    loaded.settings.cache_decay,
+                )
+            )
             likely = [list(s.ids[1:]) for s in cache.sequences] + spans  # replies tend to follow these
             await loaded.reader.prefetch(history + path[:i] for path in likely for i in range(len(path) + 1))
             rng = random.Random(seed)

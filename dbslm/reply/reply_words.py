@@ -63,5 +63,9 @@ def count_reply_words(pairs: Sequence[tuple[list[str], list[str]]]) -> ReplyWord
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
     top = rank < TOP
-    return ReplyWords([vocabulary[i] for i in rows[top]], [vocabulary[i] for i in cols[top]], scores[top],
-                      counts[top].astype(np.int64))
+    return ReplyWords(
+        [vocabulary[i] for i in rows[top]],
+        [vocabulary[i] for i in cols[top]],
+        scores[top],
+        counts[top].astype(np.int64),
+    )

@@ -68,8 +68,12 @@ class WordVectors:
 EMPTY = WordVectors([], np.zeros(0, np.float32), np.zeros((0, 1), np.float32))
 
 
-def count_vectors(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], dims: int = DIMENSIONS,
-                  min_pairs: int = MIN_PAIRS, seed: int = 0) -> WordVectors:
+def count_vectors(
+    pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
+    dims: int = DIMENSIONS,
+    min_pairs: int = MIN_PAIRS,
+    seed: int = 0,
+) -> WordVectors:
     """Word vectors from ``pairs`` of word lists (prompt, response), lower-cased words only.
 
     Deterministic for a given input and ``seed``."""

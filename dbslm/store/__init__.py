@@ -65,8 +65,10 @@ async def open_store(target: str, create: bool = True, cold_url: str | None = No
         await migrate(db)
         if db.dialect.name == "sqlite" and await db.fetchone("SELECT 1 FROM flushed LIMIT 1"):
             if cold_url is None:
-                raise DbslmError(f"{db.description} keeps contexts in cold storage on MariaDB: name that "
-                                 "database (DBSLM_MARIADB_*) to open it")
+                raise DbslmError(
+                    f"{db.description} keeps contexts in cold storage on MariaDB: name that "
+                    "database (DBSLM_MARIADB_*) to open it"
+                )
             await store.attach_cold(cold_url)
         for line in await store.models.clean_up():  # with the cold tier: a build's cold rows go too
             log.warning("%s: %s", db.description, line)

@@ -38,8 +38,11 @@ def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str
     :meth:`Transaction.insert_rows` takes them), in primary-key order."""
     for order in tables.orders:
         rows = np.lexsort((order.word, order.ctx))
-        yield "ngrams", ("build", "n", "ctx", "word", "count", "adjusted"), \
-            [build, order.n, order.ctx[rows], order.word[rows], order.count[rows], order.adjusted[rows]]
+        yield (
+            "ngrams",
+            ("build", "n", "ctx", "word", "count", "adjusted"),
+            [build, order.n, order.ctx[rows], order.word[rows], order.count[rows], order.adjusted[rows]],
+        )
     for contexts in tables.contexts:
         rows = np.argsort(contexts.ctx)
         ctx, stats = contexts.ctx[rows], contexts.stats.take(rows)
@@ -49,12 +52,28 @@ def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str
         yield "contexts", CONTEXT_COLUMNS[:-2], [c if np.isscalar(c) else c[~has_head] for c in columns]
         if has_head.any():
             heads = contexts.heads
-            yield "contexts", CONTEXT_COLUMNS, [*(c if np.isscalar(c) else c[has_head] for c in columns),
-                                                [heads.words[i] for i in at[has_head].tolist()],
-                                                [heads.codes[i] for i in at[has_head].tolist()]]
-    yield "discounts", ("build", "n", "t1", "t2", "t3", "t4", "d1", "d2", "d3", "fallback", "ngrams"), \
-        [build, *(list(column) for column in zip(*[(d.n, *d.t, *(float(x) for x in d.d), int(d.fallback), d.ngrams)
-                                                  for d in tables.discounts]))]
+            yield (
+                "contexts",
+                CONTEXT_COLUMNS,
+                [
+                    *(c if np.isscalar(c) else c[has_head] for c in columns),
+                    [heads.words[i] for i in at[has_head].tolist()],
+                    [heads.codes[i] for i in at[has_head].tolist()],
+                ],
+            )
+    yield (
+        "discounts",
+        ("build", "n", "t1", "t2", "t3", "t4", "d1", "d2", "d3", "fallback", "ngrams"),
+        [
+            build,
+            *(
+                list(column)
+                for column in zip(
+                    *[(d.n, *d.t, *(float(x) for x in d.d), int(d.fallback), d.ngrams) for d in tables.discounts]
+                )
+            ),
+        ],
+    )
 
 
 async def write_probability_rows(db: Database, build: int, tables: ModelTables) -> None:
@@ -64,24 +83,36 @@ async def write_probability_rows(db: Database, build: int, tables: ModelTables) 
     for table in tables.orders:
         rows = np.lexsort((table.word, table.ctx))
         columns = ["build", "n", "ctx", "word", "count", "logp", "q"]
-        values = [build, table.n, table.ctx[rows], table.word[rows], table.count[rows], table.logp[rows],
-                  table.code[rows]]
+        values = [
+            build,
+            table.n,
+            table.ctx[rows],
+            table.word[rows],
+            table.count[rows],
+            table.logp[rows],
+            table.code[rows],
+        ]
         if table.backoff is not None:
             columns.append("backoff")
             values.append(table.backoff[rows])
         await insert_in_parts(db, "ngrams", columns, values)
-        await insert_in_parts(db, "quant", ("build", "n", "code", "logp"),
-                               [build, table.n, range(len(table.lut)), table.lut])
+        await insert_in_parts(
+            db, "quant", ("build", "n", "code", "logp"), [build, table.n, range(len(table.lut)), table.lut]
+        )
     for heads in tables.heads:
         rows = np.argsort(heads.ctx)
-        await insert_in_parts(db, "heads", ("build", "n", "ctx", "words", "codes"),
-                               [build, heads.n, heads.ctx[rows], [heads.words[i] for i in rows],
-                                [heads.codes[i] for i in rows]])
+        await insert_in_parts(
+            db,
+            "heads",
+            ("build", "n", "ctx", "words", "codes"),
+            [build, heads.n, heads.ctx[rows], [heads.words[i] for i in rows], [heads.codes[i] for i in rows]],
+        )
     async with db.transaction() as tx:
         await tx.executemany(
             "INSERT INTO discounts (build, n, t1, t2, t3, t4, d1, d2, d3, fallback) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(build, d.n, *d.t, *(float(x) for x in d.d), int(d.fallback)) for d in tables.discounts])
+            [(build, d.n, *d.t, *(float(x) for x in d.d), int(d.fallback)) for d in tables.discounts],
+        )
 
 
 async def insert_in_parts(db: Database, table: str, columns: Sequence[str], values: Sequence[Any]) -> int:
@@ -99,7 +130,7 @@ async def insert_in_parts(db: Database, table: str, columns: Sequence[str], valu
         await db.let_others_write()
         return inserted
 
-    parts = [[v[start:start + part] if is_column(v) else v for v in values] for start in range(0, count, part)]
+    parts = [[v[start : start + part] if is_column(v) else v for v in values] for start in range(0, count, part)]
     return await overlapped(parts, lambda rows: insert_statements(db.dialect, table, columns, rows), write)
 
 
@@ -111,8 +142,13 @@ async def purge_build(db: Database, build: int) -> int:
     for table in BUILD_TABLES:
         key = ", ".join(c for c in SCHEMA[table].primary_key if c != "build")
         while True:
-            last = None if part is None else await db.fetchone(  # the key of the part's last row
-                f"SELECT {key} FROM {table} WHERE build = ? ORDER BY {key} LIMIT 1 OFFSET ?", (build, part - 1))
+            last = (
+                None
+                if part is None
+                else await db.fetchone(  # the key of the part's last row
+                    f"SELECT {key} FROM {table} WHERE build = ? ORDER BY {key} LIMIT 1 OFFSET ?", (build, part - 1)
+                )
+            )
             upto = "" if last is None else f" AND ({key}) <= ({', '.join('?' for _ in last)})"
             async with db.transaction() as tx:
                 deleted = await tx.executemany(f"DELETE FROM {table} WHERE build = ?{upto}", [(build, *(last or ()))])
@@ -123,4 +159,3 @@ async def purge_build(db: Database, build: int) -> int:
     async with db.transaction() as tx:
         await tx.execute("DELETE FROM builds WHERE id = ?", (build,))
     return ngrams
-

@@ -17,16 +17,19 @@ class ChannelStore:
         self.db = db
 
     async def channel(self, model_id: int, channel_key: str) -> ChannelState:
-        row = await self.db.fetchone("SELECT listening, chance, backfill_cursor FROM channels "
-                                     "WHERE model_id = ? AND channel_key = ?", (model_id, channel_key))
+        row = await self.db.fetchone(
+            "SELECT listening, chance, backfill_cursor FROM channels WHERE model_id = ? AND channel_key = ?",
+            (model_id, channel_key),
+        )
         return ChannelState(bool(row[0]), float(row[1]), row[2]) if row else ChannelState()
 
     async def save_channel(self, model_id: int, channel_key: str, state: ChannelState) -> None:
         columns = ("model_id", "channel_key", "listening", "chance", "backfill_cursor", "updated_at")
         async with self.db.transaction() as tx:
-            await tx.execute(self.db.dialect.upsert("channels", columns, ("model_id", "channel_key")),
-                             (model_id, channel_key, int(state.listening), state.chance, state.backfill_cursor,
-                              time.time()))
+            await tx.execute(
+                self.db.dialect.upsert("channels", columns, ("model_id", "channel_key")),
+                (model_id, channel_key, int(state.listening), state.chance, state.backfill_cursor, time.time()),
+            )
 
     async def listened_channels(self, model_id: int) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM channels WHERE model_id = ? AND listening = 1", (model_id,))
@@ -36,8 +39,10 @@ class ChannelStore:
         async with self.db.transaction() as tx:
             await tx.execute("DELETE FROM optouts WHERE model_id = ? AND user_id = ?", (model_id, user_id))
             if out:
-                await tx.execute("INSERT INTO optouts (model_id, user_id, created_at) VALUES (?, ?, ?)",
-                                 (model_id, user_id, time.time()))
+                await tx.execute(
+                    "INSERT INTO optouts (model_id, user_id, created_at) VALUES (?, ?, ?)",
+                    (model_id, user_id, time.time()),
+                )
 
     async def opted_out(self, model_id: int) -> frozenset[str]:
         rows = await self.db.fetchall("SELECT user_id FROM optouts WHERE model_id = ?", (model_id,))
@@ -50,7 +55,7 @@ class ChannelStore:
 
     async def set_banned(self, model_id: int, words: Sequence[str], banned: bool) -> None:
         async with self.db.transaction() as tx:
-            await tx.executemany(self.db.dialect.upsert("banned_words", ("model_id", "word", "banned"),
-                                                        ("model_id", "word")),
-                                 [(model_id, w, int(banned)) for w in words])
-
+            await tx.executemany(
+                self.db.dialect.upsert("banned_words", ("model_id", "word", "banned"), ("model_id", "word")),
+                [(model_id, w, int(banned)) for w in words],
+            )

@@ -18,30 +18,44 @@ class ConceptStore:
         """The model's concepts; ``model_id`` 0 holds the defaults every model shares."""
         rows = await self.db.fetchall(
             "SELECT name, examples, template, payload, threshold FROM concepts WHERE model_id IN (?, ?) "
-            "ORDER BY model_id DESC, name", (SHARED_MODEL_ID, model_id))
+            "ORDER BY model_id DESC, name",
+            (SHARED_MODEL_ID, model_id),
+        )
         seen: dict[str, Concept] = {}
         for name, examples, template, payload, threshold in rows:
-            seen.setdefault(name, Concept(name, [e for e in examples.split("\n") if e.strip()], template,
-                                          payload, threshold))
+            seen.setdefault(
+                name, Concept(name, [e for e in examples.split("\n") if e.strip()], template, payload, threshold)
+            )
         return list(seen.values())
 
     async def add_concept(self, model_id: int, concept: Concept) -> None:
         columns = ("model_id", "name", "examples", "template", "payload", "threshold")
         async with self.db.transaction() as tx:
-            await tx.execute(self.db.dialect.upsert("concepts", columns, ("model_id", "name")),
-                             (model_id, concept.name, "\n".join(concept.examples), concept.template,
-                              concept.payload, concept.threshold))
+            await tx.execute(
+                self.db.dialect.upsert("concepts", columns, ("model_id", "name")),
+                (
+                    model_id,
+                    concept.name,
+                    "\n".join(concept.examples),
+                    concept.template,
+                    concept.payload,
+                    concept.threshold,
+                ),
+            )
 
     async def signal(self, conversation_id: int, concept: str) -> None:
         async with self.db.transaction() as tx:
-            await tx.execute("INSERT INTO concept_signals (conversation_id, concept, created_at) VALUES (?, ?, ?)",
-                             (conversation_id, concept, time.time()))
+            await tx.execute(
+                "INSERT INTO concept_signals (conversation_id, concept, created_at) VALUES (?, ?, ?)",
+                (conversation_id, concept, time.time()),
+            )
 
     async def take_signal(self, conversation_id: int) -> str | None:
         """The oldest pending signal of a conversation, consumed (a write only when there is one:
         every reply asks)."""
-        rows = await self.db.fetchall("SELECT id, concept FROM concept_signals WHERE conversation_id = ? "
-                                      "ORDER BY id LIMIT 1", (conversation_id,))
+        rows = await self.db.fetchall(
+            "SELECT id, concept FROM concept_signals WHERE conversation_id = ? ORDER BY id LIMIT 1", (conversation_id,)
+        )
         if not rows:
             return None
         async with self.db.transaction() as tx:

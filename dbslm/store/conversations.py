@@ -19,17 +19,21 @@ class ConversationStore:
         async with self.db.transaction() as tx:
             return await tx.execute(
                 "INSERT INTO conversations (model_id, user_id, agent, channel_key, created_at) VALUES (?, ?, ?, ?, ?)",
-                (model_id, user_id, agent, channel_key, time.time()))
+                (model_id, user_id, agent, channel_key, time.time()),
+            )
 
     async def conversation(self, conversation_id: int) -> Conversation | None:
         row = await self.db.fetchone(
-            "SELECT id, model_id, user_id, agent, channel_key FROM conversations WHERE id = ?", (conversation_id,))
+            "SELECT id, model_id, user_id, agent, channel_key FROM conversations WHERE id = ?", (conversation_id,)
+        )
         return Conversation(*row) if row else None
 
     async def conversation_for_channel(self, model_id: int, channel_key: str) -> Conversation | None:
         row = await self.db.fetchone(
             "SELECT id, model_id, user_id, agent, channel_key FROM conversations "
-            "WHERE model_id = ? AND channel_key = ? ORDER BY id DESC LIMIT 1", (model_id, channel_key))
+            "WHERE model_id = ? AND channel_key = ? ORDER BY id DESC LIMIT 1",
+            (model_id, channel_key),
+        )
         return Conversation(*row) if row else None
 
     async def log(self, conversation_id: int, *entries: LogEntry) -> int:
@@ -38,17 +42,22 @@ class ConversationStore:
             for entry in entries:
                 last = await tx.execute(
                     "INSERT INTO messages (conversation_id, role, user_id, text, concept, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", (conversation_id, *entry.values()))
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (conversation_id, *entry.values()),
+                )
         return last
 
-    async def conversation_and_history(self, conversation_id: int, limit: int
-                                       ) -> tuple[Conversation | None, list[Message]]:
+    async def conversation_and_history(
+        self, conversation_id: int, limit: int
+    ) -> tuple[Conversation | None, list[Message]]:
         """A conversation and its last ``limit`` messages (oldest first), in one query."""
         rows = await self.db.fetchall(
             "SELECT c.id, c.model_id, c.user_id, c.agent, c.channel_key, m.id, m.role, m.user_id, m.text, m.concept, "
             "m.created_at FROM conversations c LEFT JOIN (SELECT id, conversation_id, role, user_id, text, concept, "
             "created_at FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?) m "
-            "ON m.conversation_id = c.id WHERE c.id = ? ORDER BY m.id", (conversation_id, limit, conversation_id))
+            "ON m.conversation_id = c.id WHERE c.id = ? ORDER BY m.id",
+            (conversation_id, limit, conversation_id),
+        )
         if not rows:
             return None, []
         return Conversation(*rows[0][:5]), [Message(*r[5:]) for r in rows if r[5] is not None]
@@ -57,22 +66,34 @@ class ConversationStore:
         """The last ``limit`` messages of a conversation, oldest first."""
         rows = await self.db.fetchall(
             "SELECT id, role, user_id, text, concept, created_at FROM messages WHERE conversation_id = ? "
-            "ORDER BY id DESC LIMIT ?", (conversation_id, limit))
+            "ORDER BY id DESC LIMIT ?",
+            (conversation_id, limit),
+        )
         return [Message(*r) for r in reversed(rows)]
 
-    async def record_correction(self, model_id: int, conversation_id: int, reply_id: int | None, user_id: str,
-                                prompt: str, corrected: str, strength: float) -> int:
+    async def record_correction(
+        self,
+        model_id: int,
+        conversation_id: int,
+        reply_id: int | None,
+        user_id: str,
+        prompt: str,
+        corrected: str,
+        strength: float,
+    ) -> int:
         """A correction digest and its span bias for this conversation, in one transaction."""
         now = time.time()
         async with self.db.transaction() as tx:
             correction = await tx.execute(
                 "INSERT INTO corrections (conversation_id, reply_id, user_id, prompt, corrected, scope, created_at) "
                 "VALUES (?, ?, ?, ?, ?, 'conversation', ?)",
-                (conversation_id, reply_id, user_id, prompt, corrected, now))
+                (conversation_id, reply_id, user_id, prompt, corrected, now),
+            )
             await tx.execute(
                 "INSERT INTO biases (model_id, conversation_id, correction_id, user_id, prompt, span, strength, "
                 "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                (model_id, conversation_id, correction, user_id, prompt, corrected, strength, now))
+                (model_id, conversation_id, correction, user_id, prompt, corrected, strength, now),
+            )
         return correction
 
     async def approve_correction(self, correction_id: int) -> bool:
@@ -91,8 +112,9 @@ class ConversationStore:
             await tx.execute("UPDATE corrections SET scope = 'rejected' WHERE id = ?", (correction_id,))
             await tx.execute("DELETE FROM biases WHERE correction_id = ?", (correction_id,))
 
-    async def corrections(self, model_id: int, scope: str | None = None, correction_id: int | None = None,
-                          limit: int = 50) -> list[Correction]:
+    async def corrections(
+        self, model_id: int, scope: str | None = None, correction_id: int | None = None, limit: int = 50
+    ) -> list[Correction]:
         """The corrections made in the model's conversations, oldest first: those of one
         ``scope``, or the one ``correction_id``."""
         where, params = "v.model_id = ?", [model_id]
@@ -102,7 +124,9 @@ class ConversationStore:
             where, params = where + " AND c.id = ?", params + [correction_id]
         rows = await self.db.fetchall(
             "SELECT c.id, c.user_id, c.prompt, c.corrected, c.scope FROM corrections c "
-            f"JOIN conversations v ON v.id = c.conversation_id WHERE {where} ORDER BY c.id LIMIT ?", (*params, limit))
+            f"JOIN conversations v ON v.id = c.conversation_id WHERE {where} ORDER BY c.id LIMIT ?",
+            (*params, limit),
+        )
         return [Correction(int(r[0]), *r[1:]) for r in rows]
 
     async def biases(self, model_id: int, conversation_id: int) -> list[Bias]:
@@ -110,7 +134,9 @@ class ConversationStore:
         rows = await self.db.fetchall(
             "SELECT id, conversation_id, prompt, span, strength FROM biases WHERE model_id = ? "
             "AND (conversation_id = ? OR conversation_id IS NULL) AND (expires_at IS NULL OR expires_at > ?) "
-            "ORDER BY id", (model_id, conversation_id, time.time()))
+            "ORDER BY id",
+            (model_id, conversation_id, time.time()),
+        )
         return [Bias(*r) for r in rows]
 
     async def forget_user(self, user_id: str, model_id: int | None = None) -> dict[str, int]:
@@ -118,14 +144,23 @@ class ConversationStore:
         their conversations (with every message in them), their other messages, corrections,
         biases and learned pairs. Returns rows removed per table."""
         in_conversation = " AND conversation_id IN (SELECT id FROM conversations WHERE model_id = ?)"
-        scope = {table: ("", ()) if model_id is None else (clause, (model_id,)) for table, clause in (
-            ("biases", " AND model_id = ?"), ("corrections", in_conversation), ("messages", in_conversation),
-            ("pairs", " AND model_id = ?"), ("conversations", " AND model_id = ?"))}
+        scope = {
+            table: ("", ()) if model_id is None else (clause, (model_id,))
+            for table, clause in (
+                ("biases", " AND model_id = ?"),
+                ("corrections", in_conversation),
+                ("messages", in_conversation),
+                ("pairs", " AND model_id = ?"),
+                ("conversations", " AND model_id = ?"),
+            )
+        }
         removed: dict[str, int] = {}
         async with self.db.transaction() as tx:
             clause, extra = scope["conversations"]
-            own = [r[0] for r in await tx.fetchall(f"SELECT id FROM conversations WHERE user_id = ?{clause}",
-                                                   (user_id, *extra))]
+            own = [
+                r[0]
+                for r in await tx.fetchall(f"SELECT id FROM conversations WHERE user_id = ?{clause}", (user_id, *extra))
+            ]
             for table in ("biases", "corrections", "messages", "pair_vectors", "pairs", "conversations"):
                 if table == "pair_vectors":
                     clause, extra = scope["pairs"]

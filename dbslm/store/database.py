@@ -38,8 +38,14 @@ class Transaction(ABC):
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Rows of a query, seeing this transaction's own writes."""
 
-    async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
-                          update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> int:
+    async def insert_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        values: Sequence[Any],
+        update_on: Sequence[str] = (),
+        keep_on: Sequence[str] = (),
+    ) -> int:
         """Bulk insert: ``values`` holds one array or list per column, all of one length, or
         one value for every row (a column that is not a list, tuple, range or array).
 
@@ -58,8 +64,14 @@ class Transaction(ABC):
 Statements = list[tuple[str, list[list[Any]]]]
 
 
-def insert_statements(dialect: Dialect, table: str, columns: Sequence[str], values: Sequence[Any],
-                      update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> Statements:
+def insert_statements(
+    dialect: Dialect,
+    table: str,
+    columns: Sequence[str],
+    values: Sequence[Any],
+    update_on: Sequence[str] = (),
+    keep_on: Sequence[str] = (),
+) -> Statements:
     """The multi-row statements of :meth:`Transaction.insert_rows` with their parameter rows
     (no database needed: a thread can prepare them while another part is written)."""
     count = row_count(values)
@@ -72,20 +84,33 @@ def insert_statements(dialect: Dialect, table: str, columns: Sequence[str], valu
     per_statement = dialect.rows_per_statement(width)
     one_row = "(" + ", ".join("?" for _ in columns) + ")"
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-    tail = dialect.update_clause(columns, update_on) if update_on else \
-        dialect.keep_clause(tuple(keep_on)) if keep_on else ""
+    tail = (
+        dialect.update_clause(columns, update_on)
+        if update_on
+        else dialect.keep_clause(tuple(keep_on))
+        if keep_on
+        else ""
+    )
     full = count - count % per_statement
     statements = []
     if full:
-        statements.append((head + ", ".join([one_row] * per_statement) + tail,
-                           grid[:full].reshape(-1, per_statement * width).tolist()))
+        statements.append(
+            (
+                head + ", ".join([one_row] * per_statement) + tail,
+                grid[:full].reshape(-1, per_statement * width).tolist(),
+            )
+        )
     if full < count:
         statements.append((head + ", ".join([one_row] * (count - full)) + tail, [grid[full:].ravel().tolist()]))
     return statements
 
 
-async def overlapped(items: Sequence[T], prepare: Callable[[T], P], use: Callable[[P], Awaitable[int]],
-                     release: Callable[[P], None] = lambda prepared: None) -> int:
+async def overlapped(
+    items: Sequence[T],
+    prepare: Callable[[T], P],
+    use: Callable[[P], Awaitable[int]],
+    release: Callable[[P], None] = lambda prepared: None,
+) -> int:
     """The sum of ``use(prepare(item))`` over ``items``, each item prepared in a thread while the
     one before it is used (a part of rows formatted while the database writes the last); every
     prepared item is released after its use, or unused when a use fails."""
@@ -161,18 +186,26 @@ class Database(ABC):
         """Rows of a query in batches, so large tables stream (the default reads them all)."""
         yield await self.fetchall(sql, params)
 
-    async def integer_rows(self, columns: Sequence[str], source: str, params: Sequence[Any],
-                           groups: str) -> np.ndarray:
+    async def integer_rows(self, columns: Sequence[str], source: str, params: Sequence[Any], groups: str) -> np.ndarray:
         """``SELECT columns FROM source`` (integer columns) as an int64 array, one row per row.
         ``groups`` splits the rows into bounded groups (a backend may read them packed)."""
-        parts = [np.array(batch, dtype=np.int64).reshape(-1, len(columns))
-                 async for batch in self.iterate(f"SELECT {', '.join(columns)} FROM {source}", params)]
+        parts = [
+            np.array(batch, dtype=np.int64).reshape(-1, len(columns))
+            async for batch in self.iterate(f"SELECT {', '.join(columns)} FROM {source}", params)
+        ]
         return np.concatenate(parts) if parts else np.zeros((0, len(columns)), dtype=np.int64)
 
 
-async def fetch_keyed(db: Database | Transaction, select: str, table: str, key_columns: Sequence[str],
-                      keys: Sequence[Sequence[Any]], where: str = "1 = 1", params: Sequence[Any] = (),
-                      chunk: int = 900) -> list[Row]:
+async def fetch_keyed(
+    db: Database | Transaction,
+    select: str,
+    table: str,
+    key_columns: Sequence[str],
+    keys: Sequence[Sequence[Any]],
+    where: str = "1 = 1",
+    params: Sequence[Any] = (),
+    chunk: int = 900,
+) -> list[Row]:
     """``SELECT select FROM table g`` for the rows whose ``key_columns`` match one of ``keys``.
 
     Keys go in as a VALUES list joined to the table (one statement per ``chunk`` keys), so a
@@ -184,8 +217,10 @@ async def fetch_keyed(db: Database | Transaction, select: str, table: str, key_c
     on = " AND ".join(f"g.{c} = k.{c}" for c in key_columns)
     one_key = "(" + ", ".join("?" for _ in key_columns) + ")"
     for start in range(0, len(keys), chunk):
-        part = keys[start:start + chunk]
-        sql = (f"WITH k ({names}) AS (VALUES {', '.join([one_key] * len(part))}) "
-               f"SELECT {select} FROM k JOIN {table} g ON {on} WHERE {where}")
+        part = keys[start : start + chunk]
+        sql = (
+            f"WITH k ({names}) AS (VALUES {', '.join([one_key] * len(part))}) "
+            f"SELECT {select} FROM k JOIN {table} g ON {on} WHERE {where}"
+        )
         rows += await db.fetchall(sql, [v for key in part for v in key] + list(params))
     return rows

@@ -56,70 +56,124 @@ class DeltaStore:
     async def changeable(self, build: int) -> tuple[int, int] | None:
         """The version and head size of a count-form build that a batch can change in place
         (None: it must be written anew, e.g. some of its contexts are in cold storage)."""
-        row = await self.db.fetchone("SELECT b.version, b.head_size FROM builds b WHERE b.id = ? AND b.form = ? AND "
-                                     "NOT EXISTS (SELECT 1 FROM flushed f WHERE f.build = b.id)", (build, COUNTS))
+        row = await self.db.fetchone(
+            "SELECT b.version, b.head_size FROM builds b WHERE b.id = ? AND b.form = ? AND "
+            "NOT EXISTS (SELECT 1 FROM flushed f WHERE f.build = b.id)",
+            (build, COUNTS),
+        )
         return None if row is None or row[1] is None else (int(row[0] or 0), int(row[1]))
 
-    async def counts(self, build: int, n: np.ndarray, ctx: np.ndarray, word: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
+    async def counts(
+        self, build: int, n: np.ndarray, ctx: np.ndarray, word: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The raw and adjusted counts of the n-grams (n, ctx, word) (0 for those not in the build)."""
         keys = np.stack((n, ctx, word), axis=1)
-        found = await fetch_keyed(self.db, "g.n, g.ctx, g.word, g.count, g.adjusted", "ngrams", ("n", "ctx", "word"),
-                                  keys.tolist(), "g.build = ?", (build,), chunk=self.db.dialect.max_params // 4)
+        found = await fetch_keyed(
+            self.db,
+            "g.n, g.ctx, g.word, g.count, g.adjusted",
+            "ngrams",
+            ("n", "ctx", "word"),
+            keys.tolist(),
+            "g.build = ?",
+            (build,),
+            chunk=self.db.dialect.max_params // 4,
+        )
         stored = {(a, b, c): (d, e) for a, b, c, d, e in found}
         pairs = [stored.get(key, (0, 0)) for key in map(tuple, keys.tolist())]
-        return (np.array([p[0] for p in pairs], dtype=np.int64).reshape(-1),
-                np.array([p[1] for p in pairs], dtype=np.int64).reshape(-1))
+        return (
+            np.array([p[0] for p in pairs], dtype=np.int64).reshape(-1),
+            np.array([p[1] for p in pairs], dtype=np.int64).reshape(-1),
+        )
 
     async def contexts(self, build: int, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], StoredContext]:
         """The rows of those contexts (n, ctx) that some word follows."""
-        rows = await fetch_keyed(self.db, "g.n, g.ctx, g.total, g.n1, g.n2, g.n3, g.head_words, g.head_counts",
-                                 "contexts", ("n", "ctx"), keys, "g.build = ?", (build,),
-                                 chunk=self.db.dialect.max_params // 3)
-        return {(n, ctx): StoredContext((total, n1, n2, n3), None if words is None else (
-            np.frombuffer(words, dtype="<i4").astype(np.int64), np.frombuffer(counts, dtype="<i4").astype(np.int64)))
-                for n, ctx, total, n1, n2, n3, words, counts in rows}
+        rows = await fetch_keyed(
+            self.db,
+            "g.n, g.ctx, g.total, g.n1, g.n2, g.n3, g.head_words, g.head_counts",
+            "contexts",
+            ("n", "ctx"),
+            keys,
+            "g.build = ?",
+            (build,),
+            chunk=self.db.dialect.max_params // 3,
+        )
+        return {
+            (n, ctx): StoredContext(
+                (total, n1, n2, n3),
+                None
+                if words is None
+                else (
+                    np.frombuffer(words, dtype="<i4").astype(np.int64),
+                    np.frombuffer(counts, dtype="<i4").astype(np.int64),
+                ),
+            )
+            for n, ctx, total, n1, n2, n3, words, counts in rows
+        }
 
-    async def followers(self, build: int, keys: Sequence[tuple[int, int]]
-                        ) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
+    async def followers(
+        self, build: int, keys: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
         """Every word that follows each context (n, ctx), with its adjusted count."""
         rows: dict[tuple[int, int], list[tuple[int, int]]] = {key: [] for key in keys}
-        for n, ctx, word, adjusted in await fetch_keyed(self.db, "g.n, g.ctx, g.word, g.adjusted", "ngrams",
-                                                        ("n", "ctx"), keys, "g.build = ?", (build,)):
+        for n, ctx, word, adjusted in await fetch_keyed(
+            self.db, "g.n, g.ctx, g.word, g.adjusted", "ngrams", ("n", "ctx"), keys, "g.build = ?", (build,)
+        ):
             rows[(n, ctx)].append((word, adjusted))
-        return {key: (np.array([w for w, _ in found], dtype=np.int64), np.array([a for _, a in found], dtype=np.int64))
-                for key, found in rows.items()}
+        return {
+            key: (np.array([w for w, _ in found], dtype=np.int64), np.array([a for _, a in found], dtype=np.int64))
+            for key, found in rows.items()
+        }
 
     async def write(self, model_id: int, build: int, version: int, delta: Delta, on_switch: OnSwitch | None) -> None:
         """Apply ``delta`` to the build in one transaction and make it version ``version + 1``."""
         keep = delta.count > 0
-        gone = [(build, n, c, w) for n, c, w in zip(delta.n[~keep].tolist(), delta.ctx[~keep].tolist(),
-                                                     delta.word[~keep].tolist())]
+        gone = [
+            (build, n, c, w)
+            for n, c, w in zip(delta.n[~keep].tolist(), delta.ctx[~keep].tolist(), delta.word[~keep].tolist())
+        ]
         kept = [c for c in delta.contexts if c[2][0] > 0]
         emptied = [(build, n, ctx) for n, ctx, stats, _ in delta.contexts if stats[0] == 0]
         async with self.db.transaction() as tx:
-            await tx.insert_rows("ngrams", (*NGRAM_KEY, "count", "adjusted"),
-                                 [build, delta.n[keep], delta.ctx[keep], delta.word[keep], delta.count[keep],
-                                  delta.adjusted[keep]], update_on=NGRAM_KEY)
+            await tx.insert_rows(
+                "ngrams",
+                (*NGRAM_KEY, "count", "adjusted"),
+                [build, delta.n[keep], delta.ctx[keep], delta.word[keep], delta.count[keep], delta.adjusted[keep]],
+                update_on=NGRAM_KEY,
+            )
             if gone:
                 await tx.executemany("DELETE FROM ngrams WHERE build = ? AND n = ? AND ctx = ? AND word = ?", gone)
-            await tx.insert_rows("contexts", CONTEXT_COLUMNS,
-                                 [build, [c[0] for c in kept], [c[1] for c in kept],
-                                  *([c[2][i] for c in kept] for i in range(4)),
-                                  [c[3] and c[3][0] for c in kept], [c[3] and c[3][1] for c in kept]],
-                                 update_on=CONTEXT_COLUMNS[:3])
+            await tx.insert_rows(
+                "contexts",
+                CONTEXT_COLUMNS,
+                [
+                    build,
+                    [c[0] for c in kept],
+                    [c[1] for c in kept],
+                    *([c[2][i] for c in kept] for i in range(4)),
+                    [c[3] and c[3][0] for c in kept],
+                    [c[3] and c[3][1] for c in kept],
+                ],
+                update_on=CONTEXT_COLUMNS[:3],
+            )
             if emptied:
                 await tx.executemany("DELETE FROM contexts WHERE build = ? AND n = ? AND ctx = ?", emptied)
-            await tx.executemany("UPDATE discounts SET t1 = ?, t2 = ?, t3 = ?, t4 = ?, d1 = ?, d2 = ?, d3 = ?, "
-                                 "fallback = ?, ngrams = ? WHERE build = ? AND n = ?",
-                                 [(*d.t, *(float(x) for x in d.d), int(d.fallback), d.ngrams, build, d.n)
-                                  for d in delta.discounts])
+            await tx.executemany(
+                "UPDATE discounts SET t1 = ?, t2 = ?, t3 = ?, t4 = ?, d1 = ?, d2 = ?, d3 = ?, "
+                "fallback = ?, ngrams = ? WHERE build = ? AND n = ?",
+                [(*d.t, *(float(x) for x in d.d), int(d.fallback), d.ngrams, build, d.n) for d in delta.discounts],
+            )
             await write_vocab(tx, model_id, delta.vocab)
-            await tx.execute("UPDATE builds SET version = ?, sentences = sentences + ?, tokens = tokens + ? "
-                             "WHERE id = ?", (version + 1, delta.sentences, delta.tokens, build))
-            await tx.insert_rows("touched", ("build", "version", "n", "ctx"),
-                                 [build, version + 1, [c[0] for c in delta.contexts], [c[1] for c in delta.contexts]])
-            await tx.execute("DELETE FROM touched WHERE build = ? AND version <= ?",
-                             (build, version + 1 - TOUCHED_KEPT))
+            await tx.execute(
+                "UPDATE builds SET version = ?, sentences = sentences + ?, tokens = tokens + ? WHERE id = ?",
+                (version + 1, delta.sentences, delta.tokens, build),
+            )
+            await tx.insert_rows(
+                "touched",
+                ("build", "version", "n", "ctx"),
+                [build, version + 1, [c[0] for c in delta.contexts], [c[1] for c in delta.contexts]],
+            )
+            await tx.execute(
+                "DELETE FROM touched WHERE build = ? AND version <= ?", (build, version + 1 - TOUCHED_KEPT)
+            )
             if on_switch is not None:
                 await on_switch(tx, model_id)

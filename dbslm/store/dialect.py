@@ -39,8 +39,7 @@ class Dialect:
         """A full-text query matching any of ``words``."""
         raise NotImplementedError
 
-    def upsert(self, table: str, columns: tuple[str, ...], keys: tuple[str, ...],
-               add: tuple[str, ...] = ()) -> str:
+    def upsert(self, table: str, columns: tuple[str, ...], keys: tuple[str, ...], add: tuple[str, ...] = ()) -> str:
         """INSERT one row of ``columns``; on a key clash set the other columns, or add to
         the columns named in ``add``."""
         marks = ", ".join("?" for _ in columns)
@@ -48,8 +47,11 @@ class Dialect:
 
     def update_clause(self, columns: tuple[str, ...], keys: tuple[str, ...], add: tuple[str, ...] = ()) -> str:
         """The tail of an INSERT that updates the non-key columns of rows whose key exists."""
-        sets = [f"{c} = {c} + {self.incoming(c)}" if c in add else f"{c} = {self.incoming(c)}"
-                for c in columns if c not in keys]
+        sets = [
+            f"{c} = {c} + {self.incoming(c)}" if c in add else f"{c} = {self.incoming(c)}"
+            for c in columns
+            if c not in keys
+        ]
         return f" {self.on_conflict(keys)} {', '.join(sets)}"
 
     def keep_clause(self, keys: tuple[str, ...]) -> str:
@@ -99,8 +101,17 @@ def fts_name(table: str, column: str) -> str:
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
-    types = {"serial": "INTEGER", "int": "INTEGER", "key": "INTEGER", "real": "REAL", "name": "TEXT",
-             "ref": "TEXT", "token": "TEXT", "text": "TEXT", "blob": "BLOB"}
+    types = {
+        "serial": "INTEGER",
+        "int": "INTEGER",
+        "key": "INTEGER",
+        "real": "REAL",
+        "name": "TEXT",
+        "ref": "TEXT",
+        "token": "TEXT",
+        "text": "TEXT",
+        "blob": "BLOB",
+    }
     max_params = 32000
     build_rows_per_transaction = 20_000  # one writer for the whole file: a reply's log waits for one part
 
@@ -140,8 +151,10 @@ class SQLiteDialect(Dialect):
 
     def search(self, table: Table, column: str, where: str, columns: str) -> str:
         fts = fts_name(table.name, column)
-        return (f"SELECT g.id, -bm25({fts}) AS score, {columns} FROM {fts} JOIN {table.name} g ON g.id = {fts}.rowid "
-                f"WHERE {fts} MATCH ? AND {where} ORDER BY bm25({fts}), g.id LIMIT ?")
+        return (
+            f"SELECT g.id, -bm25({fts}) AS score, {columns} FROM {fts} JOIN {table.name} g ON g.id = {fts}.rowid "
+            f"WHERE {fts} MATCH ? AND {where} ORDER BY bm25({fts}), g.id LIMIT ?"
+        )
 
     def retype(self, table, columns):
         # SQLite's types are affinities, but NOT NULL can only go with a copy of the table
@@ -149,9 +162,13 @@ class SQLiteDialect(Dialect):
             return []
         create, *indexes = self.create_table(table)
         names = ", ".join(table.column_names)
-        return [create.replace(f"EXISTS {table.name} (", f"EXISTS {table.name}__retyped (", 1),
-                f"INSERT INTO {table.name}__retyped ({names}) SELECT {names} FROM {table.name}",
-                f"DROP TABLE {table.name}", f"ALTER TABLE {table.name}__retyped RENAME TO {table.name}", *indexes]
+        return [
+            create.replace(f"EXISTS {table.name} (", f"EXISTS {table.name}__retyped (", 1),
+            f"INSERT INTO {table.name}__retyped ({names}) SELECT {names} FROM {table.name}",
+            f"DROP TABLE {table.name}",
+            f"ALTER TABLE {table.name}__retyped RENAME TO {table.name}",
+            *indexes,
+        ]
 
     def on_conflict(self, keys):
         return f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET"
@@ -165,11 +182,17 @@ class SQLiteDialect(Dialect):
 
 class MariaDBDialect(Dialect):
     name = "mariadb"
-    types = {"serial": "BIGINT AUTO_INCREMENT", "int": "BIGINT", "key": "BIGINT", "real": "DOUBLE",
-             "name": "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-             "ref": "VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-             "token": "VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-             "text": "MEDIUMTEXT CHARACTER SET utf8mb4", "blob": "MEDIUMBLOB"}
+    types = {
+        "serial": "BIGINT AUTO_INCREMENT",
+        "int": "BIGINT",
+        "key": "BIGINT",
+        "real": "DOUBLE",
+        "name": "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        "ref": "VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        "token": "VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        "text": "MEDIUMTEXT CHARACTER SET utf8mb4",
+        "blob": "MEDIUMBLOB",
+    }
     max_params = 60000
 
     def __init__(self, engines: dict[str, str] | None = None) -> None:
@@ -191,13 +214,14 @@ class MariaDBDialect(Dialect):
         defs += [f"KEY {index_name(table.name, ix)} ({', '.join(ix)})" for ix in table.indexes]
         defs += [f"FULLTEXT KEY {column} ({column})" for column in table.search]
         engine = "InnoDB" if table.search else self.engines[table.family]
-        return [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}) "
-                f"ENGINE={engine} DEFAULT CHARSET=utf8mb4"]
+        return [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(defs)}) ENGINE={engine} DEFAULT CHARSET=utf8mb4"]
 
     def search(self, table: Table, column: str, where: str, columns: str) -> str:
         match = f"MATCH (g.{column}) AGAINST (? IN NATURAL LANGUAGE MODE)"
-        return (f"SELECT g.id, {match} AS score, {columns} FROM {table.name} g WHERE {match} AND {where} "
-                f"ORDER BY score DESC, g.id LIMIT ?")
+        return (
+            f"SELECT g.id, {match} AS score, {columns} FROM {table.name} g WHERE {match} AND {where} "
+            f"ORDER BY score DESC, g.id LIMIT ?"
+        )
 
     def search_params(self, query: str, params: tuple, limit: int) -> tuple:
         return (query, query, *params, limit)

@@ -67,8 +67,9 @@ def parse_url(url: str) -> MariaDBTarget:
     try:
         parts = urlsplit(url)
     except ValueError:  # an unclosed [ of an IPv6 host, say
-        raise DbslmError("the MariaDB URL is malformed: mariadb://user:password@host:3306/name "
-                         "(an IPv6 host in brackets: [::1])") from None
+        raise DbslmError(
+            "the MariaDB URL is malformed: mariadb://user:password@host:3306/name (an IPv6 host in brackets: [::1])"
+        ) from None
     database = parts.path.lstrip("/")
     if not parts.hostname or not database:
         raise DbslmError("a MariaDB URL needs a host and a database: mariadb://user:password@host:3306/name")
@@ -79,8 +80,14 @@ def parse_url(url: str) -> MariaDBTarget:
     engine = parse_qs(parts.query).get("slab_engine", ["InnoDB"])[0]
     if engine.lower() not in SLAB_ENGINES:
         raise DbslmError(f"the MariaDB URL's slab_engine must be one of {', '.join(SLAB_ENGINES.values())}")
-    return MariaDBTarget(parts.hostname, port, unquote(parts.username or "root"),
-                         unquote(parts.password or ""), unquote(database), SLAB_ENGINES[engine.lower()])
+    return MariaDBTarget(
+        parts.hostname,
+        port,
+        unquote(parts.username or "root"),
+        unquote(parts.password or ""),
+        unquote(database),
+        SLAB_ENGINES[engine.lower()],
+    )
 
 
 class MariaDBTransaction(Transaction):
@@ -106,8 +113,14 @@ class MariaDBTransaction(Transaction):
             await self._db.guard(cur.execute(_format(sql), tuple(params)))
             return list(await cur.fetchall())
 
-    async def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Any],
-                          update_on: Sequence[str] = (), keep_on: Sequence[str] = ()) -> int:
+    async def insert_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        values: Sequence[Any],
+        update_on: Sequence[str] = (),
+        keep_on: Sequence[str] = (),
+    ) -> int:
         """Bulk rows through LOAD DATA LOCAL INFILE (text escaped, bytes as hex, a value for
         every row bound in its SET clause; ``keep_on`` as IGNORE); small batches and upserts as
         multi-row INSERTs."""
@@ -119,14 +132,19 @@ class MariaDBTransaction(Transaction):
         sets = [f"{c} = UNHEX(@{c})" for (c, _), b in zip(rows, binary) if b]
         constants = [(c, v) for c, v in zip(columns, values) if not is_column(v)]
         sets += [f"{c} = ?" for c, _ in constants]
-        load = (f"LOAD DATA LOCAL INFILE ? {'IGNORE ' if keep_on else ''}INTO TABLE {table} CHARACTER SET utf8mb4 "
-                f"FIELDS TERMINATED BY '\\t' ({fields})" + (f" SET {', '.join(sets)}" if sets else ""))
+        load = (
+            f"LOAD DATA LOCAL INFILE ? {'IGNORE ' if keep_on else ''}INTO TABLE {table} CHARACTER SET utf8mb4 "
+            f"FIELDS TERMINATED BY '\\t' ({fields})" + (f" SET {', '.join(sets)}" if sets else "")
+        )
         params = [_bound(v) for _, v in constants]
         values = [v for _, v in rows]
         starts = list(range(0, len(values[0]), LOAD_DATA_ROWS))  # each file written while the server loads the last
-        return await overlapped(starts, lambda start: _tab_separated_file(values, start),
-                                lambda path: self._load(load, [path, *params], duplicates_allowed=bool(keep_on)),
-                                os.unlink)
+        return await overlapped(
+            starts,
+            lambda start: _tab_separated_file(values, start),
+            lambda path: self._load(load, [path, *params], duplicates_allowed=bool(keep_on)),
+            os.unlink,
+        )
 
     async def _load(self, load: str, params: Sequence[Any], duplicates_allowed: bool) -> int:
         """Run one LOAD DATA (``params``: its file's path, then its SET values); returns the
@@ -153,11 +171,23 @@ class MariaDBDatabase(Database):
     async def open(cls, url: str) -> MariaDBDatabase:
         target = parse_url(url)
         try:
-            pool = await asyncio.wait_for(aiomysql.create_pool(
-                host=target.host, port=target.port, user=target.user, password=target.password,
-                db=target.database, minsize=1, maxsize=8, autocommit=True, charset="utf8mb4",
-                local_infile=True, connect_timeout=CONNECT_TIMEOUT, pool_recycle=3600),
-                CONNECT_TIMEOUT + 5)
+            pool = await asyncio.wait_for(
+                aiomysql.create_pool(
+                    host=target.host,
+                    port=target.port,
+                    user=target.user,
+                    password=target.password,
+                    db=target.database,
+                    minsize=1,
+                    maxsize=8,
+                    autocommit=True,
+                    charset="utf8mb4",
+                    local_infile=True,
+                    connect_timeout=CONNECT_TIMEOUT,
+                    pool_recycle=3600,
+                ),
+                CONNECT_TIMEOUT + 5,
+            )
         except asyncio.TimeoutError:
             raise DatabaseError(f"{target.place}: no answer within {CONNECT_TIMEOUT} s") from None
         except (pymysql.Error, OSError) as exc:
@@ -201,14 +231,15 @@ class MariaDBDatabase(Database):
             while rows := await self.guard(cur.fetchmany(batch)):
                 yield list(rows)
 
-    async def integer_rows(self, columns: Sequence[str], source: str, params: Sequence[Any],
-                           groups: str) -> np.ndarray:
+    async def integer_rows(self, columns: Sequence[str], source: str, params: Sequence[Any], groups: str) -> np.ndarray:
         """Packed: one text row per group (its values joined by the server), parsed at once;
         ten times faster than a row per row through the driver. A group whose text came
         back short (truncated) is an error, never a silent loss."""
         values = ", ' ', ".join(columns)
-        sql = (f"SET STATEMENT group_concat_max_len = {2**32 - 1} FOR SELECT COUNT(*), "
-               f"GROUP_CONCAT({values} SEPARATOR ' ') FROM {source} GROUP BY {groups}")
+        sql = (
+            f"SET STATEMENT group_concat_max_len = {2**32 - 1} FOR SELECT COUNT(*), "
+            f"GROUP_CONCAT({values} SEPARATOR ' ') FROM {source} GROUP BY {groups}"
+        )
         expected, texts = 0, []
         async for batch in self.iterate(sql, params, batch=1000):
             for count, text in batch:
@@ -220,13 +251,16 @@ class MariaDBDatabase(Database):
         return grid.reshape(-1, len(columns))
 
     async def size_bytes(self) -> int:
-        row = await self.fetchone("SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables "
-                                  "WHERE table_schema = DATABASE()")
+        row = await self.fetchone(
+            "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables "
+            "WHERE table_schema = DATABASE()"
+        )
         return int(row[0])
 
     async def table_exists(self, name: str) -> bool:
-        row = await self.fetchone("SELECT 1 FROM information_schema.tables "
-                                  "WHERE table_schema = DATABASE() AND table_name = ?", (name,))
+        row = await self.fetchone(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", (name,)
+        )
         return row is not None
 
     @asynccontextmanager
@@ -285,7 +319,7 @@ def _format(sql: str) -> str:
 
 def _tab_separated_file(values: Sequence[Any], start: int) -> str:
     """The rows ``start`` to ``start + LOAD_DATA_ROWS`` in a temporary tab-separated file; its path."""
-    text = _tab_separated([v[start:start + LOAD_DATA_ROWS] for v in values])
+    text = _tab_separated([v[start : start + LOAD_DATA_ROWS] for v in values])
     handle, path = tempfile.mkstemp(prefix="dbslm-", suffix=".tsv")
     with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as out:  # a lone surrogate becomes ?
         out.write(text)

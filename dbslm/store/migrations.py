@@ -27,8 +27,10 @@ async def migrate(db: Database) -> None:
     trained builds, to count form)."""
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
-        raise DbslmError(f"database {db.description} has schema version {version}; "
-                         f"this dbslm knows up to {SCHEMA_VERSION}: upgrade dbslm")
+        raise DbslmError(
+            f"database {db.description} has schema version {version}; "
+            f"this dbslm knows up to {SCHEMA_VERSION}: upgrade dbslm"
+        )
     if version == SCHEMA_VERSION:
         return
     missing = [t for t in TABLES if not await db.table_exists(t.name)]
@@ -49,8 +51,9 @@ async def migrate(db: Database) -> None:
                         await tx.execute(db.dialect.create_index(name, columns))
                 if step in CONVERTED:
                     await CONVERTED[step](tx)
-        await tx.execute(db.dialect.upsert("meta", ("name", "value"), ("name",)),
-                         ("schema_version", str(SCHEMA_VERSION)))
+        await tx.execute(
+            db.dialect.upsert("meta", ("name", "value"), ("name",)), ("schema_version", str(SCHEMA_VERSION))
+        )
         if not await tx.fetchall("SELECT value FROM meta WHERE name = 'database_id'"):
             await tx.execute("INSERT INTO meta (name, value) VALUES ('database_id', ?)", (uuid.uuid4().hex,))
 
@@ -63,18 +66,23 @@ async def _number_the_queue(tx: Transaction) -> None:
     await tx.execute("UPDATE learned SET seq = 0 WHERE status = ?", (FORGETTING,))
     # MariaDB commits the version's DDL at once, so each statement here commits on its own: a
     # conversion cut short is run again, numbering on after the rows it numbered.
-    last = {m: int(n) for m, n in await tx.fetchall("SELECT model_id, MAX(seq) FROM learned "
-                                                     "WHERE seq IS NOT NULL GROUP BY model_id")}
-    waiting = await tx.fetchall("SELECT model_id, message_key FROM learned WHERE seq IS NULL "
-                                "ORDER BY model_id, message_key")
+    last = {
+        m: int(n)
+        for m, n in await tx.fetchall("SELECT model_id, MAX(seq) FROM learned WHERE seq IS NOT NULL GROUP BY model_id")
+    }
+    waiting = await tx.fetchall(
+        "SELECT model_id, message_key FROM learned WHERE seq IS NULL ORDER BY model_id, message_key"
+    )
     numbered = []
     for model_id, key in waiting:
         last[model_id] = last.get(model_id, 0) + 1
         numbered.append((last[model_id], QUEUED, model_id, key))
     await tx.executemany("UPDATE learned SET seq = ?, status = ? WHERE model_id = ? AND message_key = ?", numbered)
     await tx.execute("DELETE FROM queues")  # only what a conversion cut short wrote: version 3 had no queues
-    await tx.execute("INSERT INTO queues (model_id, queued, learned, dropped) "
-                     "SELECT model_id, MAX(seq), 0, 0 FROM learned GROUP BY model_id")
+    await tx.execute(
+        "INSERT INTO queues (model_id, queued, learned, dropped) "
+        "SELECT model_id, MAX(seq), 0, 0 FROM learned GROUP BY model_id"
+    )
 
 
 async def _search_responses(tx: Transaction) -> None:
@@ -83,12 +91,19 @@ async def _search_responses(tx: Transaction) -> None:
     vectors were of prompts; responses are ranked now, so they are made again on first use.
     The default acknowledgement of a correction names its question (unless it was edited)."""
     await tx.execute("DELETE FROM pair_vectors")
-    await tx.execute("UPDATE concepts SET template = ? WHERE model_id = 0 AND name = 'acknowledge' AND template = ?",
-                     ("Thanks! From now on I will answer {question} with: {answer}",
-                      "Thanks! From now on I will answer that with: {answer}"))
+    await tx.execute(
+        "UPDATE concepts SET template = ? WHERE model_id = 0 AND name = 'acknowledge' AND template = ?",
+        (
+            "Thanks! From now on I will answer {question} with: {answer}",
+            "Thanks! From now on I will answer that with: {answer}",
+        ),
+    )
     if tx.dialect.name == "sqlite":
-        for statement in ("DROP TRIGGER IF EXISTS pairs_fts_ai", "DROP TRIGGER IF EXISTS pairs_fts_ad",
-                          "DROP TABLE IF EXISTS pairs_fts"):
+        for statement in (
+            "DROP TRIGGER IF EXISTS pairs_fts_ai",
+            "DROP TRIGGER IF EXISTS pairs_fts_ad",
+            "DROP TABLE IF EXISTS pairs_fts",
+        ):
             await tx.execute(statement)
     pairs = _table("pairs")
     for column in pairs.search:
@@ -104,9 +119,14 @@ async def _count_form(tx: Transaction) -> None:
     active = "id IN (SELECT active_build FROM models) AND source <> 'arpa' AND id NOT IN (SELECT build FROM flushed)"
     await tx.execute(f"UPDATE builds SET form = 'probabilities' WHERE form IS NULL AND NOT ({active})")
     for build, order in await tx.fetchall(f"SELECT id, ngram_order FROM builds WHERE form IS NULL AND {active}"):
-        rows = [np.array(await tx.fetchall("SELECT ctx, word, count FROM ngrams WHERE build = ? AND n = ?",
-                                           (build, n)), dtype=np.int64).reshape(-1, 3) for n in range(1, order + 1)]
-        (widest,), = await tx.fetchall("SELECT MAX(LENGTH(words)) FROM heads WHERE build = ?", (build,))
+        rows = [
+            np.array(
+                await tx.fetchall("SELECT ctx, word, count FROM ngrams WHERE build = ? AND n = ?", (build, n)),
+                dtype=np.int64,
+            ).reshape(-1, 3)
+            for n in range(1, order + 1)
+        ]
+        ((widest,),) = await tx.fetchall("SELECT MAX(LENGTH(words)) FROM heads WHERE build = ?", (build,))
         head_size = widest // 4 if widest else DEFAULT_HEAD_SIZE  # int32 ids
 
         def tables(rows: list[np.ndarray] = rows, head_size: int = head_size) -> CountTables:
@@ -117,8 +137,9 @@ async def _count_form(tx: Transaction) -> None:
             await tx.execute(f"DELETE FROM {table} WHERE build = ?", (build,))
         for table, columns, values in count_rows(build, written):
             await tx.insert_rows(table, columns, values)
-        await tx.execute("UPDATE builds SET form = ?, version = 0, head_size = ? WHERE id = ?",
-                         (COUNTS, head_size, build))
+        await tx.execute(
+            "UPDATE builds SET form = ?, version = 0, head_size = ? WHERE id = ?", (COUNTS, head_size, build)
+        )
 
 
 # a version's conversion of the rows it stores differently

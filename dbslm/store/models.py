@@ -91,15 +91,20 @@ class ModelStore:
             "SELECT m.id, m.name, m.ngram_order, m.tokenizer, m.active_build, b.source, b.form, "
             "COALESCE(b.version, 0) FROM models m "
             f"LEFT JOIN builds b ON b.id = m.active_build WHERE m.name IN ({', '.join('?' for _ in names)})",
-            list(names))
+            list(names),
+        )
         return {row[1]: ModelInfo(*row) for row in rows}
 
     async def ensure_model(self, name: str, order: int, tokenizer: str) -> ModelInfo:
         """The model named ``name``, created without a build (with ``order`` and ``tokenizer``)
         when it does not exist yet, so that rows can belong to it before its first training."""
         async with self.db.transaction() as tx:
-            await tx.insert_rows("models", ("name", "ngram_order", "tokenizer", "active_build", "created_at"),
-                                 [[name], order, tokenizer, None, time.time()], keep_on=("name",))
+            await tx.insert_rows(
+                "models",
+                ("name", "ngram_order", "tokenizer", "active_build", "created_at"),
+                [[name], order, tokenizer, None, time.time()],
+                keep_on=("name",),
+            )
         return await self.model(name)
 
     async def vocabulary(self, model: ModelInfo, *, every_word: bool = False) -> Vocabulary:
@@ -122,8 +127,9 @@ class ModelStore:
     async def order_rows(self, build: int, n: int) -> NgramRows:
         """Every row of one order of a build."""
         parts = []
-        async for batch in self.db.iterate(f"SELECT g.n, g.ctx, g.word, {ROW_VALUES} FROM ngrams g "
-                                           "WHERE g.build = ? AND g.n = ?", (build, n)):
+        async for batch in self.db.iterate(
+            f"SELECT g.n, g.ctx, g.word, {ROW_VALUES} FROM ngrams g WHERE g.build = ? AND g.n = ?", (build, n)
+        ):
             parts += batch
         if self.cold is not None:
             parts += await self.cold.order_rows(build, n)
@@ -131,8 +137,12 @@ class ModelStore:
 
     async def order_counts(self, build: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The context keys, words and counts of every n-gram of one order of a build."""
-        grid = await self.db.integer_rows(("g.ctx", "g.word", "g.count"), "ngrams g WHERE g.build = ? AND g.n = ?",
-                                          (build, n), groups="g.ctx >> 52, g.word >> 10")
+        grid = await self.db.integer_rows(
+            ("g.ctx", "g.word", "g.count"),
+            "ngrams g WHERE g.build = ? AND g.n = ?",
+            (build, n),
+            groups="g.ctx >> 52, g.word >> 10",
+        )
         if self.cold is not None:
             cold = [r[1:4] for r in await self.cold.order_rows(build, n)]
             grid = np.concatenate((grid, np.array(cold, dtype=np.int64).reshape(-1, 3)))
@@ -142,8 +152,9 @@ class ModelStore:
         """The rows among the keys (n, ctx, word) that exist in a build (any order),
         following flushed contexts to cold storage."""
         keys = np.stack((n, ctx, word), axis=1).tolist()
-        found = await fetch_keyed(self.db, f"g.n, g.ctx, g.word, {ROW_VALUES}", "ngrams", ("n", "ctx", "word"),
-                                  keys, "g.build = ?", (build,))
+        found = await fetch_keyed(
+            self.db, f"g.n, g.ctx, g.word, {ROW_VALUES}", "ngrams", ("n", "ctx", "word"), keys, "g.build = ?", (build,)
+        )
         if self.cold is not None and len(found) < len(keys):
             here = {tuple(r[:3]) for r in found}
             found += await self.cold.lookup(build, [k for k in keys if tuple(k) not in here])
@@ -170,8 +181,9 @@ class ModelStore:
     async def context_stats(self, build: int, n: np.ndarray, ctx: np.ndarray) -> np.ndarray:
         """Rows (n, ctx, total, n1, n2, n3) of the count-form contexts among the keys (n, ctx)."""
         keys = np.stack((n, ctx), axis=1).tolist()
-        found = await fetch_keyed(self.db, f"g.n, g.ctx, {CONTEXT_STATS}", "contexts", ("n", "ctx"), keys,
-                                  "g.build = ?", (build,))
+        found = await fetch_keyed(
+            self.db, f"g.n, g.ctx, {CONTEXT_STATS}", "contexts", ("n", "ctx"), keys, "g.build = ?", (build,)
+        )
         if self.cold is not None and len(found) < len(keys):
             here = {tuple(r[:2]) for r in found}
             found += await self.cold.context_stats(build, [k for k in keys if tuple(k) not in here])
@@ -184,8 +196,12 @@ class ModelStore:
         oldest = rows[0][0] if rows else None
         if oldest is not None and oldest > after + 1:
             return None
-        return {(n, ctx) for n, ctx in await self.db.fetchall(
-            "SELECT n, ctx FROM touched WHERE build = ? AND version > ?", (build, after))}
+        return {
+            (n, ctx)
+            for n, ctx in await self.db.fetchall(
+                "SELECT n, ctx FROM touched WHERE build = ? AND version > ?", (build, after)
+            )
+        }
 
     async def quant_tables(self, build: int) -> dict[int, np.ndarray]:
         """Per order, the look-up table from 8-bit code to log10 probability."""
@@ -197,8 +213,8 @@ class ModelStore:
 
     async def discounts(self, build: int) -> list[Discount]:
         rows = await self.db.fetchall(
-            "SELECT n, t1, t2, t3, t4, d1, d2, d3, fallback, ngrams FROM discounts WHERE build = ? ORDER BY n",
-            (build,))
+            "SELECT n, t1, t2, t3, t4, d1, d2, d3, fallback, ngrams FROM discounts WHERE build = ? ORDER BY n", (build,)
+        )
         return [Discount(r[0], tuple(r[1:5]), tuple(r[5:8]), bool(r[8]), r[9] or 0) for r in rows]
 
     async def build_counts(self, build: int) -> dict[int, int]:
@@ -208,8 +224,9 @@ class ModelStore:
 
     async def build_summary(self, model: ModelInfo) -> tuple[int, float | None]:
         """The tokens the model's counts hold and when its active build went live."""
-        tokens = await self.db.fetchone("SELECT COALESCE(SUM(freq), 0) FROM vocab WHERE model_id = ? AND control = 0",
-                                        (model.id,))
+        tokens = await self.db.fetchone(
+            "SELECT COALESCE(SUM(freq), 0) FROM vocab WHERE model_id = ? AND control = 0", (model.id,)
+        )
         built = await self.db.fetchone("SELECT finished_at FROM builds WHERE id = ?", (model.active_build,))
         return int(tokens[0]), (float(built[0]) if built and built[0] is not None else None)
 
@@ -219,14 +236,24 @@ class ModelStore:
         texts = sorted(set(spellings))
         keys = [(model_id, text) for model_id in model_ids for text in texts]
         found: dict[str, int] = {}
-        for text, freq in await fetch_keyed(self.db, "g.text, g.freq", "vocab", ("model_id", "text"), keys,
-                                            "g.control = 0"):
+        for text, freq in await fetch_keyed(
+            self.db, "g.text, g.freq", "vocab", ("model_id", "text"), keys, "g.control = 0"
+        ):
             found[text] = found.get(text, 0) + int(freq)
         return found
 
-    async def write_build(self, model: ModelInfo, tables: CountTables | ModelTables | None, vocab: VocabUpdate, *,
-                          replace_vocab: bool, source: str, sentences: int, tokens: int,
-                          on_switch: OnSwitch | None = None) -> int | None:
+    async def write_build(
+        self,
+        model: ModelInfo,
+        tables: CountTables | ModelTables | None,
+        vocab: VocabUpdate,
+        *,
+        replace_vocab: bool,
+        source: str,
+        sentences: int,
+        tokens: int,
+        on_switch: OnSwitch | None = None,
+    ) -> int | None:
         """Write a complete new build and make it the model's active one.
 
         ``tables`` are in count form (:class:`CountTables`) or store probabilities (an ARPA
@@ -247,13 +274,24 @@ class ModelStore:
                 if model_id is None:
                     model_id = await tx.execute(
                         "INSERT INTO models (name, ngram_order, tokenizer, active_build, created_at) "
-                        "VALUES (?, ?, ?, NULL, ?)", (model.name, order, model.tokenizer, time.time()))
+                        "VALUES (?, ?, ?, NULL, ?)",
+                        (model.name, order, model.tokenizer, time.time()),
+                    )
                 form = COUNTS if isinstance(tables, CountTables) else PROBABILITIES
                 build = await tx.execute(
                     "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at, form, "
                     "version, head_size) VALUES (?, 'building', ?, ?, ?, ?, ?, ?, 0, ?)",
-                    (model_id, source, order, sentences, tokens, time.time(), form,
-                     tables.head_size if form == COUNTS else None))
+                    (
+                        model_id,
+                        source,
+                        order,
+                        sentences,
+                        tokens,
+                        time.time(),
+                        form,
+                        tables.head_size if form == COUNTS else None,
+                    ),
+                )
             if form == COUNTS:
                 await write_count_rows(self.db, build, tables)
             else:
@@ -262,19 +300,25 @@ class ModelStore:
         if unread:  # so it is written beside the build's rows, not in the switch
             async with self.db.transaction() as tx:
                 await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
-            await insert_in_parts(self.db, "vocab", VOCAB_COLUMNS, [
-                model_id, vocab.ids, vocab.texts, [int(i < len(CONTROL_TOKENS)) for i in vocab.ids], vocab.freqs])
+            await insert_in_parts(
+                self.db,
+                "vocab",
+                VOCAB_COLUMNS,
+                [model_id, vocab.ids, vocab.texts, [int(i < len(CONTROL_TOKENS)) for i in vocab.ids], vocab.freqs],
+            )
         async with self.db.transaction() as tx:
             if replace_vocab and not unread:
                 await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
             if not unread:
                 await write_vocab(tx, model_id, vocab)
-            await tx.execute("UPDATE builds SET status = 'retired' WHERE model_id = ? AND status = 'active'",
-                             (model_id,))
-            await tx.execute("UPDATE builds SET status = 'active', finished_at = ? WHERE id = ?",
-                             (time.time(), build))
-            await tx.execute("UPDATE models SET active_build = ?, ngram_order = ?, tokenizer = ? WHERE id = ?",
-                             (build, order, model.tokenizer, model_id))
+            await tx.execute(
+                "UPDATE builds SET status = 'retired' WHERE model_id = ? AND status = 'active'", (model_id,)
+            )
+            await tx.execute("UPDATE builds SET status = 'active', finished_at = ? WHERE id = ?", (time.time(), build))
+            await tx.execute(
+                "UPDATE models SET active_build = ?, ngram_order = ?, tokenizer = ? WHERE id = ?",
+                (build, order, model.tokenizer, model_id),
+            )
             if on_switch is not None:
                 await on_switch(tx, model_id)
         await self.purge_inactive(model_id)
@@ -285,21 +329,29 @@ class ModelStore:
         purged) of every model that no process is training now; a line for each model cleaned."""
         cleaned = []
         for model_id, name, builds in await self.db.fetchall(
-                "SELECT m.id, m.name, COUNT(*) FROM builds b JOIN models m ON m.id = b.model_id "
-                "WHERE b.id <> COALESCE(m.active_build, -1) GROUP BY m.id, m.name ORDER BY m.name"):
+            "SELECT m.id, m.name, COUNT(*) FROM builds b JOIN models m ON m.id = b.model_id "
+            "WHERE b.id <> COALESCE(m.active_build, -1) GROUP BY m.id, m.name ORDER BY m.name"
+        ):
             async with self.db.lock(f"train:{name}", wait=False) as held:
                 if held:
                     rows = await self.purge_inactive(model_id)
-                    cleaned.append(f"model {name!r}: removed {builds} unfinished or replaced build(s) that an "
-                                   f"interrupted training left, {rows:,} n-gram rows")
+                    cleaned.append(
+                        f"model {name!r}: removed {builds} unfinished or replaced build(s) that an "
+                        f"interrupted training left, {rows:,} n-gram rows"
+                    )
         return cleaned
 
     async def purge_inactive(self, model_id: int) -> int:
         """Delete the rows of a model's retired builds and of builds left half-written; returns
         how many n-gram rows they had."""
-        builds = [r[0] for r in await self.db.fetchall(
-            "SELECT b.id FROM builds b JOIN models m ON m.id = b.model_id "
-            "WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1)", (model_id,))]
+        builds = [
+            r[0]
+            for r in await self.db.fetchall(
+                "SELECT b.id FROM builds b JOIN models m ON m.id = b.model_id "
+                "WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1)",
+                (model_id,),
+            )
+        ]
         if self.cold is not None:
             await self.cold.purge(builds)
         return sum([await purge_build(self.db, build) for build in builds])
@@ -307,14 +359,22 @@ class ModelStore:
 
 async def write_vocab(tx: Transaction, model_id: int, vocab: VocabUpdate) -> None:
     """Insert the vocabulary rows, or update those that exist, inside ``tx``."""
-    await tx.executemany(tx.dialect.upsert("vocab", VOCAB_COLUMNS, ("model_id", "id")),
-                         [(model_id, i, t, int(i < len(CONTROL_TOKENS)), f)
-                          for i, t, f in zip(vocab.ids, vocab.texts, vocab.freqs)])
+    await tx.executemany(
+        tx.dialect.upsert("vocab", VOCAB_COLUMNS, ("model_id", "id")),
+        [(model_id, i, t, int(i < len(CONTROL_TOKENS)), f) for i, t, f in zip(vocab.ids, vocab.texts, vocab.freqs)],
+    )
 
 
 def _ngram_rows(rows: list[tuple]) -> NgramRows:
     """Rows (n, ctx, word, count, logp, backoff, q, adjusted) as columns."""
     grid = np.array(rows, dtype=object).reshape(-1, 8)
-    return NgramRows(grid[:, 0].astype(np.int64), grid[:, 1].astype(np.int64), grid[:, 2].astype(np.int64),
-                     grid[:, 3].astype(np.int64), grid[:, 4].astype(np.float64), grid[:, 5].astype(np.float64),
-                     grid[:, 6].astype(np.uint8), grid[:, 7].astype(np.int64))
+    return NgramRows(
+        grid[:, 0].astype(np.int64),
+        grid[:, 1].astype(np.int64),
+        grid[:, 2].astype(np.int64),
+        grid[:, 3].astype(np.int64),
+        grid[:, 4].astype(np.float64),
+        grid[:, 5].astype(np.float64),
+        grid[:, 6].astype(np.uint8),
+        grid[:, 7].astype(np.int64),
+    )

@@ -20,22 +20,33 @@ class PairStore:
         self.db = db
 
     @staticmethod
-    async def add_pairs(tx: Transaction, model_id: int, pairs: Sequence[tuple[str, str]], source: str,
-                        user_id: str | None = None) -> None:
+    async def add_pairs(
+        tx: Transaction, model_id: int, pairs: Sequence[tuple[str, str]], source: str, user_id: str | None = None
+    ) -> None:
         """Inside ``tx`` (the switch to the build that learned them): keep pairs for retrieval,
         with their metadata (a :class:`DialogPair`'s ``meta``) as JSON."""
         if not pairs:
             return
         meta = [json.dumps(p.meta, ensure_ascii=False) if getattr(p, "meta", None) else None for p in pairs]
-        await tx.insert_rows("pairs", ("model_id", "prompt", "response", "source", "user_id", "meta"),
-                             [[model_id] * len(pairs), [p for p, _ in pairs], [r for _, r in pairs],
-                              [source] * len(pairs), [user_id] * len(pairs), meta])
+        await tx.insert_rows(
+            "pairs",
+            ("model_id", "prompt", "response", "source", "user_id", "meta"),
+            [
+                [model_id] * len(pairs),
+                [p for p, _ in pairs],
+                [r for _, r in pairs],
+                [source] * len(pairs),
+                [user_id] * len(pairs),
+                meta,
+            ],
+        )
 
     @staticmethod
     async def clear_pairs(tx: Transaction, model_id: int) -> None:
         """Inside ``tx`` (the switch to a build trained from scratch): no pair is the model's any more."""
-        await tx.execute("DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE model_id = ?)",
-                         (model_id,))
+        await tx.execute(
+            "DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE model_id = ?)", (model_id,)
+        )
         await tx.execute("DELETE FROM pairs WHERE model_id = ?", (model_id,))
 
     async def pair_vectors(self, embedder: str, pair_ids: Sequence[int]) -> dict[int, bytes]:
@@ -43,20 +54,26 @@ class PairStore:
         if not pair_ids:
             return {}
         marks = ", ".join("?" for _ in pair_ids)
-        rows = await self.db.fetchall(f"SELECT pair_id, vector FROM pair_vectors WHERE embedder = ? "
-                                      f"AND pair_id IN ({marks})", (embedder, *pair_ids))
+        rows = await self.db.fetchall(
+            f"SELECT pair_id, vector FROM pair_vectors WHERE embedder = ? AND pair_id IN ({marks})",
+            (embedder, *pair_ids),
+        )
         return {int(r[0]): bytes(r[1]) for r in rows}
 
     async def save_pair_vectors(self, embedder: str, vectors: dict[int, bytes]) -> None:
         if not vectors:
             return
         async with self.db.transaction() as tx:
-            await tx.insert_rows("pair_vectors", ("pair_id", "embedder", "vector"),
-                                 [list(vectors), [embedder] * len(vectors), list(vectors.values())],
-                                 update_on=("pair_id", "embedder"))
+            await tx.insert_rows(
+                "pair_vectors",
+                ("pair_id", "embedder", "vector"),
+                [list(vectors), [embedder] * len(vectors), list(vectors.values())],
+                update_on=("pair_id", "embedder"),
+            )
 
-    async def search_pairs(self, model_ids: Sequence[int], words: list[str], limit: int,
-                           column: str = "prompt") -> list[tuple[int, str, str, float]]:
+    async def search_pairs(
+        self, model_ids: Sequence[int], words: list[str], limit: int, column: str = "prompt"
+    ) -> list[tuple[int, str, str, float]]:
         """Pairs (id, prompt, response, index score) of the models ``model_ids`` whose
         ``column`` (prompt or response) shares words with ``words``, best first: the full-text
         index, then, when it finds nothing (MariaDB ignores words under 3 letters and
@@ -69,23 +86,30 @@ class PairStore:
             longest = sorted(words, key=lambda w: (-len(w), w))[:LIKE_WORDS]
             likes = " OR ".join(f"LOWER(g.{column}) LIKE ? ESCAPE '!'" for _ in longest)
             patterns = ["%" + w.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for w in longest]
-            hits = await self.db.fetchall(f"SELECT g.id, 0, g.prompt, g.response FROM pairs g WHERE {models} "
-                                          f"AND ({likes}) ORDER BY g.id LIMIT ?", (*model_ids, *patterns, limit))
+            hits = await self.db.fetchall(
+                f"SELECT g.id, 0, g.prompt, g.response FROM pairs g WHERE {models} AND ({likes}) ORDER BY g.id LIMIT ?",
+                (*model_ids, *patterns, limit),
+            )
         return [(pair_id, prompt, response, float(score)) for pair_id, score, prompt, response in hits]
 
     async def pair_texts(self, model_id: int, limit: int) -> list[tuple[int, str, str, str | None]]:
         """The newest ``limit`` (id, prompt, response, message key) pairs of a model, newest first."""
-        rows = await self.db.fetchall("SELECT id, prompt, response, message_key FROM pairs WHERE model_id = ? "
-                                      "ORDER BY id DESC LIMIT ?", (model_id, limit))
+        rows = await self.db.fetchall(
+            "SELECT id, prompt, response, message_key FROM pairs WHERE model_id = ? ORDER BY id DESC LIMIT ?",
+            (model_id, limit),
+        )
         return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
     async def taught_pairs(self, user_id: str, model_id: int | None = None) -> list[tuple[str, int, str, str]]:
         """The (model name, id, prompt, response) pairs ``user_id`` taught (of one model when
         ``model_id`` is given): approved corrections and uploaded dialogs, not channel messages."""
         scope, extra = ("", ()) if model_id is None else (" AND p.model_id = ?", (model_id,))
-        rows = await self.db.fetchall("SELECT m.name, p.id, p.prompt, p.response FROM pairs p JOIN models m "
-                                      f"ON m.id = p.model_id WHERE p.user_id = ? AND p.message_key IS NULL{scope} "
-                                      "ORDER BY m.name, p.id", (user_id, *extra))
+        rows = await self.db.fetchall(
+            "SELECT m.name, p.id, p.prompt, p.response FROM pairs p JOIN models m "
+            f"ON m.id = p.model_id WHERE p.user_id = ? AND p.message_key IS NULL{scope} "
+            "ORDER BY m.name, p.id",
+            (user_id, *extra),
+        )
         return [(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
     @staticmethod
@@ -97,27 +121,41 @@ class PairStore:
         return await tx.executemany("DELETE FROM pairs WHERE id = ?", rows)
 
     @staticmethod
-    async def write_word_vectors(tx: Transaction, model_id: int, words: Sequence[str], weights: Sequence[float],
-                                 vectors: Sequence[bytes]) -> None:
+    async def write_word_vectors(
+        tx: Transaction, model_id: int, words: Sequence[str], weights: Sequence[float], vectors: Sequence[bytes]
+    ) -> None:
         """Inside ``tx`` (the switch to the build whose pairs they were counted from): replace a
         model's word vectors."""
         await tx.execute("DELETE FROM word_vectors WHERE model_id = ?", (model_id,))
         if words:
-            await tx.insert_rows("word_vectors", ("model_id", "word", "weight", "vector"),
-                                 [model_id, list(words), list(weights), list(vectors)])
+            await tx.insert_rows(
+                "word_vectors",
+                ("model_id", "word", "weight", "vector"),
+                [model_id, list(words), list(weights), list(vectors)],
+            )
 
     @staticmethod
-    async def write_reply_words(tx: Transaction, model_id: int, words: Sequence[str], reply_words: Sequence[str],
-                                scores: Sequence[float], pairs: Sequence[int]) -> None:
+    async def write_reply_words(
+        tx: Transaction,
+        model_id: int,
+        words: Sequence[str],
+        reply_words: Sequence[str],
+        scores: Sequence[float],
+        pairs: Sequence[int],
+    ) -> None:
         """Inside ``tx`` (the switch to the build whose pairs they were counted from): replace a
         model's reply words."""
         await tx.execute("DELETE FROM reply_words WHERE model_id = ?", (model_id,))
         if words:
-            await tx.insert_rows("reply_words", ("model_id", "word", "reply_word", "score", "pairs"),
-                                 [model_id, list(words), list(reply_words), list(scores), list(pairs)])
+            await tx.insert_rows(
+                "reply_words",
+                ("model_id", "word", "reply_word", "score", "pairs"),
+                [model_id, list(words), list(reply_words), list(scores), list(pairs)],
+            )
 
     async def word_vectors(self, model_id: int) -> list[tuple[str, float, bytes]]:
         """A model's (word, weight, vector) rows."""
-        rows = await self.db.fetchall("SELECT word, weight, vector FROM word_vectors WHERE model_id = ? "
-                                      "ORDER BY word", (model_id,))
+        rows = await self.db.fetchall(
+            "SELECT word, weight, vector FROM word_vectors WHERE model_id = ? ORDER BY word", (model_id,)
+        )
         return [(r[0], float(r[1]), bytes(r[2])) for r in rows]

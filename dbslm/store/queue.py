@@ -26,13 +26,18 @@ from dbslm.store.database import Database
 QUEUED, LEARNED, FORGETTING, UNPAIRING = (s.value for s in Status)  # as bound and stored
 _ANSWERS = "LEFT JOIN answers a ON a.model_id = l.model_id AND a.message_key = l.message_key"  # each one's prompt
 CHANNEL = "channel"  # the source of the pairs that channel messages make
-_MESSAGES = ("SELECT l.message_key, l.user_id, l.channel_key, l.text, CASE WHEN l.status IN (?, ?) THEN l.status "
-             "WHEN l.seq <= q.learned THEN ? ELSE ? END, a.prompt_key, a.prompt_user, a.prompt "
-             f"FROM learned l JOIN queues q ON q.model_id = l.model_id {_ANSWERS}")
+_MESSAGES = (
+    "SELECT l.message_key, l.user_id, l.channel_key, l.text, CASE WHEN l.status IN (?, ?) THEN l.status "
+    "WHEN l.seq <= q.learned THEN ? ELSE ? END, a.prompt_key, a.prompt_user, a.prompt "
+    f"FROM learned l JOIN queues q ON q.model_id = l.model_id {_ANSWERS}"
+)
 _MESSAGES_PARAMS = (FORGETTING, UNPAIRING, LEARNED, QUEUED)
-_IN_STATE = {Status.QUEUED: ("l.seq > q.learned", ()),
-             Status.LEARNED: ("l.seq <= q.learned AND l.status NOT IN (?, ?)", (FORGETTING, UNPAIRING)),
-             Status.FORGETTING: ("l.status = ?", (FORGETTING,)), Status.UNPAIRING: ("l.status = ?", (UNPAIRING,))}
+_IN_STATE = {
+    Status.QUEUED: ("l.seq > q.learned", ()),
+    Status.LEARNED: ("l.seq <= q.learned AND l.status NOT IN (?, ?)", (FORGETTING, UNPAIRING)),
+    Status.FORGETTING: ("l.status = ?", (FORGETTING,)),
+    Status.UNPAIRING: ("l.status = ?", (UNPAIRING,)),
+}
 
 
 def _message(row: Sequence) -> ChannelMessage:
@@ -71,35 +76,61 @@ class QueueStore:
         now = time.time()
         async with self.db.transaction() as tx:
             counters = ("model_id", "queued", "learned", "dropped")
-            await tx.execute(tx.dialect.upsert("queues", counters, ("model_id",), add=counters[1:]),
-                             (model_id, len(fresh), 0, 0))  # the counter row stays locked until the commit
-            (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
+            await tx.execute(
+                tx.dialect.upsert("queues", counters, ("model_id",), add=counters[1:]), (model_id, len(fresh), 0, 0)
+            )  # the counter row stays locked until the commit
+            ((last,),) = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
             answers = [m for m in fresh if m.prompt_key is not None]
             if answers:  # of the messages that are new here
-                known = {key for part, marks in _chunks([m.message_key for m in answers]) for (key,) in
-                         await tx.fetchall(f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN "
-                                           f"({marks})", (model_id, *part))}
+                known = {
+                    key
+                    for part, marks in _chunks([m.message_key for m in answers])
+                    for (key,) in await tx.fetchall(
+                        f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN ({marks})",
+                        (model_id, *part),
+                    )
+                }
                 answers = [m for m in answers if m.message_key not in known]
-            new = await tx.insert_rows("learned", ("model_id", "message_key", "user_id", "channel_key", "text",
-                                                   "status", "created_at", "seq"),
-                                       [model_id, [m.message_key for m in fresh], [m.user_id for m in fresh],
-                                        [m.channel_key for m in fresh], [m.text for m in fresh], QUEUED, now,
-                                        range(last - len(fresh) + 1, last + 1)],
-                                       keep_on=("model_id", "message_key"))
+            new = await tx.insert_rows(
+                "learned",
+                ("model_id", "message_key", "user_id", "channel_key", "text", "status", "created_at", "seq"),
+                [
+                    model_id,
+                    [m.message_key for m in fresh],
+                    [m.user_id for m in fresh],
+                    [m.channel_key for m in fresh],
+                    [m.text for m in fresh],
+                    QUEUED,
+                    now,
+                    range(last - len(fresh) + 1, last + 1),
+                ],
+                keep_on=("model_id", "message_key"),
+            )
             await _add_answers(tx, model_id, answers)
             return new
 
-    async def messages(self, model_id: int, *, status: Status | None = None, user_id: str | None = None,
-                       message_key: str | None = None, prompt_user: str | None = None,
-                       prompt_key: str | None = None) -> list[ChannelMessage]:
+    async def messages(
+        self,
+        model_id: int,
+        *,
+        status: Status | None = None,
+        user_id: str | None = None,
+        message_key: str | None = None,
+        prompt_user: str | None = None,
+        prompt_key: str | None = None,
+    ) -> list[ChannelMessage]:
         """The model's messages in the order they were queued, filtered as given (``status``:
         a :class:`Status`)."""
         where, params = ["l.model_id = ?"], [*_MESSAGES_PARAMS, model_id]
         if status is not None:
             where.append(_IN_STATE[Status(status)][0])
             params += _IN_STATE[Status(status)][1]
-        for column, value in (("l.user_id", user_id), ("l.message_key", message_key),
-                              ("a.prompt_user", prompt_user), ("a.prompt_key", prompt_key)):
+        for column, value in (
+            ("l.user_id", user_id),
+            ("l.message_key", message_key),
+            ("a.prompt_user", prompt_user),
+            ("a.prompt_key", prompt_key),
+        ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -111,8 +142,9 @@ class QueueStore:
         column = "a.prompt_key" if answering else "l.message_key"
         found: list[ChannelMessage] = []
         for part, marks in _chunks(keys):
-            rows = await self.db.fetchall(f"{_MESSAGES} WHERE l.model_id = ? AND {column} IN ({marks})",
-                                          (*_MESSAGES_PARAMS, model_id, *part))
+            rows = await self.db.fetchall(
+                f"{_MESSAGES} WHERE l.model_id = ? AND {column} IN ({marks})", (*_MESSAGES_PARAMS, model_id, *part)
+            )
             found += [_message(r) for r in rows]
         return found
 
@@ -120,13 +152,18 @@ class QueueStore:
         """The names of the models with messages queued but not learned yet, or to subtract."""
         rows = await self.db.fetchall(
             "SELECT m.name FROM queues q JOIN models m ON m.id = q.model_id WHERE EXISTS (SELECT 1 FROM learned l "
-            "WHERE l.model_id = q.model_id AND (l.seq > q.learned OR l.status = ?)) ORDER BY m.name", (FORGETTING,))
+            "WHERE l.model_id = q.model_id AND (l.seq > q.learned OR l.status = ?)) ORDER BY m.name",
+            (FORGETTING,),
+        )
         return [r[0] for r in rows]
 
     async def models_learned_from(self, user_id: str) -> list[str]:
         """The names of the models that learned (or will learn) messages of ``user_id``."""
-        rows = await self.db.fetchall("SELECT DISTINCT m.name FROM learned g JOIN models m ON m.id = g.model_id "
-                                      "WHERE g.user_id = ? ORDER BY m.name", (user_id,))
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT m.name FROM learned g JOIN models m ON m.id = g.model_id "
+            "WHERE g.user_id = ? ORDER BY m.name",
+            (user_id,),
+        )
         return [r[0] for r in rows]
 
     async def last_queued(self, model_id: int) -> int:
@@ -138,19 +175,27 @@ class QueueStore:
         """The next build's messages: up to ``most`` of the queued ones queued up to sequence
         number ``last``, in queue order (None when none is queued)."""
         queue = await self.db.fetchone("SELECT learned, dropped FROM queues WHERE model_id = ?", (model_id,))
-        rows = [] if queue is None else await self.db.fetchall(
-            f"SELECT l.seq, a.prompt, l.text, l.message_key FROM learned l {_ANSWERS} "
-            "WHERE l.model_id = ? AND l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?",
-            (model_id, queue[0], last, most))
+        rows = (
+            []
+            if queue is None
+            else await self.db.fetchall(
+                f"SELECT l.seq, a.prompt, l.text, l.message_key FROM learned l {_ANSWERS} "
+                "WHERE l.model_id = ? AND l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?",
+                (model_id, queue[0], last, most),
+            )
+        )
         return Batch([(r[1], r[2]) for r in rows], rows[0][3], queue[0], rows[-1][0], queue[1]) if rows else None
 
     async def set_aside(self, model_id: int, key: str, reason: str) -> None:
         """Take a queued message that cannot be learned out of the queue, keeping why."""
         async with self.db.transaction() as tx:
             await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
-            await tx.execute("INSERT INTO set_aside (model_id, message_key, user_id, reason, created_at) "
-                             "SELECT model_id, message_key, user_id, ?, ? FROM learned "
-                             "WHERE model_id = ? AND message_key = ?", (reason, time.time(), model_id, key))
+            await tx.execute(
+                "INSERT INTO set_aside (model_id, message_key, user_id, reason, created_at) "
+                "SELECT model_id, message_key, user_id, ?, ? FROM learned "
+                "WHERE model_id = ? AND message_key = ?",
+                (reason, time.time(), model_id, key),
+            )
             await self._remove(tx, model_id, [key])
 
     async def set_aside_count(self, model_id: int) -> int:
@@ -170,15 +215,18 @@ class QueueStore:
         never goes live) if the batch is not what it was when taken."""
         moved = await tx.executemany(
             "UPDATE queues SET learned = ? WHERE model_id = ? AND learned = ? AND dropped = ?",
-            [(batch.through, model_id, batch.after, batch.dropped)])
+            [(batch.through, model_id, batch.after, batch.dropped)],
+        )
         if moved != 1:
             raise BatchChanged
         if any(prompt for prompt, _ in batch.pairs):
-            await tx.execute("INSERT INTO pairs (model_id, prompt, response, source, user_id, message_key) "
-                             "SELECT l.model_id, a.prompt, l.text, ?, l.user_id, l.message_key FROM learned l JOIN "
-                             "answers a ON a.model_id = l.model_id AND a.message_key = l.message_key "
-                             "WHERE l.model_id = ? AND l.seq > ? AND l.seq <= ? ORDER BY l.seq",
-                             (CHANNEL, model_id, batch.after, batch.through))
+            await tx.execute(
+                "INSERT INTO pairs (model_id, prompt, response, source, user_id, message_key) "
+                "SELECT l.model_id, a.prompt, l.text, ?, l.user_id, l.message_key FROM learned l JOIN "
+                "answers a ON a.model_id = l.model_id AND a.message_key = l.message_key "
+                "WHERE l.model_id = ? AND l.seq > ? AND l.seq <= ? ORDER BY l.seq",
+                (CHANNEL, model_id, batch.after, batch.through),
+            )
 
     async def mark_forgetting(self, model_id: int, keys: Sequence[str]) -> None:
         """Of these messages, the learned ones wait to be subtracted; the others were never in
@@ -189,20 +237,29 @@ class QueueStore:
             queue = await tx.fetchall("SELECT learned FROM queues WHERE model_id = ?", (model_id,))
             if not queue:
                 return  # nothing was ever queued
-            (learned,), = queue
+            ((learned,),) = queue
             for part, marks in _chunks(keys):
                 answering = f"SELECT message_key FROM answers WHERE model_id = ? AND prompt_key IN ({marks})"
-                await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({answering}) "
-                                 "AND seq <= ? AND status = ?",
-                                 (UNPAIRING, model_id, model_id, *part, learned, QUEUED))
+                await tx.execute(
+                    f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({answering}) "
+                    "AND seq <= ? AND status = ?",
+                    (UNPAIRING, model_id, model_id, *part, learned, QUEUED),
+                )
                 waiting = "SELECT message_key FROM learned WHERE model_id = ? AND seq > ?"
-                if await tx.executemany(f"DELETE FROM answers WHERE model_id = ? AND prompt_key IN ({marks}) AND "
-                                        f"message_key IN ({waiting})", [(model_id, *part, model_id, learned)]):
+                if await tx.executemany(
+                    f"DELETE FROM answers WHERE model_id = ? AND prompt_key IN ({marks}) AND "
+                    f"message_key IN ({waiting})",
+                    [(model_id, *part, model_id, learned)],
+                ):
                     await _count_drop(tx, model_id)
-                await tx.execute(f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({marks}) "
-                                 "AND seq <= ?", (FORGETTING, model_id, *part, learned))
-                if await tx.executemany(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks}) "
-                                        "AND seq > ?", [(model_id, *part, learned)]):
+                await tx.execute(
+                    f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({marks}) AND seq <= ?",
+                    (FORGETTING, model_id, *part, learned),
+                )
+                if await tx.executemany(
+                    f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks}) AND seq > ?",
+                    [(model_id, *part, learned)],
+                ):
                     await _count_drop(tx, model_id)
 
     @staticmethod
@@ -212,8 +269,10 @@ class QueueStore:
         await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
         await tx.execute("DELETE FROM learned WHERE model_id = ?", (model_id,))
         await tx.execute("DELETE FROM answers WHERE model_id = ?", (model_id,))
-        await tx.execute("DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE model_id = ? "
-                         "AND source = ?)", (model_id, CHANNEL))
+        await tx.execute(
+            "DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE model_id = ? AND source = ?)",
+            (model_id, CHANNEL),
+        )
         await tx.execute("DELETE FROM pairs WHERE model_id = ? AND source = ?", (model_id, CHANNEL))
 
     async def drop_queued(self, model_id: int, keys: Sequence[str]) -> None:
@@ -222,8 +281,9 @@ class QueueStore:
             await _count_drop(tx, model_id)  # first: it holds the queue's row, as queueing does
             await self._remove(tx, model_id, keys)
 
-    async def remove_subtracted(self, tx, model_id: int, keys: Sequence[str], requeued: Sequence[ChannelMessage]
-                                ) -> None:
+    async def remove_subtracted(
+        self, tx, model_id: int, keys: Sequence[str], requeued: Sequence[ChannelMessage]
+    ) -> None:
         """Inside the transaction ``tx`` that switches to the build without these learned
         messages (``keys``, removed, and ``requeued``, queued again as they are given: with
         their new prompt or none); raises :class:`BatchChanged` if another process subtracted
@@ -234,11 +294,14 @@ class QueueStore:
         if not requeued:
             return
         await tx.execute("UPDATE queues SET queued = queued + ? WHERE model_id = ?", (len(requeued), model_id))
-        (last,), = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
+        ((last,),) = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
         moved = await tx.executemany(
             "UPDATE learned SET status = ?, seq = ? WHERE model_id = ? AND message_key = ? AND status <> ?",
-            [(QUEUED, seq, model_id, m.message_key, FORGETTING)
-             for seq, m in enumerate(requeued, last - len(requeued) + 1)])
+            [
+                (QUEUED, seq, model_id, m.message_key, FORGETTING)
+                for seq, m in enumerate(requeued, last - len(requeued) + 1)
+            ],
+        )
         if moved != len(requeued):
             raise BatchChanged
         await _drop_answers(tx, model_id, [m.message_key for m in requeued if m.prompt_key is None])
@@ -258,8 +321,9 @@ class QueueStore:
     async def _remove(tx, model_id: int, keys: Sequence[str]) -> int:
         removed = 0
         for part, marks in _chunks(keys):
-            removed += await tx.executemany(f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})",
-                                            [(model_id, *part)])
+            removed += await tx.executemany(
+                f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})", [(model_id, *part)]
+            )
         await _drop_answers(tx, model_id, keys)
         return removed
 
@@ -268,10 +332,18 @@ async def _add_answers(tx, model_id: int, messages: Sequence[ChannelMessage]) ->
     """Record what those of ``messages`` that answer another answer."""
     answers = [m for m in messages if m.prompt_key is not None]
     if answers:
-        await tx.insert_rows("answers", ("model_id", "message_key", "prompt_key", "prompt_user", "prompt"),
-                             [model_id, [m.message_key for m in answers], [m.prompt_key for m in answers],
-                              [m.prompt_user for m in answers], [m.prompt for m in answers]],
-                             update_on=("model_id", "message_key"))
+        await tx.insert_rows(
+            "answers",
+            ("model_id", "message_key", "prompt_key", "prompt_user", "prompt"),
+            [
+                model_id,
+                [m.message_key for m in answers],
+                [m.prompt_key for m in answers],
+                [m.prompt_user for m in answers],
+                [m.prompt for m in answers],
+            ],
+            update_on=("model_id", "message_key"),
+        )
 
 
 async def _drop_answers(tx, model_id: int, keys: Sequence[str]) -> None:
@@ -284,8 +356,9 @@ async def _drop_pairs(tx, model_id: int, keys: Sequence[str]) -> None:
     """Delete the pairs (and their sentence vectors) that these channel messages made."""
     for part, marks in _chunks(keys):
         where = f"model_id = ? AND message_key IN ({marks})"
-        await tx.execute(f"DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE {where})",
-                         (model_id, *part))
+        await tx.execute(
+            f"DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE {where})", (model_id, *part)
+        )
         await tx.execute(f"DELETE FROM pairs WHERE {where}", (model_id, *part))
 
 
@@ -303,5 +376,5 @@ async def _count_drop(tx, model_id: int) -> None:
 def _chunks(keys: Sequence[str], size: int = 500) -> Iterator[tuple[Sequence[str], str]]:
     """``keys`` in parts of at most ``size``, each with its ``?`` placeholders."""
     for start in range(0, len(keys), size):
-        part = keys[start:start + size]
+        part = keys[start : start + size]
         yield part, ", ".join("?" for _ in part)

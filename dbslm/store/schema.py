@@ -21,14 +21,25 @@ SCHEMA_VERSION = 8  # 2: pair_vectors, the community tables, pair metadata; long
 # decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (answers,
 # pairs.message_key), set_aside; 7: reply_words; 8: builds in count form, learning by delta (builds.form,
 # version and head_size, ngrams.adjusted, contexts, discounts.ngrams, touched; ngrams.logp and q empty in them)
-RETYPED = {2: (("conversations", ("channel_key",)),),  # columns whose type a version changed
-           8: (("ngrams", ("logp", "q")),)}
+RETYPED = {
+    2: (("conversations", ("channel_key",)),),  # columns whose type a version changed
+    8: (("ngrams", ("logp", "q")),),
+}
 # columns and indexes a version added to an existing table
-ADDED = {2: (("pairs", "meta"),), 3: (("decode_profiles", "copy_tokens"),), 4: (("learned", "seq"),),
-         5: (("decode_profiles", "prompt_weight"),),
-         6: (("pairs", "message_key"),),
-         8: (("builds", "form"), ("builds", "version"), ("builds", "head_size"), ("ngrams", "adjusted"),
-             ("discounts", "ngrams"))}
+ADDED = {
+    2: (("pairs", "meta"),),
+    3: (("decode_profiles", "copy_tokens"),),
+    4: (("learned", "seq"),),
+    5: (("decode_profiles", "prompt_weight"),),
+    6: (("pairs", "message_key"),),
+    8: (
+        ("builds", "form"),
+        ("builds", "version"),
+        ("builds", "head_size"),
+        ("ngrams", "adjusted"),
+        ("discounts", "ngrams"),
+    ),
+}
 INDEXED = {4: (("learned", ("model_id", "seq")),), 6: (("pairs", ("model_id", "message_key")),)}
 
 
@@ -47,6 +58,8 @@ class Table:
         return tuple(c for c, _ in self.columns)
 
 
+# The tables are laid out by hand: related columns share a line.
+# fmt: off
 TABLES: tuple[Table, ...] = (
     Table("meta", (("name", "name"), ("value", "text")), ("name",)),
     Table(
@@ -243,4 +256,5 @@ COLD_TABLES: tuple[Table, ...] = (
     ),
 )
 
+# fmt: on
 BUILD_TABLES = tuple(t.name for t in TABLES if "build" in t.column_names and t.name != "builds")

@@ -25,8 +25,14 @@ from dbslm.store.dialect import SQLiteDialect
 
 log = logging.getLogger(__name__)
 # secure_delete: deleted rows are overwritten, so a forgotten person's text is gone from the file
-PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000",
-           "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY", "PRAGMA secure_delete=ON")
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA secure_delete=ON",
+)
 # Taking the write lock from another process is retried here every few milliseconds (SQLite's
 # own busy handler sleeps up to 100 ms at a time, and so misses the short gaps between the parts
 # of a build that another process writes): a reply's log waits for one part, not for the build.
@@ -108,8 +114,9 @@ class SQLiteDatabase(Database):
     async def erase_deleted(self) -> None:
         """Leave no copy of deleted rows anywhere in the files: merge the full-text indexes
         (whose old segments keep deleted words) and fold the write-ahead log into the file."""
-        for (name,) in await self.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE "
-                                           "'CREATE VIRTUAL TABLE%USING fts5%'"):
+        for (name,) in await self.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'"
+        ):
             async with self.transaction() as tx:
                 await tx.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
         async with self._write_lock:  # retried, as a transaction's start is, while others use the file

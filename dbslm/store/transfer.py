@@ -30,14 +30,17 @@ async def table_batches(source: Database, table: Table) -> AsyncIterator[list[tu
             yield batch
 
 
-async def copy_database(source: Database, target: Database, mode: str,
-                        progress: Callable[[str, int], None]) -> dict[str, int]:
+async def copy_database(
+    source: Database, target: Database, mode: str, progress: Callable[[str, int], None]
+) -> dict[str, int]:
     """Copy every table of ``source`` into ``target``; returns rows copied per table."""
     if mode == "create":
         for table in TABLES:
             if await target.table_exists(table.name) and await target.fetchone(f"SELECT 1 FROM {table.name} LIMIT 1"):
-                raise DbslmError(f"{target.description} already has rows in {table.name}: "
-                                 "pass --incremental to update them or --drop-existing to replace them")
+                raise DbslmError(
+                    f"{target.description} already has rows in {table.name}: "
+                    "pass --incremental to update them or --drop-existing to replace them"
+                )
     async with target.transaction() as tx:
         for table in TABLES:
             exists = await target.table_exists(table.name)
@@ -52,15 +55,20 @@ async def copy_database(source: Database, target: Database, mode: str,
         async with aclosing(table_batches(source, table)) as batches:
             async for batch in batches:
                 async with target.transaction() as tx:
-                    await tx.insert_rows(table.name, table.column_names, [list(c) for c in zip(*batch)],
-                                         update_on=table.primary_key if mode == "incremental" else ())
+                    await tx.insert_rows(
+                        table.name,
+                        table.column_names,
+                        [list(c) for c in zip(*batch)],
+                        update_on=table.primary_key if mode == "incremental" else (),
+                    )
                 copied[table.name] += len(batch)
                 progress(table.name, copied[table.name])
     return copied
 
 
-async def dump_database(source: Database, out: TextIO, mode: str, dialect: MariaDBDialect,
-                        progress: Callable[[str, int], None]) -> dict[str, int]:
+async def dump_database(
+    source: Database, out: TextIO, mode: str, dialect: MariaDBDialect, progress: Callable[[str, int], None]
+) -> dict[str, int]:
     """Write MariaDB DDL and data for every table of ``source`` to ``out``."""
     out.write(f"-- dbslm schema {SCHEMA_VERSION}, mode {mode}: replay with the mariadb client\n")
     out.write("SET NAMES utf8mb4;\n")
@@ -76,7 +84,7 @@ async def dump_database(source: Database, out: TextIO, mode: str, dialect: Maria
         async with aclosing(table_batches(source, table)) as batches:
             async for batch in batches:
                 for start in range(0, len(batch), ROWS_PER_INSERT):
-                    rows = batch[start:start + ROWS_PER_INSERT]
+                    rows = batch[start : start + ROWS_PER_INSERT]
                     values = ",\n".join("(" + ", ".join(map(sql_literal, row)) + ")" for row in rows)
                     out.write(head + values + tail + ";\n")
                 written[table.name] += len(batch)
@@ -94,6 +102,13 @@ def sql_literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, bytes):
         return "X'" + value.hex() + "'" if value else "''"
-    escaped = str(value).replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0") \
-        .replace("\n", "\\n").replace("\r", "\\r").replace("\x1a", "\\Z")
+    escaped = (
+        str(value)
+        .replace("\\", "\\\\")
+        .replace("'", "\\'")
+        .replace("\0", "\\0")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\x1a", "\\Z")
+    )
     return "'" + escaped + "'"

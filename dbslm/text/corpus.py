@@ -16,8 +16,7 @@ DIALOG_SUFFIXES = (".json", ".ndjson", ".jsonl", ".yml", ".yaml")  # read by dbs
 DEFAULT_MAX_LINE_CHARS = 1_000_000
 
 
-def find_files(inputs: Iterable[str], recursive: bool = False,
-               suffixes: tuple[str, ...] = TEXT_SUFFIXES) -> list[Path]:
+def find_files(inputs: Iterable[str], recursive: bool = False, suffixes: tuple[str, ...] = TEXT_SUFFIXES) -> list[Path]:
     """The files named by ``inputs``: files, or folders searched for files with ``suffixes``."""
     files: list[Path] = []
     for name in inputs:
@@ -47,8 +46,9 @@ def read_lines(path: Path, encoding: str = "utf-8", max_line_chars: int = DEFAUL
     return decode_lines(data, str(path), encoding, max_line_chars)
 
 
-def decode_lines(data: bytes, source: str, encoding: str = "utf-8",
-                 max_line_chars: int = DEFAULT_MAX_LINE_CHARS) -> list[str]:
+def decode_lines(
+    data: bytes, source: str, encoding: str = "utf-8", max_line_chars: int = DEFAULT_MAX_LINE_CHARS
+) -> list[str]:
     """Lines of ``data`` (named ``source`` in errors); see :func:`read_lines`."""
     if b"\x00" in data and not encoding.lower().replace("-", "").startswith("utf16"):
         raise DbslmError(f"{source}: looks like a binary file (it contains NUL bytes), not text")
@@ -58,11 +58,14 @@ def decode_lines(data: bytes, source: str, encoding: str = "utf-8",
         raise DbslmError(f"unknown encoding {encoding!r}") from None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise DbslmError(f"{source}:{line}: byte 0x{data[exc.start]:02x} is not valid {encoding} "
-                         f"(is --encoding right?)") from None
+        raise DbslmError(
+            f"{source}:{line}: byte 0x{data[exc.start]:02x} is not valid {encoding} (is --encoding right?)"
+        ) from None
     lines = text.removesuffix("\n").split("\n") if text else []  # a final newline ends the last line
     longest = max(range(len(lines)), key=lambda i: len(lines[i]), default=None)
     if longest is not None and len(lines[longest]) > max_line_chars:
-        raise DbslmError(f"{source}:{longest + 1}: line has {len(lines[longest]):,} characters, more than "
-                         f"the limit of {max_line_chars:,}; text is one sentence per line")
+        raise DbslmError(
+            f"{source}:{longest + 1}: line has {len(lines[longest]):,} characters, more than "
+            f"the limit of {max_line_chars:,}; text is one sentence per line"
+        )
     return [line.rstrip("\r") for line in lines]

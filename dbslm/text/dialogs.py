@@ -32,6 +32,8 @@ class DialogPair(tuple):
         pair = super().__new__(cls, (prompt, response))
         pair.meta = meta or {}
         return pair
+
+
 STREAMED_SUFFIXES = (".ndjson", ".jsonl")  # one row a line: read a line at a time
 READ_BYTES = 1 << 16  # the most bytes read at once from a streamed file
 MAX_DIGITS = 100  # the longest JSON integer read (Python refuses those past 4,300 digits, slowly)
@@ -51,20 +53,28 @@ def parse_pairs(data: bytes, path: Path, encoding: str = "utf-8", max_line_chars
     lines = decode_lines(data, str(path), encoding, max_line_chars)
     suffix = path.suffix.lower()
     if suffix in STREAMED_SUFFIXES:
-        return [_row(_json(line, f"{path}:{number}"), f"{path}:{number}")
-                for number, line in enumerate(lines, 1) if line.strip()]
+        return [
+            _row(_json(line, f"{path}:{number}"), f"{path}:{number}")
+            for number, line in enumerate(lines, 1)
+            if line.strip()
+        ]
     if suffix == ".json":
         rows = _json("\n".join(lines), str(path))
         if isinstance(rows, dict):
             rows = rows.get("pairs", rows.get("data"))
         if not isinstance(rows, list):
-            raise DbslmError(f"{path}: expected a list of {{\"prompt\": ..., \"response\": ...}} rows")
+            raise DbslmError(f'{path}: expected a list of {{"prompt": ..., "response": ...}} rows')
         return [_row(row, f"{path}: row {i}") for i, row in enumerate(rows, 1)]
     return _yaml_pairs("\n".join(lines), path)
 
 
-def stream_pairs(path: Path, encoding: str = "utf-8", max_line_chars: int = 1_000_000,
-                 limit: int | None = None, on_read: Callable[[int], None] | None = None) -> Iterator[Pair]:
+def stream_pairs(
+    path: Path,
+    encoding: str = "utf-8",
+    max_line_chars: int = 1_000_000,
+    limit: int | None = None,
+    on_read: Callable[[int], None] | None = None,
+) -> Iterator[Pair]:
     """The first ``limit`` (default: all) prompt/response pairs of a dialog file, one at a time.
 
     NDJSON/JSONL files are read a line at a time, so memory stays flat whatever their size and
@@ -110,8 +120,10 @@ def _stream_lines(path: Path, encoding: str, max_line_chars: int, on_read: Calla
                 try:
                     *lines, pending = (pending + decoder.decode(piece)).split("\n")
                 except UnicodeDecodeError as exc:
-                    raise DbslmError(f"{path}:{number}: byte 0x{exc.object[exc.start]:02x} is not valid "
-                                     f"{encoding} (is --encoding right?)") from None
+                    raise DbslmError(
+                        f"{path}:{number}: byte 0x{exc.object[exc.start]:02x} is not valid "
+                        f"{encoding} (is --encoding right?)"
+                    ) from None
                 for line in lines:
                     if len(line) > max_line_chars:
                         raise _too_long(path, number, max_line_chars)
@@ -126,8 +138,10 @@ def _stream_lines(path: Path, encoding: str, max_line_chars: int, on_read: Calla
 
 
 def _too_long(path: Path, number: int, max_line_chars: int) -> DbslmError:
-    return DbslmError(f"{path}:{number}: line is longer than the limit of {max_line_chars:,} characters; "
-                      "a dialog file has one row a line")
+    return DbslmError(
+        f"{path}:{number}: line is longer than the limit of {max_line_chars:,} characters; "
+        "a dialog file has one row a line"
+    )
 
 
 def _json(text: str, where: str) -> object:
@@ -153,9 +167,12 @@ def _integer(digits: str) -> int:
 
 def _row(row: object, where: str) -> Pair:
     if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not isinstance(row.get("response"), str):
-        raise DbslmError(f"{where}: a row needs string \"prompt\" and \"response\" fields")
-    return DialogPair(checked(row["prompt"], where), checked(row["response"], where),
-                      {k: v for k, v in row.items() if k not in ("prompt", "response")})
+        raise DbslmError(f'{where}: a row needs string "prompt" and "response" fields')
+    return DialogPair(
+        checked(row["prompt"], where),
+        checked(row["response"], where),
+        {k: v for k, v in row.items() if k not in ("prompt", "response")},
+    )
 
 
 class _Refused(Exception):
@@ -193,7 +210,10 @@ def _yaml_pairs(text: str, path: Path) -> list[Pair]:
     pairs = []
     for number, conversation in enumerate(conversations, 1):
         if isinstance(conversation, list):
-            lines = [checked(str(x).strip(), f"{path}: conversation {number}") for x in conversation
-                     if isinstance(x, (str, int, float))]
+            lines = [
+                checked(str(x).strip(), f"{path}: conversation {number}")
+                for x in conversation
+                if isinstance(x, (str, int, float))
+            ]
             pairs += zip(lines, lines[1:])
     return pairs

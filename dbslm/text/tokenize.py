@@ -54,16 +54,24 @@ _CLEAN = regex.compile(
 )
 
 _TOKEN = regex.compile(
-    r"(?:https?|ftp)://[^\s<>\"]*" + _URL_END
-    + r"|www\.[^\s<>\"]*" + _URL_END
+    r"(?:https?|ftp)://[^\s<>\"]*"
+    + _URL_END
+    + r"|www\.[^\s<>\"]*"
+    + _URL_END
     + r"|<(?:[@#][!&]?\d+|a?:\w+:\d+)>"  # Discord mention, channel, custom emoji
     + r"|[#*0-9]\ufe0f?\u20e3"  # keycap emoji
     + r"|[@#]\w+(?:[.\-]\w+)*"  # @mention, #channel
     + r"|(?<!\S)(?:[:;=]-?[()\[\]DPpOo/\\|]+|<3+)(?!\S)"  # emoticon standing alone
-    + r"|" + _WORD + r"+(?:(?:['’.\-]|(?<=\d)[,:/](?=\d))" + _WORD + r"+)*"  # word, number
+    + r"|"
+    + _WORD
+    + r"+(?:(?:['’.\-]|(?<=\d)[,:/](?=\d))"
+    + _WORD
+    + r"+)*"  # word, number
     + r"|\p{Katakana}[\p{Katakana}\u30fc\p{M}]*"  # Katakana run
     # one grapheme of an unspaced script, or one emoji
-    + r"|(?=[" + _UNSPACED + r"\p{Extended_Pictographic}\p{Regional_Indicator}])\X"
+    + r"|(?=["
+    + _UNSPACED
+    + r"\p{Extended_Pictographic}\p{Regional_Indicator}])\X"
     + r"|[.!?]{2,}|-{2,}"  # punctuation run
     + r"|\S",
     regex.V1,
@@ -84,9 +92,11 @@ class RegexTokenizer:
     def tokenize(self, line: str) -> list[str]:
         """Split ``line`` into tokens; never raises, ``[]`` for blank input."""
         if line.isascii() and line.isprintable():  # no token spans a space: piece by piece
-            return [token for piece in line.split()
-                    for token in (_piece_tokens(piece) if len(piece) <= MAX_CACHED
-                                  else _capped(_TOKEN.findall(piece)))]
+            return [
+                token
+                for piece in line.split()
+                for token in (_piece_tokens(piece) if len(piece) <= MAX_CACHED else _capped(_TOKEN.findall(piece)))
+            ]
         if not line.isprintable():
             line = _CLEAN.sub(r"\1", line)
         return _capped(_TOKEN.findall(unicodedata.normalize("NFKC", line)))
@@ -102,7 +112,7 @@ def _capped(tokens: list[str]) -> list[str]:
     """``tokens`` with each one longer than MAX_TOKEN_CHARS cut into pieces of that length."""
     if max(map(len, tokens), default=0) <= MAX_TOKEN_CHARS:
         return tokens
-    return [t[i:i + MAX_TOKEN_CHARS] for t in tokens for i in range(0, len(t), MAX_TOKEN_CHARS)]
+    return [t[i : i + MAX_TOKEN_CHARS] for t in tokens for i in range(0, len(t), MAX_TOKEN_CHARS)]
 
 
 class WhitespaceTokenizer:

@@ -26,8 +26,10 @@ def checked(text: str, where: str) -> str:
     """``text`` itself, or a one-line refusal naming ``where`` when it holds a lone surrogate."""
     found = SURROGATE.search(text)
     if found:
-        raise DbslmError(f"{where}: the text holds a lone surrogate (\\u{ord(found.group()):04x}), which is not "
-                         "valid Unicode; fix the file's escapes")
+        raise DbslmError(
+            f"{where}: the text holds a lone surrogate (\\u{ord(found.group()):04x}), which is not "
+            "valid Unicode; fix the file's escapes"
+        )
     return text
 
 

@@ -16,7 +16,7 @@ class Vocabulary:
 
     def __init__(self, texts: Iterable[str] = CONTROL_TOKENS) -> None:
         self.texts: list[str] = list(texts)
-        if tuple(self.texts[:len(CONTROL_TOKENS)]) != CONTROL_TOKENS:
+        if tuple(self.texts[: len(CONTROL_TOKENS)]) != CONTROL_TOKENS:
             raise ValueError("a vocabulary must start with " + ", ".join(CONTROL_TOKENS))
         self.index: dict[str, int] = {t: i for i, t in enumerate(self.texts)}
 

@@ -62,8 +62,7 @@ def check_order(order: int) -> int:
     return order
 
 
-async def resolve_model(store: Store, name: str, order: int | None, tokenizer: str | None,
-                        reset: bool) -> ModelInfo:
+async def resolve_model(store: Store, name: str, order: int | None, tokenizer: str | None, reset: bool) -> ModelInfo:
     """The model to train, created if new; a trained model keeps its order and tokenizer
     unless ``reset``."""
     check_model_name(name)
@@ -77,8 +76,10 @@ async def resolve_model(store: Store, name: str, order: int | None, tokenizer: s
     if reset or model.active_build is None:
         return ModelInfo(model.id, name, order or model.order, tokenizer or model.tokenizer, model.active_build)
     if model.source == "arpa":
-        raise DbslmError(f"model {name!r} was imported from an ARPA file, which has no counts to add to; "
-                         "pass --reset to train it from text instead")
+        raise DbslmError(
+            f"model {name!r} was imported from an ARPA file, which has no counts to add to; "
+            "pass --reset to train it from text instead"
+        )
     if order is not None and order != model.order:
         raise DbslmError(f"model {name!r} has order {model.order}; pass --reset to retrain it at order {order}")
     if tokenizer is not None and tokenizer != model.tokenizer:
@@ -86,10 +87,17 @@ async def resolve_model(store: Store, name: str, order: int | None, tokenizer: s
     return model
 
 
-async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]] = (), *,
-                dialog: Iterable[tuple[list[str], list[str]]] = (), reset: bool = False,
-                head_size: int = DEFAULT_HEAD_SIZE, progress: Callable[[str], None] = quiet,
-                on_switch: OnSwitch | None = None) -> TrainReport:
+async def train(
+    store: Store,
+    model: ModelInfo,
+    sentences: Iterable[list[str]] = (),
+    *,
+    dialog: Iterable[tuple[list[str], list[str]]] = (),
+    reset: bool = False,
+    head_size: int = DEFAULT_HEAD_SIZE,
+    progress: Callable[[str], None] = quiet,
+    on_switch: OnSwitch | None = None,
+) -> TrainReport:
     """Add ``sentences`` (token lists) and ``dialog`` (prompt and response token lists, each
     pair one sequence ``<s> prompt <sep> response </s>``) to ``model`` and switch it to the
     rebuilt build.
@@ -102,9 +110,16 @@ async def train(store: Store, model: ModelInfo, sentences: Iterable[list[str]] =
     return await _rebuild(store, model, sentences, dialog, 1, reset, head_size, progress, on_switch)
 
 
-async def untrain(store: Store, model: ModelInfo, sentences: Iterable[list[str]] = (), *,
-                  dialog: Iterable[tuple[list[str], list[str]]] = (), head_size: int = DEFAULT_HEAD_SIZE,
-                  progress: Callable[[str], None] = quiet, on_switch: OnSwitch | None = None) -> TrainReport:
+async def untrain(
+    store: Store,
+    model: ModelInfo,
+    sentences: Iterable[list[str]] = (),
+    *,
+    dialog: Iterable[tuple[list[str], list[str]]] = (),
+    head_size: int = DEFAULT_HEAD_SIZE,
+    progress: Callable[[str], None] = quiet,
+    on_switch: OnSwitch | None = None,
+) -> TrainReport:
     """Forget ``sentences`` and ``dialog`` (encoded as :func:`train` encodes them): subtract
     their counts from the active build's and switch the model named by ``model`` (its stored
     order and vocabulary apply) to the rebuilt build.
@@ -121,9 +136,17 @@ async def untrain(store: Store, model: ModelInfo, sentences: Iterable[list[str]]
     return await _rebuild(store, model, sentences, dialog, -1, False, head_size, progress, on_switch)
 
 
-async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]],
-                   dialog: Iterable[tuple[list[str], list[str]]], sign: int, reset: bool, head_size: int,
-                   progress: Callable[[str], None], on_switch: OnSwitch | None) -> TrainReport:
+async def _rebuild(
+    store: Store,
+    model: ModelInfo,
+    sentences: Iterable[list[str]],
+    dialog: Iterable[tuple[list[str], list[str]]],
+    sign: int,
+    reset: bool,
+    head_size: int,
+    progress: Callable[[str], None],
+    on_switch: OnSwitch | None,
+) -> TrainReport:
     """Add (``sign`` 1) or subtract (``sign`` -1) the counts of a text and switch to the result."""
     started = time.perf_counter()
     models = store.models
@@ -151,12 +174,21 @@ async def _rebuild(store: Store, model: ModelInfo, sentences: Iterable[list[str]
         tables, counts, update = await asyncio.to_thread(_build, model, vocab, ids, old_counts, sign, head_size)
         orders = tables.orders if tables is not None else []
         progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
-        build = await models.write_build(model, tables, update, replace_vocab=whole_vocab, source="text",
-                                         sentences=sequences, tokens=words, on_switch=on_switch)
+        build = await models.write_build(
+            model,
+            tables,
+            update,
+            replace_vocab=whole_vocab,
+            source="text",
+            sentences=sequences,
+            tokens=words,
+            on_switch=on_switch,
+        )
         if build is not None:
             await models.remember_counts(build, counts)
-    return TrainReport(model.name, build, sequences, words, {t.n: len(t.word) for t in orders},
-                       time.perf_counter() - started)
+    return TrainReport(
+        model.name, build, sequences, words, {t.n: len(t.word) for t in orders}, time.perf_counter() - started
+    )
 
 
 def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
@@ -168,21 +200,34 @@ def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
     return model
 
 
-def _encode(model: ModelInfo, vocab: Vocabulary, sentences: Iterable[list[str]],
-            dialog: Iterable[tuple[list[str], list[str]]], sign: int) -> np.ndarray:
+def _encode(
+    model: ModelInfo,
+    vocab: Vocabulary,
+    sentences: Iterable[list[str]],
+    dialog: Iterable[tuple[list[str], list[str]]],
+    sign: int,
+) -> np.ndarray:
     """The token ids of the text (``vocab`` grows by its new words, which untraining refuses)."""
     learned = len(vocab)
     ids = np.concatenate((vocab.encode(sentences, grow=True), vocab.encode_dialog(dialog, grow=True)))
     if len(ids) == 0:
         raise DbslmError(f"nothing to {'train' if sign > 0 else 'untrain'}: the input has no tokens")
     if sign < 0 and (ids >= learned).any():
-        raise DbslmError(f"cannot untrain: model {model.name!r} never learned the word "
-                         f"{vocab.texts[int(ids[ids >= learned].min())]!r}; nothing was changed")
+        raise DbslmError(
+            f"cannot untrain: model {model.name!r} never learned the word "
+            f"{vocab.texts[int(ids[ids >= learned].min())]!r}; nothing was changed"
+        )
     return ids
 
 
-def _build(model: ModelInfo, vocab: Vocabulary, ids: np.ndarray, old_counts: list[OrderCounts] | None, sign: int,
-           head_size: int) -> tuple[CountTables | None, list[OrderCounts], VocabUpdate]:
+def _build(
+    model: ModelInfo,
+    vocab: Vocabulary,
+    ids: np.ndarray,
+    old_counts: list[OrderCounts] | None,
+    sign: int,
+    head_size: int,
+) -> tuple[CountTables | None, list[OrderCounts], VocabUpdate]:
     """The tables of the old counts plus ``sign`` times the text's ``ids`` (None when no
     n-gram is left), those counts and the vocabulary rows to write."""
     counts = count_ngrams(ids, model.order)

@@ -33,8 +33,9 @@ DELTA_SHARE = 0.1  # nor more than this share of the model's n-grams: a bigger o
 NO_CONTEXT = StoredContext((0, 0, 0, 0), None)
 
 
-async def learn_in_place(store: Store, model: ModelInfo, vocab: Vocabulary, ids: np.ndarray, sign: int,
-                         on_switch: OnSwitch | None) -> dict[int, int] | None:
+async def learn_in_place(
+    store: Store, model: ModelInfo, vocab: Vocabulary, ids: np.ndarray, sign: int, on_switch: OnSwitch | None
+) -> dict[int, int] | None:
     """Add (``sign`` 1) or subtract (-1) the n-grams of ``ids`` (encoded with ``vocab``, grown
     for new words) to the model's active build in place; returns its n-grams per order after,
     or None when the build cannot take the batch in place (the caller writes a new build).
@@ -63,9 +64,18 @@ async def learn_in_place(store: Store, model: ModelInfo, vocab: Vocabulary, ids:
     contexts = await _contexts(deltas, build, grams, adjusted, adjusted_after, head_size)
     changed = (count != count_after) | (adjusted != adjusted_after)
     sentences, tokens = text_size(ids)
-    delta = Delta(grams.n[changed], grams.ctx[changed], grams.word[changed], count_after[changed],
-                  adjusted_after[changed], contexts, discounts, _vocab_update(vocab, ids, grams, count_after),
-                  sign * sentences, sign * tokens)
+    delta = Delta(
+        grams.n[changed],
+        grams.ctx[changed],
+        grams.word[changed],
+        count_after[changed],
+        adjusted_after[changed],
+        contexts,
+        discounts,
+        _vocab_update(vocab, ids, grams, count_after),
+        sign * sentences,
+        sign * tokens,
+    )
     await deltas.write(model.id, build, version, delta, on_switch)
     return {d.n: d.ngrams for d in discounts}
 
@@ -76,12 +86,15 @@ def text_size(ids: np.ndarray) -> tuple[int, int]:
 
 
 def never_learned(name: str) -> str:
-    return (f"cannot untrain: model {name!r} never learned this text (it has n-grams the model does not count "
-            "that often, or words it has forgotten); nothing was changed")
+    return (
+        f"cannot untrain: model {name!r} never learned this text (it has n-grams the model does not count "
+        "that often, or words it has forgotten); nothing was changed"
+    )
 
 
-async def _contexts(deltas: DeltaStore, build: int, grams: BatchGrams, adjusted: np.ndarray,
-                    adjusted_after: np.ndarray, head_size: int) -> list:
+async def _contexts(
+    deltas: DeltaStore, build: int, grams: BatchGrams, adjusted: np.ndarray, adjusted_after: np.ndarray, head_size: int
+) -> list:
     """The new rows (n, ctx, stats, head blobs) of the contexts whose words the batch changed."""
     change = context_changes(grams, adjusted, adjusted_after)
     keys = list(zip(change.n.tolist(), change.ctx.tolist()))
@@ -92,8 +105,9 @@ async def _contexts(deltas: DeltaStore, build: int, grams: BatchGrams, adjusted:
         old = stored.get(key, NO_CONTEXT)
         stats = tuple(a + b for a, b in zip(old.stats, move))
         words = change.rows[i]
-        head = merged_head(old.head, grams.word[words], adjusted[words], adjusted_after[words], sum(stats[1:]),
-                           head_size)
+        head = merged_head(
+            old.head, grams.word[words], adjusted[words], adjusted_after[words], sum(stats[1:]), head_size
+        )
         if head is False:
             unsettled.append(i)
         rows.append((*key, stats))
@@ -103,10 +117,15 @@ async def _contexts(deltas: DeltaStore, build: int, grams: BatchGrams, adjusted:
         for i in unsettled:
             every = dict(zip(*(column.tolist() for column in followers[keys[i]])))
             every.update(zip(grams.word[change.rows[i]].tolist(), adjusted_after[change.rows[i]].tolist()))
-            heads[i] = top_words(np.fromiter(every, dtype=np.int64, count=len(every)),
-                                 np.fromiter(every.values(), dtype=np.int64, count=len(every)), head_size)
-    return [(*row, None if head is None else (head[0].astype("<i4").tobytes(), head[1].astype("<i4").tobytes()))
-            for row, head in zip(rows, heads)]
+            heads[i] = top_words(
+                np.fromiter(every, dtype=np.int64, count=len(every)),
+                np.fromiter(every.values(), dtype=np.int64, count=len(every)),
+                head_size,
+            )
+    return [
+        (*row, None if head is None else (head[0].astype("<i4").tobytes(), head[1].astype("<i4").tobytes()))
+        for row, head in zip(rows, heads)
+    ]
 
 
 def _vocab_update(vocab: Vocabulary, ids: np.ndarray, grams: BatchGrams, count_after: np.ndarray) -> VocabUpdate:
@@ -120,5 +139,6 @@ def _vocab_update(vocab: Vocabulary, ids: np.ndarray, grams: BatchGrams, count_a
 def vocab_update(vocab: Vocabulary, ids: list[int], freqs: list[int]) -> VocabUpdate:
     """The vocabulary rows of words ``ids`` with frequencies ``freqs``: a word whose count went
     to 0 keeps its row (its id stays), its text erased (:func:`forgotten`)."""
-    return VocabUpdate(ids, [vocab.texts[i] if f or i < len(CONTROL_TOKENS) else forgotten(i)
-                             for i, f in zip(ids, freqs)], freqs)
+    return VocabUpdate(
+        ids, [vocab.texts[i] if f or i < len(CONTROL_TOKENS) else forgotten(i) for i, f in zip(ids, freqs)], freqs
+    )

@@ -22,11 +22,20 @@ from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import TrainReport, quiet, train, untrain
 
 
-async def teach(store: Store, model: ModelInfo, pairs: Sequence[tuple[str, str]], source: str,
-                user_id: str | None = None, *, sentences: Iterable[list[str]] = (),
-                dialog: list[tuple[list[str], list[str]]] | None = None, reset: bool = False,
-                associate: bool = True, head_size: int = DEFAULT_HEAD_SIZE,
-                progress: Callable[[str], None] = quiet) -> tuple[TrainReport, Association | None]:
+async def teach(
+    store: Store,
+    model: ModelInfo,
+    pairs: Sequence[tuple[str, str]],
+    source: str,
+    user_id: str | None = None,
+    *,
+    sentences: Iterable[list[str]] = (),
+    dialog: list[tuple[list[str], list[str]]] | None = None,
+    reset: bool = False,
+    associate: bool = True,
+    head_size: int = DEFAULT_HEAD_SIZE,
+    progress: Callable[[str], None] = quiet,
+) -> tuple[TrainReport, Association | None]:
     """Learn ``sentences`` and prompt/response ``pairs`` (each the sequence ``<s> prompt <sep>
     response </s>``; ``dialog`` holds their token lists when the caller has them) in one build,
     keeping the pairs for retrieval under ``source`` (and ``user_id``, who taught them). With
@@ -53,8 +62,9 @@ async def teach(store: Store, model: ModelInfo, pairs: Sequence[tuple[str, str]]
         if association is not None:
             await write_association(tx, model_id, association)
 
-    report = await train(store, model, sentences, dialog=dialog, reset=reset, head_size=head_size, progress=progress,
-                         on_switch=switch)
+    report = await train(
+        store, model, sentences, dialog=dialog, reset=reset, head_size=head_size, progress=progress, on_switch=switch
+    )
     return report, association
 
 

@@ -125,15 +125,24 @@ class FakeDiscord:
         limit = int(request.query.get("limit", 50))
         faults = self.history_faults.get(channel, [])
         status = faults.pop(0) if faults else 200
-        self.reads.add({"channel": channel, "before": before, "limit": limit, "status": status,
-                        "at": time.monotonic()})
+        self.reads.add({"channel": channel, "before": before, "limit": limit, "status": status, "at": time.monotonic()})
         if status == 429:  # with the headers Discord sends (discord.py needs Via to tell it from Cloudflare)
             limited = payload("rate_limited")
             reset = limited["retry_after"]
-            return _json(limited, 429, {
-                "Via": "1.1 google", "Retry-After": "1", "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": f"{time.time() + reset:.3f}", "X-RateLimit-Reset-After": str(reset),
-                "X-RateLimit-Bucket": "history", "X-RateLimit-Scope": "user"})
+            return _json(
+                limited,
+                429,
+                {
+                    "Via": "1.1 google",
+                    "Retry-After": "1",
+                    "X-RateLimit-Limit": "5",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": f"{time.time() + reset:.3f}",
+                    "X-RateLimit-Reset-After": str(reset),
+                    "X-RateLimit-Bucket": "history",
+                    "X-RateLimit-Scope": "user",
+                },
+            )
         if status == 403:
             return _json(payload("missing_access"), 403)
         older = [m for m in self.history.get(channel, []) if before is None or int(m["id"]) < int(before)]
@@ -141,9 +150,16 @@ class FakeDiscord:
 
     async def _sync_commands(self, request: web.Request) -> web.Response:
         """Store the commands as Discord returns them: with ids, and permissions as a string."""
-        commands = [{**command, "id": f"70{number}", "application_id": request.match_info["application"],
-                     "version": "1", "default_member_permissions": _string(command.get("default_member_permissions"))}
-                    for number, command in enumerate(await request.json())]
+        commands = [
+            {
+                **command,
+                "id": f"70{number}",
+                "application_id": request.match_info["application"],
+                "version": "1",
+                "default_member_permissions": _string(command.get("default_member_permissions")),
+            }
+            for number, command in enumerate(await request.json())
+        ]
         self.commands.add(commands)
         return _json(commands)
 
@@ -167,10 +183,16 @@ class FakeDiscord:
         body = await request.json()
         token, flags = request.match_info["token"], body.get("flags", 0)
         shown = self._deferred.pop(token, flags)
-        self.followups.add({"token": token, "content": body.get("content", ""), "flags": flags,
-                            "ephemeral": bool(shown & EPHEMERAL)})
-        return _json({**self.message(f"8{len(self.followups)}", self._channels[token], BOT, body.get("content", "")),
-                      "webhook_id": request.match_info["application"], "flags": shown})
+        self.followups.add(
+            {"token": token, "content": body.get("content", ""), "flags": flags, "ephemeral": bool(shown & EPHEMERAL)}
+        )
+        return _json(
+            {
+                **self.message(f"8{len(self.followups)}", self._channels[token], BOT, body.get("content", "")),
+                "webhook_id": request.match_info["application"],
+                "flags": shown,
+            }
+        )
 
     async def _cdn(self, request: web.Request) -> web.Response:
         data = self._files.get(request.match_info["path"])
@@ -187,9 +209,16 @@ class FakeDiscord:
                 continue
             opcode = json.loads(frame.data)["op"]
             if opcode == 2:  # IDENTIFY
-                await self.dispatch("READY", payload(
-                    "ready", user=current_user(), guilds=[{"id": g, "unavailable": True} for g in GUILDS],
-                    resume_gateway_url=str(request.url), application={"id": BOT["id"], "flags": 0}))
+                await self.dispatch(
+                    "READY",
+                    payload(
+                        "ready",
+                        user=current_user(),
+                        guilds=[{"id": g, "unavailable": True} for g in GUILDS],
+                        resume_gateway_url=str(request.url),
+                        application={"id": BOT["id"], "flags": 0},
+                    ),
+                )
                 for guild_id in GUILDS:
                     await self.dispatch("GUILD_CREATE", guild(guild_id))
                 self.ready.set()
@@ -206,8 +235,15 @@ class FakeDiscord:
         await self._send({"op": 0, "s": self._sequence, "t": event, "d": data})
 
     @staticmethod
-    def message(mid: str, channel: str, author: dict, content: str, guild: str | None = None,
-                mentions: list[dict] = (), roles: tuple[str, ...] = ()) -> dict:
+    def message(
+        mid: str,
+        channel: str,
+        author: dict,
+        content: str,
+        guild: str | None = None,
+        mentions: list[dict] = (),
+        roles: tuple[str, ...] = (),
+    ) -> dict:
         """A message object; in a guild, as MESSAGE_CREATE carries it: with the guild's id and its
         author's member object (``roles``)."""
         data = payload("message", id=mid, channel_id=channel, author=author, content=content, mentions=list(mentions))
@@ -221,16 +257,25 @@ class FakeDiscord:
 
     async def delete_bulk(self, mids: list[str], channel: str, guild: str = GUILD) -> None:
         """Dispatch MESSAGE_DELETE_BULK (a moderator's purge)."""
-        await self.dispatch("MESSAGE_DELETE_BULK", payload("message_delete_bulk", ids=mids, channel_id=channel,
-                                                           guild_id=guild))
+        await self.dispatch(
+            "MESSAGE_DELETE_BULK", payload("message_delete_bulk", ids=mids, channel_id=channel, guild_id=guild)
+        )
 
     async def edit(self, message: dict, content: str) -> None:
         """Dispatch MESSAGE_UPDATE: ``message`` (as made by ``message``) with new content."""
-        await self.dispatch("MESSAGE_UPDATE", {**message, "content": content,
-                                               "edited_timestamp": "2026-01-01T00:01:00+00:00"})
+        await self.dispatch(
+            "MESSAGE_UPDATE", {**message, "content": content, "edited_timestamp": "2026-01-01T00:01:00+00:00"}
+        )
 
-    async def slash(self, name: str, author: dict, roles: tuple[str, ...] = (), channel: str = "60",
-                    file: tuple[str, bytes] | None = None, **options: object) -> str:
+    async def slash(
+        self,
+        name: str,
+        author: dict,
+        roles: tuple[str, ...] = (),
+        channel: str = "60",
+        file: tuple[str, bytes] | None = None,
+        **options: object,
+    ) -> str:
         """Run ``/name`` in ``channel`` as ``author`` with ``roles`` (a channel of no server is a DM):
         an APPLICATION_COMMAND interaction with ``options`` (a user dict is a user option) and ``file``
         (served by the CDN) as its attachment option ``file``. The interaction's token."""
@@ -248,27 +293,40 @@ class FakeDiscord:
             interaction = payload("interaction_create", guild_id=server)
             interaction["guild"]["id"] = server
             interaction["member"] |= {**member(roles), "user": author, "permissions": str(permissions)}
-            interaction["channel"] |= {"id": channel, "guild_id": server, "name": f"c{channel}",
-                                       "permissions": str(permissions)}
+            interaction["channel"] |= {
+                "id": channel,
+                "guild_id": server,
+                "name": f"c{channel}",
+                "permissions": str(permissions),
+            }
             interaction["authorizing_integration_owners"] = {"0": server}
         users = {value["id"]: value for value in options.values() if isinstance(value, dict)}
         data = interaction["data"] | {
-            "id": "701", "name": name,  # a global command
-            "options": [{"name": key, "type": 6, "value": value["id"]} if isinstance(value, dict) else
-                        {"name": key, "type": OPTION_TYPES[type(value)], "value": value}
-                        for key, value in options.items()],
-            "resolved": {"users": users}}
+            "id": "701",
+            "name": name,  # a global command
+            "options": [
+                {"name": key, "type": 6, "value": value["id"]}
+                if isinstance(value, dict)
+                else {"name": key, "type": OPTION_TYPES[type(value)], "value": value}
+                for key, value in options.items()
+            ],
+            "resolved": {"users": users},
+        }
         if file is not None:
             filename, content = file
             path = f"attachments/{channel}/{number}/{filename}"
             self._files[path] = content
             url = f"{self.url}/cdn/{path}"
-            attachment = payload("attachment", id=f"50{number}", filename=filename, size=len(content), url=url,
-                                 proxy_url=url)
+            attachment = payload(
+                "attachment", id=f"50{number}", filename=filename, size=len(content), url=url, proxy_url=url
+            )
             data["options"].append({"name": "file", "type": 11, "value": attachment["id"]})
             data["resolved"]["attachments"] = {attachment["id"]: attachment}
-        await self.dispatch("INTERACTION_CREATE", interaction | {
-            "id": f"40{number}", "application_id": BOT["id"], "data": data, "channel_id": channel, "token": token})
+        await self.dispatch(
+            "INTERACTION_CREATE",
+            interaction
+            | {"id": f"40{number}", "application_id": BOT["id"], "data": data, "channel_id": channel, "token": token},
+        )
         return token
 
     async def wait_for_messages(self, count: int) -> list[dict]:
@@ -290,8 +348,9 @@ def guild(guild_id: str) -> dict:
     the bot's own member object."""
     channels, admin_role = GUILDS[guild_id]
     data = payload("guild_create", id=guild_id, name=f"server {guild_id}")
-    data["roles"] = [{**role, "id": rid, "permissions": str(ROLES[rid])}
-                     for role, rid in zip(data["roles"], (guild_id, admin_role))]
+    data["roles"] = [
+        {**role, "id": rid, "permissions": str(ROLES[rid])} for role, rid in zip(data["roles"], (guild_id, admin_role))
+    ]
     data["channels"] = [{**channel, "id": cid, "name": f"c{cid}"} for channel, cid in zip(data["channels"], channels)]
     data["members"] = [{**data["members"][0], "user": BOT}]
     return data
@@ -303,5 +362,6 @@ def _string(value: object) -> str | None:
 
 def _json(data: dict | list, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """JSON with exactly the content type Discord sends (discord.py compares it as a string)."""
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={"Content-Type": "application/json", **(headers or {})})
+    return web.Response(
+        status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json", **(headers or {})}
+    )

@@ -34,15 +34,18 @@ async def running_bot(fake: FakeDiscord, core: BotCore) -> AsyncIterator[Discord
 async def ask(fake: FakeDiscord, channel: str, text: str, guild: str = GUILD) -> str:
     """Mention the bot with ``text`` in ``channel`` of ``guild``; its answer."""
     count = len(fake.sent) + 1
-    await fake.dispatch("MESSAGE_CREATE", fake.message(f"1{count}", channel, ANN, f"<@{BOT['id']}> {text}", guild,
-                                                       [BOT]))
+    await fake.dispatch(
+        "MESSAGE_CREATE", fake.message(f"1{count}", channel, ANN, f"<@{BOT['id']}> {text}", guild, [BOT])
+    )
     return (await fake.wait_for_messages(count))[-1]["content"]
 
 
 async def followups(fake: FakeDiscord, token: str, count: int) -> list[dict]:
     """The first ``count`` follow-ups to the interaction ``token``."""
+
     async def enough() -> list[dict]:
         while len(mine := [f for f in fake.followups if f["token"] == token]) < count:
             await fake.followups.wait_for(len(fake.followups) + 1)
         return mine[:count]
+
     return await asyncio.wait_for(enough(), 10)

@@ -25,8 +25,13 @@ async def fake_slack():
 
 
 async def test_discord_and_slack_answer_from_one_core(fake_discord, fake_slack, dialog_engine):
-    env = {"DISCORD_TOKEN": "fake-token", "DISCORD_API_URL": fake_discord.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
-           "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": fake_slack.url}
+    env = {
+        "DISCORD_TOKEN": "fake-token",
+        "DISCORD_API_URL": fake_discord.api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_URL": fake_slack.url,
+    }
     core, stop = BotCore(dialog_engine, SETTINGS), asyncio.Event()
     running = asyncio.create_task(run_platforms(core, stop, env))
     await asyncio.wait_for(asyncio.gather(fake_discord.ready.wait(), fake_slack.connected.wait()), 10)
@@ -39,7 +44,11 @@ async def test_discord_and_slack_answer_from_one_core(fake_discord, fake_slack, 
 
 
 async def test_one_platform_failing_stops_the_other(fake_slack, dialog_engine):
-    env = {"DISCORD_TOKEN": " ", "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN,
-           "SLACK_API_URL": fake_slack.url}
+    env = {
+        "DISCORD_TOKEN": " ",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_URL": fake_slack.url,
+    }
     with pytest.raises(BotError, match="^DISCORD_TOKEN is not set$"):
         await asyncio.wait_for(run_platforms(BotCore(dialog_engine, SETTINGS), asyncio.Event(), env), 10)

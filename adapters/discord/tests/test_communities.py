@@ -19,8 +19,16 @@ from tests.helpers import assert_same_model, eventually, ngrams_by_text, owners_
 
 OPERATOR = user("5", "operator")  # in BOT_ADMINS
 SHY = user("8", "shy")
-SETTINGS = BotSettings(admins=frozenset({"discord:5"}), user_rate=10_000, channel_rate=10_000, rate_window=60,
-                       max_upload_mb=1, listen_batch=4, listen_seconds=0.1, chance_seed=7)
+SETTINGS = BotSettings(
+    admins=frozenset({"discord:5"}),
+    user_rate=10_000,
+    channel_rate=10_000,
+    rate_window=60,
+    max_upload_mb=1,
+    listen_batch=4,
+    listen_seconds=0.1,
+    chance_seed=7,
+)
 IDS = itertools.count(5000)
 
 
@@ -30,8 +38,9 @@ def core(dialog_engine):
     return BotCore(dialog_engine, SETTINGS)
 
 
-async def say(fake: FakeDiscord, channel: str, author: dict, text: str, guild: str = GUILD,
-              roles: tuple[str, ...] = ()) -> dict:
+async def say(
+    fake: FakeDiscord, channel: str, author: dict, text: str, guild: str = GUILD, roles: tuple[str, ...] = ()
+) -> dict:
     """Post ``text`` in ``channel`` without mentioning the bot; the message as dispatched."""
     message = fake.message(str(next(IDS)), channel, author, text, guild, roles=roles)
     await fake.dispatch("MESSAGE_CREATE", message)
@@ -50,15 +59,22 @@ async def channel_state(core: BotCore, channel: str) -> ChannelState:
 
 
 def builds(db: str, guild: str) -> int:
-    return table_rows(db, "SELECT COUNT(*) FROM builds b JOIN models m ON m.id = b.model_id "
-                          f"WHERE m.name = 'discord:{guild}'")[0][0]
+    return table_rows(
+        db, f"SELECT COUNT(*) FROM builds b JOIN models m ON m.id = b.model_id WHERE m.name = 'discord:{guild}'"
+    )[0][0]
 
 
 def past(channel: str, count: int) -> list[dict]:
     """``count`` past messages of ``channel``, newest first; every tenth is a bot's."""
-    return [FakeDiscord.message(str(10_000 + i), channel, user(f"2{i % 5}", "member") if i % 10 else
-                                user("3", "helper", bot=True), f"old message {i} about herons")
-            for i in range(count, 0, -1)]
+    return [
+        FakeDiscord.message(
+            str(10_000 + i),
+            channel,
+            user(f"2{i % 5}", "member") if i % 10 else user("3", "helper", bot=True),
+            f"old message {i} about herons",
+        )
+        for i in range(count, 0, -1)
+    ]
 
 
 def people(messages: list[dict]) -> list[str]:
@@ -101,8 +117,11 @@ async def test_listening_learns_ordinary_messages_only(discord_bot, core):
     await say(fake, "60", SHY, "my secret spring diary")
     await say(fake, "60", ANN, "marmalade on toast this spring")
     await say(fake, "60", ANN, "the river is high this spring")
-    await eventually(lambda: learned(core), lambda texts: texts == ["the river is high this spring"],
-                     timeout=SETTINGS.listen_seconds + 2)
+    await eventually(
+        lambda: learned(core),
+        lambda texts: texts == ["the river is high this spring"],
+        timeout=SETTINGS.listen_seconds + 2,
+    )
     assert await learned(core, status=None) == ["the river is high this spring"]  # nothing else even queued
 
 
@@ -114,7 +133,11 @@ async def test_history_backfill_reads_every_page_and_waits_out_a_rate_limit(disc
     assert "History: learned 225 new of 250 messages read" in done["content"]
     reads = fake.reads
     assert [(r["before"], r["limit"], r["status"]) for r in reads] == [
-        (None, 100, 429), (None, 100, 200), ("10151", 100, 200), ("10051", 100, 200)]
+        (None, 100, 429),
+        (None, 100, 200),
+        ("10151", 100, 200),
+        ("10051", 100, 200),
+    ]
     assert reads[1]["at"] - reads[0]["at"] >= 0.2  # the retry came after retry_after
     assert await learned(core) == people(fake.history["60"])  # each once
 
@@ -125,8 +148,9 @@ async def test_an_interrupted_backfill_resumes_after_a_restart_and_learns_nothin
     async with running_bot(fake, BotCore(dialog_engine, SETTINGS)):
         await say(fake, "60", BOSS, "/train history", roles=(ADMIN_ROLE,))
         refused = (await fake.wait_for_messages(2))[1]["content"]
-        assert refused.startswith("I could not read this channel's history: Missing Access. History: learned 90 new "
-                                  "of 100 messages read")
+        assert refused.startswith(
+            "I could not read this channel's history: Missing Access. History: learned 90 new of 100 messages read"
+        )
     core = BotCore(dialog_engine, SETTINGS)  # a restart
     async with running_bot(fake, core):
         await say(fake, "60", BOSS, "/train history", roles=(ADMIN_ROLE,))
@@ -142,8 +166,9 @@ async def test_a_channel_the_bot_cannot_read_gets_a_clear_reply(discord_bot, cor
     fake = discord_bot
     fake.history["61"], fake.history_faults["61"] = past("61", 30), [403]
     _, done = await followups(fake, await fake.slash("train", BOSS, (ADMIN_ROLE,), channel="61", history=50), 2)
-    assert done["content"].startswith("I could not read this channel's history: Missing Access. "
-                                      "History: learned 0 new of 0 messages read")
+    assert done["content"].startswith(
+        "I could not read this channel's history: Missing Access. History: learned 0 new of 0 messages read"
+    )
     assert await learned(core, status=None) == [] and builds(str(tmp_path / "dialogs.sqlite3"), GUILD) == 0
     assert (await channel_state(core, "61")).backfill_cursor is None
 
@@ -169,8 +194,9 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(discord_bot,
     engine = await core.communities.engine_named(f"discord:{GUILD}")
     alone = await resolve_model(engine.store, "kept-alone", None, None, reset=False)
     await train(engine.store, alone, dialog=[([], get_tokenizer("regex").tokenize(text)) for text in kept])
-    assert_same_model(await ngrams_by_text(engine.store, f"discord:{GUILD}"),
-                      await ngrams_by_text(engine.store, "kept-alone"))
+    assert_same_model(
+        await ngrams_by_text(engine.store, f"discord:{GUILD}"), await ngrams_by_text(engine.store, "kept-alone")
+    )
 
 
 async def test_bad_community_commands_change_nothing_and_an_admin_forgets_a_member(discord_bot, core):
@@ -180,25 +206,36 @@ async def test_bad_community_commands_change_nothing_and_an_admin_forgets_a_memb
     for i in range(4):
         await say(fake, "61", user("21", "x"), f"x says line {i}")
     await eventually(lambda: learned(core), lambda texts: texts == [f"x says line {i}" for i in range(4)])
-    for name, author, options in (("chance", BOSS, {"percent": 150.0}),
-                                  ("listen", OPERATOR, {"channel": "50", "state": "on"}),  # a DM
-                                  ("forget", ANN, {"user": user("21", "x")})):
-        [reply] = await followups(fake, await fake.slash(name, author, (ADMIN_ROLE,) if author is BOSS else (),
-                                                         **options), 1)
-        assert reply["ephemeral"] and reply["content"] == {
-            "chance": "Usage: /chance <percent>, a number from 0 to 100.",
-            "listen": "I listen in server channels, not in direct messages.",
-            "forget": "Only admins can make me forget someone else."}[name]
+    for name, author, options in (
+        ("chance", BOSS, {"percent": 150.0}),
+        ("listen", OPERATOR, {"channel": "50", "state": "on"}),  # a DM
+        ("forget", ANN, {"user": user("21", "x")}),
+    ):
+        [reply] = await followups(
+            fake, await fake.slash(name, author, (ADMIN_ROLE,) if author is BOSS else (), **options), 1
+        )
+        assert (
+            reply["ephemeral"]
+            and reply["content"]
+            == {
+                "chance": "Usage: /chance <percent>, a number from 0 to 100.",
+                "listen": "I listen in server channels, not in direct messages.",
+                "forget": "Only admins can make me forget someone else.",
+            }[name]
+        )
     await say(fake, "60", BOSS, "/chance abc", roles=(ADMIN_ROLE,))
     await say(fake, "60", ANN, "/forget <@21>")
     typed = [m["content"] for m in await fake.wait_for_messages(3)]
-    assert typed[1:] == ["Usage: /chance <percent>, a number from 0 to 100.",
-                         "Only admins can make me forget someone else."]
+    assert typed[1:] == [
+        "Usage: /chance <percent>, a number from 0 to 100.",
+        "Only admins can make me forget someone else.",
+    ]
     assert await channel_state(core, "60") == ChannelState()
     assert await learned(core) == [f"x says line {i}" for i in range(4)]
     [done] = await followups(fake, await fake.slash("forget", BOSS, (ADMIN_ROLE,), user=user("21", "x")), 1)
     assert done["content"].startswith("Done: for this community I deleted") and done["content"].endswith(
-        "of <@21>, and I will not learn from them here unless they send /optin.")
+        "of <@21>, and I will not learn from them here unless they send /optin."
+    )
     assert await learned(core, status=None) == []
 
 
@@ -209,14 +246,23 @@ async def test_a_reply_is_learned_after_the_message_it_answers(discord_bot, core
     asked = await say(fake, "60", ANN, "who feeds the harbour cats?")
     await say(fake, "60", BOSS, "the tide comes in at six")  # the next message, by someone else: an answer
     reply = fake.message(str(next(IDS)), "60", user("9", "cook"), "the baker feeds the harbour cats", GUILD)
-    reply |= {"type": 19, "referenced_message": asked,
-              "message_reference": {"message_id": asked["id"], "channel_id": "60", "guild_id": GUILD}}
+    reply |= {
+        "type": 19,
+        "referenced_message": asked,
+        "message_reference": {"message_id": asked["id"], "channel_id": "60", "guild_id": GUILD},
+    }
     await fake.dispatch("MESSAGE_CREATE", reply)
 
     async def pairs() -> list[tuple[str | None, str]]:
         engine = await core.communities.engine_named(f"discord:{GUILD}")
         return sorted((m.pair for m in await engine.learning.messages(status=Status.LEARNED)), key=str)
 
-    expected = sorted([(None, asked["content"]), (asked["content"], "the tide comes in at six"),
-                       (asked["content"], reply["content"])], key=str)
+    expected = sorted(
+        [
+            (None, asked["content"]),
+            (asked["content"], "the tide comes in at six"),
+            (asked["content"], reply["content"]),
+        ],
+        key=str,
+    )
     await eventually(pairs, lambda found: found == expected, timeout=SETTINGS.listen_seconds + 3)

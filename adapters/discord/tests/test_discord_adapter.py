@@ -45,8 +45,11 @@ async def test_the_bot_process_names_a_refused_discord_token_without_printing_it
     refusing = web.Application()
 
     async def unauthorized(request: web.Request) -> web.Response:
-        return web.Response(status=401, body=b'{"message": "401: Unauthorized", "code": 0}',
-                            headers={"Content-Type": "application/json"})
+        return web.Response(
+            status=401,
+            body=b'{"message": "401: Unauthorized", "code": 0}',
+            headers={"Content-Type": "application/json"},
+        )
 
     refusing.router.add_route("*", "/{tail:.*}", unauthorized)
     runner = web.AppRunner(refusing)
@@ -54,11 +57,21 @@ async def test_the_bot_process_names_a_refused_discord_token_without_printing_it
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
-    env = {**os.environ, "DBSLM_SQLITE_PATH": str(tmp_path / "b.sqlite3"), "DISCORD_TOKEN": "t0ken-s3cr3t",
-           "DISCORD_API_URL": f"http://127.0.0.1:{port}/api/v10"}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "app", env=env,
-                                                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+    env = {
+        **os.environ,
+        "DBSLM_SQLITE_PATH": str(tmp_path / "b.sqlite3"),
+        "DISCORD_TOKEN": "t0ken-s3cr3t",
+        "DISCORD_API_URL": f"http://127.0.0.1:{port}/api/v10",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     await runner.cleanup()
     text = (out + err).decode()
@@ -84,8 +97,9 @@ async def test_typed_train_needs_manage_server_from_a_role(discord_bot):
     command = "/train The zorblax hums at dawn."
     await fake.dispatch("MESSAGE_CREATE", fake.message("1", "60", user("7", "ann"), command, GUILD))
     assert (await fake.wait_for_messages(1))[0]["content"] == "Only admins can use /train."
-    await fake.dispatch("MESSAGE_CREATE", fake.message("2", "60", user("9", "boss"), command, GUILD,
-                                                       roles=(ADMIN_ROLE,)))
+    await fake.dispatch(
+        "MESSAGE_CREATE", fake.message("2", "60", user("9", "boss"), command, GUILD, roles=(ADMIN_ROLE,))
+    )
     sent = await fake.wait_for_messages(3)
     assert "background" in sent[1]["content"] and sent[2]["content"].startswith("Trained on message.txt")
 
@@ -94,8 +108,9 @@ async def test_serve_answers_until_stopped_and_names_a_missing_token(fake_discor
     stop = asyncio.Event()
     with pytest.raises(BotError, match="^DISCORD_TOKEN is not set$"):
         await serve(core, stop, {"DISCORD_TOKEN": " "})
-    serving = asyncio.create_task(serve(core, stop, {"DISCORD_TOKEN": "fake-token",
-                                                     "DISCORD_API_URL": fake_discord.api_url}))
+    serving = asyncio.create_task(
+        serve(core, stop, {"DISCORD_TOKEN": "fake-token", "DISCORD_API_URL": fake_discord.api_url})
+    )
     await asyncio.wait_for(fake_discord.ready.wait(), 10)
     await fake_discord.dispatch("MESSAGE_CREATE", fake_discord.message("1", "50", user("7", "ann"), "Hello"))
     assert (await fake_discord.wait_for_messages(1))[0]["content"]

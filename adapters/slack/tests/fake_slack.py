@@ -49,8 +49,9 @@ def fresh_ts() -> str:
     return f"{1000 + next(_TS)}.000100"
 
 
-def event_body(kind: str, text: str, user: str = "U1", channel: str = "C1", team: str = "T1",
-               **extra: Any) -> dict[str, Any]:
+def event_body(
+    kind: str, text: str, user: str = "U1", channel: str = "C1", team: str = "T1", **extra: Any
+) -> dict[str, Any]:
     """An Events API ``event_callback`` body around one event, ``message`` or ``app_mention``
     (a fresh ``ts`` unless given)."""
     ts = extra.pop("ts", None) or fresh_ts()
@@ -61,29 +62,56 @@ def changed_body(old: dict[str, Any], text: str, team: str = "T1") -> dict[str, 
     """The ``message_changed`` event of the message event ``old`` edited to ``text``."""
     ts = fresh_ts()
     before = {k: old[k] for k in ("type", "user", "text", "ts")}
-    return wrapped(payload("message_changed", channel=old["channel"], ts=ts, event_ts=ts, previous_message=before,
-                           message={**before, "text": text, "edited": {"user": old["user"], "ts": ts}}), team)
+    return wrapped(
+        payload(
+            "message_changed",
+            channel=old["channel"],
+            ts=ts,
+            event_ts=ts,
+            previous_message=before,
+            message={**before, "text": text, "edited": {"user": old["user"], "ts": ts}},
+        ),
+        team,
+    )
 
 
 def deleted_body(old: dict[str, Any], team: str = "T1") -> dict[str, Any]:
     """The ``message_deleted`` event of the message event ``old``."""
     ts = fresh_ts()
-    return wrapped(payload("message_deleted", channel=old["channel"], ts=ts, event_ts=ts, deleted_ts=old["ts"],
-                           previous_message={k: old[k] for k in ("type", "user", "text", "ts")}), team)
+    return wrapped(
+        payload(
+            "message_deleted",
+            channel=old["channel"],
+            ts=ts,
+            event_ts=ts,
+            deleted_ts=old["ts"],
+            previous_message={k: old[k] for k in ("type", "user", "text", "ts")},
+        ),
+        team,
+    )
 
 
 def wrapped(event: dict[str, Any], team: str) -> dict[str, Any]:
     """The ``event_callback`` body that delivers ``event`` to the bot installed in the workspace ``team``."""
-    body = payload("event_callback", team_id=team, context_team_id=team, event_id=f"Ev{time.monotonic_ns()}",
-                   event=event)
+    body = payload(
+        "event_callback", team_id=team, context_team_id=team, event_id=f"Ev{time.monotonic_ns()}", event=event
+    )
     body["authorizations"][0] |= {"team_id": team, "user_id": BOT_USER}
     return body
 
 
 def command_body(name: str, text: str, user: str = "U1", channel: str = "C1", team: str = "T1") -> dict[str, str]:
     """A slash command's payload (form fields over HTTP, a JSON object in Socket Mode)."""
-    return payload("slash_command", team_id=team, channel_id=channel, user_id=user, command=name, text=text,
-                   response_url="http://127.0.0.1:9/unused", trigger_id=f"{next(_TS)}.trigger")
+    return payload(
+        "slash_command",
+        team_id=team,
+        channel_id=channel,
+        user_id=user,
+        command=name,
+        text=text,
+        response_url="http://127.0.0.1:9/unused",
+        trigger_id=f"{next(_TS)}.trigger",
+    )
 
 
 class FakeSlack:
@@ -132,8 +160,15 @@ class FakeSlack:
     def file(self, file_id: str, name: str, size: int) -> dict[str, Any]:
         """The file object of a file of this fake (only an uploaded one can be downloaded)."""
         url = f"{self.url}/files-pri/{file_id}/{name}"
-        return payload("file", id=file_id, name=name, title=name, size=size, url_private=url,
-                       url_private_download=url + "?download=1")
+        return payload(
+            "file",
+            id=file_id,
+            name=name,
+            title=name,
+            size=size,
+            url_private=url,
+            url_private_download=url + "?download=1",
+        )
 
     async def push(self, kind: str, body: dict[str, Any]) -> str:
         """Send one envelope (events_api, slash_commands) over the bot's websocket; returns its id.
@@ -166,8 +201,9 @@ class FakeSlack:
         if method == "auth.test":
             return web.json_response(payload("auth_test", user_id=BOT_USER, bot_id=BOT_ID, team_id="T1"))
         if method == "apps.connections.open":
-            return web.json_response(payload("apps_connections_open",
-                                              url=f"ws://{request.host}/link/?ticket=t{next(self._ids)}"))
+            return web.json_response(
+                payload("apps_connections_open", url=f"ws://{request.host}/link/?ticket=t{next(self._ids)}")
+            )
         if method == "users.info":
             team, who = form.get("team_id", "T1"), form["user"]
             answer = payload("users_info")
@@ -201,14 +237,24 @@ class FakeSlack:
         start = int(cursor or 0)
         end = start + min(limit, self.page_size)
         more = end < len(self.history.get(channel, []))
-        return payload("conversations_history", messages=self.history.get(channel, [])[start:end], has_more=more,
-                       response_metadata={"next_cursor": str(end) if more else ""})
+        return payload(
+            "conversations_history",
+            messages=self.history.get(channel, [])[start:end],
+            has_more=more,
+            response_metadata={"next_cursor": str(end) if more else ""},
+        )
 
     async def _respond(self, request: web.Request) -> web.Response:
         """A slash command's response_url: posts as ``response_url`` with their response_type."""
         body = await request.json()
-        self.posted.add({"method": "response_url", "channel": request.match_info["channel"], "text": body["text"],
-                         "response_type": body.get("response_type", "ephemeral")})
+        self.posted.add(
+            {
+                "method": "response_url",
+                "channel": request.match_info["channel"],
+                "text": body["text"],
+                "response_type": body.get("response_type", "ephemeral"),
+            }
+        )
         return web.Response(text="ok")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:

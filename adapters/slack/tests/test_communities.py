@@ -24,12 +24,21 @@ from bot.settings import BotSettings
 from dbslm.domain import Status
 from tests.helpers import eventually, owners_of, table_rows, vocabulary
 
-SETTINGS = BotSettings(admins=frozenset(), user_rate=10_000, channel_rate=10_000, rate_window=60, max_upload_mb=1,
-                       listen_batch=3, listen_seconds=0.2, chance_seed=7)
+SETTINGS = BotSettings(
+    admins=frozenset(),
+    user_rate=10_000,
+    channel_rate=10_000,
+    rate_window=60,
+    max_upload_mb=1,
+    listen_batch=3,
+    listen_seconds=0.2,
+    chance_seed=7,
+)
 T = TypeVar("T")
 # how many batches the model took: its builds, and the batches that changed the active one in place
-BATCHES = ("SELECT m.active_build + b.version FROM models m JOIN builds b ON b.id = m.active_build "
-           "WHERE m.name = 'slack:T1'")
+BATCHES = (
+    "SELECT m.active_build + b.version FROM models m JOIN builds b ON b.id = m.active_build WHERE m.name = 'slack:T1'"
+)
 
 
 @pytest.fixture
@@ -41,16 +50,18 @@ async def bot(tmp_path, caplog):
     assert "Failed to run listener" not in caplog.text  # no event handler failed
 
 
-async def say(api: FakeSlack, text: str, user: str = "U1", channel: str = "C1", team: str = "T1",
-              **extra: Any) -> dict[str, Any]:
+async def say(
+    api: FakeSlack, text: str, user: str = "U1", channel: str = "C1", team: str = "T1", **extra: Any
+) -> dict[str, Any]:
     """A channel message, as the message.channels subscription delivers it; returns the event."""
     body = event_body("message", text, user, channel, team, channel_type="channel", **extra)
     await api.push("events_api", body)
     return body["event"]
 
 
-async def mention(api: FakeSlack, text: str, user: str = "U1", channel: str = "C1", team: str = "T1",
-                  mention_first: bool = False) -> None:
+async def mention(
+    api: FakeSlack, text: str, user: str = "U1", channel: str = "C1", team: str = "T1", mention_first: bool = False
+) -> None:
     """Mention the bot as Slack does: a ``message`` and an ``app_mention`` event of one message."""
     message = event_body("message", f"<@UBOT> {text}", user, channel, team, channel_type="channel")
     app_mention = event_body("app_mention", message["event"]["text"], user, channel, team, ts=message["event"]["ts"])
@@ -58,12 +69,13 @@ async def mention(api: FakeSlack, text: str, user: str = "U1", channel: str = "C
         await api.push("events_api", body)
 
 
-async def command(api: FakeSlack, name: str, text: str = "", user: str = ADMIN, channel: str = "C1",
-                  team: str = "T1", count: int = 1) -> list[dict[str, Any]]:
+async def command(
+    api: FakeSlack, name: str, text: str = "", user: str = ADMIN, channel: str = "C1", team: str = "T1", count: int = 1
+) -> list[dict[str, Any]]:
     """Run a slash command; the first ``count`` posts that follow."""
     before = len(api.posted)
     await api.push("slash_commands", command_body(name, text, user, channel, team))
-    return (await api.posted.wait_for(before + count))[before:before + count]
+    return (await api.posted.wait_for(before + count))[before : before + count]
 
 
 async def rows(core: BotCore, team: str = "T1", status: str | None = "learned") -> list[str]:
@@ -74,12 +86,14 @@ async def rows(core: BotCore, team: str = "T1", status: str | None = "learned") 
 
 def past(count: int) -> list[dict[str, Any]]:
     """A channel's history, newest first: every fifth message a bot's, and one member joining."""
+
     def message(i: int) -> dict[str, Any]:
         if i == 13:
             return payload("channel_join", user="U3", text="<@U3> has joined the channel", ts=f"{i}.000100")
         if i % 5 == 0:
             return payload("bot_message", bot_id="B9", text=f"old heron note {i}", ts=f"{i}.000100")
         return payload("history_message", user=f"U{i % 4 + 1}", text=f"old heron note {i}", ts=f"{i}.000100")
+
     return [message(i) for i in range(count, 0, -1)]
 
 
@@ -106,10 +120,14 @@ async def test_two_workspaces_keep_their_words(bot):
     assert owners_of(db, "quokka") == {"slack:T1"}
     assert table_rows(db, f"SELECT COUNT(*) FROM builds WHERE model_id = {owner['slack:T2']}") == [(0,)]
     refused = (await command(api, "/listen", "on", channel="CT2", team="T2"))[0]
-    assert (refused["method"], refused["user"], refused["text"]) == ("chat.postEphemeral", ADMIN,
-                                                                    "Only admins can use /listen.")
+    assert (refused["method"], refused["user"], refused["text"]) == (
+        "chat.postEphemeral",
+        ADMIN,
+        "Only admins can use /listen.",
+    )
     assert (await command(api, "/listen", "on", user=ADMIN2, channel="CT2", team="T2"))[0]["text"].startswith(
-        "I am listening")
+        "I am listening"
+    )
     await asyncio.sleep(0.2)
     assert len(api.posted) == before + 23  # each mention answered once
 
@@ -132,14 +150,19 @@ async def test_listening_rules_over_the_wire(bot):
     await mention(api, "what is AI?")
     await mention(api, "what is a kayak?", channel="C2", mention_first=True)  # C2 is not listened
     assert await eventually(lambda: rows(core), lambda texts: len(texts) == 2) == [
-        "kayaks float, says", "what is AI?"]  # without the bot's mention
+        "kayaks float, says",
+        "what is AI?",
+    ]  # without the bot's mention
     await mention(api, "what is a heron?", channel="C2")  # answered after anything still queued in C2
     replies = (await api.posted.wait_for(before + 3))[before:]
     await asyncio.sleep(0.3)
     assert len(api.posted) == before + 3 and all(r["method"] == "chat.postMessage" and r["text"] for r in replies)
     # each mention handled once (C1's and C2's are handled concurrently: their order is not promised)
-    assert sorted(table_rows(db, "SELECT text FROM messages WHERE role = 'user' AND text LIKE 'what is %'")) \
-        == [("what is AI?",), ("what is a heron?",), ("what is a kayak?",)]
+    assert sorted(table_rows(db, "SELECT text FROM messages WHERE role = 'user' AND text LIKE 'what is %'")) == [
+        ("what is AI?",),
+        ("what is a heron?",),
+        ("what is a kayak?",),
+    ]
 
 
 async def test_history_backfill_reads_pages_and_waits_out_a_429(bot):
@@ -151,7 +174,11 @@ async def test_history_backfill_reads_pages_and_waits_out_a_429(bot):
     assert out[1]["text"].startswith("History: learned 19 new of 25 messages read in ")
     calls = [c for c in api.calls if c["method"] == "conversations.history"]
     assert [(c["status"], c.get("cursor"), c["limit"]) for c in calls] == [
-        (429, None, "200"), (200, None, "200"), (200, "10", "200"), (200, "20", "200")]
+        (429, None, "200"),
+        (200, None, "200"),
+        (200, "10", "200"),
+        (200, "20", "200"),
+    ]
     assert await rows(core) == learnable(api.history["C1"])
 
 
@@ -159,19 +186,27 @@ async def test_an_interrupted_backfill_resumes_and_learns_nothing_twice(bot):
     api, core, _ = bot
     api.history["C2"], api.page_size, api.readable_pages["C2"] = past(25), 10, 1
     out = (await command(api, "/train", "history", channel="C2", count=2))[1]["text"]
-    assert out.startswith("I could not read this channel's history: I am not a member of this channel; invite me "
-                          "to it first. History: learned 8 new of 10 messages read")
+    assert out.startswith(
+        "I could not read this channel's history: I am not a member of this channel; invite me "
+        "to it first. History: learned 8 new of 10 messages read"
+    )
     del api.readable_pages["C2"]
-    assert "learned 11 new of 15 messages read" in (await command(api, "/train", "history", channel="C2",
-                                                                  count=2))[1]["text"]
-    assert "learned 0 new of 25 messages read" in (await command(api, "/train", "history", channel="C2",
-                                                                 count=2))[1]["text"]
+    assert (
+        "learned 11 new of 15 messages read"
+        in (await command(api, "/train", "history", channel="C2", count=2))[1]["text"]
+    )
+    assert (
+        "learned 0 new of 25 messages read"
+        in (await command(api, "/train", "history", channel="C2", count=2))[1]["text"]
+    )
     assert await rows(core) == learnable(api.history["C2"])
     api.outside.add("C3")  # the bot is no member of C3: it answers through the command's response_url
     out = await command(api, "/train", "history 50", channel="C3", count=2)
     assert [(o["method"], o["response_type"]) for o in out] == [("response_url", "in_channel")] * 2
-    assert out[1]["text"].startswith("I could not read this channel's history: I am not a member of this channel; "
-                                     "invite me to it first. History: learned 0 new of 0 messages read")
+    assert out[1]["text"].startswith(
+        "I could not read this channel's history: I am not a member of this channel; "
+        "invite me to it first. History: learned 0 new of 0 messages read"
+    )
     assert await rows(core, status=None) == learnable(api.history["C2"])
     engine = await core.communities.engine_named("slack:T1")
     assert (await core.communities.channels.channel(await engine.model_id(), "slack:T1:C3")).backfill_cursor is None
@@ -187,7 +222,8 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(bot):
     assert (words.get("pink"), words.get("grey", 0)) == (1, 0)
     await api.push("events_api", changed_body(typo, "the walrus is grey"))
     assert await eventually(lambda: rows(core), lambda texts: "the walrus is grey" in texts) == sorted(
-        kept + ["the walrus is grey"])
+        kept + ["the walrus is grey"]
+    )
     words = vocabulary(db, "slack:T1")
     assert (words.get("pink", 0), words.get("grey")) == (0, 1)
     batches = table_rows(db, BATCHES)
@@ -206,9 +242,11 @@ async def test_bad_input_gets_a_clear_private_reply_and_changes_nothing(bot):
     await command(api, "/listen", "on")
     await say(api, "nine likes herons", user="U9")
     await eventually(lambda: rows(core), bool)
-    for name, text, user, reply in (("/chance", "150", ADMIN, "Usage: /chance <percent>, a number from 0 to 100."),
-                                    ("/chance", "abc", ADMIN, "Usage: /chance <percent>, a number from 0 to 100."),
-                                    ("/forget", "<@U9|nine>", "U1", "Only admins can make me forget someone else.")):
+    for name, text, user, reply in (
+        ("/chance", "150", ADMIN, "Usage: /chance <percent>, a number from 0 to 100."),
+        ("/chance", "abc", ADMIN, "Usage: /chance <percent>, a number from 0 to 100."),
+        ("/forget", "<@U9|nine>", "U1", "Only admins can make me forget someone else."),
+    ):
         out = (await command(api, name, text, user))[0]
         assert (out["method"], out["user"], out["text"]) == ("chat.postEphemeral", user, reply), (name, text)
     engine = await core.communities.engine_named("slack:T1")
@@ -247,6 +285,7 @@ async def test_a_thread_reply_is_learned_after_the_message_it_answers(bot):
         engine = await core.communities.engine_named("slack:T1")
         return sorted((m.pair for m in await engine.learning.messages(status=Status.LEARNED)), key=str)
 
-    expected = sorted([(None, parent["text"]), (parent["text"], answer["text"]), (answer["text"], "found it, thanks")],
-                      key=str)
+    expected = sorted(
+        [(None, parent["text"]), (parent["text"], answer["text"]), (answer["text"], "found it, thanks")], key=str
+    )
     assert await eventually(pairs, lambda found: found == expected)

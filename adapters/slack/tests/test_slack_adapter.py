@@ -48,8 +48,12 @@ async def slack(tmp_path, unused_tcp_port):
     await engine.train_dialog(split_pairs()[0])
     api = FakeSlack()
     port = unused_tcp_port
-    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": await api.start(),
-           "BOT_SLACK_PORT": str(port)}
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": await api.start(),
+        "BOT_SLACK_PORT": str(port),
+    }
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(BotCore(engine, SETTINGS), stop, env))
     await asyncio.wait_for(listening(port), 5)
@@ -64,8 +68,11 @@ async def slack(tmp_path, unused_tcp_port):
 async def post(url: str, body: str, content_type: str, secret: str = SECRET, age: int = 0) -> int:
     timestamp = str(int(time.time()) - age)
     digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest}",
-               "Content-Type": content_type}
+    headers = {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": content_type,
+    }
     async with aiohttp.ClientSession() as session:
         async with session.post(url + "/slack/events", data=body.encode(), headers=headers) as response:
             return response.status
@@ -133,21 +140,25 @@ async def test_a_replayed_slash_command_runs_once(slack):
     assert len(api.posted) == 3
 
 
-@pytest.mark.parametrize("env, named", [
-    ({}, "SLACK_BOT_TOKEN is not set"),
-    ({"SLACK_BOT_TOKEN": BOT_TOKEN}, "set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"),
-    ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t", "SLACK_SIGNING_SECRET": SECRET}, f"SLACK_BOT_TOKEN {REFUSED}"),
-    ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t", "SLACK_APP_TOKEN": APP_TOKEN}, f"SLACK_BOT_TOKEN {REFUSED}"),
-    ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-s3cr3t"}, f"SLACK_APP_TOKEN {REFUSED}"),
-    ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": BOT_TOKEN}, f"SLACK_APP_TOKEN {REFUSED}"),
-])
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({}, "SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN}, "set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"),
+        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t", "SLACK_SIGNING_SECRET": SECRET}, f"SLACK_BOT_TOKEN {REFUSED}"),
+        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t", "SLACK_APP_TOKEN": APP_TOKEN}, f"SLACK_BOT_TOKEN {REFUSED}"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-s3cr3t"}, f"SLACK_APP_TOKEN {REFUSED}"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": BOT_TOKEN}, f"SLACK_APP_TOKEN {REFUSED}"),
+    ],
+)
 async def test_serve_names_a_missing_or_refused_token_without_printing_it(tmp_path, capsys, env, named):
     api = FakeSlack()
     engine = await DBSLMEngine.open(str(tmp_path / "refused.sqlite3"))
     try:
         with pytest.raises(BotError) as refused:
-            await asyncio.wait_for(serve(BotCore(engine, SETTINGS), asyncio.Event(),
-                                         {**env, "SLACK_API_URL": await api.start()}), 5)
+            await asyncio.wait_for(
+                serve(BotCore(engine, SETTINGS), asyncio.Event(), {**env, "SLACK_API_URL": await api.start()}), 5
+            )
     finally:
         await api.close()
         await engine.close()
@@ -156,16 +167,26 @@ async def test_serve_names_a_missing_or_refused_token_without_printing_it(tmp_pa
     assert "s3cr3t" not in shown and BOT_TOKEN not in shown and not api.connected.is_set()
 
 
-@pytest.mark.parametrize("tokens, named", [
-    ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t", "SLACK_SIGNING_SECRET": "sh-s3cr3t"}, "SLACK_BOT_TOKEN"),
-    ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-s3cr3t"}, "SLACK_APP_TOKEN"),
-])
+@pytest.mark.parametrize(
+    "tokens, named",
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t", "SLACK_SIGNING_SECRET": "sh-s3cr3t"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-s3cr3t"}, "SLACK_APP_TOKEN"),
+    ],
+)
 async def test_the_bot_process_names_a_refused_token_without_printing_it(tmp_path, tokens, named):
     api = FakeSlack()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
     env.update(tokens, DBSLM_SQLITE_PATH=str(tmp_path / "b.sqlite3"), SLACK_API_URL=await api.start())
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "app", env=env, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     await api.close()
     text = (out + err).decode()

@@ -55,8 +55,11 @@ async def test_slash_commands_are_acked_at_once_and_answered_afterwards(slack):
     slack.stall.clear()
     await slack.push("slash_commands", command_body("/flush", "", user="U1"))
     refused = (await slack.posted.wait_for(2))[1]
-    assert (refused["method"], refused["user"], refused["text"]) == ("chat.postEphemeral", "U1",
-                                                                    "Only admins can use /flush.")
+    assert (refused["method"], refused["user"], refused["text"]) == (
+        "chat.postEphemeral",
+        "U1",
+        "Only admins can use /flush.",
+    )
 
 
 async def test_correct_changes_the_next_answer_in_that_channel_only(slack):
@@ -74,8 +77,11 @@ async def test_train_with_an_uploaded_file_needs_an_admin(slack, capsys, caplog)
     facts = slack.upload("facts.ndjson", FACTS)
     await dm(slack, "/train", subtype="file_share", files=[facts])
     refused = (await slack.posted.wait_for(1))[0]
-    assert (refused["method"], refused["user"], refused["text"]) == ("chat.postEphemeral", "U1",
-                                                                    "Only admins can use /train.")
+    assert (refused["method"], refused["user"], refused["text"]) == (
+        "chat.postEphemeral",
+        "U1",
+        "Only admins can use /train.",
+    )
     assert slack.downloads == []
     await mention(slack, "/train", user=ADMIN, files=[facts])
     texts = [p["text"] for p in await slack.posted.wait_for(3)]
