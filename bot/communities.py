@@ -17,7 +17,6 @@ from bot.settings import BotSettings
 from dbslm.domain import ChannelState
 from dbslm.engine import DBSLMEngine
 from dbslm.listening.pairing import Heard
-from dbslm.training.teaching import unteach
 
 
 class Communities:
@@ -79,14 +78,11 @@ class Communities:
         the pairs they taught (corrections, uploads) from every model that holds them, then their
         Level 2 rows. They are opted out there and in ``here``'s community, so that neither
         listening nor a history backfill learns them again until they /optin."""
-        learned = 0
-        for engine in {here, *[await self.engine_named(n) for n in await self.queue.models_learned_from(user_key)]}:
-            learned += await engine.learning.forget_user(user_key)
+        others = [await self.engine_named(n) for n in await self.queue.models_learned_from(user_key)]
+        removed = await here.forget_user(user_key, communities=others)
+        for engine in {here, *others}:
             await self.set_opted_out(engine, user_key, True)
-        taught = await unteach(self.base.store, user_key)
-        removed = await self.base.conversations.forget_user(user_key)
-        await self.base.store.db.erase_deleted()
-        return {**removed, "learned": learned, "taught_pairs": taught}
+        return removed
 
     async def opted_out(self, engine: DBSLMEngine) -> frozenset[str]:
         """The users of the engine's community who opted out of learning."""

@@ -284,13 +284,17 @@ class DBSLMEngine:
         await self.conversations.reject_correction(correction_id)
         return True
 
-    async def forget_user(self, user_id: str, only_this_model: bool = False) -> dict[str, int]:
+    async def forget_user(
+        self, user_id: str, only_this_model: bool = False, communities: Iterable[DBSLMEngine] = ()
+    ) -> dict[str, int]:
         """Delete the user's conversations, messages, corrections, biases and pairs (of this
-        model only, if asked), and subtract what this model learned from their channel
-        messages: it becomes exactly the model trained without them. Returns the rows
-        removed per table."""
+        model only, if asked), and subtract what this model (and each of ``communities``, other
+        models of this store) learned from their channel messages: each becomes exactly the
+        model trained without them. Returns the rows removed per table."""
+        learned = 0
+        for engine in dict.fromkeys((self, *communities)):  # first: if one fails, nothing else is gone
+            learned += await engine.learning.forget_user(user_id)
         model_id = await self.model_id()
-        learned = await self.learning.forget_user(user_id)  # first: if it fails, nothing else is gone
         taught = await unteach(self.store, user_id, self.model_name if only_this_model else None)
         removed = await self.conversations.forget_user(user_id, model_id if only_this_model else None)
         if removed["pairs"]:
