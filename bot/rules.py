@@ -26,9 +26,9 @@ def unpinging(text: str) -> str:
     return MENTIONS.sub("", text).strip() if "<" in text or "@" in text else text
 
 
-def learnable_row(message: Message, opted_out: frozenset[str], banned: frozenset[str]) -> ChannelMessage | None:
-    """What is kept of a listened channel's message to learn (its text without mentions,
-    under its platform id), or None when it may not be learned."""
+def learnable_text(message: Message, opted_out: frozenset[str], banned: frozenset[str]) -> str | None:
+    """What is kept of a listened channel's message to learn (its text without mentions), or
+    None when it may not be learned."""
     if message.from_bot or message.message_id is None or message.user_key in opted_out:
         return None
     text = repaired(message.text)
@@ -38,7 +38,7 @@ def learnable_row(message: Message, opted_out: frozenset[str], banned: frozenset
     lower = text.lower()
     if banned and _any_banned(banned).search(lower) and banned & set(WORDS.findall(lower)):
         return None
-    return ChannelMessage(message_key(message), message.user_key, message.channel_key, text)
+    return text
 
 
 @lru_cache(maxsize=64)
@@ -55,17 +55,13 @@ def message_key(message: Message) -> str:
 def heard(message: Message, opted_out: frozenset[str], banned: frozenset[str]) -> Heard:
     """``message`` as listening takes it: what may be learned of it (and of the message it
     replies to, where the platform sent that along), under the rules."""
+    key, conversation = message_key(message), message.channel_key
+    text = learnable_text(message, opted_out, banned)
+    row = ChannelMessage(key, message.user_key, conversation, text) if text is not None else None
     replied = heard(message.replied, opted_out, banned) if message.replied is not None else None
     reply_to = (
         None
         if message.reply_to is None
         else ":".join((message.platform, message.workspace, message.channel, message.reply_to))
     )
-    return Heard(
-        message_key(message),
-        message.channel_key,
-        learnable_row(message, opted_out, banned),
-        message.sent_at,
-        replied,
-        reply_to,
-    )
+    return Heard(key, conversation, row, message.sent_at, replied, reply_to)

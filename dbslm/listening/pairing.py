@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Container
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dbslm.domain import ChannelMessage
 from dbslm.recent import Recent
@@ -14,9 +14,8 @@ ANSWER_SECONDS = 300.0
 REMEMBERED_CONVERSATIONS = 10_000  # at most this many conversations' last messages are kept, to pair the next one
 
 
-@dataclass(frozen=True)
-class Heard:
-    """A channel message as the bot hands it to listening."""
+class Heard(NamedTuple):
+    """A channel message as the bot hands it to listening (a tuple: a backfill makes millions)."""
 
     key: str  # the platform's message (ChannelMessage.message_key)
     conversation: str  # its channel, thread or DM: where the message before it is looked for
