@@ -18,7 +18,7 @@ from bot.communities import Communities
 from bot.community_commands import CommunityCommands
 from bot.events import Attachment, Message, Send
 from bot.registry import BY_NAME, UsageError, checked, help_text, parse
-from bot.rules import unpinging
+from bot.rules import heard, unpinging
 from bot.settings import BotSettings
 from bot.uploads import Uploads
 from dbslm.errors import DbslmError
@@ -224,7 +224,8 @@ class Commands:
 
         async def heard_page(cursor: str | None) -> HistoryPage[Heard]:
             page = await read(cursor)
-            return HistoryPage([await self.communities.heard(m, engine) for m in page.messages], page.cursor)
+            opted_out, banned = await self.communities.opted_out(engine), engine.banned_words  # as of this page
+            return HistoryPage([heard(m, opted_out, banned) for m in page.messages], page.cursor)
 
         async def save_cursor(cursor: str | None) -> None:
             await self.communities.update_channel(engine, message, backfill_cursor=cursor)
