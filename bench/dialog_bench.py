@@ -158,7 +158,7 @@ async def latency(tmp: Path) -> tuple[float, float, int]:
     prompts = [p for p, _ in splits(starter_pairs())["every 10th pair"][1]]
     # the condition
     profile = asdict(replace(DecodeSettings(), max_tokens=LATENCY_TOKENS, copy_tokens=LATENCY_TOKENS))
-    await engine.profiles.save_profile(await engine.model_id(), engine.profile, profile)
+    await engine.replier.profiles.save_profile(await engine.model_id(), engine.replier.profile, profile)
     conversation = await engine.start_conversation("latency")
     await engine.respond(conversation, "warm up", seed=0)
     times = []
