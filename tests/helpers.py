@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -236,6 +237,22 @@ class Recorder(list):
 
         await asyncio.wait_for(enough(), timeout)
         return self
+
+
+async def run_bot_process(env: dict[str, str]) -> tuple[int, str]:
+    """Run the bot's process (``python -m app``) with ``env`` and no input, to its end: its
+    exit code and everything it printed."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, (out + err).decode()
 
 
 async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 5) -> T:

@@ -13,7 +13,6 @@ import pytest
 
 from bot.core import BotCore
 from bot.events import Message
-from bot.settings import BotSettings
 from dbslm.domain import Status
 from dbslm.engine import DBSLMEngine
 from dbslm.listening.backfill import HistoryPage
@@ -22,18 +21,10 @@ from dbslm.reply.association import load_vectors
 from dbslm.store.queue import CHANNEL
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
+from tests.helpers import SETTINGS as COMMUNITY_SETTINGS
 from tests.helpers import assert_same_model, ngrams_by_text
 
-SETTINGS = BotSettings(
-    admins=frozenset(),
-    user_rate=10_000,
-    channel_rate=10_000,
-    rate_window=60,
-    max_upload_mb=1,
-    listen_batch=100,
-    listen_seconds=60,
-    chance_seed=7,
-)
+SETTINGS = replace(COMMUNITY_SETTINGS, listen_batch=100, listen_seconds=60)  # batches when a test says
 T0 = time.time()  # the messages are sent now, a few minutes apart
 IDS = itertools.count(1)
 TOKENIZE = get_tokenizer("regex").tokenize

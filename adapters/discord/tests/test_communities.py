@@ -4,6 +4,7 @@ edits, and bad community commands, on the real discord.py client against the fak
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
@@ -11,24 +12,15 @@ from adapters.discord.tests.fake_discord import ADMIN_ROLE, BOT, GUILD, GUILD_B,
 from adapters.discord.tests.harness import ANN, BOSS, ask, followups, running_bot
 from bot.core import BotCore
 from bot.events import Message
-from bot.settings import BotSettings
 from dbslm.domain import ChannelState, Status
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
+from tests.helpers import SETTINGS as COMMUNITY_SETTINGS
 from tests.helpers import assert_same_model, eventually, ngrams_by_text, owners_of, table_rows
 
 OPERATOR = user("5", "operator")  # in BOT_ADMINS
 SHY = user("8", "shy")
-SETTINGS = BotSettings(
-    admins=frozenset({"discord:5"}),
-    user_rate=10_000,
-    channel_rate=10_000,
-    rate_window=60,
-    max_upload_mb=1,
-    listen_batch=4,
-    listen_seconds=0.1,
-    chance_seed=7,
-)
+SETTINGS = replace(COMMUNITY_SETTINGS, admins=frozenset({"discord:5"}), listen_seconds=0.1)
 IDS = itertools.count(5000)
 
 

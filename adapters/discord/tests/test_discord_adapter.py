@@ -10,6 +10,7 @@ from aiohttp import web
 from adapters.discord import serve
 from adapters.discord.tests.fake_discord import ADMIN_ROLE, BOT, GUILD, user
 from bot.errors import BotError
+from tests.helpers import run_bot_process
 
 
 async def test_dms_are_answered_and_own_messages_are_not(discord_bot):
@@ -40,7 +41,6 @@ async def test_correct_changes_the_next_answer_in_that_channel_only(discord_bot)
 
 async def test_the_bot_process_names_a_refused_discord_token_without_printing_it(tmp_path):
     import os
-    import sys
 
     refusing = web.Application()
 
@@ -63,19 +63,9 @@ async def test_the_bot_process_names_a_refused_discord_token_without_printing_it
         "DISCORD_TOKEN": "t0ken-s3cr3t",
         "DISCORD_API_URL": f"http://127.0.0.1:{port}/api/v10",
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    code, text = await run_bot_process(env)
     await runner.cleanup()
-    text = (out + err).decode()
-    assert proc.returncode == 1 and "DISCORD_TOKEN was refused by Discord" in text, text
+    assert code == 1 and "DISCORD_TOKEN was refused by Discord" in text, text
     assert "s3cr3t" not in text and "Traceback" not in text
 
 

@@ -4,6 +4,7 @@ each other's words, the listening rules, history backfill, deleted and edited me
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import pytest
@@ -20,20 +21,11 @@ from adapters.slack.tests.fake_slack import (
 )
 from adapters.slack.tests.harness import socket_bot
 from bot.core import BotCore
-from bot.settings import BotSettings
 from dbslm.domain import Status
+from tests.helpers import SETTINGS as COMMUNITY_SETTINGS
 from tests.helpers import eventually, owners_of, table_rows, vocabulary
 
-SETTINGS = BotSettings(
-    admins=frozenset(),
-    user_rate=10_000,
-    channel_rate=10_000,
-    rate_window=60,
-    max_upload_mb=1,
-    listen_batch=3,
-    listen_seconds=0.2,
-    chance_seed=7,
-)
+SETTINGS = replace(COMMUNITY_SETTINGS, listen_batch=3, listen_seconds=0.2)
 T = TypeVar("T")
 # how many batches the model took: its builds, and the batches that changed the active one in place
 BATCHES = (

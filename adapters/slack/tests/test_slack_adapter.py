@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import os
-import sys
 import time
 from urllib.parse import urlencode
 
@@ -20,7 +19,7 @@ from bot.core import BotCore
 from bot.errors import BotError
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
-from tests.helpers import split_pairs
+from tests.helpers import run_bot_process, split_pairs
 
 SECRET = "fake-signing-secret"
 SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
@@ -178,17 +177,7 @@ async def test_the_bot_process_names_a_refused_token_without_printing_it(tmp_pat
     api = FakeSlack()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
     env.update(tokens, DBSLM_SQLITE_PATH=str(tmp_path / "b.sqlite3"), SLACK_API_URL=await api.start())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    code, text = await run_bot_process(env)
     await api.close()
-    text = (out + err).decode()
-    assert proc.returncode == 1 and f"{named} {REFUSED}" in text
+    assert code == 1 and f"{named} {REFUSED}" in text
     assert "s3cr3t" not in text and "Traceback" not in text
