@@ -12,11 +12,9 @@ import asyncio
 from dataclasses import replace
 
 from bot.events import Message
-from bot.rules import heard
 from bot.settings import BotSettings
 from dbslm.domain import ChannelState
 from dbslm.engine import DBSLMEngine
-from dbslm.listening.pairing import Heard
 
 
 class Communities:
@@ -93,10 +91,6 @@ class Communities:
     async def set_opted_out(self, engine: DBSLMEngine, user_key: str, out: bool) -> None:
         await self.channels.set_opted_out(await engine.model_id(), user_key, out)
         self._opted_out.pop(engine.model_name, None)
-
-    async def heard(self, message: Message, engine: DBSLMEngine) -> Heard:
-        """``message`` as the engine's community's listening takes it, under the listening rules."""
-        return heard(message, await self.opted_out(engine), engine.banned_words)
 
     async def channel(self, engine: DBSLMEngine, message: Message) -> ChannelState:
         """The listening switch, reply chance and backfill cursor of the message's channel."""

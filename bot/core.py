@@ -11,7 +11,7 @@ from bot.commands import Commands
 from bot.communities import Communities, channel_of
 from bot.events import Message, Send
 from bot.limits import RateLimiter
-from bot.rules import message_key, unpinging
+from bot.rules import heard, message_key, unpinging
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from dbslm.listening.listener import Listener
@@ -61,11 +61,9 @@ class BotCore:
                 engine = await self.communities.engine(message)
                 state = await self.communities.channel(engine, message)
                 if state.listening:
-                    await self.listener.observe(
-                        engine.learning,
-                        await self.communities.heard(message, engine),
-                        await self.communities.opted_out(engine),
-                    )
+                    opted_out = await self.communities.opted_out(engine)
+                    heard_now = heard(message, opted_out, engine.banned_words)
+                    await self.listener.observe(engine.learning, heard_now, opted_out)
             addressed = addressed or bool(state.chance and self._chance.random() < state.chance)
         if not addressed:
             return
@@ -108,7 +106,8 @@ class BotCore:
         engine = await self.communities.engine(message)
         async with self._lock(channel_of(message)):
             listening = (await self.communities.channel(engine, message)).listening
-            await self.listener.edited(engine.learning, await self.communities.heard(message, engine), listening)
+            edited = heard(message, await self.communities.opted_out(engine), engine.banned_words)
+            await self.listener.edited(engine.learning, edited, listening)
 
     def is_admin(self, message: Message) -> bool:
         """Whether the message's author may run admin commands (the platform says so, or BOT_ADMINS)."""
