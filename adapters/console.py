@@ -6,13 +6,12 @@ Each line is a message in one DM-like channel; ``/train PATH`` attaches the file
 from __future__ import annotations
 
 import asyncio
-import sys
-import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from bot.core import BotCore
 from bot.events import Attachment, Message
+from dbslm.terminal import lines as stdin_lines
 
 PLATFORM = "console"
 FILE_SUFFIXES = (".txt", ".json", ".ndjson", ".jsonl", ".yml", ".yaml")  # what /train reads
@@ -72,7 +71,7 @@ class ConsoleAdapter:
         """Answer lines (standard input by default) until they end or ``stop`` is set; a reply
         in progress is finished, and so are trainings."""
         stop = stop or asyncio.Event()
-        pending = (lines or _stdin_lines()).__aiter__()
+        pending = (lines or stdin_lines()).__aiter__()
         while not stop.is_set():
             next_line = asyncio.ensure_future(pending.__anext__())
             stopped = asyncio.ensure_future(stop.wait())
@@ -88,18 +87,3 @@ class ConsoleAdapter:
             if line.strip():
                 await self.handle_line(line)
         await self.core.close()
-
-
-async def _stdin_lines() -> AsyncIterator[str]:
-    """Standard input, read by a daemon thread so that a stop never waits for the next line."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def read() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    threading.Thread(target=read, daemon=True).start()
-    while (line := await queue.get()) is not None:
-        yield line

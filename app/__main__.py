@@ -18,7 +18,7 @@ from app.platforms import run_platforms
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.settings import load_bot_settings
-from dbslm.config import load_settings
+from dbslm.config import load_settings, old_default_note
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.starter import starter_pairs
@@ -27,7 +27,10 @@ from dbslm.starter import starter_pairs
 async def main() -> int:
     settings = load_settings()
     bot_settings = load_bot_settings()  # a bad setting is reported before anything starts
+    if note := old_default_note(settings):
+        print(note, file=sys.stderr)
     engine = await DBSLMEngine.open(settings.database, settings.model, settings.embedder_model, settings.mariadb_url)
+    print(f"the bot's database is {engine.store.db.description}", file=sys.stderr)
     try:
         if not (await engine.stats())["trained"]:
             print("training the starter model ...", file=sys.stderr)

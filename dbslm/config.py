@@ -12,8 +12,29 @@ from dotenv import find_dotenv, load_dotenv
 
 from dbslm.errors import DbslmError
 
-DEFAULT_SQLITE_PATH = "var/dbslm.sqlite3"
+OLD_DEFAULT_SQLITE_PATH = "var/dbslm.sqlite3"  # the default before 2026-12-06, relative to the working folder
 DEFAULT_MODEL = "base"
+
+
+def default_sqlite_path() -> str:
+    """The SQLite file when ``DBSLM_SQLITE_PATH`` is empty: in the user's data folder
+    (``$XDG_DATA_HOME/dbslm``, else ``~/.local/share/dbslm``), whatever the working folder."""
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "dbslm", "dbslm.sqlite3")
+
+
+def old_default_note(settings: Settings) -> str | None:
+    """A line for a user whose working folder holds a database at the old default path while
+    the default now lies elsewhere (its models and conversations would otherwise seem gone)."""
+    if settings.backend != "sqlite" or os.environ.get("DBSLM_SQLITE_PATH"):
+        return None
+    old = os.path.abspath(OLD_DEFAULT_SQLITE_PATH)
+    if not os.path.exists(old) or os.path.abspath(settings.sqlite_path) == old:
+        return None
+    return (
+        f"note: {OLD_DEFAULT_SQLITE_PATH} here is a database of the old default place; this run uses "
+        f"{settings.sqlite_path} (pass --db {OLD_DEFAULT_SQLITE_PATH} or set DBSLM_SQLITE_PATH to use the old one)"
+    )
 
 
 @dataclass(frozen=True)
@@ -60,7 +81,7 @@ def load_settings() -> Settings:
         raise DbslmError(f"DBSLM_BACKEND must be sqlite or mariadb, not {backend!r}")
     return Settings(
         backend=backend,
-        sqlite_path=env("DBSLM_SQLITE_PATH", DEFAULT_SQLITE_PATH),
+        sqlite_path=env("DBSLM_SQLITE_PATH", "").strip() or default_sqlite_path(),
         model=env("DBSLM_MODEL", DEFAULT_MODEL),
         mariadb_host=env("DBSLM_MARIADB_HOST", "127.0.0.1"),
         mariadb_port=env_number("DBSLM_MARIADB_PORT", "3306", 1, 65535, kind=int),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -62,8 +64,63 @@ def test_a_community_model_answers_over_its_base(tmp_path):
     db = str(tmp_path / "chat.sqlite3")
     assert chat(db, "--prompt", "Hello").returncode == 0  # the base model: the starter corpus
     alone = chat(db, "--model", "discord:1", "--no-starter", "--prompt", "Hello")
-    assert alone.returncode == 0 and alone.stdout.startswith("I have not been trained yet")
+    assert alone.returncode == 1 and "no model 'discord:1'" in alone.stderr and "its models: base" in alone.stderr
     mixed = chat(db, "--model", "discord:1", "--base", "base", "--base-weight", "0.5", "--prompt", "Hello")
     assert mixed.returncode == 0 and mixed.stdout.strip() and "trained yet" not in mixed.stdout
     bad = chat(db, "--model", "discord:1", "--base", "base", "--base-weight", "2", "--prompt", "Hello")
     assert bad.returncode == 2 and "not a share from 0 to 1" in bad.stderr
+
+
+def test_ctrl_c_leaves_at_once_without_a_training_message(tmp_path):
+    db = str(tmp_path / "chat.sqlite3")
+    assert chat(db, "--prompt", "Hello").returncode == 0
+    repl = subprocess.Popen(
+        [sys.executable, "-m", "dbslm", "chat", "--db", db],
+        stdin=subprocess.PIPE,  # left open: the REPL waits for a line that never comes
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert repl.stdout.readline().startswith("conversation ")
+        repl.send_signal(signal.SIGINT)
+        code = repl.wait(timeout=10)
+    finally:
+        repl.kill()
+    assert code == 130 and repl.stderr.read().strip() == ""
+
+
+def test_empty_lines_and_prompts_get_no_reply(tmp_path):
+    db = str(tmp_path / "chat.sqlite3")
+    run = chat(db, stdin="\n   \nHello\n\n:history\n")
+    assert run.returncode == 0 and run.stdout.count("bot> ") == 1 and run.stdout.count("[user]") == 1
+    empty = chat(db, "--prompt", "  ")
+    assert empty.returncode == 1 and empty.stderr.strip() == "dbslm: error: --prompt is empty: give the text to answer"
+
+
+def test_history_says_when_older_messages_are_left_out(tmp_path):
+    db = str(tmp_path / "chat.sqlite3")
+    run = chat(db, stdin="Hello\nHow are you?\nWhat is AI?\n:history 2\n:history\n:history x\n")
+    out = run.stdout.splitlines()
+    at = out.index("  (the last 2 messages; :history 10 shows more)")
+    assert out[at + 1].startswith("  [user] What is AI?") and out[at + 2].startswith("  [bot] ")
+    assert sum(line.startswith("  [") for line in out[at + 3 :]) == 6  # all six fit the default 20
+    assert "usage: :history [N], N from 1 to 10,000 (the last N messages)" in out
+
+
+def test_the_default_database_does_not_depend_on_the_working_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBSLM_")}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    here, there = tmp_path / "here", tmp_path / "there"
+    (there / "var").mkdir(parents=True)
+    here.mkdir()
+    (there / "var" / "dbslm.sqlite3").write_bytes(b"")  # a database at the old default place
+
+    def run(folder):
+        command = [sys.executable, "-m", "dbslm", "chat", "--prompt", "Hello"]
+        return subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+
+    first, second = run(here), run(there)
+    assert "starter corpus" in first.stderr and (tmp_path / "data" / "dbslm" / "dbslm.sqlite3").exists()
+    assert second.returncode == 0 and "starter" not in second.stderr  # the same model, from another folder
+    assert "note: var/dbslm.sqlite3 here is a database of the old default place" in second.stderr

@@ -15,6 +15,7 @@ from dbslm.errors import DbslmError
 
 COMMANDS = (chat, train, evaluate, eval_dialog, arpa, migrate, flush)
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
+INTERRUPTED = "interrupted; no half-written build went live"  # a command's ``interrupted`` default may say otherwise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except DbslmError as exc:
         return _fail(f"error: {exc}", EXIT_ERROR)
     except KeyboardInterrupt:
-        return _fail("interrupted; no half-written build went live", EXIT_INTERRUPTED)
+        print(file=sys.stderr)  # end the line the ^C was typed on
+        message = getattr(args, "interrupted", INTERRUPTED)
+        return _fail(message, EXIT_INTERRUPTED) if message else EXIT_INTERRUPTED
     except MemoryError:
         return _fail("out of memory; try a smaller input or a lower order", EXIT_ERROR)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback

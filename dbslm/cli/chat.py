@@ -1,14 +1,14 @@
 """``dbslm chat`` (alias ``run``): talk to a model in the terminal.
 
-Lines starting with ``:`` are REPL commands (``:history``, ``:exit``, ``:quit``); ``/correct
-<better answer>`` corrects the last reply, as in Discord and Slack. A model that was never
-trained is first trained on the starter corpus.
+Lines starting with ``:`` are REPL commands (``:history [N]``, ``:exit``, ``:quit``); ``/correct
+<better answer>`` corrects the last reply, as in Discord and Slack; an empty line is skipped, and
+Ctrl-C or Ctrl-D leaves. A database without a trained model first has the starter corpus trained
+into the chosen one; in a database with models, naming one it lacks is an error.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from dbslm.cli.common import add_database_options, positive_int, share
@@ -16,10 +16,12 @@ from dbslm.config import load_settings
 from dbslm.engine import DEFAULT_BASE_WEIGHT, DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.starter import starter_pairs
-from dbslm.store import open_store
+from dbslm.store import Store, open_store
+from dbslm.terminal import lines
 from dbslm.training.builds import check_model_name
 
-HELP = "commands: :history  :exit  :quit  /correct <better answer>  (Ctrl-D leaves)"
+HELP = "commands: :history [N]  :exit  :quit  /correct <better answer>  (Ctrl-C or Ctrl-D leaves)"
+HISTORY_SHOWN, HISTORY_MOST = 20, 10_000
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -49,11 +51,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             metavar="W",
             help=f"the base model's share with --base, 0 to 1 (default: {DEFAULT_BASE_WEIGHT})",
         )
-        parser.set_defaults(run=run)
+        parser.set_defaults(run=run, interrupted="")  # Ctrl-C leaves the chat without a word
 
 
 async def run(args: argparse.Namespace) -> int:
+    if args.prompt is not None and not args.prompt.strip():
+        raise DbslmError("--prompt is empty: give the text to answer")
     store = await open_store(args.db, cold_url=args.cold_url)
+    try:
+        if args.base is None:  # a community model (with --base) may not have learned anything yet
+            await _check_model(store, args.model)
+    except BaseException:
+        await store.close()
+        raise
     embedder = load_settings().embedder_model
     base = DBSLMEngine(store, check_model_name(args.base), embedder=embedder) if args.base else None
     engine = DBSLMEngine(store, args.model, embedder=embedder, base=base, base_weight=args.base_weight)
@@ -66,11 +76,22 @@ async def run(args: argparse.Namespace) -> int:
         if args.prompt is not None:
             print((await engine.respond(conversation, args.prompt, seed=args.seed, user_id=args.user)).text)
             return 0
-        print(f"conversation {conversation} with model {args.model!r}; {HELP}")
+        print(f"conversation {conversation} with model {args.model!r} in {store.db.description}; {HELP}")
         await _repl(engine, conversation, args)
     finally:
         await engine.close()
     return 0
+
+
+async def _check_model(store: Store, name: str) -> None:
+    """Refuse a model the database lacks when it has others (a misspelt --model would otherwise
+    get a new model trained on the starter corpus, and the conversations seem gone)."""
+    trained = await store.models.trained_names()
+    if trained and name not in trained and await store.models.model(name) is None:
+        raise DbslmError(
+            f"no model {name!r} in {store.db.description}; its models: {', '.join(trained)} "
+            f"(dbslm train --model {name} FILE creates it)"
+        )
 
 
 async def _conversation(engine: DBSLMEngine, args: argparse.Namespace) -> int:
@@ -87,18 +108,14 @@ async def _conversation(engine: DBSLMEngine, args: argparse.Namespace) -> int:
 async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace) -> None:
     turns = 0
     seed = args.seed
-    while args.max_turns is None or turns < args.max_turns:
-        try:
-            line = await asyncio.to_thread(input, "you> " if sys.stdin.isatty() else "")
-        except EOFError:
-            print()
-            return
+    async for line in lines("you> "):
         text = line.strip()
+        if not text:
+            continue
         if text in (":exit", ":quit"):
             return
-        if text == ":history":
-            for message in await engine.history(conversation, 20):
-                print(f"  [{message.role}] {message.text}")
+        if text.split()[0] == ":history":
+            await _show_history(engine, conversation, text.split()[1:])
             continue
         if text.startswith(":"):
             print(HELP)
@@ -114,4 +131,22 @@ async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace
         reply = await engine.respond(conversation, line, seed=seed, user_id=args.user)
         print(f"bot> {reply.text}")
         turns += 1
+        if turns == args.max_turns:
+            return
         seed = None if seed is None else seed + 1
+    print()  # Ctrl-D: the next prompt starts on a line of its own
+
+
+async def _show_history(engine: DBSLMEngine, conversation: int, words: list[str]) -> None:
+    """``:history [N]``: the conversation's last N messages (20 by default), saying when older
+    ones are left out."""
+    if len(words) > 1 or (words and not (words[0].isdigit() and 1 <= int(words[0]) <= HISTORY_MOST)):
+        print(f"usage: :history [N], N from 1 to {HISTORY_MOST:,} (the last N messages)")
+        return
+    shown = int(words[0]) if words else HISTORY_SHOWN
+    messages = await engine.history(conversation, shown + 1)
+    if len(messages) > shown:
+        print(f"  (the last {shown} messages; :history {min(shown * 5, HISTORY_MOST)} shows more)")
+        messages = messages[-shown:]
+    for message in messages:
+        print(f"  [{message.role}] {message.text}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
-from dbslm.config import load_settings
+from dbslm.config import load_settings, old_default_note
 from dbslm.errors import DbslmError
 from dbslm.text.corpus import DEFAULT_MAX_LINE_CHARS
 
@@ -31,6 +32,8 @@ def resolve_defaults(args: argparse.Namespace) -> None:
     for option, setting in (("db", "database"), ("model", "model")):
         if option in vars(args) and getattr(args, option) is None:
             setattr(args, option, getattr(settings, setting))
+            if option == "db" and (note := old_default_note(settings)):
+                print(note, file=sys.stderr)
     args.cold_url = settings.mariadb_url
 
 

@@ -85,6 +85,11 @@ class ModelStore:
     async def model(self, name: str) -> ModelInfo | None:
         return (await self.models([name])).get(name)
 
+    async def trained_names(self) -> list[str]:
+        """The names of the models that have an active build, in order."""
+        rows = await self.db.fetchall("SELECT name FROM models WHERE active_build IS NOT NULL ORDER BY name")
+        return [row[0] for row in rows]
+
     async def models(self, names: Sequence[str]) -> dict[str, ModelInfo]:
         """The models of those names that exist, by name (one query for a community and its base)."""
         rows = await self.db.fetchall(
