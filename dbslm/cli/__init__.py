@@ -9,11 +9,11 @@ import sys
 import traceback
 
 from dbslm import __version__
-from dbslm.cli import arpa, chat, eval_dialog, evaluate, flush, migrate, train
+from dbslm.cli import arpa, backup, chat, eval_dialog, evaluate, flush, migrate, train
 from dbslm.cli.common import resolve_defaults
 from dbslm.errors import DbslmError
 
-COMMANDS = (chat, train, evaluate, eval_dialog, arpa, migrate, flush)
+COMMANDS = (chat, train, evaluate, eval_dialog, arpa, migrate, flush, backup)
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
 INTERRUPTED = "interrupted; no half-written build went live"  # a command's ``interrupted`` default may say otherwise
 

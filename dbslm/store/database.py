@@ -10,10 +10,12 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
+from dbslm.errors import DbslmError
 from dbslm.store.dialect import Dialect
 
 Row = tuple[Any, ...]
@@ -169,6 +171,14 @@ class Database(ABC):
     async def erase_deleted(self) -> None:  # noqa: B027 - nothing to do unless the backend keeps copies
         """Leave no copy of deleted rows in the database's files (after a forgetting). MariaDB:
         InnoDB purges deleted rows itself; its binary logs are the operator's (docs/integrity.md)."""
+
+    async def backup(self, target: Path) -> None:
+        """Copy the whole database, as it is at one moment, into the new SQLite file ``target``
+        while others go on using it. MariaDB's tool for this is mariadb-dump."""
+        raise DbslmError(
+            f"{self.description} is a MariaDB database: back it up with mariadb-dump "
+            "(mariadb-dump --single-transaction -h HOST -u USER -p DATABASE > dbslm.sql)"
+        )
 
     @abstractmethod
     async def size_bytes(self) -> int:

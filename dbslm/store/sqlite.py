@@ -111,6 +111,18 @@ class SQLiteDatabase(Database):
     async def let_others_write(self) -> None:
         await asyncio.sleep(PART_PAUSE_SECONDS)
 
+    async def backup(self, target: Path) -> None:
+        """SQLite's online backup through the reading connection: one read transaction, so the
+        copy is of one moment while writers go on (the write-ahead log keeps readers apart)."""
+        try:
+            async with aiosqlite.connect(target, isolation_level=None) as copy:
+                await self._reader.backup(copy)
+                (verdict,) = (await copy.execute_fetchall("PRAGMA quick_check"))[0]
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot back up {self.path} to {target}: {_reason(exc)}") from None
+        if verdict != "ok":
+            raise DatabaseError(f"the backup of {self.path} at {target} failed its check: {verdict}")
+
     async def erase_deleted(self) -> None:
         """Leave no copy of deleted rows anywhere in the files: merge the full-text indexes
         (whose old segments keep deleted words) and fold the write-ahead log into the file."""
