@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from adapters.console import ConsoleAdapter
 from bot.core import BotCore
 
+log = logging.getLogger(__name__)
 Serve = Callable[[BotCore, asyncio.Event, Mapping[str, str]], Awaitable[None]]
 
 
@@ -31,7 +32,7 @@ async def run_platforms(core: BotCore, stop: asyncio.Event, env: Mapping[str, st
     error is raised. The core is closed once, after every platform stopped."""
     found = platforms(env)
     if not found:
-        print("the bot is listening on the console (Ctrl-D or SIGTERM stops it)", file=sys.stderr)
+        log.info("the bot is listening on the console (Ctrl-D or SIGTERM stops it)")
         await ConsoleAdapter(core).run(stop=stop)
         return
     tasks = [asyncio.create_task(serve(core, stop, env), name=name) for name, serve in found.items()]

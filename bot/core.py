@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import replace
 
 from bot.commands import Commands
@@ -15,8 +16,10 @@ from bot.rules import heard, message_key, unpinging
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from dbslm.listening.listener import Listener
+from dbslm.telemetry import ANSWER_SECONDS, ANSWERS, ERRORS, MESSAGES, QUEUED
 from dbslm.text.valid import repaired
 
+HEALTH_SECONDS = 2.0
 SLOW_DOWN = "You are sending messages faster than I can answer; please wait a moment."
 
 
@@ -46,10 +49,23 @@ class BotCore:
 
         A text starting with ``/`` is a command in a DM, in a mention, or when it names one;
         elsewhere it is neither answered nor learned. A message answered only by the reply
-        chance is dropped quietly when the rate limits say so."""
+        chance is dropped quietly when the rate limits say so. Counted in :mod:`dbslm.telemetry`."""
+        started = time.perf_counter()
+        MESSAGES.labels(message.platform).inc()
+        try:
+            kind = await self._handle(message, send, limit)
+        except Exception:
+            ERRORS.labels("message").inc()
+            raise
+        if kind is not None:
+            ANSWERS.labels(kind).inc()
+            ANSWER_SECONDS.labels(kind).observe(time.perf_counter() - started)
+
+    async def _handle(self, message: Message, send: Send, limit: int) -> str | None:
+        """:meth:`handle`; what was sent: a reply, a command's answer, a refusal, or None."""
         if message.from_bot:
             self.listener.unanswerable(message.channel_key, message.sent_at)  # no one answers a bot here
-            return
+            return None
         message = replace(message, text=repaired(message.text))  # text any table can hold
         text = message.text.lstrip()
         command = text.startswith("/") and (
@@ -66,7 +82,7 @@ class BotCore:
                     await self.listener.observe(engine.learning, heard_now, opted_out)
             addressed = addressed or bool(state.chance and self._chance.random() < state.chance)
         if not addressed:
-            return
+            return None
 
         async def send_parts(reply: str, *, private: bool = False) -> None:
             for part in split_message(reply, limit):
@@ -78,15 +94,17 @@ class BotCore:
             ):
                 if message.is_dm or message.mentions_bot or command:
                     await send_parts(SLOW_DOWN, private=True)
-                return
+                    return "refusal"
+                return None
             if command:
                 await self.commands.run(message, send_parts)
-                return
+                return "command"
             engine = await self.communities.engine(message)
             conversation = await self.conversation_for(message)
             reply = await engine.respond(conversation, message.text, user_id=message.user_key)
             await send_parts(unpinging(reply.text))
             self.listener.unanswerable(message.channel_key)  # what comes next answers the bot
+            return "reply"
 
     async def message_deleted(self, message: Message) -> None:
         """A message was deleted on the platform: never learned from now on, and subtracted
@@ -130,6 +148,17 @@ class BotCore:
         """The conversation of the message's channel (thread, DM), started on first use."""
         engine = await self.communities.engine(message)
         return await engine.conversation_for_channel(message.channel_key, message.user_key)
+
+    async def health(self) -> str | None:
+        """Why the bot cannot serve now (its database does not answer within
+        :data:`HEALTH_SECONDS`), or None when it can; refreshes the queue gauge."""
+        try:
+            QUEUED.set(await asyncio.wait_for(self.communities.queue.waiting(), HEALTH_SECONDS))
+        except asyncio.TimeoutError:
+            return f"the database did not answer within {HEALTH_SECONDS:g} s"
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the bot cannot serve: say what
+            return f"the database does not answer: {type(exc).__name__}: {exc}"
+        return None
 
     async def close(self) -> None:
         """Shutdown: finish trainings, stop backfills (they resume later), learn what waits."""

@@ -148,6 +148,14 @@ class QueueStore:
             found += [_message(r) for r in rows]
         return found
 
+    async def waiting(self) -> int:
+        """How many messages, over every model, are queued and not learned yet."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM learned l JOIN queues q ON q.model_id = l.model_id "
+            f"WHERE {_IN_STATE[Status.QUEUED][0]}"
+        )
+        return int(row[0]) if row else 0
+
     async def models_waiting(self) -> list[str]:
         """The names of the models with messages queued but not learned yet, or to subtract."""
         rows = await self.db.fetchall(

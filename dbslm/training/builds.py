@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dbslm import telemetry
 from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram.count_tables import CountTables, count_tables
@@ -148,47 +149,48 @@ async def _rebuild(
     on_switch: OnSwitch | None,
 ) -> TrainReport:
     """Add (``sign`` 1) or subtract (``sign`` -1) the counts of a text and switch to the result."""
-    started = time.perf_counter()
-    models = store.models
-    async with store.db.lock(f"train:{model.name}"):
-        current = await models.model(model.name)
-        if sign < 0:
-            model = _forgettable(current, model.name)
-        elif current is not None:
-            model = replace(model, id=current.id, active_build=current.active_build)
-        active = current.active_build if current else None
-        whole_vocab = reset or active is None
-        vocab = Vocabulary() if whole_vocab else await models.vocabulary(model, every_word=True)
-        ids = await asyncio.to_thread(_encode, model, vocab, sentences, dialog, sign)
-        sequences, words = text_size(ids)
-        if not whole_vocab and current.counted:
-            ngrams = await learn_in_place(store, current, vocab, ids, sign, on_switch)
-            if ngrams is not None:
-                return TrainReport(model.name, active, sequences, words, ngrams, time.perf_counter() - started)
-        old_counts = None if whole_vocab else await models.remembered_counts(active)
-        if old_counts is None and not whole_vocab:
-            progress("reading the current counts")
-            rows = [await models.order_counts(active, n) for n in range(1, model.order + 1)]
-            old_counts = await asyncio.to_thread(counts_from_rows, rows)
-        progress("counting and estimating")
-        tables, counts, update = await asyncio.to_thread(_build, model, vocab, ids, old_counts, sign, head_size)
-        orders = tables.orders if tables is not None else []
-        progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
-        build = await models.write_build(
-            model,
-            tables,
-            update,
-            replace_vocab=whole_vocab,
-            source="text",
-            sentences=sequences,
-            tokens=words,
-            on_switch=on_switch,
+    with telemetry.training("learn" if sign > 0 else "forget"):
+        started = time.perf_counter()
+        models = store.models
+        async with store.db.lock(f"train:{model.name}"):
+            current = await models.model(model.name)
+            if sign < 0:
+                model = _forgettable(current, model.name)
+            elif current is not None:
+                model = replace(model, id=current.id, active_build=current.active_build)
+            active = current.active_build if current else None
+            whole_vocab = reset or active is None
+            vocab = Vocabulary() if whole_vocab else await models.vocabulary(model, every_word=True)
+            ids = await asyncio.to_thread(_encode, model, vocab, sentences, dialog, sign)
+            sequences, words = text_size(ids)
+            if not whole_vocab and current.counted:
+                ngrams = await learn_in_place(store, current, vocab, ids, sign, on_switch)
+                if ngrams is not None:
+                    return TrainReport(model.name, active, sequences, words, ngrams, time.perf_counter() - started)
+            old_counts = None if whole_vocab else await models.remembered_counts(active)
+            if old_counts is None and not whole_vocab:
+                progress("reading the current counts")
+                rows = [await models.order_counts(active, n) for n in range(1, model.order + 1)]
+                old_counts = await asyncio.to_thread(counts_from_rows, rows)
+            progress("counting and estimating")
+            tables, counts, update = await asyncio.to_thread(_build, model, vocab, ids, old_counts, sign, head_size)
+            orders = tables.orders if tables is not None else []
+            progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
+            build = await models.write_build(
+                model,
+                tables,
+                update,
+                replace_vocab=whole_vocab,
+                source="text",
+                sentences=sequences,
+                tokens=words,
+                on_switch=on_switch,
+            )
+            if build is not None:
+                await models.remember_counts(build, counts)
+        return TrainReport(
+            model.name, build, sequences, words, {t.n: len(t.word) for t in orders}, time.perf_counter() - started
         )
-        if build is not None:
-            await models.remember_counts(build, counts)
-    return TrainReport(
-        model.name, build, sequences, words, {t.n: len(t.word) for t in orders}, time.perf_counter() - started
-    )
 
 
 def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
