@@ -20,6 +20,7 @@ from dbslm.telemetry import ANSWER_SECONDS, ANSWERS, ERRORS, MESSAGES, QUEUED
 from dbslm.text.valid import repaired
 
 HEALTH_SECONDS = 2.0
+NOTHING_SAID = "Say something with your message and I will answer it (/help lists my commands)."
 SLOW_DOWN = "You are sending messages faster than I can answer; please wait a moment."
 
 
@@ -99,6 +100,11 @@ class BotCore:
             if command:
                 await self.commands.run(message, send_parts)
                 return "command"
+            if not text:  # a bare mention, or a file without words: nothing to answer
+                if not (message.is_dm or message.mentions_bot):
+                    return None
+                await send_parts(NOTHING_SAID)
+                return "reply"
             engine = await self.communities.engine(message)
             conversation = await self.conversation_for(message)
             reply = await engine.respond(conversation, message.text, user_id=message.user_key)

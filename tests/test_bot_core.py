@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from adapters.console import ConsoleAdapter
-from bot.core import SLOW_DOWN, BotCore, split_message
+from bot.core import NOTHING_SAID, SLOW_DOWN, BotCore, split_message
 from bot.events import Attachment, Message
 from bot.registry import BY_NAME, COMMANDS
 from bot.settings import BotSettings
@@ -51,6 +51,14 @@ async def test_what_gets_answered(core):
     assert await ask(core, "Hello", is_dm=False, mentions_bot=True)
     assert not await ask(core, "Hello", is_dm=False)
     assert not await ask(core, "Hello", from_bot=True)
+
+
+async def test_a_message_without_words_gets_a_hint_not_a_made_up_reply(core):
+    assert await ask(core, "   ") == [NOTHING_SAID]
+    assert await ask(core, "", is_dm=False, mentions_bot=True) == [NOTHING_SAID]
+    await core.communities.update_channel(core.engine, Message("test", "w1", "c9", "ann", ""), chance=1.0)
+    assert not await ask(core, "", channel="c9", is_dm=False)  # answered by chance: nothing to answer
+    assert table_rows(str(core.engine.store.db.description), "SELECT COUNT(*) FROM messages") == [(0,)]
 
 
 async def test_correct_changes_the_next_answer_in_that_channel_only(core):
