@@ -7,6 +7,8 @@ import asyncio
 import html
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -15,6 +17,7 @@ import pytest
 from adapters.slack import serve
 from adapters.slack.oauth import SCOPES
 from adapters.slack.tests.fake_slack import (
+    APP_TOKEN,
     BOT_TOKEN,
     CLIENT_ID,
     CLIENT_SECRET,
@@ -34,22 +37,35 @@ COOKIE = "slack-app-oauth-state"  # bolt's cookie that ties a state to the brows
 OAUTH = {"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET, "SLACK_SIGNING_SECRET": SECRET}
 
 
+@asynccontextmanager
+async def many_workspaces(db: str, port: int, **slack: str) -> AsyncIterator[tuple[FakeSlack, str]]:
+    """The fake Slack and the bot's URL: the bot installed through OAuth, its base model trained on
+    the starter dialogs in the SQLite file ``db``, in HTTP mode (Socket Mode with ``slack``'s
+    SLACK_APP_TOKEN)."""
+    engine = await DBSLMEngine.open(db)
+    api = FakeSlack()
+    try:
+        await engine.train_dialog(split_pairs()[0])
+        env = {**OAUTH, "SLACK_API_URL": await api.start(), "BOT_SLACK_PORT": str(port), **slack}
+        stop = asyncio.Event()
+        serving = asyncio.create_task(serve(BotCore(engine, SETTINGS), stop, env))
+        try:
+            await asyncio.wait_for(listening(port), 5)
+            yield api, f"http://127.0.0.1:{port}"
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 10)
+    finally:
+        await api.close()
+        await engine.close()
+
+
 @pytest.fixture
 async def bot(tmp_path, unused_tcp_port, capsys):
     """The fake Slack, the bot's URL in HTTP mode for many workspaces, and its database file."""
     db = str(tmp_path / "many.sqlite3")
-    engine = await DBSLMEngine.open(db)
-    await engine.train_dialog(split_pairs()[0])
-    api = FakeSlack()
-    env = {**OAUTH, "SLACK_API_URL": await api.start(), "BOT_SLACK_PORT": str(unused_tcp_port)}
-    stop = asyncio.Event()
-    serving = asyncio.create_task(serve(BotCore(engine, SETTINGS), stop, env))
-    await asyncio.wait_for(listening(unused_tcp_port), 5)
-    yield api, f"http://127.0.0.1:{unused_tcp_port}", db
-    stop.set()
-    await asyncio.wait_for(serving, 10)
-    await api.close()
-    await engine.close()
+    async with many_workspaces(db, unused_tcp_port) as (api, url):
+        yield api, url, db
     shown = "".join(capsys.readouterr())
     assert "Traceback" not in shown and not any(token in shown for token in api.tokens)
 
@@ -162,6 +178,21 @@ async def test_unknown_and_uninstalled_workspaces_get_no_answer(bot, caplog):
     await asyncio.sleep(0.5)  # an answer would have come by now
     assert api.posted == [] and table_rows(db, "SELECT COUNT(*) FROM slack_bots") == [(0,)]
     assert "Traceback" not in caplog.text
+
+
+async def test_in_socket_mode_the_installed_workspaces_are_answered_over_the_websocket(tmp_path, unused_tcp_port):
+    async with many_workspaces(str(tmp_path / "socket.sqlite3"), unused_tcp_port, SLACK_APP_TOKEN=APP_TOKEN) as (
+        api,
+        url,
+    ):
+        await asyncio.wait_for(api.connected.wait(), 5)
+        assert (await install(api, url, "T2"))[0] == 200
+        await api.push("events_api", event_body("app_mention", "<@UBOT> Hello", channel="C1", team="T1"))
+        await api.push("events_api", event_body("app_mention", "<@UBOT> Hello", channel="C2", team="T2"))
+        await api.acks.wait_for(2)
+        posted = await api.posted.wait_for(1)
+        await asyncio.sleep(0.3)  # T1, never installed here, would have been answered by now
+        assert [(p["channel"], p["token"]) for p in posted] == [("C2", token_of(api, "T2"))]
 
 
 @pytest.mark.parametrize(
