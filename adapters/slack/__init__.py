@@ -12,9 +12,10 @@ each workspace is answered with the bot token its installation stored. Either wa
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import aiohttp
 from aiohttp import web
@@ -72,13 +73,28 @@ def _adapter(core: BotCore, env: Mapping[str, str]) -> tuple[SlackAdapter, str]:
         missing = [name for name in (*OAUTH_VARIABLES, "SLACK_SIGNING_SECRET") if not env.get(name)]
         if missing:
             raise BotError(f"installing into many workspaces needs {' and '.join(missing)} as well")
-        settings = oauth_settings(env, core.engine.store.db)
-        return SlackAdapter(core, None, signing_secret, api_url, settings), app_token
+        with _settings_given_alone():
+            settings = oauth_settings(env, core.engine.store.db)
+            return SlackAdapter(core, None, signing_secret, api_url, settings), app_token
     if not bot_token:
         raise BotError("SLACK_BOT_TOKEN is not set")
     if not (app_token or signing_secret):
         raise BotError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) to serve Slack")
-    return SlackAdapter(core, bot_token, "" if app_token else signing_secret, api_url), app_token
+    with _settings_given_alone():
+        return SlackAdapter(core, bot_token, "" if app_token else signing_secret, api_url), app_token
+
+
+@contextmanager
+def _settings_given_alone() -> Iterator[None]:
+    """While slack-bolt's app is made, the process's SLACK_ variables hidden from it: bolt reads
+    SLACK_BOT_TOKEN, SLACK_CLIENT_ID and others from the environment besides its arguments, and
+    takes the empty ones of a copied .env.example for settings (empty client credentials turn its
+    OAuth flow on, an empty token gets a warning). The adapter gives it every setting itself."""
+    hidden = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("SLACK_")}
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
 
 
 async def _checked(call: Awaitable[AsyncSlackResponse], variable: str) -> AsyncSlackResponse:

@@ -28,7 +28,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -63,11 +63,10 @@ class SlackAdapter:
         answers every workspace it was installed into, each with its own bot token."""
         self.core = core
         self._signing_secret = signing_secret
-        self.app = AsyncApp(token=bot_token, signing_secret=signing_secret, oauth_settings=oauth)
-        client = self.app.client  # its per-request clients (and the OAuth flow's calls) copy its settings
-        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
-        if api_url:
-            client.base_url = api_url
+        retries = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+        client = AsyncWebClient(token=bot_token, retry_handlers=retries, **({"base_url": api_url} if api_url else {}))
+        # its per-request clients (and the OAuth flow's calls) copy the client's base URL and retries
+        self.app = AsyncApp(client=client, signing_secret=signing_secret, oauth_settings=oauth)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
         if oauth is not None:

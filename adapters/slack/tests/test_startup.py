@@ -12,6 +12,7 @@ from adapters.slack.tests.fake_slack import APP_TOKEN, BOT_TOKEN, CLIENT_ID, CLI
 from adapters.slack.tests.harness import SECRET
 
 CONNECTED = "the bot is connected to Slack in Socket Mode (SIGTERM stops it)"
+UNSET_OAUTH = {"SLACK_CLIENT_ID": "", "SLACK_CLIENT_SECRET": "", "SLACK_SCOPES": "", "SLACK_REDIRECT_URI": ""}
 
 
 async def started(env: dict[str, str], last: str) -> tuple[int, list[str]]:
@@ -49,10 +50,12 @@ async def bot_env(tmp_path, api: FakeSlack, **slack: str) -> dict[str, str]:
 
 async def test_one_workspace_starts_without_a_library_warning(tmp_path):
     """slack-bolt reads SLACK_BOT_TOKEN from the environment itself: given a client too, it would
-    warn "As you gave `client` as well, `token` will be unused"."""
+    warn "As you gave `client` as well, `token` will be unused". The empty settings of a copied
+    .env.example are unset: SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, even empty, would make bolt
+    install into many workspaces and drop the bot token."""
     api = FakeSlack()
     try:
-        env = await bot_env(tmp_path, api, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN)
+        env = await bot_env(tmp_path, api, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, **UNSET_OAUTH)
         code, lines = await started(env, CONNECTED)
     finally:
         await api.close()
@@ -70,6 +73,7 @@ async def test_many_workspaces_in_socket_mode_serve_the_install_page(tmp_path, u
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_APP_TOKEN=APP_TOKEN,
             BOT_SLACK_PORT=str(unused_tcp_port),
+            SLACK_BOT_TOKEN="",  # as in .env.example: bolt would warn that it goes unused
         )
         code, lines = await started(env, CONNECTED)
     finally:
