@@ -20,7 +20,7 @@ def platforms(env: Mapping[str, str]) -> dict[str, Serve]:
         from adapters.discord import serve as serve_discord
 
         found["discord"] = serve_discord
-    if env.get("SLACK_BOT_TOKEN"):
+    if any(env.get(name) for name in ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")):
         from adapters.slack import serve as serve_slack
 
         found["slack"] = serve_slack

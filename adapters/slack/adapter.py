@@ -10,11 +10,15 @@ edited messages are unlearned (and relearned). A mention or DM whose text is ``/
 files attached trains on them (Slack's slash commands carry no files). The slash commands are
 acknowledged at once and answered afterwards through the Web API; private replies (refusals,
 errors) are ephemeral: only their caller sees them. A 429 from the Web API is waited out
-(its Retry-After) and the call retried.
+(its Retry-After) and the call retried. Installed into many workspaces (bolt's OAuth flow),
+every request is answered with its workspace's bot token (bolt's per-request client); a workspace
+that uninstalls the app is deleted from the installation store. With one workspace's token, its
+uninstall is said on standard error.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
@@ -46,14 +51,29 @@ NOT_A_MEMBER = ("not_in_channel", "channel_not_found")  # chat.post* in a channe
 class SlackAdapter:
     """One slack-bolt app for both modes: ``socket_mode()`` connects out, ``web_app()`` takes signed requests."""
 
-    def __init__(self, core: BotCore, bot_token: str, signing_secret: str = "", api_url: str | None = None) -> None:
+    def __init__(
+        self,
+        core: BotCore,
+        bot_token: str | None,
+        signing_secret: str = "",
+        api_url: str | None = None,
+        oauth: AsyncOAuthSettings | None = None,
+    ) -> None:
+        """One workspace's app with ``bot_token``, or with ``oauth`` (and no token) an app that
+        answers every workspace it was installed into, each with its own bot token."""
         self.core = core
         self._signing_secret = signing_secret
         retries = [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
         client = AsyncWebClient(token=bot_token, retry_handlers=retries, **({"base_url": api_url} if api_url else {}))
-        self.app = AsyncApp(client=client, signing_secret=signing_secret)  # its per-request clients copy the retries
+        # its per-request clients (and the OAuth flow's calls) copy the client's base URL and retries
+        self.app = AsyncApp(client=client, signing_secret=signing_secret, oauth_settings=oauth)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
+        if oauth is not None:
+            self.app.enable_token_revocation_listeners()  # an uninstalled workspace's rows are deleted
+        else:
+            self.app.event("app_uninstalled")(self._on_uninstalled)
+            self.app.event("tokens_revoked")(self._on_uninstalled)
         for command in COMMANDS:
             self.app.command(command.slash)(self._on_command)
         self._seen: Recent[str, None] = Recent(SEEN_MESSAGES)
@@ -63,11 +83,23 @@ class SlackAdapter:
         """A Socket Mode handler: it gets its ``wss://`` URL from apps.connections.open with ``app_token``."""
         return AsyncSocketModeHandler(self.app, app_token)
 
+    @property
+    def many_workspaces(self) -> bool:
+        """Whether the app is installed through its OAuth flow, into any number of workspaces."""
+        return self.app.oauth_flow is not None
+
     def web_app(self) -> web.Application:
-        """The aiohttp application that receives Slack's signed requests at /slack/events (HTTP mode)."""
+        """The aiohttp application that receives Slack's signed requests at /slack/events (HTTP
+        mode) and, with the OAuth flow, serves /slack/install and /slack/oauth_redirect."""
         if not self._signing_secret:
             raise ValueError("HTTP mode needs a signing secret to verify Slack's requests")
         return self.app.web_app(path="/slack/events")
+
+    @staticmethod
+    async def _on_uninstalled(event: dict[str, Any], body: dict[str, Any]) -> None:
+        """The one workspace's app was uninstalled, or a token revoked: said once, on standard error."""
+        if event["type"] == "app_uninstalled" or event.get("tokens", {}).get("bot"):
+            print(f"Slack: the app's bot token for workspace {body.get('team_id')} was revoked", file=sys.stderr)
 
     async def _on_mention(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext

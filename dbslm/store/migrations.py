@@ -20,11 +20,11 @@ from dbslm.store.schema import ADDED, INDEXED, RETYPED, SCHEMA_VERSION, TABLES, 
 
 async def migrate(db: Database) -> None:
     """Bring ``db`` to :data:`SCHEMA_VERSION`: create the tables it lacks (version 1 creates
-    every table; 2 adds ``pair_vectors`` and the community tables; 4 ``queues``), then give
-    the columns a later version retyped their new type, add the columns and indexes it added
-    (2: ``pairs.meta``; 3: ``decode_profiles.copy_tokens``; 4: ``learned.seq``; 8: the count
-    form's columns) and convert the rows it stores differently (4: the learning queue; 8: the
-    trained builds, to count form)."""
+    every table; 2 adds ``pair_vectors`` and the community tables; 4 ``queues``; 9 the Slack
+    installation tables), then give the columns a later version retyped their new type, add the
+    columns and indexes it added (2: ``pairs.meta``; 3: ``decode_profiles.copy_tokens``; 4:
+    ``learned.seq``; 8: the count form's columns) and convert the rows it stores differently (4:
+    the learning queue; 8: the trained builds, to count form)."""
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
         raise DbslmError(

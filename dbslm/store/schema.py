@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 8  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
+SCHEMA_VERSION = 9  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
 # 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable,
 # decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (answers,
 # pairs.message_key), set_aside; 7: reply_words; 8: builds in count form, learning by delta (builds.form,
-# version and head_size, ngrams.adjusted, contexts, discounts.ngrams, touched; ngrams.logp and q empty in them)
+# version and head_size, ngrams.adjusted, contexts, discounts.ngrams, touched; ngrams.logp and q empty in them);
+# 9: Slack's installations into many workspaces (slack_installations, slack_bots, slack_oauth_states)
 RETYPED = {
     2: (("conversations", ("channel_key",)),),  # columns whose type a version changed
     8: (("ngrams", ("logp", "q")),),
@@ -231,6 +232,21 @@ TABLES: tuple[Table, ...] = (
         (("build", "int"), ("n", "int"), ("ctx", "key"), ("rows_moved", "int"), ("flushed_at", "real")),
         ("build", "n", "ctx"),
     ),
+    # Slack's OAuth flow (one deployment installed into many workspaces): each installation and
+    # bot as slack_sdk's JSON of it (with its tokens), keyed by org and workspace ('' for none), and
+    # the state values of installs under way. An installation is kept per installing user.
+    Table(
+        "slack_installations",
+        (("enterprise_id", "name"), ("team_id", "name"), ("user_id", "name"), ("data", "text"),
+         ("installed_at", "real")),
+        ("enterprise_id", "team_id", "user_id"),
+    ),
+    Table(
+        "slack_bots",
+        (("enterprise_id", "name"), ("team_id", "name"), ("data", "text"), ("installed_at", "real")),
+        ("enterprise_id", "team_id"),
+    ),
+    Table("slack_oauth_states", (("state", "name"), ("expires_at", "real")), ("state",)),
 )
 
 # The cold tier, in the MariaDB database that a SQLite file flushes to: the same rows as

@@ -5,14 +5,17 @@ apps.connections.open (app-level token) returns a websocket URL, where the serve
 sends envelopes ``{envelope_id, type, payload, accepts_response_payload}`` and expects each to be
 acknowledged with ``{envelope_id}``; a file's ``url_private`` needs the bot token to download;
 conversations.history pages newest first with ``response_metadata.next_cursor``; a rate-limited
-call is answered HTTP 429 with a ``Retry-After`` header. Two workspaces (T1, T2), each with its
-own admins. Records every Web API call, and what the bot posts, acknowledges and downloads.
+call is answered HTTP 429 with a ``Retry-After`` header; oauth.v2.access (the app's client id and
+secret as HTTP basic auth) exchanges an installer's code, once, for a bot token of their workspace.
+Two workspaces (T1, T2), each with its own admins; each bot token belongs to one. Records every Web
+API call, and what the bot posts (with the token it used), acknowledges and downloads.
 What it sends is loaded from payloads/ (JSON as Slack sends it), each test's ids and text filled in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import time
@@ -25,8 +28,10 @@ from tests.helpers import Payloads, Recorder
 
 ADMIN = "UADMIN"  # an admin of T1, but not of T2
 ADMIN2 = "UADMIN2"  # an admin of T2
-BOT_TOKEN = "xoxb-fake-bot-token"
+BOT_TOKEN = "xoxb-fake-bot-token"  # T1's, for a bot of one workspace
 APP_TOKEN = "xapp-fake-app-token"
+CLIENT_ID, CLIENT_SECRET = "1234.5678", "fake-client-secret"  # the app's, for installing it anywhere
+CLIENT_CREDENTIALS = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()  # as HTTP basic auth
 BOT_USER, BOT_ID = "UBOT", "BBOT"
 payload = Payloads(Path(__file__).parent / "payloads")
 
@@ -129,6 +134,8 @@ class FakeSlack:
         self.page_size = 200  # conversations.history serves at most this many a page
         self.readable_pages: dict[str, int] = {}  # channel -> pages served before not_in_channel
         self.rate_limited: set[str] = set()  # methods answered once with HTTP 429, Retry-After: 1
+        self.tokens = {BOT_TOKEN: "T1"}  # bot token -> its workspace
+        self._codes: dict[str, str] = {}  # an installer's OAuth code -> their workspace
         self._pages: dict[str, int] = {}
         self._files: dict[str, tuple[dict[str, Any], bytes]] = {}
         self._sockets: list[web.WebSocketResponse] = []
@@ -170,6 +177,12 @@ class FakeSlack:
             url_private_download=url + "?download=1",
         )
 
+    def grant(self, team: str) -> str:
+        """The code Slack sends an installer of the app into ``team`` back with (to /slack/oauth_redirect)."""
+        code = f"code-{team}-{next(self._ids)}"
+        self._codes[code] = team
+        return code
+
     async def push(self, kind: str, body: dict[str, Any]) -> str:
         """Send one envelope (events_api, slash_commands) over the bot's websocket; returns its id.
         A slash command gets a ``response_url`` of this fake."""
@@ -187,8 +200,10 @@ class FakeSlack:
             form.update(await request.post())
         method = request.match_info["method"]
         await asyncio.sleep(self.stall.get(method, 0))
-        token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
-        authorized = request.headers.get("Authorization") == f"Bearer {token}"
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        authorized = token == APP_TOKEN if method == "apps.connections.open" else token in self.tokens
+        if method == "oauth.v2.access":
+            authorized = request.headers.get("Authorization") == f"Basic {CLIENT_CREDENTIALS}"
         if authorized and method in self.rate_limited:
             self.rate_limited.discard(method)
             self.calls.add({"method": method, **form, "status": 429})
@@ -199,7 +214,9 @@ class FakeSlack:
         if method == "conversations.history":
             return web.json_response(self._history(form["channel"], int(form.get("limit", 100)), form.get("cursor")))
         if method == "auth.test":
-            return web.json_response(payload("auth_test", user_id=BOT_USER, bot_id=BOT_ID, team_id="T1"))
+            return web.json_response(payload("auth_test", user_id=BOT_USER, bot_id=BOT_ID, team_id=self.tokens[token]))
+        if method == "oauth.v2.access":
+            return web.json_response(self._installed(form.get("code", "")))
         if method == "apps.connections.open":
             return web.json_response(
                 payload("apps_connections_open", url=f"ws://{request.host}/link/?ticket=t{next(self._ids)}")
@@ -214,9 +231,24 @@ class FakeSlack:
         if method in ("chat.postMessage", "chat.postEphemeral") and form["channel"] in self.outside:
             return web.json_response(payload("error", error="not_in_channel"))
         if method in ("chat.postMessage", "chat.postEphemeral"):
-            self.posted.add({"method": method, **{k: str(v) for k, v in form.items()}})
+            self.posted.add({"method": method, **{k: str(v) for k, v in form.items()}, "token": token})
             return web.json_response(self._posted(method, form))
         return web.json_response(payload("error", error="unknown_method"))
+
+    def _installed(self, code: str) -> dict[str, Any]:
+        """oauth.v2.access's answer to a code: a new bot token of the code's workspace, or invalid_code."""
+        team = self._codes.pop(code, None)
+        if team is None:
+            return payload("error", error="invalid_code")
+        token = f"xoxb-{team}-{next(self._ids)}"
+        self.tokens[token] = team
+        return payload(
+            "oauth_v2_access",
+            access_token=token,
+            bot_user_id=BOT_USER,
+            team={"id": team, "name": f"Workspace {team}"},
+            authed_user={"id": ADMIN if team == "T1" else ADMIN2},
+        )
 
     @staticmethod
     def _posted(method: str, form: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +303,7 @@ class FakeSlack:
     async def _download(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")
         self.downloads.add({"file": request.match_info["id"], "authorization": authorization})
-        if authorization != f"Bearer {BOT_TOKEN}":
+        if authorization.removeprefix("Bearer ") not in self.tokens:
             return web.Response(status=403, text="sign in to download this file")
         if request.match_info["id"] not in self._files:
             return web.Response(status=404)

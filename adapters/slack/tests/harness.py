@@ -1,10 +1,16 @@
-"""The bot in Socket Mode against the fake Slack, on a fresh database: what the Socket Mode tests run."""
+"""The bot against the fake Slack, on a fresh database: Socket Mode for the Socket Mode tests, and
+Slack's signed requests for the HTTP mode ones."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+import aiohttp
 
 from adapters.slack import serve
 from adapters.slack.tests.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
@@ -12,6 +18,8 @@ from bot.core import BotCore
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from tests.helpers import split_pairs
+
+SECRET = "fake-signing-secret"  # the app's signing secret in HTTP mode
 
 
 @asynccontextmanager
@@ -35,3 +43,31 @@ async def socket_bot(db: str, settings: BotSettings) -> AsyncIterator[tuple[Fake
     finally:
         await api.close()
         await engine.close()
+
+
+async def listening(port: int) -> None:
+    """Wait until something accepts connections on ``port``."""
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+
+
+async def post(url: str, body: str, content_type: str, secret: str = SECRET, age: int = 0) -> int:
+    """Post ``body`` to the bot at ``url``'s /slack/events, signed as Slack signs (with ``secret``,
+    ``age`` seconds ago); its HTTP status."""
+    timestamp = str(int(time.time()) - age)
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    headers = {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": content_type,
+    }
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url + "/slack/events", data=body.encode(), headers=headers) as response:
+            return response.status

@@ -3,42 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
-import time
 from urllib.parse import urlencode
 
-import aiohttp
 import pytest
 
 from adapters.slack import serve
-from adapters.slack.tests.fake_slack import ADMIN, APP_TOKEN, BOT_TOKEN, FakeSlack, command_body, event_body
+from adapters.slack.tests.fake_slack import (
+    ADMIN,
+    APP_TOKEN,
+    BOT_TOKEN,
+    FakeSlack,
+    command_body,
+    event_body,
+    fresh_ts,
+    wrapped,
+)
+from adapters.slack.tests.harness import SECRET, listening, post
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from tests.helpers import run_bot_process, split_pairs
 
-SECRET = "fake-signing-secret"
 SETTINGS = BotSettings(admins=frozenset(), user_rate=50, channel_rate=50, rate_window=60, max_upload_mb=1)
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 REFUSED = "was refused by Slack (invalid_auth)"
-
-
-async def listening(port: int) -> None:
-    """Wait until something accepts connections on ``port``."""
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
 
 
 @pytest.fixture
@@ -62,19 +54,6 @@ async def slack(tmp_path, unused_tcp_port):
     assert not api.connected.is_set()  # HTTP mode: no websocket
     await api.close()
     await engine.close()
-
-
-async def post(url: str, body: str, content_type: str, secret: str = SECRET, age: int = 0) -> int:
-    timestamp = str(int(time.time()) - age)
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    headers = {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": content_type,
-    }
-    async with aiohttp.ClientSession() as session:
-        async with session.post(url + "/slack/events", data=body.encode(), headers=headers) as response:
-            return response.status
 
 
 def event(kind: str, text: str, **fields) -> str:
@@ -137,6 +116,23 @@ async def test_a_replayed_slash_command_runs_once(slack):
     texts = [p["text"] for p in await api.posted.wait_for(3)]
     assert sum(t.startswith("Trained on message.txt") for t in texts) == 1 and texts[-1].startswith("Model")
     assert len(api.posted) == 3
+
+
+async def test_an_uninstall_is_said_once_on_standard_error(slack, capsys):
+    """The one workspace's token stops working: the operator is told (a user token revoked is no news)."""
+    api, url = slack
+    revoked = wrapped({"type": "tokens_revoked", "tokens": {"oauth": ["U1"]}, "event_ts": fresh_ts()}, "T1")
+    assert await post(url, json.dumps(revoked), JSON) == 200
+    assert await post(url, json.dumps(wrapped({"type": "app_uninstalled", "event_ts": fresh_ts()}, "T1")), JSON) == 200
+    said = ""
+    for _ in range(50):
+        said += capsys.readouterr().err
+        if "revoked" in said:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    said += capsys.readouterr().err
+    assert said.splitlines() == ["Slack: the app's bot token for workspace T1 was revoked"] and api.posted == []
 
 
 @pytest.mark.parametrize(
