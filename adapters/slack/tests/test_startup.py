@@ -59,7 +59,10 @@ async def test_one_workspace_starts_without_a_library_warning(tmp_path):
         code, lines = await started(env, CONNECTED)
     finally:
         await api.close()
-    assert (code, lines) == (0, ["training the starter model ...", CONNECTED])
+    assert (code, lines) == (
+        0,
+        [f"the bot's database is {tmp_path / 'bot.sqlite3'}", "training the starter model ...", CONNECTED],
+    )
 
 
 async def test_many_workspaces_in_socket_mode_serve_the_install_page(tmp_path, unused_tcp_port):
@@ -81,6 +84,7 @@ async def test_many_workspaces_in_socket_mode_serve_the_install_page(tmp_path, u
     assert (code, lines) == (
         0,
         [
+            f"the bot's database is {tmp_path / 'bot.sqlite3'}",
             "training the starter model ...",
             f"install the bot into a Slack workspace at http://127.0.0.1:{unused_tcp_port}/slack/install",
             CONNECTED,
