@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from bot.core import BotCore
-from bot.errors import BotError
+from bot.serving import http_served
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,8 @@ def operations_app(core: BotCore) -> web.Application:
 
 @asynccontextmanager
 async def operations_served(core: BotCore, host: str, port: int) -> AsyncIterator[None]:
-    """Serve the operations endpoints on ``host``:``port`` while the block runs; a port that
-    cannot be bound is a :class:`BotError` naming the settings."""
-    runner = web.AppRunner(operations_app(core), access_log=None)
-    await runner.setup()
-    try:
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as exc:
-            raise BotError(
-                f"cannot serve /healthz and /metrics on {host}:{port} (BOT_HTTP_HOST, BOT_HTTP_PORT): {exc.strerror}"
-            ) from None
+    """Serve the operations endpoints on ``host``:``port`` while the block runs."""
+    settings = "BOT_HTTP_HOST, BOT_HTTP_PORT"
+    async with http_served(operations_app(core), host, port, "serve /healthz and /metrics", settings):
         log.info("health and metrics at http://%s:%s/healthz and /metrics", host, port)
         yield
-    finally:
-        await runner.cleanup()

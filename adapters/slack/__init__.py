@@ -12,13 +12,12 @@ each workspace is answered with the bot token its installation stored. Either wa
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-import sys
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import aiohttp
-from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -26,8 +25,10 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.oauth import oauth_settings
 from bot.core import BotCore
 from bot.errors import BotError
+from bot.serving import http_served
 
 __all__ = ["SlackAdapter", "serve"]
+log = logging.getLogger(__name__)
 OAUTH_VARIABLES = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
 
 
@@ -115,7 +116,7 @@ async def _socket_mode(adapter: SlackAdapter, app_token: str, url: str, stop: as
     try:
         await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if connecting.done():
-            print("the bot is connected to Slack in Socket Mode (SIGTERM stops it)", file=sys.stderr)
+            log.info("the bot is connected to Slack in Socket Mode (SIGTERM stops it)")
         await stopping
     finally:
         connecting.cancel()
@@ -127,22 +128,12 @@ async def _socket_mode(adapter: SlackAdapter, app_token: str, url: str, stop: as
 async def _http_server(adapter: SlackAdapter, host: str, port: int, *, events: bool) -> AsyncIterator[None]:
     """The adapter's HTTP server on ``host``:``port`` while the block runs (``events``: Slack's
     events come to it; else it serves only the install page)."""
-    runner = web.AppRunner(adapter.web_app())
-    await runner.setup()
-    try:
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as exc:
-            raise BotError(
-                f"cannot listen for Slack on {host}:{port} (BOT_SLACK_HOST, BOT_SLACK_PORT): {exc.strerror}"
-            ) from None
+    async with http_served(adapter.web_app(), host, port, "listen for Slack", "BOT_SLACK_HOST, BOT_SLACK_PORT"):
         if events:
-            print(f"the bot is listening for Slack on {host}:{port} (SIGTERM stops it)", file=sys.stderr)
+            log.info("the bot is listening for Slack on %s:%s (SIGTERM stops it)", host, port)
         if adapter.many_workspaces:
-            print(f"install the bot into a Slack workspace at http://{host}:{port}/slack/install", file=sys.stderr)
+            log.info("install the bot into a Slack workspace at http://%s:%s/slack/install", host, port)
         yield
-    finally:
-        await runner.cleanup()
 
 
 def _port(env: Mapping[str, str]) -> int:

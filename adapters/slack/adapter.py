@@ -18,7 +18,7 @@ uninstall is said on standard error.
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from dataclasses import replace
 from typing import Any
@@ -39,6 +39,7 @@ from bot.events import Message, Send
 from bot.registry import COMMANDS
 from dbslm.recent import Recent
 
+log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 40000
 DM_SUBTYPES = (None, "file_share")  # a plain direct message, or one with files attached
 CHANNEL_TYPES = ("channel", "group")  # public and private channels
@@ -99,7 +100,7 @@ class SlackAdapter:
     async def _on_uninstalled(event: dict[str, Any], body: dict[str, Any]) -> None:
         """The one workspace's app was uninstalled, or a token revoked: said once, on standard error."""
         if event["type"] == "app_uninstalled" or event.get("tokens", {}).get("bot"):
-            print(f"Slack: the app's bot token for workspace {body.get('team_id')} was revoked", file=sys.stderr)
+            log.warning("Slack: the app's bot token for workspace %s was revoked", body.get("team_id"))
 
     async def _on_mention(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
