@@ -1,9 +1,9 @@
 """``dbslm-bot`` (``python -m app``): the bot on the configured database with the configured adapters.
 
 Every platform whose credentials are set runs, side by side in one process: Discord when
-``DISCORD_TOKEN`` is set, Slack when ``SLACK_BOT_TOKEN`` is (Socket Mode with
-``SLACK_APP_TOKEN``, else HTTP mode with ``SLACK_SIGNING_SECRET``); the console when neither
-is. With ``BOT_HTTP_PORT`` it serves ``/healthz`` and ``/metrics`` too. Tokens are checked at
+``DISCORD_TOKEN`` is set, Slack when ``SLACK_BOT_TOKEN`` is (one workspace) or
+``SLACK_CLIENT_ID`` and ``SLACK_CLIENT_SECRET`` are (many, installed through OAuth), in Socket
+Mode with ``SLACK_APP_TOKEN``, else HTTP mode; the console when neither is. With ``BOT_HTTP_PORT`` it serves ``/healthz`` and ``/metrics`` too. Tokens are checked at
 start and never printed. SIGTERM (or Ctrl-C) stops taking messages, finishes the replies and
 trainings in flight and closes the database.
 """
