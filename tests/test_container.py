@@ -74,7 +74,7 @@ def docker_base() -> str | None:
     """The base image to build on, if a container runtime runs and has it or can pull it."""
     if not shutil.which("docker") or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         return None
-    base = os.environ.get("DBSLM_DOCKER_BASE", "python:3.11-slim")
+    base = os.environ.get("DBSLM_DOCKER_BASE") or "python:3.11-slim"
     present = subprocess.run(["docker", "image", "inspect", base], capture_output=True).returncode == 0
     pulled = present or subprocess.run(["docker", "pull", base], capture_output=True, timeout=300).returncode == 0
     return base if pulled else None
