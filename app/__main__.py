@@ -29,9 +29,10 @@ async def main() -> int:
     bot_settings = load_bot_settings()  # a bad setting is reported before anything starts
     engine = await DBSLMEngine.open(settings.database, settings.model, settings.embedder_model, settings.mariadb_url)
     try:
-        if not (await engine.stats())["trained"]:
-            print("training the starter model ...", file=sys.stderr)
-            await engine.train_dialog(starter_pairs(), source="starter")
+        async with engine.store.db.lock("starter"):  # processes started together train it once
+            if not (await engine.stats())["trained"]:
+                print("training the starter model ...", file=sys.stderr)
+                await engine.train_dialog(starter_pairs(), source="starter")
         core = BotCore(engine, bot_settings)
         await core.resume_learning()
         stop = asyncio.Event()
