@@ -27,7 +27,7 @@ from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
 from tests.helpers import assert_same_model, eventually, ngrams_by_text, owners_of, table_rows
 
-X, Y = user("21", "x"), user("22", "y")
+X, Y, Z = user("21", "x"), user("22", "y"), user("23", "z")
 LEARNED = (  # the texts each model holds now (not those waiting, nor those being forgotten)
     "SELECT m.name, l.text FROM learned l JOIN models m ON m.id = l.model_id JOIN queues q ON q.model_id = m.id "
     "WHERE l.seq <= q.learned AND l.status NOT IN ('forgetting', 'unpairing')"
@@ -83,9 +83,18 @@ async def bot_processes(fake: FakeDiscord, db: str, tmp_path: Path, count: int) 
         assert code == 0 and "Traceback" not in text, text
 
 
-async def learned(db: str) -> list[tuple[str, str]]:
-    """(model, text) of every message a model holds, sorted."""
-    return sorted(await asyncio.to_thread(table_rows, db, LEARNED))
+async def until_learned(db: str, expected: list[tuple[str, str]]) -> None:
+    """Wait until the models hold exactly ``expected``, (model, text) pairs, and nothing else."""
+
+    async def learned() -> list[tuple[str, str]]:
+        return sorted(await asyncio.to_thread(table_rows, db, LEARNED))
+
+    await eventually(learned, lambda found: found == sorted(expected), 30)
+
+
+def server(guild: str, *texts: str) -> list[tuple[str, str]]:
+    """``texts`` as learned by the model of ``guild``."""
+    return [(f"discord:{guild}", text) for text in texts]
 
 
 async def say(fake: FakeDiscord, number: int, channel: str, author: dict, text: str, guild: str) -> None:
@@ -112,31 +121,46 @@ async def test_two_processes_share_the_servers_and_answer_each_message_once(tmp_
             for i in range(4):
                 await say(fake, i, "60", X, f"the quokka sings {i} at dusk", GUILD)
                 await say(fake, 10 + i, "80", X, f"the wombat digs {i} at noon", GUILD_B)
-            await say(fake, 20, "80", Y, "the marmot naps by the weir", GUILD_B)
-            quokkas = [(f"discord:{GUILD}", f"the quokka sings {i} at dusk") for i in range(4)]
-            wombats = [(f"discord:{GUILD_B}", f"the wombat digs {i} at noon") for i in range(4)]
-            naps = [(f"discord:{GUILD_B}", "the marmot naps by the weir")]
-            await eventually(lambda: learned(mariadb_url), lambda found: found == sorted(quokkas + wombats + naps), 30)
+            await say(fake, 5, "60", Z, "a zebu grazes on the hill", GUILD)
+            await say(fake, 15, "80", Z, "a zebu grazes in the bog", GUILD_B)
+            quokkas = server(GUILD, *(f"the quokka sings {i} at dusk" for i in range(4)))
+            wombats = server(GUILD_B, *(f"the wombat digs {i} at noon" for i in range(4)))
+            zebus = server(GUILD, "a zebu grazes on the hill") + server(GUILD_B, "a zebu grazes in the bog")
+            await until_learned(mariadb_url, quokkas + wombats + zebus)
             assert owners_of(mariadb_url, "quokka") == {f"discord:{GUILD}"}
             assert owners_of(mariadb_url, "wombat") == {f"discord:{GUILD_B}"}
-            [done] = await followups(fake, await fake.slash("forget", BOSS, (ADMIN_ROLE_B,), channel="80", user=X), 1)
-            assert done["content"].startswith("Done: for this community I deleted")
-            await eventually(lambda: learned(mariadb_url), lambda found: found == sorted(quokkas + naps), 30)
+            tokens.append(await fake.slash("forget", BOSS, (ADMIN_ROLE_B,), channel="80", user=X))
+            assert (await followups(fake, tokens[-1], 1))[0]["content"].startswith("Done: for this community")
+            await say(fake, 20, "80", Y, "the marmot naps by the weir", GUILD_B)  # shard 1 reads B's opt-outs
+            naps = server(GUILD_B, "the marmot naps by the weir")
+            await until_learned(mariadb_url, quokkas + zebus + naps)
+            # Z forgets themself in server A, on shard 0: unlearned in B too, and opted out there
+            tokens += [
+                await fake.slash("forget", Z, channel="60"),
+                await fake.slash("forget", Z, channel="60", confirm=True),
+            ]
+            assert (await followups(fake, tokens[-1], 1))[0]["content"].startswith("Done: I deleted")
+            await until_learned(mariadb_url, quokkas + naps)
+            await say(fake, 21, "80", Z, "a zebu sings in the bog", GUILD_B)  # shard 1 must not learn it
+            await say(fake, 22, "80", Y, "the marmot wakes at dawn", GUILD_B)
+            wakes = server(GUILD_B, "the marmot wakes at dawn")
+            await until_learned(mariadb_url, quokkas + naps + wakes)
             await asyncio.sleep(0.5)  # time for a second answer, if one were coming
             assert sorted(m["channel"] for m in fake.sent) == ["50", "60", "80"]
-            assert sorted(f["token"] for f in fake.followups) == sorted([*tokens, done["token"]])
+            assert sorted(f["token"] for f in fake.followups) == sorted(tokens)
             deferred = [c["interaction"] for c in fake.callbacks if "interaction" in c]
-            assert len(deferred) == len(set(deferred)) == 3
+            assert len(deferred) == len(set(deferred)) == len(tokens)
     finally:
         await fake.close()
-    assert owners_of(mariadb_url, "wombat") == set() and owners_of(mariadb_url, "marmot") == {f"discord:{GUILD_B}"}
+    assert owners_of(mariadb_url, "wombat") == owners_of(mariadb_url, "zebu") == set()
     assert table_rows(mariadb_url, "SELECT COUNT(*) FROM pairs WHERE source = 'starter'") == [(len(starter_pairs()),)]
     engine = await DBSLMEngine.open(mariadb_url)
     try:
-        alone = await resolve_model(engine.store, "naps-alone", None, None, reset=False)
-        await train(engine.store, alone, dialog=[([], get_tokenizer("regex").tokenize(naps[0][1]))])
+        alone = await resolve_model(engine.store, "marmot-alone", None, None, reset=False)
+        tokenize = get_tokenizer("regex").tokenize
+        await train(engine.store, alone, dialog=[([], tokenize(text)) for _, text in naps + wakes])
         assert_same_model(
-            await ngrams_by_text(engine.store, f"discord:{GUILD_B}"), await ngrams_by_text(engine.store, "naps-alone")
+            await ngrams_by_text(engine.store, f"discord:{GUILD_B}"), await ngrams_by_text(engine.store, "marmot-alone")
         )
     finally:
         await engine.close()
