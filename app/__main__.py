@@ -3,9 +3,11 @@
 Every platform whose credentials are set runs, side by side in one process: Discord when
 ``DISCORD_TOKEN`` is set, Slack when ``SLACK_BOT_TOKEN`` is (one workspace) or
 ``SLACK_CLIENT_ID`` and ``SLACK_CLIENT_SECRET`` are (many, installed through OAuth), in Socket
-Mode with ``SLACK_APP_TOKEN``, else HTTP mode; the console when neither is. With ``BOT_HTTP_PORT`` it serves ``/healthz`` and ``/metrics`` too. Tokens are checked at
-start and never printed. SIGTERM (or Ctrl-C) stops taking messages, finishes the replies and
-trainings in flight and closes the database.
+Mode with ``SLACK_APP_TOKEN``, else HTTP mode; the console when neither is. Discord's shards
+are ``BOT_SHARD_COUNT`` and ``BOT_SHARD_IDS`` (processes sharing one MariaDB). With
+``BOT_HTTP_PORT`` it serves ``/healthz`` and ``/metrics`` too. Tokens are checked at start and
+never printed. SIGTERM (or Ctrl-C) stops taking messages, finishes the replies and trainings in
+flight and closes the database.
 """
 
 from __future__ import annotations
@@ -70,9 +72,10 @@ async def main(process: ProcessSettings) -> int:
     engine = await DBSLMEngine.open(settings.database, settings.model, settings.embedder_model, settings.mariadb_url)
     log.info("the bot's database is %s", engine.store.db.description)
     try:
-        if not (await engine.stats())["trained"]:
-            log.info("training the starter model ...")
-            await engine.train_dialog(starter_pairs(), source="starter")
+        async with engine.store.db.lock("starter"):  # processes started together train it once
+            if not (await engine.stats())["trained"]:
+                log.info("training the starter model ...")
+                await engine.train_dialog(starter_pairs(), source="starter")
         core = BotCore(engine, bot_settings)
         await core.resume_learning()
         stop = asyncio.Event()

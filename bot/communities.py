@@ -25,7 +25,6 @@ class Communities:
         self.queue = base.learning.heard  # every model's learning queue
         self._engines: dict[str, asyncio.Task[DBSLMEngine]] = {}  # one engine per model, made once
         self._channels: dict[tuple[str, str], ChannelState] = {}
-        self._opted_out: dict[str, frozenset[str]] = {}
 
     def model_name(self, message: Message) -> str:
         """The model ``message`` talks to and teaches."""
@@ -77,20 +76,18 @@ class Communities:
         Level 2 rows. They are opted out there and in ``here``'s community, so that neither
         listening nor a history backfill learns them again until they /optin."""
         others = [await self.engine_named(n) for n in await self.queue.models_learned_from(user_key)]
-        removed = await here.forget_user(user_key, communities=others)
-        for engine in {here, *others}:
+        for engine in {here, *others}:  # first: no process (a shard of another server) queues theirs meanwhile
             await self.set_opted_out(engine, user_key, True)
-        return removed
+        return await here.forget_user(user_key, communities=others)
 
     async def opted_out(self, engine: DBSLMEngine) -> frozenset[str]:
-        """The users of the engine's community who opted out of learning."""
-        if engine.model_name not in self._opted_out:
-            self._opted_out[engine.model_name] = await self.channels.opted_out(await engine.model_id())
-        return self._opted_out[engine.model_name]
+        """The users of the engine's community who opted out of learning, read each time: another
+        process sharing the database (a Discord shard) opts people out here too, with a /forget
+        sent in another server."""
+        return await self.channels.opted_out(await engine.model_id())
 
     async def set_opted_out(self, engine: DBSLMEngine, user_key: str, out: bool) -> None:
         await self.channels.set_opted_out(await engine.model_id(), user_key, out)
-        self._opted_out.pop(engine.model_name, None)
 
     async def channel(self, engine: DBSLMEngine, message: Message) -> ChannelState:
         """The listening switch, reply chance and backfill cursor of the message's channel."""

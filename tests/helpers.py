@@ -128,8 +128,8 @@ def owners_of(db: str, word: str) -> set[str]:
     for table in TABLES:
         texts = [c for c, kind in table.columns if kind.rstrip("?") in ("text", "name", "ref", "token")]
         if "model_id" in table.column_names and texts:
-            joined = " || ' ' || ".join(f"COALESCE({c}, '')" for c in texts)
-            selects.append(f"SELECT model_id FROM {table.name} WHERE {joined} LIKE '%{word}%'")
+            found = " OR ".join(f"{c} LIKE '%{word}%'" for c in texts)  # MariaDB's || is OR, not a join
+            selects.append(f"SELECT model_id FROM {table.name} WHERE {found}")
     return {names[model] for (model,) in table_rows(db, " UNION ".join(selects))}
 
 

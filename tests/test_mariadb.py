@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
 import pymysql
 
+from dbslm.store import open_store
 from dbslm.store.mariadb import parse_url
 from tests.helpers import assert_refused, table_rows
 
@@ -109,3 +111,10 @@ def test_a_large_model_trains_the_same_on_both_backends(cli, tmp_path, kjv, mari
         cli("eval", kjv / "test.txt", "--db", mariadb_url, "--json").json()
         == cli("eval", kjv / "test.txt", "--db", sqlite, "--json").json()
     )
+
+
+async def test_processes_opening_an_empty_database_at_once_create_it_once(mariadb_url):
+    """Bot processes started together (one a shard) each open the new database: one creates it."""
+    for store in await asyncio.gather(*(open_store(mariadb_url) for _ in range(4))):
+        await store.close()
+    assert table_rows(mariadb_url, "SELECT COUNT(*) FROM meta WHERE name = 'database_id'") == [(1,)]

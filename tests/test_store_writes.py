@@ -1,6 +1,6 @@
 """Writes on both backends: bulk inserts (insert_rows) keep every value exactly (the MariaDB
-path goes through LOAD DATA, where text must be escaped and bytes hexed), and a transaction
-cancelled anywhere leaves the database writable."""
+path goes through LOAD DATA, where text must be escaped and bytes hexed), a transaction
+cancelled anywhere leaves the database writable, and named locks nest."""
 
 from __future__ import annotations
 
@@ -133,3 +133,21 @@ async def test_two_processes_creating_one_model_at_once_get_the_same_row(db):
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_lock_taken_inside_another_is_held_against_other_processes(db):
+    """As the bot's process trains the starter model under one lock and its build takes the
+    model's: no wait on itself; another process (another connection) gets neither meanwhile."""
+    mine, theirs = await open_database(db), await open_database(db)
+    try:
+        async with mine.lock("starter") as outer:
+            async with asyncio.timeout(5), mine.lock("train:base") as inner:
+                for name in ("starter", "train:base"):
+                    async with theirs.lock(name, wait=False) as got:
+                        assert outer and inner and not got
+        for name in ("starter", "train:base"):
+            async with theirs.lock(name, wait=False) as got:
+                assert got
+    finally:
+        await mine.close()
+        await theirs.close()

@@ -1,4 +1,5 @@
-"""The Discord adapter: discord.py's client with the message-content intent and slash commands.
+"""The Discord adapter: discord.py's sharded client with the message-content intent and slash
+commands; a process runs every shard or those BOT_SHARD_IDS names, and prints the bot's invite link.
 
 Every server message the bot sees goes to the core, which learns those of listened channels and
 answers DMs, mentions, commands and, with a channel's reply chance, other messages; edits are

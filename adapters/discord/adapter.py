@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -22,26 +22,44 @@ from bot.registry import Command
 from bot.uploads import size_refusal
 from dbslm.listening.backfill import HistoryReader
 
+log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 2000
+# what the bot does in a channel, and nothing more: it reads messages (view channels), answers in
+# channels and threads (send messages in either; typing needs no more), and reads a channel's past
+# messages for /train history (read message history). It sends no files, embeds or reactions.
+PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, send_messages_in_threads=True, read_message_history=True
+)
+SCOPES = ("bot", "applications.commands")  # the bot user, and its slash commands
 
 
 class UploadTooLarge(Exception):
     """An attachment over the core's upload limit; the message is the reply."""
 
 
-class BotClient(discord.Client):
-    """discord.py's client with the message-content intent and a command tree synced at login.
-    Replies ping nobody: a reply may repeat a mention it was trained on (an uploaded text, say).
+class BotClient(discord.AutoShardedClient):
+    """discord.py's sharded client with the message-content intent and a command tree synced at
+    login. Replies ping nobody: a reply may repeat a mention it was trained on (an uploaded text, say).
+
+    It runs the shards ``shard_ids`` of ``shard_count`` (all of them by default); without a
+    ``shard_count``, as many as Discord recommends (GET /gateway/bot).
 
     ``api_url`` is another base URL of Discord's REST API (``https://discord.com/api/v10`` by
     default): a Discord-compatible server, or a test's fake Discord. The client then connects to
     the gateway that server names (GET /gateway/bot, where Discord tells bots theirs).
     """
 
-    def __init__(self, api_url: str | None = None) -> None:
+    def __init__(
+        self, api_url: str | None = None, shard_count: int | None = None, shard_ids: list[int] | None = None
+    ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
-        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
+        super().__init__(
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            shard_count=shard_count,
+            shard_ids=shard_ids,
+        )
         self.tree = app_commands.CommandTree(self)
         self.api_url = api_url.rstrip("/") if api_url else None
 
@@ -49,7 +67,7 @@ class BotClient(discord.Client):
         """Log in, at ``api_url`` when it is set, and learn its gateway.
 
         discord.py has no option for either address: it keeps them in class attributes, so they
-        are set there, for the whole process (one Discord connection a process, as ``serve`` makes).
+        are set there, for the whole process (one Discord client a process, as ``serve`` makes).
         """
         if self.api_url:
             discord.http.Route.BASE = self.api_url
@@ -62,14 +80,26 @@ class BotClient(discord.Client):
         """Publish the application commands globally (at every login, so changes take effect)."""
         await self.tree.sync()
 
+    def invite_url(self) -> str:
+        """The link that adds the bot to a server with its slash commands and exactly the
+        permissions it uses (known once logged in)."""
+        assert self.application_id is not None, "not logged in"
+        return discord.utils.oauth_url(self.application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
 
 class DiscordAdapter:
     """Hands every message the bot sees, their edits and deletions, and slash commands to the
     core; posts its replies."""
 
-    def __init__(self, core: BotCore, api_url: str | None = None) -> None:
+    def __init__(
+        self,
+        core: BotCore,
+        api_url: str | None = None,
+        shard_count: int | None = None,
+        shard_ids: list[int] | None = None,
+    ) -> None:
         self.core = core
-        self.client = BotClient(api_url)
+        self.client = BotClient(api_url, shard_count, shard_ids)
         for handler in (
             self.on_message,
             self.on_raw_message_delete,
@@ -192,8 +222,32 @@ class DiscordAdapter:
         return tuple([Attachment(a.filename, await a.read()) for a in attachments])
 
 
+def shards(env: Mapping[str, str]) -> tuple[int | None, list[int] | None]:
+    """The shard count and this process's shard ids from ``BOT_SHARD_COUNT`` and ``BOT_SHARD_IDS``
+    (comma-separated); (None, None), Discord's recommended count and every shard, when neither
+    is set. A bad value is a BotError naming the variable."""
+    count_text, ids_text = env.get("BOT_SHARD_COUNT", "").strip(), env.get("BOT_SHARD_IDS", "").strip()
+    if not count_text:
+        if ids_text:
+            raise BotError("BOT_SHARD_IDS needs BOT_SHARD_COUNT, the number of shards of all processes")
+        return None, None
+    if not count_text.isdecimal() or int(count_text) < 1:
+        raise BotError(f"BOT_SHARD_COUNT must be a whole number of at least 1, not {count_text!r}")
+    count = int(count_text)
+    if not ids_text:
+        return count, None
+    parts = [part.strip() for part in ids_text.split(",")]
+    if not all(part.isdecimal() and int(part) < count for part in parts) or len(set(map(int, parts))) < len(parts):
+        raise BotError(
+            f"BOT_SHARD_IDS must be distinct shard numbers from 0 to {count - 1} separated by commas, not {ids_text!r}"
+        )
+    return count, [int(part) for part in parts]
+
+
 async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> None:
-    """Log in with ``env["DISCORD_TOKEN"]``, publish the slash commands and answer until ``stop``.
+    """Log in with ``env["DISCORD_TOKEN"]``, publish the slash commands, print the invite link
+    and answer until ``stop``, on the shards ``BOT_SHARD_COUNT`` and ``BOT_SHARD_IDS`` name (see
+    :func:`shards`).
 
     ``env["DISCORD_API_URL"]``, when set, is another base URL of Discord's REST API (a
     Discord-compatible server, such as a test's fake). A missing or refused token, or a refused
@@ -202,7 +256,7 @@ async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> N
     token = env.get("DISCORD_TOKEN", "").strip()
     if not token:
         raise BotError("DISCORD_TOKEN is not set")
-    client = DiscordAdapter(core, env.get("DISCORD_API_URL") or None).client
+    client = DiscordAdapter(core, env.get("DISCORD_API_URL") or None, *shards(env)).client
     try:
         try:
             await client.login(token)
@@ -212,7 +266,8 @@ async def serve(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> N
             raise BotError(f"cannot reach Discord to log in with DISCORD_TOKEN: {type(exc).__name__}") from None
         connection = asyncio.create_task(client.connect())
         stopping = asyncio.create_task(stop.wait())
-        print("the bot is connected to Discord (SIGTERM stops it)", file=sys.stderr)
+        log.info("the bot is connected to Discord (SIGTERM stops it)")
+        log.info("invite it to a server with %s", client.invite_url())
         await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         await client.close()

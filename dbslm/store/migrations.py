@@ -24,8 +24,15 @@ async def migrate(db: Database) -> None:
     installation tables), then give the columns a later version retyped their new type, add the
     columns and indexes it added (2: ``pairs.meta``; 3: ``decode_profiles.copy_tokens``; 4:
     ``learned.seq``; 8: the count form's columns) and convert the rows it stores differently (4:
-    the learning queue; 8: the trained builds, to count form)."""
-    version = await schema_version(db)
+    the learning queue; 8: the trained builds, to count form). Processes opening the database at
+    once migrate it once: the first under a lock, the others find it done."""
+    if await schema_version(db) != SCHEMA_VERSION:
+        async with db.lock("schema"):
+            await _upgrade(db, await schema_version(db))
+
+
+async def _upgrade(db: Database, version: int) -> None:
+    """Bring ``db`` from schema ``version`` to :data:`SCHEMA_VERSION` (see :func:`migrate`)."""
     if version > SCHEMA_VERSION:
         raise DbslmError(
             f"database {db.description} has schema version {version}; "

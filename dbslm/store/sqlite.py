@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiosqlite
 
@@ -69,6 +69,9 @@ class SQLiteDatabase(Database):
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self._named_locks: dict[str, asyncio.Lock] = {}
+        self._file_lock = asyncio.Lock()  # taking the flock of <file>.lock, or giving it up
+        self._file: IO[bytes] | None = None  # <file>.lock while this process holds its flock ...
+        self._file_holders = 0  # ... for this many of its named locks
 
     @classmethod
     async def open(cls, path: str | Path, create: bool = True) -> SQLiteDatabase:
@@ -208,26 +211,47 @@ class SQLiteDatabase(Database):
 
     @asynccontextmanager
     async def lock(self, name: str, wait: bool = True) -> AsyncIterator[bool]:
-        """A lock among this file's users: an asyncio lock within the process, an exclusive
-        ``flock`` on ``<file>.lock`` across processes (released by the kernel if one dies)."""
+        """A lock among this file's users: an asyncio lock per name within the process, and
+        across processes an exclusive ``flock`` on ``<file>.lock`` (released by the kernel if one
+        dies), which the process holds while it holds any named lock (so that one lock can be
+        taken inside another)."""
         local = self._named_locks.setdefault(name, asyncio.Lock())
-        if not wait and local.locked():
+        if not wait and (local.locked() or self._file_lock.locked()):
             yield False
             return
         async with local:
-            with open(f"{self.path}.lock", "a+b") as handle:
+            if not await self._hold_file(wait):  # another process holds it
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                self._file_holders -= 1
+                if not self._file_holders:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                    self._file.close()
+                    self._file = None
+
+    async def _hold_file(self, wait: bool) -> bool:
+        """Count one more named lock held, taking the file's flock first unless this process
+        holds it already; False (without ``wait``) when another process holds it."""
+        async with self._file_lock:
+            if self._file is None:
+                handle = open(f"{self.path}.lock", "a+b")  # kept open while the flock is held
                 try:
                     if wait:
                         await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
                     else:
                         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:  # another process holds it
-                    yield False
-                    return
-                try:
-                    yield True
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+                except BlockingIOError:
+                    handle.close()
+                    return False
+                except BaseException:
+                    handle.close()
+                    raise
+                self._file = handle
+            self._file_holders += 1
+            return True
 
     async def close(self) -> None:
         await self._reader.close()

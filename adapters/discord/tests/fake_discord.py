@@ -1,7 +1,7 @@
-"""A small fake of Discord on 127.0.0.1: the REST calls the adapter makes, a gateway that
-speaks zlib-stream compressed JSON (READY, then GUILD_CREATE with two servers), application
-commands and their interactions, channel history (with scripted rate limits and refusals), and
-a CDN for attachments. Written from Discord's public API documentation; what it sends is
+"""A small fake of Discord on 127.0.0.1: the REST calls the adapter makes, a sharded gateway
+that speaks zlib-stream compressed JSON (on each shard's connection READY, then GUILD_CREATE
+with its servers), application commands and their interactions, channel history (with scripted
+rate limits and refusals), and a CDN for attachments. Written from Discord's public API documentation; what it sends is
 loaded from payloads/ (JSON as Discord sends it) with the ids and text of each test filled in."""
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ def user(uid: str, name: str, bot: bool = False) -> dict:
 
 
 BOT = user("1000", "dbslm", bot=True)
-GUILD = "600"  # server A: channels 60 and 61, a role that may Manage Server
+# server ids are snowflakes: of two shards, server A's is on shard 0 and server B's on shard 1
+GUILD = str(600 << 22)  # server A: channels 60 and 61, a role that may Manage Server
 ADMIN_ROLE = "601"
-GUILD_B = "800"  # server B: channels 80 and 81, its own admin role
+GUILD_B = str(801 << 22)  # server B: channels 80 and 81, its own admin role
 ADMIN_ROLE_B = "801"
 GUILDS = {GUILD: (("60", "61"), ADMIN_ROLE), GUILD_B: (("80", "81"), ADMIN_ROLE_B)}  # other channels are DMs
 MANAGE_GUILD = 1 << 5
@@ -39,8 +40,13 @@ OPTION_TYPES = {bool: 5, int: 4, float: 10, str: 3}
 
 class FakeDiscord:
     """Records channel messages in ``sent``, the synced commands in ``commands``, interaction
-    callbacks in ``callbacks``, follow-ups in ``followups``, attachment downloads in ``downloads``
-    and history requests in ``reads``.
+    callbacks in ``callbacks``, follow-ups in ``followups``, attachment downloads in ``downloads``,
+    history requests in ``reads`` and the ``[shard_id, shard_count]`` of each IDENTIFY in
+    ``identified``.
+
+    GET /gateway/bot recommends ``shards`` shards. Each gateway connection gets the servers of its
+    shard, and an event goes to the shard of its server as Discord routes them, ``(server id >> 22)
+    % shard count`` (DMs to shard 0); ``ready`` is set once every shard has its servers.
 
     ``history`` holds each channel's past messages, newest first. ``history_faults`` scripts a
     channel's next history requests: 429 (rate limited for ``retry_after`` 0.2 s), 403 (Missing
@@ -51,8 +57,10 @@ class FakeDiscord:
     visibility, whatever flags it carries, unless the response was deleted first.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shards: int = 1) -> None:
+        self.shards = shards
         self.sent = Recorder()
+        self.identified = Recorder()
         self.commands = Recorder()
         self.callbacks = Recorder()
         self.followups = Recorder()
@@ -64,9 +72,8 @@ class FakeDiscord:
         self._files: dict[str, bytes] = {}
         self._deferred: dict[str, int] = {}  # interaction token -> flags of its unfilled deferred response
         self._channels: dict[str, str] = {}  # interaction token -> its channel
-        self._socket: web.WebSocketResponse | None = None
-        self._compressor = zlib.compressobj()  # one zlib stream per gateway connection
-        self._sequence = 0
+        self._connections: dict[int, Connection] = {}  # shard id -> its gateway connection
+        self._shard_count = 1  # as the bot identified
         self._runner: web.AppRunner | None = None
         self.ready = asyncio.Event()
         self.app = web.Application()
@@ -102,7 +109,7 @@ class FakeDiscord:
 
     async def _gateway_bot(self, request: web.Request) -> web.Response:
         """Where the gateway is (this fake serves it at its root)."""
-        return _json(payload("gateway_bot", url=self.url.replace("http", "ws", 1)))
+        return _json(payload("gateway_bot", url=self.url.replace("http", "ws", 1), shards=self.shards))
 
     async def _me(self, request: web.Request) -> web.Response:
         return _json(current_user())
@@ -202,37 +209,43 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        self._socket, self._compressor = socket, zlib.compressobj()
-        await self._send(payload("hello"))
+        connection = Connection(socket)
+        await connection.send(payload("hello"))
         async for frame in socket:
             if frame.type != WSMsgType.TEXT:
                 continue
-            opcode = json.loads(frame.data)["op"]
-            if opcode == 2:  # IDENTIFY
-                await self.dispatch(
+            received = json.loads(frame.data)
+            if received["op"] == 2:  # IDENTIFY
+                shard_id, self._shard_count = received["d"].get("shard", [0, 1])
+                self.identified.add([shard_id, self._shard_count])
+                self._connections[shard_id] = connection
+                servers = [g for g in GUILDS if self.shard_of(g) == shard_id]
+                await connection.dispatch(
                     "READY",
                     payload(
                         "ready",
                         user=current_user(),
-                        guilds=[{"id": g, "unavailable": True} for g in GUILDS],
+                        guilds=[{"id": g, "unavailable": True} for g in servers],
                         resume_gateway_url=str(request.url),
                         application={"id": BOT["id"], "flags": 0},
+                        shard=[shard_id, self._shard_count],
                     ),
                 )
-                for guild_id in GUILDS:
-                    await self.dispatch("GUILD_CREATE", guild(guild_id))
-                self.ready.set()
-            elif opcode == 1:  # heartbeat
-                await self._send(payload("heartbeat_ack"))
+                for guild_id in servers:
+                    await connection.dispatch("GUILD_CREATE", guild(guild_id))
+                if len(self._connections) == self._shard_count:
+                    self.ready.set()
+            elif received["op"] == 1:  # heartbeat
+                await connection.send(payload("heartbeat_ack"))
         return socket
 
-    async def _send(self, frame: dict) -> None:
-        data = self._compressor.compress(json.dumps(frame).encode()) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
-        await self._socket.send_bytes(data)
+    def shard_of(self, guild_id: str | None) -> int:
+        """The shard that gets a server's events (DMs are shard 0's)."""
+        return (int(guild_id) >> 22) % self._shard_count if guild_id else 0
 
     async def dispatch(self, event: str, data: dict) -> None:
-        self._sequence += 1
-        await self._send({"op": 0, "s": self._sequence, "t": event, "d": data})
+        """Send an event to the shard of its server."""
+        await self._connections[self.shard_of(data.get("guild_id"))].dispatch(event, data)
 
     @staticmethod
     def message(
@@ -331,6 +344,23 @@ class FakeDiscord:
 
     async def wait_for_messages(self, count: int) -> list[dict]:
         return await self.sent.wait_for(count)
+
+
+class Connection:
+    """One shard's gateway connection: its socket, zlib stream and sequence numbers."""
+
+    def __init__(self, socket: web.WebSocketResponse) -> None:
+        self.socket = socket
+        self.compressor = zlib.compressobj()
+        self.sequence = 0
+
+    async def send(self, frame: dict) -> None:
+        data = self.compressor.compress(json.dumps(frame).encode()) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
+        await self.socket.send_bytes(data)
+
+    async def dispatch(self, event: str, data: dict) -> None:
+        self.sequence += 1
+        await self.send({"op": 0, "s": self.sequence, "t": event, "d": data})
 
 
 def current_user() -> dict:

@@ -31,7 +31,7 @@ from adapters.slack.tests.harness import SECRET, listening, post
 from bot.core import BotCore
 from bot.errors import BotError
 from dbslm.engine import DBSLMEngine
-from tests.helpers import SETTINGS, execute, split_pairs, table_rows
+from tests.helpers import SETTINGS, eventually, execute, split_pairs, table_rows
 
 COOKIE = "slack-app-oauth-state"  # bolt's cookie that ties a state to the browser that asked for it
 OAUTH = {"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET, "SLACK_SIGNING_SECRET": SECRET}
@@ -173,6 +173,11 @@ async def test_unknown_and_uninstalled_workspaces_get_no_answer(bot, caplog):
     ts = fresh_ts()
     uninstalled = wrapped({"type": "app_uninstalled", "event_ts": ts}, "T2")
     assert await post(url, json.dumps(uninstalled), "application/json") == 200
+
+    async def bots() -> list[tuple]:
+        return table_rows(db, "SELECT COUNT(*) FROM slack_bots")
+
+    await eventually(bots, lambda rows: rows == [(0,)])  # bolt runs the uninstall after its ack
     assert await post(url, json.dumps(event_body("app_mention", "<@UBOT> Hello", team="T2")), "application/json") == 200
     assert await post(url, json.dumps(event_body("app_mention", "<@UBOT> Hi", team="T9")), "application/json") == 200
     await asyncio.sleep(0.5)  # an answer would have come by now
