@@ -33,10 +33,8 @@ class Vocabulary:
         for tokens in sentences:
             ids = self.ids(tokens, grow=grow)
             if ids:
-                out.append(BOS)
-                out += ids
-                out.append(EOS)
-        return np.fromiter(out, dtype=np.int64, count=len(out))
+                out += (BOS, *ids, EOS)
+        return np.asarray(out, dtype=np.int64)
 
     def encode_dialog(self, pairs: Iterable[tuple[list[str], list[str]]], *, grow: bool) -> np.ndarray:
         """Ids of ``<s> prompt <sep> response </s>`` for each pair with a non-empty response."""
@@ -50,10 +48,6 @@ class Vocabulary:
     def ids(self, tokens: Iterable[str], *, grow: bool) -> list[int]:
         """The ids of ``tokens`` (control spellings dropped; see :meth:`encode`)."""
         index, texts = self.index, self.texts
-        tokens = tokens if isinstance(tokens, list) else list(tokens)
-        known = list(map(index.get, tokens))  # the common case, in C: every token known, none a control
-        if None not in known and min(known, default=len(CONTROL_TOKENS)) >= len(CONTROL_TOKENS):
-            return known
         out = []
         for tok in tokens:
             i = index.get(tok)
