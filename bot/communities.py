@@ -25,6 +25,7 @@ class Communities:
         self.queue = base.learning.heard  # every model's learning queue
         self._engines: dict[str, asyncio.Task[DBSLMEngine]] = {}  # one engine per model, made once
         self._channels: dict[tuple[str, str], ChannelState] = {}
+        self._opted_out: dict[str, frozenset[str]] = {}
 
     def model_name(self, message: Message) -> str:
         """The model ``message`` talks to and teaches."""
@@ -81,13 +82,16 @@ class Communities:
         return await here.forget_user(user_key, communities=others)
 
     async def opted_out(self, engine: DBSLMEngine) -> frozenset[str]:
-        """The users of the engine's community who opted out of learning, read each time: another
-        process sharing the database (a Discord shard) opts people out here too, with a /forget
-        sent in another server."""
-        return await self.channels.opted_out(await engine.model_id())
+        """The users of the engine's community who opted out of learning, as this process knows
+        them (read once; another process, a Discord shard, may opt people out here too: each
+        build drops what they queued meanwhile, see ``ChannelLearning``)."""
+        if engine.model_name not in self._opted_out:
+            self._opted_out[engine.model_name] = await self.channels.opted_out(await engine.model_id())
+        return self._opted_out[engine.model_name]
 
     async def set_opted_out(self, engine: DBSLMEngine, user_key: str, out: bool) -> None:
         await self.channels.set_opted_out(await engine.model_id(), user_key, out)
+        self._opted_out.pop(engine.model_name, None)
 
     async def channel(self, engine: DBSLMEngine, message: Message) -> ChannelState:
         """The listening switch, reply chance and backfill cursor of the message's channel."""

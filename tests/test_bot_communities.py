@@ -67,6 +67,19 @@ async def test_listening_learns_ordinary_messages_only(core):
     assert "fine, learn this spring line" in await learned(core)
 
 
+async def test_an_opt_out_made_by_another_process_holds_at_the_next_build(dialog_engine):
+    core = BotCore(dialog_engine, replace(SETTINGS, listen_batch=100, listen_seconds=60))
+    await say(core, "/listen on", is_admin=True)
+    await say(core, "my garden has tomatoes", user="shy")
+    await say(core, "tomatoes need sun", user="bob")  # answers shy's message
+    await say(core, "the bus was late", user="bob")
+    engine = await core.communities.engine_named("discord:g1")
+    await core.communities.channels.set_opted_out(await engine.model_id(), "discord:shy", True)  # not this core
+    assert sorted(await learned(core)) == ["the bus was late", "tomatoes need sun"]
+    pairs = {m.text: m.prompt for m in await engine.learning.messages(status=Status.LEARNED)}
+    assert pairs == {"tomatoes need sun": None, "the bus was late": None}
+
+
 async def test_learning_waits_for_the_batch_or_the_timer(core):
     await say(core, "/listen on", is_admin=True)
     for i in range(3):  # under the batch of 4: nothing learned until the timer

@@ -106,6 +106,7 @@ class ChannelLearning:
 
     async def _learn_batch(self, model_id: int, most: int, last: int) -> TrainReport | None:
         async with self._lock:
+            await self._drop_opted_out(model_id)
             batch = await self.heard.take(model_id, most, last)
             if batch is None:
                 return None
@@ -127,6 +128,16 @@ class ChannelLearning:
         if paired:
             await self._pairs_changed(added=paired)
         return report
+
+    async def _drop_opted_out(self, model_id: int) -> None:
+        """Drop what people who opted out have queued, and the prompt of the queued messages
+        that answer theirs: the database's opt-outs decide at each build, whatever a listening
+        process knew when it queued (another one, a Discord shard, may have opted them out)."""
+        theirs, answering = await self.heard.queued_of_opted_out(model_id)
+        if theirs:
+            await self.heard.drop_queued(model_id, theirs)
+        if answering:
+            await self.heard.set_prompts(model_id, answering, None)
 
     async def forget_later(self, keys: Sequence[str]) -> None:
         """Mark messages (deleted on their platform) to be subtracted with the next batch, and

@@ -194,6 +194,18 @@ class QueueStore:
         )
         return Batch([(r[1], r[2]) for r in rows], rows[0][3], queue[0], rows[-1][0], queue[1]) if rows else None
 
+    async def queued_of_opted_out(self, model_id: int) -> tuple[list[str], list[str]]:
+        """The queued messages of people who opted out of the model's learning, and the queued
+        messages that answer one of theirs (the opt-outs as the database holds them now)."""
+        rows = await self.db.fetchall(
+            f"SELECT l.message_key, o.user_id IS NOT NULL FROM learned l JOIN queues q ON q.model_id = l.model_id "
+            f"{_ANSWERS} LEFT JOIN optouts o ON o.model_id = l.model_id AND o.user_id = l.user_id "
+            "WHERE l.model_id = ? AND l.seq > q.learned AND (o.user_id IS NOT NULL OR a.prompt_user IN "
+            "(SELECT user_id FROM optouts WHERE model_id = ?))",
+            (model_id, model_id),
+        )
+        return [key for key, own in rows if own], [key for key, own in rows if not own]
+
     async def set_aside(self, model_id: int, key: str, reason: str) -> None:
         """Take a queued message that cannot be learned out of the queue, keeping why."""
         async with self.db.transaction() as tx:
