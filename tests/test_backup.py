@@ -49,3 +49,12 @@ def test_refusals_are_one_line(cli, tmp_path, trained_dialogs, mariadb_url):
     assert missing.code == 1 and missing.err == f"dbslm: error: no database at {tmp_path / 'none.sqlite3'}\n"
     mariadb = cli("backup", tmp_path / "m.sqlite3", "--db", mariadb_url)
     assert mariadb.code == 1 and "back it up with mariadb-dump" in mariadb.err and len(mariadb.err.splitlines()) == 1
+
+
+def test_a_backup_names_the_contexts_that_live_in_the_cold_tier(cli, tmp_path, trained_dialogs, mariadb_url):
+    db, copy = tmp_path / "live.sqlite3", tmp_path / "copy.sqlite3"
+    shutil.copyfile(trained_dialogs, db)
+    assert cli("backup", copy, "--db", db).err == ""
+    assert cli("flush", "--db", db, "--to", mariadb_url, "--force", "--batch", "5").code == 0
+    noted = cli("backup", copy, "--db", db, "--force")
+    assert noted.code == 0 and noted.err.startswith("note: 5 contexts of this database live in its MariaDB cold tier")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -41,8 +42,15 @@ async def run(args: argparse.Namespace) -> int:
         with written_whole(target, "the backup") as partial:
             partial.unlink(missing_ok=True)  # a partial copy an earlier run left
             await db.backup(partial)
+        flushed = await db.fetchone("SELECT COUNT(*) FROM flushed WHERE build IN (SELECT active_build FROM models)")
     finally:
         await db.close()
+    if flushed and flushed[0]:
+        print(
+            f"note: {flushed[0]:,} contexts of this database live in its MariaDB cold tier (dbslm flush); "
+            "back that database up too (mariadb-dump)",
+            file=sys.stderr,
+        )
     size_mb, seconds = target.stat().st_size / 2**20, time.perf_counter() - started
     print(f"backed up {db.description} to {target} ({size_mb:,.1f} MB) in {seconds:.2f} s")
     return 0
