@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -239,18 +240,36 @@ class Recorder(list):
         return self
 
 
-async def run_bot_process(env: dict[str, str]) -> tuple[int, str]:
-    """Run the bot's process (``python -m app``) with ``env`` and no input, to its end: its
-    exit code and everything it printed."""
-    proc = await asyncio.create_subprocess_exec(
+async def bot_process(env: dict[str, str], stderr: int = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
+    """The bot's process (``python -m app``) started with ``env`` and no input, its output piped
+    (``stderr``: asyncio.subprocess.STDOUT merges the two)."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "app",
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=stderr,
     )
+
+
+def console_bot_process(env: dict[str, str]) -> subprocess.Popen:
+    """The bot's process on the console, its standard streams piped as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "app"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+async def run_bot_process(env: dict[str, str]) -> tuple[int, str]:
+    """Run the bot's process with ``env`` and no input, to its end: its exit code and everything
+    it printed."""
+    proc = await bot_process(env)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode, (out + err).decode()
 

@@ -12,7 +12,7 @@ from bot.events import Attachment, Message
 from bot.registry import BY_NAME, COMMANDS
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
-from tests.helpers import table_rows
+from tests.helpers import console_bot_process, table_rows
 
 SETTINGS = BotSettings(
     admins=frozenset({"test:boss"}),
@@ -154,19 +154,10 @@ def test_split_message():
 def test_the_bot_process_answers_and_stops_cleanly_on_sigterm(tmp_path):
     import os
     import signal
-    import subprocess
-    import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
     env["DBSLM_SQLITE_PATH"] = str(tmp_path / "run.sqlite3")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = console_bot_process(env)
     proc.stdin.write("Hello\n")
     proc.stdin.flush()
     assert proc.stdout.readline().startswith("bot> ")

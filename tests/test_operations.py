@@ -6,8 +6,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import urllib.request
 from dataclasses import replace
 
@@ -17,7 +15,7 @@ from prometheus_client import REGISTRY
 from app.operations import operations_served
 from bot.core import BotCore
 from bot.events import Message
-from tests.helpers import SETTINGS, run_bot_process
+from tests.helpers import SETTINGS, console_bot_process, run_bot_process
 
 
 def free_port() -> int:
@@ -81,14 +79,7 @@ def test_the_bot_process_serves_health_and_logs_json_lines(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "BOT_"))}
     env.update(DBSLM_SQLITE_PATH=str(tmp_path / "run.sqlite3"), BOT_HTTP_PORT=str(port), BOT_LOG_FORMAT="json")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = console_bot_process(env)
     try:
         proc.stdin.write("Hello\n")
         proc.stdin.flush()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 
 from adapters.slack.tests.fake_slack import APP_TOKEN, BOT_TOKEN, CLIENT_ID, CLIENT_SECRET, FakeSlack
 from adapters.slack.tests.harness import SECRET
+from tests.helpers import bot_process
 
 CONNECTED = "the bot is connected to Slack in Socket Mode (SIGTERM stops it)"
 UNSET_OAUTH = {"SLACK_CLIENT_ID": "", "SLACK_CLIENT_SECRET": "", "SLACK_SCOPES": "", "SLACK_REDIRECT_URI": ""}
@@ -18,15 +18,7 @@ UNSET_OAUTH = {"SLACK_CLIENT_ID": "", "SLACK_CLIENT_SECRET": "", "SLACK_SCOPES":
 async def started(env: dict[str, str], last: str) -> tuple[int, list[str]]:
     """Run the bot's process with ``env`` until it prints ``last``, then stop it (SIGTERM): its exit
     code and the lines it printed."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await bot_process(env, stderr=asyncio.subprocess.STDOUT)
     lines: list[str] = []
     try:
         while not lines or lines[-1] != last:
