@@ -47,6 +47,9 @@ def test_refusals_are_one_line(cli, tmp_path, trained_dialogs, mariadb_url):
     assert itself.code == 1 and "is the database itself" in itself.err
     missing = cli("backup", tmp_path / "x.sqlite3", "--db", tmp_path / "none.sqlite3")
     assert missing.code == 1 and missing.err == f"dbslm: error: no database at {tmp_path / 'none.sqlite3'}\n"
+    assert cli("backup", "", "--db", db).err == "dbslm: error: name the backup file: dbslm backup FILE\n"
+    folder = cli("backup", tmp_path, "--db", db, "--force")
+    assert folder.code == 1 and folder.err.startswith(f"dbslm: error: {tmp_path} is a folder: name a file in it")
     mariadb = cli("backup", tmp_path / "m.sqlite3", "--db", mariadb_url)
     assert mariadb.code == 1 and "back it up with mariadb-dump" in mariadb.err and len(mariadb.err.splitlines()) == 1
 

@@ -31,7 +31,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    if not args.target.strip():
+        raise DbslmError("name the backup file: dbslm backup FILE")
     target = Path(args.target)
+    if target.is_dir():
+        raise DbslmError(f"{target} is a folder: name a file in it (dbslm backup {target / 'dbslm.sqlite3'})")
     if target.exists() and not args.force:
         raise DbslmError(f"{target} exists: pass --force to replace it")
     started = time.perf_counter()
