@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from app.logs import FORMATS, configure_logging
 from app.operations import operations_served
-from app.platforms import run_platforms
+from app.platforms import check_platform_settings, run_platforms
 from bot.core import BotCore
 from bot.errors import BotError
 from bot.settings import load_bot_settings
@@ -67,6 +67,7 @@ def load_process_settings() -> ProcessSettings:
 async def main(process: ProcessSettings) -> int:
     settings = load_settings()
     bot_settings = load_bot_settings()  # a bad setting is reported before anything starts
+    check_platform_settings(os.environ)
     if note := old_default_note(settings):
         log.warning(note)
     engine = await DBSLMEngine.open(settings.database, settings.model, settings.embedder_model, settings.mariadb_url)

@@ -27,6 +27,15 @@ def platforms(env: Mapping[str, str]) -> dict[str, Serve]:
     return found
 
 
+def check_platform_settings(env: Mapping[str, str]) -> None:
+    """Refuse the platforms' own settings that are wrong before anything starts (a BotError
+    naming the variable): Discord's shards."""
+    if env.get("DISCORD_TOKEN"):
+        from adapters.discord.adapter import shards
+
+        shards(env)
+
+
 async def run_platforms(core: BotCore, stop: asyncio.Event, env: Mapping[str, str]) -> None:
     """Serve every configured platform until ``stop``; one failing stops the others, then its
     error is raised. The core is closed once, after every platform stopped."""

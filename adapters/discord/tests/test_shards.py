@@ -26,7 +26,7 @@ from dbslm.starter import starter_pairs
 from dbslm.store.mariadb import parse_url
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
-from tests.helpers import assert_same_model, eventually, ngrams_by_text, owners_of, table_rows
+from tests.helpers import assert_same_model, eventually, ngrams_by_text, owners_of, run_bot_process, table_rows
 
 X, Y, Z = user("21", "x"), user("22", "y"), user("23", "z")
 LEARNED = (  # the texts each model holds now (not those waiting, nor those being forgotten)
@@ -216,3 +216,14 @@ async def test_serve_logs_the_invite_link_and_runs_the_shards_discord_recommends
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("adapters.discord"))
     [link] = re.findall(r"https://discord\.com/oauth2/authorize\S+", logged)
     assert_invite(link)
+
+
+async def test_the_bot_process_refuses_bad_shard_settings_before_it_opens_its_database(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "BOT_"))}
+    env |= {"DISCORD_TOKEN": "fake-token", "BOT_SHARD_IDS": "1", "DBSLM_SQLITE_PATH": str(tmp_path / "never.sqlite3")}
+    code, said = await run_bot_process(env)
+    assert (code, said) == (
+        1,
+        "dbslm-bot: error: BOT_SHARD_IDS needs BOT_SHARD_COUNT, the number of shards of all processes\n",
+    )
+    assert not (tmp_path / "never.sqlite3").exists()
