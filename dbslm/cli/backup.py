@@ -10,6 +10,7 @@ from pathlib import Path
 from dbslm.cli.common import written_whole
 from dbslm.errors import DbslmError
 from dbslm.store import open_database
+from dbslm.store.cold import flushed_contexts
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -46,12 +47,12 @@ async def run(args: argparse.Namespace) -> int:
         with written_whole(target, "the backup") as partial:
             partial.unlink(missing_ok=True)  # a partial copy an earlier run left
             await db.backup(partial)
-        flushed = await db.fetchone("SELECT COUNT(*) FROM flushed WHERE build IN (SELECT active_build FROM models)")
+        flushed = await flushed_contexts(db)
     finally:
         await db.close()
-    if flushed and flushed[0]:
+    if flushed:
         print(
-            f"note: {flushed[0]:,} contexts of this database live in its MariaDB cold tier (dbslm flush); "
+            f"note: {flushed:,} contexts of this database live in its MariaDB cold tier (dbslm flush); "
             "back that database up too (mariadb-dump)",
             file=sys.stderr,
         )

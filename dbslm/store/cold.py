@@ -28,6 +28,12 @@ HEAD_COLUMNS = ("n", "ctx", "words", "codes")
 CONTEXT_COLUMNS = ("n", "ctx", "total", "n1", "n2", "n3", "head_words", "head_counts")
 
 
+async def flushed_contexts(db: Database) -> int:
+    """How many contexts of the models' active builds live in the cold tier, not in ``db``."""
+    row = await db.fetchone("SELECT COUNT(*) FROM flushed WHERE build IN (SELECT active_build FROM models)")
+    return int(row[0]) if row else 0
+
+
 @dataclass
 class FlushReport:
     contexts: int
