@@ -7,8 +7,8 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import aiohttp
 
@@ -23,19 +23,21 @@ SECRET = "fake-signing-secret"  # the app's signing secret in HTTP mode
 
 
 @asynccontextmanager
-async def socket_bot(db: str, settings: BotSettings) -> AsyncIterator[tuple[FakeSlack, BotCore]]:
+async def served(
+    db: str, settings: BotSettings, env: dict[str, str], ready: Callable[[FakeSlack], Awaitable[object]]
+) -> AsyncIterator[tuple[FakeSlack, BotCore]]:
     """Serve a bot core (its base model trained on the starter dialogs, in the SQLite file ``db``)
-    to a fake Slack over Socket Mode; stops it, the fake and the database afterwards."""
+    to a fake Slack with the settings ``env`` (the fake's API URL added), once ``ready`` says so;
+    stops it, the fake and the database afterwards."""
     engine = await DBSLMEngine.open(db)
     api = FakeSlack()
     try:
         await engine.train_dialog(split_pairs()[0])
         core = BotCore(engine, settings)
-        env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": await api.start()}
         stop = asyncio.Event()
-        serving = asyncio.create_task(serve(core, stop, env))
+        serving = asyncio.create_task(serve(core, stop, {**env, "SLACK_API_URL": await api.start()}))
         try:
-            await asyncio.wait_for(api.connected.wait(), 5)
+            await asyncio.wait_for(ready(api), 5)
             yield api, core
         finally:
             stop.set()
@@ -43,6 +45,15 @@ async def socket_bot(db: str, settings: BotSettings) -> AsyncIterator[tuple[Fake
     finally:
         await api.close()
         await engine.close()
+
+
+def socket_bot(db: str, settings: BotSettings) -> AbstractAsyncContextManager[tuple[FakeSlack, BotCore]]:
+    """:func:`served` over Socket Mode with one workspace's tokens, once the bot has connected."""
+    return served(db, settings, {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}, _connected)
+
+
+async def _connected(api: FakeSlack) -> None:
+    await api.connected.wait()
 
 
 async def listening(port: int) -> None:

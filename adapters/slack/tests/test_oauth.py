@@ -27,11 +27,11 @@ from adapters.slack.tests.fake_slack import (
     fresh_ts,
     wrapped,
 )
-from adapters.slack.tests.harness import SECRET, listening, post
+from adapters.slack.tests.harness import SECRET, listening, post, served
 from bot.core import BotCore
 from bot.errors import BotError
 from dbslm.engine import DBSLMEngine
-from tests.helpers import SETTINGS, eventually, execute, split_pairs, table_rows
+from tests.helpers import SETTINGS, eventually, execute, table_rows
 
 COOKIE = "slack-app-oauth-state"  # bolt's cookie that ties a state to the browser that asked for it
 OAUTH = {"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET, "SLACK_SIGNING_SECRET": SECRET}
@@ -42,22 +42,12 @@ async def many_workspaces(db: str, port: int, **slack: str) -> AsyncIterator[tup
     """The fake Slack and the bot's URL: the bot installed through OAuth, its base model trained on
     the starter dialogs in the SQLite file ``db``, in HTTP mode (Socket Mode with ``slack``'s
     SLACK_APP_TOKEN)."""
-    engine = await DBSLMEngine.open(db)
-    api = FakeSlack()
-    try:
-        await engine.train_dialog(split_pairs()[0])
-        env = {**OAUTH, "SLACK_API_URL": await api.start(), "BOT_SLACK_PORT": str(port), **slack}
-        stop = asyncio.Event()
-        serving = asyncio.create_task(serve(BotCore(engine, SETTINGS), stop, env))
-        try:
-            await asyncio.wait_for(listening(port), 5)
-            yield api, f"http://127.0.0.1:{port}"
-        finally:
-            stop.set()
-            await asyncio.wait_for(serving, 10)
-    finally:
-        await api.close()
-        await engine.close()
+
+    async def accepting(api: FakeSlack) -> None:
+        await listening(port)
+
+    async with served(db, SETTINGS, {**OAUTH, "BOT_SLACK_PORT": str(port), **slack}, accepting) as (api, _):
+        yield api, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
