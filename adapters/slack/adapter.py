@@ -13,7 +13,7 @@ errors) are ephemeral: only their caller sees them. A 429 from the Web API is wa
 (its Retry-After) and the call retried. Installed into many workspaces (bolt's OAuth flow),
 every request is answered with its workspace's bot token (bolt's per-request client); a workspace
 that uninstalls the app is deleted from the installation store. With one workspace's token, its
-uninstall is said on standard error.
+uninstall is logged as a warning.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class SlackAdapter:
 
     @staticmethod
     async def _on_uninstalled(event: dict[str, Any], body: dict[str, Any]) -> None:
-        """The one workspace's app was uninstalled, or a token revoked: said once, on standard error."""
+        """The one workspace's app was uninstalled, or its bot token revoked: logged as a warning."""
         if event["type"] == "app_uninstalled" or event.get("tokens", {}).get("bot"):
             log.warning("Slack: the app's bot token for workspace %s was revoked", body.get("team_id"))
 
