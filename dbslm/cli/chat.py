@@ -57,17 +57,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace) -> int:
     if args.prompt is not None and not args.prompt.strip():
         raise DbslmError("--prompt is empty: give the text to answer")
-    store = await open_store(args.db, cold_url=args.cold_url)
-    try:
-        if args.base is None:  # a community model (with --base) may not have learned anything yet
-            await _check_model(store, args.model)
-    except BaseException:
-        await store.close()
-        raise
+    base_name = check_model_name(args.base) if args.base else None
     embedder = load_settings().embedder_model
-    base = DBSLMEngine(store, check_model_name(args.base), embedder=embedder) if args.base else None
+    store = await open_store(args.db, cold_url=args.cold_url)
+    base = DBSLMEngine(store, base_name, embedder=embedder) if base_name else None
     engine = DBSLMEngine(store, args.model, embedder=embedder, base=base, base_weight=args.base_weight)
     try:
+        if base is None:  # a community model (with --base) may not have learned anything yet
+            await _check_model(store, args.model)
         if base is None and not (await engine.stats())["trained"] and not args.no_starter:
             print(f"model {args.model!r} has not been trained: training it on the starter corpus ...", file=sys.stderr)
             report = await engine.train_dialog(starter_pairs(), source="starter")
