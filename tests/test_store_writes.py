@@ -151,3 +151,29 @@ async def test_a_lock_taken_inside_another_is_held_against_other_processes(db):
     finally:
         await mine.close()
         await theirs.close()
+
+
+async def test_a_long_write_pauses_between_its_parts_only_while_another_process_waits(tmp_path):
+    """A build writes its rows in parts and, between two, pauses only while another process
+    waits for the write lock, which that process says on ``<file>.waiting`` as it retries."""
+    path = str(tmp_path / "parts.sqlite3")
+    mine, theirs = await open_database(path), await open_database(path)
+    try:
+        async with mine.transaction() as tx:
+            await tx.execute("CREATE TABLE log (k INTEGER PRIMARY KEY)")
+        assert not mine._others_wait()
+
+        async def their_log() -> None:
+            async with theirs.transaction() as tx:
+                await tx.execute("INSERT INTO log VALUES (1)")
+
+        async with mine.transaction():  # one part of a build
+            logging = asyncio.create_task(their_log())
+            await asyncio.sleep(0.05)  # they retry meanwhile
+            assert mine._others_wait() and not logging.done()
+        async with asyncio.timeout(5):
+            await logging
+        assert not mine._others_wait()
+    finally:
+        await mine.close()
+        await theirs.close()

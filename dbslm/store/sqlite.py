@@ -36,9 +36,11 @@ PRAGMAS = (
 # Taking the write lock from another process is retried here every few milliseconds (SQLite's
 # own busy handler sleeps up to 100 ms at a time, and so misses the short gaps between the parts
 # of a build that another process writes): a reply's log waits for one part, not for the build.
+# A process retrying holds a shared flock on <file>.waiting, so a long write pauses between its
+# parts only while somebody waits.
 WRITE_WAIT_SECONDS = 30.0
 WRITE_RETRY_SECONDS = 0.002
-PART_PAUSE_SECONDS = 0.004  # after each part of a long write: two retries of a waiting process
+PART_PAUSE_SECONDS = 0.004  # after a part of a long write, while another process waits: two of its retries
 
 
 class SQLiteTransaction(Transaction):
@@ -72,6 +74,7 @@ class SQLiteDatabase(Database):
         self._file_lock = asyncio.Lock()  # taking the flock of <file>.lock, or giving it up
         self._file: IO[bytes] | None = None  # <file>.lock while this process holds its flock ...
         self._file_holders = 0  # ... for this many of its named locks
+        self._waiting = f"{path}.waiting"  # flock-shared by processes waiting to write
 
     @classmethod
     async def open(cls, path: str | Path, create: bool = True) -> SQLiteDatabase:
@@ -112,7 +115,18 @@ class SQLiteDatabase(Database):
         return DatabaseError(f"database {self.path}: {_reason(exc)}")
 
     async def let_others_write(self) -> None:
-        await asyncio.sleep(PART_PAUSE_SECONDS)
+        if self._others_wait():
+            await asyncio.sleep(PART_PAUSE_SECONDS)
+
+    def _others_wait(self) -> bool:
+        """Whether another process waits for the write lock (holds ``<file>.waiting`` shared;
+        True when that file cannot be opened)."""
+        try:
+            with open(self._waiting, "a+b") as waiting:
+                fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by a waiting process (or no file to ask: pause, to be safe)
+            return True
+        return False
 
     async def backup(self, target: Path) -> None:
         """SQLite's online backup through the reading connection: one read transaction, so the
@@ -197,8 +211,22 @@ class SQLiteDatabase(Database):
 
     async def _begin(self) -> None:
         """Take the file's write lock, retrying every WRITE_RETRY_SECONDS while another process
-        holds it (for WRITE_WAIT_SECONDS at most)."""
-        await _while_locked(lambda: self._writer.execute("BEGIN IMMEDIATE"))
+        holds it (for WRITE_WAIT_SECONDS at most), saying meanwhile that this process waits."""
+        waiting: list[IO[bytes]] = []  # <file>.waiting, opened at the first retry
+
+        def say_waiting() -> None:
+            try:
+                if not waiting:
+                    waiting.append(open(self._waiting, "a+b"))
+                fcntl.flock(waiting[0], fcntl.LOCK_SH | fcntl.LOCK_NB)  # a writer checking holds it a moment
+            except OSError:  # that moment (asked again at the next retry), or no file to open
+                pass
+
+        try:
+            await _while_locked(lambda: self._writer.execute("BEGIN IMMEDIATE"), say_waiting)
+        finally:
+            for handle in waiting:
+                handle.close()
 
     async def _rollback(self) -> None:
         """Roll back the writer's transaction, if one is open (statements run in order on
@@ -258,9 +286,9 @@ class SQLiteDatabase(Database):
         await self._writer.close()
 
 
-async def _while_locked(statement: Callable[[], Awaitable[object]]) -> None:
+async def _while_locked(statement: Callable[[], Awaitable[object]], busy: Callable[[], None] = lambda: None) -> None:
     """Run ``statement()``, again every WRITE_RETRY_SECONDS while another process holds the
-    file's lock (for WRITE_WAIT_SECONDS at most)."""
+    file's lock (for WRITE_WAIT_SECONDS at most), calling ``busy()`` before each wait."""
     deadline = time.monotonic() + WRITE_WAIT_SECONDS
     while True:
         try:
@@ -269,6 +297,7 @@ async def _while_locked(statement: Callable[[], Awaitable[object]]) -> None:
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
+        busy()
         await asyncio.sleep(WRITE_RETRY_SECONDS)
 
 
