@@ -11,7 +11,6 @@ import pytest
 from dbslm.domain import ChannelMessage, Status
 from dbslm.engine import DBSLMEngine
 from dbslm.listening import learning
-from dbslm.listening.batches import BatchTimer
 from dbslm.reply.replier import UNTRAINED_REPLY
 from tests.helpers import table_rows
 
@@ -226,17 +225,3 @@ async def test_a_message_another_process_subtracted_is_not_subtracted_twice(base
     assert await second.learning.forget_marked() is None  # its build was refused: nothing left to do
     assert reads == [["discord:1:c:0"], []]
     assert model_size(await first.stats()) == await alone(base, [ZORBLAX[0]])
-
-
-async def test_messages_heard_while_the_queue_is_written_share_its_next_write(base, db):
-    """Listening under load: each message's add returns once it is stored, and the messages
-    heard while one write of the queue is under way go into the next, together (one
-    transaction, so one time of queueing), instead of a transaction each."""
-    community = DBSLMEngine(base.store, "discord:1", base=base)
-    batches = BatchTimer(batch=1000, seconds=60)
-    rows = [ChannelMessage(f"discord:1:c:{i:03}", "ann", "discord:1:c", f"message {i}") for i in range(30)]
-    await asyncio.gather(*(batches.add(community.learning, row) for row in rows))
-    queued = await community.learning.messages(status=Status.QUEUED)
-    assert sorted(m.message_key for m in queued) == [r.message_key for r in rows]
-    assert table_rows(db, "SELECT COUNT(DISTINCT created_at) FROM learned") == [(1,)]  # all heard before it began
-    await batches.close()

@@ -1,8 +1,6 @@
 """When each community's queued messages are learned: in one build when ``batch`` of them
 wait, or ``seconds`` after the first one came; never one build per message, never in the way
-of a reply (builds run in background tasks, one at a time per model). Messages heard while
-the community's queue is being written go into its next write together: under load, one
-transaction queues many."""
+of a reply (builds run in background tasks, one at a time per model)."""
 
 from __future__ import annotations
 
@@ -22,8 +20,6 @@ class _Community:
     waiting: int = 0
     timer: asyncio.TimerHandle | None = None
     tasks: set[asyncio.Task] = field(default_factory=set)  # batches being learned (one build at a time)
-    heard: list[tuple[ChannelMessage, asyncio.Future[None]]] = field(default_factory=list)  # for the next write
-    writing: asyncio.Task | None = None  # writing the queue: the heard rows, then those heard meanwhile
 
 
 class BatchTimer:
@@ -35,38 +31,13 @@ class BatchTimer:
         self._communities: dict[str, _Community] = {}
 
     async def add(self, learning: ChannelLearning, row: ChannelMessage) -> None:
-        """Queue a listened message of ``learning``'s model (returns once it is stored, with
-        the others heard meanwhile); its batch is learned soon."""
+        """Queue a listened message of ``learning``'s model; its batch is learned soon."""
         community = self._community(learning)
-        stored = asyncio.get_running_loop().create_future()
-        community.heard.append((row, stored))
-        if community.writing is None:
-            community.writing = asyncio.create_task(self._write(community))
-        await stored
-
-    async def _write(self, community: _Community) -> None:
-        """Write the community's heard rows to its queue, a transaction for all that wait,
-        until none does; each row's caller hears how its write went."""
-        heard: list[tuple[ChannelMessage, asyncio.Future[None]]] = []
-        try:
-            while community.heard:
-                heard, community.heard = community.heard, []
-                try:
-                    community.waiting += await community.learning.queue([row for row, _ in heard])
-                except Exception as exc:  # theirs to handle; those heard meanwhile are tried next
-                    _settle(heard, exc)
-                    continue
-                _settle(heard)
-                if community.waiting >= self.batch:
-                    self._learn(community)
-                elif community.waiting and community.timer is None:
-                    community.timer = asyncio.get_running_loop().call_later(self.seconds, self._learn, community)
-        except asyncio.CancelledError as exc:  # shutdown: nothing more is written
-            _settle(heard + community.heard, exc)
-            community.heard = []
-            raise
-        finally:
-            community.writing = None
+        community.waiting += await learning.queue([row])
+        if community.waiting >= self.batch:
+            self._learn(community)
+        elif community.waiting and community.timer is None:
+            community.timer = asyncio.get_running_loop().call_later(self.seconds, self._learn, community)
 
     def learn_soon(self, learning: ChannelLearning) -> None:
         """Learn what the model has queued, now (in the background)."""
@@ -115,16 +86,3 @@ class BatchTimer:
             if community.waiting or community.timer is not None:
                 self._learn(community)
         await asyncio.gather(*(t for c in self._communities.values() for t in c.tasks), return_exceptions=True)
-
-
-def _settle(heard: list[tuple[ChannelMessage, asyncio.Future[None]]], error: BaseException | None = None) -> None:
-    """Tell the callers of ``heard`` how their rows' write went (a caller may have stopped waiting)."""
-    for _, stored in heard:
-        if stored.done():
-            continue
-        if isinstance(error, asyncio.CancelledError):
-            stored.cancel()
-        elif error is not None:
-            stored.set_exception(error)
-        else:
-            stored.set_result(None)
