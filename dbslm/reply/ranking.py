@@ -110,8 +110,12 @@ class Ranker:
         return list(found.values())
 
     async def _search(self, words: list[str]) -> list[tuple[int, str, str, float]]:
-        hits = await self.pairs.search_pairs(self.model_ids, words, RESPONSE_CANDIDATES, column="response")
-        return hits + await self.pairs.search_pairs(self.model_ids, words, PROMPT_CANDIDATES, column="prompt")
+        """The pairs whose response, then those whose prompt, holds ``words`` (both asked at once)."""
+        by_response, by_prompt = await asyncio.gather(
+            self.pairs.search_pairs(self.model_ids, words, RESPONSE_CANDIDATES, column="response"),
+            self.pairs.search_pairs(self.model_ids, words, PROMPT_CANDIDATES, column="prompt"),
+        )
+        return by_response + by_prompt
 
     async def _relevance(self, prompt: str, words: list[str], candidates: list[Candidate]) -> np.ndarray:
         """How well each candidate's response answers the message: a cosine in [-1, 1]."""

@@ -157,20 +157,22 @@ class Replier:
         prompt = tokenize(text)
         vocab = loaded.vocab
         overlay: dict[int, str] = {}
-        biases = await biases_for(self.conversations, loaded.model.id, conversation_id, prompt, tokenize)
+        biases, (concept, concept_text) = await asyncio.gather(  # independent reads, asked at once
+            biases_for(self.conversations, loaded.model.id, conversation_id, prompt, tokenize),
+            concept_span(
+                self.concepts,
+                self.store.models,
+                loaded.model,
+                loaded.model_ids,
+                loaded.tokens,
+                conversation_id,
+                prompt,
+                recent,
+                values,
+            ),
+        )
         corrected = [b.span for b in biases]
         spans = [span_ids(span, tokenize, vocab, overlay) for span in corrected]
-        concept, concept_text = await concept_span(
-            self.concepts,
-            self.store.models,
-            loaded.model,
-            loaded.model_ids,
-            loaded.tokens,
-            conversation_id,
-            prompt,
-            recent,
-            values,
-        )
         start = span_ids(concept_text, tokenize, vocab, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
         if concept is not None and concept_text.rstrip().rstrip(CLOSING).endswith(SENTENCE_ENDS):
