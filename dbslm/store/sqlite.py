@@ -75,6 +75,7 @@ class SQLiteDatabase(Database):
         self._file: IO[bytes] | None = None  # <file>.lock while this process holds its flock ...
         self._file_holders = 0  # ... for this many of its named locks
         self._waiting = f"{path}.waiting"  # flock-shared by processes waiting to write
+        self._asking: IO[bytes] | None = None  # <file>.waiting, open while this process writes builds
 
     @classmethod
     async def open(cls, path: str | Path, create: bool = True) -> SQLiteDatabase:
@@ -122,10 +123,12 @@ class SQLiteDatabase(Database):
         """Whether another process waits for the write lock (holds ``<file>.waiting`` shared;
         True when that file cannot be opened)."""
         try:
-            with open(self._waiting, "a+b") as waiting:
-                fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if self._asking is None:
+                self._asking = open(self._waiting, "a+b")  # kept open: a build asks after every part
+            fcntl.flock(self._asking, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:  # held by a waiting process (or no file to ask: pause, to be safe)
             return True
+        fcntl.flock(self._asking, fcntl.LOCK_UN)
         return False
 
     async def backup(self, target: Path) -> None:
@@ -284,6 +287,8 @@ class SQLiteDatabase(Database):
     async def close(self) -> None:
         await self._reader.close()
         await self._writer.close()
+        if self._asking is not None:
+            self._asking.close()
 
 
 async def _while_locked(statement: Callable[[], Awaitable[object]], busy: Callable[[], None] = lambda: None) -> None:
