@@ -227,6 +227,17 @@ async def test_a_message_of_common_words_still_finds_answers(tmp_path):
     assert ranked and "great" in ranked[0][0]
 
 
+async def test_a_message_of_words_the_index_skips_still_finds_its_answer(db):
+    """MariaDB's full-text index skips words under 3 letters and stopwords: pairs holding
+    those are found by a substring match; SQLite's index holds every word."""
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog([*PAIRS, ("is it so?", "It is so, truly.")])
+    loaded = await engine.replier.load()
+    ranked = await loaded.ranker.responses("Is it so?", TOKENIZE("Is it so?"))
+    await engine.close()
+    assert ranked[0][0] == "It is so, truly."
+
+
 async def test_the_prompt_weight_is_fit_to_the_models_pairs_and_kept_in_its_profile(tmp_path):
     from dbslm.reply.fitting import GRID
 

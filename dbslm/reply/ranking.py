@@ -15,7 +15,7 @@ Measured on held-out human conversations in bench/RESULTS.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,6 +36,8 @@ ECHO = 0.5  # a response whose word F1 with the message reaches this only repeat
 WORD_CACHE = 20_000  # texts whose words a ranker keeps
 VECTOR_CACHE = 4_096  # responses whose word-vector sentence a ranker keeps (512 bytes each)
 SHARPNESS = 30.0  # cache weight = exp(SHARPNESS * (score - best score))
+Hit = tuple[int, str, str, float]  # a pair found: id, prompt, response, index score
+Search = Callable[[Sequence[int], list[str], int, str], Awaitable[list[Hit]]]  # PairStore's two ways to find pairs
 
 
 @dataclass(frozen=True)
@@ -97,23 +99,26 @@ class Ranker:
         return np.stack([self.vector(c.response) for c in candidates]) @ self.vectors.sentence(words)
 
     async def candidates(self, words: list[str]) -> list[Candidate]:
-        """Pairs whose response or prompt shares the rarest of ``words`` (common words too
-        when the others find nothing), each once."""
+        """Pairs whose response or prompt shares the rarest of ``words`` in the full-text index
+        (common words too when the others find nothing), each once; pairs holding the words the
+        index skips when it finds none."""
         rare = self.vectors.rarest(words, QUERY_WORDS)
-        hits = await self._search(rare) if rare else []
+        hits = await self._search(rare, self.pairs.search_pairs) if rare else []
         if not hits:
-            hits = await self._search(self.vectors.rarest(words, QUERY_WORDS, common=True))
+            hits = await self._search(self.vectors.rarest(words, QUERY_WORDS, common=True), self.pairs.search_pairs)
+        if not hits:  # MariaDB's index skips short words and stopwords: a substring match for those
+            hits = await self._search(words, self.pairs.pairs_containing)
         found: dict[int, Candidate] = {}
         for pair_id, prompt, response, score in hits:
             if pair_id not in found:
                 found[pair_id] = Candidate(pair_id, self.words(prompt), response, self.words(response), score)
         return list(found.values())
 
-    async def _search(self, words: list[str]) -> list[tuple[int, str, str, float]]:
-        """The pairs whose response, then those whose prompt, holds ``words`` (both asked at once)."""
+    async def _search(self, words: list[str], find: Search) -> list[Hit]:
+        """The pairs ``find`` gives for their response, then for their prompt (asked at once)."""
         by_response, by_prompt = await asyncio.gather(
-            self.pairs.search_pairs(self.model_ids, words, RESPONSE_CANDIDATES, column="response"),
-            self.pairs.search_pairs(self.model_ids, words, PROMPT_CANDIDATES, column="prompt"),
+            find(self.model_ids, words, RESPONSE_CANDIDATES, "response"),
+            find(self.model_ids, words, PROMPT_CANDIDATES, "prompt"),
         )
         return by_response + by_prompt
 

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from dbslm.store.schema import Table
 
+# What InnoDB's full-text index skips with the server's defaults (innodb_ft_min_token_size = 3
+# and its default stopword list): a search finds these words only by a substring match.
+FULLTEXT_MIN_LETTERS = 3
+FULLTEXT_STOPWORDS = frozenset(
+    "a about an are as at be by com de en for from how i in is it la of on or that the this to was what when "
+    "where who will with und www".split()
+)
+
 
 class Dialect:
     """Renders the logical schema and the few statements whose syntax differs."""
@@ -38,6 +46,14 @@ class Dialect:
     def search_query(self, words: list[str]) -> str:
         """A full-text query matching any of ``words``."""
         raise NotImplementedError
+
+    def unindexed(self, words: list[str]) -> list[str]:
+        """Those of ``words`` (lower-case) that the full-text index skips."""
+        return []
+
+    def contains(self, column: str) -> str:
+        """The condition that ``column`` holds the ``?`` LIKE pattern (``!`` escapes), ignoring case."""
+        return f"LOWER({column}) LIKE ? ESCAPE '!'"
 
     def upsert(self, table: str, columns: tuple[str, ...], keys: tuple[str, ...], add: tuple[str, ...] = ()) -> str:
         """INSERT one row of ``columns``; on a key clash set the other columns, or add to
@@ -231,6 +247,12 @@ class MariaDBDialect(Dialect):
 
     def search_query(self, words):
         return " ".join(w.replace('"', " ") for w in words)
+
+    def unindexed(self, words):
+        return [w for w in words if len(w) < FULLTEXT_MIN_LETTERS or w in FULLTEXT_STOPWORDS]
+
+    def contains(self, column):
+        return f"{column} LIKE ? ESCAPE '!'"  # text columns' collation (utf8mb4_general_ci) ignores case
 
     def on_conflict(self, keys):
         return "ON DUPLICATE KEY UPDATE"

@@ -75,22 +75,32 @@ class PairStore:
         self, model_ids: Sequence[int], words: list[str], limit: int, column: str = "prompt"
     ) -> list[tuple[int, str, str, float]]:
         """Pairs (id, prompt, response, index score) of the models ``model_ids`` whose
-        ``column`` (prompt or response) shares words with ``words``, best first: the full-text
-        index, then, when it finds nothing (MariaDB ignores words under 3 letters and
-        stopwords), a substring match on the longest words."""
+        ``column`` (prompt or response) shares words with ``words`` in the full-text index, best
+        first (MariaDB's index skips words under 3 letters and stopwords)."""
         dialect = self.db.dialect
-        models = f"g.model_id IN ({', '.join('?' for _ in model_ids)})"
-        sql = dialect.search(PAIRS, column, models, "g.prompt, g.response")
+        sql = dialect.search(PAIRS, column, _of_models(model_ids), "g.prompt, g.response")
         hits = await self.db.fetchall(sql, dialect.search_params(dialect.search_query(words), tuple(model_ids), limit))
-        if not hits:
-            longest = sorted(words, key=lambda w: (-len(w), w))[:LIKE_WORDS]
-            likes = " OR ".join(f"LOWER(g.{column}) LIKE ? ESCAPE '!'" for _ in longest)
-            patterns = ["%" + w.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for w in longest]
-            hits = await self.db.fetchall(
-                f"SELECT g.id, 0, g.prompt, g.response FROM pairs g WHERE {models} AND ({likes}) ORDER BY g.id LIMIT ?",
-                (*model_ids, *patterns, limit),
-            )
         return [(pair_id, prompt, response, float(score)) for pair_id, score, prompt, response in hits]
+
+    async def pairs_containing(
+        self, model_ids: Sequence[int], words: list[str], limit: int, column: str = "prompt"
+    ) -> list[tuple[int, str, str, float]]:
+        """Pairs (id, prompt, response, score 0) of the models ``model_ids`` whose ``column``
+        holds one of the longest of ``words`` that the full-text index skips (MariaDB: words
+        under 3 letters and stopwords; SQLite's index holds every word), oldest first. A
+        substring match reads pair after pair, so it is asked only for what the index cannot find."""
+        dialect = self.db.dialect
+        longest = sorted(dialect.unindexed(words), key=lambda w: (-len(w), w))[:LIKE_WORDS]
+        if not longest:
+            return []
+        holds = " OR ".join(dialect.contains(f"g.{column}") for _ in longest)
+        patterns = ["%" + w.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for w in longest]
+        hits = await self.db.fetchall(
+            f"SELECT g.id, g.prompt, g.response FROM pairs g WHERE {_of_models(model_ids)} AND ({holds}) "
+            "ORDER BY g.id LIMIT ?",
+            (*model_ids, *patterns, limit),
+        )
+        return [(pair_id, prompt, response, 0.0) for pair_id, prompt, response in hits]
 
     async def pair_texts(self, model_id: int, limit: int) -> list[tuple[int, str, str, str | None]]:
         """The newest ``limit`` (id, prompt, response, message key) pairs of a model, newest first."""
@@ -159,3 +169,8 @@ class PairStore:
             "SELECT word, weight, vector FROM word_vectors WHERE model_id = ? ORDER BY word", (model_id,)
         )
         return [(r[0], float(r[1]), bytes(r[2])) for r in rows]
+
+
+def _of_models(model_ids: Sequence[int]) -> str:
+    """The condition that a pair ``g`` belongs to one of ``model_ids`` (bound as parameters)."""
+    return f"g.model_id IN ({', '.join('?' for _ in model_ids)})"
