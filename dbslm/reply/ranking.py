@@ -100,13 +100,13 @@ class Ranker:
 
     async def candidates(self, words: list[str]) -> list[Candidate]:
         """Pairs whose response or prompt shares the rarest of ``words`` in the full-text index
-        (common words too when the others find nothing), each once; pairs holding the words the
-        index skips when it finds none."""
+        (common words too when the others find nothing), each once; for a message of words the
+        index skips, pairs that hold them."""
         rare = self.vectors.rarest(words, QUERY_WORDS)
         hits = await self._search(rare, self.pairs.search_pairs) if rare else []
         if not hits:
             hits = await self._search(self.vectors.rarest(words, QUERY_WORDS, common=True), self.pairs.search_pairs)
-        if not hits:  # MariaDB's index skips short words and stopwords: a substring match for those
+        if not hits:  # MariaDB's index skips short words and stopwords ("is it so?"): a substring match
             hits = await self._search(words, self.pairs.pairs_containing)
         found: dict[int, Candidate] = {}
         for pair_id, prompt, response, score in hits:

@@ -86,14 +86,15 @@ class PairStore:
         self, model_ids: Sequence[int], words: list[str], limit: int, column: str = "prompt"
     ) -> list[tuple[int, str, str, float]]:
         """Pairs (id, prompt, response, score 0) of the models ``model_ids`` whose ``column``
-        holds one of the longest of ``words`` that the full-text index skips (MariaDB: words
-        under 3 letters and stopwords; SQLite's index holds every word), oldest first. A
-        substring match reads pair after pair, so it is asked only for what the index cannot find."""
-        dialect = self.db.dialect
-        longest = sorted(dialect.unindexed(words), key=lambda w: (-len(w), w))[:LIKE_WORDS]
-        if not longest:
+        holds one of the longest of ``words``, oldest first, when the full-text index skips
+        every one of them (MariaDB: words under 3 letters and stopwords, as in "is it so?";
+        SQLite's index holds every word). A substring match reads pair after pair, and where
+        the index saw a word and found nothing, the stopwords would only find every pair."""
+        skipped = self.db.dialect.unindexed(words)
+        if not skipped or len(skipped) < len(words):
             return []
-        holds = " OR ".join(dialect.contains(f"g.{column}") for _ in longest)
+        longest = sorted(skipped, key=lambda w: (-len(w), w))[:LIKE_WORDS]
+        holds = " OR ".join(self.db.dialect.contains(f"g.{column}") for _ in longest)
         patterns = ["%" + w.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for w in longest]
         hits = await self.db.fetchall(
             f"SELECT g.id, g.prompt, g.response FROM pairs g WHERE {_of_models(model_ids)} AND ({holds}) "
