@@ -252,7 +252,7 @@ class MariaDBDialect(Dialect):
         return [w for w in words if len(w) < FULLTEXT_MIN_LETTERS or w in FULLTEXT_STOPWORDS]
 
     def contains(self, column):
-        return f"{column} LIKE ? ESCAPE '!'"  # text columns' collation (utf8mb4_general_ci) ignores case
+        return f"{column} LIKE ? ESCAPE '!'"  # text columns take the server's utf8mb4 collation, which ignores case
 
     def on_conflict(self, keys):
         return "ON DUPLICATE KEY UPDATE"
