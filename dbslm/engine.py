@@ -75,7 +75,7 @@ class DBSLMEngine:
             base.replier if base is not None else None,
             base_weight,
         )
-        self.learning = ChannelLearning(store, model, self.model_id, self._pairs_changed)
+        self.learning = ChannelLearning(store, model, self.model_id, self._pairs_changed, self._switched)
         self._pairs_counted, self._pairs_uncounted = 0, 0  # channel pairs learned, in and after the last count
         self._id: int | None = None
 
@@ -137,6 +137,11 @@ class DBSLMEngine:
             self._vectors_counted()
         elif self._pairs_uncounted >= max(100, self._pairs_counted // 10):
             await self.refresh_vectors(fit=False)  # the fit's queries would hold up replies; a training fits
+
+    async def _switched(self) -> None:
+        """A batch or a forgetting switched the model: load its new version now (replies answer
+        from the one before meanwhile)."""
+        await self.replier.load()
 
     # -- conversations ----------------------------------------------------------------------
 

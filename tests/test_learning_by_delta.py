@@ -3,9 +3,12 @@ build a training of the whole text writes, row for row; forgetting in place is e
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
+from dbslm.engine import DBSLMEngine
 from dbslm.evaluation import evaluate
 from dbslm.reading.reader import ModelReader
 from dbslm.store import Store, open_store
@@ -100,3 +103,29 @@ async def test_a_reader_follows_the_batches_without_starting_afresh(tmp_path):
                 await fresh.candidates(history),
             )
             assert words.tolist() == expected_words.tolist() and np.array_equal(logp, expected)
+
+
+async def test_replies_answer_from_the_version_before_while_a_batch_loads(tmp_path):
+    path = str(tmp_path / "m.sqlite3")
+    serving, learning = await DBSLMEngine.open(path), await DBSLMEngine.open(path)  # two processes' engines
+    try:
+        await serving.train_text([" ".join(line) for line in LINES[:200]], order=3, tokenizer="whitespace")
+        before = await serving.replier.load()
+        await learning.train_text([" ".join(LINES[200])])  # in place: the same build, its next version
+        model = await serving.store.models.model("base")
+        assert model.active_build == before.builds[0] and model.version == before.builds[1] + 1
+        loading, meanwhile = await asyncio.gather(serving.replier.load(), serving.replier.load())
+        assert loading.builds == (model.active_build, model.version)
+        assert meanwhile is before  # did not wait for the reload
+        assert await serving.replier.load() is loading
+        assert loading.reader is before.reader  # brought to the new version, not read afresh
+        serving.replier.reload()  # new word vectors: the readers stay
+        assert (await serving.replier.load()).reader is loading.reader
+        await learning.train_text([" ".join(line) for line in LINES[:200]], order=3, tokenizer="whitespace")
+        rebuilt = await serving.store.models.model("base")  # too big for in place: a new build
+        assert rebuilt.active_build != model.active_build
+        first, second = await asyncio.gather(serving.replier.load(), serving.replier.load())
+        assert first is second and first.builds[0] == rebuilt.active_build  # the old build is purged: both wait
+    finally:
+        await serving.close()
+        await learning.close()

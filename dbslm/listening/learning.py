@@ -24,6 +24,7 @@ from dbslm.training.builds import TrainReport, resolve_model, train, untrain
 
 log = logging.getLogger(__name__)
 PairsChanged = Callable[..., Awaitable[None]]
+Switched = Callable[[], Awaitable[None]]
 ModelId = Callable[[], Awaitable[int]]
 # a build failing with these failed for the database (busy, gone, full: the stores report those as
 # a DbslmError's one line), not for its messages
@@ -34,14 +35,18 @@ BUILD_MOST = 1_000_000  # queued messages in one build: their texts and token id
 class ChannelLearning:
     """One model's channel messages: queued, learned in batches, forgotten."""
 
-    def __init__(self, store: Store, model_name: str, model_id: ModelId, pairs_changed: PairsChanged) -> None:
+    def __init__(
+        self, store: Store, model_name: str, model_id: ModelId, pairs_changed: PairsChanged, switched: Switched
+    ) -> None:
         """``model_id`` gives the model's id (created on first use); ``pairs_changed`` hears
         how many pairs a batch added (the model's association is recounted as they grow), or
         that a forgetting removed some (``added`` 0) and wrote the association counted without
-        them in its switch."""
+        them in its switch; ``switched`` runs after every switch of a batch or forgetting (the
+        replier loads the new version then, not in the way of the next reply)."""
         self.store = store
         self.model_name = model_name
         self._pairs_changed = pairs_changed
+        self._switched = switched
         self.model_id = model_id
         self.heard = QueueStore(store.db)
         self._lock = asyncio.Lock()  # a batch and a forgetting never interleave
@@ -127,6 +132,7 @@ class ChannelLearning:
         paired = sum(prompt is not None for prompt, _ in batch.pairs)
         if paired:
             await self._pairs_changed(added=paired)
+        await self._switched()
         return report
 
     async def _drop_opted_out(self, model_id: int) -> None:
@@ -253,6 +259,7 @@ class ChannelLearning:
         report = await untrain(self.store, model, dialog=dialog, on_switch=switch)
         if association is not None:
             await self._pairs_changed(added=0)
+        await self._switched()
         return report
 
 

@@ -84,6 +84,7 @@ class Replier:
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._loaded: Loaded | None = None
+        self._stale = False  # the word vectors or banned words changed since the last load
         self._loading = asyncio.Lock()
 
     def set_banned(self, words: Iterable[str]) -> None:
@@ -92,13 +93,16 @@ class Replier:
         self.reload()
 
     def reload(self) -> None:
-        """Read the model again for the next reply (its word vectors changed)."""
-        self._loaded = None
+        """Read the model's word vectors, profile and banned words again for the next reply
+        (its readers stay, and what they keep, while its build is the same)."""
+        self._stale = True
 
     async def load(self, model: ModelInfo | None = None) -> Loaded | None:
         """The model's reader and vocabulary (mixed with the base's when there is a base),
         reloaded when a build changes (in place too); None when nothing is trained. ``model`` is its row
-        when the caller has just read it."""
+        when the caller has just read it. While a batch's version of the same builds loads, the
+        version before answers: a reply never waits for a batch (a new build is waited for, as
+        the one before is purged)."""
         names = (self.model_name, *((self.base.model_name,) if self.base is not None else ()))
         found = {} if model is not None else await self.store.models.models(names)  # one query for both
         model = model or found.get(self.model_name) or await self.model()
@@ -106,22 +110,23 @@ class Replier:
         if model.active_build is None and base is None:
             return None
         builds = (model.active_build, model.version, *(base.builds[:2] if base else ()))
-        if self._loaded is None or self._loaded.builds != builds:
-            async with self._loading:  # one reload, however many replies notice the new build at once
-                if self._loaded is None or self._loaded.builds != builds:
-                    self._loaded = await self._reload(model, base, builds)
+        loaded = self._loaded
+        if loaded is not None and not self._stale and loaded.builds == builds:
+            return loaded
+        if loaded is not None and self._loading.locked() and loaded.builds[::2] == builds[::2]:
+            return loaded  # a batch's version of the same builds is loading: answer from the one before
+        async with self._loading:  # one reload, however many replies notice the new build at once
+            if self._loaded is None or self._stale or self._loaded.builds != builds:
+                self._stale = False  # set again by a change while this reloads: the next reply reloads
+                self._loaded = await self._reload(model, base, builds)
         return self._loaded
 
     async def _reload(self, model: ModelInfo, base: Loaded | None, builds: tuple) -> Loaded:
-        own = self._loaded.own if self._loaded is not None and model.active_build is not None else None
-        if model.active_build is not None and (own is None or not await own.refresh(model)):  # kept: a batch changed it
-            own = await ModelReader.open(self.store.models, model)
-        vocab = await self.store.models.vocabulary(model) if own is not None else Vocabulary()
-        reader: ModelReader | MixedReader | None = own
-        if base is not None:
-            own_size = len(vocab)
-            vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
-            reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
+        kept = self._loaded if self._loaded is not None and self._loaded.builds == builds else None
+        if kept is not None:  # the same builds: the readers keep what they read
+            own, reader, vocab = kept.own, kept.reader, kept.vocab
+        else:
+            own, reader, vocab = await self._readers(model, base)
         banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
         if not self._embedder_loaded:  # a sentence model takes seconds to load: once, shared with communities
             base_replier = self.base
@@ -140,6 +145,23 @@ class Replier:
             vectors = base.vectors
         ranker = Ranker(self.pairs, vectors, self._embedder, searched, tokenize, settings.prompt_weight)
         return Loaded(model, builds, own, reader, vocab, banned, vectors, ranker, settings, searched, tokens)
+
+    async def _readers(
+        self, model: ModelInfo, base: Loaded | None
+    ) -> tuple[ModelReader | None, ModelReader | MixedReader, Vocabulary]:
+        """The reader of the model's build (the kept one brought up to a batch's version when it
+        can be), the reader replies draw from (mixed with the base's) and its vocabulary."""
+        own = self._loaded.own if self._loaded is not None and model.active_build is not None else None
+        if model.active_build is not None and (own is None or not await own.refresh(model)):  # kept: a batch changed it
+            own = await ModelReader.open(self.store.models, model)
+        vocab = await self.store.models.vocabulary(model) if own is not None else Vocabulary()
+        reader: ModelReader | MixedReader | None = own
+        if base is not None:
+            own_size = len(vocab)
+            vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
+            reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
+        assert reader is not None  # a model without a build has a base (load returns None otherwise)
+        return own, reader, vocab
 
     async def answer(
         self, conversation_id: int, text: str, recent: list[Message], seed: int | None, values: dict[str, str]
