@@ -20,6 +20,7 @@ import signal
 import sys
 from dataclasses import dataclass
 
+from app import collector
 from app.logs import FORMATS, configure_logging
 from app.operations import operations_served
 from app.platforms import check_platform_settings, run_platforms
@@ -78,7 +79,8 @@ async def main(process: ProcessSettings) -> int:
                 log.info("training the starter model ...")
                 await engine.train_dialog(starter_pairs(), source="starter")
         core = BotCore(engine, bot_settings)
-        await core.resume_learning()
+        await core.start()
+        collector.settle()
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)

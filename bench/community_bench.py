@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from app import collector  # noqa: E402
 from bench.corpus import write_corpus  # noqa: E402
 from bench.measure import bench_main, machine_line  # noqa: E402
 from bot.core import BotCore  # noqa: E402
@@ -86,6 +87,8 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
         raise SystemExit(f"community_bench: {target} already holds a model; give it an empty database")
     await engine.train_dialog(starter_pairs(), source="starter")
     core = BotCore(engine, SETTINGS)
+    await core.start()  # as the bot's process starts
+    collector.settle()
     out: list[str] = []
 
     async def send(text: str, *, private: bool = False) -> None:

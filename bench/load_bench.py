@@ -2,12 +2,12 @@
 
     python3 bench/load_bench.py [--users 100] [--channels 50] [--messages 2000] [--rate 100] [--record]
 
-The bot core (the same path every adapter takes) on a SQLite model of the ~800k-token corpus
-plus the starter dialogs. Messages arrive at ``--rate`` per second (open loop, exponential gaps,
-seeded), each from a random user in a random channel, as mentions; latency runs from arrival
-to the last part of the reply. Afterwards every channel's logged conversation is read back:
-each message must be logged once and answered once. A second pass sends all messages at once
-to find the throughput ceiling.
+The bot core (the same path every adapter takes, started as the bot's process starts it) on a
+SQLite model of the ~800k-token corpus plus the starter dialogs. Messages arrive at ``--rate``
+per second (open loop, exponential gaps, seeded), each from a random user in a random channel,
+as mentions; latency runs from arrival to the last part of the reply. Afterwards every
+channel's logged conversation is read back: each message must be logged once and answered
+once. A second pass sends all messages at once to find the throughput ceiling.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from app import collector  # noqa: E402
 from bench.corpus import write_corpus  # noqa: E402
 from bench.measure import bench_main, machine_line  # noqa: E402
 from bot.core import BotCore  # noqa: E402
@@ -107,6 +108,8 @@ async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
     pairs = starter_pairs()
     await engine.train_dialog(pairs)
     core = BotCore(engine, SETTINGS)
+    await core.start()  # as the bot's process starts
+    collector.settle()
     prompts = [p for p, _ in pairs]
     rows = []
     for label, rate, tag in ((f"{args.rate:g} messages/s offered", args.rate, "paced"), ("all at once", None, "burst")):

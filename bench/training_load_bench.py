@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from app import collector  # noqa: E402
 from bench.corpus import write_corpus  # noqa: E402
 from bench.load_bench import SETTINGS, offer, percentile, traffic  # noqa: E402
 from bench.measure import bench_main, machine_line  # noqa: E402
@@ -38,6 +39,8 @@ async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
     pairs = starter_pairs()
     await engine.train_dialog(pairs)
     core = BotCore(engine, SETTINGS)
+    await core.start()  # as the bot's process starts
+    collector.settle()
     prompts = [p for p, _ in pairs]
     idle = await offer(core, traffic(100, 10, int(args.rate * args.idle_seconds), prompts, "idle", 1), args.rate, 1)
     training = await asyncio.create_subprocess_exec(

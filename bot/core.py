@@ -145,10 +145,12 @@ class BotCore:
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 
-    async def resume_learning(self) -> None:
-        """Learn what a previous run queued but did not learn (call once at start)."""
+    async def start(self) -> None:
+        """Call once at start: learn what a previous run queued but did not learn, and load the
+        model, so that the first reply does not wait for it."""
         for engine in await self.communities.waiting():
             self.listener.resume(engine.learning)
+        await self.engine.replier.load()
 
     async def conversation_for(self, message: Message) -> int:
         """The conversation of the message's channel (thread, DM), started on first use."""

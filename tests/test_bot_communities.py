@@ -244,7 +244,7 @@ async def test_what_a_stopped_run_queued_is_learned_at_the_next_start(core, dial
         [ChannelMessage("discord:g1:c1:q1", "discord:ann", "discord:g1:c1:", "queued before the stop")]
     )
     restarted = BotCore(dialog_engine, SETTINGS)
-    await restarted.resume_learning()
+    await restarted.start()
     await restarted.close()
     assert await learned(restarted) == ["queued before the stop"]
 
