@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,8 +95,9 @@ def fresh_mariadb() -> Iterator[str]:
         admin.close()
 
 
-def table_rows(db: str, sql: str) -> list[tuple]:
-    """Rows of a query, read with the plain drivers (sqlite3, PyMySQL) outside dbslm."""
+def table_rows(db: str, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+    """Rows of a query (its values bound to its ``?`` marks), read with the plain drivers
+    (sqlite3, PyMySQL) outside dbslm."""
     if db.startswith("mariadb://"):
         t = parse_url(db)
         conn = pymysql.connect(
@@ -104,12 +105,12 @@ def table_rows(db: str, sql: str) -> list[tuple]:
         )
         try:
             with conn.cursor() as cur:
-                cur.execute(sql)
+                cur.execute(sql.replace("?", "%s"), tuple(params) or None)
                 return [tuple(row) for row in cur.fetchall()]
         finally:
             conn.close()
     with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+        return conn.execute(sql, tuple(params)).fetchall()
 
 
 def execute(db: str, sql: str) -> None:

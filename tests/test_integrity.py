@@ -238,7 +238,7 @@ def test_interrupted_trainings_are_cleaned_at_the_next_start_and_reported(cli, t
     with caplog.at_level(logging.WARNING):
         assert cli("eval", make(tmp_path, "t.txt", "hello there\n"), "--db", trained).code == 0
     assert any("interrupted training" in r.getMessage() and "n-gram rows" in r.getMessage() for r in caplog.records)
-    assert table_rows(trained, f"SELECT COUNT(*) FROM ngrams WHERE build = {stale}") == [(0,)]
+    assert table_rows(trained, "SELECT COUNT(*) FROM ngrams WHERE build = ?", (stale,)) == [(0,)]
     assert table_rows(trained, "SELECT id, status FROM builds") == [(active, "active")]
 
 
@@ -287,7 +287,7 @@ async def test_forgetting_a_person_leaves_no_copy_of_their_words(db):
     found = [
         (table, column)
         for table, column in texts
-        if table_rows(db, f"SELECT COUNT(*) FROM {table} WHERE {column} LIKE '%zanzibarquux%'") != [(0,)]
+        if table_rows(db, f"SELECT COUNT(*) FROM {table} WHERE {column} LIKE ?", ("%zanzibarquux%",)) != [(0,)]
     ]
     assert found == []
     if is_sqlite(db):

@@ -50,8 +50,8 @@ async def test_batches_learned_in_place_give_the_build_of_the_whole_text(db):
             assert await learn(store, "batched", [line]) == build  # in place: the same build
         await learn(store, "whole", LINES)
         same_rows(db, "batched", "whole")
-        assert table_rows(db, f"SELECT version FROM builds WHERE id = {build}") == [(40,)]
-        assert table_rows(db, f"SELECT COUNT(DISTINCT version) FROM touched WHERE build = {build}") == [(40,)]
+        assert table_rows(db, "SELECT version FROM builds WHERE id = ?", (build,)) == [(40,)]
+        assert table_rows(db, "SELECT COUNT(DISTINCT version) FROM touched WHERE build = ?", (build,)) == [(40,)]
         batched, whole = await store.models.model("batched"), await store.models.model("whole")
         assert await evaluate(store, batched, TEST_TEXT) == await evaluate(store, whole, TEST_TEXT)
 

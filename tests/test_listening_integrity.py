@@ -116,7 +116,7 @@ async def test_a_failure_in_a_listened_batch_switch_leaves_it_queued_and_the_mod
 def community_rows(db: str, model_id: int) -> list[list[tuple]]:
     """A community model's queue, pairs and build."""
     return [
-        table_rows(db, f"SELECT {columns} FROM {table} WHERE {key} = {model_id}")
+        table_rows(db, f"SELECT {columns} FROM {table} WHERE {key} = ?", (model_id,))
         for table, columns, key in (
             ("learned", "message_key, status, seq", "model_id"),
             ("pairs", "prompt, response", "model_id"),

@@ -86,9 +86,7 @@ async def test_a_version_1_database_is_upgraded_in_place(db):
     assert table_rows(db, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
     assert table_rows(db, "SELECT max_tokens, copy_tokens, prompt_weight FROM decode_profiles") == [(40, None, None)]
     assert table_rows(db, "SELECT prompt, meta FROM pairs") == [("hello there", None)]
-    assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?".replace("?", f"'{thread}'")) == [
-        (1,)
-    ]
+    assert table_rows(db, "SELECT COUNT(*) FROM conversations WHERE channel_key = ?", (thread,)) == [(1,)]
 
 
 async def queued_and_learned(db: str, learned: int, waiting: int) -> int:
@@ -185,7 +183,7 @@ async def test_a_queue_conversion_cut_short_on_mariadb_runs_again(mariadb_url):
         "discord:c:4": "queued",
     }
     assert report.sentences == 3
-    assert table_rows(mariadb_url, f"SELECT queued, learned FROM queues WHERE model_id = {model_id}") == [(5, 5)]
+    assert table_rows(mariadb_url, "SELECT queued, learned FROM queues WHERE model_id = ?", (model_id,)) == [(5, 5)]
 
 
 async def test_a_version_7_model_is_written_in_count_form_and_scores_the_same(db):

@@ -88,7 +88,9 @@ async def test_vectors_are_rows_and_forgetting_pairs_recounts_them(db):
     engine, model_id = await taught_by_ann_and_bob(
         db, [("my kayak paddle", "kayak river paddle"), ("a kayak trip", "paddle the river")]
     )
-    assert table_rows(db, f"SELECT COUNT(*) FROM word_vectors WHERE model_id = {model_id} AND word = 'kayak'") == [(1,)]
+    assert table_rows(db, "SELECT COUNT(*) FROM word_vectors WHERE model_id = ? AND word = ?", (model_id, "kayak")) == [
+        (1,)
+    ]
     await engine.forget_user("test:bob")
     stored = await load_vectors(engine.pairs, model_id)
     await engine.close()

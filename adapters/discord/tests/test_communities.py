@@ -52,7 +52,7 @@ async def channel_state(core: BotCore, channel: str) -> ChannelState:
 
 def builds(db: str, guild: str) -> int:
     return table_rows(
-        db, f"SELECT COUNT(*) FROM builds b JOIN models m ON m.id = b.model_id WHERE m.name = 'discord:{guild}'"
+        db, "SELECT COUNT(*) FROM builds b JOIN models m ON m.id = b.model_id WHERE m.name = ?", (f"discord:{guild}",)
     )[0][0]
 
 

@@ -110,7 +110,7 @@ async def test_two_workspaces_keep_their_words(bot):
     assert not any("quokka" in r["text"].lower() for r in replies)
     owner = dict(table_rows(db, "SELECT name, id FROM models"))
     assert owners_of(db, "quokka") == {"slack:T1"}
-    assert table_rows(db, f"SELECT COUNT(*) FROM builds WHERE model_id = {owner['slack:T2']}") == [(0,)]
+    assert table_rows(db, "SELECT COUNT(*) FROM builds WHERE model_id = ?", (owner["slack:T2"],)) == [(0,)]
     refused = (await command(api, "/listen", "on", channel="CT2", team="T2"))[0]
     assert (refused["method"], refused["user"], refused["text"]) == (
         "chat.postEphemeral",
