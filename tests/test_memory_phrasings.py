@@ -6,7 +6,6 @@ None of these phrasings is one of the concepts' examples (dbslm/concepts/catalog
 from __future__ import annotations
 
 from dbslm.concepts.catalog import DEFAULTS, choose_concept
-from dbslm.concepts.classifier import Background, spellings
 from dbslm.text.tokenize import get_tokenizer
 
 TOKENIZE = get_tokenizer("regex").tokenize
@@ -92,8 +91,7 @@ async def test_memory_phrasings_are_answered_by_the_memory_concepts(dialog_engin
     chosen = {}
     for prompt, _ in labelled:
         tokens = TOKENIZE(prompt)
-        found = await dialog_engine.store.models.word_frequencies(loaded.model_ids, spellings(tokens))
-        concept = choose_concept(list(DEFAULTS), tokens, Background.merged(found, loaded.tokens), TOKENIZE)
+        concept = choose_concept(list(DEFAULTS), tokens, loaded.background(tokens), TOKENIZE)
         chosen[prompt] = concept.name if concept else None
     fired = [p for p, _ in labelled if chosen[p] in MEMORY]
     wanted = [p for p, label in labelled if label in MEMORY]

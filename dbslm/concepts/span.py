@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from dbslm.concepts.catalog import DEFAULTS, choose_concept
-from dbslm.concepts.classifier import Background, spellings
+from dbslm.concepts.classifier import Background
 from dbslm.concepts.payloads import PAYLOADS
 from dbslm.domain import Concept, Message, ModelInfo
 from dbslm.store.concepts import SHARED_MODEL_ID, ConceptStore
-from dbslm.store.models import ModelStore
 from dbslm.text.tokenize import get_tokenizer
 
 
 async def concept_span(
     concepts: ConceptStore,
-    models: ModelStore,
     model: ModelInfo,
-    model_ids: Sequence[int],
-    tokens: int,
+    background: Background,
     conversation_id: int,
     prompt: list[str],
     recent: list[Message],
@@ -26,8 +21,7 @@ async def concept_span(
 ) -> tuple[Concept | None, str]:
     """The concept this reply calls for (a signal, or a prompt its examples make likely) and
     the text it emits; (None, "") when none applies or its payload has nothing to say.
-    ``model_ids`` and ``tokens``: the models the prompt's words are weighed against, and how
-    many tokens they were trained on."""
+    ``background``: how often the models answering saw the prompt's words."""
     known = await concepts.concepts(model.id)
     missing = [c for c in DEFAULTS if c.name not in {k.name for k in known}]
     for concept in missing:  # a default a later version added (or every one, the first time)
@@ -37,10 +31,7 @@ async def concept_span(
     if signal is not None:
         concept = next((c for c in known if c.name == signal), None)
     else:
-        found = await models.word_frequencies(model_ids, spellings(prompt))
-        concept = choose_concept(
-            known, prompt, Background.merged(found, tokens), get_tokenizer(model.tokenizer).tokenize
-        )
+        concept = choose_concept(known, prompt, background, get_tokenizer(model.tokenizer).tokenize)
     if concept is None:
         return None, ""
     filled = PAYLOADS[concept.payload](recent, **values) if concept.payload in PAYLOADS else {}

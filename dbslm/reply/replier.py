@@ -13,6 +13,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from dbslm.concepts.classifier import Background, spellings
 from dbslm.concepts.span import concept_span
 from dbslm.decoder import DecodeSettings
 from dbslm.domain import Message, ModelInfo
@@ -54,7 +55,13 @@ class Loaded:
     ranker: Ranker
     settings: DecodeSettings  # the model's decoding profile
     model_ids: tuple[int, ...]  # the models it answers from: its own, then the base's
+    frequencies: tuple[dict[str, int], ...]  # each of those models' trained words and their counts
     tokens: int  # the tokens those models were trained on
+
+    def background(self, prompt: list[str]) -> Background:
+        """How often the models saw the prompt's words (each of its :func:`spellings`)."""
+        found = {text: sum(counts.get(text, 0) for counts in self.frequencies) for text in spellings(prompt)}
+        return Background.merged(found, self.tokens)
 
 
 class Replier:
@@ -124,9 +131,10 @@ class Replier:
     async def _reload(self, model: ModelInfo, base: Loaded | None, builds: tuple) -> Loaded:
         kept = self._loaded if self._loaded is not None and self._loaded.builds == builds else None
         if kept is not None:  # the same builds: the readers keep what they read
-            own, reader, vocab = kept.own, kept.reader, kept.vocab
+            own, reader, vocab, frequencies = kept.own, kept.reader, kept.vocab, kept.frequencies
         else:
             own, reader, vocab = await self._readers(model, base)
+            frequencies = (await self.store.models.frequencies(model.id), *(base.frequencies if base else ()))
         banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
         if not self._embedder_loaded:  # a sentence model takes seconds to load: once, shared with communities
             base_replier = self.base
@@ -139,12 +147,14 @@ class Replier:
         tokenize = get_tokenizer(model.tokenizer).tokenize
         searched = (model.id,) + ((base.model.id,) if base is not None else ())
         settings = await self.profiles.decode_settings(model.id, self.profile)
-        tokens = (await self.store.models.build_summary(model))[0] + (base.tokens if base is not None else 0)
+        tokens = sum(frequencies[0].values()) + (base.tokens if base is not None else 0)
         vectors = await load_vectors(self.pairs, model.id)
         if not vectors.words and base is not None:
             vectors = base.vectors
         ranker = Ranker(self.pairs, vectors, self._embedder, searched, tokenize, settings.prompt_weight)
-        return Loaded(model, builds, own, reader, vocab, banned, vectors, ranker, settings, searched, tokens)
+        return Loaded(
+            model, builds, own, reader, vocab, banned, vectors, ranker, settings, searched, frequencies, tokens
+        )
 
     async def _readers(
         self, model: ModelInfo, base: Loaded | None
@@ -182,15 +192,7 @@ class Replier:
         biases, (concept, concept_text) = await asyncio.gather(  # independent reads, asked at once
             biases_for(self.conversations, loaded.model.id, conversation_id, prompt, tokenize),
             concept_span(
-                self.concepts,
-                self.store.models,
-                loaded.model,
-                loaded.model_ids,
-                loaded.tokens,
-                conversation_id,
-                prompt,
-                recent,
-                values,
+                self.concepts, loaded.model, loaded.background(prompt), conversation_id, prompt, recent, values
             ),
         )
         corrected = [b.span for b in biases]

@@ -8,7 +8,7 @@ previous build's rows are deleted afterwards.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -235,17 +235,12 @@ class ModelStore:
         built = await self.db.fetchone("SELECT finished_at FROM builds WHERE id = ?", (model.active_build,))
         return int(tokens[0]), (float(built[0]) if built and built[0] is not None else None)
 
-    async def word_frequencies(self, model_ids: Sequence[int], spellings: Iterable[str]) -> dict[str, int]:
-        """The trained frequency of each of ``spellings`` (exact tokens) summed over the models
-        ``model_ids`` (absent: never seen)."""
-        texts = sorted(set(spellings))
-        keys = [(model_id, text) for model_id in model_ids for text in texts]
-        found: dict[str, int] = {}
-        for text, freq in await fetch_keyed(
-            self.db, "g.text, g.freq", "vocab", ("model_id", "text"), keys, "g.control = 0"
-        ):
-            found[text] = found.get(text, 0) + int(freq)
-        return found
+    async def frequencies(self, model_id: int) -> dict[str, int]:
+        """The trained count of each word of a model (its control tokens apart)."""
+        rows = await self.db.fetchall(
+            "SELECT text, freq FROM vocab WHERE model_id = ? AND control = 0 AND freq > 0", (model_id,)
+        )
+        return {text: int(freq) for text, freq in rows}
 
     async def write_build(
         self,
