@@ -162,6 +162,8 @@ async def test_concepts_summary_acknowledgement_and_continuation(engine):
     assert (await engine.respond(fresh, "what did we discuss", seed=1)).concept != "summary"  # nothing yet
     model = await engine.store.models.model("base")
     await engine.concepts.add_concept(model.id, Concept("muse", ["give me a thought"], "Here is a thought:", None, 0.9))
+    assert (await engine.respond(fresh, "Give me a thought", seed=2)).concept != "muse"  # read with the model
+    engine.replier.reload()
     muse = await engine.respond(fresh, "Give me a thought", seed=2)
     assert muse.concept == "muse" and muse.text.startswith("Here is a thought:") and len(muse.tokens) > 4
 

@@ -10,8 +10,19 @@ from dbslm.store.concepts import SHARED_MODEL_ID, ConceptStore
 from dbslm.text.tokenize import get_tokenizer
 
 
+async def catalog(concepts: ConceptStore, model_id: int) -> list[Concept]:
+    """The model's concepts, the defaults it lacks added first (a default a later version
+    added, or every one the first time)."""
+    known = await concepts.concepts(model_id)
+    missing = [c for c in DEFAULTS if c.name not in {k.name for k in known}]
+    for concept in missing:
+        await concepts.add_concept(SHARED_MODEL_ID, concept)
+    return known + missing
+
+
 async def concept_span(
     concepts: ConceptStore,
+    known: list[Concept],
     model: ModelInfo,
     background: Background,
     conversation_id: int,
@@ -19,14 +30,10 @@ async def concept_span(
     recent: list[Message],
     values: dict[str, str],
 ) -> tuple[Concept | None, str]:
-    """The concept this reply calls for (a signal, or a prompt its examples make likely) and
-    the text it emits; (None, "") when none applies or its payload has nothing to say.
-    ``background``: how often the models answering saw the prompt's words."""
-    known = await concepts.concepts(model.id)
-    missing = [c for c in DEFAULTS if c.name not in {k.name for k in known}]
-    for concept in missing:  # a default a later version added (or every one, the first time)
-        await concepts.add_concept(SHARED_MODEL_ID, concept)
-    known += missing
+    """The concept this reply calls for (a signal, or a prompt the examples of one of the
+    ``known`` concepts make likely) and the text it emits; (None, "") when none applies or its
+    payload has nothing to say. ``background``: how often the models answering saw the
+    prompt's words."""
     signal = await concepts.take_signal(conversation_id)
     if signal is not None:
         concept = next((c for c in known if c.name == signal), None)

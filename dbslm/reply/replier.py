@@ -1,6 +1,6 @@
 """The replier: one model's answer to a message, token by token from its tables.
 
-The model's reader, vocabulary, word vectors and decoding profile are loaded once per build
+The model's reader, vocabulary, word counts, word vectors, decoding profile and concepts are loaded once per build
 (mixed with a base model's in a community). The pointer cache holds responses to similar
 earlier prompts and the conversation's recent turns; corrections in force for the
 conversation become span biases; a concept may start the reply with a span of its own.
@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from dbslm.concepts.classifier import Background, spellings
-from dbslm.concepts.span import concept_span
+from dbslm.concepts.span import catalog, concept_span
 from dbslm.decoder import DecodeSettings
-from dbslm.domain import Message, ModelInfo
+from dbslm.domain import Concept, Message, ModelInfo
 from dbslm.generation import generate, span_ids
 from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
@@ -56,6 +56,7 @@ class Loaded:
     settings: DecodeSettings  # the model's decoding profile
     model_ids: tuple[int, ...]  # the models it answers from: its own, then the base's
     frequencies: tuple[dict[str, int], ...]  # each of those models' trained words and their counts
+    concepts: list[Concept]  # the model's concept catalog
     tokens: int  # the tokens those models were trained on
 
     def background(self, prompt: list[str]) -> Background:
@@ -100,8 +101,8 @@ class Replier:
         self.reload()
 
     def reload(self) -> None:
-        """Read the model's word vectors, profile and banned words again for the next reply
-        (its readers stay, and what they keep, while its build is the same)."""
+        """Read the model's word vectors, profile, concepts and banned words again for the next
+        reply (its readers stay, and what they keep, while its build is the same)."""
         self._stale = True
 
     async def load(self, model: ModelInfo | None = None) -> Loaded | None:
@@ -152,8 +153,21 @@ class Replier:
         if not vectors.words and base is not None:
             vectors = base.vectors
         ranker = Ranker(self.pairs, vectors, self._embedder, searched, tokenize, settings.prompt_weight)
+        concepts = await catalog(self.concepts, model.id)
         return Loaded(
-            model, builds, own, reader, vocab, banned, vectors, ranker, settings, searched, frequencies, tokens
+            model,
+            builds,
+            own,
+            reader,
+            vocab,
+            banned,
+            vectors,
+            ranker,
+            settings,
+            searched,
+            frequencies,
+            concepts,
+            tokens,
         )
 
     async def _readers(
@@ -192,7 +206,14 @@ class Replier:
         biases, (concept, concept_text) = await asyncio.gather(  # independent reads, asked at once
             biases_for(self.conversations, loaded.model.id, conversation_id, prompt, tokenize),
             concept_span(
-                self.concepts, loaded.model, loaded.background(prompt), conversation_id, prompt, recent, values
+                self.concepts,
+                loaded.concepts,
+                loaded.model,
+                loaded.background(prompt),
+                conversation_id,
+                prompt,
+                recent,
+                values,
             ),
         )
         corrected = [b.span for b in biases]
