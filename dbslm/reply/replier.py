@@ -134,8 +134,8 @@ class Replier:
         if kept is not None:  # the same builds: the readers keep what they read
             own, reader, vocab, frequencies = kept.own, kept.reader, kept.vocab, kept.frequencies
         else:
-            own, reader, vocab = await self._readers(model, base)
-            frequencies = (await self.store.models.frequencies(model.id), *(base.frequencies if base else ()))
+            own, reader, vocab, counts = await self._readers(model, base)
+            frequencies = (counts, *(base.frequencies if base else ()))
         banned = frozenset(vocab.index[w] for w in self.banned_words if w in vocab.index)
         if not self._embedder_loaded:  # a sentence model takes seconds to load: once, shared with communities
             base_replier = self.base
@@ -172,20 +172,21 @@ class Replier:
 
     async def _readers(
         self, model: ModelInfo, base: Loaded | None
-    ) -> tuple[ModelReader | None, ModelReader | MixedReader, Vocabulary]:
+    ) -> tuple[ModelReader | None, ModelReader | MixedReader, Vocabulary, dict[str, int]]:
         """The reader of the model's build (the kept one brought up to a batch's version when it
-        can be), the reader replies draw from (mixed with the base's) and its vocabulary."""
+        can be), the reader replies draw from (mixed with the base's), its vocabulary and the
+        model's word counts."""
         own = self._loaded.own if self._loaded is not None and model.active_build is not None else None
         if model.active_build is not None and (own is None or not await own.refresh(model)):  # kept: a batch changed it
             own = await ModelReader.open(self.store.models, model)
-        vocab = await self.store.models.vocabulary(model) if own is not None else Vocabulary()
+        vocab, counts = await self.store.models.vocabulary_with_counts(model) if own is not None else (Vocabulary(), {})
         reader: ModelReader | MixedReader | None = own
         if base is not None:
             own_size = len(vocab)
             vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
             reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
         assert reader is not None  # a model without a build has a base (load returns None otherwise)
-        return own, reader, vocab
+        return own, reader, vocab, counts
 
     async def answer(
         self, conversation_id: int, text: str, recent: list[Message], seed: int | None, values: dict[str, str]

@@ -124,6 +124,24 @@ class ModelStore:
             return vocab
         return vocab.restricted(await self.unigram_words(model.active_build))
 
+    async def vocabulary_with_counts(self, model: ModelInfo) -> tuple[Vocabulary, dict[str, int]]:
+        """The model's vocabulary as :meth:`vocabulary` gives it, and the trained count of each of
+        its words (control tokens apart), from one read of its rows: a count-form build knows
+        the words whose count is above 0 (its unigrams), without reading them."""
+        if model.id is None:
+            return Vocabulary(), {}
+        rows = await self.db.fetchall("SELECT text, freq FROM vocab WHERE model_id = ? ORDER BY id", (model.id,))
+        vocab = Vocabulary(r[0] for r in rows)
+        counts = {text: int(freq) for text, freq in rows[len(CONTROL_TOKENS) :] if freq}
+        if model.active_build is None:
+            return vocab, counts
+        known = (
+            np.flatnonzero([freq for _, freq in rows])
+            if model.counted
+            else await self.unigram_words(model.active_build)
+        )
+        return vocab.restricted(known), counts
+
     async def unigram_words(self, build: int) -> np.ndarray:
         """Ids of the words the build knows (its unigrams)."""
         rows = await self.db.fetchall("SELECT word FROM ngrams WHERE build = ? AND n = 1", (build,))
@@ -234,13 +252,6 @@ class ModelStore:
         )
         built = await self.db.fetchone("SELECT finished_at FROM builds WHERE id = ?", (model.active_build,))
         return int(tokens[0]), (float(built[0]) if built and built[0] is not None else None)
-
-    async def frequencies(self, model_id: int) -> dict[str, int]:
-        """The trained count of each word of a model (its control tokens apart)."""
-        rows = await self.db.fetchall(
-            "SELECT text, freq FROM vocab WHERE model_id = ? AND control = 0 AND freq > 0", (model_id,)
-        )
-        return {text: int(freq) for text, freq in rows}
 
     async def write_build(
         self,
