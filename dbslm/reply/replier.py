@@ -1,9 +1,10 @@
 """The replier: one model's answer to a message, token by token from its tables.
 
-The model's reader, vocabulary, word counts, word vectors, decoding profile and concepts are loaded once per build
-(mixed with a base model's in a community). The pointer cache holds responses to similar
-earlier prompts and the conversation's recent turns; corrections in force for the
-conversation become span biases; a concept may start the reply with a span of its own.
+The model's reader, vocabulary, word counts, word vectors, decoding profile and concepts are
+loaded once per build and version (mixed with a base model's in a community). The pointer
+cache holds responses to similar earlier prompts and the conversation's recent turns;
+corrections in force for the conversation become span biases; a concept may start the reply
+with a span of its own.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class Replier:
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._loaded: Loaded | None = None
-        self._stale = False  # the word vectors or banned words changed since the last load
+        self._stale = False  # reload() asked for the vectors, profile, concepts and bans again
         self._loading = asyncio.Lock()
 
     def set_banned(self, words: Iterable[str]) -> None:
