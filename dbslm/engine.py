@@ -8,6 +8,7 @@ conversation rows) and administration (dbslm.admin).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from dbslm.text.tokenize import get_tokenizer
 from dbslm.text.valid import bounded, repaired
 from dbslm.training.builds import DEFAULT_ORDER, DEFAULT_TOKENIZER, TrainReport, resolve_model, train
 from dbslm.training.teaching import teach, unteach
+
+log = logging.getLogger(__name__)
 
 CONVERSATION_WINDOW = 50  # messages a reply may look back on (the session cache, summaries)
 DEFAULT_BASE_WEIGHT = 0.3  # the base model's share in a community model's replies
@@ -140,8 +143,12 @@ class DBSLMEngine:
 
     async def _switched(self) -> None:
         """A batch or a forgetting switched the model: load its new version now (replies answer
-        from the one before meanwhile)."""
-        await self.replier.load()
+        from the one before meanwhile). The batch is learned whatever this meets: the next reply
+        loads the version if this could not."""
+        try:
+            await self.replier.load()
+        except DbslmError as exc:
+            log.warning("could not load the new version of %s yet: %s", self.model_name, exc)
 
     # -- conversations ----------------------------------------------------------------------
 

@@ -4,18 +4,20 @@ fails stays queued and leaves the model as it was; text is repaired before it is
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import pytest
 
 from bot.core import BotCore
 from bot.events import Message
-from dbslm.domain import Status
+from dbslm.domain import ChannelMessage, Status
 from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.store.queue import QueueStore
 from tests.helpers import (
     SETTINGS,
+    execute,
     table_rows,
 )
 
@@ -128,3 +130,21 @@ def community_rows(db: str, model_id: int) -> list[list[tuple]]:
 
 async def drop(text: str, *, private: bool = False) -> None:
     """Where the bot's answers go when a test does not read them."""
+
+
+async def test_a_batch_is_learned_even_when_its_new_version_cannot_be_loaded_yet(db, caplog):
+    """The replier loads a batch's version right after its switch; a database that fails that
+    load (here: a table dropped by hand) leaves the batch learned and says so in the log."""
+    engine = await DBSLMEngine.open(db)
+    try:
+        await engine.train_dialog([("hello", "hi there"), ("how are you", "fine thanks")])
+        await engine.replier.load()
+        await engine.learning.queue([ChannelMessage("discord:g:c:1", "ann", "discord:g:c", "kayaks float well")])
+        execute(db, "DROP TABLE decode_profiles")
+        with caplog.at_level(logging.WARNING):
+            report = await engine.learning.learn_queued()
+        assert report is not None and report.sentences == 1
+        assert [m.text for m in await engine.learning.messages(status=Status.LEARNED)] == ["kayaks float well"]
+        assert any("could not load the new version of base yet" in r.getMessage() for r in caplog.records)
+    finally:
+        await engine.close()
