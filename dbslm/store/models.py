@@ -116,13 +116,12 @@ class ModelStore:
         """The model's vocabulary. Ids are stable, but only the active build's unigrams are
         known: a word whose count went to 0 (untrained) reads as ``<unk>``, like a word the
         model never saw. ``every_word`` knows every row (training reuses their ids)."""
+        if not every_word:
+            return (await self.vocabulary_with_counts(model))[0]
         if model.id is None:
             return Vocabulary()
         rows = await self.db.fetchall("SELECT text FROM vocab WHERE model_id = ? ORDER BY id", (model.id,))
-        vocab = Vocabulary(r[0] for r in rows)
-        if every_word or model.active_build is None:
-            return vocab
-        return vocab.restricted(await self.unigram_words(model.active_build))
+        return Vocabulary(r[0] for r in rows)
 
     async def vocabulary_with_counts(self, model: ModelInfo) -> tuple[Vocabulary, dict[str, int]]:
         """The model's vocabulary as :meth:`vocabulary` gives it, and the trained count of each of
