@@ -113,9 +113,10 @@ def table_rows(db: str, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         return conn.execute(sql, tuple(params)).fetchall()
 
 
-def execute(db: str, sql: str) -> None:
-    """Run one statement outside dbslm, as a user with an SQL shell would."""
-    table_rows(db, sql)
+def execute(db: str, sql: str, params: Sequence[object] = ()) -> None:
+    """Run one statement (its values bound to its ``?`` marks) outside dbslm, as a user with an
+    SQL shell would."""
+    table_rows(db, sql, params)
 
 
 def is_sqlite(db: str) -> bool:

@@ -29,9 +29,10 @@ from dbslm.training.builds import resolve_model, train
 from tests.helpers import assert_same_model, eventually, ngrams_by_text, owners_of, run_bot_process, table_rows
 
 X, Y, Z = user("21", "x"), user("22", "y"), user("23", "z")
+NOT_HELD = ("forgetting", "unpairing")  # statuses of learned rows the model no longer holds
 LEARNED = (  # the texts each model holds now (not those waiting, nor those being forgotten)
     "SELECT m.name, l.text FROM learned l JOIN models m ON m.id = l.model_id JOIN queues q ON q.model_id = m.id "
-    "WHERE l.seq <= q.learned AND l.status NOT IN ('forgetting', 'unpairing')"
+    "WHERE l.seq <= q.learned AND l.status NOT IN (?, ?)"
 )
 
 
@@ -88,7 +89,7 @@ async def until_learned(db: str, expected: list[tuple[str, str]]) -> None:
     """Wait until the models hold exactly ``expected``, (model, text) pairs, and nothing else."""
 
     async def learned() -> list[tuple[str, str]]:
-        return sorted(await asyncio.to_thread(table_rows, db, LEARNED))
+        return sorted(await asyncio.to_thread(table_rows, db, LEARNED, NOT_HELD))
 
     await eventually(learned, lambda found: found == sorted(expected), 30)
 
@@ -154,7 +155,9 @@ async def test_two_processes_share_the_servers_and_answer_each_message_once(tmp_
     finally:
         await fake.close()
     assert owners_of(mariadb_url, "wombat") == owners_of(mariadb_url, "zebu") == set()
-    assert table_rows(mariadb_url, "SELECT COUNT(*) FROM pairs WHERE source = 'starter'") == [(len(starter_pairs()),)]
+    assert table_rows(mariadb_url, "SELECT COUNT(*) FROM pairs WHERE source = ?", ("starter",)) == [
+        (len(starter_pairs()),)
+    ]
     engine = await DBSLMEngine.open(mariadb_url)
     try:
         alone = await resolve_model(engine.store, "marmot-alone", None, None, reset=False)

@@ -28,9 +28,7 @@ from tests.helpers import eventually, owners_of, table_rows, vocabulary
 SETTINGS = replace(COMMUNITY_SETTINGS, listen_batch=3, listen_seconds=0.2)
 T = TypeVar("T")
 # how many batches the model took: its builds, and the batches that changed the active one in place
-BATCHES = (
-    "SELECT m.active_build + b.version FROM models m JOIN builds b ON b.id = m.active_build WHERE m.name = 'slack:T1'"
-)
+BATCHES = "SELECT m.active_build + b.version FROM models m JOIN builds b ON b.id = m.active_build WHERE m.name = ?"
 
 
 @pytest.fixture
@@ -150,7 +148,9 @@ async def test_listening_rules_over_the_wire(bot):
     await asyncio.sleep(0.3)
     assert len(api.posted) == before + 3 and all(r["method"] == "chat.postMessage" and r["text"] for r in replies)
     # each mention handled once (C1's and C2's are handled concurrently: their order is not promised)
-    assert sorted(table_rows(db, "SELECT text FROM messages WHERE role = 'user' AND text LIKE 'what is %'")) == [
+    assert sorted(
+        table_rows(db, "SELECT text FROM messages WHERE role = ? AND text LIKE ?", ("user", "what is %"))
+    ) == [
         ("what is AI?",),
         ("what is a heron?",),
         ("what is a kayak?",),
@@ -218,13 +218,13 @@ async def test_a_deleted_message_is_unlearned_and_an_edit_relearned(bot):
     )
     words = vocabulary(db, "slack:T1")
     assert (words.get("pink", 0), words.get("grey")) == (0, 1)
-    batches = table_rows(db, BATCHES)
+    batches = table_rows(db, BATCHES, ("slack:T1",))
     typo["text"] = "the walrus is grey"
     await api.push("events_api", changed_body(typo, typo["text"]))  # a link preview: the same text
     await api.push("events_api", deleted_body(typo))
     await eventually(lambda: rows(core, status=None), lambda texts: texts == sorted(kept))
     await asyncio.sleep(0.3)
-    assert table_rows(db, BATCHES) == [(batches[0][0] + 1,)]  # the deletion's batch, no relearning
+    assert table_rows(db, BATCHES, ("slack:T1",)) == [(batches[0][0] + 1,)]  # the deletion's batch, no relearning
     words = vocabulary(db, "slack:T1")
     assert (words.get("walrus", 0), words.get("grey", 0), words["kept"]) == (0, 0, 3)
 

@@ -112,11 +112,11 @@ async def test_a_version_8_database_gets_the_installation_tables(db):
     await opened.close()
     for table in INSTALLATION_TABLES:
         execute(db, f"DROP TABLE {table}")
-    execute(db, "UPDATE meta SET value = '8' WHERE name = 'schema_version'")
+    execute(db, "UPDATE meta SET value = ? WHERE name = ?", ("8", "schema_version"))
     opened = await open_store(db)
     try:
         await DatabaseInstallationStore(opened.db).async_save(installed("T1", "U1", "xoxb-t1", 100.0))
     finally:
         await opened.close()
-    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+    assert table_rows(db, "SELECT value FROM meta WHERE name = ?", ("schema_version",)) == [(str(SCHEMA_VERSION),)]
     assert table_rows(db, "SELECT team_id, user_id FROM slack_installations") == [("T1", "U1")]

@@ -110,7 +110,7 @@ async def test_installing_keeps_the_workspace_and_each_state_serves_once(bot):
     state = query["state"][0]
     status, page, _ = await get(url + "/slack/oauth_redirect", code=api.grant("T2"), state=state, cookie=cookie)
     assert status == 200 and "Thank you!" in page and token_of(api, "T2") not in page
-    assert json.loads(table_rows(db, "SELECT data FROM slack_bots WHERE team_id = 'T2'")[0][0])["bot_token"] == (
+    assert json.loads(table_rows(db, "SELECT data FROM slack_bots WHERE team_id = ?", ("T2",))[0][0])["bot_token"] == (
         token_of(api, "T2")
     )
     refused = []
