@@ -10,6 +10,7 @@ import pytest
 
 from dbslm.domain import ChannelMessage, Status
 from dbslm.engine import DBSLMEngine
+from dbslm.errors import DatabaseError
 from dbslm.listening import learning
 from dbslm.reply.replier import UNTRAINED_REPLY
 from tests.helpers import table_rows
@@ -225,3 +226,24 @@ async def test_a_message_another_process_subtracted_is_not_subtracted_twice(base
     assert await second.learning.forget_marked() is None  # its build was refused: nothing left to do
     assert reads == [["discord:1:c:0"], []]
     assert model_size(await first.stats()) == await alone(base, [ZORBLAX[0]])
+
+
+async def test_messages_queued_at_once_keep_their_own_counts_and_failures(base):
+    """Messages of busy channels queued at the same moment share a commit: each caller hears
+    how many of its own messages were new, and a message the database refuses fails its own
+    caller only."""
+    community = DBSLMEngine(base.store, "discord:1", base=base)
+    queue = community.learning.queue
+
+    def said(i: int, text: str | None = "a zorblax message") -> ChannelMessage:
+        return ChannelMessage(f"discord:1:c:{i:03}", "ann", "discord:1:c", text)
+
+    assert await queue([said(0)]) == 1
+    counts = await asyncio.gather(queue([said(0)]), *(queue([said(i)]) for i in range(1, 21)), queue([said(5)]))
+    assert counts == [0] + [1] * 20 + [0]  # queued before, new, and the same message twice at once counts once
+    refused = await asyncio.gather(
+        queue([said(30)]), queue([said(31, None)]), queue([said(32)]), return_exceptions=True
+    )
+    assert refused[0] == refused[2] == 1 and isinstance(refused[1], DatabaseError)
+    queued = await community.learning.messages()
+    assert [m.message_key for m in queued] == [f"discord:1:c:{i:03}" for i in (*range(21), 30, 32)]

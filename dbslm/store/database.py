@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -234,3 +234,10 @@ async def fetch_keyed(
         )
         rows += await db.fetchall(sql, [v for key in part for v in key] + list(params))
     return rows
+
+
+def in_parts(keys: Sequence[str], size: int = 500) -> Iterator[tuple[Sequence[str], str]]:
+    """``keys`` in parts of at most ``size``, each with its ``?`` placeholders."""
+    for start in range(0, len(keys), size):
+        part = keys[start : start + size]
+        yield part, ", ".join("?" for _ in part)

@@ -17,11 +17,13 @@ or ``unpairing`` (:class:`dbslm.domain.Status`); a ``queued`` row whose number t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dbslm.domain import ChannelMessage, Status
-from dbslm.store.database import Database
+from dbslm.store.database import Database, in_parts
+from dbslm.store.grouped import GroupCommit
+from dbslm.store.queueing import add_answers, queue_each
 
 QUEUED, LEARNED, FORGETTING, UNPAIRING = (s.value for s in Status)  # as bound and stored
 _ANSWERS = "LEFT JOIN answers a ON a.model_id = l.model_id AND a.message_key = l.message_key"  # each one's prompt
@@ -66,48 +68,16 @@ class QueueStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._queued = GroupCommit(db, queue_each)
 
     async def add(self, model_id: int, messages: Sequence[ChannelMessage]) -> int:
         """Queue messages for learning, numbered in order; a message already queued or
-        learned is left as it is. Returns how many were new."""
-        fresh = sorted({m.message_key: m for m in messages}.values(), key=lambda m: m.message_key)  # key order
-        if not fresh:
-            return 0
-        now = time.time()
-        async with self.db.transaction() as tx:
-            counters = ("model_id", "queued", "learned", "dropped")
-            await tx.execute(
-                tx.dialect.upsert("queues", counters, ("model_id",), add=counters[1:]), (model_id, len(fresh), 0, 0)
-            )  # the counter row stays locked until the commit
-            ((last,),) = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
-            answers = [m for m in fresh if m.prompt_key is not None]
-            if answers:  # of the messages that are new here
-                known = {
-                    key
-                    for part, marks in _chunks([m.message_key for m in answers])
-                    for (key,) in await tx.fetchall(
-                        f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN ({marks})",
-                        (model_id, *part),
-                    )
-                }
-                answers = [m for m in answers if m.message_key not in known]
-            new = await tx.insert_rows(
-                "learned",
-                ("model_id", "message_key", "user_id", "channel_key", "text", "status", "created_at", "seq"),
-                [
-                    model_id,
-                    [m.message_key for m in fresh],
-                    [m.user_id for m in fresh],
-                    [m.channel_key for m in fresh],
-                    [m.text for m in fresh],
-                    QUEUED,
-                    now,
-                    range(last - len(fresh) + 1, last + 1),
-                ],
-                keep_on=("model_id", "message_key"),
-            )
-            await _add_answers(tx, model_id, answers)
-            return new
+        learned is left as it is. Returns how many of ``messages`` were new.
+
+        Callers that queue for the same model while the writer is busy share its next
+        commit (:class:`GroupCommit`: busy channels cost one commit, not one each); each
+        returns once its messages are committed."""
+        return await self._queued(model_id, messages)
 
     async def messages(
         self,
@@ -141,7 +111,7 @@ class QueueStore:
         """The rows of those ``keys`` (or, ``answering``, of the messages that answer them), as they are now."""
         column = "a.prompt_key" if answering else "l.message_key"
         found: list[ChannelMessage] = []
-        for part, marks in _chunks(keys):
+        for part, marks in in_parts(keys):
             rows = await self.db.fetchall(
                 f"{_MESSAGES} WHERE l.model_id = ? AND {column} IN ({marks})", (*_MESSAGES_PARAMS, model_id, *part)
             )
@@ -258,7 +228,7 @@ class QueueStore:
             if not queue:
                 return  # nothing was ever queued
             ((learned,),) = queue
-            for part, marks in _chunks(keys):
+            for part, marks in in_parts(keys):
                 answering = f"SELECT message_key FROM answers WHERE model_id = ? AND prompt_key IN ({marks})"
                 await tx.execute(
                     f"UPDATE learned SET status = ? WHERE model_id = ? AND message_key IN ({answering}) "
@@ -325,7 +295,7 @@ class QueueStore:
         if moved != len(requeued):
             raise BatchChanged
         await _drop_answers(tx, model_id, [m.message_key for m in requeued if m.prompt_key is None])
-        await _add_answers(tx, model_id, requeued)  # the others' new prompt replaces the old
+        await add_answers(tx, model_id, requeued)  # the others' new prompt replaces the old
 
     async def set_prompts(self, model_id: int, keys: Sequence[str], prompt: ChannelMessage | None) -> None:
         """These queued messages answer ``prompt`` now (the edited text of the one they
@@ -335,12 +305,12 @@ class QueueStore:
             if prompt is None:
                 await _drop_answers(tx, model_id, keys)
             else:  # replaces what they answered
-                await _add_answers(tx, model_id, [ChannelMessage(key, "", "", "").answering(prompt) for key in keys])
+                await add_answers(tx, model_id, [ChannelMessage(key, "", "", "").answering(prompt) for key in keys])
 
     @staticmethod
     async def _remove(tx, model_id: int, keys: Sequence[str]) -> int:
         removed = 0
-        for part, marks in _chunks(keys):
+        for part, marks in in_parts(keys):
             removed += await tx.executemany(
                 f"DELETE FROM learned WHERE model_id = ? AND message_key IN ({marks})", [(model_id, *part)]
             )
@@ -348,33 +318,15 @@ class QueueStore:
         return removed
 
 
-async def _add_answers(tx, model_id: int, messages: Sequence[ChannelMessage]) -> None:
-    """Record what those of ``messages`` that answer another answer."""
-    answers = [m for m in messages if m.prompt_key is not None]
-    if answers:
-        await tx.insert_rows(
-            "answers",
-            ("model_id", "message_key", "prompt_key", "prompt_user", "prompt"),
-            [
-                model_id,
-                [m.message_key for m in answers],
-                [m.prompt_key for m in answers],
-                [m.prompt_user for m in answers],
-                [m.prompt for m in answers],
-            ],
-            update_on=("model_id", "message_key"),
-        )
-
-
 async def _drop_answers(tx, model_id: int, keys: Sequence[str]) -> None:
     """These messages answer nothing (any more)."""
-    for part, marks in _chunks(keys):
+    for part, marks in in_parts(keys):
         await tx.execute(f"DELETE FROM answers WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part))
 
 
 async def _drop_pairs(tx, model_id: int, keys: Sequence[str]) -> None:
     """Delete the pairs (and their sentence vectors) that these channel messages made."""
-    for part, marks in _chunks(keys):
+    for part, marks in in_parts(keys):
         where = f"model_id = ? AND message_key IN ({marks})"
         await tx.execute(
             f"DELETE FROM pair_vectors WHERE pair_id IN (SELECT id FROM pairs WHERE {where})", (model_id, *part)
@@ -391,10 +343,3 @@ async def _lock_queue(tx, model_id: int) -> None:
 async def _count_drop(tx, model_id: int) -> None:
     """Queued messages were deleted: a batch taken before must not go live."""
     await tx.execute("UPDATE queues SET dropped = dropped + 1 WHERE model_id = ?", (model_id,))
-
-
-def _chunks(keys: Sequence[str], size: int = 500) -> Iterator[tuple[Sequence[str], str]]:
-    """``keys`` in parts of at most ``size``, each with its ``?`` placeholders."""
-    for start in range(0, len(keys), size):
-        part = keys[start : start + size]
-        yield part, ", ".join("?" for _ in part)
