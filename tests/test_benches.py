@@ -19,9 +19,9 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
         (
             "load_bench.py",
             ["--users", "3", "--channels", "2", "--messages", "20", "--rate", "200", "--listen"],
-            "Target:",
+            "Targets (#17):",
         ),
-        ("community_bench.py", ["--messages", "3000"], "Targets:"),
+        ("community_bench.py", ["--messages", "3000"], "Targets (#17):"),
     ],
 )
 def test_a_bench_runs_at_a_smoke_size(script, args, last_line):

@@ -34,14 +34,8 @@ async def _queue(tx: Transaction, model_id: int, messages: Sequence[ChannelMessa
         tx.dialect.upsert("queues", counters, ("model_id",), add=counters[1:]), (model_id, len(fresh), 0, 0)
     )  # the counter row stays locked until the commit
     ((last,),) = await tx.fetchall("SELECT queued FROM queues WHERE model_id = ?", (model_id,))
-    known = {
-        key
-        for part, marks in in_parts([m.message_key for m in fresh])
-        for (key,) in await tx.fetchall(
-            f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN ({marks})", (model_id, *part)
-        )
-    }
-    await tx.insert_rows(
+    first = last - len(fresh) + 1
+    inserted = await tx.insert_rows(
         "learned",
         ("model_id", "message_key", "user_id", "channel_key", "text", "status", "created_at", "seq"),
         [
@@ -52,10 +46,11 @@ async def _queue(tx: Transaction, model_id: int, messages: Sequence[ChannelMessa
             [m.text for m in fresh],
             QUEUED,
             time.time(),
-            range(last - len(fresh) + 1, last + 1),
+            range(first, last + 1),
         ],
         keep_on=("model_id", "message_key"),
     )
+    known = set() if inserted == len(fresh) else await _queued_before(tx, model_id, fresh, first)
     await add_answers(tx, model_id, [m for m in fresh if m.message_key not in known])
     return {m.message_key for m in fresh} - known
 
@@ -76,3 +71,16 @@ async def add_answers(tx, model_id: int, messages: Sequence[ChannelMessage]) -> 
             ],
             update_on=("model_id", "message_key"),
         )
+
+
+async def _queued_before(tx: Transaction, model_id: int, messages: Sequence[ChannelMessage], first: int) -> set[str]:
+    """The keys of ``messages`` that were queued before this transaction (numbered before ``first``)."""
+    return {
+        key
+        for part, marks in in_parts([m.message_key for m in messages])
+        for (key,) in await tx.fetchall(
+            f"SELECT message_key FROM learned WHERE model_id = ? AND message_key IN ({marks}) "
+            "AND (seq IS NULL OR seq < ?)",
+            (model_id, *part, first),
+        )
+    }
