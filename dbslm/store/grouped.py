@@ -15,22 +15,22 @@ from typing import Generic, TypeVar
 from dbslm.store.database import Database, Transaction
 
 K = TypeVar("K", bound=Hashable)
-I = TypeVar("I")  # noqa: E741 - what one caller writes
+Item = TypeVar("Item")  # what one caller writes
 R = TypeVar("R")
 
-Write = Callable[[Transaction, K, list[I]], Awaitable[Sequence[R]]]
+Write = Callable[[Transaction, K, list[Item]], Awaitable[Sequence[R]]]
 
 
-class GroupCommit(Generic[K, I, R]):
+class GroupCommit(Generic[K, Item, R]):
     """``write(tx, key, items)`` for the items of every caller waiting on ``key``, in one
     transaction; it returns one result per item, in their order."""
 
     def __init__(self, db: Database, write: Write) -> None:
         self.db, self.write = db, write
-        self._waiting: dict[K, list[tuple[I, asyncio.Future[R]]]] = {}  # per key, the next commit's callers
+        self._waiting: dict[K, list[tuple[Item, asyncio.Future[R]]]] = {}  # per key, the next commit's callers
         self._committing: set[asyncio.Task] = set()
 
-    async def __call__(self, key: K, item: I) -> R:
+    async def __call__(self, key: K, item: Item) -> R:
         """Write ``item`` in the next commit for ``key``; returns its result once committed."""
         group = self._waiting.get(key)
         if group is None:
@@ -43,7 +43,7 @@ class GroupCommit(Generic[K, I, R]):
         return await asyncio.shield(mine)  # a caller that gives up leaves the others their commit
 
     async def _commit(self, key: K) -> None:
-        group: list[tuple[I, asyncio.Future[R]]] = []
+        group: list[tuple[Item, asyncio.Future[R]]] = []
         try:
             async with self.db.transaction() as tx:
                 group = self._waiting.pop(key)  # all who came while the writer was busy
@@ -59,7 +59,7 @@ class GroupCommit(Generic[K, I, R]):
                 if not future.done():
                     future.cancel()
 
-    async def _one_by_one(self, key: K, group: list[tuple[I, asyncio.Future[R]]], failed: Exception) -> None:
+    async def _one_by_one(self, key: K, group: list[tuple[Item, asyncio.Future[R]]], failed: Exception) -> None:
         """A failed group's callers each in a transaction of their own."""
         if len(group) == 1:
             group[0][1].set_exception(failed)
