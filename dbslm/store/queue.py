@@ -77,7 +77,7 @@ class QueueStore:
         Callers that queue for the same model while the writer is busy share its next
         commit (:class:`GroupCommit`: busy channels cost one commit, not one each); each
         returns once its messages are committed."""
-        return await self._queued(model_id, messages)
+        return await self._queued(model_id, messages) if messages else 0
 
     async def messages(
         self,
