@@ -198,6 +198,7 @@ async def test_forgetting_everything_leaves_the_model_untrained(db, tmp_path):
         assert report.build is None and report.ngrams == {} and report.sentences == 40
         model = await store.models.model("base")
         assert model.active_build is None and model.order == 3
+        await store.models.purges.settle()  # the replaced build goes in the background
         assert table_rows(db, "SELECT COUNT(*) FROM ngrams") == [(0,)]
         assert table_rows(db, "SELECT COUNT(*) FROM builds") == [(0,)]
         assert table_rows(db, "SELECT MAX(freq) FROM vocab") == [(0,)]

@@ -41,6 +41,7 @@ class Store:
         return self.cold
 
     async def close(self) -> None:
+        await self.models.purges.settle()
         if self.cold is not None:
             await self.cold.remote.close()
         await self.db.close()

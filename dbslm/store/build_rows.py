@@ -5,17 +5,20 @@ replaced."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Awaitable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from dbslm.errors import DbslmError
 from dbslm.ngram import hashing
 from dbslm.ngram.count_tables import CountTables
 from dbslm.ngram.tables import ModelTables
 from dbslm.store.database import Database, Statements, insert_statements, is_column, overlapped, row_count
 from dbslm.store.schema import BUILD_TABLES, TABLES
 
+log = logging.getLogger(__name__)
 SCHEMA = {t.name: t for t in TABLES}
 CONTEXT_COLUMNS = ("build", "n", "ctx", "total", "n1", "n2", "n3", "head_words", "head_counts")
 
@@ -159,3 +162,29 @@ async def purge_build(db: Database, build: int) -> int:
     async with db.transaction() as tx:
         await tx.execute("DELETE FROM builds WHERE id = ?", (build,))
     return ngrams
+
+
+class Purges:
+    """Replaced builds deleted in the background: the switch's caller (a /forget, a batch, a
+    training) is answered without waiting for them. One that fails is left to the next build's
+    purge or the next start's clean-up."""
+
+    def __init__(self) -> None:
+        self._running: set[asyncio.Task] = set()
+
+    def start(self, purge: Awaitable[int]) -> None:
+        """Run ``purge`` in the background."""
+        task = asyncio.create_task(self._run(purge))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def settle(self) -> None:
+        """Wait for the purges under way."""
+        await asyncio.gather(*self._running)
+
+    @staticmethod
+    async def _run(purge: Awaitable[int]) -> None:
+        try:
+            await purge
+        except DbslmError as exc:
+            log.warning("a replaced build is left for the next purge: %s", exc)

@@ -18,7 +18,7 @@ from dbslm.ngram.count_tables import CountTables
 from dbslm.ngram.counting import OrderCounts
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.ngram.tables import ModelTables
-from dbslm.store.build_rows import insert_in_parts, purge_build, write_count_rows, write_probability_rows
+from dbslm.store.build_rows import Purges, insert_in_parts, purge_build, write_count_rows, write_probability_rows
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database, Transaction, fetch_keyed
 from dbslm.store.heads import CONTEXT_STATS, Context, Head, read_contexts, read_heads
@@ -62,6 +62,7 @@ class ModelStore:
         self.db = db
         self.cold = cold
         self._last_counts: tuple[int, tuple, list[OrderCounts]] | None = None  # build, its identity, counts
+        self.purges = Purges()  # of builds a switch replaced (a closing store waits for them)
 
     async def remember_counts(self, build: int, counts: list[OrderCounts]) -> None:
         """Keep the counts of the build this process just wrote (one build, of at most
@@ -331,7 +332,12 @@ class ModelStore:
             )
             if on_switch is not None:
                 await on_switch(tx, model_id)
-        await self.purge_inactive(model_id)
+        await self.purge_inactive(model_id, retired=False)  # what interrupted runs left, under the training lock
+        replaced = self.purge_inactive(model_id, retired=True)
+        if self.db.dialect.purges_in_background:
+            self.purges.start(replaced)  # the caller is answered first
+        else:
+            await replaced
         return build
 
     async def clean_up(self) -> list[str]:
@@ -351,14 +357,16 @@ class ModelStore:
                     )
         return cleaned
 
-    async def purge_inactive(self, model_id: int) -> int:
-        """Delete the rows of a model's retired builds and of builds left half-written; returns
-        how many n-gram rows they had."""
+    async def purge_inactive(self, model_id: int, retired: bool | None = None) -> int:
+        """Delete the rows of a model's retired builds and of builds left half-written (only
+        the retired ones, or only the others, as ``retired`` says); returns how many n-gram
+        rows they had."""
+        which = "" if retired is None else f" AND b.status {'=' if retired else '<>'} 'retired'"
         builds = [
             r[0]
             for r in await self.db.fetchall(
                 "SELECT b.id FROM builds b JOIN models m ON m.id = b.model_id "
-                "WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1)",
+                f"WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1){which}",
                 (model_id,),
             )
         ]
