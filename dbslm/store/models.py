@@ -332,12 +332,11 @@ class ModelStore:
             )
             if on_switch is not None:
                 await on_switch(tx, model_id)
-        await self.purge_inactive(model_id, retired=False)  # what interrupted runs left, under the training lock
-        replaced = self.purge_inactive(model_id, retired=True)
         if self.db.dialect.purges_in_background:
-            self.purges.start(replaced)  # the caller is answered first
+            await self.purge_inactive(model_id, retired=False)  # what interrupted runs left, under the training lock
+            self.purges.start(self.purge_inactive(model_id, retired=True))  # the replaced build: the caller goes on
         else:
-            await replaced
+            await self.purge_inactive(model_id)
         return build
 
     async def clean_up(self) -> list[str]:
@@ -361,13 +360,13 @@ class ModelStore:
         """Delete the rows of a model's retired builds and of builds left half-written (only
         the retired ones, or only the others, as ``retired`` says); returns how many n-gram
         rows they had."""
-        which = "" if retired is None else f" AND b.status {'=' if retired else '<>'} 'retired'"
+        which, status = ("", ()) if retired is None else (f" AND b.status {'=' if retired else '<>'} ?", ("retired",))
         builds = [
             r[0]
             for r in await self.db.fetchall(
                 "SELECT b.id FROM builds b JOIN models m ON m.id = b.model_id "
                 f"WHERE b.model_id = ? AND b.id <> COALESCE(m.active_build, -1){which}",
-                (model_id,),
+                (model_id, *status),
             )
         ]
         if self.cold is not None:

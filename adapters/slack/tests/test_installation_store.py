@@ -100,7 +100,7 @@ async def test_a_state_is_good_once_and_until_it_expires(store):
     assert not await states.async_consume(first)  # used
     assert not await states.async_consume("never-issued")
     assert not await states.async_consume("")
-    execute(db, "UPDATE slack_oauth_states SET expires_at = 1")  # the installer took too long
+    execute(db, "UPDATE slack_oauth_states SET expires_at = ?", (1,))  # the installer took too long
     assert not await states.async_consume(second)
     instant = DatabaseStateStore(database, expiration_seconds=0)
     assert not await instant.async_consume(await instant.async_issue())

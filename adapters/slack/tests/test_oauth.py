@@ -121,7 +121,7 @@ async def test_installing_keeps_the_workspace_and_each_state_serves_once(bot):
     ):
         refused.append(await get(url + "/slack/oauth_redirect", code=code, state=given, cookie=held))
     query, cookie = await install_link(url)
-    execute(db, "UPDATE slack_oauth_states SET expires_at = 1")  # the installer took too long
+    execute(db, "UPDATE slack_oauth_states SET expires_at = ?", (1,))  # the installer took too long
     refused.append(
         await get(url + "/slack/oauth_redirect", code=api.grant("T1"), state=query["state"][0], cookie=cookie)
     )
