@@ -9,7 +9,7 @@ import sys
 import pymysql
 
 from dbslm.store import open_store
-from dbslm.store.mariadb import parse_url
+from dbslm.store.mariadb import buffer_pool_advice, parse_url
 from tests.helpers import assert_refused, table_rows
 
 SECRET = "s3cr3t-Pa55word"
@@ -118,3 +118,17 @@ async def test_processes_opening_an_empty_database_at_once_create_it_once(mariad
     for store in await asyncio.gather(*(open_store(mariadb_url) for _ in range(4))):
         await store.close()
     assert table_rows(mariadb_url, "SELECT COUNT(*) FROM meta WHERE name = 'database_id'") == [(1,)]
+
+
+async def test_a_buffer_pool_smaller_than_the_database_is_named_at_start(mariadb_url, caplog):
+    t = parse_url(mariadb_url)
+    with pymysql.connect(host=t.host, port=t.port, user=t.user, password=t.password) as admin, admin.cursor() as cur:
+        cur.execute("SELECT @@innodb_buffer_pool_size, @@innodb_log_file_size")
+        pool, log_file = cur.fetchone()
+    async with await open_store(mariadb_url) as store:
+        assert await store.db.cache_sizes() == {"innodb_buffer_pool_size": pool, "innodb_log_file_size": log_file}
+        assert await store.db.settings_advice() == []  # the test database is far smaller than any pool
+    assert "buffer pool" not in caplog.text
+    line = buffer_pool_advice(t.place, 128 * 2**20, 650 * 2**20)
+    assert line.startswith(f"{t.place}: InnoDB's buffer pool (128 MB) is smaller than the database (650 MB)")
+    assert "innodb_buffer_pool_size" in line

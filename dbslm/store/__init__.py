@@ -73,6 +73,8 @@ async def open_store(target: str, create: bool = True, cold_url: str | None = No
             await store.attach_cold(cold_url)
         for line in await store.models.clean_up():  # with the cold tier: a build's cold rows go too
             log.warning("%s: %s", db.description, line)
+        for line in await db.settings_advice():
+            log.warning("%s", line)
     except BaseException:
         await db.close()
         raise

@@ -25,15 +25,31 @@ CONTEXT_COLUMNS = ("build", "n", "ctx", "total", "n1", "n2", "n3", "head_words",
 
 async def write_count_rows(db: Database, build: int, tables: CountTables) -> None:
     """Insert every row of a count-form build, as :func:`write_probability_rows` does, each
-    table's rows sorted in a thread while the one before is written."""
+    table's rows sorted in a thread while the one before is written; the dialect's
+    ``build_lanes`` tables at once (each lane a connection of its own)."""
     rows = count_rows(build, tables)
-    following = asyncio.create_task(asyncio.to_thread(next, rows, None))
+    taking = asyncio.Lock()
+
+    async def take() -> tuple[str, tuple[str, ...], list] | None:
+        async with taking:  # one thread at a time advances the generator
+            return await asyncio.to_thread(next, rows, None)
+
+    async def lane() -> None:
+        following = asyncio.create_task(take())
+        try:
+            while (table := await following) is not None:
+                following = asyncio.create_task(take())
+                await insert_in_parts(db, *table)
+        finally:
+            following.cancel()
+
+    running = [asyncio.create_task(lane()) for _ in range(db.dialect.build_lanes)]
     try:
-        while (table := await following) is not None:
-            following = asyncio.create_task(asyncio.to_thread(next, rows, None))
-            await insert_in_parts(db, *table)
+        await asyncio.gather(*running)  # the first failure, as one lane would raise it
     finally:
-        following.cancel()
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)  # the others stop before the caller goes on
 
 
 def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str, ...], list]]:
@@ -153,14 +169,12 @@ async def purge_build(db: Database, build: int) -> int:
                 )
             )
             upto = "" if last is None else f" AND ({key}) <= ({', '.join('?' for _ in last)})"
-            async with db.transaction() as tx:
-                deleted = await tx.executemany(f"DELETE FROM {table} WHERE build = ?{upto}", [(build, *(last or ()))])
+            deleted = await db.delete_unread(f"DELETE FROM {table} WHERE build = ?{upto}", (build, *(last or ())))
             ngrams += deleted if table == "ngrams" else 0
             if last is None:
                 break
             await db.let_others_write()
-    async with db.transaction() as tx:
-        await tx.execute("DELETE FROM builds WHERE id = ?", (build,))
+    await db.delete_unread("DELETE FROM builds WHERE id = ?", (build,))
     return ngrams
 
 

@@ -180,6 +180,16 @@ class Database(ABC):
             "(mariadb-dump --single-transaction -h HOST -u USER -p DATABASE > dbslm.sql)"
         )
 
+    async def delete_unread(self, sql: str, params: Sequence[Any]) -> int:
+        """Run a DELETE of rows that nobody reads or writes any more (a replaced build's) in a
+        transaction of its own; returns the rows it deleted."""
+        async with self.transaction() as tx:
+            return await tx.executemany(sql, [params])
+
+    async def settings_advice(self) -> list[str]:
+        """What the database server's own settings make slow, a line each (logged at start)."""
+        return []
+
     @abstractmethod
     async def size_bytes(self) -> int:
         """The space the database takes (data and indexes)."""

@@ -25,9 +25,7 @@ class Dialect:
     max_params = 30000
     # rows a build writes per transaction (None: all in one), so that other writers wait little
     build_rows_per_transaction: int | None = None
-    # a replaced build is purged after the switch's caller is answered (not on InnoDB: its range
-    # deletes lock the gap before the next build's rows, so the next batch and the purge would wait on each other)
-    purges_in_background = False
+    build_lanes = 2  # tables of a build written at once (a server writes each on a connection of its own)
 
     def create_table(self, table: Table) -> list[str]:
         """The statements that create ``table`` with its indexes."""
@@ -133,7 +131,7 @@ class SQLiteDialect(Dialect):
     }
     max_params = 32000
     build_rows_per_transaction = 20_000  # one writer for the whole file: a reply's log waits for one part
-    purges_in_background = True
+    build_lanes = 1  # one writer for the whole file
 
     def create_table(self, table: Table) -> list[str]:
         defs = self._column_defs(table)

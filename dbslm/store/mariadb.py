@@ -257,6 +257,23 @@ class MariaDBDatabase(Database):
         )
         return int(row[0])
 
+    async def delete_unread(self, sql: str, params: Sequence[Any]) -> int:
+        """At READ COMMITTED: InnoDB then locks only the rows it deletes, not the gaps beside
+        them, so a build written meanwhile (its rows come after them) never waits for it."""
+        async with self._connection() as conn, conn.cursor() as cur:
+            await self.guard(cur.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))  # the next one only
+            await self.guard(cur.execute(_format(sql), tuple(params)))  # in autocommit: that transaction
+            return max(cur.rowcount, 0)
+
+    async def cache_sizes(self) -> dict[str, int]:
+        """The server's InnoDB buffer pool and redo log sizes, in bytes."""
+        pool, log_file = await self.fetchone("SELECT @@innodb_buffer_pool_size, @@innodb_log_file_size")
+        return {"innodb_buffer_pool_size": int(pool), "innodb_log_file_size": int(log_file)}
+
+    async def settings_advice(self) -> list[str]:
+        pool, size = (await self.cache_sizes())["innodb_buffer_pool_size"], await self.size_bytes()
+        return [] if size <= pool else [buffer_pool_advice(self.target.place, pool, size)]
+
     async def table_exists(self, name: str) -> bool:
         row = await self.fetchone(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", (name,)
@@ -383,3 +400,12 @@ def _reason(exc: BaseException, target: MariaDBTarget) -> str:
     if target.password:
         message = message.replace(target.password, "***")
     return str(message)
+
+
+def buffer_pool_advice(place: str, pool: int, size: int) -> str:
+    """The warning for a buffer pool of ``pool`` bytes under a database of ``size``."""
+    return (
+        f"{place}: InnoDB's buffer pool ({pool / 2**20:,.0f} MB) is smaller than the database "
+        f"({size / 2**20:,.0f} MB), so replies and learning wait for the disk: raise the server's "
+        "innodb_buffer_pool_size to the database's size (README, Operations)"
+    )

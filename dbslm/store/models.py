@@ -332,11 +332,8 @@ class ModelStore:
             )
             if on_switch is not None:
                 await on_switch(tx, model_id)
-        if self.db.dialect.purges_in_background:
-            await self.purge_inactive(model_id, retired=False)  # what interrupted runs left, under the training lock
-            self.purges.start(self.purge_inactive(model_id, retired=True))  # the replaced build: the caller goes on
-        else:
-            await self.purge_inactive(model_id)
+        await self.purge_inactive(model_id, retired=False)  # what interrupted runs left, under the training lock
+        self.purges.start(self.purge_inactive(model_id, retired=True))  # the replaced build: the caller goes on
         return build
 
     async def clean_up(self) -> list[str]:
