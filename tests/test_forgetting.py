@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dbslm.errors import DbslmError
 from dbslm.evaluation import evaluate, trained_model
+from dbslm.ngram.counting import OrderCounts, merge_texts
 from dbslm.ngram.tables import counts_from_rows
 from dbslm.reading.reader import ModelReader
 from dbslm.starter import starter_pairs
@@ -104,18 +105,51 @@ async def test_the_counts_a_process_keeps_of_its_last_build_are_the_stored_ones(
         await learn(store, "whole", 3, LINES[:120])
         await learn(store, "whole", 3, LINES[120:])  # a new build: merged with the counts kept of the first
         build = (await store.models.model("whole")).active_build
-        kept = await store.models.remembered_counts(build)
-        stored = counts_from_rows([await store.models.order_counts(build, n) for n in (1, 2, 3)])
-        assert kept is not None and len(kept) == len(stored) == 3
-        for mine, theirs in zip(kept, stored):
-            assert mine.keys.tolist() == theirs.keys.tolist() and mine.counts.tolist() == theirs.counts.tolist()
-        assert await store.models.remembered_counts(build - 1) is None
+        kept = await store.models.remembered.of(build)
+        assert kept is not None and kept.batches == []
+        assert_same_counts(kept.counts, await stored_counts(store, build))
+        await learn(store, "whole", 3, LINES[120:121])  # batches change the build in place: kept beside it
+        await forget(store, "whole", LINES[5:6])
+        assert (await store.models.model("whole")).active_build == build
+        kept = await store.models.remembered.of(build)
+        assert [sign for _, sign in kept.batches] == [1, -1]
+        assert_same_counts(merge_texts(kept.counts, kept.batches, 3), await stored_counts(store, build))
+        assert await store.models.remembered.of(build - 1) is None
         async with store.db.transaction() as tx:  # another process's build under the same id (SQLite reuses ids)
             await tx.execute("UPDATE builds SET created_at = created_at + 1 WHERE id = ?", (build,))
-        assert await store.models.remembered_counts(build) is None
-        await learn(store, "whole", 3, LINES[120:121])  # a batch changes the build in place
-        assert (await store.models.model("whole")).active_build == build
-        assert await store.models.remembered_counts(build) is None
+        assert await store.models.remembered.of(build) is None
+    finally:
+        await store.close()
+
+
+async def stored_counts(store, build: int) -> list[OrderCounts]:
+    return counts_from_rows([await store.models.order_counts(build, n) for n in (1, 2, 3)])
+
+
+def assert_same_counts(mine: list[OrderCounts], theirs: list[OrderCounts]) -> None:
+    assert len(mine) == len(theirs) == 3
+    for a, b in zip(mine, theirs):
+        assert a.keys.tolist() == b.keys.tolist() and a.counts.tolist() == b.counts.tolist()
+
+
+async def test_a_rebuild_after_batches_in_place_starts_from_the_counts_kept(db):
+    """A forgetting too big to take in place, after batches in place, gives the model trained
+    on what is left (from the counts kept and the batches, without reading the model back)."""
+    store = await open_store(db)
+    try:
+        await learn(store, "kept", 3, LINES[:120])
+        await learn(store, "kept", 3, LINES[120:122])  # in place
+        build = (await store.models.model("kept")).active_build
+        assert len((await store.models.remembered.of(build)).batches) == 1
+        read_back = store.models.order_counts
+        store.models.order_counts = None  # the rebuild must not read the model back
+        try:
+            await forget(store, "kept", LINES[:60])
+        finally:
+            store.models.order_counts = read_back
+        await learn(store, "fresh", 3, LINES[60:122])
+        assert (await store.models.model("kept")).active_build != build  # rebuilt
+        assert_same_model(await ngrams_by_text(store, "kept"), await ngrams_by_text(store, "fresh"))
     finally:
         await store.close()
 

@@ -8,6 +8,7 @@ whose key is the word id). Sorting by key is then lexicographic order, each orde
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,6 +106,17 @@ def merge_counts(a: list[OrderCounts], b: list[OrderCounts]) -> list[OrderCounts
         map_a, map_b = new_row[rows[: len(ka)]], new_row[rows[len(ka) :]]
         merged.append(OrderCounts(keys[keep], counts[keep]))
     return merged
+
+
+def merge_texts(counts: list[OrderCounts], texts: Sequence[tuple[np.ndarray, int]], order: int) -> list[OrderCounts]:
+    """``counts`` plus the n-grams of each text (its token ids) times its sign, 1 or -1: the
+    texts added go first, so no count goes below 0 on the way (ValueError if one ends there)."""
+    for sign in (1, -1):
+        ids = [text for text, its_sign in texts if its_sign == sign]
+        if ids:
+            change = count_ngrams(np.concatenate(ids), order)
+            counts = merge_counts(counts, [OrderCounts(c.keys, sign * c.counts) for c in change])
+    return counts
 
 
 def _reparent(keys: np.ndarray, parent_map: np.ndarray) -> np.ndarray:

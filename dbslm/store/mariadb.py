@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ import pymysql
 from dbslm.errors import DatabaseError, DbslmError
 from dbslm.store.database import Database, Row, Transaction, is_column, overlapped, row_count
 from dbslm.store.dialect import MariaDBDialect
+from dbslm.store.load_files import is_binary, tab_separated_file
 
 CONNECT_TIMEOUT = 10
 STATEMENT_TIMEOUT = 600
@@ -127,7 +127,7 @@ class MariaDBTransaction(Transaction):
         if update_on or row_count(values) < LOAD_DATA_MIN_ROWS:
             return await super().insert_rows(table, columns, values, update_on, keep_on)
         rows = [(c, v) for c, v in zip(columns, values) if is_column(v)]
-        binary = [_is_binary(v) for _, v in rows]
+        binary = [is_binary(v) for _, v in rows]
         fields = ", ".join(f"@{c}" if b else c for (c, _), b in zip(rows, binary))
         sets = [f"{c} = UNHEX(@{c})" for (c, _), b in zip(rows, binary) if b]
         constants = [(c, v) for c, v in zip(columns, values) if not is_column(v)]
@@ -141,7 +141,7 @@ class MariaDBTransaction(Transaction):
         starts = list(range(0, len(values[0]), LOAD_DATA_ROWS))  # each file written while the server loads the last
         return await overlapped(
             starts,
-            lambda start: _tab_separated_file(values, start),
+            lambda start: tab_separated_file(values, start, LOAD_DATA_ROWS),
             lambda path: self._load(load, [path, *params], duplicates_allowed=bool(keep_on)),
             os.unlink,
         )
@@ -334,56 +334,9 @@ def _format(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-def _tab_separated_file(values: Sequence[Any], start: int) -> str:
-    """The rows ``start`` to ``start + LOAD_DATA_ROWS`` in a temporary tab-separated file; its path."""
-    text = _tab_separated([v[start : start + LOAD_DATA_ROWS] for v in values])
-    handle, path = tempfile.mkstemp(prefix="dbslm-", suffix=".tsv")
-    with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as out:  # a lone surrogate becomes ?
-        out.write(text)
-    return path
-
-
-def _tab_separated(values: Sequence[Any]) -> str:
-    """Rows in LOAD DATA's default format: tab between fields, backslash escapes, ``\\N`` for NULL."""
-    columns = []
-    for v in values:
-        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
-            columns.append([repr(x) for x in v.tolist()])
-        elif isinstance(v, np.ndarray) and v.dtype.kind in "iu":
-            columns.append(list(map(str, v.tolist())))
-        else:
-            columns.append([_field(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v)])
-    return "\n".join(map("\t".join, zip(*columns))) + "\n"
-
-
-# Characters LOAD DATA would read as field or line ends, or as an escape.
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
-
-
-def _field(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_ESCAPES)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()  # the LOAD statement UNHEXes binary columns
-    if isinstance(value, (bool, np.bool_)):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return float.__repr__(value)  # numpy's float64 too, without its type name
-    return str(value)
-
-
 def _bound(value: Any) -> Any:
     """A value for the driver to bind: numpy's scalars as Python's."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _is_binary(column: Any) -> bool:
-    """Whether a column's values are bytes (judged by its first value that is not NULL)."""
-    if isinstance(column, np.ndarray) and column.dtype.kind != "O":
-        return False
-    return isinstance(next((x for x in column if x is not None), None), (bytes, bytearray, memoryview))
 
 
 def _reason(exc: BaseException, target: MariaDBTarget) -> str:

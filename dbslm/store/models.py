@@ -15,20 +15,19 @@ import numpy as np
 
 from dbslm.domain import COUNTS, PROBABILITIES, ModelInfo
 from dbslm.ngram.count_tables import CountTables
-from dbslm.ngram.counting import OrderCounts
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.ngram.tables import ModelTables
 from dbslm.store.build_rows import Purges, insert_in_parts, purge_build, write_count_rows, write_probability_rows
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database, Transaction, fetch_keyed
 from dbslm.store.heads import CONTEXT_STATS, Context, Head, read_contexts, read_heads
+from dbslm.store.remembered import RememberedCounts
 from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
 
 OnSwitch = Callable[[Transaction, int], Awaitable[None]]
 # what a look-up returns per n-gram (0 for the columns of the other form)
 ROW_VALUES = "g.count, COALESCE(g.logp, 0), COALESCE(g.backoff, 0), COALESCE(g.q, 0), COALESCE(g.adjusted, 0)"
 VOCAB_COLUMNS = ("model_id", "id", "text", "control", "freq")
-KEEP_COUNTS_MOST = 10_000_000  # n-grams whose counts a process keeps between builds: 160 MB
 
 
 @dataclass
@@ -61,23 +60,8 @@ class ModelStore:
     def __init__(self, db: Database, cold: ColdStorage | None = None) -> None:
         self.db = db
         self.cold = cold
-        self._last_counts: tuple[int, tuple, list[OrderCounts]] | None = None  # build, its identity, counts
+        self.remembered = RememberedCounts(self._identity)  # of the build this process wrote last
         self.purges = Purges()  # of builds a switch replaced (a closing store waits for them)
-
-    async def remember_counts(self, build: int, counts: list[OrderCounts]) -> None:
-        """Keep the counts of the build this process just wrote (one build, of at most
-        :data:`KEEP_COUNTS_MOST` n-grams: the next training of that model starts from them
-        instead of reading them back)."""
-        small = sum(len(order.keys) for order in counts) <= KEEP_COUNTS_MOST
-        self._last_counts = (build, await self._identity(build), counts) if small else None
-
-    async def remembered_counts(self, build: int) -> list[OrderCounts] | None:
-        """The counts of ``build`` if this process wrote it last and no batch changed it since.
-        Its creation time tells it from a later build that got its id (SQLite reuses the id of
-        a deleted last row), its version from itself after a batch changed it in place."""
-        if self._last_counts is None or self._last_counts[0] != build:
-            return None
-        return self._last_counts[2] if await self._identity(build) == self._last_counts[1] else None
 
     async def _identity(self, build: int) -> tuple:
         row = await self.db.fetchone("SELECT created_at, version FROM builds WHERE id = ?", (build,))

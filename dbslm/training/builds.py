@@ -18,7 +18,7 @@ from dbslm import telemetry
 from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram.count_tables import CountTables, count_tables
-from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_counts
+from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_texts
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.ngram.tables import counts_from_rows
 from dbslm.store import Store
@@ -167,13 +167,16 @@ async def _rebuild(
                 ngrams = await learn_in_place(store, current, vocab, ids, sign, on_switch)
                 if ngrams is not None:
                     return TrainReport(model.name, active, sequences, words, ngrams, time.perf_counter() - started)
-            old_counts = None if whole_vocab else await models.remembered_counts(active)
+            remembered = None if whole_vocab else await models.remembered.of(active)
+            old_counts, batches = (remembered.counts, remembered.batches) if remembered else (None, [])
             if old_counts is None and not whole_vocab:
                 progress("reading the current counts")
                 rows = [await models.order_counts(active, n) for n in range(1, model.order + 1)]
                 old_counts = await asyncio.to_thread(counts_from_rows, rows)
             progress("counting and estimating")
-            tables, counts, update = await asyncio.to_thread(_build, model, vocab, ids, old_counts, sign, head_size)
+            tables, counts, update = await asyncio.to_thread(
+                _build, model, vocab, [*batches, (ids, sign)], old_counts, head_size
+            )
             orders = tables.orders if tables is not None else []
             progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
             build = await models.write_build(
@@ -187,7 +190,7 @@ async def _rebuild(
                 on_switch=on_switch,
             )
             if build is not None:
-                await models.remember_counts(build, counts)
+                await models.remembered.keep(build, counts)
         return TrainReport(
             model.name, build, sequences, words, {t.n: len(t.word) for t in orders}, time.perf_counter() - started
         )
@@ -225,17 +228,19 @@ def _encode(
 def _build(
     model: ModelInfo,
     vocab: Vocabulary,
-    ids: np.ndarray,
+    texts: list[tuple[np.ndarray, int]],
     old_counts: list[OrderCounts] | None,
-    sign: int,
     head_size: int,
 ) -> tuple[CountTables | None, list[OrderCounts], VocabUpdate]:
-    """The tables of the old counts plus ``sign`` times the text's ``ids`` (None when no
-    n-gram is left), those counts and the vocabulary rows to write."""
-    counts = count_ngrams(ids, model.order)
-    if old_counts is not None:
+    """The tables of the old counts plus each text's ids counted ``sign`` times (the batches a
+    build took in place since its counts were kept, then this run's text, the last of
+    ``texts``; None when no n-gram is left), those counts and the vocabulary rows to write."""
+    ids = texts[-1][0]
+    if old_counts is None:  # a model's first build (or a reset): one text, added
+        counts = count_ngrams(ids, model.order)
+    else:
         try:
-            counts = merge_counts(old_counts, [OrderCounts(c.keys, sign * c.counts) for c in counts])
+            counts = merge_texts(old_counts, texts, model.order)
         except ValueError:
             raise DbslmError(never_learned(model.name)) from None
     tables = count_tables(counts, head_size) if len(counts[0].keys) else None
