@@ -42,7 +42,7 @@ class RememberedCounts:
         small = sum(len(order.keys) for order in counts) <= KEEP_COUNTS_MOST
         self._kept = (build, await self._identity(build), Remembered(counts)) if small else None
 
-    async def changed(self, build: int, version: int, ids: np.ndarray, sign: int) -> None:
+    def changed(self, build: int, version: int, ids: np.ndarray, sign: int) -> None:
         """A batch (``sign`` times the n-grams of ``ids``) changed ``build`` in place from
         ``version``: keep it beside the counts if they were up to date before it."""
         if self._kept is None or self._kept[0] != build:

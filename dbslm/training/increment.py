@@ -77,7 +77,7 @@ async def learn_in_place(
         sign * tokens,
     )
     await deltas.write(model.id, build, version, delta, on_switch)
-    await store.models.remembered.changed(build, version, ids, sign)
+    store.models.remembered.changed(build, version, ids, sign)
     return {d.n: d.ngrams for d in discounts}
 
 
