@@ -47,13 +47,13 @@ class RememberedCounts:
         ``version``: keep it beside the counts if they were up to date before it."""
         if self._kept is None or self._kept[0] != build:
             return
-        _, (created, kept_version), remembered = self._kept
+        _, identity, remembered = self._kept  # (creation time, version) as read from its row
         tokens = len(ids) + sum(len(batch) for batch, _ in remembered.batches)
-        if (kept_version or 0) != version or tokens > KEEP_BATCH_TOKENS:
+        if len(identity) != 2 or (identity[1] or 0) != version or tokens > KEEP_BATCH_TOKENS:
             self._kept = None
             return
         remembered.batches.append((ids, sign))
-        self._kept = (build, (created, version + 1), remembered)
+        self._kept = (build, (identity[0], version + 1), remembered)
 
     async def of(self, build: int) -> Remembered | None:
         """The counts of ``build`` and the batches since, if this process kept them and nothing
