@@ -175,7 +175,7 @@ async def _rebuild(
                 old_counts = await asyncio.to_thread(counts_from_rows, rows)
             progress("counting and estimating")
             tables, counts, update = await asyncio.to_thread(
-                _build, model, vocab, [*batches, (ids, sign)], old_counts, head_size
+                _build, model, vocab, ids, sign, old_counts, batches, head_size
             )
             orders = tables.orders if tables is not None else []
             progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
@@ -228,19 +228,20 @@ def _encode(
 def _build(
     model: ModelInfo,
     vocab: Vocabulary,
-    texts: list[tuple[np.ndarray, int]],
+    ids: np.ndarray,
+    sign: int,
     old_counts: list[OrderCounts] | None,
+    batches: list[tuple[np.ndarray, int]],
     head_size: int,
 ) -> tuple[CountTables | None, list[OrderCounts], VocabUpdate]:
-    """The tables of the old counts plus each text's ids counted ``sign`` times (the batches a
-    build took in place since its counts were kept, then this run's text, the last of
-    ``texts``; None when no n-gram is left), those counts and the vocabulary rows to write."""
-    ids = texts[-1][0]
-    if old_counts is None:  # a model's first build (or a reset): one text, added
+    """The tables of the old counts, with the ``batches`` the build took in place since they
+    were kept, plus ``sign`` times the text's ``ids`` (None when no n-gram is left), those
+    counts and the vocabulary rows to write."""
+    if old_counts is None:  # a model's first build (or a reset): its text, added
         counts = count_ngrams(ids, model.order)
     else:
         try:
-            counts = merge_texts(old_counts, texts, model.order)
+            counts = merge_texts(old_counts, [*batches, (ids, sign)], model.order)
         except ValueError:
             raise DbslmError(never_learned(model.name)) from None
     tables = count_tables(counts, head_size) if len(counts[0].keys) else None
