@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 from dbslm.evaluation import token_scores
+from dbslm.ngram.count_tables import count_tables
+from dbslm.ngram.counting import count_ngrams
 from dbslm.reading.reader import CountReader, ModelReader
 from dbslm.store import open_store
-from dbslm.text.vocab import BOS
+from dbslm.text.vocab import BOS, Vocabulary
 from dbslm.training.builds import resolve_model, train
+from tests.helpers import table_rows
 
 LINES = [
     "the heron waits by the river",
@@ -75,6 +78,30 @@ async def test_candidates_of_a_head_are_exact_and_the_others_never_above(tmp_pat
                 else:
                     assert lp <= await exact(history, w) + 1e-12
         assert longest_exact > 20
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite", "mariadb"], indirect=True)
+async def test_only_contexts_with_a_head_have_a_row_and_every_context_reads_its_statistics(db):
+    """A build writes a ``contexts`` row for each context that has a head and for no other;
+    the statistics of every context, read as scoring reads them, are the training's own."""
+    store, reader, vocab, _ = await reader_and_scores(db, head_size=2)
+    try:
+        ids = Vocabulary(vocab.texts).encode([line.split() for line in LINES], grow=False)
+        expected = count_tables(count_ngrams(ids, 3), 2).contexts
+        build = reader.model.active_build
+        headed = sorted((c.n, k) for c in expected for k in c.heads.ctx.tolist())
+        assert 0 < len(headed) < sum(len(c.ctx) for c in expected)
+        assert table_rows(db, "SELECT n, ctx FROM contexts WHERE build = ? ORDER BY n, ctx", (build,)) == headed
+        n = np.concatenate([np.full(len(c.ctx), c.n) for c in expected])
+        ctx = np.concatenate([c.ctx for c in expected])
+        stats = np.concatenate([np.stack((s.total, s.n1, s.n2, s.n3), axis=1) for s in (c.stats for c in expected)])
+        want = sorted(zip(n.tolist(), ctx.tolist(), *stats.astype(np.int64).T.tolist()))
+        got = await store.models.context_stats(build, n, ctx)
+        assert sorted(map(tuple, got.tolist())) == want
+        found = await store.models.contexts(build, list(zip(n.tolist(), ctx.tolist())))
+        assert sorted((*key, c.total, c.n1, c.n2, c.n3) for key, c in found.items()) == want
     finally:
         await store.close()
 

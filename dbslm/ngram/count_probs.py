@@ -37,6 +37,12 @@ class Context:
     whole: bool  # the words are all that follow it (no head was needed)
 
 
+def follower_stats(adjusted: list[int]) -> tuple[int, int, int, int]:
+    """The statistics (total, n1, n2, n3) of a context whose words have these adjusted counts,
+    as :func:`dbslm.ngram.kneser_ney.context_stats` computes them."""
+    return (sum(adjusted), adjusted.count(1), adjusted.count(2), sum(1 for a in adjusted if a >= 3))
+
+
 def stats_of(rows: np.ndarray) -> ContextStats:
     """Context statistics from integer columns (total, n1, n2, n3), as the estimate holds them."""
     total, n1, n2, n3 = (rows[..., i].astype(np.float64) for i in range(4))

@@ -1,10 +1,11 @@
 """The rows of a build in count form: what MKN needs, from which every probability is computed.
 
-Each n-gram keeps its raw and adjusted count; each context (the words before a position, one
-row per order and context key, the empty context included) keeps the sum of its words'
-adjusted counts, how many have 1, 2 and 3 or more, and, when more than K words follow it, the
-K of highest adjusted count (ties: lowest word id) as its head. Each order keeps its
-counts-of-counts and discounts. Nothing here depends on another context's probabilities, so a
+Each n-gram keeps its raw and adjusted count. A context (the words before a position, per order
+and context key, the empty context included) that more than K words follow keeps a row: the
+sum of its words' adjusted counts, how many have 1, 2 and 3 or more, and the K of highest
+adjusted count (ties: lowest word id) as its head. Any other context's statistics are sums over
+its few n-gram rows, which readers take whole. Each order keeps its counts-of-counts and
+discounts. Nothing here depends on another context's probabilities, so a
 batch of text changes only the rows of the n-grams and contexts it contains (and the discounts).
 """
 

@@ -62,24 +62,25 @@ def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str
             ("build", "n", "ctx", "word", "count", "adjusted"),
             [build, order.n, order.ctx[rows], order.word[rows], order.count[rows], order.adjusted[rows]],
         )
-    for contexts in tables.contexts:
-        rows = np.argsort(contexts.ctx)
-        ctx, stats = contexts.ctx[rows], contexts.stats.take(rows)
-        at, has_head = hashing.locate(contexts.heads.ctx, ctx)
-        columns = [build, contexts.n, ctx, *(v.astype(np.int64) for v in (stats.total, stats.n1, stats.n2, stats.n3))]
-        # contexts without a head leave its columns out: binding a NULL costs more than a number
-        yield "contexts", CONTEXT_COLUMNS[:-2], [c if np.isscalar(c) else c[~has_head] for c in columns]
-        if has_head.any():
-            heads = contexts.heads
-            yield (
-                "contexts",
-                CONTEXT_COLUMNS,
-                [
-                    *(c if np.isscalar(c) else c[has_head] for c in columns),
-                    [heads.words[i] for i in at[has_head].tolist()],
-                    [heads.codes[i] for i in at[has_head].tolist()],
-                ],
-            )
+    for contexts in tables.contexts:  # those with a head (the others' n-gram rows give their statistics)
+        heads = contexts.heads
+        if len(heads.ctx) == 0:
+            continue
+        at, _ = hashing.locate(contexts.ctx, heads.ctx)
+        rows = np.argsort(heads.ctx)
+        stats = contexts.stats.take(at[rows])
+        yield (
+            "contexts",
+            CONTEXT_COLUMNS,
+            [
+                build,
+                contexts.n,
+                heads.ctx[rows],
+                *(v.astype(np.int64) for v in (stats.total, stats.n1, stats.n2, stats.n3)),
+                [heads.words[i] for i in rows.tolist()],
+                [heads.codes[i] for i in rows.tolist()],
+            ],
+        )
     yield (
         "discounts",
         ("build", "n", "t1", "t2", "t3", "t4", "d1", "d2", "d3", "fallback", "ngrams"),

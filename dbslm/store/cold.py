@@ -16,7 +16,7 @@ from typing import Any
 
 from dbslm.errors import DbslmError
 from dbslm.store.database import Database, Row, fetch_keyed
-from dbslm.store.heads import CONTEXT_STATS, Context, Head, read_contexts, read_heads
+from dbslm.store.heads import Context, Head, read_context_stats, read_contexts, read_heads
 from dbslm.store.schema import COLD_TABLES
 
 NGRAM_COLUMNS = ("n", "ctx", "word", "count", "logp", "backoff", "q", "adjusted")
@@ -110,19 +110,13 @@ class ColdStorage:
             self.remote, "cold_contexts", "cold_ngrams", flushed, "g.source = ? AND g.build = ?", (self.source, build)
         )
 
-    async def context_stats(self, build: int, keys: list[tuple[int, int]]) -> list[Row]:
+    async def context_stats(self, build: int, keys: list[tuple[int, int]]) -> list[tuple[int, ...]]:
         """Rows (n, ctx, total, n1, n2, n3) of the flushed count-form contexts among ``keys``."""
         flushed = await self._flushed(build, keys)
         if not flushed:
             return []
-        return await fetch_keyed(
-            self.remote,
-            f"g.n, g.ctx, {CONTEXT_STATS}",
-            "cold_contexts",
-            ("n", "ctx"),
-            flushed,
-            "g.source = ? AND g.build = ?",
-            (self.source, build),
+        return await read_context_stats(
+            self.remote, "cold_contexts", "cold_ngrams", flushed, "g.source = ? AND g.build = ?", (self.source, build)
         )
 
     async def _flushed(self, build: int, contexts: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dbslm.domain import COUNTS
+from dbslm.ngram.count_probs import follower_stats
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.store.build_rows import CONTEXT_COLUMNS
 from dbslm.store.database import Database, fetch_keyed
@@ -24,23 +25,28 @@ NGRAM_KEY = ("build", "n", "ctx", "word")
 
 @dataclass(frozen=True)
 class StoredContext:
-    """A context's row: its statistics (total, n1, n2, n3) and its head, if it has one."""
+    """A context's statistics (total, n1, n2, n3), its head if it has one, and whether it has a
+    ``contexts`` row (one without a head has none: its n-gram rows give its statistics)."""
 
     stats: tuple[int, int, int, int]
     head: tuple[np.ndarray, np.ndarray] | None
+    has_row: bool
 
 
 @dataclass
 class Delta:
-    """What a batch writes: its n-grams' new counts (count 0: the row goes), its contexts' new
-    rows (total 0: the row goes), the discounts, the vocabulary rows and the text's size."""
+    """What a batch writes: its n-grams' new counts (count 0: the row goes), the new rows of
+    its contexts that have a head, the rows of those that lost theirs (they go), every context
+    it changed, the discounts, the vocabulary rows and the text's size."""
 
     n: np.ndarray
     ctx: np.ndarray
     word: np.ndarray
     count: np.ndarray
     adjusted: np.ndarray
-    contexts: list[tuple[int, int, tuple[int, int, int, int], tuple[bytes, bytes] | None]]
+    contexts: list[tuple[int, int, tuple[int, int, int, int], tuple[bytes, bytes]]]
+    dropped: list[tuple[int, int]]
+    touched: list[tuple[int, int]]
     discounts: list[Discount]
     vocab: VocabUpdate
     sentences: int
@@ -86,7 +92,7 @@ class DeltaStore:
         )
 
     async def contexts(self, build: int, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], StoredContext]:
-        """The rows of those contexts (n, ctx) that some word follows."""
+        """The statistics and heads of those contexts (n, ctx) that some word follows."""
         rows = await fetch_keyed(
             self.db,
             "g.n, g.ctx, g.total, g.n1, g.n2, g.n3, g.head_words, g.head_counts",
@@ -97,7 +103,7 @@ class DeltaStore:
             (build,),
             chunk=self.db.dialect.max_params // 3,
         )
-        return {
+        found = {
             (n, ctx): StoredContext(
                 (total, n1, n2, n3),
                 None
@@ -106,9 +112,14 @@ class DeltaStore:
                     np.frombuffer(words, dtype="<i4").astype(np.int64),
                     np.frombuffer(counts, dtype="<i4").astype(np.int64),
                 ),
+                True,
             )
             for n, ctx, total, n1, n2, n3, words, counts in rows
         }
+        for key, (_, adjusted) in (await self.followers(build, [k for k in keys if k not in found])).items():
+            if len(adjusted):
+                found[key] = StoredContext(follower_stats(adjusted.tolist()), None, False)
+        return found
 
     async def followers(
         self, build: int, keys: Sequence[tuple[int, int]]
@@ -131,8 +142,6 @@ class DeltaStore:
             (build, n, c, w)
             for n, c, w in zip(delta.n[~keep].tolist(), delta.ctx[~keep].tolist(), delta.word[~keep].tolist())
         ]
-        kept = [c for c in delta.contexts if c[2][0] > 0]
-        emptied = [(build, n, ctx) for n, ctx, stats, _ in delta.contexts if stats[0] == 0]
         async with self.db.transaction() as tx:
             await tx.insert_rows(
                 "ngrams",
@@ -147,16 +156,16 @@ class DeltaStore:
                 CONTEXT_COLUMNS,
                 [
                     build,
-                    [c[0] for c in kept],
-                    [c[1] for c in kept],
-                    *([c[2][i] for c in kept] for i in range(4)),
-                    [c[3] and c[3][0] for c in kept],
-                    [c[3] and c[3][1] for c in kept],
+                    *([c[0] for c in delta.contexts], [c[1] for c in delta.contexts]),
+                    *([c[2][i] for c in delta.contexts] for i in range(4)),
+                    *([c[3][i] for c in delta.contexts] for i in range(2)),
                 ],
                 update_on=CONTEXT_COLUMNS[:3],
             )
-            if emptied:
-                await tx.executemany("DELETE FROM contexts WHERE build = ? AND n = ? AND ctx = ?", emptied)
+            if delta.dropped:
+                await tx.executemany(
+                    "DELETE FROM contexts WHERE build = ? AND n = ? AND ctx = ?", [(build, *c) for c in delta.dropped]
+                )
             await tx.executemany(
                 "UPDATE discounts SET t1 = ?, t2 = ?, t3 = ?, t4 = ?, d1 = ?, d2 = ?, d3 = ?, "
                 "fallback = ?, ngrams = ? WHERE build = ? AND n = ?",
@@ -170,7 +179,7 @@ class DeltaStore:
             await tx.insert_rows(
                 "touched",
                 ("build", "version", "n", "ctx"),
-                [build, version + 1, [c[0] for c in delta.contexts], [c[1] for c in delta.contexts]],
+                [build, version + 1, [c[0] for c in delta.touched], [c[1] for c in delta.touched]],
             )
             await tx.execute(
                 "DELETE FROM touched WHERE build = ? AND version <= ?", (build, version + 1 - TOUCHED_KEPT)

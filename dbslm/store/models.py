@@ -20,7 +20,7 @@ from dbslm.ngram.tables import ModelTables
 from dbslm.store.build_rows import Purges, insert_in_parts, purge_build, write_count_rows, write_probability_rows
 from dbslm.store.cold import ColdStorage
 from dbslm.store.database import Database, Transaction, fetch_keyed
-from dbslm.store.heads import CONTEXT_STATS, Context, Head, read_contexts, read_heads
+from dbslm.store.heads import Context, Head, read_context_stats, read_contexts, read_heads
 from dbslm.store.remembered import RememberedCounts
 from dbslm.text.vocab import CONTROL_TOKENS, Vocabulary
 
@@ -186,14 +186,13 @@ class ModelStore:
         return result
 
     async def context_stats(self, build: int, n: np.ndarray, ctx: np.ndarray) -> np.ndarray:
-        """Rows (n, ctx, total, n1, n2, n3) of the count-form contexts among the keys (n, ctx)."""
-        keys = np.stack((n, ctx), axis=1).tolist()
-        found = await fetch_keyed(
-            self.db, f"g.n, g.ctx, {CONTEXT_STATS}", "contexts", ("n", "ctx"), keys, "g.build = ?", (build,)
-        )
+        """Rows (n, ctx, total, n1, n2, n3) of the count-form contexts among the keys (n, ctx)
+        (see :func:`read_context_stats`), following flushed contexts to cold storage."""
+        keys = [tuple(key) for key in np.stack((n, ctx), axis=1).tolist()]
+        found = await read_context_stats(self.db, "contexts", "ngrams", keys, "g.build = ?", (build,))
         if self.cold is not None and len(found) < len(keys):
-            here = {tuple(r[:2]) for r in found}
-            found += await self.cold.context_stats(build, [k for k in keys if tuple(k) not in here])
+            here = {row[:2] for row in found}
+            found += await self.cold.context_stats(build, [k for k in keys if k not in here])
         return np.array(found, dtype=np.int64).reshape(-1, 6)
 
     async def touched(self, build: int, after: int) -> set[tuple[int, int]] | None:

@@ -30,7 +30,7 @@ from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary, forgotten
 
 DELTA_MOST = 200_000  # distinct n-grams of a batch written in place; a bigger batch writes a new build
 DELTA_SHARE = 0.1  # nor more than this share of the model's n-grams: a bigger one costs less written anew
-NO_CONTEXT = StoredContext((0, 0, 0, 0), None)
+NO_CONTEXT = StoredContext((0, 0, 0, 0), None, False)
 
 
 async def learn_in_place(
@@ -61,7 +61,7 @@ async def learn_in_place(
     discounts = new_discounts(before, grams, count, count_after, adjusted, adjusted_after)
     if discounts[0].ngrams <= 1:  # only <unk> is left: the model is untrained, which a new (empty) build says
         return None
-    contexts = await _contexts(deltas, build, grams, adjusted, adjusted_after, head_size)
+    contexts, dropped, touched = await _contexts(deltas, build, grams, adjusted, adjusted_after, head_size)
     changed = (count != count_after) | (adjusted != adjusted_after)
     sentences, tokens = text_size(ids)
     delta = Delta(
@@ -71,6 +71,8 @@ async def learn_in_place(
         count_after[changed],
         adjusted_after[changed],
         contexts,
+        dropped,
+        touched,
         discounts,
         _vocab_update(vocab, ids, grams, count_after),
         sign * sentences,
@@ -95,23 +97,23 @@ def never_learned(name: str) -> str:
 
 async def _contexts(
     deltas: DeltaStore, build: int, grams: BatchGrams, adjusted: np.ndarray, adjusted_after: np.ndarray, head_size: int
-) -> list:
-    """The new rows (n, ctx, stats, head blobs) of the contexts whose words the batch changed."""
+) -> tuple[list, list[tuple[int, int]], list[tuple[int, int]]]:
+    """The contexts whose words the batch changed: the new rows (n, ctx, stats, head blobs) of
+    those with a head, the keys of those whose row goes (they have no head now), and every key."""
     change = context_changes(grams, adjusted, adjusted_after)
     keys = list(zip(change.n.tolist(), change.ctx.tolist()))
     stored = await deltas.contexts(build, keys)
     moves = np.stack((change.total, change.n1, change.n2, change.n3), axis=1).tolist()
-    rows, heads, unsettled = [], [], []
+    stats, heads, unsettled = [], [], []
     for i, (key, move) in enumerate(zip(keys, moves)):
         old = stored.get(key, NO_CONTEXT)
-        stats = tuple(a + b for a, b in zip(old.stats, move))
+        stats.append(tuple(a + b for a, b in zip(old.stats, move)))
         words = change.rows[i]
         head = merged_head(
-            old.head, grams.word[words], adjusted[words], adjusted_after[words], sum(stats[1:]), head_size
+            old.head, grams.word[words], adjusted[words], adjusted_after[words], sum(stats[-1][1:]), head_size
         )
         if head is False:
             unsettled.append(i)
-        rows.append((*key, stats))
         heads.append(None if head is False else head)
     if unsettled:  # their heads need every word that follows them
         followers = await deltas.followers(build, [keys[i] for i in unsettled])
@@ -123,10 +125,13 @@ async def _contexts(
                 np.fromiter(every.values(), dtype=np.int64, count=len(every)),
                 head_size,
             )
-    return [
-        (*row, None if head is None else (head[0].astype("<i4").tobytes(), head[1].astype("<i4").tobytes()))
-        for row, head in zip(rows, heads)
+    rows = [
+        (*key, stat, (head[0].astype("<i4").tobytes(), head[1].astype("<i4").tobytes()))
+        for key, stat, head in zip(keys, stats, heads)
+        if head is not None
     ]
+    dropped = [key for key, head in zip(keys, heads) if head is None and stored.get(key, NO_CONTEXT).has_row]
+    return rows, dropped, keys
 
 
 def _vocab_update(vocab: Vocabulary, ids: np.ndarray, grams: BatchGrams, count_after: np.ndarray) -> VocabUpdate:
