@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 import traceback
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    gc.freeze()  # what the imports made lives as long as the process: no collection need walk it again
     try:
         resolve_defaults(args)
         return asyncio.run(args.run(args)) or 0
