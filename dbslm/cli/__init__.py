@@ -1,38 +1,58 @@
-"""The ``dbslm`` command: one subcommand per module, errors as one line and an exit code."""
+"""The ``dbslm`` command: one subcommand per module, errors as one line and an exit code.
+
+Only the module of the command that runs is imported (``dbslm train`` does not load the chat
+engine), so every command starts as fast as its own work allows."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import importlib
 import os
 import sys
 import traceback
 
 from dbslm import __version__
-from dbslm.cli import arpa, backup, chat, eval_dialog, evaluate, flush, migrate, train
 from dbslm.cli.common import resolve_defaults
 from dbslm.errors import DbslmError
 
-COMMANDS = (chat, train, evaluate, eval_dialog, arpa, migrate, flush, backup)
+COMMANDS = {  # command: the module of dbslm.cli that adds its options, and what it does
+    "chat": ("chat", "chat with a model in the terminal"),
+    "run": ("chat", "alias of chat"),
+    "train": ("train", "train a model on text files (one sentence per line) and dialog files"),
+    "eval": ("evaluate", "perplexity of test text (one sentence per line)"),
+    "eval-dialog": ("eval_dialog", "reply metrics on a prompt/response dataset"),
+    "export-arpa": ("arpa", "write a model as an ARPA file"),
+    "import-arpa": ("arpa", "load an ARPA file (KenLM's or SRILM's) as a model"),
+    "migrate": ("migrate", "copy a SQLite database to MariaDB (SQL file or direct)"),
+    "flush": ("flush", "move the coldest contexts of a SQLite database to MariaDB"),
+    "backup": ("backup", "copy a SQLite database into a file, while the bot goes on using it"),
+}
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
 INTERRUPTED = "interrupted; no half-written build went live"  # a command's ``interrupted`` default may say otherwise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of the command line ``argv``: every command is listed, with the options of
+    the one that ``argv`` names (of every command without ``argv``)."""
     parser = argparse.ArgumentParser(
         prog="dbslm", description="A chat bot whose whole language model lives in database tables."
     )
     parser.add_argument("--version", action="version", version=f"dbslm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
-        module.add_parser(commands)
+    named = None if argv is None else next((word for word in argv if not word.startswith("-")), "")
+    for name, (module, summary) in COMMANDS.items():
+        options = commands.add_parser(name, help=summary)
+        if named is None or name == named:
+            importlib.import_module(f"dbslm.cli.{module}").add_arguments(options, name)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     gc.freeze()  # what the imports made lives as long as the process: no collection need walk it again
     try:
         resolve_defaults(args)

@@ -19,40 +19,36 @@ from dbslm.text.tokenize import TOKENIZERS
 from dbslm.training.builds import check_model_name
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    export = commands.add_parser(
-        "export-arpa",
-        help="write a model as an ARPA file",
-        description="Write the model's active build as an ARPA file "
-        "(gzip-compressed when the name ends in .gz; - for stdout).",
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``dbslm export-arpa`` or of ``dbslm import-arpa``."""
+    if command == "export-arpa":
+        parser.description = (
+            "Write the model's active build as an ARPA file (gzip-compressed when the name ends in .gz; - for stdout)."
+        )
+        parser.add_argument("output", metavar="FILE")
+        add_database_options(parser)
+        parser.set_defaults(run=run_export)
+        return
+    parser.description = (
+        "Load an ARPA model into the tables, replacing the named model; the engine then serves it like a trained one."
     )
-    export.add_argument("output", metavar="FILE")
-    add_database_options(export)
-    export.set_defaults(run=run_export)
-
-    imp = commands.add_parser(
-        "import-arpa",
-        help="load an ARPA file (KenLM's or SRILM's) as a model",
-        description="Load an ARPA model into the tables, replacing the named "
-        "model; the engine then serves it like a trained one.",
-    )
-    imp.add_argument("input", metavar="FILE", help="ARPA file, optionally .gz")
-    add_database_options(imp)
-    imp.add_argument(
+    parser.add_argument("input", metavar="FILE", help="ARPA file, optionally .gz")
+    add_database_options(parser)
+    parser.add_argument(
         "--tokenizer",
         choices=TOKENIZERS,
         default="whitespace",
         help="how text is split before scoring with this model (default: whitespace)",
     )
-    imp.add_argument(
+    parser.add_argument(
         "--head-size",
         type=positive_int,
         default=DEFAULT_HEAD_SIZE,
         metavar="K",
         help=f"words kept per context for sampling (default: {DEFAULT_HEAD_SIZE})",
     )
-    imp.add_argument("--encoding", default="utf-8", help="encoding of the file (default: utf-8)")
-    imp.set_defaults(run=run_import)
+    parser.add_argument("--encoding", default="utf-8", help="encoding of the file (default: utf-8)")
+    parser.set_defaults(run=run_import)
 
 
 async def run_export(args: argparse.Namespace) -> int:

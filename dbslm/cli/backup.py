@@ -13,13 +13,12 @@ from dbslm.store import open_database
 from dbslm.store.cold import flushed_contexts
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "backup",
-        help="copy a SQLite database into a file, while the bot goes on using it",
-        description="Copy the whole SQLite database as it is at one moment (SQLite's online backup: "
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``dbslm backup``."""
+    parser.description = (
+        "Copy the whole SQLite database as it is at one moment (SQLite's online backup: "
         "the bot keeps answering and learning meanwhile) into FILE, checked before it takes that "
-        "name. A MariaDB database is backed up with mariadb-dump.",
+        "name. A MariaDB database is backed up with mariadb-dump."
     )
     parser.add_argument("target", metavar="FILE", help="the backup file to write")
     parser.add_argument(

@@ -24,34 +24,30 @@ HELP = "commands: :history [N]  :exit  :quit  /correct <better answer>  (Ctrl-C 
 HISTORY_SHOWN, HISTORY_MOST = 20, 10_000
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    for name in ("chat", "run"):
-        parser = commands.add_parser(
-            name,
-            help="chat with a model in the terminal" if name == "chat" else "alias of chat",
-            description=__doc__.splitlines()[0],
-        )
-        add_database_options(parser)
-        parser.add_argument("--conversation", type=positive_int, metavar="ID", help="resume a logged conversation")
-        parser.add_argument("--user", default="console", help="user id written to the log (default: console)")
-        parser.add_argument("--agent", default="dbslm", help="the bot's name in the log (default: dbslm)")
-        parser.add_argument("--max-turns", type=positive_int, metavar="N", help="leave after N replies")
-        parser.add_argument("--prompt", metavar="TEXT", help="answer TEXT once and exit")
-        parser.add_argument("--seed", type=int, help="seed replies (the same seed gives the same reply)")
-        parser.add_argument(
-            "--no-starter", action="store_true", help="do not train the starter corpus into an untrained model"
-        )
-        parser.add_argument(
-            "--base", metavar="NAME", help="answer as a community model does in the bot: mixed with this base model"
-        )
-        parser.add_argument(
-            "--base-weight",
-            type=share,
-            default=DEFAULT_BASE_WEIGHT,
-            metavar="W",
-            help=f"the base model's share with --base, 0 to 1 (default: {DEFAULT_BASE_WEIGHT})",
-        )
-        parser.set_defaults(run=run, interrupted="")  # Ctrl-C leaves the chat without a word
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``dbslm chat`` (and of its alias ``dbslm run``)."""
+    parser.description = __doc__.splitlines()[0]
+    add_database_options(parser)
+    parser.add_argument("--conversation", type=positive_int, metavar="ID", help="resume a logged conversation")
+    parser.add_argument("--user", default="console", help="user id written to the log (default: console)")
+    parser.add_argument("--agent", default="dbslm", help="the bot's name in the log (default: dbslm)")
+    parser.add_argument("--max-turns", type=positive_int, metavar="N", help="leave after N replies")
+    parser.add_argument("--prompt", metavar="TEXT", help="answer TEXT once and exit")
+    parser.add_argument("--seed", type=int, help="seed replies (the same seed gives the same reply)")
+    parser.add_argument(
+        "--no-starter", action="store_true", help="do not train the starter corpus into an untrained model"
+    )
+    parser.add_argument(
+        "--base", metavar="NAME", help="answer as a community model does in the bot: mixed with this base model"
+    )
+    parser.add_argument(
+        "--base-weight",
+        type=share,
+        default=DEFAULT_BASE_WEIGHT,
+        metavar="W",
+        help=f"the base model's share with --base, 0 to 1 (default: {DEFAULT_BASE_WEIGHT})",
+    )
+    parser.set_defaults(run=run, interrupted="")  # Ctrl-C leaves the chat without a word
 
 
 async def run(args: argparse.Namespace) -> int:

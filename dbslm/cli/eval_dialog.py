@@ -18,15 +18,14 @@ from dbslm.store import open_store
 from dbslm.text.dialogs import read_pairs
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "eval-dialog",
-        help="reply metrics on a prompt/response dataset",
-        description="Answer every prompt of a dialog file (NDJSON/JSON rows, YAML conversations) with "
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``dbslm eval-dialog``."""
+    parser.description = (
+        "Answer every prompt of a dialog file (NDJSON/JSON rows, YAML conversations) with "
         "respond(), one conversation and seed each, and report ROUGE-L F1, lexical overlap, "
         "distinct-2, the shares of empty, repeated and prompt-echoing replies, the reference "
         "replies' perplexity with and without their prompt and, with the embeddings extra, "
-        "the ranking measure (docs/evaluation.md). Empty replies score 0; nothing pads them.",
+        "the ranking measure (docs/evaluation.md). Empty replies score 0; nothing pads them."
     )
     parser.add_argument("dataset", metavar="FILE")
     add_database_options(parser)

@@ -14,12 +14,11 @@ from dbslm.text.corpus import find_files, read_lines
 from dbslm.text.tokenize import get_tokenizer
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "eval",
-        help="perplexity of test text (one sentence per line)",
-        description="Score text with the model in back-off form, as KenLM's query does: "
-        "perplexity over words and one </s> per sentence, with and without OOVs.",
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``dbslm eval``."""
+    parser.description = (
+        "Score text with the model in back-off form, as KenLM's query does: "
+        "perplexity over words and one </s> per sentence, with and without OOVs."
     )
     parser.add_argument("inputs", nargs="+", metavar="PATH", help="test files or folders of .txt files")
     add_database_options(parser)

@@ -13,13 +13,12 @@ from dbslm.errors import DbslmError
 from dbslm.store import open_store
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "flush",
-        help="move the coldest contexts of a SQLite database to MariaDB",
-        description="When the SQLite file is larger than the threshold, move up to BATCH of the "
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``dbslm flush``."""
+    parser.description = (
+        "When the SQLite file is larger than the threshold, move up to BATCH of the "
         "model's coldest contexts (lowest total count) to MariaDB: copy, verify, then "
-        "delete locally. Look-ups follow them, so the model answers the same.",
+        "delete locally. Look-ups follow them, so the model answers the same."
     )
     parser.add_argument("--db", metavar="PATH", help="the SQLite database (default: DBSLM_SQLITE_PATH)")
     parser.add_argument(

@@ -14,12 +14,11 @@ from dbslm.store.dialect import MariaDBDialect
 from dbslm.store.transfer import copy_database, dump_database
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "migrate",
-        help="copy a SQLite database to MariaDB (SQL file or direct)",
-        description="Copy every table of a SQLite database to MariaDB, streaming, as portable "
-        "MariaDB SQL (--output) and/or straight into a server (--apply).",
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``dbslm migrate``."""
+    parser.description = (
+        "Copy every table of a SQLite database to MariaDB, streaming, as portable "
+        "MariaDB SQL (--output) and/or straight into a server (--apply)."
     )
     parser.add_argument("--sqlite", metavar="PATH", help="the SQLite database (default: DBSLM_SQLITE_PATH)")
     parser.add_argument("--output", metavar="FILE.sql", help="write MariaDB DDL and data to this file (- for stdout)")

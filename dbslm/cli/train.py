@@ -45,12 +45,9 @@ DEFAULT_EVAL_POOL = 256
 METRICS_FOLDER = Path("var/eval_logs")
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "train",
-        help="train a model on text files (one sentence per line) and dialog files",
-        description=__doc__.split("\n\n", 1)[1].replace("\n", " "),
-    )
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``dbslm train``."""
+    parser.description = __doc__.split("\n\n", 1)[1].replace("\n", " ")
     one_line_errors(parser)
     parser.add_argument(
         "inputs",
