@@ -32,7 +32,8 @@ from dbslm.ngram.tables import context_keys
 
 @dataclass
 class CountOrder:
-    """All n-grams of one order: context key, word, raw and adjusted count."""
+    """All n-grams of one order: context key, word, raw and adjusted count, in counting's
+    order (by the row of their first n-1 words, then by word)."""
 
     n: int
     ctx: np.ndarray

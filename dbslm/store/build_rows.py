@@ -56,7 +56,9 @@ def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str
     """The rows of a count-form build: per table its columns and values (as
     :meth:`Transaction.insert_rows` takes them), in primary-key order."""
     for order in tables.orders:
-        rows = np.lexsort((order.word, order.ctx))
+        # counting leaves an order's rows by (parent, word), and a parent has one context key:
+        # a stable sort by that key gives (ctx, word), at half the cost of sorting by both
+        rows = np.argsort(order.ctx, kind="stable")
         yield (
             "ngrams",
             ("build", "n", "ctx", "word", "count", "adjusted"),
