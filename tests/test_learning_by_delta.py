@@ -13,7 +13,7 @@ from dbslm.evaluation import evaluate
 from dbslm.reading.reader import ModelReader
 from dbslm.store import Store, open_store
 from dbslm.training.builds import resolve_model, train, untrain
-from tests.helpers import LINES, TEST_TEXT, assert_same_model, ngrams_by_text, table_rows
+from tests.helpers import LINES, TEST_TEXT, assert_same_model, execute, ngrams_by_text, table_rows
 
 HEAD = 4  # small heads, so that batches move words in and out of them
 ROWS = (
@@ -72,6 +72,39 @@ async def test_forgetting_in_place_gives_the_model_trained_without(db):
         a, b = await evaluate(store, forgot, TEST_TEXT), await evaluate(store, without, TEST_TEXT)
         assert (a.tokens, a.oovs) == (b.tokens, b.oovs)
         assert a.log10_prob == pytest.approx(b.log10_prob, abs=1e-9)
+
+
+async def test_a_build_with_a_row_for_every_context_reads_and_learns_as_one_without(db):
+    """Builds written before contexts without a head lost their rows keep those rows: readers
+    take them as if absent, and a batch in place drops the rows of the contexts it changes."""
+    old, new = CONTEXTS.replace("NAME", "old"), CONTEXTS.replace("NAME", "new")
+    async with await open_store(db) as store:
+        await learn(store, "old", LINES[:200])
+        await learn(store, "new", LINES[:200])
+        execute(
+            db,
+            "INSERT INTO contexts (build, n, ctx, total, n1, n2, n3) SELECT g.build, g.n, g.ctx, SUM(g.adjusted), "
+            "SUM(CASE WHEN g.adjusted = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN g.adjusted = 2 THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN g.adjusted >= 3 THEN 1 ELSE 0 END) FROM ngrams g JOIN models m ON m.active_build = g.build "
+            "WHERE m.name = 'old' AND NOT EXISTS (SELECT 1 FROM contexts c WHERE c.build = g.build AND c.n = g.n "
+            "AND c.ctx = g.ctx) GROUP BY g.build, g.n, g.ctx",
+        )
+        headless = [row for row in table_rows(db, old) if row[6] is None]
+        assert len(headless) > len(table_rows(db, new))  # the old layout: a row for every context
+        for line in LINES[200:]:
+            await learn(store, "old", [line])
+            await learn(store, "new", [line])
+        kept = table_rows(db, old)
+        assert [row for row in kept if row[6] is not None] == table_rows(db, new)
+        assert 0 < len(kept) - len(table_rows(db, new)) < len(headless)  # the changed contexts' rows went
+        old_model, new_model = await store.models.model("old"), await store.models.model("new")
+        assert await evaluate(store, old_model, TEST_TEXT) == await evaluate(store, new_model, TEST_TEXT)
+        reader = await ModelReader.open(store.models, old_model, HEAD)
+        fresh = await ModelReader.open(store.models, new_model, HEAD)
+        for history in ([1], [1, 5], [1, 5, 6], [1, 7, 8]):
+            words, logp = await reader.candidates(history)
+            expected_words, expected = await fresh.candidates(history)
+            assert words.tolist() == expected_words.tolist() and np.array_equal(logp, expected)
 
 
 async def test_a_reader_follows_the_batches_without_starting_afresh(tmp_path):
