@@ -1,7 +1,8 @@
 """The embedded backend: one SQLite file through aiosqlite.
 
 WAL journal and ``synchronous=NORMAL``; one writer connection (writes serialized by a lock,
-each in an explicit transaction) and one reader connection that sees committed data only.
+each in an explicit transaction) and READERS reading connections that see committed data only
+(a read goes to the one with the fewest under way).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +39,7 @@ PRAGMAS = (
 # of a build that another process writes): a reply's log waits for one part, not for the build.
 # A process retrying holds a shared flock on <file>.waiting, so a long write pauses between its
 # parts only while somebody waits.
+READERS = 2  # reading connections: a long read (a batch's messages, a purge's scan) holds up one, not every reply
 WRITE_WAIT_SECONDS = 30.0
 WRITE_RETRY_SECONDS = 0.002
 PART_PAUSE_SECONDS = 0.004  # after a part of a long write, while another process waits: two of its retries
@@ -64,11 +66,12 @@ class SQLiteTransaction(Transaction):
 class SQLiteDatabase(Database):
     dialect = SQLiteDialect()
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]) -> None:
         self.path = path
         self.description = str(path)
         self._writer = writer
-        self._reader = reader
+        self._readers = readers
+        self._reads = [0] * len(readers)  # under way on each reading connection
         self._write_lock = asyncio.Lock()
         self._named_locks: dict[str, asyncio.Lock] = {}
         self._file_lock = asyncio.Lock()  # taking the flock of <file>.lock, or giving it up
@@ -97,17 +100,31 @@ class SQLiteDatabase(Database):
             for pragma in (*PRAGMAS, "PRAGMA busy_timeout=1"):  # the writer's waits: see WRITE_WAIT_SECONDS
                 # (turning a new file to WAL while another process opens it too fails at once: retried)
                 await _while_locked(functools.partial(writer.execute, pragma))
-            reader = await aiosqlite.connect(path, isolation_level=None)
-            for pragma in PRAGMAS[2:]:
-                await reader.execute(pragma)
+            readers: list[aiosqlite.Connection] = []
+            for _ in range(READERS):
+                readers.append(await aiosqlite.connect(path, isolation_level=None))
+                for pragma in PRAGMAS[2:]:
+                    await readers[-1].execute(pragma)
         except sqlite3.Error as exc:
-            await writer.close()
+            for connection in (writer, *readers):
+                await connection.close()
             raise DatabaseError(f"cannot use database {path}: {_reason(exc)}") from None
-        return cls(path, writer, reader)
+        return cls(path, writer, readers)
+
+    @contextmanager
+    def _reader(self) -> Iterator[aiosqlite.Connection]:
+        """The reading connection with the fewest reads under way, for the block."""
+        i = min(range(len(self._readers)), key=self._reads.__getitem__)
+        self._reads[i] += 1
+        try:
+            yield self._readers[i]
+        finally:
+            self._reads[i] -= 1
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
-            return list(await self._reader.execute_fetchall(sql, params))
+            with self._reader() as reader:
+                return list(await reader.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
 
@@ -136,7 +153,8 @@ class SQLiteDatabase(Database):
         copy is of one moment while writers go on (the write-ahead log keeps readers apart)."""
         try:
             async with aiosqlite.connect(target, isolation_level=None) as copy:
-                await self._reader.backup(copy)
+                with self._reader() as reader:
+                    await reader.backup(copy)
                 (verdict,) = (await copy.execute_fetchall("PRAGMA quick_check"))[0]
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot back up {self.path} to {target}: {_reason(exc)}") from None
@@ -176,12 +194,13 @@ class SQLiteDatabase(Database):
 
     async def iterate(self, sql: str, params: Sequence[Any] = (), batch: int = 50000) -> AsyncIterator[list[Row]]:
         try:
-            cursor = await self._reader.execute(sql, params)
-            try:
-                while rows := await cursor.fetchmany(batch):
-                    yield list(rows)
-            finally:
-                await cursor.close()
+            with self._reader() as reader:
+                cursor = await reader.execute(sql, params)
+                try:
+                    while rows := await cursor.fetchmany(batch):
+                        yield list(rows)
+                finally:
+                    await cursor.close()
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
 
@@ -285,7 +304,8 @@ class SQLiteDatabase(Database):
             return True
 
     async def close(self) -> None:
-        await self._reader.close()
+        for reader in self._readers:
+            await reader.close()
         await self._writer.close()
         if self._asking is not None:
             self._asking.close()
