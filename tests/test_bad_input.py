@@ -61,6 +61,13 @@ def test_unwritable_database(cli, kjv, tmp_path):
     assert_refused(cli("train", kjv / "test.txt", "--db", "/proc/dbslm.sqlite3"), "database")
 
 
+def test_a_file_that_is_not_a_database(cli, kjv, tmp_path):
+    text = make(tmp_path, "notes.sqlite3", "I am plain text, not a database\n" * 200)
+    for command in (("train", kjv / "test.txt"), ("eval", kjv / "test.txt"), ("chat", "--prompt", "hello")):
+        assert_refused(cli(*command, "--db", text), "cannot use database", "not a database")
+    assert text.read_text().startswith("I am plain text")  # left as it was
+
+
 def test_eval_refusals(cli, db, trained, kjv, tmp_path):
     assert_refused(cli("eval", kjv / "test.txt", "--db", trained, "--model", "ghost"), "no model named 'ghost'")
     assert_refused(cli("eval", make(tmp_path, "e.txt", ""), "--db", trained), "nothing to evaluate")

@@ -96,11 +96,11 @@ class SQLiteDatabase(Database):
             raise DatabaseError(f"cannot open database {path}: {exc.strerror or exc}") from None
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open database {path}: {_reason(exc)}") from None
+        readers: list[aiosqlite.Connection] = []
         try:
             for pragma in (*PRAGMAS, "PRAGMA busy_timeout=1"):  # the writer's waits: see WRITE_WAIT_SECONDS
                 # (turning a new file to WAL while another process opens it too fails at once: retried)
                 await _while_locked(functools.partial(writer.execute, pragma))
-            readers: list[aiosqlite.Connection] = []
             for _ in range(READERS):
                 readers.append(await aiosqlite.connect(path, isolation_level=None))
                 for pragma in PRAGMAS[2:]:
