@@ -160,7 +160,8 @@ async def purge_build(db: Database, build: int) -> int:
     """Delete a build that nobody reads and its rows, in transactions of the dialect's
     ``build_rows_per_transaction`` rows (as :func:`write_probability_rows`), each a range of the table's
     key; returns its n-gram rows."""
-    ngrams, part = 0, db.dialect.build_rows_per_transaction
+    part = db.dialect.build_rows_per_transaction
+    ngrams = 0 if part is None else await _purge_ngram_slices(db, build, part)
     for table in BUILD_TABLES:
         key = ", ".join(c for c in SCHEMA[table].primary_key if c != "build")
         while True:
@@ -179,6 +180,26 @@ async def purge_build(db: Database, build: int) -> int:
             await db.let_others_write()
     await db.delete_unread("DELETE FROM builds WHERE id = ?", (build,))
     return ngrams
+
+
+async def _purge_ngram_slices(db: Database, build: int, part: int) -> int:
+    """Delete the build's n-grams above the unigrams in slices of the context-key range of about
+    ``part`` rows each (keys are uniform hashes, and each order's rows are counted in its
+    ``discounts`` row), so no scan has to find where a part ends; returns the rows deleted."""
+    deleted = 0
+    for n, rows in await db.fetchall(
+        "SELECT n, ngrams FROM discounts WHERE build = ? AND n > 1 AND ngrams IS NOT NULL", (build,)
+    ):
+        slices = max(1, -(-int(rows) // part))
+        bounds = [-(1 << 63) + (i << 64) // slices for i in range(1, slices)]
+        for low, high in zip([None, *bounds], [*bounds, None]):
+            within = "".join(f" AND ctx {op} ?" for op, bound in ((">=", low), ("<", high)) if bound is not None)
+            deleted += await db.delete_unread(
+                f"DELETE FROM ngrams WHERE build = ? AND n = ?{within}",
+                (build, n, *(bound for bound in (low, high) if bound is not None)),
+            )
+            await db.let_others_write()
+    return deleted
 
 
 class Purges:
