@@ -17,6 +17,7 @@ from dbslm.ngram.count_probs import follower_stats
 from dbslm.ngram.kneser_ney import Discount
 from dbslm.store.build_rows import CONTEXT_COLUMNS
 from dbslm.store.database import Database, fetch_keyed
+from dbslm.store.heads import read_followers
 from dbslm.store.models import OnSwitch, VocabUpdate, write_vocab
 
 TOUCHED_KEPT = 200  # versions of a build whose touched contexts are kept: a reader further behind starts afresh
@@ -125,14 +126,13 @@ class DeltaStore:
         self, build: int, keys: Sequence[tuple[int, int]]
     ) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
         """Every word that follows each context (n, ctx), with its adjusted count."""
-        rows: dict[tuple[int, int], list[tuple[int, int]]] = {key: [] for key in keys}
-        for n, ctx, word, adjusted in await fetch_keyed(
-            self.db, "g.n, g.ctx, g.word, g.adjusted", "ngrams", ("n", "ctx"), keys, "g.build = ?", (build,)
-        ):
-            rows[(n, ctx)].append((word, adjusted))
+        found = await read_followers(self.db, "ngrams", keys, "g.build = ?", (build,))
         return {
-            key: (np.array([w for w, _ in found], dtype=np.int64), np.array([a for _, a in found], dtype=np.int64))
-            for key, found in rows.items()
+            key: (
+                np.array([w for w, _ in found.get(key, [])], dtype=np.int64),
+                np.array([a for _, a in found.get(key, [])], dtype=np.int64),
+            )
+            for key in keys
         }
 
     async def write(self, model_id: int, build: int, version: int, delta: Delta, on_switch: OnSwitch | None) -> None:

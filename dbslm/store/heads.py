@@ -77,7 +77,7 @@ async def read_contexts(
             False,
         )
     for key, followers in (
-        await _followers(db, ngrams_table, [k for k in keys if k not in result], where, params)
+        await read_followers(db, ngrams_table, [k for k in keys if k not in result], where, params)
     ).items():
         sampled = sorted((-adjusted, word) for word, adjusted in followers if word not in NEVER_SAMPLED)
         result[key] = Context(
@@ -101,11 +101,11 @@ async def read_context_stats(
         )
     ]
     here = {row[:2] for row in found}
-    followers = await _followers(db, ngrams_table, [k for k in keys if tuple(k) not in here], where, params)
+    followers = await read_followers(db, ngrams_table, [k for k in keys if tuple(k) not in here], where, params)
     return found + [(*key, *follower_stats([a for _, a in rows])) for key, rows in followers.items()]
 
 
-async def _followers(
+async def read_followers(
     db: Database, ngrams_table: str, keys: Sequence[tuple[int, int]], where: str, params: Sequence
 ) -> dict[tuple[int, int], list[tuple[int, int]]]:
     """The words (and their adjusted counts) that follow each of ``keys``, for those some word follows."""
