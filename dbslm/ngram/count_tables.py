@@ -5,8 +5,8 @@ and context key, the empty context included) that more than K words follow keeps
 sum of its words' adjusted counts, how many have 1, 2 and 3 or more, and the K of highest
 adjusted count (ties: lowest word id) as its head. Any other context's statistics are sums over
 its few n-gram rows, which readers take whole. Each order keeps its counts-of-counts and
-discounts. Nothing here depends on another context's probabilities, so a
-batch of text changes only the rows of the n-grams and contexts it contains (and the discounts).
+discounts. Nothing here depends on another context's probabilities, so a batch of text changes
+only the rows of the n-grams and contexts it contains (and the discounts).
 """
 
 from __future__ import annotations

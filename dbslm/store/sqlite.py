@@ -34,12 +34,12 @@ PRAGMAS = (
     "PRAGMA temp_store=MEMORY",
     "PRAGMA secure_delete=ON",
 )
+READERS = 2  # reading connections: a long read (a batch's queued messages, an export) holds up one, not every reply
 # Taking the write lock from another process is retried here every few milliseconds (SQLite's
 # own busy handler sleeps up to 100 ms at a time, and so misses the short gaps between the parts
 # of a build that another process writes): a reply's log waits for one part, not for the build.
 # A process retrying holds a shared flock on <file>.waiting, so a long write pauses between its
 # parts only while somebody waits.
-READERS = 2  # reading connections: a long read (a batch's messages, a purge's scan) holds up one, not every reply
 WRITE_WAIT_SECONDS = 30.0
 WRITE_RETRY_SECONDS = 0.002
 PART_PAUSE_SECONDS = 0.004  # after a part of a long write, while another process waits: two of its retries
