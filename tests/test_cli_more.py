@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from dbslm.cli import COMMANDS
 from dbslm.memory.embedding import sentence_models_installed
 from tests.helpers import table_rows
 
@@ -68,3 +69,17 @@ def test_a_rows_other_fields_are_kept_as_pair_metadata(cli, tmp_path):
         ("how are you?", {"emotion": "joy", "turn": 2}),
         ("and now?", None),
     ]
+
+
+def test_a_command_imports_only_its_own_module_and_help_lists_them_all():
+    probe = (
+        "import sys; from dbslm.cli import COMMANDS, build_parser; build_parser(['backup', '--help']); "
+        "print(sorted(m for m in sys.modules if m.startswith('dbslm.cli.') and m != 'dbslm.cli.common'), "
+        "'dbslm.engine' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['dbslm.cli.backup'] False"
+    listed = " ".join(
+        subprocess.run([sys.executable, "-m", "dbslm", "--help"], capture_output=True, text=True).stdout.split()
+    )
+    assert all(f"{name} {summary}" in listed for name, (_, summary) in COMMANDS.items())
