@@ -26,12 +26,17 @@ NGRAM_KEY = ("build", "n", "ctx", "word")
 
 @dataclass(frozen=True)
 class StoredContext:
-    """A context's statistics (total, n1, n2, n3), its head if it has one, and whether it has a
-    ``contexts`` row (one without a head has none: its n-gram rows give its statistics)."""
+    """A context's statistics (total, n1, n2, n3), its head if it has one, and, when it has no
+    ``contexts`` row (a context without a head: its n-gram rows give its statistics), every word
+    that follows it with its adjusted count."""
 
     stats: tuple[int, int, int, int]
     head: tuple[np.ndarray, np.ndarray] | None
-    has_row: bool
+    followers: tuple[np.ndarray, np.ndarray] | None  # None: it has a row
+
+    @property
+    def has_row(self) -> bool:
+        return self.followers is None
 
 
 @dataclass
@@ -113,13 +118,13 @@ class DeltaStore:
                     np.frombuffer(words, dtype="<i4").astype(np.int64),
                     np.frombuffer(counts, dtype="<i4").astype(np.int64),
                 ),
-                True,
+                None,
             )
             for n, ctx, total, n1, n2, n3, words, counts in rows
         }
-        for key, (_, adjusted) in (await self.followers(build, [k for k in keys if k not in found])).items():
+        for key, (words, adjusted) in (await self.followers(build, [k for k in keys if k not in found])).items():
             if len(adjusted):
-                found[key] = StoredContext(follower_stats(adjusted.tolist()), None, False)
+                found[key] = StoredContext(follower_stats(adjusted.tolist()), None, (words, adjusted))
         return found
 
     async def followers(

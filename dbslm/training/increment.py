@@ -30,7 +30,7 @@ from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary, forgotten
 
 DELTA_MOST = 200_000  # distinct n-grams of a batch written in place; a bigger batch writes a new build
 DELTA_SHARE = 0.1  # nor more than this share of the model's n-grams: a bigger one costs less written anew
-NO_CONTEXT = StoredContext((0, 0, 0, 0), None, False)
+NO_CONTEXT = StoredContext((0, 0, 0, 0), None, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
 
 
 async def learn_in_place(
@@ -115,10 +115,12 @@ async def _contexts(
         if head is False:
             unsettled.append(i)
         heads.append(None if head is False else head)
-    if unsettled:  # their heads need every word that follows them
-        followers = await deltas.followers(build, [keys[i] for i in unsettled])
+    if unsettled:  # their heads need every word that follows them (read already for those without a row)
+        unread = [keys[i] for i in unsettled if stored.get(keys[i], NO_CONTEXT).has_row]
+        followers = await deltas.followers(build, unread) if unread else {}
         for i in unsettled:
-            every = dict(zip(*(column.tolist() for column in followers[keys[i]])))
+            known = stored.get(keys[i], NO_CONTEXT).followers
+            every = dict(zip(*(column.tolist() for column in (followers[keys[i]] if known is None else known))))
             every.update(zip(grams.word[change.rows[i]].tolist(), adjusted_after[change.rows[i]].tolist()))
             heads[i] = top_words(
                 np.fromiter(every, dtype=np.int64, count=len(every)),
