@@ -157,6 +157,28 @@ def undo_version_8(db: str) -> None:
     execute(db, "UPDATE meta SET value = '7' WHERE name = 'schema_version'")
 
 
+def undo_version_10(db: str) -> None:
+    """Store the learning queue as version 9 did: keyed by model and message key, without ids."""
+    indexes = [index_name("learned", ix) for ix in (("model_id", "status"), ("user_id",), ("model_id", "seq"))]
+    if is_sqlite(db):
+        columns = "model_id, message_key, user_id, channel_key, text, status, created_at, seq"
+        execute(
+            db,
+            "CREATE TABLE learned_v9 (model_id INTEGER NOT NULL, message_key TEXT NOT NULL, user_id TEXT NOT NULL, "
+            "channel_key TEXT NOT NULL, text TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL, "
+            "seq INTEGER, PRIMARY KEY (model_id, message_key)) WITHOUT ROWID",
+        )
+        execute(db, f"INSERT INTO learned_v9 ({columns}) SELECT {columns} FROM learned")
+        execute(db, "DROP TABLE learned")
+        execute(db, "ALTER TABLE learned_v9 RENAME TO learned")
+        for name, ix in zip(indexes, ("model_id, status", "user_id", "model_id, seq")):
+            execute(db, f"CREATE INDEX {name} ON learned ({ix})")
+    else:
+        execute(db, "ALTER TABLE learned DROP PRIMARY KEY, DROP COLUMN id, ADD PRIMARY KEY (model_id, message_key)")
+        execute(db, "ALTER TABLE learned DROP KEY model_id")
+    execute(db, "UPDATE meta SET value = '9' WHERE name = 'schema_version'")
+
+
 def undo_version_6(db: str) -> None:
     """Take away the columns and indexes versions 6 to 8 added, as a database of version 5 lacks them."""
     undo_version_8(db)

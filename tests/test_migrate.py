@@ -9,7 +9,16 @@ import pytest
 
 from dbslm.store.mariadb import parse_url
 from dbslm.store.schema import SCHEMA_VERSION, TABLES
-from tests.helpers import assert_refused, execute, fresh_mariadb, is_sqlite, table_rows, undo_version_6, undo_version_8
+from tests.helpers import (
+    assert_refused,
+    execute,
+    fresh_mariadb,
+    is_sqlite,
+    table_rows,
+    undo_version_6,
+    undo_version_8,
+    undo_version_10,
+)
 
 
 def everything(db: str) -> dict[str, list[tuple]]:
@@ -148,6 +157,35 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
         "discord:c:4": "learned",
         "discord:c:5": "learned",
     }
+    assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+
+
+async def test_a_version_9_learning_queue_is_stored_in_queue_order(db):
+    from dbslm.domain import ChannelMessage
+    from dbslm.engine import DBSLMEngine
+
+    model_id = await queued_and_learned(db, 2, 3)
+    queue = "SELECT model_id, message_key, user_id, channel_key, text, status, created_at, seq FROM learned"
+    before = sorted(table_rows(db, queue))
+    undo_version_10(db)
+    for _ in range(2):  # the second start finds the rows converted (as a run cut short on MariaDB leaves them)
+        engine = await DBSLMEngine.open(db)
+        await engine.close()
+        execute(db, "UPDATE meta SET value = '9' WHERE name = 'schema_version'")
+    engine = await DBSLMEngine.open(db)
+    assert sorted(table_rows(db, queue)) == before
+    ids_by_seq = [i for i, _ in sorted(table_rows(db, "SELECT id, seq FROM learned"), key=lambda r: r[1])]
+    assert ids_by_seq == sorted(ids_by_seq)  # stored in queue order
+    again = ChannelMessage("discord:c:4", "ann", "discord:c", "the heron number 4 waits")
+    fresh = ChannelMessage("discord:c:9", "bob", "discord:c", "a new heron waits")
+    assert await engine.learning.queue([again, fresh]) == 1  # the key is still unique
+    report = await engine.learning.learn_queued()
+    states = {m.message_key: m.status for m in await engine.learning.messages()}
+    await engine.close()
+    assert report.sentences == 4
+    assert set(states.values()) == {"learned"} and len(states) == 6
+    ((queued, learned),) = table_rows(db, "SELECT queued, learned FROM queues WHERE model_id = ?", (model_id,))
+    assert learned == queued
     assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 

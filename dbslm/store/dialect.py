@@ -102,6 +102,11 @@ class Dialect:
         """The statements that give existing ``columns`` of ``table`` their type."""
         raise NotImplementedError
 
+    def add_serial_key(self, table: Table, order: str) -> list[str]:
+        """The statements that give an existing table its serial primary key (numbering its rows
+        in ``order`` where the backend can) in place of a key that ``table.unique`` now keeps."""
+        raise NotImplementedError
+
     def create_index(self, table: str, columns: tuple[str, ...]) -> str:
         """The statement that adds an index over ``columns`` to an existing table (if absent)."""
         return f"CREATE INDEX IF NOT EXISTS {index_name(table, columns)} ON {table} ({', '.join(columns)})"
@@ -178,13 +183,22 @@ class SQLiteDialect(Dialect):
         # SQLite's types are affinities, but NOT NULL can only go with a copy of the table
         if not any(dict(table.columns)[c].endswith("?") for c in columns):
             return []
+        return self._copy(table, table.column_names)
+
+    def add_serial_key(self, table, order):
+        return self._copy(table, tuple(c for c, kind in table.columns if kind != "serial"), order)
+
+    def _copy(self, table: Table, columns: tuple[str, ...], order: str = "") -> list[str]:
+        """Statements that copy ``columns`` of the rows (in ``order``) into a new table of
+        ``table``'s definition, which then takes the old one's place."""
         create, *indexes = self.create_table(table)
-        names = ", ".join(table.column_names)
+        names = ", ".join(columns)
         return [
-            create.replace(f"EXISTS {table.name} (", f"EXISTS {table.name}__retyped (", 1),
-            f"INSERT INTO {table.name}__retyped ({names}) SELECT {names} FROM {table.name}",
+            create.replace(f"EXISTS {table.name} (", f"EXISTS {table.name}__copy (", 1),
+            f"INSERT INTO {table.name}__copy ({names}) SELECT {names} FROM {table.name}"
+            + (f" ORDER BY {order}" if order else ""),
             f"DROP TABLE {table.name}",
-            f"ALTER TABLE {table.name}__retyped RENAME TO {table.name}",
+            f"ALTER TABLE {table.name}__copy RENAME TO {table.name}",
             *indexes,
         ]
 
@@ -219,6 +233,16 @@ class MariaDBDialect(Dialect):
     def retype(self, table, columns):
         types = dict(table.columns)
         return [f"ALTER TABLE {table.name} " + ", ".join(f"MODIFY {self.column_def(c, types[c])}" for c in columns)]
+
+    def add_serial_key(self, table, order):
+        # one statement, so a migration cut short leaves the old key or the new one; the server
+        # numbers the rows in the order of the old key
+        (serial,) = table.primary_key
+        unique = "".join(f", ADD UNIQUE KEY ({', '.join(u)})" for u in table.unique)
+        return [
+            f"ALTER TABLE {table.name} ADD COLUMN {serial} {self.types['serial']} NOT NULL FIRST, "
+            f"DROP PRIMARY KEY, ADD PRIMARY KEY ({serial}){unique}"
+        ]
 
     def add_column(self, table, column):
         # MariaDB commits DDL at once: a migration cut short must be able to run again

@@ -24,8 +24,9 @@ async def migrate(db: Database) -> None:
     installation tables), then give the columns a later version retyped their new type, add the
     columns and indexes it added (2: ``pairs.meta``; 3: ``decode_profiles.copy_tokens``; 4:
     ``learned.seq``; 8: the count form's columns) and convert the rows it stores differently (4:
-    the learning queue; 8: the trained builds, to count form). Processes opening the database at
-    once migrate it once: the first under a lock, the others find it done."""
+    the learning queue; 8: the trained builds, to count form; 10: the learning queue's rows, in
+    queue order). Processes opening the database at once migrate it once: the first under a
+    lock, the others find it done."""
     if await schema_version(db) != SCHEMA_VERSION:
         async with db.lock("schema"):
             await _upgrade(db, await schema_version(db))
@@ -149,8 +150,22 @@ async def _count_form(tx: Transaction) -> None:
         )
 
 
+async def _learned_in_queue_order(tx: Transaction) -> None:
+    """Version 10 stores the learning queue's rows in the order they were queued, under a
+    serial id, with the message key a unique index: a backfill appends its rows instead of
+    inserting them all over the table, and the indexes hold an id in place of the key."""
+    learned = _table("learned")
+    if tx.dialect.name == "mariadb" and await tx.fetchall(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() "
+        "AND table_name = 'learned' AND column_name = 'id'"
+    ):
+        return  # converted already, by a run cut short before it recorded the version
+    for statement in tx.dialect.add_serial_key(learned, order="model_id, seq, message_key"):
+        await tx.execute(statement)
+
+
 # a version's conversion of the rows it stores differently
-CONVERTED = {4: _number_the_queue, 5: _search_responses, 8: _count_form}
+CONVERTED = {4: _number_the_queue, 5: _search_responses, 8: _count_form, 10: _learned_in_queue_order}
 
 
 def _table(name: str) -> Table:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 9  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
+SCHEMA_VERSION = 10  # 2: pair_vectors, the community tables, pair metadata; longer channel keys; 3: copy_tokens;
 # 4: the learning queue's sequence numbers (learned.seq, queues); 5: word_vectors, responses searchable,
 # decode_profiles.prompt_weight; 6: channel messages learned with the message they answer (answers,
 # pairs.message_key), set_aside; 7: reply_words; 8: builds in count form, learning by delta (builds.form,
 # version and head_size, ngrams.adjusted, contexts, discounts.ngrams, touched; ngrams.logp and q empty in them);
-# 9: Slack's installations into many workspaces (slack_installations, slack_bots, slack_oauth_states)
+# 9: Slack's installations into many workspaces (slack_installations, slack_bots, slack_oauth_states);
+# 10: learned rows in the order they were queued (learned.id; the message key a unique index)
 RETYPED = {
     2: (("conversations", ("channel_key",)),),  # columns whose type a version changed
     8: (("ngrams", ("logp", "q")),),
@@ -184,10 +185,12 @@ TABLES: tuple[Table, ...] = (
         "learned",  # each message learned from a channel (or waiting for its batch), for exact forgetting;
         # the model holds the rows whose seq is at most its queues.learned (status says 'forgetting'
         # for a row waiting to be subtracted, 'unpairing' for one whose prompt is to be taken
-        # away, 'queued' otherwise)
-        (("model_id", "int"), ("message_key", "ref"), ("user_id", "name"), ("channel_key", "ref"),
+        # away, 'queued' otherwise). Rows are stored in the order they were queued (id): a backfill
+        # appends them, and its indexes hold the id, not the message key
+        (("id", "serial"), ("model_id", "int"), ("message_key", "ref"), ("user_id", "name"), ("channel_key", "ref"),
          ("text", "text"), ("status", "name"), ("created_at", "real"), ("seq", "int?")),
-        ("model_id", "message_key"), indexes=(("model_id", "status"), ("user_id",), ("model_id", "seq")),
+        ("id",), unique=(("model_id", "message_key"),),
+        indexes=(("model_id", "status"), ("user_id",), ("model_id", "seq")),
     ),
     Table(
         "answers",  # a learned channel message that answers another: that one (its prompt), a row per answer
