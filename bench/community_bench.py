@@ -116,6 +116,9 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
         await ask(prompt, user=f"asker{i % 50}", mentions_bot=True)
         latencies.append((time.perf_counter() - begun) * 1000)
     latencies.sort()
+    begun = time.perf_counter()
+    problem = await core.health()  # a container's health probe and each metrics scrape: the queue's gauge
+    health = (time.perf_counter() - begun) * 1000
     listened = await listening_batch(community, messages)
     await ask("/forget", user=HEAVY_USER)
     begun = time.perf_counter()
@@ -140,6 +143,7 @@ async def run(args: argparse.Namespace, folder: Path) -> list[str]:
         f"| model | {stats['tokens']:,} tokens; n-grams per order {grams}; database {size / 2**20:,.0f} MB |",
         f"| peak RSS | {rss:,.0f} MB |",
         f"| replies to 200 mentions | p50 {latencies[100]:.1f} ms, p95 {latencies[190]:.1f} ms |",
+        f"| a health check (the queue's gauge) | {health:.1f} ms{f': {problem}' if problem else ''} |",
         f"| a listening batch of {LISTENED} new messages, queued to live | {listened:.2f} s |",
         f"| /forget of {heavy_count(len(messages)):,} messages | {forget:.1f} s; tokens {stats['tokens']:,} -> "
         f"{after['tokens']:,} ({out[-1]}) |",

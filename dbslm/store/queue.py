@@ -120,20 +120,31 @@ class QueueStore:
 
     async def waiting(self) -> int:
         """How many messages, over every model, are queued and not learned yet."""
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM learned l JOIN queues q ON q.model_id = l.model_id "
-            f"WHERE {_IN_STATE[Status.QUEUED][0]}"
-        )
-        return int(row[0]) if row else 0
+        total = 0
+        for model_id, learned in await self.db.fetchall("SELECT model_id, learned FROM queues WHERE queued > learned"):
+            row = (
+                await self.db.fetchone(  # bounds given as values: a range of the (model_id, seq) index on both backends
+                    "SELECT COUNT(*) FROM learned WHERE model_id = ? AND seq > ?", (model_id, learned)
+                )
+            )
+            total += int(row[0]) if row else 0
+        return total
 
     async def models_waiting(self) -> list[str]:
         """The names of the models with messages queued but not learned yet, or to subtract."""
-        rows = await self.db.fetchall(
-            "SELECT m.name FROM queues q JOIN models m ON m.id = q.model_id WHERE EXISTS (SELECT 1 FROM learned l "
-            "WHERE l.model_id = q.model_id AND (l.seq > q.learned OR l.status = ?)) ORDER BY m.name",
-            (FORGETTING,),
+        queues = await self.db.fetchall(
+            "SELECT q.model_id, q.learned, m.name FROM queues q JOIN models m ON m.id = q.model_id ORDER BY m.name"
         )
-        return [r[0] for r in rows]
+        waiting = []
+        for model_id, learned, name in queues:  # two index seeks per model, never a scan of its queue
+            row = await self.db.fetchone(
+                "SELECT EXISTS (SELECT 1 FROM learned WHERE model_id = ? AND seq > ?) "
+                "OR EXISTS (SELECT 1 FROM learned WHERE model_id = ? AND status = ?)",
+                (model_id, learned, model_id, FORGETTING),
+            )
+            if row and row[0]:
+                waiting.append(name)
+        return waiting
 
     async def models_learned_from(self, user_id: str) -> list[str]:
         """The names of the models that learned (or will learn) messages of ``user_id``."""
