@@ -21,7 +21,6 @@ import numpy as np
 from dbslm import metrics
 from dbslm.cli.common import written_whole
 from dbslm.config import load_settings
-from dbslm.engine import DBSLMEngine
 from dbslm.errors import DbslmError
 from dbslm.evaluation import MAX_ATTEMPTS, token_scores, trained_model
 from dbslm.ngram.scoring import Perplexity, perplexity
@@ -124,6 +123,8 @@ class Prober:
     """Takes probes of one model during a run and keeps its timeline."""
 
     def __init__(self, store: Store, model: str) -> None:
+        from dbslm.engine import DBSLMEngine  # the chat engine is a third of a training's imports: only probes need it
+
         self.store = store
         self.engine = DBSLMEngine(store, model, embedder=load_settings().embedder_model)  # the caller closes the store
         self.probes: list[Probe] = []
