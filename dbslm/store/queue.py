@@ -167,23 +167,31 @@ class QueueStore:
         rows = (
             []
             if queue is None
-            else await self.db.fetchall(
-                f"SELECT l.seq, a.prompt, l.text, l.message_key FROM learned l {_ANSWERS} "
+            else await self.db.fetchall(  # no key per row: a fifth of the read on MariaDB, whose rows are parsed in Python
+                f"SELECT l.seq, a.prompt, l.text FROM learned l {_ANSWERS} "
                 "WHERE l.model_id = ? AND l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?",
                 (model_id, queue[0], last, most),
             )
         )
-        return Batch([(r[1], r[2]) for r in rows], rows[0][3], queue[0], rows[-1][0], queue[1]) if rows else None
+        if not rows:
+            return None
+        first = await self.db.fetchone(
+            "SELECT message_key FROM learned WHERE model_id = ? AND seq = ?", (model_id, rows[0][0])
+        )
+        return Batch([(r[1], r[2]) for r in rows], first[0] if first else "", queue[0], rows[-1][0], queue[1])
 
     async def queued_of_opted_out(self, model_id: int) -> tuple[list[str], list[str]]:
         """The queued messages of people who opted out of the model's learning, and the queued
         messages that answer one of theirs (the opt-outs as the database holds them now)."""
-        rows = await self.db.fetchall(
-            f"SELECT l.message_key, o.user_id IS NOT NULL FROM learned l JOIN queues q ON q.model_id = l.model_id "
-            f"{_ANSWERS} LEFT JOIN optouts o ON o.model_id = l.model_id AND o.user_id = l.user_id "
-            "WHERE l.model_id = ? AND l.seq > q.learned AND (o.user_id IS NOT NULL OR a.prompt_user IN "
+        queue = await self.db.fetchone("SELECT learned FROM queues WHERE model_id = ?", (model_id,))
+        if queue is None or not await self.db.fetchone("SELECT 1 FROM optouts WHERE model_id = ? LIMIT 1", (model_id,)):
+            return [], []
+        rows = await self.db.fetchall(  # the bound as a value: a range of the (model_id, seq) index on both backends
+            f"SELECT l.message_key, o.user_id IS NOT NULL FROM learned l {_ANSWERS} "
+            "LEFT JOIN optouts o ON o.model_id = l.model_id AND o.user_id = l.user_id "
+            "WHERE l.model_id = ? AND l.seq > ? AND (o.user_id IS NOT NULL OR a.prompt_user IN "
             "(SELECT user_id FROM optouts WHERE model_id = ?))",
-            (model_id, model_id),
+            (model_id, queue[0], model_id),
         )
         return [key for key, own in rows if own], [key for key, own in rows if not own]
 
