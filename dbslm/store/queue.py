@@ -167,7 +167,7 @@ class QueueStore:
         rows = (
             []
             if queue is None
-            else await self.db.fetchall(  # no key per row: a fifth of the read on MariaDB, whose rows are parsed in Python
+            else await self.db.fetchall(  # no key per row: MariaDB's rows are parsed in Python
                 f"SELECT l.seq, a.prompt, l.text FROM learned l {_ANSWERS} "
                 "WHERE l.model_id = ? AND l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?",
                 (model_id, queue[0], last, most),
