@@ -122,10 +122,9 @@ class QueueStore:
         """How many messages, over every model, are queued and not learned yet."""
         total = 0
         for model_id, learned in await self.db.fetchall("SELECT model_id, learned FROM queues WHERE queued > learned"):
-            row = (
-                await self.db.fetchone(  # bounds given as values: a range of the (model_id, seq) index on both backends
-                    "SELECT COUNT(*) FROM learned WHERE model_id = ? AND seq > ?", (model_id, learned)
-                )
+            # the bounds as values: a range of the (model_id, seq) index on both backends
+            row = await self.db.fetchone(
+                "SELECT COUNT(*) FROM learned WHERE model_id = ? AND seq > ?", (model_id, learned)
             )
             total += int(row[0]) if row else 0
         return total
@@ -178,7 +177,9 @@ class QueueStore:
         first = await self.db.fetchone(
             "SELECT message_key FROM learned WHERE model_id = ? AND seq = ?", (model_id, rows[0][0])
         )
-        return Batch([(r[1], r[2]) for r in rows], first[0] if first else "", queue[0], rows[-1][0], queue[1])
+        if first is None:  # dropped since (an opt-out, a deletion, by another process): read the queue again
+            return await self.take(model_id, most, last)
+        return Batch([(r[1], r[2]) for r in rows], first[0], queue[0], rows[-1][0], queue[1])
 
     async def queued_of_opted_out(self, model_id: int) -> tuple[list[str], list[str]]:
         """The queued messages of people who opted out of the model's learning, and the queued
