@@ -247,3 +247,22 @@ async def test_messages_queued_at_once_keep_their_own_counts_and_failures(base):
     assert refused[0] == refused[2] == 1 and isinstance(refused[1], DatabaseError)
     queued = await community.learning.messages()
     assert [m.message_key for m in queued] == [f"discord:1:c:{i:03}" for i in (*range(21), 30, 32)]
+
+
+async def test_the_waiting_count_and_the_models_with_work_name_only_waiting_messages(base, monkeypatch):
+    monkeypatch.setattr("dbslm.store.queue.PER_STATEMENT", 2)  # three models: the questions in two statements
+    communities = {name: DBSLMEngine(base.store, name, base=base) for name in ("discord:a", "discord:b", "discord:c")}
+    for name, engine in communities.items():
+        rows = [ChannelMessage(f"{name}:c:{i}", "ann", f"{name}:c", f"zorblax note {i} of {name}") for i in range(4)]
+        await engine.learning.queue(rows[:3])
+        await engine.learning.learn_queued()
+        if name == "discord:a":
+            await engine.learning.queue(rows[3:])  # one message waits for its batch
+    await communities["discord:c"].learning.forget_later(["discord:c:c:1"])  # one waits to be subtracted
+    heard = base.learning.heard
+    assert await heard.waiting() == 1
+    assert await heard.models_waiting() == ["discord:a", "discord:c"]
+    await communities["discord:a"].learning.learn_queued()
+    await communities["discord:c"].learning.forget_marked()
+    assert await heard.waiting() == 0
+    assert await heard.models_waiting() == []

@@ -28,6 +28,7 @@ from dbslm.store.queueing import add_answers, queue_each
 QUEUED, LEARNED, FORGETTING, UNPAIRING = (s.value for s in Status)  # as bound and stored
 _ANSWERS = "LEFT JOIN answers a ON a.model_id = l.model_id AND a.message_key = l.message_key"  # each one's prompt
 CHANNEL = "channel"  # the source of the pairs that channel messages make
+PER_STATEMENT = 200  # models asked about in one statement (SQLite's compound SELECT takes 500 parts)
 _MESSAGES = (
     "SELECT l.message_key, l.user_id, l.channel_key, l.text, CASE WHEN l.status IN (?, ?) THEN l.status "
     "WHEN l.seq <= q.learned THEN ? ELSE ? END, a.prompt_key, a.prompt_user, a.prompt "
@@ -120,30 +121,32 @@ class QueueStore:
 
     async def waiting(self) -> int:
         """How many messages, over every model, are queued and not learned yet."""
-        total = 0
-        for model_id, learned in await self.db.fetchall("SELECT model_id, learned FROM queues WHERE queued > learned"):
-            # the bounds as values: a range of the (model_id, seq) index on both backends
-            row = await self.db.fetchone(
-                "SELECT COUNT(*) FROM learned WHERE model_id = ? AND seq > ?", (model_id, learned)
-            )
-            total += int(row[0]) if row else 0
-        return total
+        queues = await self.db.fetchall("SELECT model_id, learned FROM queues WHERE queued > learned")
+        counts = await self._per_model("SELECT COUNT(*) FROM learned WHERE model_id = ? AND seq > ?", queues)
+        return sum(int(count) for (count,) in counts)
 
     async def models_waiting(self) -> list[str]:
         """The names of the models with messages queued but not learned yet, or to subtract."""
         queues = await self.db.fetchall(
             "SELECT q.model_id, q.learned, m.name FROM queues q JOIN models m ON m.id = q.model_id ORDER BY m.name"
         )
-        waiting = []
-        for model_id, learned, name in queues:  # two index seeks per model, never a scan of its queue
-            row = await self.db.fetchone(
-                "SELECT EXISTS (SELECT 1 FROM learned WHERE model_id = ? AND seq > ?) "
-                "OR EXISTS (SELECT 1 FROM learned WHERE model_id = ? AND status = ?)",
-                (model_id, learned, model_id, FORGETTING),
-            )
-            if row and row[0]:
-                waiting.append(name)
-        return waiting
+        flags = await self._per_model(
+            "SELECT ?, EXISTS (SELECT 1 FROM learned WHERE model_id = ? AND seq > ?) "
+            "OR EXISTS (SELECT 1 FROM learned WHERE model_id = ? AND status = ?)",
+            [(model_id, model_id, learned, model_id, FORGETTING) for model_id, learned, _ in queues],
+        )
+        busy = {int(model_id) for model_id, flag in flags if flag}
+        return [name for model_id, _, name in queues if model_id in busy]
+
+    async def _per_model(self, query: str, params: Sequence[Sequence[object]]) -> list[tuple]:
+        """``query``'s row for each parameter row (in no set order), many in one statement: each
+        model's bounds are values, so each is a range of its index on both backends (MariaDB has
+        no range access for a bound taken from a joined row)."""
+        rows: list[tuple] = []
+        for start in range(0, len(params), PER_STATEMENT):
+            part = params[start : start + PER_STATEMENT]
+            rows += await self.db.fetchall(" UNION ALL ".join([query] * len(part)), [v for p in part for v in p])
+        return rows
 
     async def models_learned_from(self, user_id: str) -> list[str]:
         """The names of the models that learned (or will learn) messages of ``user_id``."""
