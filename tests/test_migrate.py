@@ -160,7 +160,7 @@ async def test_a_version_3_learning_queue_is_numbered_in_place(db):
     assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 
-async def test_a_version_9_learning_queue_is_stored_in_queue_order(db):
+async def test_a_version_9_learning_queue_is_stored_in_queue_order(db, caplog):
     from dbslm.domain import ChannelMessage
     from dbslm.engine import DBSLMEngine
 
@@ -168,10 +168,15 @@ async def test_a_version_9_learning_queue_is_stored_in_queue_order(db):
     queue = "SELECT model_id, message_key, user_id, channel_key, text, status, created_at, seq FROM learned"
     before = sorted(table_rows(db, queue))
     undo_version_10(db)
+    caplog.set_level("INFO", logger="dbslm.store.migrations")
     for _ in range(2):  # the second start finds the rows converted (as a run cut short on MariaDB leaves them)
         engine = await DBSLMEngine.open(db)
         await engine.close()
         execute(db, "UPDATE meta SET value = '9' WHERE name = 'schema_version'")
+    said = [r.getMessage() for r in caplog.records if r.name == "dbslm.store.migrations"]
+    assert len(said) == 4 and said[0].endswith(
+        f"from schema version 9 to {SCHEMA_VERSION} ..."
+    )  # the operator hears it
     engine = await DBSLMEngine.open(db)
     assert sorted(table_rows(db, queue)) == before
     ids_by_seq = [i for i, _ in sorted(table_rows(db, "SELECT id, seq FROM learned"), key=lambda r: r[1])]

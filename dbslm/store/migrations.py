@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 
 import numpy as np
@@ -17,6 +19,8 @@ from dbslm.store.database import Database, Transaction
 from dbslm.store.queue import FORGETTING, LEARNED, QUEUED
 from dbslm.store.schema import ADDED, INDEXED, RETYPED, SCHEMA_VERSION, TABLES, Table
 
+log = logging.getLogger(__name__)
+
 
 async def migrate(db: Database) -> None:
     """Bring ``db`` to :data:`SCHEMA_VERSION`: create the tables it lacks (version 1 creates
@@ -29,7 +33,13 @@ async def migrate(db: Database) -> None:
     lock, the others find it done."""
     if await schema_version(db) != SCHEMA_VERSION:
         async with db.lock("schema"):
-            await _upgrade(db, await schema_version(db))
+            version, started = await schema_version(db), time.monotonic()
+            upgrading = 0 < version < SCHEMA_VERSION  # said in the log: a large database takes a while
+            if upgrading:
+                log.info("upgrading %s from schema version %d to %d ...", db.description, version, SCHEMA_VERSION)
+            await _upgrade(db, version)
+            if upgrading:
+                log.info("upgraded %s in %.1f s", db.description, time.monotonic() - started)
 
 
 async def _upgrade(db: Database, version: int) -> None:
