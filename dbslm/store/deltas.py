@@ -32,7 +32,7 @@ class StoredContext:
 
     stats: tuple[int, int, int, int]
     head: tuple[np.ndarray, np.ndarray] | None
-    followers: tuple[np.ndarray, np.ndarray] | None  # None: it has a row
+    followers: list[tuple[int, int]] | None  # (word, adjusted count) pairs; None: it has a row
 
     @property
     def has_row(self) -> bool:
@@ -122,23 +122,15 @@ class DeltaStore:
             )
             for n, ctx, total, n1, n2, n3, words, counts in rows
         }
-        for key, (words, adjusted) in (await self.followers(build, [k for k in keys if k not in found])).items():
-            if len(adjusted):
-                found[key] = StoredContext(follower_stats(adjusted.tolist()), None, (words, adjusted))
+        for key, followers in (await self.followers(build, [k for k in keys if k not in found])).items():
+            found[key] = StoredContext(follower_stats([a for _, a in followers]), None, followers)
         return found
 
     async def followers(
         self, build: int, keys: Sequence[tuple[int, int]]
-    ) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
-        """Every word that follows each context (n, ctx), with its adjusted count."""
-        found = await read_followers(self.db, "ngrams", keys, "g.build = ?", (build,))
-        return {
-            key: (
-                np.array([w for w, _ in found.get(key, [])], dtype=np.int64),
-                np.array([a for _, a in found.get(key, [])], dtype=np.int64),
-            )
-            for key in keys
-        }
+    ) -> dict[tuple[int, int], list[tuple[int, int]]]:
+        """Every word that follows each context (n, ctx) with its adjusted count, for those some word follows."""
+        return await read_followers(self.db, "ngrams", keys, "g.build = ?", (build,))
 
     async def write(self, model_id: int, build: int, version: int, delta: Delta, on_switch: OnSwitch | None) -> None:
         """Apply ``delta`` to the build in one transaction and make it version ``version + 1``."""

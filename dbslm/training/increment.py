@@ -30,7 +30,7 @@ from dbslm.text.vocab import BOS, CONTROL_TOKENS, UNK, Vocabulary, forgotten
 
 DELTA_MOST = 200_000  # distinct n-grams of a batch written in place; a bigger batch writes a new build
 DELTA_SHARE = 0.1  # nor more than this share of the model's n-grams: a bigger one costs less written anew
-NO_CONTEXT = StoredContext((0, 0, 0, 0), None, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+NO_CONTEXT = StoredContext((0, 0, 0, 0), None, [])  # a context no word followed: no row, no followers
 
 
 async def learn_in_place(
@@ -102,11 +102,11 @@ async def _contexts(
     those with a head, the keys of those whose row goes (they have no head now), and every key."""
     change = context_changes(grams, adjusted, adjusted_after)
     keys = list(zip(change.n.tolist(), change.ctx.tolist()))
-    stored = await deltas.contexts(build, keys)
+    found = await deltas.contexts(build, keys)
+    stored = [found.get(key, NO_CONTEXT) for key in keys]
     moves = np.stack((change.total, change.n1, change.n2, change.n3), axis=1).tolist()
     stats, heads, unsettled = [], [], []
-    for i, (key, move) in enumerate(zip(keys, moves)):
-        old = stored.get(key, NO_CONTEXT)
+    for i, (old, move) in enumerate(zip(stored, moves)):
         stats.append(tuple(a + b for a, b in zip(old.stats, move)))
         words = change.rows[i]
         head = merged_head(
@@ -116,11 +116,11 @@ async def _contexts(
             unsettled.append(i)
         heads.append(None if head is False else head)
     if unsettled:  # their heads need every word that follows them (read already for those without a row)
-        unread = [keys[i] for i in unsettled if stored.get(keys[i], NO_CONTEXT).has_row]
+        unread = [keys[i] for i in unsettled if stored[i].has_row]
         followers = await deltas.followers(build, unread) if unread else {}
         for i in unsettled:
-            known = stored.get(keys[i], NO_CONTEXT).followers
-            every = dict(zip(*(column.tolist() for column in (followers[keys[i]] if known is None else known))))
+            known = stored[i].followers
+            every = dict(followers.get(keys[i], []) if known is None else known)
             every.update(zip(grams.word[change.rows[i]].tolist(), adjusted_after[change.rows[i]].tolist()))
             heads[i] = top_words(
                 np.fromiter(every, dtype=np.int64, count=len(every)),
@@ -132,7 +132,7 @@ async def _contexts(
         for key, stat, head in zip(keys, stats, heads)
         if head is not None
     ]
-    dropped = [key for key, head in zip(keys, heads) if head is None and stored.get(key, NO_CONTEXT).has_row]
+    dropped = [key for key, old, head in zip(keys, stored, heads) if head is None and old.has_row]
     return rows, dropped, keys
 
 
