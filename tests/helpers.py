@@ -159,7 +159,6 @@ def undo_version_8(db: str) -> None:
 
 def undo_version_10(db: str) -> None:
     """Store the learning queue as version 9 did: keyed by model and message key, without ids."""
-    indexes = [index_name("learned", ix) for ix in (("model_id", "status"), ("user_id",), ("model_id", "seq"))]
     if is_sqlite(db):
         columns = "model_id, message_key, user_id, channel_key, text, status, created_at, seq"
         execute(
@@ -171,8 +170,8 @@ def undo_version_10(db: str) -> None:
         execute(db, f"INSERT INTO learned_v9 ({columns}) SELECT {columns} FROM learned")
         execute(db, "DROP TABLE learned")
         execute(db, "ALTER TABLE learned_v9 RENAME TO learned")
-        for name, ix in zip(indexes, ("model_id, status", "user_id", "model_id, seq")):
-            execute(db, f"CREATE INDEX {name} ON learned ({ix})")
+        for columns in (("model_id", "status"), ("user_id",), ("model_id", "seq")):
+            execute(db, f"CREATE INDEX {index_name('learned', columns)} ON learned ({', '.join(columns)})")
     else:
         execute(db, "ALTER TABLE learned DROP PRIMARY KEY, DROP COLUMN id, ADD PRIMARY KEY (model_id, message_key)")
         execute(db, "ALTER TABLE learned DROP KEY model_id")

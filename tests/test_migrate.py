@@ -173,10 +173,8 @@ async def test_a_version_9_learning_queue_is_stored_in_queue_order(db, caplog):
         engine = await DBSLMEngine.open(db)
         await engine.close()
         execute(db, "UPDATE meta SET value = '9' WHERE name = 'schema_version'")
-    said = [r.getMessage() for r in caplog.records if r.name == "dbslm.store.migrations"]
-    assert len(said) == 4 and said[0].endswith(
-        f"from schema version 9 to {SCHEMA_VERSION} ..."
-    )  # the operator hears it
+    said = [r.getMessage() for r in caplog.records if r.name == "dbslm.store.migrations"]  # the operator hears it
+    assert len(said) == 4 and said[0].endswith(f"from schema version 9 to {SCHEMA_VERSION} ...")
     engine = await DBSLMEngine.open(db)
     assert sorted(table_rows(db, queue)) == before
     ids_by_seq = [i for i, _ in sorted(table_rows(db, "SELECT id, seq FROM learned"), key=lambda r: r[1])]

@@ -59,10 +59,7 @@ class ColdStorage:
                 if not await remote.table_exists(table.name):
                     for statement in remote.dialect.create_table(table):
                         await tx.execute(statement)
-            if not await tx.fetchall(
-                "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() "
-                "AND table_name = 'cold_ngrams' AND column_name = 'adjusted'"
-            ):
+            if not await tx.has_column("cold_ngrams", "adjusted"):
                 ngrams = next(t for t in COLD_TABLES if t.name == "cold_ngrams")  # as schema version 8 has it
                 await tx.execute(remote.dialect.add_column(ngrams, "adjusted"))
                 for statement in remote.dialect.retype(ngrams, ("logp", "q")):

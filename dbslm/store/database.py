@@ -40,6 +40,10 @@ class Transaction(ABC):
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Rows of a query, seeing this transaction's own writes."""
 
+    async def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` has ``column`` (a migration cut short may have added it already)."""
+        return bool(await self.fetchall(self.dialect.column_query, (table, column)))
+
     async def insert_rows(
         self,
         table: str,

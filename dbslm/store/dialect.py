@@ -23,6 +23,7 @@ class Dialect:
     name = ""
     types: dict[str, str] = {}
     max_params = 30000
+    column_query = ""  # one row when the table (first parameter) has the column (second)
     # rows a build writes per transaction (None: all in one), so that other writers wait little
     build_rows_per_transaction: int | None = None
     build_lanes = 2  # tables of a build written at once (a server writes each on a connection of its own)
@@ -135,6 +136,7 @@ class SQLiteDialect(Dialect):
         "blob": "BLOB",
     }
     max_params = 32000
+    column_query = "SELECT 1 FROM pragma_table_info(?) WHERE name = ?"
     build_rows_per_transaction = 20_000  # one writer for the whole file: a reply's log waits for one part
     build_lanes = 1  # one writer for the whole file
 
@@ -226,6 +228,10 @@ class MariaDBDialect(Dialect):
         "blob": "MEDIUMBLOB",
     }
     max_params = 60000
+    column_query = (
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() "
+        "AND table_name = ? AND column_name = ?"
+    )
 
     def __init__(self, engines: dict[str, str] | None = None) -> None:
         self.engines = {"slab": "InnoDB", "meta": "InnoDB", **(engines or {})}

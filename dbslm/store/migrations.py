@@ -164,13 +164,9 @@ async def _learned_in_queue_order(tx: Transaction) -> None:
     """Version 10 stores the learning queue's rows in the order they were queued, under a
     serial id, with the message key a unique index: a backfill appends its rows instead of
     inserting them all over the table, and the indexes hold an id in place of the key."""
-    learned = _table("learned")
-    if tx.dialect.name == "mariadb" and await tx.fetchall(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() "
-        "AND table_name = 'learned' AND column_name = 'id'"
-    ):
-        return  # converted already, by a run cut short before it recorded the version
-    for statement in tx.dialect.add_serial_key(learned, order="model_id, seq, message_key"):
+    if await tx.has_column("learned", "id"):
+        return  # converted already (MariaDB: by a run cut short before it recorded the version)
+    for statement in tx.dialect.add_serial_key(_table("learned"), order="model_id, seq, message_key"):
         await tx.execute(statement)
 
 
