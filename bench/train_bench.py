@@ -50,10 +50,10 @@ def main() -> None:
             ("pentateuch", PENTATEUCH, sum(len(x.split()) for x in PENTATEUCH.open())),
             ("pentateuch x5 variants", big, write_corpus(big)),
         ]
-        for name, path, tokens in corpora:
+        for c, (name, path, tokens) in enumerate(corpora):
             ours = []
             for i in range(RUNS):
-                db = Path(tmp) / f"bench{i}.sqlite3"
+                db = Path(tmp) / f"bench{c}-{i}.sqlite3"  # a new database each run: the model starts empty
                 ours.append(
                     run_measured(
                         [
