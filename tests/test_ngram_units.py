@@ -14,7 +14,7 @@ from dbslm.ngram.counting import count_ngrams, merge_counts
 from dbslm.ngram.kneser_ney import estimate, with_unk
 from dbslm.ngram.quantize import quantize
 from dbslm.ngram.tables import context_keys, counts_from_rows
-from dbslm.text.vocab import BOS, EOS, Vocabulary
+from dbslm.text.vocab import BOS, EOS, SEP, Vocabulary
 
 sentences_strategy = st.lists(st.lists(st.sampled_from("abcde"), min_size=1, max_size=8), min_size=1, max_size=12)
 
@@ -98,6 +98,16 @@ def test_vocabulary_drops_forged_control_tokens_and_maps_unknowns():
     ids = vocab.encode([["a", "</s>", "b"], ["<s>"], []], grow=True)
     assert ids.tolist() == [BOS, 4, 5, EOS]
     assert vocab.encode([["a", "zzz"]], grow=False).tolist() == [BOS, 4, 0, EOS]
+
+
+def test_dialog_pairs_are_framed_with_their_separator_and_a_pair_without_a_response_is_left_out():
+    vocab = Vocabulary()
+    pairs = [(["hi", "<sep>"], ["yo", "hi"]), (["lost"], ["</s>"]), ([], ["ok"]), (["q"], [])]
+    ids = vocab.encode_dialog(pairs, grow=True)
+    yo, hi, ok = (vocab.index[w] for w in ("yo", "hi", "ok"))
+    assert ids.tolist() == [BOS, hi, SEP, yo, hi, EOS, BOS, SEP, ok, EOS]
+    assert vocab.texts[4:] == ["yo", "hi", "ok"]  # a response's words first; a dropped pair's none
+    assert vocab.encode_dialog([(["zzz", "hi"], ["yo"])], grow=False).tolist() == [BOS, 0, hi, SEP, yo, EOS]
 
 
 @given(sentences_strategy)
