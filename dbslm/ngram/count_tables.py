@@ -11,6 +11,7 @@ only the rows of the n-grams and contexts it contains (and the discounts).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,13 +22,12 @@ from dbslm.ngram.heads import Heads, top_k
 from dbslm.ngram.kneser_ney import (
     ContextStats,
     Discount,
-    adjusted_counts,
+    adjusted_of,
     context_stats,
-    discounts,
-    suffix_rows,
+    order_discount,
+    suffix_rows_of,
     with_unk,
 )
-from dbslm.ngram.tables import context_keys
 
 
 @dataclass
@@ -55,31 +55,43 @@ class ContextRows:
 
 @dataclass
 class CountTables:
-    """Everything one count-form build writes: per order its n-grams, contexts and discounts
+    """Everything one count-form build writes, from its ``counts`` (``<unk>`` included), as
+    :meth:`parts`: per order its n-grams and contexts, then the discounts of every order
     (``Discount.ngrams`` holds the order's row count: the unigrams' is the uniform share's)."""
 
-    orders: list[CountOrder]
-    contexts: list[ContextRows]
-    discounts: list[Discount]
+    counts: list[OrderCounts]
     head_size: int  # K: a context with more words than this has a head of its K best
 
     @property
     def order(self) -> int:
-        return len(self.orders)
+        return len(self.counts)
+
+    @property
+    def sizes(self) -> dict[int, int]:
+        """The n-grams of each order."""
+        return {i + 1: len(c.keys) for i, c in enumerate(self.counts)}
+
+    def parts(self) -> Iterator[CountOrder | ContextRows | list[Discount]]:
+        """The tables an order at a time from the unigrams up, each computed when it is asked
+        for: a writer stores one while the next is computed."""
+        counts, discounts = self.counts, []
+        below = np.zeros(0, dtype=np.int64)  # the suffix rows of the order at hand
+        own_below = np.full(1, hashing.EMPTY_KEY, dtype=np.int64)  # the own keys of the order below it
+        for i, oc in enumerate(counts):
+            above = suffix_rows_of(counts, i + 1, below) if i + 1 < len(counts) else None
+            a = adjusted_of(counts, i, above)
+            parents, ctx = oc.parents, own_below[oc.parents]  # parents sorted, as the keys are
+            yield CountOrder(i + 1, ctx, oc.words, oc.counts, a)
+            used = parents[np.diff(parents, prepend=-1) != 0]  # the contexts some word follows
+            stats = context_stats(parents, a, 1 if i == 0 else len(counts[i - 1].keys)).take(used)
+            keys = np.full(1, hashing.EMPTY_KEY, dtype=np.int64) if i == 0 else own_below[used]
+            heads = top_k(i + 1, ctx, parents, oc.words, a, a.astype("<i4"), self.head_size)
+            yield ContextRows(i + 1, keys, stats, heads)
+            discounts.append(order_discount(i + 1, a))
+            below, own_below = above, hashing.extend_array(ctx, oc.words)
+        yield discounts
 
 
 def count_tables(counts: list[OrderCounts], head_size: int) -> CountTables:
-    """The count-form rows of ``counts`` (``<unk>`` is added as KenLM has it)."""
-    counts = with_unk(counts)
-    adjusted = adjusted_counts(counts, suffix_rows(counts))
-    ctx_keys, own_keys = context_keys(counts)
-    orders, contexts = [], []
-    for i, (oc, a) in enumerate(zip(counts, adjusted)):
-        orders.append(CountOrder(i + 1, ctx_keys[i], oc.words, oc.counts, a))
-        parents = oc.parents  # sorted, as the keys are
-        used = parents[np.diff(parents, prepend=-1) != 0]  # the contexts some word follows
-        stats = context_stats(parents, a, 1 if i == 0 else len(counts[i - 1].keys)).take(used)
-        keys = np.full(1, hashing.EMPTY_KEY, dtype=np.int64) if i == 0 else own_keys[i - 1][used]
-        heads = top_k(i + 1, ctx_keys[i], parents, oc.words, a, a.astype("<i4"), head_size)
-        contexts.append(ContextRows(i + 1, keys, stats, heads))
-    return CountTables(orders, contexts, discounts(adjusted), head_size)
+    """The count-form tables of ``counts`` (``<unk>`` is added as KenLM has it)."""
+    return CountTables(with_unk(counts), head_size)

@@ -41,8 +41,8 @@ def count_ngrams(ids: np.ndarray, order: int) -> list[OrderCounts]:
     N-grams never cross a sentence end.
     """
     positions = np.arange(len(ids), dtype=np.int64)
-    ends = np.flatnonzero(ids == EOS)
-    room = ends[np.searchsorted(ends, positions)] - positions  # tokens left in the sentence
+    ends = np.flatnonzero(ids == EOS)  # the text ends with one
+    room = np.repeat(ends, np.diff(ends, prepend=-1)) - positions  # tokens left in the sentence
     counts = np.bincount(ids)
     keys = np.flatnonzero(counts)
     rows = (np.cumsum(counts > 0) - 1)[ids]

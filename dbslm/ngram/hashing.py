@@ -68,6 +68,6 @@ def locate(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """For each of ``wanted``, a row of ``keys`` and whether that row holds it."""
     if len(keys) == 0:
         return np.zeros(wanted.shape, dtype=np.int64), np.zeros(wanted.shape, dtype=bool)
-    sorter = np.argsort(keys, kind="stable")
+    sorter = np.argsort(keys)
     at = sorter[np.minimum(np.searchsorted(keys, wanted, sorter=sorter), len(keys) - 1)]
     return at, keys[at] == wanted

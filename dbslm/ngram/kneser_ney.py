@@ -55,33 +55,38 @@ def suffix_rows(counts: list[OrderCounts]) -> list[np.ndarray]:
     """For each order n >= 2, the row in order n-1 of each n-gram minus its first word."""
     suffixes: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
     for i in range(1, len(counts)):
-        words = counts[i].words
-        if i == 1:
-            keys = words
-        else:
-            keys = (suffixes[i - 1][counts[i].parents] << SHIFT) | words
-        rows = np.searchsorted(counts[i - 1].keys, keys)
-        suffixes.append(rows)
+        suffixes.append(suffix_rows_of(counts, i, suffixes[i - 1]))
     return suffixes
 
 
+def suffix_rows_of(counts: list[OrderCounts], i: int, below: np.ndarray) -> np.ndarray:
+    """The row in ``counts[i - 1]`` of each n-gram of ``counts[i]`` minus its first word, from
+    ``below``: those rows of ``counts[i - 1]``'s n-grams (unused for the bigrams, ``i`` 1)."""
+    words = counts[i].words
+    keys = words if i == 1 else (below[counts[i].parents] << SHIFT) | words
+    return np.searchsorted(counts[i - 1].keys, keys)
+
+
 def adjusted_counts(counts: list[OrderCounts], suffixes: list[np.ndarray]) -> list[np.ndarray]:
-    """Raw counts at the top order; below it, the number of distinct words preceding each
-    n-gram, except n-grams that begin with ``<s>``, which keep raw counts. The unigrams
-    ``<s>`` and ``<unk>`` get 0."""
-    top = len(counts) - 1
-    adjusted: list[np.ndarray] = [np.empty(0)] * len(counts)
-    for i in range(top, -1, -1):
-        if i == top:
-            a = counts[i].counts.copy()
-        else:
-            a = np.bincount(suffixes[i + 1], minlength=len(counts[i].keys)).astype(np.int64)
-            starts_bos = _first_words(counts, i) == BOS
-            a[starts_bos] = counts[i].counts[starts_bos]
-        adjusted[i] = a
-    uni_words = counts[0].words
-    adjusted[0][(uni_words == BOS) | (uni_words == UNK)] = 0
-    return adjusted
+    """Every order's :func:`adjusted_of`, from all orders' :func:`suffix_rows`."""
+    return [adjusted_of(counts, i, suffixes[i + 1] if i + 1 < len(counts) else None) for i in range(len(counts))]
+
+
+def adjusted_of(counts: list[OrderCounts], i: int, above: np.ndarray | None) -> np.ndarray:
+    """The adjusted counts of ``counts[i]``: raw at the top order (``above`` None); below it,
+    the number of distinct words preceding each n-gram (``above``: the suffix rows of
+    ``counts[i + 1]``), except n-grams that begin with ``<s>``, which keep raw counts. The
+    unigrams ``<s>`` and ``<unk>`` get 0."""
+    if above is None:
+        a = counts[i].counts.copy()
+    else:
+        a = np.bincount(above, minlength=len(counts[i].keys)).astype(np.int64)
+        starts_bos = _first_words(counts, i) == BOS
+        a[starts_bos] = counts[i].counts[starts_bos]
+    if i == 0:
+        words = counts[0].words
+        a[(words == BOS) | (words == UNK)] = 0
+    return a
 
 
 def _first_words(counts: list[OrderCounts], i: int) -> np.ndarray:
@@ -93,11 +98,13 @@ def _first_words(counts: list[OrderCounts], i: int) -> np.ndarray:
 
 def discounts(adjusted: list[np.ndarray]) -> list[Discount]:
     """Chen & Goodman's discounts per order (eq. 26), lmplz's fallback where they fail."""
-    result = []
-    for i, a in enumerate(adjusted):
-        t = np.bincount(np.minimum(a, 5), minlength=6)[1:5]
-        result.append(discount_of(i + 1, tuple(int(x) for x in t), len(a)))
-    return result
+    return [order_discount(i + 1, a) for i, a in enumerate(adjusted)]
+
+
+def order_discount(n: int, adjusted: np.ndarray) -> Discount:
+    """The discounts of order ``n`` from its n-grams' adjusted counts."""
+    t = np.bincount(np.minimum(adjusted, 5), minlength=6)[1:5]
+    return discount_of(n, tuple(int(x) for x in t), len(adjusted))
 
 
 def discount_of(n: int, t: tuple[int, ...], ngrams: int) -> Discount:

@@ -13,7 +13,7 @@ import numpy as np
 
 from dbslm.errors import DbslmError
 from dbslm.ngram import hashing
-from dbslm.ngram.count_tables import CountTables
+from dbslm.ngram.count_tables import ContextRows, CountOrder, CountTables
 from dbslm.ngram.tables import ModelTables
 from dbslm.store.database import Database, Statements, insert_statements, is_column, overlapped, row_count
 from dbslm.store.schema import BUILD_TABLES, TABLES
@@ -54,48 +54,53 @@ async def write_count_rows(db: Database, build: int, tables: CountTables) -> Non
 
 def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str, ...], list]]:
     """The rows of a count-form build: per table its columns and values (as
-    :meth:`Transaction.insert_rows` takes them), in primary-key order."""
-    for order in tables.orders:
-        # counting leaves an order's rows by (parent, word), and a parent has one context key:
-        # a stable sort by that key gives (ctx, word), at half the cost of sorting by both
-        rows = np.argsort(order.ctx, kind="stable")
-        yield (
-            "ngrams",
-            ("build", "n", "ctx", "word", "count", "adjusted"),
-            [build, order.n, order.ctx[rows], order.word[rows], order.count[rows], order.adjusted[rows]],
-        )
-    for contexts in tables.contexts:  # those with a head (the others' n-gram rows give their statistics)
-        heads = contexts.heads
-        if len(heads.ctx) == 0:
-            continue
-        at, _ = hashing.locate(contexts.ctx, heads.ctx)
-        rows = np.argsort(heads.ctx)
-        stats = contexts.stats.take(at[rows])
-        yield (
-            "contexts",
-            CONTEXT_COLUMNS,
-            [
-                build,
-                contexts.n,
-                heads.ctx[rows],
-                *(v.astype(np.int64) for v in (stats.total, stats.n1, stats.n2, stats.n3)),
-                [heads.words[i] for i in rows.tolist()],
-                [heads.codes[i] for i in rows.tolist()],
-            ],
-        )
-    yield (
-        "discounts",
-        ("build", "n", "t1", "t2", "t3", "t4", "d1", "d2", "d3", "fallback", "ngrams"),
-        [
-            build,
-            *(
-                list(column)
-                for column in zip(
-                    *[(d.n, *d.t, *(float(x) for x in d.d), int(d.fallback), d.ngrams) for d in tables.discounts]
-                )
-            ),
-        ],
-    )
+    :meth:`Transaction.insert_rows` takes them), each table's in primary-key order; each
+    order's tables computed as they are asked for (:meth:`CountTables.parts`)."""
+    for part in tables.parts():
+        if isinstance(part, CountOrder):
+            rows = _by_context(part.ctx)
+            yield (
+                "ngrams",
+                ("build", "n", "ctx", "word", "count", "adjusted"),
+                [build, part.n, part.ctx[rows], part.word[rows], part.count[rows], part.adjusted[rows]],
+            )
+        elif isinstance(part, ContextRows):
+            if len(part.heads.ctx):  # only contexts with a head (the others' n-gram rows give their statistics)
+                yield "contexts", CONTEXT_COLUMNS, _context_values(build, part)
+        else:
+            columns = zip(*[(d.n, *d.t, *(float(x) for x in d.d), int(d.fallback), d.ngrams) for d in part])
+            yield (
+                "discounts",
+                ("build", "n", "t1", "t2", "t3", "t4", "d1", "d2", "d3", "fallback", "ngrams"),
+                [build, *(list(column) for column in columns)],
+            )
+
+
+def _by_context(ctx: np.ndarray) -> np.ndarray:
+    """The row order of an order's n-grams by (context key, word). Counting leaves them by
+    (parent, word), so each context's rows are one run, already by word: sorting the runs by
+    their key (one per run) and keeping each run whole does it."""
+    starts = np.flatnonzero(np.r_[True, ctx[1:] != ctx[:-1]]) if len(ctx) else np.zeros(0, dtype=np.int64)
+    runs = np.argsort(ctx[starts])
+    lengths = np.diff(np.r_[starts, len(ctx)])[runs]
+    moved = starts[runs] - (np.cumsum(lengths) - lengths)  # how far each run moves back
+    return np.arange(len(ctx)) + np.repeat(moved, lengths)
+
+
+def _context_values(build: int, contexts: ContextRows) -> list:
+    """The values of an order's ``contexts`` rows (those with a head), by key."""
+    heads = contexts.heads
+    at, _ = hashing.locate(contexts.ctx, heads.ctx)
+    rows = np.argsort(heads.ctx)
+    stats = contexts.stats.take(at[rows])
+    return [
+        build,
+        contexts.n,
+        heads.ctx[rows],
+        *(v.astype(np.int64) for v in (stats.total, stats.n1, stats.n2, stats.n3)),
+        [heads.words[i] for i in rows.tolist()],
+        [heads.codes[i] for i in rows.tolist()],
+    ]
 
 
 async def write_probability_rows(db: Database, build: int, tables: ModelTables) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from dbslm.domain import COUNTS
 from dbslm.errors import DbslmError
-from dbslm.ngram.count_tables import CountTables, count_tables
+from dbslm.ngram.count_tables import count_tables
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.ngram.tables import counts_from_rows
 from dbslm.store.build_rows import count_rows
@@ -147,13 +147,14 @@ async def _count_form(tx: Transaction) -> None:
         ((widest,),) = await tx.fetchall("SELECT MAX(LENGTH(words)) FROM heads WHERE build = ?", (build,))
         head_size = widest // 4 if widest else DEFAULT_HEAD_SIZE  # int32 ids
 
-        def tables(rows: list[np.ndarray] = rows, head_size: int = head_size) -> CountTables:
-            return count_tables(counts_from_rows([(r[:, 0], r[:, 1], r[:, 2]) for r in rows]), head_size)
+        def tables(build: int = build, rows: list[np.ndarray] = rows, head_size: int = head_size) -> list:
+            counts = counts_from_rows([(r[:, 0], r[:, 1], r[:, 2]) for r in rows])
+            return list(count_rows(build, count_tables(counts, head_size)))
 
         written = await asyncio.to_thread(tables)
         for table in ("ngrams", "heads", "quant", "discounts", "contexts"):  # contexts: a conversion cut short
             await tx.execute(f"DELETE FROM {table} WHERE build = ?", (build,))
-        for table, columns, values in count_rows(build, written):
+        for table, columns, values in written:
             await tx.insert_rows(table, columns, values)
         await tx.execute(
             "UPDATE builds SET form = ?, version = 0, head_size = ? WHERE id = ?", (COUNTS, head_size, build)

@@ -177,8 +177,8 @@ async def _rebuild(
             tables, counts, update = await asyncio.to_thread(
                 _build, model, vocab, ids, sign, old_counts, batches, head_size
             )
-            orders = tables.orders if tables is not None else []
-            progress(f"writing {sum(len(t.word) for t in orders):,} n-grams")
+            sizes = tables.sizes if tables is not None else {}
+            progress(f"writing {sum(sizes.values()):,} n-grams")
             build = await models.write_build(
                 model,
                 tables,
@@ -191,9 +191,7 @@ async def _rebuild(
             )
             if build is not None:
                 await models.remembered.keep(build, counts)
-        return TrainReport(
-            model.name, build, sequences, words, {t.n: len(t.word) for t in orders}, time.perf_counter() - started
-        )
+        return TrainReport(model.name, build, sequences, words, sizes, time.perf_counter() - started)
 
 
 def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
