@@ -84,9 +84,13 @@ def insert_statements(
     if count == 0:
         return []
     width = len(columns)
-    grid = np.empty((count, width), dtype=object)
+    if all(_is_integer(v) for v in values):  # one int64 array, made into Python ints in one go
+        grid = np.empty((count, width), dtype=np.int64)
+    else:
+        grid = np.empty((count, width), dtype=object)
+        values = [v.tolist() if isinstance(v, (np.ndarray, np.generic)) else v for v in values]
     for j, column in enumerate(values):
-        grid[:, j] = column.tolist() if isinstance(column, (np.ndarray, np.generic)) else column
+        grid[:, j] = column
     per_statement = dialect.rows_per_statement(width)
     one_row = "(" + ", ".join("?" for _ in columns) + ")"
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
@@ -133,6 +137,13 @@ async def overlapped(
         finally:
             release(prepared)
     return total
+
+
+def _is_integer(values: Any) -> bool:
+    """Whether an :meth:`Transaction.insert_rows` column holds only integers (not booleans)."""
+    if isinstance(values, np.ndarray):
+        return values.dtype.kind == "i" or (values.dtype.kind == "u" and values.dtype.itemsize < 8)
+    return type(values) is int or isinstance(values, np.integer)
 
 
 def is_column(values: Any) -> bool:
