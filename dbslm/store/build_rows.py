@@ -83,7 +83,7 @@ def _by_context(ctx: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, ctx[1:] != ctx[:-1]]) if len(ctx) else np.zeros(0, dtype=np.int64)
     runs = np.argsort(ctx[starts])
     lengths = np.diff(np.r_[starts, len(ctx)])[runs]
-    moved = starts[runs] - (np.cumsum(lengths) - lengths)  # how far each run moves back
+    moved = starts[runs] - (np.cumsum(lengths) - lengths)  # each run's start in ctx minus its start in the order
     return np.arange(len(ctx)) + np.repeat(moved, lengths)
 
 
