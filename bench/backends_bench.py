@@ -1,10 +1,11 @@
-"""SQLite next to MariaDB: training, evaluation and top-K head look-ups on the same model.
+"""SQLite next to MariaDB: training, evaluation and context look-ups on the same model.
 
     python3 bench/backends_bench.py [--mariadb URL] [--record]
 
 Trains order 3 on the ~800k-token corpus (bench/corpus.py) in a SQLite file and in a fresh
 MariaDB database (default: DBSLM_TEST_MARIADB_URL's server), evaluates the pentateuch test
-text on both, and times 2,000 head fetches (the decoder's look-up) for random contexts.
+text on both, and times 2,000 context fetches (the reader's look-up: a context's statistics
+and head) for random contexts.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ LOOKUPS = 2000
 
 
 async def head_latencies(db: str) -> tuple[float, float]:
-    """p50 and p95 in milliseconds of head fetches for random unigram and bigram contexts."""
+    """p50 and p95 in milliseconds of the reader's context fetch (a count-form context's
+    statistics and head, or its followers when it has no head) for random unigram and bigram
+    contexts."""
     async with await open_store(db, create=False) as store:
         model = await store.models.model("base")
         build = model.active_build
@@ -45,7 +48,7 @@ async def head_latencies(db: str) -> tuple[float, float]:
             i = rng.randrange(len(rows[n].word))
             ctx = hashing.extend(int(rows[n].ctx[i]), int(rows[n].word[i]))
             started = time.perf_counter()
-            await store.models.heads(build, [(n + 1, ctx)])
+            await store.models.contexts(build, [(n + 1, ctx)])
             times.append((time.perf_counter() - started) * 1000)
     times.sort()
     return times[len(times) // 2], times[int(len(times) * 0.95)]
@@ -86,9 +89,9 @@ def main() -> None:
         machine_line("Backends, order 3"),
         "",
         f"Command: `python3 bench/backends_bench.py`; training on {tokens:,} tokens "
-        f"(bench/corpus.py), eval of the pentateuch test text (18,738 tokens), {LOOKUPS:,} head fetches.",
+        f"(bench/corpus.py), eval of the pentateuch test text (18,738 tokens), {LOOKUPS:,} context fetches.",
         "",
-        "| backend | train wall | train peak RSS | eval wall | head fetch p50 | head fetch p95 |",
+        "| backend | train wall | train peak RSS | eval wall | context fetch p50 | context fetch p95 |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for label, train_wall, rss, eval_wall, p50, p95 in results:
