@@ -83,7 +83,7 @@ def _one_malloc_arena() -> None:
     than glibc nothing changes."""
     try:
         ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1)  # the C library the interpreter is linked with
-    except (OSError, AttributeError):  # a platform without mallopt
+    except (OSError, AttributeError, TypeError):  # a C library without mallopt, or none to open (Windows)
         pass
 
 
