@@ -78,6 +78,12 @@ def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ranked[starts], np.diff(np.r_[starts, len(values)])
 
 
+def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each run of equal adjacent values."""
+    starts = np.flatnonzero(_run_starts(values))
+    return starts, np.r_[starts[1:], len(values)]
+
+
 def _run_starts(ranked: np.ndarray) -> np.ndarray:
     """Whether each value of sorted ``ranked`` begins a run of equal values."""
     return np.r_[True, ranked[1:] != ranked[:-1]][: len(ranked)]

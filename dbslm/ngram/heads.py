@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dbslm.ngram.counting import runs
 from dbslm.text.vocab import NEVER_SAMPLED
 
 DEFAULT_HEAD_SIZE = 32
@@ -43,14 +44,14 @@ def top_k(
     eligible = np.flatnonzero(~np.isin(words, NEVER_SAMPLED))
     if (np.diff(parents[eligible]) < 0).any():  # counting's rows are grouped already; an import's may not be
         eligible = eligible[np.argsort(parents[eligible], kind="stable")]
-    starts, ends = _groups(parents[eligible])
+    starts, ends = runs(parents[eligible])
     big = ends - starts > k
     eligible = eligible[np.repeat(big, ends - starts)]
     rows = eligible[np.lexsort((-score[eligible], parents[eligible]))]
-    starts, ends = _groups(parents[rows])
+    starts, ends = runs(parents[rows])
     rank = np.arange(len(rows)) - np.repeat(starts, ends - starts)
     rows = rows[rank < k]
-    starts, ends = _groups(parents[rows])
+    starts, ends = runs(parents[rows])
     word_bytes = words[rows].astype("<i4").tobytes()
     value_bytes, size = values[rows].tobytes(), values.dtype.itemsize
     bounds = list(zip(starts.tolist(), ends.tolist()))
@@ -60,9 +61,3 @@ def top_k(
         [word_bytes[4 * a : 4 * b] for a, b in bounds],
         [value_bytes[size * a : size * b] for a, b in bounds],
     )
-
-
-def _groups(sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) of each run of equal values."""
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]][: len(sorted_ids)])
-    return starts, np.r_[starts[1:], len(sorted_ids)]

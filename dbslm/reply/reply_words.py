@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dbslm.ngram.counting import runs
 from dbslm.reply.vectors import MAX_WORD_CHARS, presence
 
 TOP = 20
@@ -60,8 +61,8 @@ def count_reply_words(pairs: Sequence[tuple[list[str], list[str]]]) -> ReplyWord
     rows, cols, counts, scores = rows[keep], cols[keep], counts[keep], scores[keep]
     order = np.lexsort((cols, -scores, rows))  # each prompt word's best first (ties: the reply word)
     rows, cols, counts, scores = rows[order], cols[order], counts[order], scores[order]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    starts, ends = runs(rows)
+    rank = np.arange(len(rows)) - np.repeat(starts, ends - starts)
     top = rank < TOP
     return ReplyWords(
         [vocabulary[i] for i in rows[top]],

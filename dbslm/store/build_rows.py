@@ -14,6 +14,7 @@ import numpy as np
 from dbslm.errors import DbslmError
 from dbslm.ngram import hashing
 from dbslm.ngram.count_tables import ContextRows, CountOrder, CountTables
+from dbslm.ngram.counting import runs
 from dbslm.ngram.tables import ModelTables
 from dbslm.store.database import Database, Statements, insert_statements, is_column, overlapped, row_count
 from dbslm.store.schema import BUILD_TABLES, TABLES
@@ -80,10 +81,10 @@ def _by_context(ctx: np.ndarray) -> np.ndarray:
     """The row order of an order's n-grams by (context key, word). Counting leaves them by
     (parent, word), so each context's rows are one run, already by word: sorting the runs by
     their key (one per run) and keeping each run whole does it."""
-    starts = np.flatnonzero(np.r_[True, ctx[1:] != ctx[:-1]]) if len(ctx) else np.zeros(0, dtype=np.int64)
-    runs = np.argsort(ctx[starts])
-    lengths = np.diff(np.r_[starts, len(ctx)])[runs]
-    moved = starts[runs] - (np.cumsum(lengths) - lengths)  # each run's start in ctx minus its start in the order
+    starts, ends = runs(ctx)
+    by_key = np.argsort(ctx[starts])
+    lengths = (ends - starts)[by_key]
+    moved = starts[by_key] - (np.cumsum(lengths) - lengths)  # each run's start in ctx minus its start in the order
     return np.arange(len(ctx)) + np.repeat(moved, lengths)
 
 
