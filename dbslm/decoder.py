@@ -9,8 +9,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-import numpy as np
-
+from dbslm.distribution import Distribution
 from dbslm.text.vocab import NEVER_SAMPLED
 
 
@@ -31,8 +30,7 @@ class DecodeSettings:
 
 
 def choose(
-    words: np.ndarray,
-    log10p: np.ndarray,
+    distribution: Distribution,
     cache: dict[int, float],
     confidence: float,
     boosts: dict[int, float],
@@ -44,53 +42,53 @@ def choose(
     """The next token id, or None when no candidate is left.
 
     The cache's share of the mixture is the profile's ``cache_weight`` times its
-    ``confidence`` (how much weight of sequences stands behind its proposal)."""
+    ``confidence`` (how much weight of sequences stands behind its proposal). The words the
+    cache, the boosts and the penalties touch are scored one by one; the rest keep the
+    distribution's ranking, so only the best of them are scored."""
     gate = settings.cache_weight * confidence if cache else 0.0
-    ids, mix = words.astype(np.int64, copy=False), np.zeros(len(words))
-    if len(words):
-        p = np.power(10.0, log10p - log10p.max())
-        mix = (1.0 - gate) * (p / p.sum())
-    at: dict[int, int] = {}  # where the words the cache, the boosts and the penalties touch are
-    if len(words) and (cache or boosts or generated):
-        touched = np.array([*cache, *boosts, *generated], dtype=np.int64)
-        rows, columns = np.nonzero(ids[:, None] == touched)
-        at = dict(zip(touched[columns].tolist(), rows.tolist()))
-    extra = [w for w in dict.fromkeys((*cache, *boosts)) if w not in at]  # proposed by the cache alone, boosted
-    if extra:
-        at.update((w, len(ids) + i) for i, w in enumerate(extra))
-        ids, mix = np.concatenate((ids, np.array(extra, np.int64))), np.concatenate((mix, np.zeros(len(extra))))
+    ranking = distribution.ranking()
+    ids, shares, place = ranking.ids, ranking.shares, ranking.place
+    mix = {w: (1.0 - gate) * shares[place[w]] for w in (*generated, *boosts) if w in place}
     for w, x in cache.items():
-        mix[at[w]] += gate * x
-    proposed = len(words) + sum(w in cache for w in extra)
-    for w in boosts:  # a boosted word nobody proposed starts from the least proposed share
-        if at[w] >= proposed:
-            mix[at[w]] = mix[:proposed].min() if proposed else 1.0
-    with np.errstate(divide="ignore"):
-        logits = np.log(mix)
-    logits[mix <= 0] = -np.inf
-    for w, boost in boosts.items():
-        logits[at[w]] += boost
-    for w, seen in generated.items():  # a learned answer may repeat its words: the cache's go unpenalized
-        if w in at and w not in cache:
-            logits[at[w]] -= settings.presence_penalty * (seen > 0) + settings.frequency_penalty * seen
-    kept: list[tuple[float, int]] = []
-    order = np.lexsort((ids, -logits))  # best first, ties by id
-    for logit, w in zip(logits[order].tolist(), ids[order].tolist()):
-        if logit == -np.inf or len(kept) == max(1, settings.top_k):
+        mix[w] = ((1.0 - gate) * shares[place[w]] if w in place else 0.0) + gate * x
+    unproposed = [w for w in boosts if w not in mix]  # a boosted word nobody proposed ...
+    if unproposed:  # ... starts from the least proposed share
+        last = next((w for w in reversed(ids) if w not in cache), None)
+        proposed = [mix[w] for w in cache] + ([(1.0 - gate) * shares[place[last]]] if last is not None else [])
+        floor = min(proposed) if proposed else 1.0
+        mix.update((w, floor) for w in unproposed)
+    scored: list[tuple[float, int]] = []  # (-logit, id): sorted, best first and ties by id
+    for w, m in mix.items():
+        if w in banned or w in NEVER_SAMPLED or m <= 0:
+            continue
+        seen = 0 if w in cache else generated[w]
+        logit = math.log(m) + boosts.get(w, 0.0)
+        scored.append((settings.presence_penalty * (seen > 0) + settings.frequency_penalty * seen - logit, w))
+    top_k = max(1, settings.top_k)
+    untouched = 0
+    for w, share in zip(ids, shares):  # best first: past top_k of them (and their ties) none can be kept
+        if w in mix or w in banned or w in NEVER_SAMPLED:
+            continue
+        m = (1.0 - gate) * share
+        if m <= 0:
             break
-        if w not in banned and w not in NEVER_SAMPLED:
-            kept.append((logit, w))
-    if not kept:
+        worse = -math.log(m)
+        if untouched >= top_k and worse > scored[-1][0]:
+            break
+        scored.append((worse, w))
+        untouched += 1
+    if not scored:
         return None
-    return _sample(kept, settings, rng)
+    scored.sort()
+    return _sample(scored[:top_k], settings, rng)
 
 
 def _sample(kept: list[tuple[float, int]], settings: DecodeSettings, rng: random.Random) -> int:
-    """One of the ``kept`` (logit, id), best first: temperature, then top-p."""
+    """One of the ``kept`` (-logit, id), best first: temperature, then top-p."""
     if settings.temperature <= 0:
         return kept[0][1]
-    top = kept[0][0]
-    weights = [math.exp((lg - top) / settings.temperature) for lg, _ in kept]
+    best = kept[0][0]
+    weights = [math.exp((best - worse) / settings.temperature) for worse, _ in kept]
     total = sum(weights)
     cumulative, cut = 0.0, len(kept)
     for i, wt in enumerate(weights):

@@ -8,9 +8,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
-import numpy as np
-
 from dbslm.decoder import DecodeSettings, choose
+from dbslm.distribution import Distribution
 from dbslm.memory.cache import PointerCache
 from dbslm.text.vocab import CONTROL_TOKENS, EOS, SEP, UNK, Vocabulary
 
@@ -19,7 +18,7 @@ COPYING = 0.5  # cache confidence (weight behind its proposal) that counts as co
 
 
 class Candidates(Protocol):
-    async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]: ...
+    async def candidates(self, history: list[int]) -> Distribution: ...
 
 
 async def generate(
@@ -42,8 +41,8 @@ async def generate(
         past_cap = len(reply) >= settings.max_tokens
         if past_cap and confidence < COPYING:
             break
-        words, log10p = await reader.candidates(history + reply)
-        word = choose(words, log10p, proposal, confidence, span_boosts(spans, reply), generated, banned, settings, rng)
+        distribution = await reader.candidates(history + reply)
+        word = choose(distribution, proposal, confidence, span_boosts(spans, reply), generated, banned, settings, rng)
         if word is None or word == EOS or (past_cap and word not in proposal):
             break
         reply.append(word)

@@ -9,6 +9,7 @@ from collections import Counter
 import numpy as np
 
 from dbslm.decoder import DecodeSettings, choose
+from dbslm.distribution import Distribution
 from dbslm.text.vocab import BOS, EOS, NEVER_SAMPLED, SEP
 
 
@@ -76,13 +77,15 @@ def test_choose_follows_the_rules_on_random_inputs() -> None:
             top_p=float(draw.choice([0.5, 0.95])),
         )
         for seed in range(3):
-            args = (words, log10p, cache, 0.7, boosts, generated, banned, settings)
-            assert choose(*args, random.Random(seed)) == plain_choose(*args, random.Random(seed)), case
+            args = (cache, 0.7, boosts, generated, banned, settings)
+            chosen = choose(Distribution(words, log10p), *args, random.Random(seed))
+            assert chosen == plain_choose(words, log10p, *args, random.Random(seed)), case
 
 
 def test_choose_never_picks_a_banned_or_control_token() -> None:
     words = np.array([BOS, SEP, 7, 8, EOS])
     log10p = np.array([0.0, 0.0, -1.0, -0.1, -3.0])
     greedy = DecodeSettings(temperature=0.0)
-    assert choose(words, log10p, {}, 0.0, {}, Counter(), frozenset({8}), greedy, random.Random(0)) == 7
-    assert choose(words, log10p, {}, 0.0, {}, Counter(), frozenset({7, 8, EOS}), greedy, random.Random(0)) is None
+    distribution = Distribution(words, log10p)
+    assert choose(distribution, {}, 0.0, {}, Counter(), frozenset({8}), greedy, random.Random(0)) == 7
+    assert choose(distribution, {}, 0.0, {}, Counter(), frozenset({7, 8, EOS}), greedy, random.Random(0)) is None

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from dbslm.distribution import Distribution
 from dbslm.reading.reader import CANDIDATE_ENTRIES, ModelReader
 from dbslm.recent import Recent
 from dbslm.text.vocab import UNK, Vocabulary
@@ -42,25 +43,24 @@ class MixedReader:
         self.to_base, self.from_base = to_base, from_base  # to_base is read per id: a list is quicker
         self.weight = weight if own is not None else 1.0
         self.context = max(base.model.order, own.model.order if own is not None else 1) - 1  # tokens they read
-        self._candidates: Recent[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = Recent(CANDIDATE_ENTRIES)
+        self._candidates: Recent[tuple[int, ...], Distribution] = Recent(CANDIDATE_ENTRIES)
 
-    async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate next words (combined ids) and their mixed log10 probabilities (kept:
-        the caller must not change them)."""
+    async def candidates(self, history: list[int]) -> Distribution:
+        """Candidate next words (combined ids) and their mixed log10 probabilities (kept for
+        the next reply in this context)."""
         context = tuple(history[len(history) - self.context :])
         found = self._candidates.get(context)
         if found is None:
-            found = await self._mixed(history)
-            self._candidates[context] = found
+            found = self._candidates[context] = Distribution(*await self._mixed(history))
         return found
 
     async def _mixed(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         words, logp = await self.base.candidates(self._base_history(history))
-        words, prob = self.from_base[words], self.weight * 10.0**logp
-        if self.own is not None:
-            own_words, own_logp = await self.own.candidates(self._own_history(history))
-            words = np.concatenate((own_words, words))
-            prob = np.concatenate(((1.0 - self.weight) * 10.0**own_logp, prob))
+        if self.own is None:  # the base alone: its distribution in combined ids
+            return self.from_base[words], logp
+        own_words, own_logp = await self.own.candidates(self._own_history(history))
+        words = np.concatenate((own_words, self.from_base[words]))
+        prob = np.concatenate(((1.0 - self.weight) * 10.0**own_logp, self.weight * 10.0**logp))
         unique, rows = np.unique(words, return_inverse=True)
         return unique, np.log10(np.bincount(rows, weights=prob, minlength=len(unique)))
 

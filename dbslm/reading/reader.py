@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from dbslm.distribution import Distribution
 from dbslm.domain import ModelInfo
 from dbslm.ngram import hashing
 from dbslm.ngram.count_probs import Level, candidate_probs
@@ -40,7 +41,7 @@ class ModelReader:
         self.models = models
         self.model = model
         self.head_size = head_size
-        self._candidates: Recent[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = Recent(CANDIDATE_ENTRIES)
+        self._candidates: Recent[tuple[int, ...], Distribution] = Recent(CANDIDATE_ENTRIES)
 
     @classmethod
     async def open(cls, models: ModelStore, model: ModelInfo, head_size: int = 32) -> ModelReader:
@@ -48,16 +49,16 @@ class ModelReader:
             return CountReader(models, model, await models.discounts(model.active_build), head_size)
         return StoredReader(models, model, await models.quant_tables(model.active_build), head_size)
 
-    async def candidates(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate next words and their log10 probabilities after ``history`` (arrays the
-        caller must not change: they are kept for the next reply in this context)."""
+    async def candidates(self, history: list[int]) -> Distribution:
+        """Candidate next words and their log10 probabilities after ``history`` (kept for the
+        next reply in this context)."""
         context = self._context(history)
         found = self._candidates.get(context)
         while found is None:
             await self.prefetch([history])
-            found = self._merged(context)  # None when a refresh dropped what it needs meanwhile
-            if found is not None:
-                self._candidates[context] = found
+            merged = self._merged(context)  # None when a refresh dropped what it needs meanwhile
+            if merged is not None:
+                found = self._candidates[context] = Distribution(*merged)
         return found
 
     async def refresh(self, model: ModelInfo) -> bool:
