@@ -24,7 +24,6 @@ from dbslm.store import Store, open_store
 from dbslm.store.channels import ChannelStore
 from dbslm.store.cold import FlushReport
 from dbslm.store.concepts import ConceptStore
-from dbslm.store.conversations import ConversationStore
 from dbslm.store.pairs import PairStore
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.text.valid import bounded, repaired
@@ -65,7 +64,7 @@ class DBSLMEngine:
         With a ``base`` engine (of the same store) the model answers from its own distribution
         interpolated with the base model's, ``base_weight`` the base's share; it never trains it."""
         self.store, self.model_name, self.base = store, model, base
-        self.conversations, self.pairs = ConversationStore(store.db), PairStore(store.db)
+        self.conversations, self.pairs = store.conversations, PairStore(store.db)
         self.concepts = ConceptStore(store.db)
         self.channels = ChannelStore(store.db)  # its community's settings
         self.replier = Replier(

@@ -1,6 +1,7 @@
 """Writes on both backends: bulk inserts (insert_rows) keep every value exactly (the MariaDB
 path goes through LOAD DATA, where text must be escaped and bytes hexed), a transaction
-cancelled anywhere leaves the database writable, and named locks nest."""
+cancelled anywhere leaves the database writable, named locks nest, and logs written in one
+commit each get their own ids."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import numpy as np
 import pytest
 
+from dbslm.domain import LogEntry
 from dbslm.errors import DatabaseError, DbslmError
 from dbslm.store import open_database, open_store
 
@@ -177,3 +179,25 @@ async def test_a_long_write_pauses_between_its_parts_only_while_another_process_
     finally:
         await mine.close()
         await theirs.close()
+
+
+async def test_replies_logged_at_once_each_get_their_own_last_id(db):
+    async with await open_store(db) as store:
+        model = await store.models.ensure_model("m", 3, "whitespace")
+        conversations = [await store.conversations.start_conversation(model.id, "u", "bot", None) for _ in range(8)]
+        async with store.db.transaction():  # the writer busy: the logs below wait and share the next commit
+            logging = [
+                asyncio.create_task(
+                    store.conversations.log(c, LogEntry("user", "u", f"hi {c}"), LogEntry("bot", "bot", f"re {c}"))
+                )
+                for c in conversations
+            ]
+            await asyncio.sleep(0.01)
+        last_ids = await asyncio.gather(*logging)
+        for conversation, last_id in zip(conversations, last_ids):
+            messages = await store.conversations.history(conversation, 10)
+            assert [(m.role, m.text) for m in messages] == [
+                ("user", f"hi {conversation}"),
+                ("bot", f"re {conversation}"),
+            ]
+            assert messages[-1].id == last_id

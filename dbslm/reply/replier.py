@@ -29,7 +29,6 @@ from dbslm.reply.ranking import Ranker
 from dbslm.reply.vectors import WordVectors
 from dbslm.store import Store
 from dbslm.store.concepts import ConceptStore
-from dbslm.store.conversations import ConversationStore
 from dbslm.store.pairs import PairStore
 from dbslm.store.profiles import ProfileStore
 from dbslm.text.tokenize import detokenize, get_tokenizer
@@ -88,7 +87,7 @@ class Replier:
         self.base, self.base_weight = base, base_weight
         self.profile, self.banned_words = profile, frozenset(banned_words)
         self.embedder_model = embedder
-        self.conversations, self.pairs = ConversationStore(store.db), PairStore(store.db)
+        self.conversations, self.pairs = store.conversations, PairStore(store.db)
         self.profiles, self.concepts = ProfileStore(store.db), ConceptStore(store.db)
         self._embedder: Embedder | None = None
         self._embedder_loaded = False

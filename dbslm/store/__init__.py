@@ -7,11 +7,12 @@ returns a migrated :class:`Store`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.store.cold import ColdStorage
+from dbslm.store.conversations import ConversationStore
 from dbslm.store.database import Database
 from dbslm.store.migrations import migrate
 from dbslm.store.models import ModelStore
@@ -27,6 +28,10 @@ class Store:
     db: Database
     models: ModelStore
     cold: ColdStorage | None = None
+    conversations: ConversationStore = field(init=False)  # one per database: replies' logs share commits
+
+    def __post_init__(self) -> None:
+        self.conversations = ConversationStore(self.db)
 
     async def attach_cold(self, url: str) -> ColdStorage:
         """The MariaDB cold tier at ``url``, connected on first use."""

@@ -4,16 +4,21 @@ and forgetting a person's rows of them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from dbslm.domain import Bias, Conversation, Correction, LogEntry, Message
-from dbslm.store.database import Database
+from dbslm.store.database import Database, Transaction
+from dbslm.store.grouped import GroupCommit
+
+Logged = tuple[int, Sequence[LogEntry]]  # a conversation and the messages to append to it
 
 
 class ConversationStore:
-    """The conversation tables of one database."""
+    """The conversation tables of one database (one store per database: its logs share commits)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._logged = GroupCommit(db, _log_each)
 
     async def start_conversation(self, model_id: int, user_id: str, agent: str, channel_key: str | None) -> int:
         async with self.db.transaction() as tx:
@@ -37,15 +42,11 @@ class ConversationStore:
         return Conversation(*row) if row else None
 
     async def log(self, conversation_id: int, *entries: LogEntry) -> int:
-        """Append messages in one transaction; returns the last one's id."""
-        async with self.db.transaction() as tx:
-            for entry in entries:
-                last = await tx.execute(
-                    "INSERT INTO messages (conversation_id, role, user_id, text, concept, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (conversation_id, *entry.values()),
-                )
-        return last
+        """Append messages in one transaction; returns the last one's id.
+
+        Logs that come while the writer is busy share its next commit (:class:`GroupCommit`):
+        a reply waits for one commit, not for every reply logged before it."""
+        return await self._logged(None, (conversation_id, entries))
 
     async def conversation_and_history(
         self, conversation_id: int, limit: int
@@ -175,3 +176,17 @@ class ConversationStore:
                 removed[table] = int(count[0][0])
                 await tx.execute(f"DELETE FROM {table} WHERE {where}", params)
         return removed
+
+
+async def _log_each(tx: Transaction, _: None, logs: list[Logged]) -> list[int]:
+    """Append each log's messages in order; the id of each one's last message."""
+    last = []
+    for conversation_id, entries in logs:
+        for entry in entries:
+            row_id = await tx.execute(
+                "INSERT INTO messages (conversation_id, role, user_id, text, concept, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, *entry.values()),
+            )
+        last.append(row_id)
+    return last
