@@ -76,6 +76,19 @@ async def test_an_echo_is_never_chosen_and_the_same_question_gets_its_answer(tmp
     assert ranked[0][0] == reply.text == "I was built this year."
 
 
+async def test_what_the_index_found_is_kept_only_while_the_pairs_are_the_same(db):
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog(PAIRS)
+    message = "Where do you live these days?"
+    first = await (await engine.replier.load()).ranker.responses(message, TOKENIZE(message))
+    again = await (await engine.replier.load()).ranker.responses(message, TOKENIZE(message))
+    await engine.train_dialog([("Where do you live these days?", "In a bigger database file now.")])
+    taught = await (await engine.replier.load()).ranker.responses(message, TOKENIZE(message))
+    await engine.close()
+    assert first == again and first[0][0] == "In a database file."
+    assert taught[0][0] == "In a bigger database file now."
+
+
 async def taught_by_ann_and_bob(db: str, bobs: list[tuple[str, str]]) -> tuple[DBSLMEngine, int]:
     """An engine taught the topical pairs by ann and ``bobs`` by bob, and its model id."""
     engine = await DBSLMEngine.open(db)

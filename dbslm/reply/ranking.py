@@ -24,6 +24,7 @@ import numpy as np
 from dbslm.memory.embedding import Embedder, from_blob, to_blob
 from dbslm.memory.retrieval import words_of
 from dbslm.metrics import word_f1
+from dbslm.recent import Recent
 from dbslm.reply.vectors import WordVectors
 from dbslm.store.pairs import PairStore
 
@@ -35,6 +36,7 @@ SAME_PROMPT = 1.0  # the bonus of a candidate whose prompt has exactly the messa
 ECHO = 0.5  # a response whose word F1 with the message reaches this only repeats it
 WORD_CACHE = 20_000  # texts whose words a ranker keeps
 VECTOR_CACHE = 4_096  # responses whose word-vector sentence a ranker keeps (512 bytes each)
+RANKED_CACHE = 4_096  # messages whose ranked responses a ranker keeps (a few hundred bytes each)
 SHARPNESS = 30.0  # cache weight = exp(SHARPNESS * (score - best score))
 Hit = tuple[int, str, str, float]  # a pair found: id, prompt, response, index score
 Search = Callable[[Sequence[int], list[str], int, str], Awaitable[list[Hit]]]  # PairStore's two ways to find pairs
@@ -50,6 +52,11 @@ class Candidate:
 
 
 class Ranker:
+    """Ranks the learned responses of one version of its models' pairs (they change only in a
+    build's switch, and a replier makes a new ranker for each version): the ranking of a
+    message is kept for the next message with the same words (the same text, with a sentence
+    model)."""
+
     def __init__(
         self,
         pairs: PairStore,
@@ -69,12 +76,21 @@ class Ranker:
         self.tokenize = tokenize
         self.words = lru_cache(maxsize=WORD_CACHE)(lambda text: words_of(tokenize(text)))  # pairs recur
         self.vector = lru_cache(maxsize=VECTOR_CACHE)(lambda text: vectors.sentence(self.words(text)))
+        self._ranked: Recent[tuple[str, tuple[str, ...]], list[tuple[str, float]]] = Recent(RANKED_CACHE)
 
     async def responses(self, prompt: str, tokens: list[str]) -> list[tuple[str, float]]:
-        """Up to RETRIEVED (response, cache weight), the best answer first with weight 1."""
+        """Up to RETRIEVED (response, cache weight), the best answer first with weight 1 (kept:
+        the caller must not change the list)."""
         words = words_of(tokens)
         if not words:
             return []
+        key = (prompt if self.embedder is not None else "", tuple(words))
+        ranked = self._ranked.get(key)
+        if ranked is None:
+            ranked = self._ranked[key] = await self._responses(prompt, words)
+        return ranked
+
+    async def _responses(self, prompt: str, words: list[str]) -> list[tuple[str, float]]:
         key = sorted(words)
         candidates, same = [], []
         for candidate in await self.candidates(words):
