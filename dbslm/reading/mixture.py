@@ -48,6 +48,8 @@ class MixedReader:
     async def candidates(self, history: list[int]) -> Distribution:
         """Candidate next words (combined ids) and their mixed log10 probabilities (kept for
         the next reply in this context)."""
+        if self.own is None:  # the base alone: the combined vocabulary is the base's
+            return await self.base.candidates(self._base_history(history))
         context = tuple(history[len(history) - self.context :])
         found = self._candidates.get(context)
         if found is None:
@@ -56,8 +58,6 @@ class MixedReader:
 
     async def _mixed(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
         words, logp = await self.base.candidates(self._base_history(history))
-        if self.own is None:  # the base alone: its distribution in combined ids
-            return self.from_base[words], logp
         own_words, own_logp = await self.own.candidates(self._own_history(history))
         words = np.concatenate((own_words, self.from_base[words]))
         prob = np.concatenate(((1.0 - self.weight) * 10.0**own_logp, self.weight * 10.0**logp))
@@ -65,7 +65,8 @@ class MixedReader:
         return unique, np.log10(np.bincount(rows, weights=prob, minlength=len(unique)))
 
     async def prefetch(self, histories: Iterable[list[int]]) -> None:
-        histories = [h for h in histories if tuple(h[len(h) - self.context :]) not in self._candidates]
+        if self.own is not None:
+            histories = [h for h in histories if tuple(h[len(h) - self.context :]) not in self._candidates]
         await self.base.prefetch(self._base_history(h) for h in histories)
         if self.own is not None:
             await self.own.prefetch(self._own_history(h) for h in histories)
