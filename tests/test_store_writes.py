@@ -185,19 +185,21 @@ async def test_replies_logged_at_once_each_get_their_own_last_id(db):
     async with await open_store(db) as store:
         model = await store.models.ensure_model("m", 3, "whitespace")
         conversations = [await store.conversations.start_conversation(model.id, "u", "bot", None) for _ in range(8)]
+        logs = [(c, f"{c}") for c in conversations] + [(conversations[0], "again")]  # one conversation twice
+
+        async def log(conversation: int, text: str) -> int:
+            return await store.conversations.log(
+                conversation, LogEntry("user", "u", f"hi {text}"), LogEntry("bot", "bot", f"re {text}")
+            )
+
         async with store.db.transaction():  # the writer busy: the logs below wait and share the next commit
-            logging = [
-                asyncio.create_task(
-                    store.conversations.log(c, LogEntry("user", "u", f"hi {c}"), LogEntry("bot", "bot", f"re {c}"))
-                )
-                for c in conversations
-            ]
+            logging = [asyncio.create_task(log(c, text)) for c, text in logs]
             await asyncio.sleep(0.01)
-        last_ids = await asyncio.gather(*logging)
-        for conversation, last_id in zip(conversations, last_ids):
+        last_ids = dict(zip(logs, await asyncio.gather(*logging)))
+        for conversation in conversations:
             messages = await store.conversations.history(conversation, 10)
+            texts = [f"{conversation}"] + (["again"] if conversation == conversations[0] else [])
             assert [(m.role, m.text) for m in messages] == [
-                ("user", f"hi {conversation}"),
-                ("bot", f"re {conversation}"),
+                (role, f"{said} {text}") for text in texts for role, said in (("user", "hi"), ("bot", "re"))
             ]
-            assert messages[-1].id == last_id
+            assert [last_ids[(conversation, text)] for text in texts] == [m.id for m in messages if m.role == "bot"]
