@@ -36,9 +36,6 @@ class Distribution:
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter((self.words, self.log10p))
 
-    def __len__(self) -> int:
-        return len(self.words)
-
     def ranking(self) -> Ranking:
         """The words ranked by probability, with their shares (computed once)."""
         if self._ranking is None:
