@@ -41,7 +41,7 @@ class MixedReader:
     ) -> None:
         self.own, self.own_size, self.base = own, own_size, base
         self.to_base, self.from_base = to_base, from_base  # to_base is read per id: a list is quicker
-        self.weight = weight if own is not None else 1.0
+        self.weight = weight
         self.context = max(base.model.order, own.model.order if own is not None else 1) - 1  # tokens they read
         self._candidates: Recent[tuple[int, ...], Distribution] = Recent(CANDIDATE_ENTRIES)
 
