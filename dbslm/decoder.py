@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from dbslm.distribution import Distribution
 from dbslm.text.vocab import NEVER_SAMPLED
 
+NEVER = frozenset(NEVER_SAMPLED)
+
 
 @dataclass(frozen=True)
 class DecodeSettings:
@@ -46,37 +48,38 @@ def choose(
     cache, the boosts and the penalties touch are scored one by one; the rest keep the
     distribution's ranking, so only the best of them are scored."""
     gate = settings.cache_weight * confidence if cache else 0.0
+    keep = 1.0 - gate  # the distribution's share of the mixture
     ranking = distribution.ranking()
     ids, shares, place = ranking.ids, ranking.shares, ranking.place
-    mix = {w: (1.0 - gate) * shares[place[w]] for w in (*generated, *boosts) if w in place}
+    mix = {w: keep * shares[place[w]] for w in (*generated, *boosts) if w in place}
     for w, x in cache.items():
-        mix[w] = ((1.0 - gate) * shares[place[w]] if w in place else 0.0) + gate * x
+        mix[w] = (keep * shares[place[w]] if w in place else 0.0) + gate * x
     unproposed = [w for w in boosts if w not in mix]  # a boosted word nobody proposed ...
     if unproposed:  # ... starts from the least proposed share
         last = next((w for w in reversed(ids) if w not in cache), None)
-        proposed = [mix[w] for w in cache] + ([(1.0 - gate) * shares[place[last]]] if last is not None else [])
+        proposed = [mix[w] for w in cache] + ([keep * shares[place[last]]] if last is not None else [])
         floor = min(proposed) if proposed else 1.0
         mix.update((w, floor) for w in unproposed)
     scored: list[tuple[float, int]] = []  # (-logit, id): sorted, best first and ties by id
     for w, m in mix.items():
-        if w in banned or w in NEVER_SAMPLED or m <= 0:
+        if w in banned or w in NEVER or m <= 0:
             continue
         seen = 0 if w in cache else generated[w]
         logit = math.log(m) + boosts.get(w, 0.0)
         scored.append((settings.presence_penalty * (seen > 0) + settings.frequency_penalty * seen - logit, w))
     top_k = max(1, settings.top_k)
-    untouched = 0
-    for w, share in zip(ids, shares):  # best first: past top_k of them (and their ties) none can be kept
-        if w in mix or w in banned or w in NEVER_SAMPLED:
-            continue
-        m = (1.0 - gate) * share
-        if m <= 0:
-            break
-        worse = -math.log(m)
-        if untouched >= top_k and worse > scored[-1][0]:
-            break
-        scored.append((worse, w))
-        untouched += 1
+    if keep > 0:
+        offset, skipped, untouched = -math.log(keep), mix.keys() | banned | NEVER, 0
+        for w, cost in zip(ids, ranking.costs):  # best first: past top_k of them (and their ties) none can be kept
+            if w in skipped:
+                continue
+            if cost == math.inf:
+                break
+            worse = offset + cost
+            if untouched >= top_k and worse > scored[-1][0]:
+                break
+            scored.append((worse, w))
+            untouched += 1
     if not scored:
         return None
     scored.sort()

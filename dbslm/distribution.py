@@ -15,11 +15,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Ranking:
-    """The words best first (ties by id), each one's share of the distribution's mass, and
-    each word's place in that order."""
+    """The words best first (ties by id), each one's share of the distribution's mass, its
+    cost (minus the natural log of the share; infinite for none) and each word's place in
+    that order."""
 
     ids: list[int]
     shares: list[float]
+    costs: list[float]
     place: dict[int, int]
 
 
@@ -37,7 +39,7 @@ class Distribution:
         return iter((self.words, self.log10p))
 
     def ranking(self) -> Ranking:
-        """The words ranked by probability, with their shares (computed once)."""
+        """The words ranked by probability, with their shares and costs (computed once)."""
         if self._ranking is None:
             words = self.words.astype(np.int64, copy=False)
             shares = np.zeros(0)
@@ -45,6 +47,8 @@ class Distribution:
                 p = np.power(10.0, self.log10p - self.log10p.max())
                 shares = p / p.sum()
             order = np.lexsort((words, -self.log10p))
-            ids = words[order].tolist()
-            self._ranking = Ranking(ids, shares[order].tolist(), {w: i for i, w in enumerate(ids)})
+            ids, shares = words[order].tolist(), shares[order]
+            with np.errstate(divide="ignore"):  # a share too small to hold costs infinitely much
+                costs = -np.log(shares)
+            self._ranking = Ranking(ids, shares.tolist(), costs.tolist(), {w: i for i, w in enumerate(ids)})
         return self._ranking

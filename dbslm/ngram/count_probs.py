@@ -17,7 +17,6 @@ from dbslm.ngram.kneser_ney import (
     Discount,
     interpolated,
     log10_backoff,
-    own_share,
     unigram_probs,
 )
 from dbslm.text.vocab import BOS
@@ -87,7 +86,10 @@ def candidate_probs(levels: list[Level], discounts: list[Discount]) -> tuple[np.
     shortest first (the empty one, then one word, ...): every candidate of the longest context
     that has it, with its interpolated probability there and the backoffs of the longer ones
     (the back-off form, restricted to the candidates). Each candidate's adjusted count in every
-    shorter context must be known (among that context's words, or in its ``known``)."""
+    shorter context must be known (among that context's words, or in its ``known``).
+
+    A history has a few dozen candidates: plain floats are quicker than arrays that small, and
+    round exactly as :func:`dbslm.ngram.kneser_ney.own_share` and ``interpolated`` do."""
     longest: dict[int, int] = {}  # candidate -> the longest level that has it
     counts: list[dict[int, int]] = []  # per level, the adjusted counts of its words
     for k, level in enumerate(levels):
@@ -95,25 +97,28 @@ def candidate_probs(levels: list[Level], discounts: list[Discount]) -> tuple[np.
         words = context.words.tolist() if context is not None else []
         longest.update(dict.fromkeys(words, k))
         counts.append(dict(zip(words, context.counts.tolist())) if context is not None else {})
-    ids = list(longest)
-    at = np.fromiter(longest.values(), dtype=np.int64, count=len(ids))
-    logp, lower = np.zeros(len(ids)), np.zeros(len(ids))
+    ids, reach = list(longest), list(longest.values())
+    lower = [0.0] * len(ids)  # each candidate's interpolated probability up to the level at hand
+    backoffs: list[tuple[int, float]] = []  # (level, its log10 backoff) of the levels that have one
     for k, level in enumerate(levels):
         context = level.context
         if context is None:
             continue  # no word follows it (gamma 1): the shorter context's probabilities stand
         discount = discounts[k]
         d1, d2, d3 = discount.d
-        gamma = (d1 * context.n1 + d2 * context.n2 + d3 * context.n3) / context.total  # as ContextStats.gamma
+        cut, total = (0.0, d1, d2, d3), context.total
+        gamma = (d1 * context.n1 + d2 * context.n2 + d3 * context.n3) / total  # as ContextStats.gamma
+        uniform = gamma / (discount.ngrams - 1)
         own, known = counts[k], level.known  # known: a reader's look-ups, of every context it read (large)
-        adjusted = np.array([own[w] if w in own else known.get(w, 0) for w in ids], dtype=np.int64)
-        share = own_share(adjusted, np.float64(context.total), discount)
-        if k == 0:
-            lower = share + gamma / (discount.ngrams - 1)
-        else:  # words with a shorter longest level get a value here that nothing uses
-            lower = share + gamma * lower
-            if gamma != 1.0:
-                logp[at < k] += math.log10(gamma) if gamma > 0 else NO_BACKOFF
-        mine = at == k
-        logp[mine] += np.log10(lower[mine])
+        for i, w in enumerate(ids):
+            if reach[i] >= k:  # past its longest level, nothing uses a candidate's value
+                a = own[w] if w in own else known.get(w, 0)
+                share = (a - cut[min(a, 3)]) / total  # own_share
+                lower[i] = share + uniform if k == 0 else share + gamma * lower[i]
+        if k > 0 and gamma != 1.0:
+            backoffs.append((k, math.log10(gamma) if gamma > 0 else NO_BACKOFF))
+    logp = np.log10(np.array(lower))  # each at its longest level: no level after it changed it
+    at = np.array(reach, dtype=np.int64)
+    for k, backoff in backoffs:
+        logp[at < k] += backoff
     return np.array(ids, dtype=np.int64), logp

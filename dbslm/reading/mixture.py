@@ -44,6 +44,7 @@ class MixedReader:
         self.weight = weight
         self.context = max(base.model.order, own.model.order if own is not None else 1) - 1  # tokens they read
         self._candidates: Recent[tuple[int, ...], Distribution] = Recent(CANDIDATE_ENTRIES)
+        self._places: np.ndarray | None = None  # own id -> place among a distribution's own candidates, else -1
 
     async def candidates(self, history: list[int]) -> Distribution:
         """Candidate next words (combined ids) and their mixed log10 probabilities (kept for
@@ -57,12 +58,22 @@ class MixedReader:
         return found
 
     async def _mixed(self, history: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        words, logp = await self.base.candidates(self._base_history(history))
+        """The own candidates, then the base's the own model lacks; a word both propose
+        gets the sum of its shares."""
+        base_words, base_logp = await self.base.candidates(self._base_history(history))
         own_words, own_logp = await self.own.candidates(self._own_history(history))
-        words = np.concatenate((own_words, self.from_base[words]))
-        prob = np.concatenate(((1.0 - self.weight) * 10.0**own_logp, self.weight * 10.0**logp))
-        unique, rows = np.unique(words, return_inverse=True)
-        return unique, np.log10(np.bincount(rows, weights=prob, minlength=len(unique)))
+        words = self.from_base[base_words]
+        at = np.full(len(words), -1)  # the place of each base candidate among the own ones
+        shared = words < self.own_size  # the combined vocabulary numbers the own words first
+        if self._places is None:
+            self._places = np.full(self.own_size, -1)
+        self._places[own_words] = np.arange(len(own_words))
+        at[shared] = self._places[words[shared]]
+        self._places[own_words] = -1
+        prob, base_prob = (1.0 - self.weight) * 10.0**own_logp, self.weight * 10.0**base_logp
+        both = at >= 0
+        prob[at[both]] += base_prob[both]
+        return np.concatenate((own_words, words[~both])), np.log10(np.concatenate((prob, base_prob[~both])))
 
     async def prefetch(self, histories: Iterable[list[int]]) -> None:
         if self.own is not None:
