@@ -12,6 +12,7 @@ from dbslm.engine import DBSLMEngine
 from dbslm.evaluation import evaluate
 from dbslm.reading.reader import ModelReader
 from dbslm.store import Store, open_store
+from dbslm.text.vocab import BOS
 from dbslm.training.builds import resolve_model, train, untrain
 from tests.helpers import LINES, TEST_TEXT, assert_same_model, execute, ngrams_by_text, table_rows
 
@@ -144,7 +145,10 @@ async def test_replies_answer_from_the_version_before_while_a_batch_loads(tmp_pa
     try:
         await serving.train_text([" ".join(line) for line in LINES[:200]], order=3, tokenizer="whitespace")
         before = await serving.replier.load()
-        await learning.train_text([" ".join(LINES[200])])  # in place: the same build, its next version
+        start = [BOS, before.vocab.index[LINES[0][0]]]
+        await before.reader.candidates(start)
+        # in place: the same build, its next version, with a word the version before lacks after a known one
+        await learning.train_text([" ".join(LINES[200]), f"{LINES[0][0]} quokka", f"{LINES[0][0]} quokka"])
         model = await serving.store.models.model("base")
         assert model.active_build == before.builds[0] and model.version == before.builds[1] + 1
         first, second = await asyncio.gather(serving.replier.load(), serving.replier.load())
@@ -154,9 +158,13 @@ async def test_replies_answer_from_the_version_before_while_a_batch_loads(tmp_pa
         assert loading.builds == (model.active_build, model.version)
         assert meanwhile is before  # did not wait for the reload
         assert await serving.replier.load() is loading
-        assert loading.reader is before.reader  # brought to the new version, not read afresh
+        assert loading.own is before.own  # brought to the new version, not read afresh
+        assert "quokka" not in before.vocab.index
+        assert loading.vocab.index["quokka"] in (await loading.reader.candidates(start)).words
+        # a reply under way on the version before never draws the word it cannot say
+        assert (await before.reader.candidates(start)).words.max() < len(before.vocab)
         serving.replier.reload()  # new word vectors: the readers stay
-        assert (await serving.replier.load()).reader is loading.reader
+        assert (await serving.replier.load()).own is loading.own
         await learning.train_text([" ".join(line) for line in LINES[:200]], order=3, tokenizer="whitespace")
         rebuilt = await serving.store.models.model("base")  # too big for in place: a new build
         assert rebuilt.active_build != model.active_build

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from dbslm.distribution import Distribution
-from dbslm.reading.reader import CANDIDATE_ENTRIES, ModelReader
+from dbslm.reading.reader import CANDIDATE_ENTRIES, Bounded
 from dbslm.recent import Recent
 from dbslm.text.vocab import UNK, Vocabulary
 
@@ -32,9 +32,9 @@ class MixedReader:
 
     def __init__(
         self,
-        own: ModelReader | None,
+        own: Bounded | None,
         own_size: int,
-        base: ModelReader,
+        base: Bounded,
         to_base: list[int],
         from_base: np.ndarray,
         weight: float,

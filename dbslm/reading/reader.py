@@ -241,3 +241,26 @@ class StoredReader(ModelReader):
         found = {(int(a), int(b), int(c)): float(d) for a, b, c, d in zip(rows.n, rows.ctx, rows.word, rows.backoff)}
         for context, key in zip(contexts, ctx.tolist()):
             self._backoffs[context] = found.get((len(context), key, context[-1]), 0.0)
+
+
+class Bounded:
+    """A reader's candidates within a vocabulary of ``size`` words. A kept reader is brought
+    up to a batch's version in place (what it read stays warm) while replies that started
+    before answer from the version before, whose vocabulary lacks the words learned since."""
+
+    def __init__(self, reader: ModelReader, size: int) -> None:
+        self.reader, self.size, self.version = reader, size, reader.model.version
+
+    @property
+    def model(self) -> ModelInfo:
+        return self.reader.model
+
+    async def candidates(self, history: list[int]) -> Distribution:
+        found = await self.reader.candidates(history)
+        if self.reader.model.version == self.version:
+            return found
+        known = found.words < self.size
+        return found if known.all() else Distribution(found.words[known], found.log10p[known])
+
+    async def prefetch(self, histories: Iterable[list[int]]) -> None:
+        await self.reader.prefetch(histories)

@@ -22,7 +22,7 @@ from dbslm.generation import generate, span_ids
 from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
 from dbslm.reading.mixture import MixedReader, combined_vocabulary
-from dbslm.reading.reader import ModelReader
+from dbslm.reading.reader import Bounded, ModelReader
 from dbslm.reply.association import load_vectors
 from dbslm.reply.context import biases_for, cache_sequences
 from dbslm.reply.ranking import Ranker
@@ -48,7 +48,7 @@ class Loaded:
     model: ModelInfo  # the replier's model (it may have no build yet when a base answers)
     builds: tuple  # the own and the base build this was loaded from, each with its version
     own: ModelReader | None  # the reader of its own build
-    reader: ModelReader | MixedReader
+    reader: Bounded | MixedReader  # what replies draw from
     vocab: Vocabulary
     banned: frozenset[int]  # ids of the banned words
     vectors: WordVectors  # its own, or its base's when it has none
@@ -172,7 +172,7 @@ class Replier:
 
     async def _readers(
         self, model: ModelInfo, base: Loaded | None
-    ) -> tuple[ModelReader | None, ModelReader | MixedReader, Vocabulary, dict[str, int]]:
+    ) -> tuple[ModelReader | None, Bounded | MixedReader, Vocabulary, dict[str, int]]:
         """The reader of the model's build (the kept one brought up to a batch's version when it
         can be), the reader replies draw from (mixed with the base's), its vocabulary and the
         model's word counts."""
@@ -180,11 +180,12 @@ class Replier:
         if model.active_build is not None and (own is None or not await own.refresh(model)):  # kept: a batch changed it
             own = await ModelReader.open(self.store.models, model)
         vocab, counts = await self.store.models.vocabulary_with_counts(model) if own is not None else (Vocabulary(), {})
-        reader: ModelReader | MixedReader | None = own
+        reader: Bounded | MixedReader | None = Bounded(own, len(vocab)) if own is not None else None
         if base is not None:
+            assert isinstance(base.reader, Bounded)  # a base has no base of its own
             own_size = len(vocab)
             vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
-            reader = MixedReader(own, own_size, base.reader, to_base, from_base, self.base_weight)
+            reader = MixedReader(reader, own_size, base.reader, to_base, from_base, self.base_weight)
         assert reader is not None  # a model without a build has a base (load returns None otherwise)
         return own, reader, vocab, counts
 
