@@ -13,7 +13,8 @@ from dbslm.engine import DBSLMEngine
 from dbslm.errors import DatabaseError
 from dbslm.listening import learning
 from dbslm.reply.replier import UNTRAINED_REPLY
-from tests.helpers import table_rows
+from dbslm.text.vocab import BOS
+from tests.helpers import LINES, table_rows
 
 ZORBLAX = [
     "the zorblax festival starts at dawn",
@@ -73,22 +74,42 @@ async def test_the_mixture_interpolates_both_models(base):
     community = DBSLMEngine(base.store, "discord:1", base=base, base_weight=0.25)
     await community.train_text(ZORBLAX + ["hi there friend"])
     loaded = await community.replier.load()
-    own, base_loaded = loaded.reader.own, await base.replier.load()
+    base_loaded, own_vocab = await base.replier.load(), await base.store.models.vocabulary(loaded.model)
     history = [1, loaded.vocab.index["hi"], loaded.vocab.index["there"]]
     words, logp = await loaded.reader.candidates(history)
-    own_words, own_logp = await own.candidates(history)  # the community vocabulary's ids come first
+    own_words, own_logp = await loaded.own.candidates([1, own_vocab.index["hi"], own_vocab.index["there"]])
     base_words, base_logp = await base_loaded.reader.candidates(
         [1, base_loaded.vocab.index["hi"], base_loaded.vocab.index["there"]]
     )
+    assert loaded.vocab.texts[: len(base_loaded.vocab)] == base_loaded.vocab.texts  # the base's ids come first
+    assert "zorblax" in loaded.vocab.index and "zorblax" not in base_loaded.vocab.index
     expected: dict[str, float] = {}
     for w, lp in zip(own_words, own_logp):
-        expected[loaded.vocab.texts[w]] = 0.75 * 10**lp
+        expected[own_vocab.texts[w]] = 0.75 * 10**lp
     for w, lp in zip(base_words, base_logp):
         text = base_loaded.vocab.texts[w]
         expected[text] = expected.get(text, 0.0) + 0.25 * 10**lp
     got = {loaded.vocab.texts[w]: 10**lp for w, lp in zip(words, logp)}
     assert got.keys() == expected.keys()
     assert np.allclose([got[k] for k in expected], list(expected.values()), rtol=1e-12)
+
+
+async def test_a_batch_only_adds_its_new_words_to_the_combined_vocabulary(base):
+    """The combined vocabulary numbers the base's words as the base does, then the community's
+    own; a batch learned in place keeps every id and appends the words it brings."""
+    community = DBSLMEngine(base.store, "discord:1", base=base)
+    await community.train_text([" ".join(line) for line in LINES[:200]] + ZORBLAX)  # big enough to learn in place
+    before = await community.replier.load()
+    ids = dict(before.vocab.index)
+    await community.train_text(["the zorblax quokka dances", "the zorblax quokka sleeps"])
+    after = await community.replier.load()
+    assert (after.builds[0], after.builds[1]) == (before.builds[0], before.builds[1] + 1)  # in place
+    assert after.vocab is before.vocab and all(after.vocab.index[text] == i for text, i in ids.items())
+    quokka = after.vocab.index["quokka"]
+    assert quokka >= len(ids) and after.vocab.texts[quokka] == "quokka"
+    history = [BOS, after.vocab.index["the"], after.vocab.index["zorblax"]]
+    assert quokka in (await after.reader.candidates(history)).words
+    assert quokka not in (await before.reader.candidates(history)).words  # the version before lacks it
 
 
 async def test_a_long_queue_is_learned_in_bounded_builds(base, monkeypatch):

@@ -1,8 +1,9 @@
 """A community model over the shared base model: P = (1 - w) P_own + w P_base.
 
-Each model keeps its own vocabulary; the mixture speaks a combined one, the own model's ids
-first and then the base's words the own model lacks, and translates histories and candidates
-between the id spaces. A community without a build yet answers from the base alone.
+Each model keeps its own vocabulary; the mixture speaks a combined one, the base's words with
+the base's ids and then the own words the base lacks, and translates histories and
+candidates between the id spaces. A batch of the community only adds its new words to the
+combined vocabulary. A community without a build yet answers from the base alone.
 """
 
 from __future__ import annotations
@@ -14,17 +15,35 @@ import numpy as np
 from dbslm.distribution import Distribution
 from dbslm.reading.reader import CANDIDATE_ENTRIES, Bounded
 from dbslm.recent import Recent
-from dbslm.text.vocab import UNK, Vocabulary
+from dbslm.text.vocab import CONTROL_TOKENS, UNK, Vocabulary
 
 
-def combined_vocabulary(own: Vocabulary, base: Vocabulary) -> tuple[Vocabulary, list[int], np.ndarray]:
-    """The combined vocabulary, combined id -> base id (UNK where the base lacks the word),
-    and base id -> combined id."""
-    texts = list(own.texts) + [t for t in base.texts if t not in own.index]
-    combined = Vocabulary(texts)
-    to_base = [base.index.get(t, UNK) for t in texts]
-    from_base = np.array([combined.index[t] for t in base.texts], dtype=np.int64)
-    return combined, to_base, from_base
+class CombinedVocabulary:
+    """The words a community speaks: the base's, numbered as the base numbers them, then the
+    own words the base lacks, in the order it takes them in. It only grows, so one serves
+    every version of the same two builds, and replies under way keep their ids."""
+
+    def __init__(self, base: Vocabulary) -> None:
+        self.base_size = len(base)  # the ids below it are the base's
+        self.vocab = Vocabulary.__new__(Vocabulary)
+        self.vocab.texts, self.vocab.index = list(base.texts), dict(base.index)
+        self.from_own: list[int] = list(range(len(CONTROL_TOKENS)))  # own id -> combined id (UNK: not known)
+        self.to_own: dict[int, int] = {}  # combined id -> own id, of the words the own model knows
+
+    def add(self, own: Vocabulary) -> np.ndarray:
+        """Take in the words ``own`` (the own model's vocabulary) knows that this does not map
+        yet; returns own id -> combined id (UNK for a word the own model does not know)."""
+        texts, index, from_own, to_own = self.vocab.texts, self.vocab.index, self.from_own, self.to_own
+        from_own.extend([UNK] * (len(own.texts) - len(from_own)))
+        for text, i in own.index.items():
+            if from_own[i] == UNK and i != UNK:
+                combined = index.get(text)
+                if combined is None:
+                    combined = len(texts)
+                    texts.append(text)  # before the index names it: a reply reading meanwhile finds its text
+                    index[text] = combined
+                from_own[i], to_own[combined] = combined, i
+        return np.array(from_own, dtype=np.int64)
 
 
 class MixedReader:
@@ -35,16 +54,17 @@ class MixedReader:
         own: Bounded | None,
         own_size: int,
         base: Bounded,
-        to_base: list[int],
-        from_base: np.ndarray,
+        combined: CombinedVocabulary,
+        from_own: np.ndarray,
         weight: float,
     ) -> None:
+        """``from_own``: own id -> combined id, for the ``own_size`` words of the own version."""
         self.own, self.own_size, self.base = own, own_size, base
-        self.to_base, self.from_base = to_base, from_base  # to_base is read per id: a list is quicker
+        self.base_size, self.to_own, self.from_own = combined.base_size, combined.to_own, from_own
         self.weight = weight
         self.context = max(base.model.order, own.model.order if own is not None else 1) - 1  # tokens they read
         self._candidates: Recent[tuple[int, ...], Distribution] = Recent(CANDIDATE_ENTRIES)
-        self._places: np.ndarray | None = None  # own id -> place among a distribution's own candidates, else -1
+        self._places: np.ndarray | None = None  # base id -> place among a distribution's own candidates, else -1
 
     async def candidates(self, history: list[int]) -> Distribution:
         """Candidate next words (combined ids) and their mixed log10 probabilities (kept for
@@ -62,18 +82,17 @@ class MixedReader:
         gets the sum of its shares."""
         base_words, base_logp = await self.base.candidates(self._base_history(history))
         own_words, own_logp = await self.own.candidates(self._own_history(history))
-        words = self.from_base[base_words]
-        at = np.full(len(words), -1)  # the place of each base candidate among the own ones
-        shared = words < self.own_size  # the combined vocabulary numbers the own words first
+        words = self.from_own[own_words]
+        shared = words < self.base_size  # own words the base has too (combined ids are the base's)
         if self._places is None:
-            self._places = np.full(self.own_size, -1)
-        self._places[own_words] = np.arange(len(own_words))
-        at[shared] = self._places[words[shared]]
-        self._places[own_words] = -1
+            self._places = np.full(self.base_size, -1)
+        self._places[words[shared]] = np.flatnonzero(shared)
+        at = self._places[base_words]  # the place of each base candidate among the own ones
+        self._places[words[shared]] = -1
         prob, base_prob = (1.0 - self.weight) * 10.0**own_logp, self.weight * 10.0**base_logp
         both = at >= 0
         prob[at[both]] += base_prob[both]
-        return np.concatenate((own_words, words[~both])), np.log10(np.concatenate((prob, base_prob[~both])))
+        return np.concatenate((words, base_words[~both])), np.log10(np.concatenate((prob, base_prob[~both])))
 
     async def prefetch(self, histories: Iterable[list[int]]) -> None:
         if self.own is not None:
@@ -85,8 +104,9 @@ class MixedReader:
     def _base_history(self, history: list[int]) -> list[int]:
         """The end of ``history`` that a model reads, in base ids; reply-local (negative) ids
         and words the base lacks become UNK."""
-        to_base, size = self.to_base, len(self.to_base)
-        return [to_base[i] if 0 <= i < size else UNK for i in history[len(history) - self.context :]]
+        size = self.base_size
+        return [i if 0 <= i < size else UNK for i in history[len(history) - self.context :]]
 
     def _own_history(self, history: list[int]) -> list[int]:
-        return [i if 0 <= i < self.own_size else UNK for i in history[len(history) - self.context :]]
+        to_own = self.to_own
+        return [to_own.get(i, UNK) for i in history[len(history) - self.context :]]

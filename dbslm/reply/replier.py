@@ -21,7 +21,7 @@ from dbslm.domain import Concept, Message, ModelInfo
 from dbslm.generation import generate, span_ids
 from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
-from dbslm.reading.mixture import MixedReader, combined_vocabulary
+from dbslm.reading.mixture import CombinedVocabulary, MixedReader
 from dbslm.reading.reader import Bounded, ModelReader
 from dbslm.reply.association import load_vectors
 from dbslm.reply.context import biases_for, cache_sequences
@@ -92,6 +92,7 @@ class Replier:
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._loaded: Loaded | None = None
+        self._combined: tuple[tuple, CombinedVocabulary] | None = None  # with the builds it combines
         self._stale = False  # reload() asked for the vectors, profile, concepts and bans again
         self._loading = asyncio.Lock()
 
@@ -183,9 +184,13 @@ class Replier:
         reader: Bounded | MixedReader | None = Bounded(own, len(vocab)) if own is not None else None
         if base is not None:
             assert isinstance(base.reader, Bounded)  # a base has no base of its own
-            own_size = len(vocab)
-            vocab, to_base, from_base = await asyncio.to_thread(combined_vocabulary, vocab, base.vocab)
-            reader = MixedReader(reader, own_size, base.reader, to_base, from_base, self.base_weight)
+            key = (model.active_build, *base.builds[:2])
+            if self._combined is None or self._combined[0] != key:  # else a batch: it only adds its new words
+                self._combined = key, CombinedVocabulary(base.vocab)
+            combined, own_size = self._combined[1], len(vocab)
+            from_own = await asyncio.to_thread(combined.add, vocab)
+            reader = MixedReader(reader, own_size, base.reader, combined, from_own, self.base_weight)
+            vocab = combined.vocab
         assert reader is not None  # a model without a build has a base (load returns None otherwise)
         return own, reader, vocab, counts
 
