@@ -186,7 +186,7 @@ class Replier:
             assert isinstance(base.reader, Bounded)  # a base has no base of its own
             key = (model.active_build, *base.builds[:2])
             if self._combined is None or self._combined[0] != key:  # else a batch: it only adds its new words
-                self._combined = key, CombinedVocabulary(base.vocab)
+                self._combined = key, await asyncio.to_thread(CombinedVocabulary, base.vocab)  # a copy of the base's
             combined, own_size = self._combined[1], len(vocab)
             from_own = await asyncio.to_thread(combined.add, vocab)
             reader = MixedReader(reader, own_size, base.reader, combined, from_own, self.base_weight)
