@@ -52,14 +52,13 @@ class MixedReader:
     def __init__(
         self,
         own: Bounded | None,
-        own_size: int,
         base: Bounded,
         combined: CombinedVocabulary,
         from_own: np.ndarray,
         weight: float,
     ) -> None:
-        """``from_own``: own id -> combined id, for the ``own_size`` words of the own version."""
-        self.own, self.own_size, self.base = own, own_size, base
+        """``from_own``: own id -> combined id, for each word of the own version."""
+        self.own, self.base = own, base
         self.base_size, self.to_own, self.from_own = combined.base_size, combined.to_own, from_own
         self.weight = weight
         self.context = max(base.model.order, own.model.order if own is not None else 1) - 1  # tokens they read

@@ -187,9 +187,9 @@ class Replier:
             key = (model.active_build, *base.builds[:2])
             if self._combined is None or self._combined[0] != key:  # else a batch: it only adds its new words
                 self._combined = key, await asyncio.to_thread(CombinedVocabulary, base.vocab)  # a copy of the base's
-            combined, own_size = self._combined[1], len(vocab)
+            combined = self._combined[1]
             from_own = await asyncio.to_thread(combined.add, vocab)
-            reader = MixedReader(reader, own_size, base.reader, combined, from_own, self.base_weight)
+            reader = MixedReader(reader, base.reader, combined, from_own, self.base_weight)
             vocab = combined.vocab
         assert reader is not None  # a model without a build has a base (load returns None otherwise)
         return own, reader, vocab, counts
