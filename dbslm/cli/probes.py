@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from dbslm.store import Store
 from dbslm.text.dialogs import Pair, stream_pairs
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.text.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from dbslm.engine import DBSLMEngine
 
 PROBE_USER = "train-probe"
 SAMPLE_SEED = 0
@@ -123,15 +127,17 @@ class Prober:
     """Takes probes of one model during a run and keeps its timeline."""
 
     def __init__(self, store: Store, model: str) -> None:
-        from dbslm.engine import DBSLMEngine  # the chat engine is a third of a training's imports: only probes need it
-
-        self.store = store
-        self.engine = DBSLMEngine(store, model, embedder=load_settings().embedder_model)  # the caller closes the store
+        self.store, self.model_name = store, model
+        self.engine: DBSLMEngine | None = None  # made by the first probe: a run without probes never imports it
         self.probes: list[Probe] = []
 
     async def probe(self, kind: str, pairs: list[Pair], tokens: int, source: str) -> Probe:
         """Answer every prompt of ``pairs`` (its own conversation, seed = its position) and
         score the replies and references."""
+        if self.engine is None:
+            from dbslm.engine import DBSLMEngine  # a third of a training's imports
+
+            self.engine = DBSLMEngine(self.store, self.model_name, embedder=load_settings().embedder_model)
         replies = []
         for i, (prompt, _) in enumerate(pairs):
             conversation = await self.engine.start_conversation(PROBE_USER)
@@ -162,7 +168,7 @@ class Prober:
         """The active build and each reference's perplexity under it (one look-up for all);
         read again when another process switched builds meanwhile."""
         for _ in range(MAX_ATTEMPTS):
-            model = await trained_model(self.store, self.engine.model_name)
+            model = await trained_model(self.store, self.model_name)
             tokenize = get_tokenizer(model.tokenizer).tokenize
             vocab = await self.store.models.vocabulary(model)
             parts = await asyncio.to_thread(_encoded, vocab, tokenize, references)
@@ -174,7 +180,7 @@ class Prober:
             return model.active_build, [
                 perplexity(p, scores[end - len(p) : end]) if len(p) else None for p, end in zip(parts, ends)
             ]
-        raise DbslmError(f"model {self.engine.model_name!r} kept changing while it was probed; try again")
+        raise DbslmError(f"model {self.model_name!r} kept changing while it was probed; try again")
 
 
 def _finite(value: float) -> float | None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class Progress:
@@ -23,19 +24,7 @@ class Progress:
         self.bytes = 0  # of input read
         self.tokens = 0  # trained
         self.started = time.monotonic()
-        self.bar = (
-            tqdm(
-                total=total,
-                desc="reading",
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                dynamic_ncols=True,
-                file=sys.stderr,
-            )
-            if sys.stderr.isatty()
-            else None
-        )
+        self.bar = _bar(total) if sys.stderr.isatty() else None
 
     def read(self, nbytes: int) -> None:
         """Count ``nbytes`` more bytes of input read (called from the reading thread)."""
@@ -82,5 +71,14 @@ class Progress:
         if self.bar is None:
             print(text, file=stream, flush=True)
         else:
-            tqdm.write(text, file=stream)
+            self.bar.write(text, file=stream)
             stream.flush()
+
+
+def _bar(total: int) -> tqdm:
+    """The bar over ``total`` bytes (tqdm is imported only for a terminal)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, desc="reading", unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True, file=sys.stderr
+    )
