@@ -10,6 +10,7 @@ import numpy as np
 from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram import count_probs, hashing, scoring
+from dbslm.ngram.counting import distinct
 from dbslm.store import Store
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.text.vocab import BOS, EOS, SEP
@@ -144,7 +145,7 @@ async def _lookup(
 async def _contexts(store: Store, build: int, q: scoring.Queries) -> np.ndarray:
     """The statistics (total, n1, n2, n3) of the count-form context that each order sees
     before each position of ``q`` (zeros where no word follows it), shaped (order, positions, 4)."""
-    wanted = [np.unique(q.ctx[n - 1][q.valid(n)]) for n in range(1, q.order + 1)]
+    wanted = [distinct(q.ctx[n - 1][q.valid(n)]) for n in range(1, q.order + 1)]
     rows = await store.models.context_stats(
         build, np.concatenate([np.full(len(w), n) for n, w in enumerate(wanted, 1)]), np.concatenate(wanted)
     )

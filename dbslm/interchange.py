@@ -12,6 +12,7 @@ from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram import hashing
 from dbslm.ngram.arpa import ArpaOrder, read_arpa, write_arpa
+from dbslm.ngram.counting import distinct
 from dbslm.ngram.heads import top_k
 from dbslm.ngram.kneser_ney import estimate, with_unk
 from dbslm.ngram.quantize import quantize
@@ -97,7 +98,7 @@ def arpa_tables(orders: list[ArpaOrder], head_size: int, source: str) -> tuple[M
         for column in range(order.n - 1):
             ctx = hashing.extend_array(ctx, ids[:, column])
         word = ids[:, -1]
-        if len(np.unique(hashing.extend_array(ctx, word))) != len(word):
+        if len(distinct(hashing.extend_array(ctx, word))) != len(word):
             raise DbslmError(f"{source}: the {order.n}-gram section lists an n-gram twice")
         codes, lut = quantize(order.logp)
         backoff = order.backoff if order.n < len(orders) else None

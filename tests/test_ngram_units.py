@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dbslm.ngram import hashing
-from dbslm.ngram.counting import count_ngrams, merge_counts
+from dbslm.ngram.counting import count_ngrams, distinct, merge_counts
 from dbslm.ngram.kneser_ney import estimate, with_unk
 from dbslm.ngram.quantize import quantize
 from dbslm.ngram.tables import context_keys, counts_from_rows
@@ -70,6 +70,12 @@ def test_counts_survive_the_round_trip_through_rows(sentences):
     ctx, _ = context_keys(counts)
     rows = [(c[::-1], o.words[::-1], o.counts[::-1]) for c, o in zip(ctx, counts)]  # any row order
     assert as_tuples(counts_from_rows(rows)) == as_tuples(counts)
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=50), st.integers(1, 3))
+def test_distinct_values_are_those_of_np_unique(values, repeats):
+    array = np.array(values * repeats, dtype=np.int64)
+    assert distinct(array).tolist() == np.unique(array).tolist()
 
 
 def test_python_and_numpy_hashes_agree():

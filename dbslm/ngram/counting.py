@@ -78,6 +78,14 @@ def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ranked[starts], np.diff(np.r_[starts, len(values)])
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of ``values``, as ``np.unique(values)`` gives them, by
+    sorting: numpy 2.3's hash-based ``np.unique`` is 2-10x slower on int64 keys such as
+    context hashes (590 against 60 ms at 810k)."""
+    ranked = np.sort(values)
+    return ranked[_run_starts(ranked)]
+
+
 def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) of each run of equal adjacent values."""
     starts = np.flatnonzero(_run_starts(values))

@@ -18,7 +18,7 @@ from dbslm import telemetry
 from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
 from dbslm.ngram.count_tables import CountTables, count_tables
-from dbslm.ngram.counting import OrderCounts, count_ngrams, merge_texts
+from dbslm.ngram.counting import OrderCounts, count_ngrams, distinct, merge_texts
 from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.ngram.tables import counts_from_rows
 from dbslm.store import Store
@@ -243,7 +243,7 @@ def _build(
         except ValueError:
             raise DbslmError(never_learned(model.name)) from None
     tables = count_tables(counts, head_size) if len(counts[0].keys) else None
-    changed = np.unique(ids) if old_counts is not None else np.arange(len(vocab))
+    changed = distinct(ids) if old_counts is not None else np.arange(len(vocab))
     return tables, counts, vocab_update(vocab, changed.tolist(), _frequencies(counts[0], changed))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from dbslm.domain import ModelInfo
 from dbslm.errors import DbslmError
+from dbslm.ngram.counting import distinct
 from dbslm.ngram.delta import (
     BatchGrams,
     batch_grams,
@@ -140,7 +141,7 @@ def _vocab_update(vocab: Vocabulary, ids: np.ndarray, grams: BatchGrams, count_a
     """The vocabulary rows of the batch's words, with their frequencies now."""
     unigrams = grams.n == 1
     freq = dict(zip(grams.word[unigrams].tolist(), count_after[unigrams].tolist()))
-    changed = np.unique(ids).tolist()
+    changed = distinct(ids).tolist()
     return vocab_update(vocab, changed, [freq.get(i, 0) for i in changed])
 
 
