@@ -21,30 +21,30 @@ from dbslm.store.schema import BUILD_TABLES, TABLES
 
 log = logging.getLogger(__name__)
 SCHEMA = {t.name: t for t in TABLES}
+TABLES_AHEAD = 1  # computed tables waiting for a lane (one more is in the computing thread's hand)
 CONTEXT_COLUMNS = ("build", "n", "ctx", "total", "n1", "n2", "n3", "head_words", "head_counts")
 
 
 async def write_count_rows(db: Database, build: int, tables: CountTables) -> None:
-    """Insert every row of a count-form build, as :func:`write_probability_rows` does, each
-    table's rows sorted in a thread while the one before is written; the dialect's
-    ``build_lanes`` tables at once (each lane a connection of its own)."""
+    """Insert every row of a count-form build, as :func:`write_probability_rows` does: one
+    thread computes each table's rows in turn (sorted, ahead of the writing by up to
+    ``TABLES_AHEAD``) while the dialect's ``build_lanes`` write them (each lane a connection of
+    its own)."""
     rows = count_rows(build, tables)
-    taking = asyncio.Lock()
+    ready: asyncio.Queue[tuple[str, tuple[str, ...], list] | None] = asyncio.Queue(TABLES_AHEAD)
+    lanes = db.dialect.build_lanes
 
-    async def take() -> tuple[str, tuple[str, ...], list] | None:
-        async with taking:  # one thread at a time advances the generator
-            return await asyncio.to_thread(next, rows, None)
+    async def compute() -> None:
+        while (table := await asyncio.to_thread(next, rows, None)) is not None:
+            await ready.put(table)
+        for _ in range(lanes):
+            await ready.put(None)  # each lane's end
 
     async def lane() -> None:
-        following = asyncio.create_task(take())
-        try:
-            while (table := await following) is not None:
-                following = asyncio.create_task(take())
-                await insert_in_parts(db, *table)
-        finally:
-            following.cancel()
+        while (table := await ready.get()) is not None:
+            await insert_in_parts(db, *table)
 
-    running = [asyncio.create_task(lane()) for _ in range(db.dialect.build_lanes)]
+    running = [asyncio.create_task(compute()), *(asyncio.create_task(lane()) for _ in range(lanes))]
     try:
         await asyncio.gather(*running)  # the first failure, as one lane would raise it
     finally:
