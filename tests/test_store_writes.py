@@ -38,9 +38,10 @@ async def bulk(db):
     await database.close()
 
 
-async def test_values_survive_a_bulk_insert(bulk):
+@pytest.mark.parametrize("nulls", [7, None])  # a text column with NULLs, and one of strings only
+async def test_values_survive_a_bulk_insert(bulk, nulls):
     count = 5000  # past the size where MariaDB switches to LOAD DATA
-    texts = [HOSTILE[i % len(HOSTILE)] if i % 7 else None for i in range(count)]
+    texts = [HOSTILE[i % len(HOSTILE)] if nulls is None or i % nulls else None for i in range(count)]
     blobs = [bytes([i % 256, 0, 9, 10, 92, 255]) if i % 5 else None for i in range(count)]
     reals = [i / 3 - 700.0 for i in range(count)]
     flags = [i % 2 == 0 for i in range(count)]
