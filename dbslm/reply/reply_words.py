@@ -44,9 +44,9 @@ NO_REPLY_WORDS = ReplyWords([], [], np.zeros(0), np.zeros(0, dtype=np.int64))
 def count_reply_words(pairs: Sequence[tuple[list[str], list[str]]]) -> ReplyWords:
     """The reply words of each prompt word of ``pairs`` (each: the prompt's and the response's
     lower-cased words; longer ones than MAX_WORD_CHARS, pasted hashes and links, are left out)."""
-    prompts = [sorted(set(p)) for p, _ in pairs]
-    responses = [sorted(set(r)) for _, r in pairs]
-    vocabulary = sorted({w for bag in prompts + responses for w in bag if len(w) <= MAX_WORD_CHARS})
+    prompts = [set(p) for p, _ in pairs]
+    responses = [set(r) for _, r in pairs]
+    vocabulary = sorted(w for w in set().union(*prompts, *responses) if len(w) <= MAX_WORD_CHARS)
     if not vocabulary:
         return NO_REPLY_WORDS
     index = {w: i for i, w in enumerate(vocabulary)}

@@ -12,8 +12,10 @@ stored as rows (``word_vectors``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,17 +80,12 @@ def count_vectors(
 
     Deterministic for a given input and ``seed``."""
     bags = [set(prompt) | set(response) for prompt, response in pairs]
-    frequency: dict[str, int] = {}
-    for bag in bags:
-        for word in bag:
-            frequency[word] = frequency.get(word, 0) + 1
+    frequency = Counter(chain.from_iterable(bags))  # pairs with the word
     words = sorted(w for w, n in frequency.items() if n >= min_pairs and len(w) <= MAX_WORD_CHARS)
     if len(words) < 2:
         return EMPTY
     docs = presence(bags, {w: i for i, w in enumerate(words)}, np.float32)
-    cooc = (docs.T @ docs).tocoo()
-    off_diagonal = cooc.row != cooc.col
-    matrix = _ppmi(cooc.row[off_diagonal], cooc.col[off_diagonal], cooc.data[off_diagonal], len(words))
+    matrix = _ppmi((docs.T @ docs).tocsr())
     k = min(dims, len(words) - 1)
     left, singular = _truncated_svd(matrix, k, seed)
     vectors = (left * np.sqrt(singular)).astype(np.float32)
@@ -97,34 +94,42 @@ def count_vectors(
     return WordVectors(words, weights, vectors)
 
 
-def presence(bags: Sequence[Iterable[str]], index: dict[str, int], dtype: type = np.float64) -> sparse.csr_matrix:
+def presence(bags: Sequence[Collection[str]], index: dict[str, int], dtype: type = np.float64) -> sparse.csr_matrix:
     """One row per bag of words, with a 1 in the column ``index`` gives each of its words
     (words ``index`` lacks are left out)."""
     import scipy.sparse as sparse
 
-    rows = np.fromiter((r for r, bag in enumerate(bags) for w in bag if w in index), dtype=np.int64)
-    cols = np.fromiter((index[w] for bag in bags for w in bag if w in index), dtype=np.int64)
-    return sparse.csr_matrix((np.ones(len(rows), dtype), (rows, cols)), shape=(len(bags), len(index)))
+    columns = np.fromiter(map(index.get, chain.from_iterable(bags), repeat(-1)), dtype=np.int64)
+    rows = np.repeat(np.arange(len(bags)), np.fromiter(map(len, bags), dtype=np.int64, count=len(bags)))
+    known = columns >= 0
+    return sparse.csr_matrix(
+        (np.ones(int(known.sum()), dtype), (rows[known], columns[known])), shape=(len(bags), len(index))
+    )
 
 
-def _ppmi(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, size: int) -> sparse.csr_matrix:
-    """Positive PMI of co-occurrence counts, context counts smoothed by CONTEXT_SMOOTHING."""
-    counts = counts.astype(np.float64)
+def _ppmi(cooc: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Positive PMI of the off-diagonal co-occurrence counts ``cooc``, context counts smoothed
+    by CONTEXT_SMOOTHING, as float32 (the precision the vectors are stored in); computed on
+    the matrix's own entries, which are dropped where not positive."""
+    rows = np.repeat(np.arange(cooc.shape[0]), np.diff(cooc.indptr))
+    cols = cooc.indices
+    counts = np.where(rows != cols, cooc.data, 0.0).astype(np.float64)
     total = counts.sum()
-    row_sums = np.bincount(rows, counts, size)
-    context = np.bincount(cols, counts, size) ** CONTEXT_SMOOTHING
+    row_sums = np.bincount(rows, counts, cooc.shape[0])
+    context = np.bincount(cols, counts, cooc.shape[0]) ** CONTEXT_SMOOTHING
     context *= total / context.sum()
-    pmi = np.log(counts * total / (row_sums[rows] * context[cols]))
-    keep = pmi > 0
-    import scipy.sparse as sparse
-
-    return sparse.csr_matrix((pmi[keep], (rows[keep], cols[keep])), shape=(size, size))
+    with np.errstate(divide="ignore", invalid="ignore"):  # the diagonal: log 0 (or 0/0), dropped below
+        pmi = np.log(counts * total / (row_sums[rows] * context[cols]))
+    cooc.data = np.where(pmi > 0, pmi, 0.0).astype(np.float32)
+    cooc.eliminate_zeros()
+    return cooc
 
 
 def _truncated_svd(matrix: sparse.csr_matrix, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The top ``k`` left singular vectors and values (randomized range finder, Halko et al. 2011)."""
+    """The top ``k`` left singular vectors and values (randomized range finder, Halko et al. 2011),
+    in the matrix's precision."""
     rng = np.random.default_rng(seed)
-    basis = matrix @ rng.standard_normal((matrix.shape[1], k + 10))
+    basis = matrix @ rng.standard_normal((matrix.shape[1], k + 10)).astype(matrix.dtype)
     for _ in range(POWER_ITERATIONS):
         basis, _ = np.linalg.qr(basis)
         basis = matrix @ (matrix.T @ basis)
