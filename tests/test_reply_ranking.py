@@ -5,6 +5,7 @@ words stored as rows and recounted when pairs are forgotten; the sentence-model 
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -52,6 +53,14 @@ def test_counting_is_deterministic_and_skips_rare_and_overlong_words():
     assert first.words == second.words and np.array_equal(first.matrix, second.matrix)
     assert "x" * 65 not in first.words and "once" in first.words
     assert "lonely" not in count_vectors(pairs + [(["lonely"], ["word"])], dims=4).words
+
+
+def test_words_that_never_share_a_pair_get_zero_vectors_quietly():
+    pairs = [(["tea"], ["tea"]), (["rain"], ["rain"]), (["tea"], []), (["rain"], [])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0/0 on the way
+        vectors = count_vectors(pairs, dims=4)
+    assert vectors.words == ["rain", "tea"] and not vectors.matrix.any()
 
 
 async def test_the_reply_on_the_messages_topic_leads(tmp_path):

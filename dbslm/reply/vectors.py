@@ -115,6 +115,10 @@ def _ppmi(cooc: sparse.csr_matrix) -> sparse.csr_matrix:
     cols = cooc.indices
     counts = np.where(rows != cols, cooc.data, 0.0).astype(np.float64)
     total = counts.sum()
+    if not total:  # no two words share a pair: no weight is positive
+        import scipy.sparse as sparse
+
+        return sparse.csr_matrix(cooc.shape, dtype=np.float32)
     row_sums = np.bincount(rows, counts, cooc.shape[0])
     context = np.bincount(cols, counts, cooc.shape[0]) ** CONTEXT_SMOOTHING
     context *= total / context.sum()
