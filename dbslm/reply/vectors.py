@@ -109,8 +109,8 @@ def presence(bags: Sequence[Collection[str]], index: dict[str, int], dtype: type
 
 def _ppmi(cooc: sparse.csr_matrix) -> sparse.csr_matrix:
     """Positive PMI of the off-diagonal co-occurrence counts ``cooc``, context counts smoothed
-    by CONTEXT_SMOOTHING, as float32 (the precision the vectors are stored in); computed on
-    the matrix's own entries, which are dropped where not positive."""
+    by CONTEXT_SMOOTHING, as float32 (the precision the vectors are stored in): computed in
+    place on the matrix's own entries, which are dropped where not positive."""
     rows = np.repeat(np.arange(cooc.shape[0]), np.diff(cooc.indptr))
     cols = cooc.indices
     counts = np.where(rows != cols, cooc.data, 0.0).astype(np.float64)
