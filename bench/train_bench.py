@@ -6,12 +6,15 @@ Runs ``dbslm train`` (SQLite, whitespace tokenizer) on the pentateuch corpus and
 ~800k-token corpus of bench/corpus.py, and ``lmplz -o N -S 1G`` on the same files when it is
 found (``KENLM_BIN`` folder, or the PATH). Reports wall time, tokens per second, peak RSS and
 where dbslm's time goes (stage boundaries from its progress lines). ``--record`` appends the
-table to bench/RESULTS.md.
+table to bench/RESULTS.md. dbslm runs byte-compiled, as pip installs it and as any run leaves
+it unless ``PYTHONDONTWRITEBYTECODE`` is set (it is on the project's machine, which would
+otherwise compile every module at every start).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import subprocess
@@ -43,6 +46,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
     args = parser.parse_args()
     lmplz = lmplz_path()
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "dbslm", quiet=1)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "pentateuch-x5.txt"

@@ -16,7 +16,7 @@ from bot.rules import heard, message_key, unpinging
 from bot.settings import BotSettings
 from dbslm.engine import DBSLMEngine
 from dbslm.listening.listener import Listener
-from dbslm.telemetry import ANSWER_SECONDS, ANSWERS, ERRORS, MESSAGES, QUEUED
+from dbslm.telemetry import metrics
 from dbslm.text.valid import repaired
 
 HEALTH_SECONDS = 2.0
@@ -44,6 +44,7 @@ class BotCore:
         self._locks: dict[str, asyncio.Lock] = {}
         self._users = RateLimiter(settings.user_rate, settings.rate_window)
         self._channels = RateLimiter(settings.channel_rate, settings.rate_window)
+        self.metrics = metrics()
 
     async def handle(self, message: Message, send: Send, limit: int = 2000) -> None:
         """Answer ``message`` through ``send``, split into parts of at most ``limit`` characters.
@@ -52,15 +53,15 @@ class BotCore:
         elsewhere it is neither answered nor learned. A message answered only by the reply
         chance is dropped quietly when the rate limits say so. Counted in :mod:`dbslm.telemetry`."""
         started = time.perf_counter()
-        MESSAGES.labels(message.platform).inc()
+        self.metrics.messages.labels(message.platform).inc()
         try:
             kind = await self._handle(message, send, limit)
         except Exception:
-            ERRORS.labels("message").inc()
+            self.metrics.errors.labels("message").inc()
             raise
         if kind is not None:
-            ANSWERS.labels(kind).inc()
-            ANSWER_SECONDS.labels(kind).observe(time.perf_counter() - started)
+            self.metrics.answers.labels(kind).inc()
+            self.metrics.answer_seconds.labels(kind).observe(time.perf_counter() - started)
 
     async def _handle(self, message: Message, send: Send, limit: int) -> str | None:
         """:meth:`handle`; what was sent: a reply, a command's answer, a refusal, or None."""
@@ -161,7 +162,7 @@ class BotCore:
         """Why the bot cannot serve now (its database does not answer within
         :data:`HEALTH_SECONDS`), or None when it can; refreshes the queue gauge."""
         try:
-            QUEUED.set(await asyncio.wait_for(self.communities.queue.waiting(), HEALTH_SECONDS))
+            self.metrics.queued.set(await asyncio.wait_for(self.communities.queue.waiting(), HEALTH_SECONDS))
         except asyncio.TimeoutError:
             return f"the database did not answer within {HEALTH_SECONDS:g} s"
         except Exception as exc:  # noqa: BLE001 - whatever fails, the bot cannot serve: say what
