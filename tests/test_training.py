@@ -147,3 +147,32 @@ def test_a_model_with_a_zero_discount_trains_on_every_backend(cli, db, tmp_path)
     assert "\t-99\n" in exported.read_text()  # the backoff of "a c": no mass left, a finite floor
     scored = cli("eval", corpus, "--db", db, "--json")
     assert scored.code == 0 and scored.json()["perplexity_including_oovs"] < 10
+
+
+async def test_a_first_training_that_fails_while_counting_leaves_the_model_untrained(db, monkeypatch):
+    """A first build's vocabulary is written while its text is counted: when the counting
+    fails, the model is left untrained (no build, nothing active), and the next training
+    replaces what vocabulary was written."""
+    from dbslm.errors import DbslmError
+    from dbslm.store import open_store
+    from dbslm.training import builds
+
+    counted = builds._build
+
+    def failing(*args: object) -> object:
+        time.sleep(0.5)  # the vocabulary is written meanwhile
+        raise DbslmError("the counting failed")
+
+    async with await open_store(db) as store:
+        model = await builds.resolve_model(store, "base", 2, "whitespace", reset=False)
+        monkeypatch.setattr(builds, "_build", failing)
+        with pytest.raises(DbslmError, match="counting failed"):
+            await builds.train(store, model, sentences=[["lost", "words", "here"]])
+        assert (await store.models.model("base")).active_build is None
+        assert table_rows(db, "SELECT COUNT(*) FROM vocab") == [(7,)]
+        monkeypatch.setattr(builds, "_build", counted)
+        model = await builds.resolve_model(store, "base", None, None, reset=False)
+        report = await builds.train(store, model, sentences=[["a", "b", "a"]])
+    assert report.ngrams == {1: 5, 2: 4}
+    assert table_rows(db, "SELECT text, freq FROM vocab WHERE id > 3 ORDER BY id") == [("a", 2), ("b", 1)]
+    assert table_rows(db, "SELECT status FROM builds") == [("active",)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -236,11 +236,28 @@ class ModelStore:
         built = await self.db.fetchone("SELECT finished_at FROM builds WHERE id = ?", (model.active_build,))
         return int(tokens[0]), (float(built[0]) if built and built[0] is not None else None)
 
+    async def write_first_vocabulary(self, model: ModelInfo, vocab: VocabUpdate) -> int:
+        """Write the whole vocabulary of a model without a build yet, creating its row if it is
+        new; returns its id. Nobody reads it before the model's first switch, so a training
+        writes it while the text is counted (and passes no vocabulary to :meth:`write_build`)."""
+        model_id = model.id
+        async with self.db.transaction() as tx:
+            if model_id is None:
+                model_id = await _create_model(tx, model, model.order)
+            await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
+        await insert_in_parts(
+            self.db,
+            "vocab",
+            VOCAB_COLUMNS,
+            [model_id, vocab.ids, vocab.texts, [int(i < len(CONTROL_TOKENS)) for i in vocab.ids], vocab.freqs],
+        )
+        return model_id
+
     async def write_build(
         self,
         model: ModelInfo,
         tables: CountTables | ModelTables | None,
-        vocab: VocabUpdate,
+        vocab: VocabUpdate | None,
         *,
         replace_vocab: bool,
         source: str,
@@ -256,6 +273,8 @@ class ModelStore:
         switch; then, in one transaction, update the vocabulary and switch. Interrupted
         anywhere, the previous build keeps serving and the leftovers are purged by the next
         run. The caller holds the model's training lock.
+        ``vocab`` is None for a model without a build whose vocabulary
+        :meth:`write_first_vocabulary` wrote already.
         With ``tables`` None (an existing model left without n-grams) no build is written:
         the switch retires the active build and the model has none (untrained). ``on_switch``
         runs inside the switch transaction (with it and the model id): rows that must change
@@ -266,11 +285,7 @@ class ModelStore:
             order = tables.order
             async with self.db.transaction() as tx:
                 if model_id is None:
-                    model_id = await tx.execute(
-                        "INSERT INTO models (name, ngram_order, tokenizer, active_build, created_at) "
-                        "VALUES (?, ?, ?, NULL, ?)",
-                        (model.name, order, model.tokenizer, time.time()),
-                    )
+                    model_id = await _create_model(tx, model, order)
                 form = COUNTS if isinstance(tables, CountTables) else PROBABILITIES
                 build = await tx.execute(
                     "INSERT INTO builds (model_id, status, source, ngram_order, sentences, tokens, created_at, form, "
@@ -291,15 +306,8 @@ class ModelStore:
             else:
                 await write_probability_rows(self.db, build, tables)
         unread = model.active_build is None  # nobody reads the vocabulary of a model before its first switch
-        if unread:  # so it is written beside the build's rows, not in the switch
-            async with self.db.transaction() as tx:
-                await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
-            await insert_in_parts(
-                self.db,
-                "vocab",
-                VOCAB_COLUMNS,
-                [model_id, vocab.ids, vocab.texts, [int(i < len(CONTROL_TOKENS)) for i in vocab.ids], vocab.freqs],
-            )
+        if unread and vocab is not None:  # so it is written beside the build's rows, not in the switch
+            await self.write_first_vocabulary(replace(model, id=model_id), vocab)
         async with self.db.transaction() as tx:
             if replace_vocab and not unread:
                 await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
@@ -352,6 +360,14 @@ class ModelStore:
         if self.cold is not None:
             await self.cold.purge(builds)
         return sum([await purge_build(self.db, build) for build in builds])
+
+
+async def _create_model(tx: Transaction, model: ModelInfo, order: int) -> int:
+    """Insert the row of a new model, untrained (no active build); returns its id."""
+    return await tx.execute(
+        "INSERT INTO models (name, ngram_order, tokenizer, active_build, created_at) VALUES (?, ?, ?, NULL, ?)",
+        (model.name, order, model.tokenizer, time.time()),
+    )
 
 
 async def write_vocab(tx: Transaction, model_id: int, vocab: VocabUpdate) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from dbslm.training.increment import learn_in_place, never_learned, text_size, v
 
 MAX_ORDER = 6
 DEFAULT_ORDER = 3
+T = TypeVar("T")
 DEFAULT_TOKENIZER = "regex"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
@@ -174,9 +176,14 @@ async def _rebuild(
                 rows = [await models.order_counts(active, n) for n in range(1, model.order + 1)]
                 old_counts = await asyncio.to_thread(counts_from_rows, rows)
             progress("counting and estimating")
-            tables, counts, update = await asyncio.to_thread(
-                _build, model, vocab, ids, sign, old_counts, batches, head_size
-            )
+            counting = asyncio.to_thread(_build, model, vocab, ids, sign, old_counts, batches, head_size)
+            if active is None:  # nobody reads a first build's vocabulary before its switch: written while counting
+                model, (tables, counts, _) = await _with_first_vocabulary(store, model, _whole(vocab, ids), counting)
+                update = None
+            else:
+                tables, counts, update = await counting
+                if update is None:  # a reset
+                    update = _whole(vocab, ids)
             sizes = tables.sizes if tables is not None else {}
             progress(f"writing {sum(sizes.values()):,} n-grams")
             build = await models.write_build(
@@ -231,10 +238,10 @@ def _build(
     old_counts: list[OrderCounts] | None,
     batches: list[tuple[np.ndarray, int]],
     head_size: int,
-) -> tuple[CountTables | None, list[OrderCounts], VocabUpdate]:
+) -> tuple[CountTables | None, list[OrderCounts], VocabUpdate | None]:
     """The tables of the old counts, with the ``batches`` the build took in place since they
     were kept, plus ``sign`` times the text's ``ids`` (None when no n-gram is left), those
-    counts and the vocabulary rows to write."""
+    counts and the vocabulary rows to change (None without old counts: see :func:`_whole`)."""
     if old_counts is None:  # a model's first build (or a reset): its text, added
         counts = count_ngrams(ids, model.order)
     else:
@@ -243,8 +250,30 @@ def _build(
         except ValueError:
             raise DbslmError(never_learned(model.name)) from None
     tables = count_tables(counts, head_size) if len(counts[0].keys) else None
-    changed = distinct(ids) if old_counts is not None else np.arange(len(vocab))
+    if old_counts is None:
+        return tables, counts, None
+    changed = distinct(ids)
     return tables, counts, vocab_update(vocab, changed.tolist(), _frequencies(counts[0], changed))
+
+
+def _whole(vocab: Vocabulary, ids: np.ndarray) -> VocabUpdate:
+    """Every row of a vocabulary learned from ``ids`` alone (a first build or a reset)."""
+    return vocab_update(vocab, list(range(len(vocab))), np.bincount(ids, minlength=len(vocab)).tolist())
+
+
+async def _with_first_vocabulary(
+    store: Store, model: ModelInfo, vocab: VocabUpdate, counting: Awaitable[T]
+) -> tuple[ModelInfo, T]:
+    """What ``counting`` gives, with the model's first vocabulary written meanwhile (the model
+    then has an id: its row is made if it is new)."""
+    writing = asyncio.create_task(store.models.write_first_vocabulary(model, vocab))
+    try:
+        counted = await counting
+        return replace(model, id=await writing), counted
+    except BaseException:
+        writing.cancel()
+        await asyncio.gather(writing, return_exceptions=True)
+        raise
 
 
 def _frequencies(unigrams: OrderCounts, ids: np.ndarray) -> list[int]:
