@@ -17,6 +17,7 @@ from bot.core import BotCore
 from bot.events import Message
 from dbslm.domain import ChannelMessage, Status
 from dbslm.listening.backfill import BackfillError, HistoryPage
+from dbslm.listening.learning import ChannelLearning
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import resolve_model, train
 from tests.helpers import SETTINGS, assert_same_model, ngrams_by_text, owners_of
@@ -262,6 +263,31 @@ async def test_shutdown_stops_a_backfill_that_resumes_later(core):
     history.gate.set()
     await core.commands.wait_for_training()
     assert len(await learned(core)) == 54 and history.reads == 2 + 2  # resumed at the second page
+
+
+async def test_a_backfill_reads_the_next_pages_while_the_rows_before_are_queued(core, monkeypatch):
+    """Queueing a page's rows (a bulk write) and reading and sifting the next pages overlap:
+    the pages still arrive in order, each message is learned once."""
+    history = FakeHistory(80, 10)
+    seen_during: list[int] = []  # pages read while each queueing was under way
+    queue = ChannelLearning.queue
+
+    async def slow_queue(self: ChannelLearning, messages: list[ChannelMessage]) -> int:
+        before = history.reads
+        await asyncio.sleep(0.05)  # a write that takes a while
+        seen_during.append(history.reads - before)
+        return await queue(self, messages)
+
+    async def paced(cursor: str | None) -> HistoryPage:
+        await asyncio.sleep(0.01)  # a platform's page comes after a round trip
+        return await history(cursor)
+
+    monkeypatch.setattr(ChannelLearning, "queue", slow_queue)
+    command = Message("discord", "g1", "c1", "boss", "/train history 1000", is_admin=True, history=paced)
+    await core.handle(command, _ignore)
+    await core.commands.wait_for_training()
+    assert max(seen_during) >= 2  # pages were read while rows were being queued
+    assert sorted(await learned(core)) == sorted(m.text for m in history.messages if not m.from_bot)
 
 
 class SlowHistory:

@@ -3,11 +3,12 @@
 A reader hands over the channel's history, newest first, one page per call (paginated and
 rate-limit aware on the platform's side). Messages that passed the listening rules are queued
 under their platform ids (a message is never queued twice) and learned in large batches.
-Pages are queued while the next one is read (pages that come faster than they are written,
-together); the cursor is saved after the rows it passed are queued, so a backfill interrupted
-by a restart resumes where it stopped and learns nothing twice. Each build rewrites the whole
-model, so a build starts only when the backfill has queued as many new messages as before it:
-a long backfill rewrites the model a few times, not once per fixed-size batch.
+The next pages are read and sifted while the rows of those before are queued (one queueing
+at a time, in order; pages that come faster than they are queued go in together); the cursor
+is saved after the rows it passed are queued, so a backfill interrupted by a restart resumes
+where it stopped and learns nothing twice. Each build rewrites the whole model, so a build
+starts only when the backfill has queued as many new messages as before it: a long backfill
+rewrites the model a few times, not once per fixed-size batch.
 """
 
 from __future__ import annotations
@@ -63,16 +64,29 @@ async def backfill(
     seen, queued, waiting = 0, 0, 0
     started = reported = time.monotonic()
     problem = ""
-    rows: list[ChannelMessage] = []  # of pages read but not queued yet (the saved cursor is before them)
-    unsaved = False  # whether pages were read since the cursor was saved
+    rows: list[ChannelMessage] = []  # of pages read but not handed to queueing yet
+    unsaved = False  # whether pages were read since the rows were last handed to queueing
+    writing: asyncio.Task[int] | None = None  # the rows handed last, queued while the next pages are read
     learning_tasks: list[asyncio.Task] = []  # batches build while the next pages are read
     reading: asyncio.Future[HistoryPage[Heard]] | None = asyncio.ensure_future(read(cursor))
 
-    async def queue() -> int:
-        """Queue the rows of the pages read, then save the cursor after them; returns how many were new."""
-        fresh = await learning.queue(rows)
-        await save_cursor(cursor)
+    async def queue(batch: list[ChannelMessage], upto: str | None) -> int:
+        """Queue ``batch``, then save the cursor ``upto`` after it; returns how many were new."""
+        fresh = await learning.queue(batch)
+        await save_cursor(upto)
         return fresh
+
+    async def written() -> None:
+        """Wait for the rows handed to queueing (still queued if this is cancelled), count
+        them, and start a build when enough wait: the model grows by doubling."""
+        nonlocal writing, queued, waiting
+        if writing is None:
+            return
+        fresh = await asyncio.shield(writing)
+        writing, queued, waiting = None, queued + fresh, waiting + fresh
+        if waiting >= max(LEARN_EVERY, queued - waiting):
+            learning_tasks.append(asyncio.create_task(learning.learn_queued()))
+            waiting = 0
 
     try:
         while reading is not None:  # whole pages: a resumed backfill starts at the next one
@@ -88,23 +102,24 @@ async def backfill(
             reading = asyncio.ensure_future(read(cursor)) if more else None
             if len(rows) < QUEUE_EVERY and await _arrived(reading):
                 continue  # pages come faster than they are written: queue them together
-            fresh = await queue()
-            rows, unsaved, queued, waiting = [], False, queued + fresh, waiting + fresh
-            if waiting >= max(LEARN_EVERY, queued - waiting):  # the model doubles between builds
-                learning_tasks.append(asyncio.create_task(learning.learn_queued()))
-                waiting = 0
+            await written()
+            writing = asyncio.create_task(queue(rows, cursor))
+            rows, unsaved = [], False
             if time.monotonic() - reported > PROGRESS_SECONDS:
                 reported = time.monotonic()
                 await _tell(tell, f"History: {seen:,} messages read, {queued:,} to learn so far ...")
+        await written()
         if unsaved:  # the pages read before a refused one
-            queued += await queue()
+            queued += await queue(rows, cursor)
     except BaseException as exc:  # stopped (shutdown) or failed: what is queued is learned at the next start
         if reading is not None:
             reading.cancel()
         for task in learning_tasks:
             task.cancel()  # a build cut short never goes live
+        if writing is not None:  # the rows handed to queueing go in, or fail, before this ends
+            await asyncio.gather(writing, return_exceptions=True)
         if unsaved and isinstance(exc, asyncio.CancelledError):  # stopped: keep what was read
-            await queue()
+            await queue(rows, cursor)
         raise
     learning_tasks.append(asyncio.create_task(learning.learn_queued()))
     await asyncio.gather(*learning_tasks)
