@@ -1,11 +1,14 @@
 """The shared fixtures, a pytest plugin (registered in the root conftest.py, so that every test
-folder gets them): the parity corpus, fresh database paths, a CLI runner and a trained engine."""
+folder gets them): the parity corpus, fresh database paths, a CLI runner, a trained engine and
+a port for the bot's own HTTP server."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,24 @@ import pytest
 
 from dbslm.cli import main
 from tests.helpers import KJV, CliResult, fresh_mariadb, split_pairs
+
+# Below the ports Linux hands to a server bound to port 0 (32768-60999), which the fake
+# platforms' servers are: the bot's port can never be one of theirs.
+BOT_PORTS = range(20_000, 32_000)
+
+
+@pytest.fixture
+def bot_port() -> int:
+    """A free loopback port for the bot's own HTTP server (Slack's events, the operations
+    endpoints), from outside the range the fake platforms' servers get theirs from."""
+    for port in random.sample(BOT_PORTS, 100):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # another program's
+                continue
+        return port
+    raise RuntimeError("no free loopback port for the bot")
 
 
 @pytest.fixture

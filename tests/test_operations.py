@@ -18,19 +18,13 @@ from bot.events import Message
 from tests.helpers import SETTINGS, console_bot_process, run_bot_process
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def test_metrics_count_messages_answers_trainings_and_the_queue(dialog_engine):
+async def test_metrics_count_messages_answers_trainings_and_the_queue(dialog_engine, bot_port):
     core = BotCore(dialog_engine, replace(SETTINGS, listen_batch=100, listen_seconds=60))
-    port = free_port()
+    port = bot_port
     before = {
         "messages": sample("dbslm_messages_total", platform="slack"),
         "replies": sample("dbslm_answers_total", kind="reply"),
@@ -65,9 +59,9 @@ async def test_metrics_count_messages_answers_trainings_and_the_queue(dialog_eng
     assert len(sent) == 2
 
 
-async def test_health_says_why_when_the_database_is_gone(dialog_engine):
+async def test_health_says_why_when_the_database_is_gone(dialog_engine, bot_port):
     core = BotCore(dialog_engine, SETTINGS)
-    port = free_port()
+    port = bot_port
     async with operations_served(core, "127.0.0.1", port), aiohttp.ClientSession() as http:
         await dialog_engine.store.db.close()
         async with http.get(f"http://127.0.0.1:{port}/healthz") as health:
@@ -75,8 +69,8 @@ async def test_health_says_why_when_the_database_is_gone(dialog_engine):
     assert health.status == 503 and body["status"] == "unavailable" and "database" in body["reason"]
 
 
-def test_the_bot_process_serves_health_and_logs_json_lines(tmp_path):
-    port = free_port()
+def test_the_bot_process_serves_health_and_logs_json_lines(tmp_path, bot_port):
+    port = bot_port
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "BOT_"))}
     env.update(DBSLM_SQLITE_PATH=str(tmp_path / "run.sqlite3"), BOT_HTTP_PORT=str(port), BOT_LOG_FORMAT="json")
     proc = console_bot_process(env)

@@ -51,10 +51,10 @@ async def many_workspaces(db: str, port: int, **slack: str) -> AsyncIterator[tup
 
 
 @pytest.fixture
-async def bot(tmp_path, unused_tcp_port, capsys):
+async def bot(tmp_path, bot_port, capsys):
     """The fake Slack, the bot's URL in HTTP mode for many workspaces, and its database file."""
     db = str(tmp_path / "many.sqlite3")
-    async with many_workspaces(db, unused_tcp_port) as (api, url):
+    async with many_workspaces(db, bot_port) as (api, url):
         yield api, url, db
     shown = "".join(capsys.readouterr())
     assert "Traceback" not in shown and not any(token in shown for token in api.tokens)
@@ -175,8 +175,8 @@ async def test_unknown_and_uninstalled_workspaces_get_no_answer(bot, caplog):
     assert "Traceback" not in caplog.text
 
 
-async def test_in_socket_mode_the_installed_workspaces_are_answered_over_the_websocket(tmp_path, unused_tcp_port):
-    async with many_workspaces(str(tmp_path / "socket.sqlite3"), unused_tcp_port, SLACK_APP_TOKEN=APP_TOKEN) as (
+async def test_in_socket_mode_the_installed_workspaces_are_answered_over_the_websocket(tmp_path, bot_port):
+    async with many_workspaces(str(tmp_path / "socket.sqlite3"), bot_port, SLACK_APP_TOKEN=APP_TOKEN) as (
         api,
         url,
     ):

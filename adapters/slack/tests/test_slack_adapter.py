@@ -34,11 +34,11 @@ REFUSED = "was refused by Slack (invalid_auth)"
 
 
 @pytest.fixture
-async def slack(tmp_path, unused_tcp_port):
+async def slack(tmp_path, bot_port):
     engine = await DBSLMEngine.open(str(tmp_path / "slack.sqlite3"))
     await engine.train_dialog(split_pairs()[0])
     api = FakeSlack()
-    port = unused_tcp_port
+    port = bot_port
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,

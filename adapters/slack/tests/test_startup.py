@@ -57,7 +57,7 @@ async def test_one_workspace_starts_without_a_library_warning(tmp_path):
     )
 
 
-async def test_many_workspaces_in_socket_mode_serve_the_install_page(tmp_path, unused_tcp_port):
+async def test_many_workspaces_in_socket_mode_serve_the_install_page(tmp_path, bot_port):
     api = FakeSlack()
     try:
         env = await bot_env(
@@ -67,7 +67,7 @@ async def test_many_workspaces_in_socket_mode_serve_the_install_page(tmp_path, u
             SLACK_CLIENT_SECRET=CLIENT_SECRET,
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_APP_TOKEN=APP_TOKEN,
-            BOT_SLACK_PORT=str(unused_tcp_port),
+            BOT_SLACK_PORT=str(bot_port),
             SLACK_BOT_TOKEN="",  # as in .env.example: bolt would warn that it goes unused
         )
         code, lines = await started(env, CONNECTED)
@@ -78,7 +78,7 @@ async def test_many_workspaces_in_socket_mode_serve_the_install_page(tmp_path, u
         [
             f"the bot's database is {tmp_path / 'bot.sqlite3'}",
             "training the starter model ...",
-            f"install the bot into a Slack workspace at http://127.0.0.1:{unused_tcp_port}/slack/install",
+            f"install the bot into a Slack workspace at http://127.0.0.1:{bot_port}/slack/install",
             CONNECTED,
         ],
     )
