@@ -30,9 +30,9 @@ from dbslm.training.increment import learn_in_place, never_learned, text_size, v
 
 MAX_ORDER = 6
 DEFAULT_ORDER = 3
-T = TypeVar("T")
 DEFAULT_TOKENIZER = "regex"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+T = TypeVar("T")
 
 
 def quiet(stage: str) -> None:
