@@ -313,8 +313,8 @@ class ModelStore:
                 await tx.execute("DELETE FROM vocab WHERE model_id = ?", (model_id,))
             if not unread:
                 await write_vocab(tx, model_id, vocab)
-            await tx.execute(
-                "UPDATE builds SET status = 'retired' WHERE model_id = ? AND status = 'active'", (model_id,)
+            replaced = await tx.executemany(  # (executemany says how many rows changed)
+                "UPDATE builds SET status = 'retired' WHERE model_id = ? AND status = 'active'", [(model_id,)]
             )
             await tx.execute("UPDATE builds SET status = 'active', finished_at = ? WHERE id = ?", (time.time(), build))
             await tx.execute(
@@ -324,7 +324,8 @@ class ModelStore:
             if on_switch is not None:
                 await on_switch(tx, model_id)
         await self.purge_inactive(model_id, retired=False)  # what interrupted runs left, under the training lock
-        self.purges.start(self.purge_inactive(model_id, retired=True))  # the replaced build: the caller goes on
+        if replaced:  # the replaced build, deleted while the caller goes on
+            self.purges.start(self.purge_inactive(model_id, retired=True))
         return build
 
     async def clean_up(self) -> list[str]:
