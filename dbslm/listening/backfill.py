@@ -7,8 +7,9 @@ The next pages are read and sifted while the rows of those before are queued (on
 at a time, in order; pages that come faster than they are queued go in together); the cursor
 is saved after the rows it passed are queued, so a backfill interrupted by a restart resumes
 where it stopped and learns nothing twice. Each build rewrites the whole model, so a build
-starts only when the backfill has queued as many new messages as before it: a long backfill
-rewrites the model a few times, not once per fixed-size batch.
+starts only when the backfill has queued enough new messages to make the model a few times
+bigger (the database's ``backfill_growth``): a long backfill rewrites the model a few times,
+not once per fixed-size batch.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dbslm.listening.pairing import Heard
 log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 5_000_000
-LEARN_EVERY = 200_000  # queued messages per build, at least (and at least as many as were queued before)
+LEARN_EVERY = 200_000  # queued messages per build, at least
 QUEUE_EVERY = 20_000  # most rows queued in one transaction
 PROGRESS_SECONDS = 10.0
 
@@ -69,6 +70,7 @@ async def backfill(
     writing: asyncio.Task[int] | None = None  # the rows handed last, queued while the next pages are read
     learning_tasks: list[asyncio.Task] = []  # batches build while the next pages are read
     reading: asyncio.Future[HistoryPage[Heard]] | None = asyncio.ensure_future(read(cursor))
+    growth = learning.store.db.dialect.backfill_growth
 
     async def queue(batch: list[ChannelMessage], upto: str | None) -> int:
         """Queue ``batch``, then save the cursor ``upto`` after it; returns how many were new."""
@@ -78,13 +80,14 @@ async def backfill(
 
     async def written() -> None:
         """Wait for the rows handed to queueing (still queued if this is cancelled), count
-        them, and start a build when enough wait: the model grows by doubling."""
+        them, and start a build when enough wait: the model grows by the database's
+        ``backfill_growth`` between builds."""
         nonlocal writing, queued, waiting
         if writing is None:
             return
         fresh = await asyncio.shield(writing)
         writing, queued, waiting = None, queued + fresh, waiting + fresh
-        if waiting >= max(LEARN_EVERY, queued - waiting):
+        if waiting >= max(LEARN_EVERY, (growth - 1) * (queued - waiting)):
             learning_tasks.append(asyncio.create_task(learning.learn_queued()))
             waiting = 0
 
