@@ -274,7 +274,7 @@ async def test_a_backfill_reads_the_next_pages_while_the_rows_before_are_queued(
 
     async def slow_queue(self: ChannelLearning, messages: list[ChannelMessage]) -> int:
         before = history.reads
-        await asyncio.sleep(0.05)  # a write that takes a while
+        await asyncio.sleep(0.2)  # a write that takes a while (pages come every 10 ms)
         seen_during.append(history.reads - before)
         return await queue(self, messages)
 
