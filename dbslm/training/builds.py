@@ -176,14 +176,14 @@ async def _rebuild(
                 rows = [await models.order_counts(active, n) for n in range(1, model.order + 1)]
                 old_counts = await asyncio.to_thread(counts_from_rows, rows)
             progress("counting and estimating")
+            whole = await asyncio.to_thread(_whole, vocab, ids) if whole_vocab else None  # a first build or a reset
             counting = asyncio.to_thread(_build, model, vocab, ids, sign, old_counts, batches, head_size)
             if active is None:  # nobody reads a first build's vocabulary before its switch: written while counting
-                model, (tables, counts, _) = await _with_first_vocabulary(store, model, _whole(vocab, ids), counting)
+                model, (tables, counts, _) = await _with_first_vocabulary(store, model, whole, counting)
                 update = None
             else:
                 tables, counts, update = await counting
-                if update is None:  # a reset
-                    update = _whole(vocab, ids)
+                update = whole if whole_vocab else update
             sizes = tables.sizes if tables is not None else {}
             progress(f"writing {sum(sizes.values()):,} n-grams")
             build = await models.write_build(
