@@ -286,6 +286,9 @@ class MariaDBDatabase(Database):
             await self.guard(conn.begin())
             try:
                 yield MariaDBTransaction(conn, self)
+            except asyncio.CancelledError:  # maybe mid-statement (a LOAD DATA sending its file): a
+                conn.close()  # ROLLBACK would wait forever; the server rolls back a closed connection's work
+                raise
             except BaseException:
                 try:
                     await conn.rollback()
