@@ -107,8 +107,7 @@ class BotCore:
                 await send_parts(NOTHING_SAID)
                 return "reply"
             engine = await self.communities.engine(message)
-            conversation = await self.conversation_for(message)
-            reply = await engine.respond(conversation, message.text, user_id=message.user_key)
+            reply = await engine.respond_in_channel(message.channel_key, message.text, message.user_key)
             await send_parts(unpinging(reply.text))
             self.listener.unanswerable(message.channel_key)  # what comes next answers the bot
             return "reply"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 
 from dbslm import admin
@@ -19,7 +19,7 @@ from dbslm.errors import DbslmError
 from dbslm.generation import BIAS_STRENGTH
 from dbslm.listening.learning import ChannelLearning
 from dbslm.reply.association import fit_weight, refresh_vectors
-from dbslm.reply.replier import Replier
+from dbslm.reply.replier import Loaded, Replier
 from dbslm.store import Store, open_store
 from dbslm.store.channels import ChannelStore
 from dbslm.store.cold import FlushReport
@@ -156,11 +156,15 @@ class DBSLMEngine:
 
     async def conversation_for_channel(self, channel_key: str, user_id: str, agent: str = "dbslm") -> int:
         """The conversation logged for a channel (or thread, or DM), started on first use."""
+        return (await self._channel_conversation(channel_key, user_id, agent)).id
+
+    async def _channel_conversation(self, channel_key: str, user_id: str, agent: str = "dbslm") -> Conversation:
         model_id = await self.model_id()
         found = await self.conversations.conversation_for_channel(model_id, channel_key)
         if found is not None:
-            return found.id
-        return await self.conversations.start_conversation(model_id, user_id, agent, channel_key)
+            return found
+        conversation_id = await self.conversations.start_conversation(model_id, user_id, agent, channel_key)
+        return Conversation(conversation_id, model_id, user_id, agent, channel_key)
 
     async def _conversation(self, conversation_id: int, messages: int) -> tuple[Conversation, list[Message]]:
         """The conversation and its last ``messages`` messages, oldest first."""
@@ -210,6 +214,18 @@ class DBSLMEngine:
         asked = LogEntry("user", user_id or conversation.user_id, bounded(text))
         return await self._reply_with(conversation, text, recent, started, seed, asked)
 
+    async def respond_in_channel(self, channel_key: str, text: str, user_id: str) -> Reply:
+        """Log ``text`` in the channel's conversation (started on first use), answer it and log
+        the answer. The conversation's messages and the model's build are read at once."""
+        started = time.perf_counter()
+        text = repaired(text)
+        loading = asyncio.ensure_future(self.replier.load())
+        loading.add_done_callback(_retrieved)  # its failure is raised where the answer awaits it
+        conversation = await self._channel_conversation(channel_key, user_id)
+        recent = await self.conversations.history(conversation.id, CONVERSATION_WINDOW)
+        asked = LogEntry("user", user_id, bounded(text))
+        return await self._reply_with(conversation, text, recent, started, None, asked, loading=loading)
+
     async def _reply_with(
         self,
         conversation: Conversation,
@@ -218,12 +234,15 @@ class DBSLMEngine:
         started: float,
         seed: int | None = None,
         asked: LogEntry | None = None,
+        loading: Awaitable[Loaded | None] | None = None,
         **values: str,
     ) -> Reply:
-        """Answer ``text`` after the messages ``recent`` (which do not include it); log the
-        message ``asked`` (when given) and the answer in one transaction."""
+        """Answer ``text`` after the messages ``recent`` (which do not include it), from the
+        model as ``loading`` reads it (read now if not given); log the message ``asked`` (when
+        given) and the answer in one transaction."""
         try:
-            concept, reply_text, tokens = await self.replier.answer(conversation.id, text, recent, seed, values)
+            loaded = await (loading or self.replier.load())
+            concept, reply_text, tokens = await self.replier.answer(conversation.id, text, recent, seed, values, loaded)
         except BaseException:  # a failure, or the task cancelled (a shutdown)
             if asked is not None:  # the message is kept even when no answer comes
                 await self.conversations.log(conversation.id, asked)
@@ -320,3 +339,9 @@ class DBSLMEngine:
     async def flush(self, cold_url: str, batch: int) -> FlushReport:
         """Move up to ``batch`` of the model's coldest contexts to the MariaDB at ``cold_url``."""
         return await admin.flush(self.store, self.model_name, cold_url, batch)
+
+
+def _retrieved(task: asyncio.Future) -> None:
+    """Mark a task's failure as seen (whoever awaits it meets it; nobody may)."""
+    if not task.cancelled():
+        task.exception()

@@ -220,6 +220,27 @@ async def test_a_message_is_logged_with_its_answer_and_kept_when_answering_fails
     assert logged == [("user", "hello"), ("bot", reply.text), ("user", "hello again")]
 
 
+async def test_a_channel_message_is_kept_when_the_model_cannot_be_read(db, monkeypatch):
+    """In a channel the model's build is read while the conversation is: its failure still
+    keeps the message."""
+    engine = await DBSLMEngine.open(db)
+    try:
+        await engine.train_dialog([("hello", "hi there")])
+        reply = await engine.respond_in_channel("t:w:c", "hello", "ann")
+
+        async def broken(*args: object) -> None:
+            raise DbslmError("the model went away")
+
+        monkeypatch.setattr(Replier, "load", broken)
+        with pytest.raises(DbslmError, match="went away"):
+            await engine.respond_in_channel("t:w:c", "hello again", "bob")
+        conversation = await engine.conversation_for_channel("t:w:c", "ann")
+        logged = [(m.role, m.user_id, m.text) for m in await engine.history(conversation, 10)]
+    finally:
+        await engine.close()
+    assert logged == [("user", "ann", "hello"), ("bot", "dbslm", reply.text), ("user", "bob", "hello again")]
+
+
 def test_interrupted_trainings_are_cleaned_at_the_next_start_and_reported(cli, trained, tmp_path, caplog):
     """What a killed training leaves (its build row, half its n-gram rows) is removed when the
     next command opens the database, and the removal is reported."""

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dbslm.domain import Bias, Message
 from dbslm.memory.cache import CachedSequence
 from dbslm.memory.retrieval import plain_words, similarity
-from dbslm.reply.ranking import Ranker
 from dbslm.store.conversations import ConversationStore
 from dbslm.text.vocab import EOS, SEP, Vocabulary
 
@@ -36,26 +35,24 @@ async def biases_for(
     return chosen[-1:]
 
 
-async def cache_sequences(
-    ranker: Ranker,
+def cache_sequences(
+    responses: list[tuple[str, float]],
     vocab: Vocabulary,
     tokenize: Callable[[str], list[str]],
-    text: str,
-    prompt: list[str],
     recent: list[Message],
     spans: list[list[int]],
     span_texts: list[str],
     decay: float,
 ) -> list[CachedSequence]:
     """A correction in force for this prompt (it is the answer; ``spans`` and the texts they
-    were tokenized from), else the learned responses that answer it best; and the user's
-    ``recent`` turns, each older one's weight times ``decay``."""
+    were tokenized from), else the learned ``responses`` that answer it best (with their
+    weights); and the user's ``recent`` turns, each older one's weight times ``decay``."""
     if spans:
         sequences = [CachedSequence((SEP, *span, EOS), 1.0, written) for span, written in zip(spans, span_texts)]
     else:
         sequences = [
             CachedSequence((SEP, *vocab.ids(tokenize(response), grow=False), EOS), weight, response)
-            for response, weight in await ranker.responses(text, prompt)
+            for response, weight in responses
         ]
     user_turns = [m for m in reversed(recent) if m.role == "user"]
     for age, message in enumerate(user_turns):  # the session: words the user has been using

@@ -195,22 +195,29 @@ class Replier:
         return own, reader, vocab, counts
 
     async def answer(
-        self, conversation_id: int, text: str, recent: list[Message], seed: int | None, values: dict[str, str]
+        self,
+        conversation_id: int,
+        text: str,
+        recent: list[Message],
+        seed: int | None,
+        values: dict[str, str],
+        loaded: Loaded | None,
     ) -> tuple[str | None, str, list[str]]:
+        """The concept (if any), text and tokens of the answer to ``text`` from the model as
+        :meth:`load` gave it (None: nothing trained)."""
         if len(text) > MAX_INPUT_CHARS:
             return (
                 "refusal",
                 (f"That message is too long for me: {len(text):,} characters, and I read up to {MAX_INPUT_CHARS:,}."),
                 [],
             )
-        loaded = await self.load()
         if loaded is None:
             return "untrained", UNTRAINED_REPLY, []
         tokenize = get_tokenizer(loaded.model.tokenizer).tokenize
         prompt = tokenize(text)
         vocab = loaded.vocab
         overlay: dict[int, str] = {}
-        biases, (concept, concept_text) = await asyncio.gather(  # independent reads, asked at once
+        biases, (concept, concept_text), responses = await asyncio.gather(  # independent reads, asked at once
             biases_for(self.conversations, loaded.model.id, conversation_id, prompt, tokenize),
             concept_span(
                 self.concepts,
@@ -222,6 +229,7 @@ class Replier:
                 recent,
                 values,
             ),
+            loaded.ranker.responses(text, prompt),  # the learned answers, unless a correction or a concept answers
         )
         corrected = [b.span for b in biases]
         spans = [span_ids(span, tokenize, vocab, overlay) for span in corrected]
@@ -231,12 +239,10 @@ class Replier:
             reply, written = start, concept_text  # a complete sentence: Level 1 has nothing to add
         else:
             cache = PointerCache(
-                await cache_sequences(
-                    loaded.ranker,
+                cache_sequences(
+                    responses,
                     vocab,
                     tokenize,
-                    text,
-                    prompt,
                     recent[-SESSION_TURNS:],
                     spans,
                     corrected,
