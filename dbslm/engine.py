@@ -19,7 +19,7 @@ from dbslm.errors import DbslmError
 from dbslm.generation import BIAS_STRENGTH
 from dbslm.listening.learning import ChannelLearning
 from dbslm.reply.association import fit_weight, refresh_vectors
-from dbslm.reply.replier import Loaded, Replier
+from dbslm.reply.replier import SESSION_TURNS, Loaded, Replier
 from dbslm.store import Store, open_store
 from dbslm.store.channels import ChannelStore
 from dbslm.store.cold import FlushReport
@@ -32,7 +32,6 @@ from dbslm.training.teaching import teach, unteach
 
 log = logging.getLogger(__name__)
 
-CONVERSATION_WINDOW = 50  # messages a reply may look back on (the session cache, summaries)
 DEFAULT_BASE_WEIGHT = 0.3  # the base model's share in a community model's replies
 PENDING = "conversation"  # a correction's scope until an admin decides
 
@@ -210,7 +209,7 @@ class DBSLMEngine:
         """Log ``text``, answer it and log the answer."""
         started = time.perf_counter()
         text = repaired(text)
-        conversation, recent = await self._conversation(conversation_id, CONVERSATION_WINDOW)
+        conversation, recent = await self._conversation(conversation_id, SESSION_TURNS)
         asked = LogEntry("user", user_id or conversation.user_id, bounded(text))
         return await self._reply_with(conversation, text, recent, started, seed, asked)
 
@@ -222,7 +221,7 @@ class DBSLMEngine:
         loading = asyncio.ensure_future(self.replier.load())
         loading.add_done_callback(_retrieved)  # its failure is raised where the answer awaits it
         conversation = await self._channel_conversation(channel_key, user_id)
-        recent = await self.conversations.history(conversation.id, CONVERSATION_WINDOW)
+        recent = await self.conversations.history(conversation.id, SESSION_TURNS)
         asked = LogEntry("user", user_id, bounded(text))
         return await self._reply_with(conversation, text, recent, started, None, asked, loading=loading)
 
@@ -237,7 +236,8 @@ class DBSLMEngine:
         loading: Awaitable[Loaded | None] | None = None,
         **values: str,
     ) -> Reply:
-        """Answer ``text`` after the messages ``recent`` (which do not include it), from the
+        """Answer ``text`` after the messages ``recent`` (the conversation's last SESSION_TURNS,
+        which do not include it), from the
         model as ``loading`` reads it (read now if not given); log the message ``asked`` (when
         given) and the answer in one transaction."""
         try:
@@ -283,7 +283,7 @@ class DBSLMEngine:
         """The bot's acknowledgement of a correction (the ``acknowledge`` concept), logged; it
         names the question the correction applies to when ``correction_id`` is given."""
         started = time.perf_counter()
-        conversation, recent = await self._conversation(conversation_id, CONVERSATION_WINDOW)
+        conversation, recent = await self._conversation(conversation_id, SESSION_TURNS)
         found = (
             await self.conversations.corrections(await self.model_id(), correction_id=correction_id)
             if correction_id is not None

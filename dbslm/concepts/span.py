@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from dbslm.concepts.catalog import DEFAULTS, choose_concept
 from dbslm.concepts.classifier import Background
 from dbslm.concepts.payloads import PAYLOADS
@@ -27,13 +29,14 @@ async def concept_span(
     background: Background,
     conversation_id: int,
     prompt: list[str],
-    recent: list[Message],
+    conversation: Callable[[], Awaitable[list[Message]]],
     values: dict[str, str],
 ) -> tuple[Concept | None, str]:
     """The concept this reply calls for (a signal, or a prompt the examples of one of the
     ``known`` concepts make likely) and the text it emits; (None, "") when none applies or its
     payload has nothing to say. ``background``: how often the models answering saw the
-    prompt's words."""
+    prompt's words; ``conversation`` reads the conversation's messages, for a payload that
+    needs them."""
     signal = await concepts.take_signal(conversation_id)
     if signal is not None:
         concept = next((c for c in known if c.name == signal), None)
@@ -41,7 +44,8 @@ async def concept_span(
         concept = choose_concept(known, prompt, background, get_tokenizer(model.tokenizer).tokenize)
     if concept is None:
         return None, ""
-    filled = PAYLOADS[concept.payload](recent, **values) if concept.payload in PAYLOADS else {}
+    payload = PAYLOADS.get(concept.payload)
+    filled = payload(await conversation(), **values) if payload is not None else {}
     if filled is None:
         return None, ""
     return concept, concept.template.format(**filled)

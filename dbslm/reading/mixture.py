@@ -8,6 +8,7 @@ combined vocabulary. A community without a build yet answers from the base alone
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import numpy as np
@@ -94,11 +95,15 @@ class MixedReader:
         return np.concatenate((words, base_words[~both])), np.log10(np.concatenate((prob, base_prob[~both])))
 
     async def prefetch(self, histories: Iterable[list[int]]) -> None:
-        if self.own is not None:
-            histories = [h for h in histories if tuple(h[len(h) - self.context :]) not in self._candidates]
-        await self.base.prefetch(self._base_history(h) for h in histories)
-        if self.own is not None:
-            await self.own.prefetch(self._own_history(h) for h in histories)
+        """Load what :meth:`candidates` needs for ``histories`` from both models at once."""
+        if self.own is None:
+            await self.base.prefetch(self._base_history(h) for h in histories)
+            return
+        histories = [h for h in histories if tuple(h[len(h) - self.context :]) not in self._candidates]
+        await asyncio.gather(
+            self.base.prefetch([self._base_history(h) for h in histories]),
+            self.own.prefetch([self._own_history(h) for h in histories]),
+        )
 
     def _base_history(self, history: list[int]) -> list[int]:
         """The end of ``history`` that a model reads, in base ids; reply-local (negative) ids

@@ -35,7 +35,8 @@ from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import MAX_INPUT_CHARS
 from dbslm.text.vocab import BOS, SEP, Vocabulary
 
-SESSION_TURNS = 6
+SESSION_TURNS = 6  # the conversation's last messages whose words a reply may take up
+CONVERSATION_WINDOW = 50  # the messages a concept's payload reads (a summary's topics)
 SENTENCE_ENDS = (".", "!", "?", "…")
 CLOSING = "\"'”’»)]"  # may follow a sentence's end
 UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or dbslm train)."
@@ -203,8 +204,9 @@ class Replier:
         values: dict[str, str],
         loaded: Loaded | None,
     ) -> tuple[str | None, str, list[str]]:
-        """The concept (if any), text and tokens of the answer to ``text`` from the model as
-        :meth:`load` gave it (None: nothing trained)."""
+        """The concept (if any), text and tokens of the answer to ``text`` after ``recent`` (the
+        conversation's last SESSION_TURNS messages) from the model as :meth:`load` gave it
+        (None: nothing trained)."""
         if len(text) > MAX_INPUT_CHARS:
             return (
                 "refusal",
@@ -226,7 +228,7 @@ class Replier:
                 loaded.background(prompt),
                 conversation_id,
                 prompt,
-                recent,
+                lambda: self.conversations.history(conversation_id, CONVERSATION_WINDOW),
                 values,
             ),
             loaded.ranker.responses(text, prompt),  # the learned answers, unless a correction or a concept answers
@@ -243,7 +245,7 @@ class Replier:
                     responses,
                     vocab,
                     tokenize,
-                    recent[-SESSION_TURNS:],
+                    recent,
                     spans,
                     corrected,
                     loaded.settings.cache_decay,

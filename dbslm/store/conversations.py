@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from itertools import accumulate
 
 from dbslm.domain import Bias, Conversation, Correction, LogEntry, Message
 from dbslm.store.database import Database, Transaction
 from dbslm.store.grouped import GroupCommit
 
 Logged = tuple[int, Sequence[LogEntry]]  # a conversation and the messages to append to it
+LOG_COLUMNS = ("conversation_id", "role", "user_id", "text", "concept", "created_at")
 
 
 class ConversationStore:
@@ -179,14 +181,17 @@ class ConversationStore:
 
 
 async def _log_each(tx: Transaction, _: None, logs: list[Logged]) -> list[int]:
-    """Append each log's messages in order; the id of each one's last message."""
-    last = []
-    for conversation_id, entries in logs:
-        for entry in entries:
-            row_id = await tx.execute(
-                "INSERT INTO messages (conversation_id, role, user_id, text, concept, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation_id, *entry.values()),
-            )
-        last.append(row_id)
-    return last
+    """Append each log's messages in order, as multi-row statements; the id of each one's last
+    message. A statement numbers its rows in order, so its ids sorted are its rows'."""
+    rows = [(conversation_id, *entry.values()) for conversation_id, entries in logs for entry in entries]
+    per_statement = tx.dialect.max_params // len(LOG_COLUMNS)
+    ids: list[int] = []
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement]
+        values = ", ".join([f"({', '.join('?' for _ in LOG_COLUMNS)})"] * len(part))
+        inserted = await tx.fetchall(
+            f"INSERT INTO messages ({', '.join(LOG_COLUMNS)}) VALUES {values} RETURNING id",
+            [value for row in part for value in row],
+        )
+        ids += sorted(int(r[0]) for r in inserted)
+    return [ids[end - 1] for end in accumulate(len(entries) for _, entries in logs)]
