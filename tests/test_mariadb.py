@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 import pymysql
+import pytest
 
 from dbslm.store import open_store
-from dbslm.store.mariadb import buffer_pool_advice, parse_url
+from dbslm.store.mariadb import buffer_pool_advice, mariadb_version, parse_url
 from tests.helpers import assert_refused, table_rows
 
 SECRET = "s3cr3t-Pa55word"
@@ -132,3 +133,16 @@ async def test_a_buffer_pool_smaller_than_the_database_is_named_at_start(mariadb
     line = buffer_pool_advice(t.place, 128 * 2**20, 650 * 2**20)
     assert line.startswith(f"{t.place}: InnoDB's buffer pool (128 MB) is smaller than the database (650 MB)")
     assert "innodb_buffer_pool_size" in line
+
+
+@pytest.mark.parametrize(
+    ("server", "version"),
+    [
+        ("10.11.19-MariaDB-0+deb12u1", (10, 11)),
+        ("5.5.5-10.4.32-MariaDB-log", (10, 4)),
+        ("11.4.2-MariaDB-ubu2404", (11, 4)),
+        ("8.0.36", None),
+    ],
+)
+def test_the_server_version_is_read_from_its_handshake(server, version):
+    assert mariadb_version(server) == version

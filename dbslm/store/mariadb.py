@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -37,6 +38,7 @@ DUPLICATE_KEY = 1062
 # loads its rows; Aria locks a table per statement, so a reply's read waited for each bulk load
 # of a training in another process (2.4 s p95 against 0.12 s: bench/RESULTS.md).
 SLAB_ENGINES = {"innodb": "InnoDB", "aria": "Aria"}
+MIN_VERSION = (10, 5)  # INSERT ... RETURNING (a reply's log)
 _LOST = {2006, 2013, 2055}  # server gone away, lost connection, lost at handshake
 
 # Server notes such as "table already exists" (CREATE TABLE IF NOT EXISTS) are not problems.
@@ -192,7 +194,14 @@ class MariaDBDatabase(Database):
             raise DatabaseError(f"{target.place}: no answer within {CONNECT_TIMEOUT} s") from None
         except (pymysql.Error, OSError) as exc:
             raise DatabaseError(f"{target.place}: {_reason(exc, target)}") from None
-        return cls(target, pool)
+        database = cls(target, pool)
+        async with database._connection() as conn:
+            server = conn.get_server_info()  # from the handshake: no query
+        if (mariadb_version(server) or (0, 0)) < MIN_VERSION:
+            await database.close()
+            needed = ".".join(map(str, MIN_VERSION))
+            raise DatabaseError(f"{target.place}: dbslm needs MariaDB {needed} or newer; this server is {server}")
+        return database
 
     async def guard(self, coro: Any) -> Any:
         """Await a driver call with the statement timeout, errors as one clear line."""
@@ -365,3 +374,10 @@ def buffer_pool_advice(place: str, pool: int, size: int) -> str:
         f"({size / 2**20:,.0f} MB), so replies and learning wait for the disk: raise the server's "
         "innodb_buffer_pool_size to the database's size (README, Operations)"
     )
+
+
+def mariadb_version(server: str) -> tuple[int, int] | None:
+    """A MariaDB server's major and minor version from its handshake's version string (None:
+    not MariaDB's); older servers prefix it with 5.5.5- for MySQL clients."""
+    found = re.search(r"(\d+)\.(\d+)\.\d+-MariaDB", server)
+    return (int(found[1]), int(found[2])) if found else None
