@@ -176,12 +176,7 @@ class CountReader(ModelReader):
                         (*key, w) for w in set(longer.words.tolist()) - set(shorter.words.tolist()) if w not in known
                     )
         if missing:
-            n, ctx, word = (np.array(column, dtype=np.int64) for column in zip(*sorted(missing)))
-            rows = await self.models.lookup(self.model.active_build, n, ctx, word)
-            adjusted = {
-                (a, b, c): d
-                for a, b, c, d in zip(rows.n.tolist(), rows.ctx.tolist(), rows.word.tolist(), rows.adjusted.tolist())
-            }
+            adjusted = await self.models.adjusted_counts(self.model.active_build, sorted(missing))
             for n_, ctx_, word_ in missing:
                 known = self._known.get((n_, ctx_))
                 if known is None:

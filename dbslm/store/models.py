@@ -167,6 +167,17 @@ class ModelStore:
             found += await self.cold.lookup(build, [k for k in keys if tuple(k) not in here])
         return _ngram_rows(found)
 
+    async def adjusted_counts(self, build: int, keys: list[tuple[int, int, int]]) -> dict[tuple[int, int, int], int]:
+        """The adjusted counts of the n-grams among ``keys`` (n, ctx, word) that a count-form
+        build has (only that column: a reply reads many), following flushed contexts to cold storage."""
+        select = "g.n, g.ctx, g.word, COALESCE(g.adjusted, 0)"
+        found = await fetch_keyed(self.db, select, "ngrams", ("n", "ctx", "word"), keys, "g.build = ?", (build,))
+        counts = {(n, ctx, word): adjusted for n, ctx, word, adjusted in found}
+        if self.cold is not None and len(counts) < len(keys):
+            for row in await self.cold.lookup(build, [k for k in keys if k not in counts]):
+                counts[tuple(row[:3])] = row[7]  # (its rows end in the adjusted count)
+        return counts
+
     async def heads(self, build: int, contexts: list[tuple[int, int]]) -> dict[tuple[int, int], Head]:
         """For each context (n, key): its best next words and their 8-bit codes (see
         :func:`read_heads`), following flushed contexts to cold storage."""
