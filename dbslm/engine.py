@@ -237,9 +237,8 @@ class DBSLMEngine:
         **values: str,
     ) -> Reply:
         """Answer ``text`` after the messages ``recent`` (the conversation's last SESSION_TURNS,
-        which do not include it), from the
-        model as ``loading`` reads it (read now if not given); log the message ``asked`` (when
-        given) and the answer in one transaction."""
+        which do not include it), from the model as ``loading`` reads it (read now if not given);
+        log the message ``asked`` (when given) and the answer in one transaction."""
         try:
             loaded = await (loading or self.replier.load())
             concept, reply_text, tokens = await self.replier.answer(conversation.id, text, recent, seed, values, loaded)

@@ -393,13 +393,5 @@ async def write_vocab(tx: Transaction, model_id: int, vocab: VocabUpdate) -> Non
 def _ngram_rows(rows: list[tuple]) -> NgramRows:
     """Rows (n, ctx, word, count, logp, backoff, q, adjusted) as columns."""
     grid = np.array(rows, dtype=object).reshape(-1, 8)
-    return NgramRows(
-        grid[:, 0].astype(np.int64),
-        grid[:, 1].astype(np.int64),
-        grid[:, 2].astype(np.int64),
-        grid[:, 3].astype(np.int64),
-        grid[:, 4].astype(np.float64),
-        grid[:, 5].astype(np.float64),
-        grid[:, 6].astype(np.uint8),
-        grid[:, 7].astype(np.int64),
-    )
+    types = (np.int64, np.int64, np.int64, np.int64, np.float64, np.float64, np.uint8, np.int64)
+    return NgramRows(*(grid[:, i].astype(kind) for i, kind in enumerate(types)))
