@@ -43,12 +43,12 @@ async def test_a_message_that_cannot_be_learned_is_set_aside_and_the_others_are_
     channel: it is set aside with its reason, every other message is learned, /stats counts it."""
     from dbslm.text.tokenize import RegexTokenizer
 
-    tokenize = RegexTokenizer.tokenize
+    pieces = RegexTokenizer.pieces
 
-    def poisoned(self, line: str) -> list[str]:
+    def poisoned(line: str) -> list[str] | None:
         if "nightshade" in line:
             raise ValueError("this text breaks the tokenizer")
-        return tokenize(self, line)
+        return pieces(line)
 
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello", "hi there")])
@@ -60,7 +60,7 @@ async def test_a_message_that_cannot_be_learned_is_set_aside_and_the_others_are_
 
     try:
         await core.handle(Message("discord", "g", "c", "boss", "/listen on", is_admin=True, message_id="0"), send)
-        monkeypatch.setattr(RegexTokenizer, "tokenize", poisoned)
+        monkeypatch.setattr(RegexTokenizer, "pieces", staticmethod(poisoned))
         texts = [
             "the first fine message",
             "a second fine one",

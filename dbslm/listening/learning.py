@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from dbslm.domain import ChannelMessage, ModelInfo, Status
@@ -19,6 +19,7 @@ from dbslm.store import Store
 from dbslm.store.database import Transaction
 from dbslm.store.pairs import PairStore
 from dbslm.store.queue import BatchChanged, QueueStore
+from dbslm.text.encoding import ChatTexts
 from dbslm.text.tokenize import get_tokenizer
 from dbslm.training.builds import TrainReport, resolve_model, train, untrain
 
@@ -120,7 +121,7 @@ class ChannelLearning:
                 report = await train(
                     self.store,
                     model,
-                    dialog=channel_dialog(model, batch.pairs),
+                    chat=channel_texts(model, batch.pairs),
                     on_switch=lambda tx, model_id: self.heard.mark_learned(tx, model_id, batch),
                 )
             except (BatchChanged, *DATABASE_ERRORS):
@@ -242,7 +243,7 @@ class ChannelLearning:
         model = await self.store.models.model(self.model_name)
         keys = [m.message_key for m in learned]
         requeued = [m.answering(prompt) for m in repaired]
-        dialog = channel_dialog(model, [m.pair for m in (*learned, *repaired)])
+        chat = channel_texts(model, [m.pair for m in (*learned, *repaired)])
         unpaired = [m.message_key for m in (*learned, *repaired) if m.prompt]
         tokenize = get_tokenizer(model.tokenizer).tokenize
         association = (
@@ -256,7 +257,7 @@ class ChannelLearning:
             if association is not None:  # nothing keeps what only their pairs said
                 await write_association(tx, model_id, association)
 
-        report = await untrain(self.store, model, dialog=dialog, on_switch=switch)
+        report = await untrain(self.store, model, chat=chat, on_switch=switch)
         if association is not None:
             await self._pairs_changed(added=0)
         await self._switched()
@@ -271,11 +272,7 @@ class _Failed(Exception):
         self.size, self.first, self.prompted, self.reason = size, first, prompted, reason
 
 
-def channel_dialog(model: ModelInfo, pairs: Sequence[tuple[str | None, str]]) -> Iterator[tuple[list[str], list[str]]]:
-    """Each message after the end of its prompt (or as a reply without one), tokenized as the
-    build's worker thread reads it (so only the token ids of a batch are ever in memory, not
-    its token lists). A prompt is a channel message learned on its own too: only its last
-    ``order - 1`` tokens, all that the reply's n-grams see of it, are counted again."""
-    tokenize = get_tokenizer(model.tokenizer).tokenize
-    context = model.order - 1
-    return ((tokenize(prompt)[-context:] if prompt and context else [], tokenize(text)) for prompt, text in pairs)
+def channel_texts(model: ModelInfo, pairs: Sequence[tuple[str | None, str]]) -> ChatTexts:
+    """Each message after the end of its prompt (or as a reply without one), encoded in the
+    build's worker thread (only a batch's token ids are ever in memory, not its token lists)."""
+    return ChatTexts(pairs, model.tokenizer, model.order - 1)

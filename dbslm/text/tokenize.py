@@ -91,15 +91,23 @@ class RegexTokenizer:
 
     def tokenize(self, line: str) -> list[str]:
         """Split ``line`` into tokens; never raises, ``[]`` for blank input."""
-        if line.isascii() and line.isprintable():  # no token spans a space: piece by piece
-            return [
-                token
-                for piece in line.split()
-                for token in (_piece_tokens(piece) if len(piece) <= MAX_CACHED else _capped(_TOKEN.findall(piece)))
-            ]
+        pieces = self.pieces(line)
+        if pieces is not None:
+            return [token for piece in pieces for token in self.piece_tokens(piece)]
         if not line.isprintable():
             line = _CLEAN.sub(r"\1", line)
         return _capped(_TOKEN.findall(unicodedata.normalize("NFKC", line)))
+
+    @staticmethod
+    def pieces(line: str) -> list[str] | None:
+        """The space-separated pieces of ``line`` whose :meth:`piece_tokens` are its tokens in
+        turn (printable ASCII: no token spans a space), or None when it is tokenized whole."""
+        return line.split() if line.isascii() and line.isprintable() else None
+
+    @staticmethod
+    def piece_tokens(piece: str) -> tuple[str, ...] | list[str]:
+        """The tokens of one of :meth:`pieces`."""
+        return _piece_tokens(piece) if len(piece) <= MAX_CACHED else _capped(_TOKEN.findall(piece))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -123,6 +131,16 @@ class WhitespaceTokenizer:
     def tokenize(self, line: str) -> list[str]:
         """Split ``line`` on whitespace (a token longer than MAX_TOKEN_CHARS in pieces)."""
         return line.split() if len(line) <= MAX_TOKEN_CHARS else _capped(line.split())
+
+    @staticmethod
+    def pieces(line: str) -> list[str]:
+        """The space-separated pieces of ``line``: each one token, or a few when it is long."""
+        return line.split()
+
+    @staticmethod
+    def piece_tokens(piece: str) -> tuple[str, ...] | list[str]:
+        """The tokens of one of :meth:`pieces`."""
+        return (piece,) if len(piece) <= MAX_TOKEN_CHARS else _capped([piece])
 
 
 _SHARED = {"regex": RegexTokenizer(), "whitespace": WhitespaceTokenizer()}  # they hold no state

@@ -24,6 +24,7 @@ from dbslm.ngram.heads import DEFAULT_HEAD_SIZE
 from dbslm.ngram.tables import counts_from_rows
 from dbslm.store import Store
 from dbslm.store.models import OnSwitch, VocabUpdate
+from dbslm.text.encoding import ChatTexts
 from dbslm.text.tokenize import TOKENIZERS
 from dbslm.text.vocab import Vocabulary
 from dbslm.training.increment import learn_in_place, never_learned, text_size, vocab_update
@@ -33,6 +34,7 @@ DEFAULT_ORDER = 3
 DEFAULT_TOKENIZER = "regex"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 T = TypeVar("T")
+Text = tuple[Iterable[list[str]], Iterable[tuple[list[str], list[str]]], ChatTexts | None]  # sentences, dialog, chat
 
 
 def quiet(stage: str) -> None:
@@ -96,21 +98,22 @@ async def train(
     sentences: Iterable[list[str]] = (),
     *,
     dialog: Iterable[tuple[list[str], list[str]]] = (),
+    chat: ChatTexts | None = None,
     reset: bool = False,
     head_size: int = DEFAULT_HEAD_SIZE,
     progress: Callable[[str], None] = quiet,
     on_switch: OnSwitch | None = None,
 ) -> TrainReport:
-    """Add ``sentences`` (token lists) and ``dialog`` (prompt and response token lists, each
-    pair one sequence ``<s> prompt <sep> response </s>``) to ``model`` and switch it to the
-    rebuilt build.
+    """Add ``sentences`` (token lists), ``dialog`` (prompt and response token lists, each
+    pair one sequence ``<s> prompt <sep> response </s>``) and ``chat`` (channel messages) to
+    ``model`` and switch it to the rebuilt build.
 
     The new counts merge with the active build's, so training on A then B gives the model
     of A+B. With ``reset`` the model starts from nothing (the old build serves until the
     new one is complete). ``progress`` hears the start of each stage; ``on_switch`` runs in
     the transaction that switches to the new build.
     """
-    return await _rebuild(store, model, sentences, dialog, 1, reset, head_size, progress, on_switch)
+    return await _rebuild(store, model, (sentences, dialog, chat), 1, reset, head_size, progress, on_switch)
 
 
 async def untrain(
@@ -119,11 +122,12 @@ async def untrain(
     sentences: Iterable[list[str]] = (),
     *,
     dialog: Iterable[tuple[list[str], list[str]]] = (),
+    chat: ChatTexts | None = None,
     head_size: int = DEFAULT_HEAD_SIZE,
     progress: Callable[[str], None] = quiet,
     on_switch: OnSwitch | None = None,
 ) -> TrainReport:
-    """Forget ``sentences`` and ``dialog`` (encoded as :func:`train` encodes them): subtract
+    """Forget ``sentences``, ``dialog`` and ``chat`` (encoded as :func:`train` encodes them): subtract
     their counts from the active build's and switch the model named by ``model`` (its stored
     order and vocabulary apply) to the rebuilt build.
 
@@ -136,21 +140,20 @@ async def untrain(
     starts a fresh vocabulary. The report counts the sentences and tokens removed.
     ``on_switch`` is as for :func:`train`.
     """
-    return await _rebuild(store, model, sentences, dialog, -1, False, head_size, progress, on_switch)
+    return await _rebuild(store, model, (sentences, dialog, chat), -1, False, head_size, progress, on_switch)
 
 
 async def _rebuild(
     store: Store,
     model: ModelInfo,
-    sentences: Iterable[list[str]],
-    dialog: Iterable[tuple[list[str], list[str]]],
+    text: Text,
     sign: int,
     reset: bool,
     head_size: int,
     progress: Callable[[str], None],
     on_switch: OnSwitch | None,
 ) -> TrainReport:
-    """Add (``sign`` 1) or subtract (``sign`` -1) the counts of a text and switch to the result."""
+    """Add (``sign`` 1) or subtract (``sign`` -1) the counts of ``text`` and switch to the result."""
     with telemetry.training("learn" if sign > 0 else "forget"):
         started = time.perf_counter()
         models = store.models
@@ -163,7 +166,7 @@ async def _rebuild(
             active = current.active_build if current else None
             whole_vocab = reset or active is None
             vocab = Vocabulary() if whole_vocab else await models.vocabulary(model, every_word=True)
-            ids = await asyncio.to_thread(_encode, model, vocab, sentences, dialog, sign)
+            ids = await asyncio.to_thread(_encode, model, vocab, text, sign)
             sequences, words = text_size(ids)
             if not whole_vocab and current.counted:
                 ngrams = await learn_in_place(store, current, vocab, ids, sign, on_switch)
@@ -210,16 +213,12 @@ def _forgettable(model: ModelInfo | None, name: str) -> ModelInfo:
     return model
 
 
-def _encode(
-    model: ModelInfo,
-    vocab: Vocabulary,
-    sentences: Iterable[list[str]],
-    dialog: Iterable[tuple[list[str], list[str]]],
-    sign: int,
-) -> np.ndarray:
+def _encode(model: ModelInfo, vocab: Vocabulary, text: Text, sign: int) -> np.ndarray:
     """The token ids of the text (``vocab`` grows by its new words, which untraining refuses)."""
     learned = len(vocab)
-    ids = np.concatenate((vocab.encode(sentences, grow=True), vocab.encode_dialog(dialog, grow=True)))
+    sentences, dialog, chat = text
+    parts = [vocab.encode(sentences, grow=True), vocab.encode_dialog(dialog, grow=True)]
+    ids = np.concatenate(parts if chat is None else [*parts, chat.encode(vocab)])
     if len(ids) == 0:
         raise DbslmError(f"nothing to {'train' if sign > 0 else 'untrain'}: the input has no tokens")
     if sign < 0 and (ids >= learned).any():
