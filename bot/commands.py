@@ -29,6 +29,7 @@ from dbslm.listening.pairing import Heard
 log = logging.getLogger(__name__)
 FORGET_CONFIRM_SECONDS = 120
 SHOWN_CORRECTIONS = 20
+SIFTED_AT_ONCE = 100  # history messages sifted between two turns of the event loop
 Handler = Callable[..., Awaitable[None]]  # (message, send, **its arguments)
 
 
@@ -225,7 +226,12 @@ class Commands:
         async def heard_page(cursor: str | None) -> HistoryPage[Heard]:
             page = await read(cursor)
             opted_out, banned = await self.communities.opted_out(engine), engine.banned_words  # as of this page
-            return HistoryPage([heard(m, opted_out, banned) for m in page.messages], page.cursor)
+            sifted: list[Heard] = []
+            for start in range(0, len(page.messages), SIFTED_AT_ONCE):
+                if start:  # a page of 1,000 holds the loop for ms: the queueing's statements and replies go between
+                    await asyncio.sleep(0)
+                sifted += [heard(m, opted_out, banned) for m in page.messages[start : start + SIFTED_AT_ONCE]]
+            return HistoryPage(sifted, page.cursor)
 
         async def save_cursor(cursor: str | None) -> None:
             await self.communities.update_channel(engine, message, backfill_cursor=cursor)

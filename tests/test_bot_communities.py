@@ -290,6 +290,29 @@ async def test_a_backfill_reads_the_next_pages_while_the_rows_before_are_queued(
     assert sorted(await learned(core)) == sorted(m.text for m in history.messages if not m.from_bot)
 
 
+async def test_pages_read_while_a_queueing_is_under_way_are_queued_together(core, monkeypatch):
+    """After a slow bulk write, every page read meanwhile goes in one write, not one each."""
+    history = FakeHistory(80, 10)
+    sizes: list[int] = []
+    queue = ChannelLearning.queue
+
+    async def slow_queue(self: ChannelLearning, messages: list[ChannelMessage]) -> int:
+        sizes.append(len(messages))
+        await asyncio.sleep(0.2)  # the seven pages after the first come meanwhile
+        return await queue(self, messages)
+
+    async def paced(cursor: str | None) -> HistoryPage:
+        await asyncio.sleep(0.01)
+        return await history(cursor)
+
+    monkeypatch.setattr(ChannelLearning, "queue", slow_queue)
+    command = Message("discord", "g1", "c1", "boss", "/train history 1000", is_admin=True, history=paced)
+    await core.handle(command, _ignore)
+    await core.commands.wait_for_training()
+    assert len(sizes) == 2  # the first page, then the seven read while it was written
+    assert sorted(await learned(core)) == sorted(m.text for m in history.messages if not m.from_bot)
+
+
 class SlowHistory:
     """A history whose second page waits for ``gate``."""
 

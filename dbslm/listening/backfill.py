@@ -4,7 +4,7 @@ A reader hands over the channel's history, newest first, one page per call (pagi
 rate-limit aware on the platform's side). Messages that passed the listening rules are queued
 under their platform ids (a message is never queued twice) and learned in large batches.
 The next pages are read and sifted while the rows of those before are queued (one queueing
-at a time, in order; pages that come faster than they are queued go in together); the cursor
+at a time, in order; the pages read meanwhile go in the next one together); the cursor
 is saved after the rows it passed are queued, so a backfill interrupted by a restart resumes
 where it stopped and learns nothing twice. Each build rewrites the whole model, so a build
 starts only when the backfill has queued enough new messages to make the model a few times
@@ -103,8 +103,8 @@ async def backfill(
             cursor, unsaved = page.cursor, True
             more = cursor is not None and bool(page.messages) and seen < limit
             reading = asyncio.ensure_future(read(cursor)) if more else None
-            if len(rows) < QUEUE_EVERY and await _arrived(reading):
-                continue  # pages come faster than they are written: queue them together
+            if len(rows) < QUEUE_EVERY and reading is not None and writing is not None and not writing.done():
+                continue  # pages read while a queueing is under way go in together, after it
             await written()
             writing = asyncio.create_task(queue(rows, cursor))
             rows, unsaved = [], False
@@ -132,14 +132,6 @@ async def backfill(
         f"{problem}History: learned {queued:,} new of {seen:,} messages read in "
         f"{time.monotonic() - started:.1f} s.{more}",
     )
-
-
-async def _arrived(reading: asyncio.Future[HistoryPage] | None) -> bool:
-    """Whether the next page is already there (a reader that needs no wait); False at the end."""
-    if reading is None:
-        return False
-    await asyncio.sleep(0)  # let the read start
-    return reading.done()
 
 
 async def _tell(tell: Tell, text: str) -> None:

@@ -33,6 +33,7 @@ LOAD_DATA_MIN_ROWS = 2000
 # aiomysql sends a local file in packets of up to 16 MB, which a server with the default
 # max_allowed_packet (16 MB) refuses; files of this many rows stay well below that.
 LOAD_DATA_ROWS = 100_000
+LOAD_ON_LOOP_ROWS = 20_000  # a load this small writes its file on the event loop (about 10 ms)
 DUPLICATE_KEY = 1062
 # The bulk tables' engine. InnoDB (the default) lets replies read the active model while a build
 # loads its rows; Aria locks a table per statement, so a reply's read waited for each bulk load
@@ -146,6 +147,7 @@ class MariaDBTransaction(Transaction):
             lambda start: tab_separated_file(values, start, LOAD_DATA_ROWS),
             lambda path: self._load(load, [path, *params], duplicates_allowed=bool(keep_on)),
             os.unlink,
+            first_on_loop=len(values[0]) <= LOAD_ON_LOOP_ROWS,
         )
 
     async def _load(self, load: str, params: Sequence[Any], duplicates_allowed: bool) -> int:
