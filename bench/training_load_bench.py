@@ -67,7 +67,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> list[str]:
         )
         try:
             await asyncio.wait_for(training.wait(), 0.001)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     seconds = time.perf_counter() - started
     await core.close()

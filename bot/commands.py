@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.communities import Communities
 from bot.community_commands import CommunityCommands
@@ -144,7 +144,7 @@ class Commands:
             return
         grams = ", ".join(f"{n}-grams {c:,}" for n, c in sorted(stats["ngrams"].items()))
         built = (
-            datetime.fromtimestamp(stats["built_at"], timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            datetime.fromtimestamp(stats["built_at"], UTC).strftime("%Y-%m-%d %H:%M UTC")
             if stats["built_at"]
             else "unknown"
         )

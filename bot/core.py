@@ -162,7 +162,7 @@ class BotCore:
         :data:`HEALTH_SECONDS`), or None when it can; refreshes the queue gauge."""
         try:
             self.metrics.queued.set(await asyncio.wait_for(self.communities.queue.waiting(), HEALTH_SECONDS))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return f"the database did not answer within {HEALTH_SECONDS:g} s"
         except Exception as exc:  # noqa: BLE001 - whatever fails, the bot cannot serve: say what
             return f"the database does not answer: {type(exc).__name__}: {exc}"

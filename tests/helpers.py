@@ -308,7 +308,7 @@ async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool]
 
     try:
         return await asyncio.wait_for(poll(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         value = await read()
         assert done(value), f"not done after {timeout} s: {value!r}"
         return value

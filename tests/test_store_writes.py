@@ -13,6 +13,7 @@ import pytest
 from dbslm.domain import LogEntry
 from dbslm.errors import DatabaseError, DbslmError
 from dbslm.store import open_database, open_store
+from dbslm.store.build_rows import stopped
 
 HOSTILE = [
     "tab\there",
@@ -204,3 +205,21 @@ async def test_replies_logged_at_once_each_get_their_own_last_id(db):
                 (role, f"{said} {text}") for text in texts for role, said in (("user", "hi"), ("bot", "re"))
             ]
             assert [last_ids[(conversation, text)] for text in texts] == [m.id for m in messages if m.role == "bot"]
+
+
+async def test_stopping_a_build_s_lanes_ends_one_that_runs_on_after_its_cancellation():
+    """A driver may turn a cancellation into an ordinary end (aiomysql cut off while it sends
+    a LOAD DATA file); the lane then waited for its next table forever: it is cancelled again."""
+    ready: asyncio.Queue[int] = asyncio.Queue()
+
+    async def lane() -> None:
+        try:
+            await asyncio.sleep(10)  # a statement under way
+        except asyncio.CancelledError:
+            pass  # the driver's way out: the statement just ends
+        await ready.get()  # the next table, which never comes
+
+    task = asyncio.create_task(lane())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(stopped([task]), 5)
+    assert task.cancelled()

@@ -104,7 +104,7 @@ async def _checked(call: Awaitable[AsyncSlackResponse], variable: str) -> AsyncS
         return await call
     except SlackApiError as exc:
         raise BotError(f"{variable} was refused by Slack ({exc.response.get('error', 'error')})") from None
-    except (OSError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, aiohttp.ClientError) as exc:
         raise BotError(f"cannot reach Slack to check {variable}: {type(exc).__name__}") from None
 
 

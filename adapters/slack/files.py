@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -60,7 +59,7 @@ async def _download(session: aiohttp.ClientSession, file: dict[str, Any], limit:
                 if len(data) > limit:
                     break
             return bytes(data)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise UploadRefused(f"I could not download {_name(file)} from Slack ({type(exc).__name__}).") from None
 
 

@@ -21,6 +21,7 @@ from dbslm.store.schema import BUILD_TABLES, TABLES
 
 log = logging.getLogger(__name__)
 SCHEMA = {t.name: t for t in TABLES}
+STOP_SECONDS = 1.0  # how long stopped tasks have to end before they are cancelled again
 TABLES_AHEAD = 1  # computed tables waiting for a lane (one more is in the computing thread's hand)
 CONTEXT_COLUMNS = ("build", "n", "ctx", "total", "n1", "n2", "n3", "head_words", "head_counts")
 
@@ -48,9 +49,18 @@ async def write_count_rows(db: Database, build: int, tables: CountTables) -> Non
     try:
         await asyncio.gather(*running)  # the first failure, as one lane would raise it
     finally:
+        await stopped(running)  # the others stop before the caller goes on
+
+
+async def stopped(tasks: Sequence[asyncio.Task]) -> None:
+    """Cancel ``tasks`` and wait until every one has ended, cancelling again those that run on:
+    a driver may turn a cancellation into an ordinary end (aiomysql, cut off while it sends a
+    LOAD DATA file), and a lane that ran on waited for a next table that never came."""
+    while running := [task for task in tasks if not task.done()]:
         for task in running:
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)  # the others stop before the caller goes on
+        await asyncio.wait(running, timeout=STOP_SECONDS)
+    await asyncio.gather(*tasks, return_exceptions=True)  # their errors retrieved; the caller raises the first
 
 
 def count_rows(build: int, tables: CountTables) -> Iterator[tuple[str, tuple[str, ...], list]]:

@@ -192,7 +192,7 @@ class MariaDBDatabase(Database):
                 ),
                 CONNECT_TIMEOUT + 5,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise DatabaseError(f"{target.place}: no answer within {CONNECT_TIMEOUT} s") from None
         except (pymysql.Error, OSError) as exc:
             raise DatabaseError(f"{target.place}: {_reason(exc, target)}") from None
@@ -206,10 +206,14 @@ class MariaDBDatabase(Database):
         return database
 
     async def guard(self, coro: Any) -> Any:
-        """Await a driver call with the statement timeout, errors as one clear line."""
+        """Await a driver call with the statement timeout, errors as one clear line. The call
+        runs in the caller's task (``asyncio.timeout``): ``wait_for`` runs it in a task of its
+        own and, when that one ends as the caller is cancelled, returns its result and drops
+        the cancellation (a cancelled build's lane then waited forever for its next table)."""
         try:
-            return await asyncio.wait_for(coro, STATEMENT_TIMEOUT)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(STATEMENT_TIMEOUT):
+                return await coro
+        except TimeoutError:
             raise DatabaseError(f"{self.target.place}: no answer within {STATEMENT_TIMEOUT} s") from None
         except pymysql.Error as exc:
             raise self._failed(exc) from None
@@ -222,12 +226,13 @@ class MariaDBDatabase(Database):
         for attempt in (1, 2):  # a connection the server dropped is replaced once
             try:
                 async with self._pool.acquire() as conn, conn.cursor() as cur:
-                    await asyncio.wait_for(cur.execute(_format(sql), tuple(params)), STATEMENT_TIMEOUT)
+                    async with asyncio.timeout(STATEMENT_TIMEOUT):  # as in guard()
+                        await cur.execute(_format(sql), tuple(params))
                     return list(await cur.fetchall())
             except pymysql.err.OperationalError as exc:
                 if attempt == 2 or exc.args[0] not in _LOST:
                     raise self._failed(exc) from None
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise DatabaseError(f"{self.target.place}: no answer within {STATEMENT_TIMEOUT} s") from None
             except (pymysql.err.InterfaceError, OSError) as exc:
                 if attempt == 2:
