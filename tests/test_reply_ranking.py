@@ -15,6 +15,7 @@ from dbslm.errors import DbslmError
 from dbslm.memory.embedding import BUNDLED
 from dbslm.metrics import words
 from dbslm.reply.association import load_vectors
+from dbslm.reply.ranking import ASSOCIATION, Candidate, Ranker
 from dbslm.reply.reply_words import TOP, count_reply_words
 from dbslm.reply.vectors import count_vectors
 from dbslm.store.schema import SCHEMA_VERSION
@@ -161,6 +162,37 @@ async def test_reply_words_are_rows_and_forgetting_pairs_recounts_them(db):
     assert not table_rows(db, which)
 
 
+async def test_a_message_reads_the_reply_words_its_words_call_for_with_the_best_score_of_each(db):
+    engine, model_id = await taught_by_ann_and_bob(
+        db, [("my kayak trip", "paddle down the river"), ("a kayak for two", "a river paddle")]
+    )
+    pairs = engine.replier.pairs
+    called = await pairs.reply_words_of([model_id], ["kayak", "trip", "x'); DROP TABLE reply_words; --"])
+    stored = table_rows(
+        db,
+        f"SELECT reply_word, MAX(score) FROM reply_words WHERE model_id = {model_id} AND word IN "
+        "('kayak', 'trip') GROUP BY reply_word",
+    )
+    nothing = await pairs.reply_words_of([model_id + 1], ["kayak"]), await pairs.reply_words_of([model_id], [])
+    await engine.close()
+    assert {"paddle", "river"} <= set(called) and called == pytest.approx(dict(stored))
+    assert nothing == ({}, {})
+
+
+def test_a_response_ranks_higher_for_the_words_the_message_calls_for_and_the_rare_words_it_takes_up():
+    vectors = count_vectors([(words(p), words(r)) for p, r in topical_pairs()], dims=4)
+    ranker = Ranker(None, vectors, None, (1,), TOKENIZE, 0.0)  # type: ignore[arg-type]  # no store: nothing is read
+
+    def candidate(response: str) -> Candidate:
+        return Candidate(0, [], response, words(response), 0.0)
+
+    message = ["i", "like", "pizza"]
+    called, plain, rare, common = map(candidate, ("the oven was hot", "the day was hot", "pizza again", "i again"))
+    scores = ranker.content(message, [called, plain, rare, common], {"oven": 2.0})
+    assert scores[0] == pytest.approx(scores[1] + ASSOCIATION * 2.0 / 4)
+    assert scores[2] > scores[3] > 0.0 and scores[1] == 0.0
+
+
 async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog([("hello there", "the heron stands in the river")])
@@ -222,7 +254,7 @@ async def test_sentence_vectors_are_stored_once_and_forgotten_with_their_pairs(t
     assert table_rows(path, "SELECT pair_id, embedder, LENGTH(vector) FROM pair_vectors") == stored
     removed = await engine.forget_user("test:ann")
     await engine.close()
-    assert removed["pair_vectors"] == len(stored) and removed["pairs"] == len(PAIRS)
+    assert removed["taught_pairs"] == len(PAIRS)  # subtracted from the model, their vectors deleted with them
     assert table_rows(path, "SELECT COUNT(*) FROM pair_vectors") == [(0,)]
 
 

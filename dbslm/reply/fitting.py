@@ -12,6 +12,7 @@ candidates' exclusion keeps from choosing the pair itself.
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import numpy as np
@@ -35,15 +36,15 @@ async def fit_prompt_weight(ranker: Ranker, pairs: list[tuple[int, str, str]]) -
         words, truth = words_of(ranker.tokenize(prompt)), words_of(ranker.tokenize(response))
         if not words or not truth:
             continue
+        found, calls = await asyncio.gather(ranker.candidates(words), ranker.calls(words))
         candidates = [
-            c
-            for c in await ranker.candidates(words)
-            if c.pair_id != pair_id and c.response != response and word_f1(c.words, words) < ECHO
+            c for c in found if c.pair_id != pair_id and c.response != response and word_f1(c.words, words) < ECHO
         ]
         if not candidates:
             continue
         responses = ranker.vectors.sentences([c.words for c in candidates])  # once, for both queries
-        relevance, match = responses @ ranker.vectors.sentence(words), prompt_match(candidates, words)
+        relevance = responses @ ranker.vectors.sentence(words) + ranker.content(words, candidates, calls)
+        match = prompt_match(candidates, words)
         closeness = responses @ ranker.vectors.sentence(truth)
         totals += [closeness[int(np.argmax(relevance + weight * match))] for weight in GRID]
         queries += 1

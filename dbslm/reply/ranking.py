@@ -4,7 +4,9 @@ Candidates come from the full-text index twice: responses that share the message
 (a reply on its topic) and responses to prompts that share them (what was said to a message
 like this). Each candidate is scored by how well its response answers the message: the
 cosine of their word vectors (:mod:`dbslm.reply.vectors`, or a sentence model's with the
-embeddings extra), plus a share of how closely its prompt matches (the profile's
+embeddings extra), plus its content's fit to the message (how strongly the message's words
+call for the response's, in the model's ``reply_words``, and how much of the message's
+weight of words it takes up), plus a share of how closely its prompt matches (the profile's
 ``prompt_weight``, fit per model: :mod:`dbslm.reply.fitting`), plus a bonus when
 its prompt has exactly the message's words (a learned answer to this very question: those
 share the lead). Other responses that mostly repeat the message (word F1 at least ``ECHO``)
@@ -31,6 +33,9 @@ from dbslm.store.pairs import PairStore
 RESPONSE_CANDIDATES = 50  # pairs whose response shares the message's words
 PROMPT_CANDIDATES = 20  # pairs whose prompt does
 QUERY_WORDS = 16  # the message's rarest words search the index (common ones match nearly every pair)
+CALLING_WORDS = 32  # the message's rarest words whose reply words are read
+ASSOCIATION = 0.1  # the weight of the mean reply-word score of a response's words (discounted PMI, about 0-6)
+MENTION = 0.1  # the weight of the share of the message's word weight (idf) a response takes up
 RETRIEVED = 3  # responses that enter the cache
 SAME_PROMPT = 1.0  # the bonus of a candidate whose prompt has exactly the message's words
 ECHO = 0.5  # a response whose word F1 with the message reaches this only repeats it
@@ -93,14 +98,15 @@ class Ranker:
     async def _responses(self, prompt: str, words: list[str]) -> list[tuple[str, float]]:
         key = sorted(words)
         candidates, same = [], []
-        for candidate in await self.candidates(words):
+        found, calls = await asyncio.gather(self.candidates(words), self.calls(words))
+        for candidate in found:
             learned = sorted(candidate.prompt) == key  # an answer to this very question is no echo
             if learned or word_f1(candidate.words, words) < ECHO:
                 candidates.append(candidate)
                 same.append(learned)
         if not candidates:
             return []
-        relevance = await self._relevance(prompt, words, candidates)
+        relevance = await self._relevance(prompt, words, candidates) + self.content(words, candidates, calls)
         scores = relevance + self.prompt_weight * prompt_match(candidates, words) + SAME_PROMPT * np.array(same)
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].index_score, i))
         best = scores[order[0]]
@@ -113,6 +119,24 @@ class Ranker:
     def relevance(self, words: list[str], candidates: list[Candidate]) -> np.ndarray:
         """The cosines of the message's and the candidates' word vectors."""
         return np.stack([self.vector(c.response) for c in candidates]) @ self.vectors.sentence(words)
+
+    async def calls(self, words: list[str]) -> dict[str, float]:
+        """The reply words the message's words call for, each with its best score."""
+        return await self.pairs.reply_words_of(self.model_ids, self.vectors.rarest(words, CALLING_WORDS, common=True))
+
+    def content(self, words: list[str], candidates: list[Candidate], calls: dict[str, float]) -> np.ndarray:
+        """How well each candidate's words fit the message's: ASSOCIATION times the mean score
+        the message gives its words (``calls``), plus MENTION times the share of the message's
+        word weight it takes up."""
+        weights, index = self.vectors.weights, self.vectors.index  # type: ignore[attr-defined]
+        asked = {w: float(weights[index[w]]) for w in set(words) if w in index}
+        total = sum(asked.values()) or 1.0
+        scores = []
+        for c in candidates:
+            said = set(c.words)
+            called = sum(calls.get(w, 0.0) for w in said) / len(said) if said else 0.0
+            scores.append(ASSOCIATION * called + MENTION * sum(asked.get(w, 0.0) for w in said) / total)
+        return np.array(scores)
 
     async def candidates(self, words: list[str]) -> list[Candidate]:
         """Pairs whose response or prompt shares the rarest of ``words`` in the full-text index
