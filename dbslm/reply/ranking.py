@@ -42,6 +42,7 @@ ECHO = 0.5  # a response whose word F1 with the message reaches this only repeat
 WORD_CACHE = 20_000  # texts whose words a ranker keeps
 VECTOR_CACHE = 4_096  # responses whose word-vector sentence a ranker keeps (512 bytes each)
 RANKED_CACHE = 4_096  # messages whose ranked responses a ranker keeps (a few hundred bytes each)
+CALLED_CACHE = 8_192  # words whose reply words a ranker keeps (up to 20 each)
 SHARPNESS = 30.0  # cache weight = exp(SHARPNESS * (score - best score))
 Hit = tuple[int, str, str, float]  # a pair found: id, prompt, response, index score
 Search = Callable[[Sequence[int], list[str], int, str], Awaitable[list[Hit]]]  # PairStore's two ways to find pairs
@@ -82,6 +83,7 @@ class Ranker:
         self.words = lru_cache(maxsize=WORD_CACHE)(lambda text: words_of(tokenize(text)))  # pairs recur
         self.vector = lru_cache(maxsize=VECTOR_CACHE)(lambda text: vectors.sentence(self.words(text)))
         self._ranked: Recent[tuple[str, tuple[str, ...]], list[tuple[str, float]]] = Recent(RANKED_CACHE)
+        self._called: Recent[str, dict[str, float]] = Recent(CALLED_CACHE)  # a word's reply words and scores
 
     async def responses(self, prompt: str, tokens: list[str]) -> list[tuple[str, float]]:
         """Up to RETRIEVED (response, cache weight), the best answer first with weight 1 (kept:
@@ -121,8 +123,20 @@ class Ranker:
         return np.stack([self.vector(c.response) for c in candidates]) @ self.vectors.sentence(words)
 
     async def calls(self, words: list[str]) -> dict[str, float]:
-        """The reply words the message's words call for, each with its best score."""
-        return await self.pairs.reply_words_of(self.model_ids, self.vectors.rarest(words, CALLING_WORDS, common=True))
+        """The reply words the message's words call for, each with its best score (each word's
+        read once and kept: words recur far more than messages)."""
+        asked = self.vectors.rarest(words, CALLING_WORDS, common=True)
+        unknown = [w for w in asked if w not in self._called]
+        if unknown:
+            found = await self.pairs.reply_words_of(self.model_ids, unknown)
+            for word in unknown:
+                self._called[word] = found.get(word, {})
+        best: dict[str, float] = {}
+        for word in asked:
+            for reply_word, score in self._called.get(word, {}).items():  # the read of another may have pushed it out
+                if score > best.get(reply_word, 0.0):
+                    best[reply_word] = score
+        return best
 
     def content(self, words: list[str], candidates: list[Candidate], calls: dict[str, float]) -> np.ndarray:
         """How well each candidate's words fit the message's: ASSOCIATION times the mean score
@@ -131,12 +145,13 @@ class Ranker:
         weights, index = self.vectors.weights, self.vectors.index  # type: ignore[attr-defined]
         asked = {w: float(weights[index[w]]) for w in set(words) if w in index}
         total = sum(asked.values()) or 1.0
-        scores = []
-        for c in candidates:
+        scores = np.zeros(len(candidates))
+        for i, c in enumerate(candidates):
             said = set(c.words)
-            called = sum(calls.get(w, 0.0) for w in said) / len(said) if said else 0.0
-            scores.append(ASSOCIATION * called + MENTION * sum(asked.get(w, 0.0) for w in said) / total)
-        return np.array(scores)
+            if said:
+                called = sum(calls[w] for w in said & calls.keys()) / len(said)
+                scores[i] = ASSOCIATION * called + MENTION * sum(asked[w] for w in said & asked.keys()) / total
+        return scores
 
     async def candidates(self, words: list[str]) -> list[Candidate]:
         """Pairs whose response or prompt shares the rarest of ``words`` in the full-text index

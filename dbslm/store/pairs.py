@@ -164,17 +164,21 @@ class PairStore:
                 [model_id, list(words), list(reply_words), list(scores), list(pairs)],
             )
 
-    async def reply_words_of(self, model_ids: Sequence[int], words: Sequence[str]) -> dict[str, float]:
-        """The reply words that ``words`` call for in the models ``model_ids``, each with the best
-        score one of them gives it."""
+    async def reply_words_of(self, model_ids: Sequence[int], words: Sequence[str]) -> dict[str, dict[str, float]]:
+        """The reply words each of ``words`` calls for in the models ``model_ids``, with the best
+        score a model gives each (a word that calls for none is left out)."""
         if not words or not model_ids:
             return {}
         rows = await self.db.fetchall(
-            f"SELECT reply_word, MAX(score) FROM reply_words WHERE model_id IN ({', '.join('?' for _ in model_ids)}) "
-            f"AND word IN ({', '.join('?' for _ in words)}) GROUP BY reply_word",
+            "SELECT word, reply_word, MAX(score) FROM reply_words "
+            f"WHERE model_id IN ({', '.join('?' for _ in model_ids)}) AND word IN ({', '.join('?' for _ in words)}) "
+            "GROUP BY word, reply_word",
             (*model_ids, *words),
         )
-        return {r[0]: float(r[1]) for r in rows}
+        found: dict[str, dict[str, float]] = {}
+        for word, reply_word, score in rows:
+            found.setdefault(word, {})[reply_word] = float(score)
+        return found
 
     async def word_vectors(self, model_id: int) -> list[tuple[str, float, bytes]]:
         """A model's (word, weight, vector) rows."""
