@@ -147,19 +147,23 @@ async def test_reply_words_are_rows_and_forgetting_pairs_recounts_them(db):
     engine, model_id = await taught_by_ann_and_bob(
         db, [("my kayak trip", "paddle down the river"), ("a kayak for two", "a river paddle")]
     )
-    which = f"SELECT reply_word FROM reply_words WHERE model_id = {model_id} AND word = 'kayak' ORDER BY score DESC"
-    assert {"paddle", "river"} <= {w for (w,) in table_rows(db, which)}
+    which = (
+        "SELECT reply_word FROM reply_words WHERE model_id = ? AND word = ? ORDER BY score DESC",
+        (model_id, "kayak"),
+    )
+    assert {"paddle", "river"} <= {w for (w,) in table_rows(db, *which)}
     await engine.forget_user("test:bob")
     await engine.close()
     stored = table_rows(
         db,
-        f"SELECT word, reply_word, score, pairs FROM reply_words WHERE model_id = {model_id} ORDER BY word, reply_word",
+        "SELECT word, reply_word, score, pairs FROM reply_words WHERE model_id = ? ORDER BY word, reply_word",
+        (model_id,),
     )
     alone = count_reply_words([(words(p), words(r)) for p, r in topical_pairs()])
     expected = sorted(zip(alone.words, alone.reply_words, alone.scores.tolist(), alone.pairs.tolist()))
     assert [(w, r, n) for w, r, _, n in stored] == [(w, r, n) for w, r, _, n in expected]
     assert np.allclose([s for *_, s, _ in stored], [s for *_, s, _ in expected])
-    assert not table_rows(db, which)
+    assert not table_rows(db, *which)
 
 
 async def test_a_message_reads_the_reply_words_its_words_call_for_with_the_best_score_of_each(db):
@@ -168,7 +172,7 @@ async def test_a_message_reads_the_reply_words_its_words_call_for_with_the_best_
     )
     pairs = engine.replier.pairs
     called = await pairs.reply_words_of([model_id], ["kayak", "trip", "x'); DROP TABLE reply_words; --"])
-    stored = table_rows(db, f"SELECT word, reply_word, score FROM reply_words WHERE model_id = {model_id}")
+    stored = table_rows(db, "SELECT word, reply_word, score FROM reply_words WHERE model_id = ?", (model_id,))
     nothing = await pairs.reply_words_of([model_id + 1], ["kayak"]), await pairs.reply_words_of([model_id], [])
     await engine.close()
     assert {"paddle", "river"} <= set(called["kayak"]) and "x'); DROP TABLE reply_words; --" not in called
