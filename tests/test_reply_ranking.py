@@ -1,5 +1,5 @@
 """The reply model's ranking: count-derived word vectors, candidates from both sides of the
-pairs, echoes never chosen, a learned answer to the very question first; vectors and reply
+pairs, echoes never chosen, a learned answer to the very question (or a paraphrase of it) first; vectors and reply
 words stored as rows and recounted when pairs are forgotten; the sentence-model extra."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dbslm.reply.association import load_vectors
 from dbslm.reply.ranking import ASSOCIATION, Candidate, Ranker
 from dbslm.reply.reply_words import TOP, count_reply_words
 from dbslm.reply.vectors import count_vectors
+from dbslm.starter import starter_pairs
 from dbslm.store.schema import SCHEMA_VERSION
 from dbslm.text.tokenize import get_tokenizer
 from tests.helpers import execute, is_sqlite, table_rows, undo_version_6
@@ -84,6 +85,15 @@ async def test_an_echo_is_never_chosen_and_the_same_question_gets_its_answer(tmp
     await engine.close()
     assert "How old are you?" not in [r for r, _ in ranked]
     assert ranked[0][0] == reply.text == "I was built this year."
+
+
+async def test_a_paraphrase_of_a_learned_question_gets_its_answer(tmp_path):
+    engine = await DBSLMEngine.open(str(tmp_path / "paraphrase.sqlite3"))
+    await engine.train_dialog(starter_pairs())  # has "How are you doing?" and "How much money have you lost?"
+    loaded = await engine.replier.load()
+    ranked = await loaded.ranker.responses("How are you today?", TOKENIZE("How are you today?"))
+    await engine.close()
+    assert ranked[0][0].startswith("I am doing well")
 
 
 async def test_what_the_index_found_is_kept_only_while_the_pairs_are_the_same(db):

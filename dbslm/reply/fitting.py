@@ -19,7 +19,7 @@ import numpy as np
 
 from dbslm.memory.retrieval import words_of
 from dbslm.metrics import word_f1
-from dbslm.reply.ranking import ECHO, Ranker, prompt_match
+from dbslm.reply.ranking import ECHO, Ranker, paraphrase_bonus, prompt_match
 
 SAMPLES = 300
 GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -43,8 +43,9 @@ async def fit_prompt_weight(ranker: Ranker, pairs: list[tuple[int, str, str]]) -
         if not candidates:
             continue
         responses = ranker.vectors.sentences([c.words for c in candidates])  # once, for both queries
-        relevance = responses @ ranker.vectors.sentence(words) + ranker.content(words, candidates, calls)
         match = prompt_match(candidates, words)
+        relevance = responses @ ranker.vectors.sentence(words) + ranker.content(words, candidates, calls)
+        relevance += paraphrase_bonus(match)
         closeness = responses @ ranker.vectors.sentence(truth)
         totals += [closeness[int(np.argmax(relevance + weight * match))] for weight in GRID]
         queries += 1

@@ -7,9 +7,10 @@ cosine of their word vectors (:mod:`dbslm.reply.vectors`, or a sentence model's 
 embeddings extra), plus its content's fit to the message (how strongly the message's words
 call for the response's, in the model's ``reply_words``, and how much of the message's
 weight of words it takes up), plus a share of how closely its prompt matches (the profile's
-``prompt_weight``, fit per model: :mod:`dbslm.reply.fitting`), plus a bonus when
-its prompt has exactly the message's words (a learned answer to this very question: those
-share the lead). Other responses that mostly repeat the message (word F1 at least ``ECHO``)
+``prompt_weight``, fit per model: :mod:`dbslm.reply.fitting`), plus a bonus that grows
+with its prompt's word F1 beyond ``PARAPHRASE`` (an answer to a paraphrase of the message),
+plus one more when its prompt has exactly the message's words (a learned answer to this very
+question: those share the lead). Other responses that mostly repeat the message (word F1 at least ``ECHO``)
 are never chosen.
 Measured on held-out human conversations in bench/RESULTS.md.
 """
@@ -38,6 +39,7 @@ ASSOCIATION = 0.1  # the weight of the mean reply-word score of a response's wor
 MENTION = 0.1  # the weight of the share of the message's word weight (idf) a response takes up
 RETRIEVED = 3  # responses that enter the cache
 SAME_PROMPT = 1.0  # the bonus of a candidate whose prompt has exactly the message's words
+PARAPHRASE = 0.5  # a prompt whose word F1 with the message is above this is a paraphrase of it
 ECHO = 0.5  # a response whose word F1 with the message reaches this only repeats it
 WORD_CACHE = 20_000  # texts whose words a ranker keeps
 VECTOR_CACHE = 4_096  # responses whose word-vector sentence a ranker keeps (512 bytes each)
@@ -109,7 +111,8 @@ class Ranker:
         if not candidates:
             return []
         relevance = await self._relevance(prompt, words, candidates) + self.content(words, candidates, calls)
-        scores = relevance + self.prompt_weight * prompt_match(candidates, words) + SAME_PROMPT * np.array(same)
+        match = prompt_match(candidates, words)
+        scores = relevance + self.prompt_weight * match + paraphrase_bonus(match) + SAME_PROMPT * np.array(same)
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].index_score, i))
         best = scores[order[0]]
         # the learned answers to this very question share the lead; others fade with their score
@@ -200,3 +203,10 @@ class Ranker:
 def prompt_match(candidates: list[Candidate], words: list[str]) -> np.ndarray:
     """The word F1 of each candidate's prompt with the message."""
     return np.array([word_f1(c.prompt, words) for c in candidates])
+
+
+def paraphrase_bonus(match: np.ndarray) -> np.ndarray:
+    """The bonus of candidates whose prompt F1 ``match`` makes them answers to a paraphrase of
+    the message: 0 up to PARAPHRASE, rising linearly to SAME_PROMPT at F1 1 ("how are you
+    today" finds the answers to "how are you doing")."""
+    return SAME_PROMPT * np.clip((match - PARAPHRASE) / (1 - PARAPHRASE), 0.0, None)
