@@ -2,8 +2,9 @@
 
 Sequences are retrieved responses to similar prompts, corrected answers and recent turns of
 the conversation (decayed by age). After a reply prefix, the cache proposes the tokens that
-follow the longest suffix of the prefix found in its sequences; the decoder mixes that
-proposal with the n-gram distribution (the pointer-sentinel mixture).
+follow it in the sequences it begins (a copy so far), else those that follow its longest
+suffix found in its sequences; the decoder mixes that proposal with the n-gram distribution
+(the pointer-sentinel mixture).
 """
 
 from __future__ import annotations
@@ -32,16 +33,31 @@ class PointerCache:
 
     def proposal(self, prefix: list[int]) -> tuple[dict[int, float], float]:
         """Next-token probabilities after ``prefix``, and the cache's confidence: the weight
-        of the sequences behind them, capped at 1 ({} and 0 when nothing matches)."""
+        of the sequences behind them, capped at 1 ({} and 0 when nothing matches). A prefix
+        that begins sequences (a reply copying them so far) is continued where it stands in
+        them, so a copy does not jump to another place its last tokens recur (code repeats
+        lines); otherwise its longest suffix (up to MAX_MATCH tokens) is looked up anywhere."""
+        start = tuple(prefix)
+        copied = [s for s in self.sequences if len(s.ids) > len(start) and s.ids[: len(start)] == start]
+        if copied:
+            return _normalized([(s.ids[len(start)], s.weight) for s in copied])
         for length in range(min(MAX_MATCH, len(prefix)), 0, -1):
             suffix = tuple(prefix[-length:])
-            mass: dict[int, float] = {}
-            for seq in self.sequences:
-                ids = seq.ids
-                for end in range(length, len(ids)):
-                    if ids[end - length : end] == suffix:
-                        mass[ids[end]] = mass.get(ids[end], 0.0) + seq.weight
-            if mass:
-                total = sum(mass.values())
-                return {w: m / total for w, m in sorted(mass.items())}, min(1.0, total)
+            found = [
+                (s.ids[end], s.weight)
+                for s in self.sequences
+                for end in range(length, len(s.ids))
+                if s.ids[end - length : end] == suffix
+            ]
+            if found:
+                return _normalized(found)
         return {}, 0.0
+
+
+def _normalized(found: list[tuple[int, float]]) -> tuple[dict[int, float], float]:
+    """The proposal of (next token, weight) matches, and its confidence (their weight, capped at 1)."""
+    mass: dict[int, float] = {}
+    for word, weight in found:
+        mass[word] = mass.get(word, 0.0) + weight
+    total = sum(mass.values())
+    return {w: m / total for w, m in sorted(mass.items())}, min(1.0, total)
