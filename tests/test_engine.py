@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from dbslm.decoder import DecodeSettings
 from dbslm.domain import Concept
 from dbslm.engine import DBSLMEngine
-from dbslm.reply.replier import UNTRAINED_REPLY
+from dbslm.reply.replier import UNKNOWN_WORDS_REPLY, UNTRAINED_REPLY
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import bounded, repaired
 from tests.helpers import execute, split_pairs, table_rows
@@ -45,6 +45,15 @@ async def test_untrained_model_says_so(tmp_path):
     assert reply.text == UNTRAINED_REPLY and reply.concept == "untrained"
     assert [m.text for m in await eng.history(conv)] == ["hello?", UNTRAINED_REPLY]
     await eng.close()
+
+
+async def test_a_message_of_words_it_never_learned_gets_a_clear_line_not_a_guess(engine):
+    conv = await engine.start_conversation("u1")
+    for text in ("Bonjour, comment ça va ?", "Привет, как дела?", "zxqv wybl", "🦜"):
+        reply = await engine.respond(conv, text, seed=1)
+        assert (reply.text, reply.concept) == (UNKNOWN_WORDS_REPLY, "no_answer")
+    for text in ("HELLO there zxqv", "What is AI?"):  # one learned word (in any case) is enough to answer
+        assert (await engine.respond(conv, text, seed=1)).text != UNKNOWN_WORDS_REPLY
 
 
 async def test_same_seed_same_reply_and_seeds_vary(engine):

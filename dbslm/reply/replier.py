@@ -33,13 +33,14 @@ from dbslm.store.pairs import PairStore
 from dbslm.store.profiles import ProfileStore
 from dbslm.text.tokenize import detokenize, get_tokenizer
 from dbslm.text.valid import MAX_INPUT_CHARS
-from dbslm.text.vocab import BOS, SEP, Vocabulary
+from dbslm.text.vocab import BOS, CONTROL_TOKENS, SEP, UNK, Vocabulary
 
 SESSION_TURNS = 6  # the conversation's last messages whose words a reply may take up
 CONVERSATION_WINDOW = 50  # the messages a concept's payload reads (a summary's topics)
 SENTENCE_ENDS = (".", "!", "?", "…")
 CLOSING = "\"'”’»)]"  # may follow a sentence's end
 UNTRAINED_REPLY = "I have not been trained yet: an admin can teach me with /train (or dbslm train)."
+UNKNOWN_WORDS_REPLY = "I have not learned any of those words yet, so I have nothing to say to that."
 
 
 @dataclass
@@ -233,6 +234,8 @@ class Replier:
             ),
             loaded.ranker.responses(text, prompt),  # the learned answers, unless a correction or a concept answers
         )
+        if concept is None and not biases and not responses and prompt and not knows_any(prompt, vocab):
+            return "no_answer", UNKNOWN_WORDS_REPLY, []  # nothing to draw a reply from: say so, do not guess
         corrected = [b.span for b in biases]
         spans = [span_ids(span, tokenize, vocab, overlay) for span in corrected]
         start = span_ids(concept_text, tokenize, vocab, overlay)
@@ -264,3 +267,10 @@ class Replier:
             return "no_answer", "I don't know what to say to that.", []
         name = concept.name if concept else "correction" if spans else None
         return name, written or detokenize(tokens), tokens
+
+
+def knows_any(prompt: list[str], vocab: Vocabulary) -> bool:
+    """Whether the model learned any of the message's words in any case (any of its tokens when
+    it has no words: emoji, punctuation)."""
+    words = [t for t in prompt if any(ch.isalnum() for ch in t)] or prompt
+    return any(vocab.index.get(form, UNK) >= len(CONTROL_TOKENS) for w in words for form in (w, w.lower()))
