@@ -1,6 +1,7 @@
 """The reply model's ranking: count-derived word vectors, candidates from both sides of the
-pairs, echoes never chosen, a learned answer to the very question (or a paraphrase of it) first; vectors and reply
-words stored as rows and recounted when pairs are forgotten; the sentence-model extra."""
+pairs, echoes never chosen, a learned answer to the very question (or a paraphrase of it)
+first; vectors and reply words stored as rows and recounted when pairs are forgotten; the
+sentence-model extra."""
 
 from __future__ import annotations
 

@@ -11,9 +11,14 @@ import numpy as np
 DIMENSIONS = 512
 
 
+def is_word(token: str) -> bool:
+    """Whether a token is a word (it holds a letter or digit), not punctuation or an emoji."""
+    return any(ch.isalnum() for ch in token)
+
+
 def words_of(tokens: Iterable[str]) -> list[str]:
     """The lower-cased word tokens (letters or digits) of a token list."""
-    return [t.lower() for t in tokens if any(ch.isalnum() for ch in t)]
+    return [t.lower() for t in tokens if is_word(t)]
 
 
 CONTRACTIONS = (

@@ -19,7 +19,7 @@ import numpy as np
 
 from dbslm.memory.retrieval import words_of
 from dbslm.metrics import word_f1
-from dbslm.reply.ranking import ECHO, Ranker, paraphrase_bonus, prompt_match
+from dbslm.reply.ranking import ECHO, Ranker
 
 SAMPLES = 300
 GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -43,11 +43,9 @@ async def fit_prompt_weight(ranker: Ranker, pairs: list[tuple[int, str, str]]) -
         if not candidates:
             continue
         responses = ranker.vectors.sentences([c.words for c in candidates])  # once, for both queries
-        match = prompt_match(candidates, words)
-        relevance = responses @ ranker.vectors.sentence(words) + ranker.content(words, candidates, calls)
-        relevance += paraphrase_bonus(match)
+        unweighted, match = ranker.unweighted(words, candidates, calls, responses @ ranker.vectors.sentence(words))
         closeness = responses @ ranker.vectors.sentence(truth)
-        totals += [closeness[int(np.argmax(relevance + weight * match))] for weight in GRID]
+        totals += [closeness[int(np.argmax(unweighted + weight * match))] for weight in GRID]
         queries += 1
     if queries < MIN_QUERIES:
         return None

@@ -110,9 +110,8 @@ class Ranker:
                 same.append(learned)
         if not candidates:
             return []
-        relevance = await self._relevance(prompt, words, candidates) + self.content(words, candidates, calls)
-        match = prompt_match(candidates, words)
-        scores = relevance + self.prompt_weight * match + paraphrase_bonus(match) + SAME_PROMPT * np.array(same)
+        unweighted, match = self.unweighted(words, candidates, calls, await self._relevance(prompt, words, candidates))
+        scores = unweighted + self.prompt_weight * match + SAME_PROMPT * np.array(same)
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].index_score, i))
         best = scores[order[0]]
         # the learned answers to this very question share the lead; others fade with their score
@@ -124,6 +123,14 @@ class Ranker:
     def relevance(self, words: list[str], candidates: list[Candidate]) -> np.ndarray:
         """The cosines of the message's and the candidates' word vectors."""
         return np.stack([self.vector(c.response) for c in candidates]) @ self.vectors.sentence(words)
+
+    def unweighted(
+        self, words: list[str], candidates: list[Candidate], calls: dict[str, float], relevance: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each candidate's score but the prompt weight's share (``relevance`` plus the content
+        terms and the paraphrase bonus), and its prompt match, which that weight multiplies."""
+        match = prompt_match(candidates, words)
+        return relevance + self.content(words, candidates, calls) + paraphrase_bonus(match), match
 
     async def calls(self, words: list[str]) -> dict[str, float]:
         """The reply words the message's words call for, each with its best score (each word's

@@ -21,6 +21,7 @@ from dbslm.domain import Concept, Message, ModelInfo
 from dbslm.generation import generate, span_ids
 from dbslm.memory.cache import PointerCache
 from dbslm.memory.embedding import Embedder, load_embedder
+from dbslm.memory.retrieval import is_word
 from dbslm.reading.mixture import CombinedVocabulary, MixedReader
 from dbslm.reading.reader import Bounded, ModelReader
 from dbslm.reply.association import load_vectors
@@ -272,5 +273,5 @@ class Replier:
 def knows_any(prompt: list[str], vocab: Vocabulary) -> bool:
     """Whether the model learned any of the message's words in any case (any of its tokens when
     it has no words: emoji, punctuation)."""
-    words = [t for t in prompt if any(ch.isalnum() for ch in t)] or prompt
+    words = [t for t in prompt if is_word(t)] or prompt
     return any(vocab.index.get(form, UNK) >= len(CONTROL_TOKENS) for w in words for form in (w, w.lower()))
