@@ -1,14 +1,16 @@
 """``dbslm chat`` (alias ``run``): talk to a model in the terminal.
 
-Lines starting with ``:`` are REPL commands (``:history [N]``, ``:exit``, ``:quit``); ``/correct
-<better answer>`` corrects the last reply, as in Discord and Slack; an empty line is skipped, and
-Ctrl-C or Ctrl-D leaves. A database without a trained model first has the starter corpus trained
+A line that starts with ``:`` or ``/`` and a word is a command (``:history [N]``, ``:exit``,
+``:quit``, ``:help``; ``/correct <better answer>`` corrects the last reply, as in Discord and
+Slack); any other line, ``:)`` too, is a message. An empty line is skipped, and Ctrl-C or Ctrl-D
+leaves. A database without a trained model first has the starter corpus trained
 into the chosen one; in a database with models, naming one it lacks is an error.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from dbslm.cli.common import add_database_options, positive_int, share
@@ -20,7 +22,8 @@ from dbslm.store import Store, open_store
 from dbslm.terminal import lines
 from dbslm.training.builds import check_model_name
 
-HELP = "commands: :history [N]  :exit  :quit  /correct <better answer>  (Ctrl-C or Ctrl-D leaves)"
+HELP = "commands: :history [N]  :exit  :quit  :help  /correct <better answer>  (Ctrl-C or Ctrl-D leaves)"
+COMMAND = re.compile(r"[:/]([A-Za-z]+)(?:\s+(.*))?", re.DOTALL)  # a command's name and what follows it
 HISTORY_SHOWN, HISTORY_MOST = 20, 10_000
 
 
@@ -105,21 +108,11 @@ async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace
         text = line.strip()
         if not text:
             continue
-        if text in (":exit", ":quit"):
+        command = COMMAND.fullmatch(text)
+        if command is not None and command[1] in ("exit", "quit"):
             return
-        if text.split()[0] == ":history":
-            await _show_history(engine, conversation, text.split()[1:])
-            continue
-        if text.startswith(":"):
-            print(HELP)
-            continue
-        if text.startswith("/correct"):
-            answer = text[len("/correct") :]
-            try:
-                correction = await engine.record_correction(conversation, answer, user_id=args.user)
-                print(f"bot> {(await engine.acknowledge(conversation, answer, correction)).text}")
-            except DbslmError as exc:
-                print(f"bot> {exc}")
+        if command is not None:
+            await _command(engine, conversation, command[1], command[2] or "", args.user)
             continue
         reply = await engine.respond(conversation, line, seed=seed, user_id=args.user)
         print(f"bot> {reply.text}")
@@ -128,6 +121,22 @@ async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace
             return
         seed = None if seed is None else seed + 1
     print()  # Ctrl-D: the next prompt starts on a line of its own
+
+
+async def _command(engine: DBSLMEngine, conversation: int, name: str, rest: str, user: str) -> None:
+    """Run the REPL command ``name`` (given with ``:`` or ``/``) on what follows it."""
+    if name == "history":
+        await _show_history(engine, conversation, rest.split())
+    elif name == "correct":
+        try:
+            correction = await engine.record_correction(conversation, rest, user_id=user)
+            print(f"bot> {(await engine.acknowledge(conversation, rest, correction)).text}")
+        except DbslmError as exc:
+            print(f"bot> {exc}")
+    elif name == "help":
+        print(HELP)
+    else:
+        print(f"no command {name[:40]!r} here; {HELP}")
 
 
 async def _show_history(engine: DBSLMEngine, conversation: int, words: list[str]) -> None:
@@ -139,7 +148,8 @@ async def _show_history(engine: DBSLMEngine, conversation: int, words: list[str]
     shown = int(words[0]) if words else HISTORY_SHOWN
     messages = await engine.history(conversation, shown + 1)
     if len(messages) > shown:
-        print(f"  (the last {shown} messages; :history {min(shown * 5, HISTORY_MOST)} shows more)")
+        last = f"{shown} messages" if shown > 1 else "message"
+        print(f"  (the last {last}; :history {min(shown * 5, HISTORY_MOST)} shows more)")
         messages = messages[-shown:]
     for message in messages:
         print(f"  [{message.role}] {message.text}")
