@@ -33,7 +33,7 @@ from dbslm import metrics  # noqa: E402
 from dbslm.decoder import DecodeSettings  # noqa: E402
 from dbslm.engine import DBSLMEngine  # noqa: E402
 from dbslm.evaluation import reply_perplexities  # noqa: E402
-from dbslm.starter import starter_pairs  # noqa: E402
+from dbslm.starter import chatterbot_pairs  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "conversations-dev"
 Pair = tuple[str, str]
@@ -64,7 +64,7 @@ async def quality(tmp: Path, embedders: list[str | None], most: int | None) -> t
     rows, differences = [], []
     data = {
         "conversations-dev": (read_pairs(DATA / "train.ndjson"), read_pairs(DATA / "dev.ndjson")),
-        **splits(starter_pairs()),
+        **splits(chatterbot_pairs()),
     }
     for name, (train, tests) in data.items():
         train, tests = train[:most], tests[:most]
@@ -159,8 +159,8 @@ async def latency(tmp: Path, most: int | None) -> tuple[float, float, int]:
     engine = await DBSLMEngine.open(str(tmp / "latency.sqlite3"))
     try:  # a failure must not leave the database thread (and the process) running
         await engine.train_text(corpus.read_text().splitlines(), tokenizer="whitespace")
-        await engine.train_dialog(splits(starter_pairs())["every 10th pair"][0])
-        prompts = [p for p, _ in splits(starter_pairs())["every 10th pair"][1]][:most]
+        await engine.train_dialog(splits(chatterbot_pairs())["every 10th pair"][0])
+        prompts = [p for p, _ in splits(chatterbot_pairs())["every 10th pair"][1]][:most]
         # the condition
         profile = asdict(replace(DecodeSettings(), max_tokens=LATENCY_TOKENS, copy_tokens=LATENCY_TOKENS))
         await engine.replier.profiles.save_profile(await engine.model_id(), engine.replier.profile, profile)

@@ -97,6 +97,30 @@ async def test_a_paraphrase_of_a_learned_question_gets_its_answer(tmp_path):
     assert ranked[0][0].startswith("I am doing well")
 
 
+async def test_a_question_of_common_words_finds_its_answer_among_many_prompts_with_them(db):
+    # MariaDB's index skips "what" and "do" and scores every prompt with "can" and "you" alike
+    others = [(f"Can you name topic {i}?", f"You can: topic {i}.") for i in range(60)]
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog([*others, ("What can you do?", "I can chat.")])
+    ranked = await (await engine.replier.load()).ranker.responses("What can you do?", TOKENIZE("What can you do?"))
+    await engine.close()
+    assert ranked[0][0] == "I can chat."
+
+
+async def test_the_starter_model_answers_what_people_ask_a_bot_first(db):
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog(starter_pairs())  # chatterbot-corpus has none of these questions
+    conversation = await engine.start_conversation("ann")
+    replies = {
+        prompt: (await engine.respond(conversation, prompt, seed=i)).text
+        for i, prompt in enumerate(["What is your name?", "whats ur name", "Who made you?", "What can you do?"])
+    }
+    await engine.close()
+    assert replies["What is your name?"] == replies["whats ur name"] == "My name is dbslm."
+    assert replies["Who made you?"].startswith("I was made by the dbslm project")
+    assert "/correct" in replies["What can you do?"]
+
+
 async def test_what_the_index_found_is_kept_only_while_the_pairs_are_the_same(db):
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog(PAIRS)

@@ -273,7 +273,7 @@ class MariaDBDialect(Dialect):
         match = f"MATCH (g.{column}) AGAINST (? IN NATURAL LANGUAGE MODE)"
         return (
             f"SELECT g.id, {match} AS score, {columns} FROM {table.name} g WHERE {match} AND {where} "
-            f"ORDER BY score DESC, g.id LIMIT ?"
+            f"ORDER BY score DESC, CHAR_LENGTH(g.{column}), g.id LIMIT ?"  # ties: the closest, shortest text
         )
 
     def search_params(self, query: str, params: tuple, limit: int) -> tuple:

@@ -76,7 +76,8 @@ class PairStore:
     ) -> list[tuple[int, str, str, float]]:
         """Pairs (id, prompt, response, index score) of the models ``model_ids`` whose
         ``column`` (prompt or response) shares words with ``words`` in the full-text index, best
-        first (MariaDB's index skips words under 3 letters and stopwords)."""
+        first (MariaDB's index skips words under 3 letters and stopwords, and its scores do not
+        weigh a text's length: of equal scores, the shortest text comes first)."""
         dialect = self.db.dialect
         sql = dialect.search(PAIRS, column, _of_models(model_ids), "g.prompt, g.response")
         hits = await self.db.fetchall(sql, dialect.search_params(dialect.search_query(words), tuple(model_ids), limit))
