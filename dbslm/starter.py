@@ -3,7 +3,8 @@ what the bot says about itself.
 
 A fresh install trains its first model on it, so the bot is not mute before its users
 have taught it anything, and answers the first things people ask a bot (its name, what it
-is, what it can do, how to teach it), which chatterbot-corpus does not.
+is, what it can do, how to teach it) and the short messages chats are full of ("bye", "ok",
+"thanks", "lol"), which chatterbot-corpus does not.
 """
 
 from __future__ import annotations
@@ -47,9 +48,37 @@ ABOUT_PAIRS = (  # the questions people ask a bot first, and its answers
 )
 
 
+_BYE = "Goodbye! Talk to you soon."
+_THANKS = "You're welcome!"
+EVERYDAY_PAIRS = (  # the short messages chats are full of, which chatterbot-corpus lacks
+    ("Bye", _BYE),
+    ("Goodbye", _BYE),
+    ("See you later", "See you later!"),
+    ("Good night", "Good night! Sleep well."),
+    ("Good morning", "Good morning! How are you today?"),
+    ("Thanks", _THANKS),
+    ("Thank you", _THANKS),
+    ("Thanks a lot!", _THANKS),
+    ("Ok", "Okay."),
+    ("Okay", "Okay."),
+    ("lol", "Glad that made you laugh."),
+    ("haha", "Glad that made you laugh."),
+    ("Wow", "I know, right?"),
+    ("Cool", "I think so too."),
+    ("Nice", "I think so too."),
+    ("Sorry", "No problem."),
+    ("Hmm", "What are you thinking about?"),
+    ("Good", "Glad to hear it."),
+    ("Great", "Glad to hear it."),
+    ("Me too", "We have that in common, then."),
+    ("I don't know", "That's all right. We can talk about something else."),
+)
+
+
 def starter_pairs(language: str = "english") -> list[tuple[str, str]]:
-    """The first model's prompt/response pairs: chatterbot-corpus's and :data:`ABOUT_PAIRS`."""
-    return chatterbot_pairs(language) + list(ABOUT_PAIRS)
+    """The first model's prompt/response pairs: chatterbot-corpus's, :data:`ABOUT_PAIRS` and
+    :data:`EVERYDAY_PAIRS`."""
+    return chatterbot_pairs(language) + list(ABOUT_PAIRS) + list(EVERYDAY_PAIRS)
 
 
 def chatterbot_pairs(language: str = "english") -> list[tuple[str, str]]:

@@ -107,15 +107,22 @@ async def test_a_question_of_common_words_finds_its_answer_among_many_prompts_wi
     assert ranked[0][0] == "I can chat."
 
 
-async def test_the_starter_model_answers_what_people_ask_a_bot_first(db):
+async def test_the_starter_model_answers_what_people_ask_a_bot_first_and_everyday_messages(db):
     engine = await DBSLMEngine.open(db)
     await engine.train_dialog(starter_pairs())  # chatterbot-corpus has none of these questions
     conversation = await engine.start_conversation("ann")
     replies = {
         prompt: (await engine.respond(conversation, prompt, seed=i)).text
-        for i, prompt in enumerate(["What is your name?", "whats ur name", "Who made you?", "What can you do?"])
+        for i, prompt in enumerate(
+            ["What is your name?", "whats ur name", "Who made you?", "What can you do?", "bye", "ok thanks", "lol"]
+        )
     }
     await engine.close()
+    assert (replies["bye"], replies["ok thanks"], replies["lol"]) == (
+        "Goodbye! Talk to you soon.",
+        "You're welcome!",
+        "Glad that made you laugh.",
+    )
     assert replies["What is your name?"] == replies["whats ur name"] == "My name is dbslm."
     assert replies["Who made you?"].startswith("I was made by the dbslm project")
     assert "/correct" in replies["What can you do?"]
