@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dbslm.concepts.catalog import DEFAULTS, choose_concept
 from dbslm.concepts.classifier import Background, ConceptModel
+from dbslm.concepts.payloads import topics
+from dbslm.domain import Message
 from dbslm.memory.retrieval import words_of
 from dbslm.text.tokenize import get_tokenizer
 
@@ -61,3 +63,10 @@ def test_the_likeliest_concept_above_its_threshold_is_chosen():
     concepts = list(DEFAULTS)  # "acknowledge" has no examples and a threshold above 1: signals only
     assert choose_concept(concepts, TOKENIZE("what did we discuss"), CHATTY, TOKENIZE).name == "summary"
     assert choose_concept(concepts, TOKENIZE("thanks for the answer"), CHATTY, TOKENIZE) is None
+
+
+def test_a_summarys_topics_are_the_users_words_and_not_chats_replies():
+    said = ["I like reading books", "Good", "books about robots", "cool, good", "robots and books"]
+    messages = [Message(i, "user", "ann", text, None, 0.0) for i, text in enumerate(said)]
+    messages.insert(1, Message(9, "bot", "dbslm", "Good books are good reading", None, 0.0))
+    assert topics(messages) == {"topics": "books, robots and reading"}

@@ -111,3 +111,6 @@ async def test_what_did_i_say_is_answered_with_the_users_earlier_message(dialog_
     assert reply.concept == "recall" and reply.text == "You said: \u201cDo herons eat frogs?\u201d"
     again = await dialog_engine.respond(conversation, "remind me what i said", seed=3)
     assert again.text == reply.text  # the earlier memory question is not what they said
+    await dialog_engine.respond(conversation, "herons are tall", seed=4)
+    unended = await dialog_engine.respond(conversation, "What did I just say?", seed=5)
+    assert unended.text == "You said: \u201cherons are tall\u201d"  # whole: nothing drawn after it

@@ -13,9 +13,10 @@ from dbslm.domain import Message
 from dbslm.metrics import words
 
 MIN_TOPIC_LETTERS = 4
-COMMON = frozenset(
+COMMON = frozenset(  # words of any conversation, and chat's replies ("good", "cool"): no topic
     "that this what with have about your from they there would could should which when "
-    "where will just like know think were been tell them then than does did".split()
+    "where will just like know think were been tell them then than does did "
+    "good great nice cool okay yeah sure really thanks thank hello haha very much well".split()
 )
 
 

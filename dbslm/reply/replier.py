@@ -241,8 +241,8 @@ class Replier:
         spans = [span_ids(span, tokenize, vocab, overlay) for span in corrected]
         start = span_ids(concept_text, tokenize, vocab, overlay)
         history = [BOS, *vocab.ids(prompt, grow=False), SEP]
-        if concept is not None and concept_text.rstrip().rstrip(CLOSING).endswith(SENTENCE_ENDS):
-            reply, written = start, concept_text  # a complete sentence: Level 1 has nothing to add
+        if concept is not None and is_whole(concept.template):
+            reply, written = start, concept_text  # Level 1 has nothing to add
         else:
             cache = PointerCache(
                 cache_sequences(
@@ -268,6 +268,14 @@ class Replier:
             return "no_answer", "I don't know what to say to that.", []
         name = concept.name if concept else "correction" if spans else None
         return name, written or detokenize(tokens), tokens
+
+
+def is_whole(template: str) -> bool:
+    """Whether a concept's template makes a whole reply: it ends a sentence, or ends with what
+    fills it (an earlier message, a correction's answer), closing marks aside. Another (one
+    ending "Here is a thought:") starts a reply that Level 1 continues."""
+    end = template.rstrip().rstrip(CLOSING)
+    return end.endswith(SENTENCE_ENDS) or end.endswith("}")
 
 
 def knows_any(prompt: list[str], vocab: Vocabulary) -> bool:
