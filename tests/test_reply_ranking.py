@@ -362,3 +362,12 @@ def test_the_ranking_measure_scores_echoes_and_empty_replies_zero_and_a_fixed_re
     assert (echoed == 0.0).all()
     fixed = reciprocal_ranks(np.repeat(references[:1], 50, axis=0), references, ["the same"] * 50, prompts)
     assert fixed.mean() == pytest.approx(sum(1 / r for r in range(1, 51)) / 50)  # every rank once: chance
+
+
+async def test_a_response_learned_many_times_takes_one_place_in_the_cache(db):
+    engine = await DBSLMEngine.open(db)
+    await engine.train_dialog(PAIRS + topical_pairs())  # each topical response four times
+    ranked = await (await engine.replier.load()).ranker.responses("my pizza oven", TOKENIZE("my pizza oven"))
+    await engine.close()
+    assert ranked[0] == ("yes the pizza cheese oven was great", 1.0)
+    assert len({r for r, _ in ranked}) == len(ranked) == 3 and all("pizza" in r for r, _ in ranked)

@@ -88,8 +88,8 @@ class Ranker:
         self._called: Recent[str, dict[str, float]] = Recent(CALLED_CACHE)  # a word's reply words and scores
 
     async def responses(self, prompt: str, tokens: list[str]) -> list[tuple[str, float]]:
-        """Up to RETRIEVED (response, cache weight), the best answer first with weight 1 (kept:
-        the caller must not change the list)."""
+        """Up to RETRIEVED distinct (response, cache weight), the best answer first with weight 1
+        (kept: the caller must not change the list)."""
         words = words_of(tokens)
         if not words:
             return []
@@ -114,11 +114,14 @@ class Ranker:
         scores = unweighted + self.prompt_weight * match + SAME_PROMPT * np.array(same)
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].index_score, i))
         best = scores[order[0]]
-        # the learned answers to this very question share the lead; others fade with their score
-        return [
-            (candidates[i].response, 1.0 if same[i] else float(np.exp(SHARPNESS * (scores[i] - best))))
-            for i in order[:RETRIEVED]
-        ]
+        ranked: dict[str, float] = {}  # a response learned more than once takes one place, at its best
+        for i in order:
+            if candidates[i].response not in ranked:
+                # the learned answers to this very question share the lead; others fade with their score
+                ranked[candidates[i].response] = 1.0 if same[i] else float(np.exp(SHARPNESS * (scores[i] - best)))
+                if len(ranked) == RETRIEVED:
+                    break
+        return list(ranked.items())
 
     def relevance(self, words: list[str], candidates: list[Candidate]) -> np.ndarray:
         """The cosines of the message's and the candidates' word vectors."""
