@@ -287,3 +287,16 @@ async def test_the_waiting_count_and_the_models_with_work_name_only_waiting_mess
     await communities["discord:c"].learning.forget_marked()
     assert await heard.waiting() == 0
     assert await heard.models_waiting() == []
+
+
+async def test_a_communitys_own_answer_to_a_question_outranks_its_bases(base):
+    community = DBSLMEngine(base.store, "discord:1", base=base)
+    other = DBSLMEngine(base.store, "discord:2", base=base)
+    await base.train_dialog([("What is your name?", "My name is dbslm.")])
+    await community.train_dialog([("What is your name?", "I am Marvin.")])
+    await other.train_dialog([("where is the market?", "By the river.")])
+    ask = "What is your name?"
+    ours = [(await community.respond(await community.start_conversation("ann"), ask, seed=s)).text for s in range(8)]
+    theirs = [(await other.respond(await other.start_conversation("bob"), ask, seed=s)).text for s in range(4)]
+    assert ours == ["I am Marvin."] * 8
+    assert theirs == ["My name is dbslm."] * 4  # a community that learned no answer keeps the base's

@@ -229,7 +229,7 @@ def test_a_response_ranks_higher_for_the_words_the_message_calls_for_and_the_rar
     ranker = Ranker(None, vectors, None, (1,), TOKENIZE, 0.0)  # type: ignore[arg-type]  # no store: nothing is read
 
     def candidate(response: str) -> Candidate:
-        return Candidate(0, [], response, words(response), 0.0)
+        return Candidate(0, 1, [], response, words(response), 0.0)
 
     message = ["i", "like", "pizza"]
     called, plain, rare, common = map(candidate, ("the oven was hot", "the day was hot", "pizza again", "i again"))
@@ -264,7 +264,7 @@ async def test_a_version_4_database_searches_responses_after_its_upgrade(db):
     model_id = await engine.model_id()
     found = await engine.pairs.search_pairs((model_id,), ["heron"], 5, column="response")
     await engine.close()
-    assert [hit[2] for hit in found] == ["the heron stands in the river"]
+    assert [hit[3] for hit in found] == ["the heron stands in the river"]
     assert table_rows(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 

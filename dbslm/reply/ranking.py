@@ -10,7 +10,8 @@ weight of words it takes up), plus a share of how closely its prompt matches (th
 ``prompt_weight``, fit per model: :mod:`dbslm.reply.fitting`), plus a bonus that grows
 with its prompt's word F1 beyond ``PARAPHRASE`` (an answer to a paraphrase of the message),
 plus one more when its prompt has exactly the message's words (a learned answer to this very
-question: those share the lead). Other responses that mostly repeat the message (word F1 at
+question: those share the lead; in a community, its own answers to it, if any, replace its
+base's). Other responses that mostly repeat the message (word F1 at
 least ``ECHO``) are never chosen.
 Measured on held-out human conversations in bench/RESULTS.md.
 """
@@ -46,13 +47,14 @@ VECTOR_CACHE = 4_096  # responses whose word-vector sentence a ranker keeps (512
 RANKED_CACHE = 4_096  # messages whose ranked responses a ranker keeps (a few hundred bytes each)
 CALLED_CACHE = 8_192  # words whose reply words a ranker keeps (up to 20 each)
 SHARPNESS = 100.0  # cache weight = exp(SHARPNESS * (score - best score)): 0.01 behind the best weighs 0.37
-Hit = tuple[int, str, str, float]  # a pair found: id, prompt, response, index score
+Hit = tuple[int, int, str, str, float]  # a pair found: id, model id, prompt, response, index score
 Search = Callable[[Sequence[int], list[str], int, str], Awaitable[list[Hit]]]  # PairStore's two ways to find pairs
 
 
 @dataclass(frozen=True)
 class Candidate:
     pair_id: int
+    model_id: int
     prompt: list[str]  # lower-cased words
     response: str
     words: list[str]  # the response's lower-cased words
@@ -110,6 +112,10 @@ class Ranker:
                 same.append(learned)
         if not candidates:
             return []
+        own = [c.model_id == self.model_ids[0] for c in candidates]
+        if any(s and o for s, o in zip(same, own)):  # a community's own answers to it replace its base's
+            kept = [i for i, (s, o) in enumerate(zip(same, own)) if o or not s]
+            candidates, same = [candidates[i] for i in kept], [same[i] for i in kept]
         unweighted, match = self.unweighted(words, candidates, calls, await self._relevance(prompt, words, candidates))
         scores = unweighted + self.prompt_weight * match + SAME_PROMPT * np.array(same)
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].index_score, i))
@@ -177,9 +183,9 @@ class Ranker:
         if not hits:  # MariaDB's index skips short words and stopwords ("is it so?"): a substring match
             hits = await self._search(words, self.pairs.pairs_containing)
         found: dict[int, Candidate] = {}
-        for pair_id, prompt, response, score in hits:
+        for pair_id, model_id, prompt, response, score in hits:
             if pair_id not in found:
-                found[pair_id] = Candidate(pair_id, self.words(prompt), response, self.words(response), score)
+                found[pair_id] = Candidate(pair_id, model_id, self.words(prompt), response, self.words(response), score)
         return list(found.values())
 
     async def _search(self, words: list[str], find: Search) -> list[Hit]:

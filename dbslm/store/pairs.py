@@ -73,20 +73,22 @@ class PairStore:
 
     async def search_pairs(
         self, model_ids: Sequence[int], words: list[str], limit: int, column: str = "prompt"
-    ) -> list[tuple[int, str, str, float]]:
-        """Pairs (id, prompt, response, index score) of the models ``model_ids`` whose
+    ) -> list[tuple[int, int, str, str, float]]:
+        """Pairs (id, model id, prompt, response, index score) of the models ``model_ids`` whose
         ``column`` (prompt or response) shares words with ``words`` in the full-text index, best
         first (MariaDB's index skips words under 3 letters and stopwords, and its scores do not
         weigh a text's length: of equal scores, the shortest text comes first)."""
         dialect = self.db.dialect
-        sql = dialect.search(PAIRS, column, _of_models(model_ids), "g.prompt, g.response")
+        sql = dialect.search(PAIRS, column, _of_models(model_ids), "g.model_id, g.prompt, g.response")
         hits = await self.db.fetchall(sql, dialect.search_params(dialect.search_query(words), tuple(model_ids), limit))
-        return [(pair_id, prompt, response, float(score)) for pair_id, score, prompt, response in hits]
+        return [
+            (pair_id, model_id, prompt, response, float(score)) for pair_id, score, model_id, prompt, response in hits
+        ]
 
     async def pairs_containing(
         self, model_ids: Sequence[int], words: list[str], limit: int, column: str = "prompt"
-    ) -> list[tuple[int, str, str, float]]:
-        """Pairs (id, prompt, response, score 0) of the models ``model_ids`` whose ``column``
+    ) -> list[tuple[int, int, str, str, float]]:
+        """Pairs (id, model id, prompt, response, score 0) of the models ``model_ids`` whose ``column``
         holds one of the longest of ``words``, oldest first, when the full-text index skips
         every one of them (MariaDB: words under 3 letters and stopwords, as in "is it so?";
         SQLite's index holds every word). A substring match reads pair after pair, and where
@@ -98,11 +100,11 @@ class PairStore:
         holds = " OR ".join(self.db.dialect.contains(f"g.{column}") for _ in longest)
         patterns = ["%" + w.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%" for w in longest]
         hits = await self.db.fetchall(
-            f"SELECT g.id, g.prompt, g.response FROM pairs g WHERE {_of_models(model_ids)} AND ({holds}) "
-            "ORDER BY g.id LIMIT ?",
+            f"SELECT g.id, g.model_id, g.prompt, g.response FROM pairs g WHERE {_of_models(model_ids)} "
+            f"AND ({holds}) ORDER BY g.id LIMIT ?",
             (*model_ids, *patterns, limit),
         )
-        return [(pair_id, prompt, response, 0.0) for pair_id, prompt, response in hits]
+        return [(pair_id, model_id, prompt, response, 0.0) for pair_id, model_id, prompt, response in hits]
 
     async def pair_texts(self, model_id: int, limit: int) -> list[tuple[int, str, str, str | None]]:
         """The newest ``limit`` (id, prompt, response, message key) pairs of a model, newest first."""
