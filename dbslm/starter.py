@@ -3,7 +3,7 @@ what the bot says about itself.
 
 A fresh install trains its first model on it, so the bot is not mute before its users
 have taught it anything, and answers the first things people ask a bot (its name, what it
-is, what it can do, how to teach it) and the short messages chats are full of ("bye", "ok",
+is, what it can do, how to teach it) and the short messages chats are full of ("hey", "bye", "ok",
 "thanks", "lol"), which chatterbot-corpus does not.
 """
 
@@ -51,6 +51,8 @@ ABOUT_PAIRS = (  # the questions people ask a bot first, and its answers
 _BYE = "Goodbye! Talk to you soon."
 _THANKS = "You're welcome!"
 EVERYDAY_PAIRS = (  # the short messages chats are full of, which chatterbot-corpus lacks
+    ("Hey", "Hey! How are you?"),
+    ("Hey there!", "Hey! How are you?"),
     ("Bye", _BYE),
     ("Goodbye", _BYE),
     ("See you later", "See you later!"),
@@ -68,6 +70,7 @@ EVERYDAY_PAIRS = (  # the short messages chats are full of, which chatterbot-cor
     ("Nice", "I think so too."),
     ("Sorry", "No problem."),
     ("Hmm", "What are you thinking about?"),
+    ("I see", "Anything else on your mind?"),
     ("Good", "Glad to hear it."),
     ("Great", "Glad to hear it."),
     ("Me too", "We have that in common, then."),

@@ -114,14 +114,14 @@ async def test_the_starter_model_answers_what_people_ask_a_bot_first_and_everyda
     replies = {
         prompt: (await engine.respond(conversation, prompt, seed=i)).text
         for i, prompt in enumerate(
-            ["What is your name?", "whats ur name", "Who made you?", "What can you do?", "bye", "ok thanks", "lol"]
+            ["What is your name?", "whats ur name", "Who made you?", "What can you do?", "bye", "ok thanks", "hey"]
         )
     }
     await engine.close()
-    assert (replies["bye"], replies["ok thanks"], replies["lol"]) == (
+    assert (replies["bye"], replies["ok thanks"], replies["hey"]) == (
         "Goodbye! Talk to you soon.",
         "You're welcome!",
-        "Glad that made you laugh.",
+        "Hey! How are you?",
     )
     assert replies["What is your name?"] == replies["whats ur name"] == "My name is dbslm."
     assert replies["Who made you?"].startswith("I was made by the dbslm project")
