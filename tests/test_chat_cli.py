@@ -128,11 +128,11 @@ def test_the_default_database_does_not_depend_on_the_working_folder(tmp_path):
 
 def test_commands_take_either_prefix_and_other_lines_are_messages(tmp_path):
     db = str(tmp_path / "chat.sqlite3")
-    run = chat(db, stdin="/help\nHello\n/history 1\n/shrug\n:)\n/r/python is nice\n/exit\nnever read\n")
+    run = chat(db, stdin="/Help\nHello\n/history 1\n/shrug\n:)\n:D\n/r/python is nice\n/exit\nnever read\n")
     out = run.stdout.splitlines()
     assert run.returncode == 0 and "never read" not in run.stdout
     assert out[1].startswith("commands: :history [N]") and "Can I help" not in run.stdout
     assert out[3:5] == ["  (the last message; :history 5 shows more)", "  [bot] Hi"]
     assert out[5].startswith("no command 'shrug' here; commands:")
     said = table_rows(db, "SELECT text FROM messages WHERE role = 'user' ORDER BY id")
-    assert said == [("Hello",), (":)",), ("/r/python is nice",)]
+    assert said == [("Hello",), (":)",), (":D",), ("/r/python is nice",)]

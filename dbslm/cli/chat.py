@@ -1,8 +1,9 @@
 """``dbslm chat`` (alias ``run``): talk to a model in the terminal.
 
-A line that starts with ``:`` or ``/`` and a word is a command (``:history [N]``, ``:exit``,
-``:quit``, ``:help``; ``/correct <better answer>`` corrects the last reply, as in Discord and
-Slack); any other line, ``:)`` too, is a message. An empty line is skipped, and Ctrl-C or Ctrl-D
+A line that starts with ``:`` or ``/`` and a command's name is a command (``:history [N]``,
+``:exit``, ``:quit``, ``:help``; ``/correct <better answer>`` corrects the last reply, as in
+Discord and Slack), and ``/`` with another word says there is no such command; any other line,
+``:)`` or ``:D`` too, is a message. An empty line is skipped, and Ctrl-C or Ctrl-D
 leaves. A database without a trained model first has the starter corpus trained
 into the chosen one; in a database with models, naming one it lacks is an error.
 """
@@ -24,6 +25,7 @@ from dbslm.training.builds import check_model_name
 
 HELP = "commands: :history [N]  :exit  :quit  :help  /correct <better answer>  (Ctrl-C or Ctrl-D leaves)"
 COMMAND = re.compile(r"[:/]([A-Za-z]+)(?:\s+(.*))?", re.DOTALL)  # a command's name and what follows it
+COMMANDS = ("history", "correct", "help", "exit", "quit")
 HISTORY_SHOWN, HISTORY_MOST = 20, 10_000
 
 
@@ -109,10 +111,10 @@ async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace
         if not text:
             continue
         command = COMMAND.fullmatch(text)
-        if command is not None and command[1] in ("exit", "quit"):
-            return
-        if command is not None:
-            await _command(engine, conversation, command[1], command[2] or "", args.user)
+        if command is not None and (command[1].lower() in COMMANDS or text.startswith("/")):  # ":D" is a message
+            if command[1].lower() in ("exit", "quit"):
+                return
+            await _command(engine, conversation, command[1].lower(), command[2] or "", args.user)
             continue
         reply = await engine.respond(conversation, line, seed=seed, user_id=args.user)
         print(f"bot> {reply.text}")

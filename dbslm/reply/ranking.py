@@ -11,8 +11,8 @@ weight of words it takes up), plus a share of how closely its prompt matches (th
 with its prompt's word F1 beyond ``PARAPHRASE`` (an answer to a paraphrase of the message),
 plus one more when its prompt has exactly the message's words (a learned answer to this very
 question: those share the lead; in a community, its own answers to it, if any, replace its
-base's). Other responses that mostly repeat the message (word F1 at
-least ``ECHO``) are never chosen.
+base's). Other responses that mostly repeat the message (word F1 at least ``ECHO``) are never
+chosen.
 Measured on held-out human conversations in bench/RESULTS.md.
 """
 
