@@ -111,10 +111,11 @@ async def _repl(engine: DBSLMEngine, conversation: int, args: argparse.Namespace
         if not text:
             continue
         command = COMMAND.fullmatch(text)
-        if command is not None and (command[1].lower() in COMMANDS or text.startswith("/")):  # ":D" is a message
-            if command[1].lower() in ("exit", "quit"):
+        name = command[1].lower() if command is not None else ""
+        if command is not None and (name in COMMANDS or text.startswith("/")):  # ":D" is a message
+            if name in ("exit", "quit"):
                 return
-            await _command(engine, conversation, command[1].lower(), command[2] or "", args.user)
+            await _command(engine, conversation, name, command[2] or "", args.user)
             continue
         reply = await engine.respond(conversation, line, seed=seed, user_id=args.user)
         print(f"bot> {reply.text}")

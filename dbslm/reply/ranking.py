@@ -112,10 +112,11 @@ class Ranker:
                 same.append(learned)
         if not candidates:
             return []
-        own = [c.model_id == self.model_ids[0] for c in candidates]
-        if any(s and o for s, o in zip(same, own)):  # a community's own answers to it replace its base's
-            kept = [i for i, (s, o) in enumerate(zip(same, own)) if o or not s]
-            candidates, same = [candidates[i] for i in kept], [same[i] for i in kept]
+        if len(self.model_ids) > 1:  # a community: its own answers to this very question replace its base's
+            own = [c.model_id == self.model_ids[0] for c in candidates]
+            if any(s and o for s, o in zip(same, own)):
+                kept = [i for i, (s, o) in enumerate(zip(same, own)) if o or not s]
+                candidates, same = [candidates[i] for i in kept], [same[i] for i in kept]
         unweighted, match = self.unweighted(words, candidates, calls, await self._relevance(prompt, words, candidates))
         scores = unweighted + self.prompt_weight * match + SAME_PROMPT * np.array(same)
         order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -candidates[i].index_score, i))
